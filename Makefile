@@ -1,0 +1,40 @@
+# rehost — a newcomer needs only `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test lint typecheck sysdeps sysdeps-demo postgres bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+sysdeps:
+	@bash scripts/install-system-deps.sh test
+
+sysdeps-demo:
+	@bash scripts/install-system-deps.sh demo
+
+demo: sysdeps-demo $(STAMP)
+	$(BIN)/python -m rehost.demo
+
+postgres: sysdeps
+	@bash scripts/start-postgres.sh > .postgres-url
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: sysdeps $(STAMP) postgres lint
+	REHOST_TEST_DATABASE_URL="$$(cat .postgres-url)" $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+bench: sysdeps $(STAMP)
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(VENV) .postgres-url .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages rehost needs, only when something is missing.
+# usage: install-system-deps.sh demo|test
+set -euo pipefail
+profile="${1:-test}"
+# command -> Debian package
+declare -A need=(
+  [mkfs.ext4]=e2fsprogs [e2fsck]=e2fsprogs [sfdisk]=fdisk [qemu-img]=qemu-utils
+)
+if [[ "$profile" == test || "$profile" == demo ]]; then
+  need+=([qemu-system-x86_64]=qemu-system-x86 [rsync]=rsync [cpio]=cpio
+         [busybox]=busybox-static [extlinux]=extlinux [mkfs.vfat]=dosfstools [mcopy]=mtools
+         [grub-mkimage]=grub-common)
+fi
+if [[ "$profile" == test ]]; then
+  need+=([chromium]=chromium [chromedriver]=chromium-driver [pg_ctlcluster]=postgresql
+         [initdb]=postgresql)
+fi
+files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/lib/syslinux/mbr/mbr.bin:syslinux-common
+       /usr/lib/grub/x86_64-efi/modinfo.sh:grub-efi-amd64-bin /usr/lib/grub/i386-pc/modinfo.sh:grub-pc-bin)
+missing=()
+for cmd in "${!need[@]}"; do
+  if ! command -v "$cmd" >/dev/null 2>&1 && [[ ! -x "/usr/sbin/$cmd" && ! -x "/sbin/$cmd" ]] \
+     && ! ls /usr/lib/postgresql/*/bin/"$cmd" >/dev/null 2>&1; then
+    missing+=("${need[$cmd]}")
+  fi
+done
+for entry in "${files[@]}"; do
+  [[ -e "${entry%%:*}" ]] || missing+=("${entry##*:}")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
+echo "rehost: installing system packages: ${pkgs[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+  echo "rehost: need root to install ${pkgs[*]} (run: sudo apt-get install ${pkgs[*]})" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null

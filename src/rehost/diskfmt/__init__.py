@@ -1,0 +1,1 @@
+"""rehost.diskfmt."""

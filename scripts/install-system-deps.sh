@@ -25,6 +25,10 @@ for cmd in "${!need[@]}"; do
     missing+=("${need[$cmd]}")
   fi
 done
+if [[ "$profile" == test ]]; then
+  # console screenshots (docs/screenshots) need a CJK font in headless Chromium
+  files+=(/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei)
+fi
 for entry in "${files[@]}"; do
   [[ -e "${entry%%:*}" ]] || missing+=("${entry##*:}")
 done

@@ -1,1 +1,1 @@
-"""rehost.domain."""
+"""Pure domain of rehost: ids, errors, states, rules, quotas, models (no IO, clock or random)."""

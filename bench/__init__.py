@@ -1,0 +1,1 @@
+"""Benchmarks of the rehost data plane against reference tools (`make bench`)."""

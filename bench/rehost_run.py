@@ -1,0 +1,72 @@
+"""One rehost migration of a disk over loopback TLS, transit in its own process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rehost.agent.sender import send_job
+from rehost.agent.sendspec import SendDisk, SendProgress, SendSpec
+from rehost.pki import create_ca
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one migration run measured."""
+
+    elapsed_s: float
+    wire_bytes: int
+    raw_bytes: int
+    plan_done_bytes: int
+    completed: bool
+
+
+def migrate(disk: Path, work: Path, *, compress_level: int, checksum: bool,
+            bandwidth_limit_kbps: int = 0, stop_after_s: float | None = None,
+            direct_io: bool = True, connections: int = 2) -> RunResult:
+    """Start a transit process, run send_job against it, tear everything down."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    ca = create_ca(now=dt.datetime.now(dt.UTC))
+    size = disk.stat().st_size
+    job = {"ca_cert": ca.cert_pem.decode(), "ca_key": ca.key_pem.decode(), "token": "bench",
+           "disks": [[0, size]], "work_dir": str(work / "job"), "checksum": checksum}
+    (work / "job.json").write_text(json.dumps(job))
+    proc = subprocess.Popen([sys.executable, "-m", "bench.transit_proc", str(work / "job.json")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        spec = SendSpec(host="127.0.0.1", port=port, token="bench", agent_id="s-bench",
+                        ca_pem=ca.cert_pem, disks=(SendDisk(0, disk, size),),
+                        compress_level=compress_level, bandwidth_limit_kbps=bandwidth_limit_kbps,
+                        direct_io=direct_io, connections=connections)
+        return _timed_send(spec, stop_after_s)
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _timed_send(spec: SendSpec, stop_after_s: float | None) -> RunResult:
+    stop = threading.Event()
+    last: list[SendProgress] = []
+    timer = threading.Timer(stop_after_s, stop.set) if stop_after_s else None
+    started = time.perf_counter()
+    if timer:
+        timer.start()
+    result = send_job(spec, progress=last.append, stop=stop)
+    elapsed = time.perf_counter() - started
+    if timer:
+        timer.cancel()
+    done = sum(d.done_bytes for d in last[-1].disks) if last else 0
+    return RunResult(elapsed, result.wire_bytes_sent, result.raw_bytes_sent, done,
+                     result.completed)

@@ -1,0 +1,187 @@
+"""One TLS data connection of the sender: HELLO, then DATA frames within a bounded window."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+from typing import Any
+
+import zstandard
+
+from rehost import wire
+from rehost.agent.reader import Cell, DiskReader
+from rehost.agent.sendspec import ZSTD_LEVELS, SendError, SendSpec
+from rehost.agent.sendstate import ReadChunk, SendState
+from rehost.agent.throttle import SLICE_BYTES, TokenBucket
+from rehost.wire import Codec, FrameType, WireError
+
+CONNECT_TIMEOUT_S = 15.0
+ACK_WAIT_S = 0.2
+DISK_DONE_TIMEOUT_S = 900.0
+MAX_CONTROL_BODY = 8 * 1024 * 1024
+
+
+class Channel:
+    """Owns one connection at a time; the caller reconnects it after a failure."""
+
+    def __init__(
+        self,
+        spec: SendSpec,
+        ctx: ssl.SSLContext,
+        state: SendState,
+        *,
+        readers: dict[int, DiskReader],
+        bucket: TokenBucket | None,
+        buffer: memoryview,
+    ) -> None:
+        self.spec = spec
+        self._ctx = ctx
+        self._state = state
+        self._readers = readers
+        self._bucket = bucket
+        self._buffer = buffer
+        level = ZSTD_LEVELS.get(spec.compress_level)
+        self._cctx = zstandard.ZstdCompressor(level=level) if level else None
+        self._window = spec.window_chunks_per_connection()
+        self._inflight: dict[tuple[int, int], Cell] = {}
+        self._sock: ssl.SSLSocket | None = None
+        self._reader: wire.FrameReader | None = None
+
+    def connect(self, hello: dict[str, Any]) -> dict[str, Any]:
+        """Open a connection and exchange HELLO; returns the transit's HELLO_OK body."""
+        self.close()
+        raw = socket.create_connection((self.spec.host, self.spec.port), timeout=CONNECT_TIMEOUT_S)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        name = self.spec.server_hostname or self.spec.host
+        try:
+            self._sock = self._ctx.wrap_socket(raw, server_hostname=name)
+        except BaseException:
+            raw.close()
+            raise
+        self._reader = wire.FrameReader(self._sock, MAX_CONTROL_BODY)
+        self._sock.sendall(wire.pack_control(FrameType.HELLO, hello))
+        frame = self._expect(FrameType.HELLO_OK)
+        self._sock.settimeout(ACK_WAIT_S)
+        return wire.unpack_control(frame.body)
+
+    def pump(self) -> None:
+        """Send until every chunk is acknowledged, a stop is requested or the link fails."""
+        while not self._state.should_quit():
+            self._drain(block=False)
+            if self._state.finished():
+                return
+            if len(self._inflight) < self._window:
+                item = self._state.next_item(0.05 if not self._inflight else 0.0)
+                if item is not None:
+                    self._send(item)
+                    continue
+            if self._inflight:
+                self._drain(block=True)
+
+    def finish_disk(self, index: int, digest_hex: str) -> None:
+        """Tell the transit a disk is complete and wait for its verdict."""
+        assert self._sock is not None
+        self._sock.settimeout(DISK_DONE_TIMEOUT_S)
+        self._sock.sendall(wire.pack_control(FrameType.DISK_DONE,
+                                             {"index": index, "digest": digest_hex}))
+        self._expect(FrameType.DISK_OK)
+        self._sock.settimeout(ACK_WAIT_S)
+
+    def abandon(self) -> None:
+        """Give in-flight chunks back for another connection and close."""
+        self._state.requeue(list(self._inflight.values()), rejected=False)
+        self._inflight.clear()
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection, if any."""
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+        self._sock, self._reader = None, None
+
+    def _send(self, item: ReadChunk | Cell) -> None:
+        if isinstance(item, Cell):
+            item = self._reread(item)
+        try:
+            codec, payload = self._encode(item)
+            head = wire.DataHeader(item.cell.disk_index, codec, item.cell.offset_bytes,
+                                   item.cell.length_bytes, item.cell.plan_bytes, item.digest)
+            key = (item.cell.disk_index, item.cell.offset_bytes)
+            self._inflight[key] = item.cell
+            header = wire.pack_data_header(head, len(payload))
+            self._write(header)
+            self._write(payload)
+            self._state.sent(raw_bytes=item.cell.length_bytes,
+                             wire_bytes=len(header) + len(payload), zero=item.is_zero)
+        finally:
+            item.release()
+
+    def _encode(self, item: ReadChunk) -> tuple[Codec, memoryview | bytes]:
+        if item.is_zero:
+            return Codec.ZERO, b""
+        if self._cctx is not None:
+            packed = self._cctx.compress(item.data)
+            if len(packed) < len(item.data):
+                return Codec.ZSTD, packed
+        return Codec.RAW, item.data
+
+    def _reread(self, cell: Cell) -> ReadChunk:
+        from rehost.agent.sender import digest_chunk  # late import: sender imports channel
+
+        data = self._readers[cell.disk_index].read_cell(cell, self._buffer)
+        digest, zero = digest_chunk(data)
+        return ReadChunk(cell, data, digest, zero, lambda: None)
+
+    def _write(self, data: memoryview | bytes) -> None:
+        assert self._sock is not None
+        self._sock.settimeout(None)
+        view = memoryview(data)
+        if self._bucket is None:
+            self._sock.sendall(view)
+        else:
+            for pos in range(0, len(view), SLICE_BYTES):
+                piece = view[pos : pos + SLICE_BYTES]
+                self._bucket.consume(len(piece))
+                self._sock.sendall(piece)
+        self._sock.settimeout(ACK_WAIT_S)
+
+    def _drain(self, *, block: bool) -> None:
+        assert self._reader is not None
+        while True:
+            try:
+                frame = self._reader.read() if block else self._reader.poll()
+            except TimeoutError:
+                return
+            if frame is None:
+                return
+            self._on_frame(frame)
+            block = False
+
+    def _on_frame(self, frame: wire.Frame) -> None:
+        if frame.type == FrameType.ACK:
+            cells = [self._inflight.pop((r.disk_index, r.offset_bytes), None)
+                     for r in wire.unpack_ranges(frame.body)]
+            self._state.acked([c for c in cells if c is not None])
+        elif frame.type == FrameType.NACK:
+            r = wire.unpack_nack(frame.body)
+            cell = self._inflight.pop((r.disk_index, r.offset_bytes), None)
+            if cell is not None:
+                self._state.requeue([cell], rejected=True)
+        else:
+            self._raise_for(frame)
+
+    def _expect(self, ftype: FrameType) -> wire.Frame:
+        assert self._reader is not None
+        frame = self._reader.read()
+        if frame.type != ftype:
+            self._raise_for(frame)
+        return frame
+
+    @staticmethod
+    def _raise_for(frame: wire.Frame) -> None:
+        if frame.type == FrameType.ERROR:
+            doc = wire.unpack_control(frame.body)
+            raise SendError(str(doc.get("code")), str(doc.get("message")))
+        raise WireError("Wire.BadFrame", f"unexpected {frame.type.name} frame")

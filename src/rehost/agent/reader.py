@@ -1,0 +1,182 @@
+"""Reads a source disk (block device or image file, read-only) in plan-aligned chunks."""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from rehost.wire import zero_bytes
+
+CHUNK_BYTES = 4 * 1024 * 1024
+DIRECT_ALIGN = 4096
+
+
+class ExtentLike(Protocol):
+    """A byte range of the send plan (rehost.diskfmt.Extent fits)."""
+
+    @property
+    def offset_bytes(self) -> int: ...
+
+    @property
+    def length_bytes(self) -> int: ...
+
+
+Planner = Callable[[str], Sequence[ExtentLike]]
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One chunk of the fixed grid; pieces are the plan ranges inside it (relative offsets)."""
+
+    disk_index: int
+    offset_bytes: int
+    length_bytes: int
+    pieces: tuple[tuple[int, int], ...]
+
+    @property
+    def plan_bytes(self) -> int:
+        """Bytes of the send plan this chunk covers."""
+        return sum(length for _start, length in self.pieces)
+
+
+@dataclass(frozen=True, slots=True)
+class HoleExtent:
+    """An extent found by SEEK_DATA/SEEK_HOLE."""
+
+    offset_bytes: int
+    length_bytes: int
+
+
+def default_planner(path: str) -> Sequence[ExtentLike]:
+    """The disk-format-aware plan (skips free ext blocks), else the file's data extents."""
+    try:
+        from rehost.diskfmt import plan_extents
+    except ImportError:
+        return seek_data_extents(path)
+    return plan_extents(path)
+
+
+def seek_data_extents(path: str) -> list[HoleExtent]:
+    """Data extents of a file by SEEK_DATA/SEEK_HOLE; a block device is one whole extent."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.lseek(fd, 0, os.SEEK_END)
+        out: list[HoleExtent] = []
+        pos = 0
+        while pos < size:
+            try:
+                start = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:
+                    break
+                if exc.errno == errno.EINVAL:  # no SEEK_DATA support: everything is data
+                    return [HoleExtent(0, size)]
+                raise
+            end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
+            out.append(HoleExtent(start, end - start))
+            pos = end
+        return out
+    finally:
+        os.close(fd)
+
+
+def plan_cells(
+    disk_index: int, extents: Sequence[ExtentLike], *, size_bytes: int, chunk_bytes: int
+) -> Iterator[Cell]:
+    """Grid cells that contain planned bytes, in offset order, with their planned pieces."""
+    cell_start, pieces = -1, list[tuple[int, int]]()
+    for ext in extents:
+        pos, end = ext.offset_bytes, min(ext.offset_bytes + ext.length_bytes, size_bytes)
+        while pos < end:
+            start = pos - pos % chunk_bytes
+            if start != cell_start:
+                if pieces:
+                    yield _cell(disk_index, cell_start, size_bytes, chunk_bytes, pieces)
+                cell_start, pieces = start, []
+            stop = min(end, start + chunk_bytes)
+            pieces.append((pos - start, stop - pos))
+            pos = stop
+    if pieces:
+        yield _cell(disk_index, cell_start, size_bytes, chunk_bytes, pieces)
+
+
+def _cell(index: int, start: int, size: int, chunk: int, pieces: list[tuple[int, int]]) -> Cell:
+    return Cell(index, start, min(chunk, size - start), tuple(pieces))
+
+
+class DiskReader:
+    """Reads cells of one disk into caller buffers; O_DIRECT when the file system allows it."""
+
+    def __init__(self, path: Path, *, direct_io: bool = True) -> None:
+        self.path = path
+        self.direct = False
+        self.fd = -1
+        if direct_io and hasattr(os, "O_DIRECT"):
+            try:
+                self.fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+                self.direct = True
+            except OSError:
+                self.fd = -1
+        if self.fd < 0:
+            self.fd = os.open(path, os.O_RDONLY)
+
+    def read_cell(self, cell: Cell, buf: memoryview) -> memoryview:
+        """The cell's bytes with everything outside the plan zeroed; buf must be page aligned."""
+        view = buf[: cell.length_bytes]
+        if cell.pieces == ((0, cell.length_bytes),) or self.direct:
+            self._read_full(cell, buf)
+            self._zero_gaps(cell, view)
+            return view
+        view[:] = zero_bytes(cell.length_bytes)
+        for start, length in cell.pieces:
+            self._read_exact(view[start : start + length], cell.offset_bytes + start)
+        return view
+
+    def close(self) -> None:
+        """Close the disk."""
+        os.close(self.fd)
+
+    def _read_full(self, cell: Cell, buf: memoryview) -> None:
+        want = cell.length_bytes
+        if self.direct:
+            want = min(len(buf), -(-want // DIRECT_ALIGN) * DIRECT_ALIGN)
+        try:
+            n = os.preadv(self.fd, [buf[:want]], cell.offset_bytes)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL or not self.direct:
+                raise
+            self._drop_direct()
+            n = os.preadv(self.fd, [buf[:want]], cell.offset_bytes)
+        if n < cell.length_bytes:
+            self._read_exact(buf[n : cell.length_bytes], cell.offset_bytes + n)
+
+    def _read_exact(self, view: memoryview, offset: int) -> None:
+        while view:
+            n = os.preadv(self.fd, [view], offset)
+            if n == 0:
+                raise OSError(errno.EIO, f"unexpected end of {self.path} at {offset}")
+            view, offset = view[n:], offset + n
+
+    def _drop_direct(self) -> None:
+        os.close(self.fd)
+        self.fd = os.open(self.path, os.O_RDONLY)
+        self.direct = False
+
+    @staticmethod
+    def _zero_gaps(cell: Cell, view: memoryview) -> None:
+        pos = 0
+        for start, length in (*cell.pieces, (cell.length_bytes, 0)):
+            if start > pos:
+                view[pos:start] = zero_bytes(start - pos)
+            pos = start + length
+
+
+def aligned_buffer(size_bytes: int) -> tuple[mmap.mmap, memoryview]:
+    """A page-aligned anonymous buffer (usable with O_DIRECT) and a view of it."""
+    buf = mmap.mmap(-1, size_bytes)
+    return buf, memoryview(buf)

@@ -1,0 +1,223 @@
+"""send_job: stream a job's disks to its transit over several TLS connections, resumably."""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import xxhash
+
+from rehost import wire
+from rehost.agent.channel import Channel
+from rehost.agent.reader import (
+    Cell,
+    DiskReader,
+    Planner,
+    aligned_buffer,
+    default_planner,
+    plan_cells,
+)
+from rehost.agent.sendspec import SendError, SendProgress, SendResult, SendSpec
+from rehost.agent.sendstate import ReadChunk, SendState
+from rehost.agent.throttle import bucket_for
+from rehost.pki import agent_client_context
+from rehost.wire import WireError
+
+log = logging.getLogger(__name__)
+BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
+def digest_chunk(data: memoryview) -> tuple[bytes, bool]:
+    """xxh3-128 of a chunk's raw bytes and whether it is all zeros."""
+    digest = xxhash.xxh3_128_digest(data)
+    return digest, wire.is_zero(data, digest)
+
+
+def send_job(
+    spec: SendSpec,
+    *,
+    progress: Callable[[SendProgress], None] | None = None,
+    stop: threading.Event | None = None,
+    planner: Planner = default_planner,
+) -> SendResult:
+    """Send every disk of spec; resumes from the transit's durable state; raises SendError."""
+    started = time.monotonic()
+    stop = stop or threading.Event()
+    plans = {d.index: list(plan_cells(d.index, planner(str(d.path)), size_bytes=d.size_bytes,
+                                      chunk_bytes=spec.chunk_bytes)) for d in spec.disks}
+    hello = _hello(spec, plans)
+    readers = {d.index: DiskReader(d.path, direct_io=spec.direct_io) for d in spec.disks}
+    ctx = agent_client_context(spec.ca_pem)
+    buffers = [aligned_buffer(spec.chunk_bytes) for _ in range(2 * spec.connections + 2)]
+    try:
+        first = Channel(spec, ctx, _NULL_STATE, readers=readers, bucket=None, buffer=buffers[0][1])
+        resume = _connect_with_backoff(first, hello, spec, stop)
+        first.close()
+        totals = {i: sum(c.plan_bytes for c in cells) for i, cells in plans.items()}
+        state = SendState(totals=totals,
+                          resumed={int(d["index"]): int(d["done_bytes"]) for d in resume["disks"]},
+                          queue_chunks=spec.connections + 2, progress=progress, stop=stop)
+        digests = _run(spec, ctx, state, plans, resume, readers, buffers, hello)
+        if state.error is not None:
+            raise state.error
+        completed = not stop.is_set()
+        if completed:
+            _finish_disks(spec, ctx, state, resume, digests, readers, buffers[0][1], hello)
+        state.report(force=True)
+        return SendResult(completed, state.raw_bytes, state.wire_bytes, state.chunks,
+                          state.zero_chunks, sum(int(d["done_bytes"]) for d in resume["disks"]),
+                          state.reconnects, time.monotonic() - started, digests)
+    finally:
+        for r in readers.values():
+            r.close()
+        for view_map, view in buffers:
+            view.release()
+            view_map.close()
+
+
+def _run(spec: SendSpec, ctx: Any, state: SendState, plans: dict[int, list[Cell]],
+         resume: dict[str, Any], readers: dict[int, DiskReader],
+         buffers: list[Any], hello: dict[str, Any]) -> dict[int, str]:
+    """Run the reader thread and one thread per connection until done, stopped or failed."""
+    bucket = bucket_for(spec.bandwidth_limit_kbps)
+    pool: queue.Queue[memoryview] = queue.Queue()
+    for _m, view in buffers[spec.connections:]:
+        pool.put(view)
+    digests: dict[int, str] = {}
+    reader = threading.Thread(target=_produce, name="rehost-reader", daemon=True,
+                              args=(state, plans, resume, readers, pool, digests))
+    channels = [Channel(spec, ctx, state, readers=readers, bucket=bucket, buffer=buffers[i][1])
+                for i in range(spec.connections)]
+    threads = [threading.Thread(target=_drive, args=(ch, hello, spec, state), daemon=True,
+                                name=f"rehost-send-{i}") for i, ch in enumerate(channels)]
+    reader.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    reader.join()
+    return digests
+
+
+def _produce(state: SendState, plans: dict[int, list[Cell]], resume: dict[str, Any],
+             readers: dict[int, DiskReader], pool: queue.Queue[memoryview],
+             digests: dict[int, str]) -> None:
+    """Reader thread: read planned cells not yet durable; compute each disk's digest."""
+    try:
+        for disk in resume["disks"]:
+            index = int(disk["index"])
+            if disk["done"]:
+                continue
+            digests[index] = _produce_disk(state, plans[index], disk["acked"], readers[index],
+                                           pool, checksum=bool(resume["checksum"]))
+            if state.should_quit():
+                return
+    except OSError as exc:
+        state.fail(SendError("Agent.ReadError", f"cannot read the source disk: {exc}"
+                                                f" / 读取源磁盘失败：{exc}"))
+    finally:
+        state.reader_done.set()
+
+
+def _produce_disk(state: SendState, cells: list[Cell], acked: Sequence[Sequence[int]],
+                  reader: DiskReader, pool: queue.Queue[memoryview], *, checksum: bool) -> str:
+    total = xxhash.xxh3_128()
+    starts = [int(a[0]) for a in acked]
+    for cell in cells:
+        if state.should_quit():
+            break
+        durable = _covered(starts, acked, cell)
+        if durable and not checksum:
+            continue
+        buf = _take_buffer(state, pool)
+        if buf is None:
+            break
+        data = reader.read_cell(cell, buf)
+        digest, zero = digest_chunk(data)
+        if not zero:
+            total.update(wire.disk_digest_record(cell.offset_bytes, digest))
+        if durable:
+            pool.put(buf)
+            continue
+        state.produced(ReadChunk(cell, data, digest, zero, functools.partial(pool.put, buf)))
+    return total.hexdigest() if checksum else ""
+
+
+def _take_buffer(state: SendState, pool: queue.Queue[memoryview]) -> memoryview | None:
+    while not state.should_quit():
+        try:
+            return pool.get(timeout=0.1)
+        except queue.Empty:
+            continue
+    return None
+
+
+def _covered(starts: list[int], acked: Sequence[Sequence[int]], cell: Cell) -> bool:
+    i = bisect.bisect_right(starts, cell.offset_bytes) - 1
+    if i < 0:
+        return False
+    start, length = int(acked[i][0]), int(acked[i][1])
+    return start + length >= cell.offset_bytes + cell.length_bytes
+
+
+def _drive(ch: Channel, hello: dict[str, Any], spec: SendSpec, state: SendState) -> None:
+    """Connection thread: (re)connect and pump until finished; record fatal errors."""
+    try:
+        while not state.should_quit():
+            try:
+                _connect_with_backoff(ch, hello, spec, state.stop)
+                ch.pump()
+                if state.finished():
+                    return
+            except (OSError, WireError) as exc:
+                log.info("data connection lost: %s; reconnecting", exc)
+                state.reconnects += 1
+            finally:
+                ch.abandon()
+    except SendError as exc:
+        state.fail(exc)
+
+
+def _connect_with_backoff(ch: Channel, hello: dict[str, Any], spec: SendSpec,
+                          stop: threading.Event) -> dict[str, Any]:
+    deadline = time.monotonic() + spec.reconnect_timeout_s
+    attempt = 0
+    while True:
+        try:
+            return ch.connect(hello)
+        except (OSError, WireError) as exc:
+            if time.monotonic() > deadline or stop.is_set():
+                raise SendError("Agent.TransitUnreachable",
+                                f"cannot reach the transit: {exc} / 无法连接中转实例") from exc
+            stop.wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+            attempt += 1
+
+
+def _finish_disks(spec: SendSpec, ctx: Any, state: SendState, resume: dict[str, Any],
+                  digests: dict[int, str], readers: dict[int, DiskReader], buf: memoryview,
+                  hello: dict[str, Any]) -> None:
+    ch = Channel(spec, ctx, state, readers=readers, bucket=None, buffer=buf)
+    try:
+        _connect_with_backoff(ch, hello, spec, state.stop)
+        for disk in resume["disks"]:
+            if not disk["done"]:
+                ch.finish_disk(int(disk["index"]), digests.get(int(disk["index"]), ""))
+    finally:
+        ch.close()
+
+
+def _hello(spec: SendSpec, plans: dict[int, list[Cell]]) -> dict[str, Any]:
+    return {"token": spec.token, "agent_id": spec.agent_id, "chunk_bytes": spec.chunk_bytes,
+            "disks": [{"index": d.index, "size_bytes": d.size_bytes,
+                       "plan_bytes": sum(c.plan_bytes for c in plans[d.index])}
+                      for d in spec.disks]}
+
+
+_NULL_STATE = SendState(totals={}, resumed={}, queue_chunks=1, progress=None,
+                        stop=threading.Event())

@@ -1,0 +1,70 @@
+"""/api/v1/agent: import (activation code), heartbeat, poll work, report error (Bearer token)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter
+
+from rehost.api.deps import AgentToken, Ctx
+from rehost.api.schemas import Model
+from rehost.services import agents
+
+router = APIRouter(prefix="/agent", tags=["agent"])
+
+
+class ImportIn(Model):
+    """POST /agent/import."""
+
+    code_id: str
+    code: str
+    name: str | None = None
+    inventory: dict[str, Any]
+
+
+class HeartbeatIn(Model):
+    """POST /agent/heartbeat."""
+
+    inventory: dict[str, Any] | None = None
+
+
+class ErrorIn(Model):
+    """POST /agent/error."""
+
+    job_id: str
+    code: str
+    message: str
+    hint: str = ""
+
+
+@router.post("/import", status_code=201)
+def import_source(body: ImportIn, ctx: Ctx) -> dict[str, Any]:
+    """Register this machine as a source; returns its id, agent token and server CA (once)."""
+    result = agents.import_source(ctx, code_id=body.code_id, code=body.code,
+                                  inventory=body.inventory, name=body.name)
+    return {"source_id": result.source_id, "agent_token": result.agent_token,
+            "server_ca_pem": result.server_ca_pem,
+            "heartbeat_interval_s": ctx.settings.heartbeat_interval_s}
+
+
+@router.post("/heartbeat")
+def heartbeat(body: HeartbeatIn, ctx: Ctx, token: AgentToken) -> dict[str, Any]:
+    """Keep the source online (optionally with a fresh inventory)."""
+    source = agents.heartbeat(ctx, token, inventory=body.inventory)
+    return {"source_id": source.id, "state": source.state,
+            "heartbeat_interval_s": ctx.settings.heartbeat_interval_s}
+
+
+@router.get("/work")
+def poll_work(ctx: Ctx, token: AgentToken) -> dict[str, Any]:
+    """What the agent should do now: replicate / pause / none."""
+    return asdict(agents.poll_work(ctx, token))
+
+
+@router.post("/error")
+def report_error(body: ErrorIn, ctx: Ctx, token: AgentToken) -> dict[str, Any]:
+    """Report a failure of the agent's job (→ InError with the code and hint)."""
+    job = agents.report_error(ctx, token, job_id=body.job_id, code=body.code,
+                              message=body.message, hint=body.hint)
+    return {"job_id": job.id, "status": job.status, "error_code": job.error_code}

@@ -1,0 +1,134 @@
+"""/api/v1/jobs: create, list, describe, modify, delete, start (one/batch), pause, events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from rehost.api.deps import Account, Ctx
+from rehost.api.errors import status_of
+from rehost.api.schemas import BatchStartIn, JobCreateIn, JobModifyIn, event_out, job_out
+from rehost.domain import errors
+from rehost.domain.ids import JobId
+from rehost.domain.models import DataDiskSpec, ExecutionMode
+from rehost.domain.rules import JobRequest
+from rehost.domain.states import JobStatus
+from rehost.services import jobs, runs
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+PageSize = Annotated[int, Query(ge=1, le=100)]
+PageNumber = Annotated[int, Query(ge=1)]
+
+
+def _mode(value: str | None) -> ExecutionMode | None:
+    if value is None:
+        return None
+    try:
+        return ExecutionMode(value)
+    except ValueError as exc:
+        raise errors.invalid(
+            "ExecutionMode", "execution_mode must be create-only, immediate or scheduled.",
+            "执行方式须为 create-only（只创建）、immediate（立即执行）或 scheduled（预约执行）。",
+        ) from exc
+
+
+def to_request(body: JobCreateIn | JobModifyIn) -> JobRequest:
+    """API body → domain JobRequest."""
+    disks = None if body.data_disks is None else tuple(
+        DataDiskSpec(d.index, d.size) for d in body.data_disks
+    )
+    return JobRequest(
+        name=body.name, description=body.description,
+        system_disk_size_gib=body.system_disk_size, data_disks=disks,
+        image_name=body.image_name, mode=_mode(body.execution_mode),
+        scheduled_start_time=body.scheduled_start_time, valid_time=body.valid_time,
+        bandwidth_limit_kbps=body.bandwidth_limit, compress_level=body.compress_level,
+        checksum=body.checksum,
+    )
+
+
+@router.post("", status_code=201)
+def create_job(body: JobCreateIn, ctx: Ctx, account: Account) -> dict[str, Any]:
+    """Create a migration job (execution_mode immediate starts it)."""
+    job = jobs.create_job(ctx, account, source_id=body.source_id, region_id=body.region_id,
+                          request=to_request(body))
+    return job_out(job)
+
+
+def _status(value: str | None) -> JobStatus | None:
+    try:
+        return None if value is None else JobStatus(value)
+    except ValueError as exc:
+        raise errors.invalid("Status", f"Unknown status; use one of {', '.join(JobStatus)}.",
+                             f"未知状态；可选值：{', '.join(JobStatus)}。") from exc
+
+
+@router.get("")
+def list_jobs(
+    ctx: Ctx, account: Account, status: str | None = None, region_id: str | None = None,
+    source_id: str | None = None, name: str | None = None,
+    job_id: Annotated[list[str] | None, Query()] = None,
+    page_number: PageNumber = 1, page_size: PageSize = 10,
+) -> dict[str, Any]:
+    """Describe jobs with filters and paging."""
+    page = jobs.describe_jobs(
+        ctx, account, job_ids=job_id, status=_status(status), region_id=region_id,
+        source_id=source_id, name=name, page_number=page_number, page_size=page_size,
+    )
+    return {"jobs": [job_out(j) for j in page.items], "total_count": page.total_count,
+            "page_number": page.page_number, "page_size": page.page_size}
+
+
+@router.post("/start")
+def start_batch(body: BatchStartIn, ctx: Ctx, account: Account) -> dict[str, Any]:
+    """Start or retry up to 10 jobs; each result has the job or its error."""
+    results = runs.start_jobs(ctx, account, body.job_ids)
+    return {"results": [
+        {"job_id": r.job_id, "ok": r.error is None,
+         "job": job_out(r.job) if r.job else None,
+         "error": None if r.error is None else {
+             "code": r.error.code, "message": r.error.message, "status": status_of(r.error)}}
+        for r in results
+    ]}
+
+
+@router.get("/{job_id}")
+def describe_job(job_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
+    """One job."""
+    return job_out(jobs.get_job(ctx, account, job_id))
+
+
+@router.patch("/{job_id}")
+def modify_job(job_id: str, body: JobModifyIn, ctx: Ctx, account: Account) -> dict[str, Any]:
+    """Modify name/description (always) or other fields (before the first run)."""
+    return job_out(jobs.modify_job(ctx, account, job_id, to_request(body)))
+
+
+@router.delete("/{job_id}")
+def delete_job(job_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
+    """Delete a job that is not Running."""
+    jobs.delete_job(ctx, account, job_id)
+    return {"job_id": job_id, "deleted": True}
+
+
+@router.post("/{job_id}/start")
+def start_job(job_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
+    """Start or retry one job."""
+    return job_out(runs.start_job(ctx, account, JobId(job_id)))
+
+
+@router.post("/{job_id}/pause")
+def pause_job(job_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
+    """Pause a Running+Syncing job."""
+    return job_out(runs.pause_job(ctx, account, job_id))
+
+
+@router.get("/{job_id}/events")
+def job_events(
+    job_id: str, ctx: Ctx, account: Account, after_id: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> dict[str, Any]:
+    """The job's event log after `after_id` (for `rehost job logs --follow`)."""
+    items = jobs.list_events(ctx, account, job_id, after_id=after_id, limit=limit)
+    return {"job_id": job_id, "events": [event_out(e) for e in items]}

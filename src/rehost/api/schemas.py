@@ -1,0 +1,180 @@
+"""REST request/response shapes (pydantic, at the edge only), SMC-like names in snake_case."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from rehost.domain.models import (
+    GIB,
+    ActivationCode,
+    Image,
+    Job,
+    JobEvent,
+    Region,
+    Source,
+)
+
+
+class Model(BaseModel):
+    """Base: unknown fields are refused (typos become InvalidParameter errors)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataDiskIn(Model):
+    """A data disk in a create/modify request."""
+
+    index: StrictInt
+    size: StrictInt = Field(description="Target size in GiB")
+
+
+class JobCreateIn(Model):
+    """POST /jobs."""
+
+    source_id: str
+    region_id: str = "local"
+    name: str | None = None
+    description: str | None = None
+    system_disk_size: StrictInt | None = Field(None, description="GiB; default: source size")
+    data_disks: list[DataDiskIn] | None = None
+    image_name: str | None = None
+    execution_mode: str | None = Field(None, description="create-only | immediate | scheduled")
+    scheduled_start_time: datetime | None = None
+    valid_time: datetime | None = None
+    bandwidth_limit: StrictInt | None = Field(None, description="KB/s, 0 = unlimited")
+    compress_level: StrictInt | None = Field(None, description="0–10, 0 = off")
+    checksum: StrictBool | None = None
+
+
+class JobModifyIn(Model):
+    """PATCH /jobs/{id}: every field optional."""
+
+    name: str | None = None
+    description: str | None = None
+    system_disk_size: StrictInt | None = None
+    data_disks: list[DataDiskIn] | None = None
+    image_name: str | None = None
+    execution_mode: str | None = None
+    scheduled_start_time: datetime | None = None
+    valid_time: datetime | None = None
+    bandwidth_limit: StrictInt | None = None
+    compress_level: StrictInt | None = None
+    checksum: StrictBool | None = None
+
+
+class BatchStartIn(Model):
+    """POST /jobs/start."""
+
+    job_ids: list[str]
+
+
+class SourceModifyIn(Model):
+    """PATCH /sources/{id}."""
+
+    name: str | None = None
+    description: str | None = None
+
+
+class ActivationCodeIn(Model):
+    """POST /activation-codes."""
+
+    count: StrictInt = 100
+    ttl_days: StrictInt = 30
+    name: str = ""
+
+
+class RegionIn(Model):
+    """POST /regions."""
+
+    region_id: str
+    name: str = ""
+    image_store_path: str = ""
+    network_quota: StrictInt = 10
+    reserved_slots: StrictInt = 0
+    system_disk_min: StrictInt = 1
+    system_disk_max: StrictInt = 2048
+    data_disk_min: StrictInt = 1
+    data_disk_max: StrictInt = 32768
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def source_out(s: Source) -> dict[str, Any]:
+    """A source as JSON."""
+    return {
+        "source_id": s.id, "name": s.name, "description": s.description, "state": s.state,
+        "error_code": s.error_code, "status_info": s.status_info, "hostname": s.hostname,
+        "os_name": s.os_name, "os_version": s.os_version, "kernel": s.kernel, "arch": s.arch,
+        "boot_mode": s.boot_mode, "agent_version": s.agent_version,
+        "system_disk_size": -(-s.system_disk.size_bytes // GIB) if s.system_disk else None,
+        "disks": s.inventory.get("disks", []), "creation_time": _iso(s.created_at),
+        "heartbeat_time": _iso(s.last_heartbeat_at), "activation_code_id": s.activation_code_id,
+    }
+
+
+def job_out(j: Job) -> dict[str, Any]:
+    """A job as JSON (progress per disk, timestamps, image link)."""
+    p, spec = j.progress, j.spec
+    return {
+        "job_id": j.id, "name": spec.name, "description": spec.description,
+        "source_id": j.source_id, "region_id": j.region_id, "status": j.status,
+        "business_status": j.business_status, "error_code": j.error_code,
+        "error_message": j.error_message, "error_hint": j.error_hint,
+        "progress": p.percent, "bytes_total": p.bytes_total, "bytes_done": p.bytes_done,
+        "progress_disks": [
+            {"index": d.index, "bytes_total": d.bytes_total, "bytes_done": d.bytes_done,
+             "rate_bytes_per_s": d.rate_bytes_per_s, "eta_s": d.eta_s} for d in p.disks
+        ],
+        "system_disk_size": spec.system_disk_size_gib,
+        "data_disks": [{"index": d.index, "size": d.size_gib} for d in spec.data_disks],
+        "image_name": spec.image_name, "image_id": j.image_id,
+        "image_link": f"/api/v1/images/{j.image_id}" if j.image_id else None,
+        "execution_mode": spec.mode, "scheduled_start_time": _iso(spec.scheduled_start_time),
+        "valid_time": _iso(spec.valid_time), "bandwidth_limit": spec.bandwidth_limit_kbps,
+        "compress_level": spec.compress_level, "checksum": spec.checksum,
+        "transit_id": j.transit_id, "run_count": j.run_count,
+        "creation_time": _iso(j.created_at), "update_time": _iso(j.updated_at),
+        "start_time": _iso(j.started_at), "end_time": _iso(j.finished_at),
+    }
+
+
+def region_out(r: Region) -> dict[str, Any]:
+    """A region as JSON."""
+    return {
+        "region_id": r.id, "name": r.name, "image_store_path": r.image_store_path,
+        "network_quota": r.network_quota, "reserved_slots": r.reserved_slots,
+        "slots_in_use": r.slots_in_use, "system_disk_min": r.limits.system_min_gib,
+        "system_disk_max": r.limits.system_max_gib, "data_disk_min": r.limits.data_min_gib,
+        "data_disk_max": r.limits.data_max_gib, "creation_time": _iso(r.created_at),
+    }
+
+
+def image_out(i: Image) -> dict[str, Any]:
+    """An image as JSON."""
+    return {
+        "image_id": i.id, "name": i.name, "region_id": i.region_id, "job_id": i.job_id,
+        "source_id": i.source_id, "manifest": i.manifest, "verify_result": i.verify_result,
+        "creation_time": _iso(i.created_at),
+    }
+
+
+def code_out(c: ActivationCode) -> dict[str, Any]:
+    """An activation code as JSON (never its secret)."""
+    return {
+        "code_id": c.id, "name": c.name, "count": c.count, "registered_count": c.registered_count,
+        "state": c.state, "disabled": c.disabled, "creation_time": _iso(c.created_at),
+        "expire_time": _iso(c.expires_at),
+    }
+
+
+def event_out(e: JobEvent) -> dict[str, Any]:
+    """A job event as JSON."""
+    return {
+        "id": e.id, "time": _iso(e.time), "level": e.level, "code": e.code,
+        "message": e.message_en, "message_zh": e.message_zh, "hint": e.hint,
+    }

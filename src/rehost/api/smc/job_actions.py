@@ -1,0 +1,78 @@
+"""Replication job actions: Create, Start, Stop, Describe, Modify, Delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rehost.api.smc import errors
+from rehost.api.smc.call import MAX_PAGE_SIZE, Call, single
+from rehost.api.smc.job_request import job_request
+from rehost.api.smc.shapes import job_document, page_fields
+from rehost.domain.ids import JobId, RegionId, SourceId
+from rehost.domain.states import JobStatus
+from rehost.services import jobs, runs
+
+
+def create_replication_job(call: Call) -> dict[str, Any]:
+    """CreateReplicationJob → JobId."""
+    p = call.params
+    job = jobs.create_job(
+        call.ctx, call.account_id, source_id=SourceId(p.required("SourceId")),
+        region_id=RegionId(p.required("RegionId")), request=job_request(p),
+    )
+    return {"JobId": job.id}
+
+
+def start_replication_job(call: Call) -> dict[str, Any]:
+    """StartReplicationJob (Ready, Stopped, InError)."""
+    runs.start_job(call.ctx, call.account_id, JobId(call.params.required("JobId")))
+    return {}
+
+
+def stop_replication_job(call: Call) -> dict[str, Any]:
+    """StopReplicationJob (Running + Syncing only)."""
+    runs.pause_job(call.ctx, call.account_id, JobId(call.params.required("JobId")))
+    return {}
+
+
+def delete_replication_job(call: Call) -> dict[str, Any]:
+    """DeleteReplicationJob (not while Running)."""
+    jobs.delete_job(call.ctx, call.account_id, JobId(call.params.required("JobId")))
+    return {}
+
+
+def modify_replication_job_attribute(call: Call) -> dict[str, Any]:
+    """ModifyReplicationJobAttribute (Name/Description any time; the rest before the first run)."""
+    job_id = JobId(call.params.required("JobId"))
+    jobs.modify_job(call.ctx, call.account_id, job_id, job_request(call.params))
+    return {}
+
+
+def describe_replication_jobs(call: Call) -> dict[str, Any]:
+    """DescribeReplicationJobs with JobId.N, SourceId.N, Status, Name, RegionId and paging."""
+    p = call.params
+    job_ids = p.repeated("JobId")
+    if len(job_ids) > MAX_PAGE_SIZE:
+        raise errors.invalid_parameter("JobId", f"at most {MAX_PAGE_SIZE} ids")
+    if p.text("BusinessStatus"):
+        raise errors.invalid_parameter("BusinessStatus", "filter by Status instead")
+    source_id = single(call, "SourceId")
+    number, size = call.paging()
+    page = jobs.describe_jobs(
+        call.ctx, call.account_id, job_ids=job_ids or None, status=_status(p.text("Status")),
+        region_id=RegionId(p.text("RegionId")) if p.text("RegionId") else None,
+        source_id=SourceId(source_id) if source_id else None, name=p.text("Name") or None,
+        page_number=number, page_size=size,
+    )
+    documents = [job_document(j) for j in page.items]
+    return {**page_fields(page), "ReplicationJobs": {"ReplicationJob": documents}}
+
+
+def _status(value: str) -> JobStatus | None:
+    if not value:
+        return None
+    try:
+        return JobStatus(value)
+    except ValueError as exc:
+        allowed = ", ".join(JobStatus)
+        raise errors.invalid_parameter("Status", f"{value!r} is not one of {allowed}") from exc

@@ -1,0 +1,108 @@
+"""SMC's CreateReplicationJob / ModifyReplicationJobAttribute parameters → rehost JobRequest."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rehost.api.smc import errors
+from rehost.api.smc.params import Params
+from rehost.domain.models import DataDiskSpec, ExecutionMode
+from rehost.domain.rules import JobRequest
+
+SUPPORTED_TARGET_TYPES = ("", "Image")
+SUPPORTED_NET_MODES = (0, 2)  # 0 public network, 2 VPC; rehost's data plane is TLS either way
+
+
+def job_request(params: Params) -> JobRequest:
+    """Translate and pre-check SMC job fields; business rules stay in the services."""
+    _check_unsupported(params)
+    options = _replication_parameters(params.text("ReplicationParameters"))
+    scheduled = params.timestamp("ScheduledStartTime")
+    return JobRequest(
+        name=params.optional_text("Name"),
+        description=params.optional_text("Description"),
+        system_disk_size_gib=_system_disk_size(params),
+        data_disks=_data_disks(params),
+        image_name=params.optional_text("ImageName"),
+        mode=ExecutionMode.SCHEDULED if scheduled else None,
+        scheduled_start_time=scheduled,
+        valid_time=params.timestamp("ValidTime"),
+        bandwidth_limit_kbps=_int_option(options, "bandwidth_limit"),
+        compress_level=_int_option(options, "compress_level"),
+        checksum=_bool_option(options, "checksum"),
+    )
+
+
+def _check_unsupported(params: Params) -> None:
+    if params.boolean("RunOnce") is False:
+        raise errors.SmcError(
+            "InvalidParameter.RunOnce",
+            "Incremental migration (RunOnce=false, Frequency, MaxNumberOfImageToKeep) is not "
+            "supported yet; omit RunOnce or set it to true. "
+            "暂不支持增量迁移（RunOnce=false）；请省略 RunOnce 或设为 true。",
+        )
+    if params.text("TargetType") not in SUPPORTED_TARGET_TYPES:
+        raise errors.invalid_parameter(
+            "TargetType", f"{params.text('TargetType')!r} is not supported; rehost builds Image")
+    if params.integer("JobType") not in (None, 0):
+        raise errors.invalid_parameter("JobType", "only 0 (server migration) is supported")
+    net_mode = params.integer("NetMode")
+    if net_mode is not None and net_mode not in SUPPORTED_NET_MODES:
+        raise errors.invalid_parameter("NetMode", f"{net_mode} is not 0 or 2")
+    if net_mode == 2 and not params.text("VSwitchId"):
+        raise errors.missing_parameter("VSwitchId")
+    params.integer("Frequency", low=1, high=168)  # validated as SMC does, used by incremental
+    params.integer("MaxNumberOfImageToKeep", low=1, high=10)
+
+
+def _system_disk_size(params: Params) -> int | None:
+    size = params.integer("SystemDiskSize")
+    return size if size is not None else params.integer("Disks.System.Size")
+
+
+def _data_disks(params: Params) -> tuple[DataDiskSpec, ...] | None:
+    records = params.records("DataDisk")
+    if not records:
+        return None
+    disks = []
+    for n, record in enumerate(records, start=1):
+        sub = Params((f"DataDisk.{n}.{k}", v) for k, v in record.items())
+        index = sub.integer(f"DataDisk.{n}.Index")
+        size = sub.integer(f"DataDisk.{n}.Size")
+        if index is None or size is None:
+            raise errors.missing_parameter(f"DataDisk.{n}.{'Index' if index is None else 'Size'}")
+        disks.append(DataDiskSpec(index=index, size_gib=size))
+    return tuple(disks)
+
+
+def _replication_parameters(raw: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise errors.invalid_parameter("ReplicationParameters", "not a JSON object") from exc
+    if not isinstance(value, dict):
+        raise errors.invalid_parameter("ReplicationParameters", "not a JSON object")
+    return value
+
+
+def _int_option(options: dict[str, Any], key: str) -> int | None:
+    value = options.get(key)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise errors.invalid_parameter("ReplicationParameters", f"{key} must be an integer") \
+            from exc
+
+
+def _bool_option(options: dict[str, Any], key: str) -> bool | None:
+    value = options.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise errors.invalid_parameter("ReplicationParameters", f"{key} must be true or false")

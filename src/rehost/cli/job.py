@@ -1,0 +1,145 @@
+"""`rehost job create|start|pause|modify|delete|list|describe` (SMC 迁移任务)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from rehost.cli import output as out
+from rehost.cli.connect import call, profile_option
+
+COLUMNS = [("ID", "job_id"), ("NAME", "name"), ("STATUS", "status"),
+           ("BUSINESS", "business_status"), ("PROGRESS %", "progress"), ("SOURCE", "source_id"),
+           ("REGION", "region_id"), ("IMAGE", "image_id")]
+STATUSES = ["Ready", "Running", "Stopped", "InError", "Finished", "Waiting", "Expired",
+            "Deleting"]
+
+
+def parse_data_disk(_ctx: click.Context, _param: click.Parameter,
+                    values: tuple[str, ...]) -> list[dict[str, int]] | None:
+    """`INDEX:GIB` pairs → [{"index": …, "size": …}]."""
+    disks = []
+    for value in values:
+        index, sep, size = value.partition(":")
+        if not sep or not index.isdigit() or not size.isdigit():
+            raise click.BadParameter(f"{value!r} is not INDEX:GIB (e.g. 1:100)")
+        disks.append({"index": int(index), "size": int(size)})
+    return disks or None
+
+
+def job_fields(func: Any) -> Any:
+    """Options shared by create and modify (the job parameters of DESIGN.md)."""
+    options = [
+        click.option("--name", default=None, help="2–128 chars, starts with a letter."),
+        click.option("--description", default=None, help="Up to 256 chars."),
+        click.option("--system-disk-size", type=int, default=None,
+                     help="Target system disk GiB (default: source disk size)."),
+        click.option("--data-disk", "data_disks", multiple=True, callback=parse_data_disk,
+                     metavar="INDEX:GIB", help="Migrate data disk INDEX with GIB size."),
+        click.option("--image-name", default=None, help="Name of the resulting image."),
+        click.option("--mode", "execution_mode", default=None,
+                     type=click.Choice(["create-only", "immediate", "scheduled"]),
+                     help="When to start [default: create-only]."),
+        click.option("--scheduled-start-time", default=None,
+                     help="UTC ISO 8601, e.g. 2026-12-01T08:00:00Z (mode scheduled)."),
+        click.option("--valid-time", default=None, help="Expiry, UTC ISO 8601 (7–90 days)."),
+        click.option("--bandwidth-limit", type=int, default=None, help="KB/s, 0 = unlimited."),
+        click.option("--compress-level", type=click.IntRange(0, 10), default=None,
+                     help="0–10, 0 = none."),
+        click.option("--checksum/--no-checksum", default=None,
+                     help="Verify every written block end to end."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.group("job")
+def job() -> None:
+    """Migration jobs: create, start, pause, watch, delete."""
+
+
+@job.command("create")
+@click.option("--source", "source_id", required=True, help="Source server ID (s-…).")
+@click.option("--region", "region_id", required=True, help="Target region ID.")
+@job_fields
+@out.output_option
+@profile_option
+def create(output: str, profile: str, **fields: Any) -> None:
+    """Create a migration job."""
+    out.show(call(profile, output, lambda c: c.create_job(fields)), output)
+
+
+@job.command("modify")
+@click.argument("job_id")
+@job_fields
+@out.output_option
+@profile_option
+def modify(job_id: str, output: str, profile: str, **fields: Any) -> None:
+    """Change a job (name/description any time; the rest before its first run)."""
+    out.show(call(profile, output, lambda c: c.modify_job(job_id, fields)), output)
+
+
+@job.command("start")
+@click.argument("job_ids", nargs=-1, required=True)
+@out.output_option
+@profile_option
+def start(job_ids: tuple[str, ...], output: str, profile: str) -> None:
+    """Start or retry jobs (at most 10; only Ready, Stopped or InError)."""
+    if len(job_ids) == 1:
+        out.show(call(profile, output, lambda c: c.start_job(job_ids[0])), output)
+        return
+    doc = call(profile, output, lambda c: c.start_jobs(list(job_ids)))
+    rows = [{"job_id": r.get("job_id"), "ok": r.get("ok"), **(r.get("error") or {})}
+            for r in doc.get("results", [])]
+    if output == "json":
+        out.emit_json(doc)
+    else:
+        click.echo(out.table(rows, [("JOB", "job_id"), ("STARTED", "ok"), ("CODE", "code"),
+                                    ("MESSAGE", "message")]))
+    if not all(r["ok"] for r in rows):
+        raise SystemExit(1)
+
+
+@job.command("pause")
+@click.argument("job_id")
+@out.output_option
+@profile_option
+def pause(job_id: str, output: str, profile: str) -> None:
+    """Pause a job (only Running + Syncing)."""
+    out.show(call(profile, output, lambda c: c.pause_job(job_id)), output)
+
+
+@job.command("delete")
+@click.argument("job_id")
+@out.output_option
+@profile_option
+def delete(job_id: str, output: str, profile: str) -> None:
+    """Delete a job (not while Running); releases its transit."""
+    doc = call(profile, output, lambda c: c.delete_job(job_id))
+    out.done(doc, output, f"Deleted job {job_id}")
+
+
+@job.command("list")
+@click.option("--status", type=click.Choice(STATUSES), default=None, help="Only this status.")
+@click.option("--region", "region_id", default=None, help="Only this region.")
+@click.option("--source", "source_id", default=None, help="Only this source.")
+@click.option("--name", default=None, help="Only jobs with this name.")
+@click.option("--page-number", type=click.IntRange(min=1), default=None)
+@click.option("--page-size", type=click.IntRange(1, 50), default=None)
+@out.output_option
+@profile_option
+def list_jobs(output: str, profile: str, **filters: Any) -> None:
+    """List jobs."""
+    doc = call(profile, output, lambda c: c.list_jobs(**filters))
+    out.show(doc, output, columns=COLUMNS, items_key="jobs")
+
+
+@job.command("describe")
+@click.argument("job_id")
+@out.output_option
+@profile_option
+def describe(job_id: str, output: str, profile: str) -> None:
+    """Show one job with progress, timestamps and its image."""
+    out.show(call(profile, output, lambda c: c.get_job(job_id)), output)

@@ -1,0 +1,119 @@
+"""`rehost job logs [--follow]` and `rehost job wait [--timeout]`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from rehost.cli import output as out
+from rehost.cli.connect import call, client_for, profile_option
+from rehost.cli.job import job
+from rehost.client import ClientError, RehostClient
+
+TERMINAL = {"Finished", "InError", "Expired"}
+EXIT_FINISHED, EXIT_ERROR, EXIT_TIMEOUT = 0, 1, 2
+
+
+def event_line(event: dict[str, Any]) -> str:
+    """One human line of the event log, in the user's language (LANG=zh… → Chinese)."""
+    chinese = os.environ.get("LANG", "").lower().startswith("zh")
+    message = (event.get("message_zh") if chinese else "") or event.get("message", "")
+    code = f" [{event['code']}]" if event.get("code") else ""
+    hint = f"  → {event['hint']}" if event.get("hint") else ""
+    return f"{event.get('time', '')} {str(event.get('level', '')).upper():7}{code} {message}{hint}"
+
+
+@job.command("logs")
+@click.argument("job_id")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events until the job ends.")
+@click.option("--interval", type=float, default=2.0, show_default=True, help="Poll seconds.")
+@out.output_option
+@profile_option
+def logs(job_id: str, follow: bool, interval: float, output: str, profile: str) -> None:
+    """Show a job's event log (--output json with --follow prints one event per line)."""
+    doc = call(profile, output, lambda c: c.job_events(job_id))
+    events = list(doc.get("events", []))
+    if output == "json" and not follow:
+        out.emit_json(doc)
+        return
+    _print_events(events, output)
+    if follow:
+        call(profile, output, lambda c: _follow(c, job_id, events, interval, output))
+
+
+def _print_events(events: list[dict[str, Any]], output: str) -> None:
+    import json
+
+    for event in events:
+        line = json.dumps(event, ensure_ascii=False) if output == "json" else event_line(event)
+        click.echo(line)
+
+
+def _follow(client: RehostClient, job_id: str, seen: list[dict[str, Any]], interval: float,
+            output: str) -> None:
+    last_id = int(seen[-1]["id"]) if seen else 0
+    while True:
+        status = client.get_job(job_id).get("status", "")
+        events = list(client.job_events(job_id, after_id=last_id).get("events", []))
+        _print_events(events, output)
+        if events:
+            last_id = int(events[-1]["id"])
+        elif status in TERMINAL:
+            return
+        time.sleep(interval)
+
+
+@job.command("wait")
+@click.argument("job_id")
+@click.option("--timeout", type=float, default=None, help="Give up after SECONDS (exit 2).")
+@click.option("--interval", type=float, default=2.0, show_default=True, help="Poll seconds.")
+@out.output_option
+@profile_option
+def wait(job_id: str, timeout: float | None, interval: float, output: str, profile: str) -> None:
+    """Wait for a job to end: exit 0 Finished, 1 InError/Expired, 2 on timeout."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    bar = output != "json" and sys.stderr.isatty()
+    try:
+        with client_for(profile) as client:
+            doc = _poll(client, job_id, deadline, interval, bar)
+    except ClientError as exc:
+        out.fail(exc, output)
+    status = str(doc.get("status", ""))
+    code = EXIT_FINISHED if status == "Finished" else EXIT_ERROR if status in TERMINAL \
+        else EXIT_TIMEOUT
+    if output == "json":
+        out.emit_json({**doc, "timed_out": code == EXIT_TIMEOUT})
+    else:
+        click.echo(f"{job_id}: {status}" + (" (timed out; 等待超时)" if code == EXIT_TIMEOUT
+                                             else ""))
+    sys.exit(code)
+
+
+def _poll(client: RehostClient, job_id: str, deadline: float | None, interval: float,
+          bar: bool) -> dict[str, Any]:
+    while True:
+        doc = dict(client.get_job(job_id))
+        if bar:
+            _draw(doc)
+        if doc.get("status") in TERMINAL:
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        pause = interval if deadline is None else min(interval, max(0.0, deadline -
+                                                                     time.monotonic()))
+        time.sleep(pause)
+    if bar:
+        click.echo("", err=True)
+    return doc
+
+
+def _draw(doc: dict[str, Any]) -> None:
+    percent = float(doc.get("progress") or 0.0)
+    filled = int(percent / 100 * 30)
+    state = "/".join(s for s in (doc.get("status"), doc.get("business_status")) if s)
+    click.echo(f"\r[{'#' * filled}{'.' * (30 - filled)}] {percent:5.1f}% {state:20}",
+               err=True, nl=False)

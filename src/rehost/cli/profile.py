@@ -1,0 +1,75 @@
+"""Where the CLI finds the endpoint and AccessKey: environment first, then the saved profile."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+class ProfileError(RuntimeError):
+    """No usable credentials; the message says how to provide them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Endpoint and AccessKey of one rehost server."""
+
+    endpoint: str = ""
+    access_key_id: str = ""
+    access_key_secret: str = ""
+    ca_file: str = ""  # PEM bundle to trust for an https endpoint ("" = system trust)
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """`$REHOST_CONFIG`, else `$XDG_CONFIG_HOME/rehost/config.json` (~/.config by default)."""
+    env = os.environ if env is None else env
+    if env.get("REHOST_CONFIG"):
+        return Path(env["REHOST_CONFIG"]).expanduser()
+    base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "rehost" / "config.json"
+
+
+def read_profiles(path: Path) -> dict[str, Profile]:
+    """All saved profiles (empty when the file does not exist)."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    fields = set(Profile.__dataclass_fields__)
+    return {name: Profile(**{k: v for k, v in raw.items() if k in fields})
+            for name, raw in data.get("profiles", {}).items()}
+
+
+def write_profile(path: Path, name: str, profile: Profile) -> None:
+    """Save one profile; the file is created 0600 since it holds a secret."""
+    profiles = read_profiles(path)
+    profiles[name] = profile
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    document = {"profiles": {k: asdict(v) for k, v in profiles.items()}}
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def resolve(name: str = "default", env: Mapping[str, str] | None = None) -> Profile:
+    """The saved profile with each field overridden by REHOST_* variables when set."""
+    env = os.environ if env is None else env
+    saved = read_profiles(config_path(env)).get(name, Profile())
+    profile = Profile(
+        endpoint=env.get("REHOST_ENDPOINT") or saved.endpoint,
+        access_key_id=env.get("REHOST_ACCESS_KEY_ID") or saved.access_key_id,
+        access_key_secret=env.get("REHOST_ACCESS_KEY_SECRET") or saved.access_key_secret,
+        ca_file=env.get("REHOST_CA_FILE") or saved.ca_file,
+    )
+    if not (profile.endpoint and profile.access_key_id and profile.access_key_secret):
+        raise ProfileError(
+            "No endpoint/AccessKey configured: run `rehost configure` or set REHOST_ENDPOINT, "
+            "REHOST_ACCESS_KEY_ID and REHOST_ACCESS_KEY_SECRET. "
+            "未配置服务地址或 AccessKey：请运行 `rehost configure` 或设置上述环境变量。"
+        )
+    return profile

@@ -1,0 +1,53 @@
+"""`rehost region list|create` (SMC 目标地域)."""
+
+from __future__ import annotations
+
+import click
+
+from rehost.cli import output as out
+from rehost.cli.connect import call, profile_option
+
+COLUMNS = [("ID", "region_id"), ("NAME", "name"), ("NETWORK QUOTA", "network_quota"),
+           ("RESERVED", "reserved_slots"), ("IN USE", "slots_in_use"),
+           ("IMAGE STORE", "image_store_path")]
+
+
+@click.group("region")
+def region() -> None:
+    """Target regions: image store, transit network quota, disk limits."""
+
+
+@region.command("list")
+@out.output_option
+@profile_option
+def list_regions(output: str, profile: str) -> None:
+    """List regions."""
+    out.show(call(profile, output, lambda c: c.list_regions()), output, columns=COLUMNS,
+             items_key="regions")
+
+
+@region.command("create")
+@click.argument("region_id")
+@click.option("--name", default=None, help="Display name.")
+@click.option("--image-store", "image_store_path", default=None,
+              help="Directory of the region's image store.")
+@click.option("--network-quota", type=click.IntRange(min=0), default=None,
+              help="Transit network slots (default 10).")
+@click.option("--reserved-slots", type=click.IntRange(min=0), default=None,
+              help="Slots in use outside rehost.")
+@click.option("--system-disk-min", type=click.IntRange(min=1), default=None, help="GiB.")
+@click.option("--system-disk-max", type=click.IntRange(min=1), default=None, help="GiB.")
+@click.option("--data-disk-min", type=click.IntRange(min=1), default=None, help="GiB.")
+@click.option("--data-disk-max", type=click.IntRange(min=1), default=None, help="GiB.")
+@out.output_option
+@profile_option
+def create(region_id: str, name: str | None, image_store_path: str | None,
+           network_quota: int | None, reserved_slots: int | None, system_disk_min: int | None,
+           system_disk_max: int | None, data_disk_min: int | None, data_disk_max: int | None,
+           output: str, profile: str) -> None:
+    """Create a region."""
+    body = {"region_id": region_id, "name": name, "image_store_path": image_store_path,
+            "network_quota": network_quota, "reserved_slots": reserved_slots,
+            "system_disk_min": system_disk_min, "system_disk_max": system_disk_max,
+            "data_disk_min": data_disk_min, "data_disk_max": data_disk_max}
+    out.show(call(profile, output, lambda c: c.create_region(body)), output)

@@ -1,0 +1,23 @@
+"""`rehost server`: run the control plane (API, SMC endpoint, console, scheduler)."""
+
+from __future__ import annotations
+
+import click
+
+from rehost.config import DEFAULT_LISTEN, SettingsError, load_settings
+
+
+@click.command("server")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Data directory [default: $REHOST_DATA_DIR or ~/.local/share/rehost].")
+@click.option("--listen", default=None, help=f"HOST:PORT to listen on [default: {DEFAULT_LISTEN}].")
+def server(data_dir: str | None, listen: str | None) -> None:
+    """Run the rehost server; the first start prints the admin AccessKey once."""
+    from rehost.api.smc.router import build_router  # heavy imports only for this command
+    from rehost.server import run_server
+
+    try:
+        settings = load_settings(data_dir=data_dir, listen=listen)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    run_server(settings, routers=[build_router()])

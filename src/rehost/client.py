@@ -1,0 +1,235 @@
+"""One typed HTTP client of the REST API `/api/v1` (CLI, agent, tests).
+
+AccessKey calls use HTTP Basic (id:secret); agent calls use `Authorization: Bearer <agent token>`.
+Every refused request raises `ClientError` with the API's code, message and request id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+API = "/api/v1"
+Document = dict[str, Any]
+
+
+class ClientError(Exception):
+    """A request the server refused (or that never reached it)."""
+
+    def __init__(self, code: str, message: str, *, request_id: str = "", status: int = 0):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.status = status
+
+
+def _error_from(response: httpx.Response) -> ClientError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    detail = body.get("detail")
+    if isinstance(detail, dict):  # FastAPI wraps HTTPException payloads in "detail"
+        body = detail
+    return ClientError(
+        str(body.get("code") or f"HTTP{response.status_code}"),
+        str(body.get("message") or detail or response.reason_phrase),
+        request_id=str(body.get("request_id") or response.headers.get("x-request-id", "")),
+        status=response.status_code,
+    )
+
+
+class Transport:
+    """The HTTP session: base URL, credentials, TLS trust, timeouts, error translation."""
+
+    def __init__(self, endpoint: str, *, auth: httpx.Auth | None = None,
+                 headers: Mapping[str, str] | None = None, verify: str | bool = True,
+                 timeout_s: float = 30.0, http: httpx.Client | None = None) -> None:
+        self._http = http or httpx.Client(
+            base_url=endpoint.rstrip("/"), auth=auth, headers=dict(headers or {}),
+            verify=verify, timeout=timeout_s,
+        )
+
+    def call(self, method: str, path: str, *, json: Any = None,
+             params: Mapping[str, Any] | None = None) -> Any:
+        """Send one request; return the decoded JSON body (None for 204)."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = self._http.request(method, API + path, json=json, params=query)
+        except httpx.HTTPError as exc:
+            raise ClientError(
+                "ConnectionFailed",
+                f"Cannot reach the rehost server: {exc}. 无法连接 rehost 服务器：{exc}",
+            ) from exc
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return response.json() if response.content else None
+
+    def close(self) -> None:
+        """Close the underlying connections."""
+        self._http.close()
+
+
+class RehostClient:
+    """Typed calls of the REST API with an AccessKey (HTTP Basic)."""
+
+    def __init__(self, endpoint: str, access_key_id: str, access_key_secret: str, *,
+                 verify: str | bool = True, timeout_s: float = 30.0, language: str = "",
+                 http: httpx.Client | None = None) -> None:
+        # the API localises messages by Accept-Language; LANG=zh_CN… → Chinese
+        headers = {"Accept-Language": "zh-CN" if language.lower().startswith("zh") else "en"}
+        self.transport = Transport(endpoint, auth=httpx.BasicAuth(access_key_id,
+                                                                  access_key_secret),
+                                   headers=headers, verify=verify, timeout_s=timeout_s,
+                                   http=http)
+
+    def close(self) -> None:
+        """Close the connections."""
+        self.transport.close()
+
+    def __enter__(self) -> RehostClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # activation codes
+    def create_activation_code(self, *, count: int | None = None, ttl_days: int | None = None,
+                               name: str | None = None) -> Document:
+        """Create an activation code; the response holds the secret `code` once."""
+        body = {"count": count, "ttl_days": ttl_days, "name": name}
+        return self._call("POST", "/activation-codes", json=_present(body))
+
+    def list_activation_codes(self, **filters: Any) -> Document:
+        """Activation codes with their state and registered count."""
+        return self._call("GET", "/activation-codes", params=filters)
+
+    def disable_activation_code(self, code_id: str) -> Document:
+        """Disable an activation code."""
+        return self._call("POST", f"/activation-codes/{code_id}/disable")
+
+    # sources
+    def list_sources(self, **filters: Any) -> Document:
+        """Sources (filters: state, name, source_ids, page_number, page_size)."""
+        return self._call("GET", "/sources", params=filters)
+
+    def get_source(self, source_id: str) -> Document:
+        """One source."""
+        return self._call("GET", f"/sources/{source_id}")
+
+    def modify_source(self, source_id: str, *, name: str | None = None,
+                      description: str | None = None) -> Document:
+        """Change a source's name/description."""
+        body = _present({"name": name, "description": description})
+        return self._call("PATCH", f"/sources/{source_id}", json=body)
+
+    def delete_source(self, source_id: str, *, force: bool = False) -> Document:
+        """Delete a source (force: even with an unfinished job)."""
+        return self._call("DELETE", f"/sources/{source_id}", params={"force": force or None})
+
+    # regions
+    def list_regions(self) -> Document:
+        """Regions with quotas and limits."""
+        return self._call("GET", "/regions")
+
+    def create_region(self, body: Document) -> Document:
+        """Create a region (region_id, name, image_store_path, network_quota, …)."""
+        return self._call("POST", "/regions", json=_present(body))
+
+    # jobs
+    def create_job(self, body: Document) -> Document:
+        """Create a migration job (fields as the REST schema)."""
+        return self._call("POST", "/jobs", json=_present(body))
+
+    def list_jobs(self, **filters: Any) -> Document:
+        """Jobs (filters: status, region_id, source_id, name, page_number, page_size)."""
+        return self._call("GET", "/jobs", params=filters)
+
+    def get_job(self, job_id: str) -> Document:
+        """One job with progress."""
+        return self._call("GET", f"/jobs/{job_id}")
+
+    def modify_job(self, job_id: str, body: Document) -> Document:
+        """Change a job's fields."""
+        return self._call("PATCH", f"/jobs/{job_id}", json=_present(body))
+
+    def delete_job(self, job_id: str) -> Document:
+        """Delete a job."""
+        return self._call("DELETE", f"/jobs/{job_id}")
+
+    def start_job(self, job_id: str) -> Document:
+        """Start (or retry) one job."""
+        return self._call("POST", f"/jobs/{job_id}/start")
+
+    def start_jobs(self, job_ids: list[str]) -> Document:
+        """Start up to 10 jobs; each result says started or why not."""
+        return self._call("POST", "/jobs/start", json={"job_ids": job_ids})
+
+    def pause_job(self, job_id: str) -> Document:
+        """Pause a Running/Syncing job."""
+        return self._call("POST", f"/jobs/{job_id}/pause")
+
+    def job_events(self, job_id: str, *, after_id: int = 0) -> Document:
+        """The job's event log after `after_id`."""
+        return self._call("GET", f"/jobs/{job_id}/events", params={"after_id": after_id})
+
+    # images
+    def list_images(self, **filters: Any) -> Document:
+        """Images (filters: region_id, name, page_number, page_size)."""
+        return self._call("GET", "/images", params=filters)
+
+    def get_image(self, image_id: str) -> Document:
+        """One image with its manifest."""
+        return self._call("GET", f"/images/{image_id}")
+
+    def delete_image(self, image_id: str) -> Document:
+        """Delete an image and its files."""
+        return self._call("DELETE", f"/images/{image_id}")
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Document:
+        result = self.transport.call(method, path, **kwargs)
+        return dict(result) if isinstance(result, dict) else {}
+
+
+class AgentClient:
+    """The agent's calls: import with an activation code, then Bearer-token calls."""
+
+    def __init__(self, endpoint: str, *, token: str = "", verify: str | bool = True,
+                 timeout_s: float = 30.0, http: httpx.Client | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.transport = Transport(endpoint, headers=headers, verify=verify,
+                                   timeout_s=timeout_s, http=http)
+
+    def close(self) -> None:
+        """Close the connections."""
+        self.transport.close()
+
+    def import_source(self, *, code_id: str, code: str, inventory: Document,
+                      name: str | None = None) -> Document:
+        """Register this machine; returns source_id, agent_token, server_ca_pem, heartbeat rate."""
+        body = _present({"code_id": code_id, "code": code, "inventory": inventory,
+                         "name": name})
+        return dict(self.transport.call("POST", "/agent/import", json=body))
+
+    def heartbeat(self, *, inventory: Document | None = None) -> Document:
+        """Tell the server the agent is alive (optionally with a fresh inventory)."""
+        return dict(self.transport.call("POST", "/agent/heartbeat",
+                                        json=_present({"inventory": inventory})))
+
+    def poll_work(self) -> Document:
+        """What to do now (none / replicate / pause / stop)."""
+        return dict(self.transport.call("GET", "/agent/work"))
+
+    def report_error(self, *, job_id: str, code: str, message: str, hint: str = "") -> Document:
+        """Report a job failure seen by the agent."""
+        body = {"job_id": job_id, "code": code, "message": message, "hint": hint}
+        return dict(self.transport.call("POST", "/agent/error", json=body))
+
+
+def _present(body: Document) -> Document:
+    return {k: v for k, v in body.items() if v is not None}

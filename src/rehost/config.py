@@ -1,0 +1,94 @@
+"""Server settings, built once in main() and passed down (never read at import time)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_LISTEN = "127.0.0.1:7001"
+DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "rehost"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or unsafe; the message says what to change."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the control plane needs to start."""
+
+    data_dir: Path
+    listen: str = DEFAULT_LISTEN
+    database_url: str = ""  # "" = SQLite at <data_dir>/rehost.db
+    master_key: bytes | None = None  # None = <data_dir>/master.key (created at first start)
+    heartbeat_interval_s: float = 30.0
+    scheduler_interval_s: float = 5.0
+    # Returns the server CA certificate (PEM) sent to agents at import; the [data] area's
+    # rehost.pki provides it. None: read `server_ca_path` if set, else "".
+    server_ca_pem: Callable[[], str] | None = field(default=None, compare=False)
+    server_ca_path: Path | None = None
+    print_credentials: bool = True
+
+    @property
+    def listen_host(self) -> str:
+        """Host part of `listen`."""
+        return self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        """Port part of `listen`."""
+        return int(self.listen.rsplit(":", 1)[1])
+
+    @property
+    def sqlite_path(self) -> Path:
+        """Where the default SQLite database lives."""
+        return self.data_dir / "rehost.db"
+
+    def read_server_ca(self) -> str:
+        """Return the server CA PEM given to agents ("" when none is configured)."""
+        if self.server_ca_pem is not None:
+            return self.server_ca_pem()
+        if self.server_ca_path is not None and self.server_ca_path.exists():
+            return self.server_ca_path.read_text()
+        return ""
+
+
+def _parse_listen(listen: str) -> str:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(f"--listen must be HOST:PORT (e.g. {DEFAULT_LISTEN}), got {listen!r}")
+    return listen
+
+
+def _parse_master_key(text: str | None) -> bytes | None:
+    if text is None or text == "":
+        return None
+    key = text.encode()
+    if len(key) < 32:
+        raise SettingsError("REHOST_MASTER_KEY must be at least 32 characters (use 64 hex digits)")
+    return key
+
+
+def load_settings(
+    *,
+    data_dir: str | Path | None = None,
+    listen: str | None = None,
+    env: Mapping[str, str] | None = None,
+    server_ca_pem: Callable[[], str] | None = None,
+) -> Settings:
+    """Build settings from arguments, then `REHOST_*` environment variables, then defaults."""
+    env = os.environ if env is None else env
+    directory = Path(data_dir or env.get("REHOST_DATA_DIR") or DEFAULT_DATA_DIR).expanduser()
+    interval = float(env.get("REHOST_HEARTBEAT_INTERVAL_S", "30"))
+    if interval <= 0:
+        raise SettingsError("REHOST_HEARTBEAT_INTERVAL_S must be > 0")
+    return Settings(
+        data_dir=directory,
+        listen=_parse_listen(listen or env.get("REHOST_LISTEN") or DEFAULT_LISTEN),
+        database_url=env.get("REHOST_DATABASE_URL", ""),
+        master_key=_parse_master_key(env.get("REHOST_MASTER_KEY")),
+        heartbeat_interval_s=interval,
+        server_ca_pem=server_ca_pem,
+    )

@@ -1,0 +1,103 @@
+"""迁移源 / Sources: list with search, details, delete, and the import panel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from rehost.console.web import ConsoleDeps, Form, redirect
+from rehost.domain.errors import NotFound, RehostError
+from rehost.domain.ids import PREFIX_SOURCE, AccountId, has_prefix
+from rehost.domain.models import NewActivationCode, Source
+from rehost.services import activation, sources
+from rehost.services.context import ServiceContext
+
+PAGE_SIZE = 20
+
+
+def import_command(endpoint: str, code: NewActivationCode) -> str:
+    """The agent command shown once after an activation code is created."""
+    return (f"rehost agent import --endpoint {endpoint} --code-id {code.code.id} "
+            f"--code {code.secret}")
+
+
+def _search(ctx: ServiceContext, account_id: AccountId, q: str, page: int) -> Any:
+    if has_prefix(q, PREFIX_SOURCE):
+        # SMC matches IDs exactly; anything that looks like an id is searched as one
+        return sources.describe_sources(ctx, account_id, source_ids=[q], page_number=page,
+                                        page_size=PAGE_SIZE)
+    return sources.describe_sources(ctx, account_id, name=q or None, page_number=page,
+                                    page_size=PAGE_SIZE)
+
+
+def disk_details(source: Source) -> list[dict[str, Any]]:
+    """Disks from the agent's inventory (partitions included), falling back to the summary."""
+    reported = source.inventory.get("disks")
+    if isinstance(reported, list) and reported:
+        return sorted((d for d in reported if isinstance(d, dict)), key=lambda d: d.get("index", 0))
+    return [
+        {"index": d.index, "path": d.path, "size_bytes": d.size_bytes,
+         "used_bytes": d.used_bytes, "partition_table": "", "partitions": []}
+        for d in source.disks
+    ]
+
+
+def register(router: APIRouter, deps: ConsoleDeps) -> None:
+    """Add the source pages."""
+
+    def render_list(request: Request, q: str, page: int, new_code: NewActivationCode | None,
+                    account_id: AccountId, session: Any) -> Response:
+        result = _search(deps.context(request), account_id, q, max(page, 1))
+        endpoint = str(request.base_url).rstrip("/")
+        return deps.renderer.page(
+            request, "sources.html", session=session, section="/sources", page=result, q=q,
+            query={"q": q}, new_code=new_code,
+            import_command=import_command(endpoint, new_code) if new_code else "",
+        )
+
+    @router.get("/sources", include_in_schema=False)
+    def source_list(request: Request, q: str = "", page: int = 1) -> Response:
+        session = deps.guard(request)
+        if isinstance(session, Response):
+            return session
+        return render_list(request, q.strip(), page, None, AccountId(session.account_id), session)
+
+    @router.post("/activation-codes", include_in_schema=False)
+    def create_code(request: Request, form: Form) -> Response:
+        session = deps.guard_post(request, form)
+        if isinstance(session, Response):
+            return session
+        account_id = AccountId(session.account_id)
+        code = activation.create_code(deps.context(request), account_id)
+        # rendered directly (not redirected): the secret is shown once and never stored here
+        return render_list(request, "", 1, code, account_id, session)
+
+    @router.get("/sources/{source_id}", include_in_schema=False)
+    def source_detail(request: Request, source_id: str) -> Response:
+        session = deps.guard(request)
+        if isinstance(session, Response):
+            return session
+        try:
+            source = sources.get_source(deps.context(request), AccountId(session.account_id),
+                                        source_id)
+        except NotFound as exc:
+            return deps.renderer.page(request, "message.html", session=session, status_code=404,
+                                      message=exc.localized(deps.t(request).locale))
+        return deps.renderer.page(request, "source_detail.html", session=session,
+                                  section="/sources", source=source, disks=disk_details(source))
+
+    @router.post("/sources/{source_id}/delete", include_in_schema=False)
+    def source_delete(request: Request, source_id: str, form: Form) -> Response:
+        session = deps.guard_post(request, form)
+        if isinstance(session, Response):
+            return session
+        t = deps.t(request)
+        try:
+            sources.delete_source(deps.context(request), AccountId(session.account_id), source_id)
+        except RehostError as exc:
+            return deps.renderer.flash(request, redirect(f"/sources/{source_id}"),
+                                       ("error", f"{exc.code}: {exc.localized(t.locale)}"))
+        return deps.renderer.flash(request, redirect("/sources"),
+                                   ("ok", t("source.deleted", id=source_id)))

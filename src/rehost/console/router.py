@@ -1,0 +1,46 @@
+"""The console's FastAPI router: pages, static assets, and how the server mounts them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse
+
+from rehost.api.deps import get_context
+from rehost.console import pages_auth, pages_catalog, pages_job_new, pages_jobs, pages_sources
+from rehost.console.render import Renderer
+from rehost.console.session import SessionCodec
+from rehost.console.web import ConsoleDeps
+from rehost.services.context import ServiceContext
+
+STATIC_DIR: Final = Path(__file__).parent / "static"
+_STATIC_TYPES: Final = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+
+def _static_routes(router: APIRouter) -> None:
+    files = {p.name: p for p in STATIC_DIR.iterdir() if p.suffix in _STATIC_TYPES}
+
+    @router.get("/static/{name}", include_in_schema=False)
+    def static_file(name: str) -> FileResponse:
+        path = files.get(name)
+        if path is None:
+            raise HTTPException(status_code=404)
+        return FileResponse(path, media_type=_STATIC_TYPES[path.suffix],
+                            headers={"Cache-Control": "public, max-age=300"})
+
+
+def create_console_router(
+    context: Callable[[Request], ServiceContext] = get_context,
+) -> APIRouter:
+    """Build the console router; ``context`` gives the request's ServiceContext (app.state)."""
+    renderer = Renderer(lambda request: SessionCodec(context(request).master_key))
+    deps = ConsoleDeps(context=context, renderer=renderer)
+    router = APIRouter()
+    _static_routes(router)
+    # order matters: /jobs/new and /jobs/progress.json before /jobs/{job_id}/…
+    for module in (pages_auth, pages_sources, pages_job_new, pages_jobs, pages_catalog):
+        module.register(router, deps)
+    return router

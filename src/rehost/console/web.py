@@ -1,0 +1,100 @@
+"""Per-request plumbing shared by the console pages: form reading, login guard, CSRF."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from rehost.console.i18n import Translator
+from rehost.console.render import Renderer, current_path, translator_for
+from rehost.console.session import SESSION_COOKIE, Session, SessionCodec, csrf_matches
+from rehost.services.context import ServiceContext
+
+
+@dataclass(frozen=True, slots=True)
+class FormFields:
+    """Submitted form fields, keeping repeated names (checkbox lists)."""
+
+    items: tuple[tuple[str, str], ...]
+
+    def get(self, name: str, default: str = "") -> str:
+        """First value of ``name`` (stripped), or ``default``."""
+        return next((v.strip() for k, v in self.items if k == name), default)
+
+    def getlist(self, name: str) -> list[str]:
+        """Every non-empty value of ``name``."""
+        return [v.strip() for k, v in self.items if k == name and v.strip()]
+
+    def has(self, name: str) -> bool:
+        """Whether ``name`` was submitted at all."""
+        return any(k == name for k, _ in self.items)
+
+
+async def read_form(request: Request) -> FormFields:
+    """Read an urlencoded/multipart body into FormFields (files are ignored)."""
+    form = await request.form()
+    return FormFields(tuple((k, v) for k, v in form.multi_items() if isinstance(v, str)))
+
+
+Form = Annotated[FormFields, Depends(read_form)]
+
+
+def safe_next(path: str | None, default: str = "/sources") -> str:
+    """Allow only local absolute paths as redirect targets."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return default
+    return path
+
+
+def redirect(path: str) -> RedirectResponse:
+    """303 See Other to a local path (the POST-redirect-GET pattern)."""
+    return RedirectResponse(safe_next(path), status_code=303)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleDeps:
+    """What every page needs: the service context, the renderer and the cookie codec."""
+
+    context: Callable[[Request], ServiceContext]
+    renderer: Renderer
+
+    def codec(self, request: Request) -> SessionCodec:
+        """Cookie signer keyed by the server's master key."""
+        return SessionCodec(self.context(request).master_key)
+
+    def session(self, request: Request) -> Session | None:
+        """The logged-in session, or None."""
+        cookie = request.cookies.get(SESSION_COOKIE)
+        return self.codec(request).read_session(cookie, now=time.time())
+
+    def login_redirect(self, request: Request) -> RedirectResponse:
+        """Send an anonymous visitor to the login page, remembering where they were."""
+        return RedirectResponse(f"/login?next={quote(current_path(request))}", status_code=303)
+
+    def guard(self, request: Request) -> Session | Response:
+        """Session for a GET page, or a redirect to the login page."""
+        return self.session(request) or self.login_redirect(request)
+
+    def guard_post(self, request: Request, form: FormFields) -> Session | Response:
+        """Session for a form POST whose CSRF token matches, else a redirect or a 403 page."""
+        session = self.session(request)
+        if session is None:
+            return self.login_redirect(request)
+        if not csrf_matches(session, form.get("csrf_token")):
+            t = translator_for(request)
+            return self.renderer.page(
+                request, "message.html", session=session, status_code=403,
+                message=t("csrf.failed"),
+            )
+        return session
+
+    @staticmethod
+    def t(request: Request) -> Translator:
+        """The request's translator."""
+        return translator_for(request)

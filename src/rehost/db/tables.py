@@ -1,0 +1,219 @@
+"""SQLAlchemy 2 tables (typed ORM rows); every resource row carries its account_id."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store as naive UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back as aware UTC."""
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class AccountRow(Base):
+    """accounts."""
+
+    __tablename__ = "accounts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+
+
+class AccessKeyRow(Base):
+    """access_keys: salt + sha256(secret); the secret is re-derived from the master key."""
+
+    __tablename__ = "access_keys"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    salt: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class ActivationCodeRow(Base):
+    """activation_codes (SMC access tokens)."""
+
+    __tablename__ = "activation_codes"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    registered_count: Mapped[int] = mapped_column(Integer, default=0)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class SourceRow(Base):
+    """sources: registered servers, their inventory JSON and agent token hash."""
+
+    __tablename__ = "sources"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(String(256), default="")
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    error_code: Mapped[str] = mapped_column(String(128), default="")
+    status_info: Mapped[str] = mapped_column(Text, default="")
+    inventory: Mapped[dict[str, Any]]
+    agent_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    activation_code_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    last_heartbeat_at: Mapped[datetime | None]
+
+
+class RegionRow(Base):
+    """regions: per account; `local` exists by default."""
+
+    __tablename__ = "regions"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    image_store_path: Mapped[str] = mapped_column(Text)
+    network_quota: Mapped[int] = mapped_column(Integer)
+    reserved_slots: Mapped[int] = mapped_column(Integer, default=0)
+    system_min_gib: Mapped[int] = mapped_column(Integer)
+    system_max_gib: Mapped[int] = mapped_column(Integer)
+    data_min_gib: Mapped[int] = mapped_column(Integer)
+    data_max_gib: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class JobRow(Base):
+    """jobs: every DESIGN field, status, progress, error and result."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("account_id", "region_id", "name", name="uq_jobs_region_name"),
+        ForeignKeyConstraint(["account_id", "region_id"], ["regions.account_id", "regions.id"]),
+        Index("ix_jobs_account_status", "account_id", "status"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"), index=True)
+    region_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(String(256), default="")
+    system_disk_size_gib: Mapped[int] = mapped_column(Integer)
+    data_disks: Mapped[list[Any]]
+    image_name: Mapped[str] = mapped_column(String(128))
+    mode: Mapped[str] = mapped_column(String(16))
+    scheduled_start_time: Mapped[datetime | None]
+    valid_time: Mapped[datetime]
+    bandwidth_limit_kbps: Mapped[int] = mapped_column(Integer, default=0)
+    compress_level: Mapped[int] = mapped_column(Integer, default=0)
+    checksum: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))
+    business_status: Mapped[str] = mapped_column(String(16), default="")
+    progress: Mapped[list[Any]]
+    error_code: Mapped[str] = mapped_column(String(128), default="")
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    error_hint: Mapped[str] = mapped_column(Text, default="")
+    image_id: Mapped[str | None] = mapped_column(String(40))
+    run_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class TransitRow(Base):
+    """transits: a job's receiver and network slot (unique among unreleased ones)."""
+
+    __tablename__ = "transits"
+    __table_args__ = (
+        Index(
+            "uq_transits_active_slot", "account_id", "region_id", "slot", unique=True,
+            sqlite_where=text("released_at IS NULL"),
+            postgresql_where=text("released_at IS NULL"),
+        ),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(40), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    region_id: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[int] = mapped_column(Integer)
+    salt: Mapped[str] = mapped_column(String(64))
+    data_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    endpoint: Mapped[str] = mapped_column(Text, default="")
+    work_dir: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
+
+
+class ImageRow(Base):
+    """images: custom images, name unique per region."""
+
+    __tablename__ = "images"
+    __table_args__ = (
+        UniqueConstraint("account_id", "region_id", "name", name="uq_images_region_name"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    region_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))
+    job_id: Mapped[str | None] = mapped_column(String(40))
+    source_id: Mapped[str | None] = mapped_column(String(40))
+    manifest: Mapped[dict[str, Any]]
+    verify_result: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class JobEventRow(Base):
+    """job_events: a job's log."""
+
+    __tablename__ = "job_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(40), index=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    time: Mapped[datetime]
+    level: Mapped[str] = mapped_column(String(8))
+    code: Mapped[str] = mapped_column(String(128), default="")
+    message_en: Mapped[str] = mapped_column(Text)
+    message_zh: Mapped[str] = mapped_column(Text)
+    hint: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,67 @@
+"""Partition table values and detection (MBR, GPT or none)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from rehost.diskfmt.reader import DiskReader
+
+TableKind = Literal["mbr", "gpt", "none"]
+ESP_GUID = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+MBR_ESP_TYPE = "ef"
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """One partition: MBR type as 2-digit hex ("83"), GPT type as upper-case GUID."""
+
+    number: int
+    start_bytes: int
+    size_bytes: int
+    type_code: str
+    name: str = ""
+    uuid: str = ""
+    is_container: bool = False  # an MBR extended partition holding logical ones
+    is_logical: bool = False
+
+    @property
+    def end_bytes(self) -> int:
+        """First byte after the partition."""
+        return self.start_bytes + self.size_bytes
+
+    @property
+    def is_efi_system(self) -> bool:
+        """True for an EFI System Partition."""
+        return self.type_code in (ESP_GUID, MBR_ESP_TYPE)
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionTable:
+    """A disk's partition table; `kind` "none" means no table was found."""
+
+    kind: TableKind
+    partitions: tuple[Partition, ...] = ()
+    disk_id: str = ""
+    sector_bytes: int = 512
+    notes: tuple[str, ...] = ()
+
+    @property
+    def data_partitions(self) -> tuple[Partition, ...]:
+        """Partitions that hold data (extended containers left out)."""
+        return tuple(p for p in self.partitions if not p.is_container)
+
+
+def read_partition_table(disk: DiskReader) -> PartitionTable:
+    """Detect and parse the disk's partition table."""
+    from rehost.diskfmt import gpt, mbr
+
+    boot = disk.read_at(0, 512)
+    if len(boot) < 512 or boot[510:512] != b"\x55\xaa":
+        return PartitionTable(kind="none")
+    if mbr.is_protective(boot):
+        return gpt.read_gpt(disk)
+    table = mbr.read_mbr(disk, boot)
+    if not table.partitions and not mbr.looks_like_mbr(boot):
+        return PartitionTable(kind="none")
+    return table

@@ -1,0 +1,97 @@
+"""Turn a raw `JobRequest` into a validated `JobSpec` (create) or a changed one (modify)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from rehost.domain import rules
+from rehost.domain.models import DiskLimits, ExecutionMode, JobSpec, Source
+from rehost.domain.rules import JobRequest
+
+
+def _job_name(value: str) -> str:
+    return rules.check_name(value, field="Name", what_en="job name", what_zh="任务名称")
+
+
+def _image_name(value: str) -> str:
+    return rules.check_name(value, field="ImageName", what_en="image name", what_zh="镜像名称")
+
+
+def build_spec(
+    req: JobRequest,
+    *,
+    source: Source,
+    limits: DiskLimits,
+    now: datetime,
+    default_name: str,
+    default_image_name: str,
+) -> JobSpec:
+    """Validate every create field (empty name/image name → the given defaults)."""
+    mode = req.mode or ExecutionMode.CREATE_ONLY
+    start = rules.check_schedule(mode, req.scheduled_start_time, now=now)
+    return JobSpec(
+        name=_job_name(req.name or default_name),
+        description=rules.check_description(req.description or ""),
+        system_disk_size_gib=rules.check_system_disk(req.system_disk_size_gib, source, limits),
+        data_disks=rules.check_data_disks(req.data_disks, source, limits),
+        image_name=_image_name(req.image_name or default_image_name),
+        mode=mode,
+        scheduled_start_time=start,
+        valid_time=rules.check_valid_time(req.valid_time, created_at=now, start=start),
+        bandwidth_limit_kbps=rules.check_bandwidth(req.bandwidth_limit_kbps or 0),
+        compress_level=rules.check_compress_level(
+            rules.COMPRESS_MIN if req.compress_level is None else req.compress_level
+        ),
+        checksum=bool(req.checksum),
+    )
+
+
+def apply_labels(spec: JobSpec, req: JobRequest) -> JobSpec:
+    """Apply name/description changes (allowed at any time)."""
+    if req.name is not None:
+        spec = replace(spec, name=_job_name(req.name))
+    if req.description is not None:
+        spec = replace(spec, description=rules.check_description(req.description))
+    return spec
+
+
+def apply_modify(
+    spec: JobSpec,
+    req: JobRequest,
+    *,
+    source: Source,
+    limits: DiskLimits,
+    now: datetime,
+    created_at: datetime,
+) -> JobSpec:
+    """Apply every given field (only before the first run; the caller checks the status)."""
+    spec = apply_labels(spec, req)
+    mode = req.mode or spec.mode
+    start_in = req.scheduled_start_time
+    if start_in is None and mode is ExecutionMode.SCHEDULED:
+        start_in = spec.scheduled_start_time
+    start = rules.check_schedule(mode, start_in, now=now)
+    return replace(
+        spec,
+        system_disk_size_gib=rules.check_system_disk(
+            req.system_disk_size_gib or spec.system_disk_size_gib, source, limits
+        ),
+        data_disks=rules.check_data_disks(
+            spec.data_disks if req.data_disks is None else req.data_disks, source, limits
+        ),
+        image_name=_image_name(spec.image_name if req.image_name is None else req.image_name),
+        mode=mode,
+        scheduled_start_time=start,
+        valid_time=rules.check_valid_time(
+            req.valid_time or spec.valid_time, created_at=created_at, start=start
+        ),
+        bandwidth_limit_kbps=rules.check_bandwidth(
+            spec.bandwidth_limit_kbps if req.bandwidth_limit_kbps is None
+            else req.bandwidth_limit_kbps
+        ),
+        compress_level=rules.check_compress_level(
+            spec.compress_level if req.compress_level is None else req.compress_level
+        ),
+        checksum=spec.checksum if req.checksum is None else req.checksum,
+    )

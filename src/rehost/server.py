@@ -1,0 +1,64 @@
+"""`rehost server`: open the database, first-start credentials, scheduler, uvicorn on --listen.
+
+Default listen address: 127.0.0.1:7001 (`rehost.config.DEFAULT_LISTEN`).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+import uvicorn
+from fastapi import APIRouter
+
+from rehost.api.app import create_app
+from rehost.config import Settings
+from rehost.services import bootstrap
+from rehost.services.bootstrap import AdminCredentials
+from rehost.services.ports import ImageStoreFactory, TransitPool
+from rehost.services.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+
+def print_credentials(creds: AdminCredentials, out: TextIO = sys.stdout) -> None:
+    """Print the first-start admin credentials once."""
+    out.write(
+        "rehost: created the admin account and an AccessKey (shown only now; also saved in "
+        f"{creds.path}, mode 0600)\n"
+        f"  account:           {creds.account_name}\n  password:          {creds.password}\n"
+        f"  AccessKeyId:       {creds.access_key_id}\n"
+        f"  AccessKeySecret:   {creds.access_key_secret}\n"
+    )
+    out.flush()
+
+
+def run_server(
+    settings: Settings,
+    *,
+    transit_pool: TransitPool | None = None,
+    image_store_for: ImageStoreFactory | None = None,
+    routers: Sequence[APIRouter] = (),
+) -> None:
+    """Run the control plane until interrupted."""
+    # ---- LEAD: plug the embedded transit pool here -------------------------------------
+    # Pass `transit_pool=` (implements rehost.services.ports.TransitPool: open/close per job)
+    # and `image_store_for=` (region -> rehost.storage image store); wire the transit's
+    # TransitControl port to rehost.services.dataplane. Mount SMC/console routers via
+    # `routers=`. Without a pool, started jobs wait in Running/Preparing (nothing simulated).
+    ctx = bootstrap.open_context(settings, transit_pool=transit_pool,
+                                 image_store_for=image_store_for)
+    creds = bootstrap.ensure_admin(ctx)
+    if creds is not None and settings.print_credentials:
+        print_credentials(creds)
+    app = create_app(settings, context=ctx, routers=routers)
+    scheduler = Scheduler(ctx)
+    scheduler.start()
+    try:
+        uvicorn.run(app, host=settings.listen_host, port=settings.listen_port,
+                    log_level="warning", access_log=False)
+    finally:
+        scheduler.stop()
+        ctx.db.dispose()

@@ -1,0 +1,166 @@
+"""Services the data plane (transit) calls: task lookup, status, progress, failure, finish."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from rehost.db import convert
+from rehost.db.tables import ImageRow, JobRow, SourceRow, TransitRow
+from rehost.domain import errors
+from rehost.domain.ids import PREFIX_IMAGE, AccountId, ImageId, JobId
+from rehost.domain.models import DiskProgress, EventLevel, Image, Job, JobProgress, Transit
+from rehost.domain.states import (
+    BusinessStatus,
+    JobAction,
+    JobStatus,
+    SourceEvent,
+    SourceState,
+    next_business_status,
+    next_job_status,
+    next_source_state,
+)
+from rehost.services import crypto, events, transits
+from rehost.services.context import ServiceContext
+from rehost.services.jobs import job_value
+
+
+@dataclass(frozen=True, slots=True)
+class TransitTask:
+    """What a transit needs to receive a job's disks."""
+
+    job: Job
+    transit: Transit
+    disk_sizes_bytes: dict[int, int]  # index -> source size
+    target_sizes_bytes: dict[int, int]  # index -> target size
+
+
+def _job(session: Session, job_id: str, *, lock: bool = True) -> JobRow:
+    query = select(JobRow).where(JobRow.id == job_id)
+    row = session.scalars(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise errors.not_found("Job", job_id)
+    return row
+
+
+def task_by_data_token(ctx: ServiceContext, data_token: str) -> TransitTask:
+    """The job + transit a data token belongs to (unreleased transits only)."""
+    with ctx.db.read() as session:
+        row = session.scalars(select(TransitRow).where(
+            TransitRow.data_token_hash == crypto.sha256_hex(data_token),
+            TransitRow.released_at.is_(None),
+        )).first()
+        if row is None:
+            raise errors.Unauthenticated(
+                "InvalidDataToken", "Unknown or released data token.", "数据令牌无效或已释放。"
+            )
+        job = job_value(session, _job(session, row.job_id, lock=False))
+        src = convert.source(session.get_one(SourceRow, job.source_id))
+    sizes = {d.index: d.size_bytes for d in src.disks}
+    targets = {0: job.spec.system_disk_size_gib * 1024**3}
+    targets.update({d.index: d.size_gib * 1024**3 for d in job.spec.data_disks})
+    wanted = {i: s for i, s in sizes.items() if i in targets}
+    return TransitTask(job, convert.transit(row), wanted, targets)
+
+
+def set_business_status(ctx: ServiceContext, job_id: JobId, status: BusinessStatus) -> Job:
+    """Move a Running job's business status forward (Preparing → Syncing → …)."""
+    with ctx.db.transaction() as session:
+        row = _job(session, job_id)
+        current = BusinessStatus(row.business_status)
+        row.business_status = next_business_status(JobStatus(row.status), current, status).value
+        row.updated_at = ctx.now()
+        if current is not status:
+            events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
+                       level=EventLevel.INFO, message_en=f"Business status: {status}.",
+                       message_zh=f"业务状态：{status}。")
+        return job_value(session, row)
+
+
+def update_progress(ctx: ServiceContext, job_id: JobId, disks: Sequence[DiskProgress]) -> Job:
+    """Replace per-disk progress (bytes total/done, rate, ETA) of a Running job."""
+    with ctx.db.transaction() as session:
+        row = _job(session, job_id)
+        if row.status != JobStatus.RUNNING:
+            raise errors.job_status("report progress", row.status, JobStatus.RUNNING)
+        merged = {d.index: d for d in convert.progress(row.progress).disks}
+        merged.update({d.index: d for d in disks})
+        row.progress = convert.progress_json(JobProgress(tuple(merged[i] for i in sorted(merged))))
+        row.updated_at = ctx.now()
+        return job_value(session, row)
+
+
+def sync_done(ctx: ServiceContext, job_id: JobId) -> Job:
+    """All disks are durably received: business status → Processing."""
+    return set_business_status(ctx, job_id, BusinessStatus.PROCESSING)
+
+
+def _end(session: Session, row: JobRow, action: JobAction) -> None:
+    row.status = next_job_status(JobStatus(row.status), action).value
+    row.business_status = BusinessStatus.NONE.value
+    src = session.get(SourceRow, row.source_id)
+    if src is not None:
+        src.state = next_source_state(SourceState(src.state), SourceEvent.JOB_ENDED).value
+
+
+def fail_job(
+    ctx: ServiceContext, job_id: JobId, *, code: str, message_en: str, message_zh: str,
+    hint: str = "",
+) -> Job:
+    """Running job → InError with code/message/hint and an error event; the transit is kept."""
+    with ctx.db.transaction() as session:
+        row = _job(session, job_id)
+        _end(session, row, JobAction.FAIL)
+        row.error_code, row.error_message, row.error_hint = code, message_en, hint
+        row.updated_at = ctx.now()
+        events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
+                   level=EventLevel.ERROR, code=code, message_en=message_en,
+                   message_zh=message_zh, hint=hint)
+        return job_value(session, row)
+
+
+def finish_job(
+    ctx: ServiceContext, job_id: JobId, *, manifest: dict[str, Any], verify_result: str = ""
+) -> Image:
+    """Register the image (unique name per region), release the transit, job → Finished."""
+    now = ctx.now()
+    image_id = ImageId(ctx.new_id(PREFIX_IMAGE))
+    try:
+        with ctx.db.transaction() as session:
+            row = _job(session, job_id)
+            _end(session, row, JobAction.FINISH)
+            image = ImageRow(
+                id=image_id, account_id=row.account_id, region_id=row.region_id,
+                name=row.image_name, job_id=row.id, source_id=row.source_id, manifest=manifest,
+                verify_result=verify_result, created_at=now,
+            )
+            session.add(image)
+            session.flush()
+            row.image_id, row.finished_at, row.updated_at = image_id, now, now
+            released = transits.release(session, row.id, now=now)
+            events.add(session, job_id=row.id, account_id=row.account_id, now=now,
+                       level=EventLevel.INFO, message_en=f"Finished: image {image_id}.",
+                       message_zh=f"迁移完成：镜像 {image_id}。")
+            result = convert.image(image)
+    except IntegrityError as exc:
+        raise errors.Duplicate("ImageName.Duplicate", "The image name is already taken.",
+                               "镜像名称已被占用。") from exc
+    transits.close_receiver(ctx, released)
+    return result
+
+
+def log_event(
+    ctx: ServiceContext, job_id: JobId, *, level: EventLevel, code: str = "", message_en: str,
+    message_zh: str, hint: str = "",
+) -> None:
+    """Append a line to a job's log (the transit's own milestones)."""
+    with ctx.db.transaction() as session:
+        row = _job(session, job_id, lock=False)
+        events.add(session, job_id=row.id, account_id=AccountId(row.account_id), now=ctx.now(),
+                   level=level, code=code, message_en=message_en, message_zh=message_zh,
+                   hint=hint)

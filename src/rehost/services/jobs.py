@@ -1,0 +1,206 @@
+"""Migration jobs: create, describe, modify, delete, event log."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from rehost.db import convert
+from rehost.db.tables import ImageRow, JobEventRow, JobRow, RegionRow
+from rehost.domain import errors, jobspec
+from rehost.domain.ids import PREFIX_JOB, AccountId, JobId
+from rehost.domain.models import EventLevel, ExecutionMode, Job, JobEvent, JobSpec, Page
+from rehost.domain.rules import JobRequest
+from rehost.domain.states import JobAction, JobStatus, SourceState, is_unfinished, next_job_status
+from rehost.services import events, lookup, transits
+from rehost.services.context import ServiceContext
+
+
+def _duplicate_name(name: str) -> errors.Duplicate:
+    return errors.Duplicate(
+        "ReplicationJobName.Duplicate",
+        f"A migration job named {name!r} already exists in this region; choose another name.",
+        f"该地域已存在名为 {name!r} 的迁移任务；请换一个名称。",
+    )
+
+
+def _check_unique(session: Session, row_like: JobRow, spec: JobSpec, *, job_id: str) -> None:
+    same_region = (JobRow.account_id == row_like.account_id, JobRow.region_id == row_like.region_id,
+                   JobRow.id != job_id)
+    if session.scalars(select(JobRow.id).where(*same_region, JobRow.name == spec.name)).first():
+        raise _duplicate_name(spec.name)
+    taken = session.scalars(select(JobRow.id).where(
+        *same_region, JobRow.image_name == spec.image_name,
+        JobRow.status != JobStatus.FINISHED.value,
+    )).first() or session.scalars(select(ImageRow.id).where(
+        ImageRow.account_id == row_like.account_id, ImageRow.region_id == row_like.region_id,
+        ImageRow.name == spec.image_name,
+    )).first()
+    if taken:
+        raise errors.Duplicate(
+            "ImageName.Duplicate",
+            f"The image name {spec.image_name!r} is already used in this region (by an image or "
+            "another job); choose another image name.",
+            f"镜像名称 {spec.image_name!r} 在该地域已被使用（镜像或其他任务）；请换一个名称。",
+        )
+
+
+def _check_source_free(session: Session, source_state: str, source_id: str) -> None:
+    if source_state != SourceState.AVAILABLE:
+        raise errors.source_state(source_state, SourceState.AVAILABLE)
+    statuses = session.scalars(select(JobRow.status).where(JobRow.source_id == source_id)).all()
+    if any(is_unfinished(JobStatus(s)) for s in statuses):
+        raise errors.InvalidStatus(
+            "SourceServer.JobUnfinished",
+            "The source already has an unfinished migration job; finish or delete it first.",
+            "该迁移源已有未完成的迁移任务；请先完成或删除该任务。",
+        )
+
+
+def _require_ids(**given: str) -> None:
+    for field, value in given.items():
+        if not value:
+            name = "".join(p.capitalize() for p in field.split("_"))
+            raise errors.invalid(name, f"{field} is required.", f"{field} 为必填项。")
+
+
+def create_job(
+    ctx: ServiceContext,
+    account_id: AccountId,
+    *,
+    source_id: str,
+    region_id: str,
+    request: JobRequest,
+) -> Job:
+    """Validate every field and create the job (immediate mode then starts it)."""
+    _require_ids(source_id=source_id, region_id=region_id)
+    now, job_id = ctx.now(), ctx.new_id(PREFIX_JOB)
+    try:
+        with ctx.db.transaction() as session:
+            src = lookup.source_row(session, account_id, source_id, lock=True)
+            region = lookup.region_row(session, account_id, region_id)
+            spec = jobspec.build_spec(
+                request, source=convert.source(src), limits=convert.limits(region), now=now,
+                default_name=job_id, default_image_name=f"rehost-{job_id}",
+            )
+            row = _new_row(job_id, account_id, src.id, region, spec, now)
+            _check_unique(session, row, spec, job_id=job_id)
+            _check_source_free(session, src.state, src.id)
+            session.add(row)
+            events.add(session, job_id=job_id, account_id=account_id, now=now,
+                       level=EventLevel.INFO, message_en="Migration job created.",
+                       message_zh="迁移任务已创建。")
+    except IntegrityError as exc:
+        raise _duplicate_name(request.name or job_id) from exc
+    if spec.mode is ExecutionMode.IMMEDIATE:
+        from rehost.services.runs import start_or_log  # runs imports this module
+
+        return start_or_log(ctx, account_id, JobId(job_id))
+    return get_job(ctx, account_id, job_id)
+
+
+def _new_row(
+    job_id: str, account_id: str, source_id: str, region: RegionRow, spec: JobSpec, now: object
+) -> JobRow:
+    row = JobRow(
+        id=job_id, account_id=account_id, source_id=source_id, region_id=region.id,
+        status=JobStatus.READY.value, business_status="", progress=[], error_code="",
+        error_message="", error_hint="", image_id=None, run_count=0, created_at=now,
+        updated_at=now, started_at=None, finished_at=None,
+    )
+    convert.write_spec(row, spec)
+    return row
+
+
+def job_value(session: Session, row: JobRow) -> Job:
+    """A job row with its active transit id."""
+    transit = lookup.active_transit(session, row.id)
+    return convert.job(row, transit_id=transit.id if transit else None)
+
+
+def get_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> Job:
+    """One job of the account."""
+    with ctx.db.read() as session:
+        return job_value(session, lookup.job_row(session, account_id, job_id))
+
+
+def describe_jobs(
+    ctx: ServiceContext,
+    account_id: AccountId,
+    *,
+    job_ids: list[str] | None = None,
+    status: JobStatus | None = None,
+    region_id: str | None = None,
+    source_id: str | None = None,
+    name: str | None = None,
+    page_number: int = 1,
+    page_size: int = 10,
+) -> Page[Job]:
+    """The account's jobs with filters, newest first."""
+    query = select(JobRow).where(JobRow.account_id == account_id)
+    for column, value in ((JobRow.status, status), (JobRow.region_id, region_id),
+                          (JobRow.source_id, source_id)):
+        if value is not None:
+            query = query.where(column == str(value))
+    if job_ids:
+        query = query.where(JobRow.id.in_(job_ids))
+    if name:
+        query = query.where(JobRow.name.contains(name, autoescape=True))
+    query = query.order_by(JobRow.created_at.desc(), JobRow.id)
+    with ctx.db.read() as session:
+        total = lookup.count(session, query)
+        rows = session.scalars(query.offset((page_number - 1) * page_size).limit(page_size)).all()
+        return Page(tuple(job_value(session, r) for r in rows), total, page_number, page_size)
+
+
+def modify_job(
+    ctx: ServiceContext, account_id: AccountId, job_id: str, request: JobRequest
+) -> Job:
+    """Name/description any time; every other field only before the first run."""
+    now = ctx.now()
+    try:
+        with ctx.db.transaction() as session:
+            row = lookup.job_row(session, account_id, job_id, lock=True)
+            status = JobStatus(row.status)
+            spec = convert.spec(row)
+            if request.changes_more_than_labels():
+                if row.run_count > 0:
+                    raise errors.job_status("modify", f"{status}, already run", "Ready, never run")
+                next_job_status(status, JobAction.MODIFY)
+                src = lookup.source_row(session, account_id, row.source_id)
+                region = lookup.region_row(session, account_id, row.region_id)
+                spec = jobspec.apply_modify(spec, request, source=convert.source(src),
+                                            limits=convert.limits(region), now=now,
+                                            created_at=row.created_at)
+            else:
+                next_job_status(status, JobAction.RENAME)
+                spec = jobspec.apply_labels(spec, request)
+            _check_unique(session, row, spec, job_id=row.id)
+            convert.write_spec(row, spec)
+            row.updated_at = now
+            session.flush()
+            return job_value(session, row)
+    except IntegrityError as exc:
+        raise _duplicate_name(request.name or job_id) from exc
+
+
+def delete_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> None:
+    """Delete a job (not while Running); releases its transit and slot."""
+    with ctx.db.transaction() as session:
+        row = lookup.job_row(session, account_id, job_id, lock=True)
+        next_job_status(JobStatus(row.status), JobAction.DELETE)
+        released = transits.release(session, row.id, now=ctx.now())
+        session.execute(delete(JobEventRow).where(JobEventRow.job_id == row.id))
+        session.delete(row)
+    transits.close_receiver(ctx, released)
+
+
+def list_events(
+    ctx: ServiceContext, account_id: AccountId, job_id: str, *, after_id: int = 0,
+    limit: int = 1000,
+) -> list[JobEvent]:
+    """A job's event log (id > after_id), oldest first."""
+    with ctx.db.read() as session:
+        lookup.job_row(session, account_id, job_id)
+        return events.read(session, job_id, after_id=after_id, limit=limit)

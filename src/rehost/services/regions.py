@@ -1,0 +1,94 @@
+"""Regions: image store, network quota, disk limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from rehost.db import convert
+from rehost.db.tables import RegionRow
+from rehost.domain import errors, ids, quotas
+from rehost.domain.ids import AccountId, RegionId
+from rehost.domain.models import DiskLimits, Region
+from rehost.services import lookup
+from rehost.services.context import ServiceContext
+
+LOCAL = RegionId("local")
+
+
+def _check(region_id: str, name: str, limits: DiskLimits, quota: int, reserved: int) -> None:
+    if not ids.is_region_id(region_id):
+        raise errors.invalid(
+            "RegionId", "Region ids are 1–64 lowercase letters, digits and hyphens (e.g. dc-2).",
+            "地域 ID 须为 1–64 位小写字母、数字和连字符（如 dc-2）。",
+        )
+    if len(name) > 128:
+        raise errors.invalid("RegionName", "Region names are at most 128 characters.",
+                             "地域名称最多 128 个字符。")
+    if not (1 <= limits.system_min_gib <= limits.system_max_gib
+            and 1 <= limits.data_min_gib <= limits.data_max_gib):
+        raise errors.invalid("DiskLimits", "Disk limits need 1 ≤ min ≤ max (GiB).",
+                             "磁盘大小限制须满足 1 ≤ 最小值 ≤ 最大值（GiB）。")
+    quotas.check_region_quota(quota=quota, reserved=reserved)
+
+
+def create_region(
+    ctx: ServiceContext,
+    account_id: AccountId,
+    *,
+    region_id: str,
+    name: str = "",
+    image_store_path: str = "",
+    network_quota: int = quotas.NETWORK_QUOTA_DEFAULT,
+    reserved_slots: int = 0,
+    limits: DiskLimits = DiskLimits(),
+) -> Region:
+    """Create a region (image store defaults to `<data-dir>/regions/<id>/images`)."""
+    _check(region_id, name, limits, network_quota, reserved_slots)
+    store = image_store_path or str(ctx.settings.data_dir / "regions" / region_id / "images")
+    row = RegionRow(
+        account_id=account_id, id=region_id, name=name or region_id, image_store_path=store,
+        network_quota=network_quota, reserved_slots=reserved_slots,
+        system_min_gib=limits.system_min_gib, system_max_gib=limits.system_max_gib,
+        data_min_gib=limits.data_min_gib, data_max_gib=limits.data_max_gib, created_at=ctx.now(),
+    )
+    try:
+        with ctx.db.transaction() as session:
+            session.add(row)
+    except IntegrityError as exc:
+        raise errors.Duplicate(
+            "RegionId.Duplicate", f"Region {region_id!r} already exists; pick another id.",
+            f"地域 {region_id!r} 已存在；请换一个 ID。",
+        ) from exc
+    Path(store).mkdir(parents=True, exist_ok=True)
+    return convert.region(row)
+
+
+def ensure_local_region(ctx: ServiceContext, account_id: AccountId) -> Region:
+    """Create the default `local` region if the account has none by that id."""
+    try:
+        return get_region(ctx, account_id, LOCAL)
+    except errors.NotFound:
+        return create_region(ctx, account_id, region_id=LOCAL, name="Local")
+
+
+def get_region(ctx: ServiceContext, account_id: AccountId, region_id: str) -> Region:
+    """One region with its slot use."""
+    with ctx.db.read() as session:
+        row = lookup.region_row(session, account_id, region_id)
+        used = len(lookup.slots_in_use(session, account_id, region_id))
+        return convert.region(row, slots_in_use=used)
+
+
+def list_regions(ctx: ServiceContext, account_id: AccountId) -> list[Region]:
+    """The account's regions with slot use."""
+    with ctx.db.read() as session:
+        rows = session.scalars(
+            select(RegionRow).where(RegionRow.account_id == account_id).order_by(RegionRow.id)
+        ).all()
+        return [
+            convert.region(r, slots_in_use=len(lookup.slots_in_use(session, account_id, r.id)))
+            for r in rows
+        ]

@@ -1,0 +1,122 @@
+"""Start (one or a batch of ≤ 10) and pause jobs; each started job takes a network slot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from rehost.db import convert
+from rehost.db.tables import JobRow, SourceRow
+from rehost.domain import errors, quotas
+from rehost.domain.errors import RehostError
+from rehost.domain.ids import AccountId, JobId
+from rehost.domain.models import EventLevel, Job
+from rehost.domain.states import (
+    BusinessStatus,
+    JobAction,
+    JobStatus,
+    SourceEvent,
+    SourceState,
+    next_job_status,
+    next_source_state,
+)
+from rehost.services import dataplane, events, lookup, transits
+from rehost.services.context import ServiceContext
+from rehost.services.jobs import get_job, job_value
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    """Outcome of starting one job of a batch."""
+
+    job_id: JobId
+    job: Job | None
+    error: RehostError | None
+
+
+def _set_source(session: Session, source_id: str, event: SourceEvent) -> None:
+    src = session.get(SourceRow, source_id)
+    if src is not None:
+        src.state = next_source_state(SourceState(src.state), event).value
+
+
+def _start_in_session(ctx: ServiceContext, session: Session, row: JobRow) -> None:
+    """Move a locked job to Running/Preparing with a (kept or new) transit."""
+    next_job_status(JobStatus(row.status), JobAction.START)
+    src = lookup.source_row(session, AccountId(row.account_id), row.source_id, lock=True)
+    if src.state != SourceState.AVAILABLE:
+        raise errors.source_state(src.state, SourceState.AVAILABLE)
+    now = ctx.now()
+    if lookup.active_transit(session, row.id) is None:
+        # lock the region row so concurrent starts cannot take the same slot
+        region = lookup.region_row(session, AccountId(row.account_id), row.region_id, lock=True)
+        transits.allocate(ctx, session, row, region, now=now)
+        if row.run_count > 0:
+            row.progress = []  # a released transit means a full re-migration
+    row.status, row.business_status = JobStatus.RUNNING.value, BusinessStatus.PREPARING.value
+    row.error_code, row.error_message, row.error_hint = "", "", ""
+    row.run_count += 1
+    row.started_at, row.updated_at = row.started_at or now, now
+    _set_source(session, src.id, SourceEvent.JOB_STARTED)
+    events.add(session, job_id=row.id, account_id=row.account_id, now=now, level=EventLevel.INFO,
+               message_en="Job started; preparing the transit.",
+               message_zh="任务已开始，正在准备中转实例。")
+
+
+def start_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> Job:
+    """Start or retry one job (from Ready, Stopped or InError)."""
+    with ctx.db.transaction() as session:
+        row = lookup.job_row(session, account_id, job_id, lock=True)
+        _start_in_session(ctx, session, row)
+        transit = lookup.active_transit(session, row.id)
+    if transit is not None and not transit.endpoint:
+        try:
+            transits.open_receiver(ctx, convert.transit(transit))
+        except OSError as exc:
+            dataplane.fail_job(ctx, JobId(row.id), code="Transit.StartFailed",
+                               message_en=f"The transit receiver could not start: {exc}",
+                               message_zh=f"中转实例启动失败：{exc}",
+                               hint="Check free disk space and ports on the server, then retry.")
+    return get_job(ctx, account_id, job_id)
+
+
+def start_jobs(ctx: ServiceContext, account_id: AccountId, job_ids: list[str]) -> list[StartResult]:
+    """Start a batch of ≤ 10 jobs; each result carries the job or its error (status kept)."""
+    quotas.check_batch(len(job_ids))
+    results = []
+    for job_id in job_ids:
+        try:
+            results.append(StartResult(JobId(job_id), start_job(ctx, account_id, job_id), None))
+        except RehostError as exc:
+            results.append(StartResult(JobId(job_id), None, exc))
+    return results
+
+
+def start_or_log(ctx: ServiceContext, account_id: AccountId, job_id: JobId) -> Job:
+    """Start a job for the scheduler/immediate mode; a refusal becomes a warning event."""
+    try:
+        return start_job(ctx, account_id, job_id)
+    except RehostError as exc:
+        with ctx.db.transaction() as session:
+            row = lookup.job_row(session, account_id, job_id)
+            events.add(session, job_id=job_id, account_id=account_id, now=ctx.now(),
+                       level=EventLevel.WARNING, code=exc.code, message_en=exc.message,
+                       message_zh=exc.message_zh, hint=exc.hint)
+            return job_value(session, row)
+
+
+def pause_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> Job:
+    """Pause a Running+Syncing job → Stopped; the transit (and its progress) is kept."""
+    with ctx.db.transaction() as session:
+        row = lookup.job_row(session, account_id, job_id, lock=True)
+        row.status = next_job_status(
+            JobStatus(row.status), JobAction.PAUSE, BusinessStatus(row.business_status)
+        ).value
+        row.business_status = BusinessStatus.NONE.value
+        row.updated_at = ctx.now()
+        _set_source(session, row.source_id, SourceEvent.JOB_ENDED)
+        events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
+                   level=EventLevel.INFO, message_en="Job paused; start it to resume.",
+                   message_zh="任务已暂停；重新开始即可继续。")
+        return job_value(session, row)

@@ -1,0 +1,115 @@
+"""The server's scheduler thread: scheduled starts, ValidTime expiry, offline sources.
+
+State lives in the database, so a restarted server picks up where it left off.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from rehost.db.tables import JobRow
+from rehost.domain.errors import RehostError
+from rehost.domain.ids import AccountId, JobId
+from rehost.domain.models import EventLevel, ExecutionMode
+from rehost.domain.states import JobAction, JobStatus, allowed_from
+from rehost.services import events, runs, sources, transits
+from rehost.services.context import ServiceContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one scheduler pass did."""
+
+    started: tuple[JobId, ...]
+    expired: tuple[JobId, ...]
+    offline_sources: int
+
+
+def _expire(ctx: ServiceContext) -> tuple[JobId, ...]:
+    now = ctx.now()
+    expirable = [s.value for s in allowed_from(JobAction.EXPIRE)]
+    released = []
+    with ctx.db.transaction() as session:
+        rows = session.scalars(select(JobRow).where(
+            JobRow.status.in_(expirable), JobRow.valid_time <= now).with_for_update()).all()
+        for row in rows:
+            row.status, row.updated_at = JobStatus.EXPIRED.value, now
+            released.append(transits.release(session, row.id, now=now))
+            events.add(session, job_id=row.id, account_id=row.account_id, now=now,
+                       level=EventLevel.WARNING, code="ReplicationJob.Expired",
+                       message_en="The job passed its ValidTime and expired.",
+                       message_zh="任务已超过有效期，已过期。",
+                       hint="Create a new job for this source (delete this one first).")
+        expired = tuple(JobId(r.id) for r in rows)
+    for transit in released:
+        transits.close_receiver(ctx, transit)
+    return expired
+
+
+def _due(ctx: ServiceContext) -> list[tuple[AccountId, JobId]]:
+    with ctx.db.read() as session:
+        rows = session.execute(select(JobRow.account_id, JobRow.id).where(
+            JobRow.status == JobStatus.READY.value, JobRow.mode == ExecutionMode.SCHEDULED.value,
+            JobRow.scheduled_start_time <= ctx.now(), JobRow.run_count == 0,
+        )).all()
+    return [(AccountId(a), JobId(j)) for a, j in rows]
+
+
+def _start_due(ctx: ServiceContext) -> tuple[JobId, ...]:
+    started = []
+    for account_id, job_id in _due(ctx):
+        try:
+            runs.start_job(ctx, account_id, job_id)
+            started.append(job_id)
+        except RehostError as exc:
+            _log_once(ctx, account_id, job_id, exc)
+    return tuple(started)
+
+
+def _log_once(ctx: ServiceContext, account_id: AccountId, job_id: JobId, exc: RehostError) -> None:
+    with ctx.db.transaction() as session:
+        last = events.read_last(session, job_id)
+        if last is None or last.code != exc.code:
+            events.add(session, job_id=job_id, account_id=account_id, now=ctx.now(),
+                       level=EventLevel.WARNING, code=exc.code, message_en=exc.message,
+                       message_zh=exc.message_zh, hint="The scheduler retries until ValidTime.")
+
+
+def tick(ctx: ServiceContext) -> TickReport:
+    """One pass: expire, start due scheduled jobs, mark offline sources."""
+    expired = _expire(ctx)
+    started = _start_due(ctx)
+    return TickReport(started, expired, sources.mark_offline_sources(ctx))
+
+
+class Scheduler:
+    """Runs `tick` every `settings.scheduler_interval_s` in a daemon thread."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rehost-scheduler", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Ask the thread to stop and wait for it."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                tick(self._ctx)
+            except Exception:  # keep scheduling after a transient DB error; it is logged
+                log.exception("scheduler tick failed")
+            self._stop.wait(self._ctx.settings.scheduler_interval_s)

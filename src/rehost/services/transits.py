@@ -1,0 +1,72 @@
+"""Transit rows: allocate a network slot + data token, release them, open/close receivers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from rehost.db import convert
+from rehost.db.tables import JobRow, RegionRow, TransitRow
+from rehost.domain import quotas
+from rehost.domain.ids import PREFIX_TRANSIT, AccountId, JobId, RegionId, TransitId
+from rehost.domain.models import Transit
+from rehost.services import crypto, lookup
+from rehost.services.context import ServiceContext
+
+
+def data_token(ctx: ServiceContext, row: TransitRow) -> str:
+    """Re-derive a transit's data token from the master key (only its hash is stored)."""
+    return crypto.derive(ctx.master_key, "dt", row.id, row.salt)
+
+
+def work_dir(ctx: ServiceContext, transit_id: str) -> Path:
+    """Where a transit keeps its target disks and journal."""
+    return ctx.settings.data_dir / "transits" / transit_id
+
+
+def allocate(
+    ctx: ServiceContext, session: Session, job: JobRow, region: RegionRow, *, now: datetime
+) -> TransitRow:
+    """Take the lowest free slot in the (locked) region or raise QuotaExceeded.Vpc."""
+    used = lookup.slots_in_use(session, AccountId(job.account_id), job.region_id)
+    slot = quotas.first_free_slot(used, quota=region.network_quota, reserved=region.reserved_slots)
+    transit_id = ctx.new_id(PREFIX_TRANSIT)
+    row = TransitRow(
+        id=transit_id, job_id=job.id, account_id=job.account_id, region_id=job.region_id,
+        slot=slot, salt=crypto.new_salt(), data_token_hash="", endpoint="",
+        work_dir=str(work_dir(ctx, transit_id)), created_at=now, released_at=None,
+    )
+    row.data_token_hash = crypto.sha256_hex(data_token(ctx, row))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def release(session: Session, job_id: str, *, now: datetime) -> Transit | None:
+    """Mark the job's transit released (slot free); return it so the caller closes it."""
+    row = lookup.active_transit(session, job_id)
+    if row is None:
+        return None
+    row.released_at = now
+    return convert.transit(row)
+
+
+def open_receiver(ctx: ServiceContext, transit: Transit) -> str:
+    """Ask the transit pool for a receiver and store its endpoint; return it."""
+    endpoint = ctx.transit_pool.open(
+        transit_id=TransitId(transit.id), job_id=JobId(transit.job_id),
+        region_id=RegionId(transit.region_id), work_dir=Path(transit.work_dir),
+    )
+    with ctx.db.transaction() as session:
+        row = session.get(TransitRow, transit.id)
+        if row is not None and row.released_at is None:
+            row.endpoint = endpoint
+    return endpoint
+
+
+def close_receiver(ctx: ServiceContext, transit: Transit | None) -> None:
+    """Stop a released transit's receiver and remove its work directory."""
+    if transit is not None:
+        ctx.transit_pool.close(transit_id=transit.id, work_dir=Path(transit.work_dir))

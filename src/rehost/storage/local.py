@@ -1,0 +1,141 @@
+"""LocalImageStore: images as directories of sparse raw or qcow2 files plus manifest.json."""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from rehost.storage.manifest import MANIFEST_FILE, ImageDisk, ImageRecord, read_manifest
+from rehost.storage.ports import DraftDisk, ImageDraft
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class StoreError(Exception):
+    """Publishing or reading an image failed."""
+
+
+class LocalImageStore:
+    """A directory: root/<image_id>/{disk-<index>.raw|qcow2, manifest.json}."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def publish(self, draft: ImageDraft, *, now: dt.datetime) -> ImageRecord:
+        """Build the image in a temp dir inside the store, fsync, then rename it into place."""
+        final = self._dir(draft.image_id)
+        if final.exists():
+            raise StoreError(f"image {draft.image_id} already exists")
+        tmp = self.root / f".tmp-{draft.image_id}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            disks = tuple(self._put_disk(d, tmp, draft.disk_format) for d in draft.disks)
+            record = ImageRecord(draft.image_id, draft.name, draft.source_id, draft.job_id,
+                                 now.isoformat(), disks, draft.checks, final)
+            _write_synced(tmp / MANIFEST_FILE, record.to_json().encode())
+            _fsync_dir(tmp)
+            os.rename(tmp, final)
+            _fsync_dir(self.root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return record
+
+    def describe(self, image_id: str) -> ImageRecord | None:
+        """The image's manifest, if it exists."""
+        directory = self._dir(image_id)
+        return read_manifest(directory) if (directory / MANIFEST_FILE).exists() else None
+
+    def list_images(self) -> list[ImageRecord]:
+        """Every published image, by id."""
+        return [read_manifest(p) for p in sorted(self.root.iterdir())
+                if not p.name.startswith(".") and (p / MANIFEST_FILE).exists()]
+
+    def delete(self, image_id: str) -> None:
+        """Remove an image: renamed away first, so it vanishes at once."""
+        directory = self._dir(image_id)
+        if not directory.exists():
+            return
+        trash = self.root / f".del-{image_id}-{uuid.uuid4().hex[:8]}"
+        os.rename(directory, trash)
+        shutil.rmtree(trash)
+
+    def disk_path(self, image_id: str, index: int) -> Path:
+        """Path of one disk file of a published image."""
+        record = self.describe(image_id)
+        if record is None:
+            raise StoreError(f"image {image_id} not found")
+        for disk in record.disks:
+            if disk.index == index:
+                return record.path / disk.file
+        raise StoreError(f"image {image_id} has no disk {index}")
+
+    def _dir(self, image_id: str) -> Path:
+        if not _SAFE_ID.match(image_id):
+            raise StoreError(f"invalid image id {image_id!r}")
+        return self.root / image_id
+
+    def _put_disk(self, disk: DraftDisk, tmp: Path, fmt: str) -> ImageDisk:
+        size = disk.path.stat().st_size
+        name = f"disk-{disk.index}.{fmt}"
+        if fmt == "qcow2":
+            subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2",
+                            str(disk.path), str(tmp / name)], check=True, capture_output=True)
+            _fsync_file(tmp / name)
+        else:
+            copy_sparse(disk.path, tmp / name)
+        return ImageDisk(disk.index, name, "qcow2" if fmt == "qcow2" else "raw", size,
+                         disk.digest_hex)
+
+
+def copy_sparse(src: Path, dst: Path) -> None:
+    """Copy src to dst keeping holes (SEEK_DATA + copy_file_range), then fsync dst."""
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        size = os.fstat(fin.fileno()).st_size
+        fout.truncate(size)
+        pos = 0
+        while pos < size:
+            try:
+                start = os.lseek(fin.fileno(), pos, os.SEEK_DATA)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:
+                    break
+                raise
+            end = min(os.lseek(fin.fileno(), start, os.SEEK_HOLE), size)
+            _copy_range(fin.fileno(), fout.fileno(), start, end - start)
+            pos = end
+        os.fsync(fout.fileno())
+
+
+def _copy_range(fd_in: int, fd_out: int, offset: int, length: int) -> None:
+    while length > 0:
+        n = os.copy_file_range(fd_in, fd_out, length, offset, offset)
+        if n == 0:
+            raise StoreError("unexpected end of file while copying a disk")
+        offset, length = offset + n, length - n
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    _fsync_file(path)

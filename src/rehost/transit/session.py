@@ -1,0 +1,179 @@
+"""One job on the transit: its target disks, journal, progress and statistics."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+from rehost.transit.errors import TransitError, digest_mismatch
+from rehost.transit.journal import ChunkRecord, ProgressJournal
+from rehost.transit.ports import (
+    DiskDigest,
+    DiskProgress,
+    JobProgress,
+    TransitControl,
+    TransitJobSpec,
+)
+from rehost.transit.target import TargetDisk
+
+PROGRESS_INTERVAL_S = 0.5
+JOURNAL_FILE = "journal.bin"
+
+
+@dataclass(frozen=True, slots=True)
+class TransitStats:
+    """What arrived for a job since the transit started (not durable; for tests and bench)."""
+
+    received_bytes: int
+    duplicate_bytes: int
+    chunks: int
+
+
+def target_disk_path(work_dir: Path, index: int) -> Path:
+    """Where the transit keeps target disk index of a job."""
+    return work_dir / f"disk-{index}.raw"
+
+
+class JobSession:
+    """Shared by every connection of one job; all methods are thread-safe."""
+
+    def __init__(
+        self, spec: TransitJobSpec, control: TransitControl, clock: Callable[[], float]
+    ) -> None:
+        spec.work_dir.mkdir(parents=True, exist_ok=True)
+        self.spec = spec
+        self.control = control
+        self.journal = ProgressJournal(spec.work_dir / JOURNAL_FILE)
+        self.targets = {
+            d.index: TargetDisk(target_disk_path(spec.work_dir, d.index), d.size_bytes)
+            for d in spec.disks
+        }
+        self.chunk_bytes = 0
+        self._plan_totals: dict[int, int] = {}
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: set[tuple[int, int]] = set()
+        self._received = self._duplicates = self._chunks = 0
+        self._report_at = clock()
+        self._report_bytes = 0
+        self._failed = False
+
+    def hello(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Check the agent's disks against the job and return the resume state (HELLO_OK)."""
+        disks = {int(d["index"]): d for d in doc.get("disks", [])}
+        if sorted(disks) != sorted(self.targets):
+            raise TransitError("Transit.DiskMismatch", "the agent offers other disks than the job")
+        for index, d in disks.items():
+            if int(d["size_bytes"]) != self.targets[index].size_bytes:
+                raise TransitError("Transit.DiskMismatch", f"disk {index} changed size")
+        with self._lock:
+            self._failed = False  # a new attempt may fail (and be reported) again
+            self.chunk_bytes = int(doc["chunk_bytes"])
+            self._plan_totals = {i: int(d["plan_bytes"]) for i, d in disks.items()}
+        return {"job_id": self.spec.job_id, "checksum": self.spec.checksum,
+                "disks": [self._disk_state(i) for i in sorted(disks)]}
+
+    def note_received(self, disk: int, offset: int, length: int) -> None:
+        """Count an arriving chunk (re-sent chunks are counted as duplicates)."""
+        with self._lock:
+            key = (disk, offset)
+            if key in self._seen:
+                self._duplicates += length
+            self._seen.add(key)
+            self._received += length
+            self._chunks += 1
+
+    def target(self, disk: int) -> TargetDisk:
+        """The target disk with that index."""
+        found = self.targets.get(disk)
+        if found is None:
+            raise TransitError("Transit.BadChunk", f"disk {disk} is not part of the job")
+        return found
+
+    def commit(self, chunks: Sequence[ChunkRecord], verify: memoryview) -> list[ChunkRecord]:
+        """Make chunks durable and journal them; returns the chunks that failed read-back."""
+        for disk in {c.disk_index for c in chunks}:
+            self.targets[disk].sync()
+        bad = [c for c in chunks if self.spec.checksum and not self._reads_back(c, verify)]
+        good = [c for c in chunks if c not in bad]
+        if good:
+            self.journal.append_chunks(good)
+        self._maybe_report(sum(c.plan_bytes for c in good))
+        return bad
+
+    def finish_disk(self, index: int, agent_digest: bytes) -> bool:
+        """Verify and mark a disk done; True when this completed the whole job."""
+        state = self.journal.disk(index)
+        planned = self._plan_totals.get(index, -1)
+        if state.done_bytes != planned:
+            raise TransitError(
+                "Transit.Incomplete", f"disk {index}: {state.done_bytes} of {planned} bytes durable"
+            )
+        if self.spec.checksum:
+            digest = self.target(index).disk_digest(self.chunk_bytes)
+            if digest != agent_digest:
+                self.journal.reset_disk(index)
+                raise digest_mismatch(f"disk {index}")
+        self.journal.mark_disk_done(index, agent_digest if self.spec.checksum else b"")
+        self._maybe_report(0, force=True)
+        return self.maybe_sync_done()
+
+    def maybe_sync_done(self) -> bool:
+        """Tell the control plane when every disk is done (idempotent on its side)."""
+        states = [self.journal.disk(i) for i in sorted(self.targets)]
+        if any(s.done_digest is None for s in states):
+            return False
+        digests = tuple(
+            DiskDigest(i, (s.done_digest or b"").hex() if self.spec.checksum else "")
+            for i, s in zip(sorted(self.targets), states, strict=True)
+        )
+        self.control.sync_done(self.spec.job_id, digests)
+        return True
+
+    def fail(self, err: TransitError) -> None:
+        """Report a job failure to the control plane once per session."""
+        with self._lock:
+            if self._failed:
+                return
+            self._failed = True
+        self.control.sync_failed(self.spec.job_id, err.code, err.message)
+
+    def stats(self) -> TransitStats:
+        """Counters of received data."""
+        with self._lock:
+            return TransitStats(self._received, self._duplicates, self._chunks)
+
+    def close(self) -> None:
+        """Close files."""
+        for t in self.targets.values():
+            t.close()
+        self.journal.close()
+
+    def _disk_state(self, index: int) -> dict[str, Any]:
+        state = self.journal.disk(index)
+        return {"index": index, "acked": state.acked_ranges(),
+                "done": state.done_digest is not None, "done_bytes": state.done_bytes}
+
+    def _reads_back(self, c: ChunkRecord, buf: memoryview) -> bool:
+        n = self.targets[c.disk_index].read_into(buf[: c.length_bytes], c.offset_bytes)
+        return n == c.length_bytes and xxhash.xxh3_128_digest(buf[:n]) == c.digest
+
+    def _maybe_report(self, committed_bytes: int, *, force: bool = False) -> None:
+        with self._lock:
+            self._report_bytes += committed_bytes
+            now = self._clock()
+            elapsed = now - self._report_at
+            if not force and elapsed < PROGRESS_INTERVAL_S:
+                return
+            rate = self._report_bytes / elapsed if elapsed > 0 else 0.0
+            self._report_at, self._report_bytes = now, 0
+            disks = tuple(
+                DiskProgress(i, self.journal.disk(i).done_bytes, self._plan_totals.get(i, 0))
+                for i in sorted(self.targets)
+            )
+        self.control.report_progress(JobProgress(self.spec.job_id, disks, rate))

@@ -1,0 +1,106 @@
+"""The job's target disks: sparse files in the transit work directory."""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import xxhash
+
+from rehost.transit.errors import TransitError, disk_full
+from rehost.wire import disk_digest_record, is_zero, zero_digest
+
+SPARSE_BLOCK = 64 * 1024
+
+
+class TargetDisk:
+    """One sparse target file written with pwrite, made durable with fdatasync."""
+
+    def __init__(self, path: Path, size_bytes: int) -> None:
+        self.path = path
+        self.size_bytes = size_bytes
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        if os.fstat(self.fd).st_size != size_bytes:
+            self._guard(lambda: os.ftruncate(self.fd, size_bytes))
+
+    def write(self, offset: int, data: memoryview | bytes) -> None:
+        """Write data at offset (ENOSPC becomes Transit.DiskFull)."""
+        if offset < 0 or offset + len(data) > self.size_bytes:
+            raise TransitError("Transit.BadChunk", f"chunk at {offset} is outside {self.path.name}")
+        view = memoryview(data)
+
+        def _do() -> None:
+            pos, rest = offset, view
+            while rest:
+                n = os.pwrite(self.fd, rest, pos)
+                pos, rest = pos + n, rest[n:]
+
+        self._guard(_do)
+
+    def write_sparse(self, offset: int, data: memoryview | bytes) -> None:
+        """Write only the non-zero 64 KiB blocks of data, so zeros stay holes on the target."""
+        view = memoryview(data)
+        run_start = -1
+        for pos in range(0, len(view) + SPARSE_BLOCK, SPARSE_BLOCK):
+            block = view[pos : pos + SPARSE_BLOCK]
+            zero = not block or is_zero(block, xxhash.xxh3_128_digest(block))
+            if not zero and run_start < 0:
+                run_start = pos
+            elif zero and run_start >= 0:
+                self.write(offset + run_start, view[run_start:pos])
+                run_start = -1
+
+    def sync(self) -> None:
+        """Make written data durable."""
+        self._guard(lambda: os.fdatasync(self.fd))
+
+    def read_into(self, buf: memoryview, offset: int) -> int:
+        """Read back into buf; returns the byte count."""
+        return os.preadv(self.fd, [buf], offset)
+
+    def close(self) -> None:
+        """Close the file."""
+        os.close(self.fd)
+
+    def disk_digest(self, chunk_bytes: int) -> bytes:
+        """xxh3-128 over (offset, xxh3-128(chunk)) of every non-zero chunk, in offset order."""
+        total = xxhash.xxh3_128()
+        buf = mmap.mmap(-1, chunk_bytes)
+        view = memoryview(buf)
+        try:
+            for offset in self._data_chunks(chunk_bytes):
+                n = self.read_into(view[: min(chunk_bytes, self.size_bytes - offset)], offset)
+                digest = xxhash.xxh3_128_digest(view[:n])
+                if digest != zero_digest(n):
+                    total.update(disk_digest_record(offset, digest))
+        finally:
+            view.release()
+            buf.close()
+        return total.digest()
+
+    def _data_chunks(self, chunk_bytes: int) -> list[int]:
+        offsets: list[int] = []
+        pos = 0
+        while pos < self.size_bytes:
+            try:
+                pos = os.lseek(self.fd, pos, os.SEEK_DATA)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:
+                    break
+                raise
+            cell = pos - pos % chunk_bytes
+            offsets.append(cell)
+            pos = cell + chunk_bytes
+        return offsets
+
+    def _guard(self, op: Callable[[], None]) -> None:
+        try:
+            op()
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise disk_full(str(self.path)) from exc
+            raise
+

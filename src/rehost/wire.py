@@ -1,0 +1,261 @@
+"""Agent <-> transit frame format (version 1) over a TLS byte stream.
+
+Every frame is an 8-byte header ``!2sBBI`` (magic ``RH``, protocol version, frame type, body
+length) followed by the body. DATA, ACK and NACK bodies are packed with ``struct`` because
+they are on the hot path; the rare control frames (HELLO, HELLO_OK, DISK_DONE, DISK_OK, ERROR)
+carry a small JSON body. A DATA body is a fixed 40-byte header followed by the payload.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import socket
+import ssl
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import xxhash
+
+PROTOCOL_VERSION = 1
+MAGIC = b"RH"
+FRAME_HEADER = struct.Struct("!2sBBI")
+DATA_HEADER = struct.Struct("!HBxQII16s4x")
+RANGE = struct.Struct("!HQI")
+NACK_BODY = struct.Struct("!HQIB3x")
+MAX_RAW_BYTES = 16 * 1024 * 1024
+MAX_PAYLOAD_BYTES = MAX_RAW_BYTES + 64 * 1024
+MAX_CONTROL_BYTES = 16 * 1024 * 1024
+
+
+class FrameType(enum.IntEnum):
+    """Kinds of frames."""
+
+    HELLO = 1
+    HELLO_OK = 2
+    DATA = 3
+    ACK = 4
+    NACK = 5
+    DISK_DONE = 6
+    DISK_OK = 7
+    ERROR = 8
+
+
+class Codec(enum.IntEnum):
+    """How a DATA payload encodes the raw chunk bytes."""
+
+    RAW = 0
+    ZSTD = 1
+    ZERO = 2  # the raw chunk is all zeros; no payload
+
+
+class WireError(Exception):
+    """The peer sent something that is not a valid frame, or the stream ended."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class DataHeader:
+    """Fixed part of a DATA frame; plan_bytes is how much of the send plan the chunk covers."""
+
+    disk_index: int
+    codec: Codec
+    offset_bytes: int
+    raw_length_bytes: int
+    plan_bytes: int
+    digest: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRange:
+    """A chunk identified by disk and byte range (used by ACK and NACK)."""
+
+    disk_index: int
+    offset_bytes: int
+    length_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A received frame: its type and body (a view into the reader's buffer for DATA)."""
+
+    type: FrameType
+    body: memoryview
+
+
+def pack_data_header(h: DataHeader, payload_bytes: int) -> bytes:
+    """Frame header + DATA header for a payload of payload_bytes."""
+    if h.raw_length_bytes > MAX_RAW_BYTES or payload_bytes > MAX_PAYLOAD_BYTES:
+        raise WireError("Wire.FrameTooLarge", "chunk larger than the protocol allows")
+    body_len = DATA_HEADER.size + payload_bytes
+    return FRAME_HEADER.pack(MAGIC, PROTOCOL_VERSION, FrameType.DATA, body_len) + DATA_HEADER.pack(
+        h.disk_index, h.codec, h.offset_bytes, h.raw_length_bytes, h.plan_bytes, h.digest
+    )
+
+
+def unpack_data(body: memoryview) -> tuple[DataHeader, memoryview]:
+    """Split a DATA body into its header and a zero-copy payload view."""
+    if len(body) < DATA_HEADER.size:
+        raise WireError("Wire.BadFrame", "DATA frame too short")
+    disk, codec, offset, raw_len, plan, digest = DATA_HEADER.unpack_from(body)
+    if raw_len > MAX_RAW_BYTES:
+        raise WireError("Wire.FrameTooLarge", "chunk larger than the protocol allows")
+    try:
+        codec_v = Codec(codec)
+    except ValueError as exc:
+        raise WireError("Wire.BadFrame", f"unknown codec {codec}") from exc
+    return DataHeader(disk, codec_v, offset, raw_len, plan, digest), body[DATA_HEADER.size :]
+
+
+def pack_control(ftype: FrameType, doc: dict[str, Any]) -> bytes:
+    """A control frame with a JSON body."""
+    body = json.dumps(doc, separators=(",", ":")).encode()
+    return FRAME_HEADER.pack(MAGIC, PROTOCOL_VERSION, ftype, len(body)) + body
+
+
+def unpack_control(body: memoryview) -> dict[str, Any]:
+    """Parse the JSON body of a control frame."""
+    try:
+        doc = json.loads(bytes(body))
+    except ValueError as exc:
+        raise WireError("Wire.BadFrame", "control frame is not JSON") from exc
+    if not isinstance(doc, dict):
+        raise WireError("Wire.BadFrame", "control frame is not an object")
+    return doc
+
+
+def pack_ranges(ftype: FrameType, ranges: Sequence[ChunkRange]) -> bytes:
+    """An ACK frame listing durably written chunks."""
+    body = b"".join(RANGE.pack(r.disk_index, r.offset_bytes, r.length_bytes) for r in ranges)
+    return FRAME_HEADER.pack(MAGIC, PROTOCOL_VERSION, ftype, len(body)) + body
+
+
+def unpack_ranges(body: memoryview) -> list[ChunkRange]:
+    """Parse an ACK body."""
+    if len(body) % RANGE.size:
+        raise WireError("Wire.BadFrame", "ACK body has a partial range")
+    return [ChunkRange(*t) for t in RANGE.iter_unpack(body)]
+
+
+def pack_nack(r: ChunkRange, reason: int = 1) -> bytes:
+    """A NACK frame: the chunk arrived damaged and must be sent again."""
+    body = NACK_BODY.pack(r.disk_index, r.offset_bytes, r.length_bytes, reason)
+    return FRAME_HEADER.pack(MAGIC, PROTOCOL_VERSION, FrameType.NACK, len(body)) + body
+
+
+def unpack_nack(body: memoryview) -> ChunkRange:
+    """Parse a NACK body."""
+    if len(body) != NACK_BODY.size:
+        raise WireError("Wire.BadFrame", "NACK body has the wrong size")
+    disk, offset, length, _reason = NACK_BODY.unpack(body)
+    return ChunkRange(disk, offset, length)
+
+
+def pack_error(code: str, message: str) -> bytes:
+    """An ERROR frame; the sender closes the connection after it."""
+    return pack_control(FrameType.ERROR, {"code": code, "message": message})
+
+
+class FrameReader:
+    """Reads frames from a (TLS) socket into one reused buffer; supports non-blocking polls."""
+
+    def __init__(self, sock: socket.socket | ssl.SSLSocket, max_body_bytes: int) -> None:
+        self._sock = sock
+        self._buf = bytearray(FRAME_HEADER.size + max_body_bytes)
+        self._view = memoryview(self._buf)
+        self._have = 0
+        self._max_body = max_body_bytes
+
+    def read(self) -> Frame:
+        """Wait for one whole frame (socket timeout applies; partial data is kept for a retry)."""
+        self._fill(FRAME_HEADER.size, block=True)
+        total = FRAME_HEADER.size + self._body_length()
+        self._fill(total, block=True)
+        return self._take(total)
+
+    def buffered(self) -> bool:
+        """Whether part of the next frame has already been read."""
+        return self._have > 0
+
+    def poll(self) -> Frame | None:
+        """Return a frame if one is complete without blocking, else None."""
+        if not self._fill(FRAME_HEADER.size, block=False):
+            return None
+        total = FRAME_HEADER.size + self._body_length()
+        if not self._fill(total, block=False):
+            return None
+        return self._take(total)
+
+    def _body_length(self) -> int:
+        magic, version, _ftype, length = FRAME_HEADER.unpack_from(self._buf)
+        if magic != MAGIC:
+            raise WireError("Wire.BadFrame", "bad frame magic")
+        if version != PROTOCOL_VERSION:
+            raise WireError("Wire.Version", f"unsupported protocol version {version}")
+        if length > self._max_body:
+            raise WireError("Wire.FrameTooLarge", f"frame body of {length} bytes is too large")
+        return int(length)
+
+    def _take(self, total: int) -> Frame:
+        ftype = self._buf[3]
+        self._have = 0
+        try:
+            kind = FrameType(ftype)
+        except ValueError as exc:
+            raise WireError("Wire.BadFrame", f"unknown frame type {ftype}") from exc
+        return Frame(kind, self._view[FRAME_HEADER.size : total])
+
+    def _fill(self, want: int, *, block: bool) -> bool:
+        """Read until want bytes are buffered (never past the current frame)."""
+        timeout_s = self._sock.gettimeout()
+        if not block:
+            self._sock.settimeout(0.0)
+        try:
+            while self._have < want:
+                try:
+                    n = self._sock.recv_into(self._view[self._have : want])
+                except (ssl.SSLWantReadError, BlockingIOError):
+                    return False
+                if n == 0:
+                    raise WireError("Wire.Closed", "connection closed by peer")
+                self._have += n
+            return True
+        finally:
+            if not block:
+                self._sock.settimeout(timeout_s)
+
+
+_ZERO_DIGESTS: dict[int, bytes] = {}
+_ZEROS = bytes(MAX_RAW_BYTES)
+
+
+def zero_bytes(length: int) -> memoryview:
+    """A read-only view of length zero bytes (shared, no allocation)."""
+    return memoryview(_ZEROS)[:length]
+_OFFSET = struct.Struct("!Q")
+
+
+def zero_digest(length: int) -> bytes:
+    """xxh3-128 of length zero bytes (cached): lets a chunk digest double as a zero check."""
+    digest = _ZERO_DIGESTS.get(length)
+    if digest is None:
+        digest = xxhash.xxh3_128_digest(zero_bytes(length))
+        _ZERO_DIGESTS[length] = digest
+    return digest
+
+
+def disk_digest_record(offset_bytes: int, chunk_digest: bytes) -> bytes:
+    """What a non-zero chunk contributes to the whole-disk digest (both ends feed xxh3-128)."""
+    return _OFFSET.pack(offset_bytes) + chunk_digest
+
+
+def is_zero(raw: memoryview | bytes, digest: bytes) -> bool:
+    """Whether a chunk is all zeros, given its xxh3-128 digest (confirmed byte for byte)."""
+    n = len(raw)
+    return digest == zero_digest(n) and bytes(raw) == _ZEROS[:n]

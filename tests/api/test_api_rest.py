@@ -1,0 +1,227 @@
+"""REST API via TestClient on SQLite and PostgreSQL: auth, flows, every bad input → 400/404."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import make_inventory
+from rehost.api.app import create_app
+from rehost.services import accounts
+from rehost.services.context import ServiceContext
+
+
+def basic(key_id: str, secret: str) -> dict[str, str]:
+    """HTTP Basic header for an AccessKey."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{key_id}:{secret}".encode()).decode()}
+
+
+@pytest.fixture
+def client(ctl_ctx: ServiceContext) -> Iterator[TestClient]:
+    """The app on the test context."""
+    with TestClient(create_app(ctl_ctx.settings, context=ctl_ctx)) as c:
+        yield c
+
+
+@pytest.fixture
+def auth(ctl_ctx: ServiceContext, ctl_account: Any) -> dict[str, str]:
+    """Basic auth for the test account."""
+    key = accounts.create_access_key(ctl_ctx, ctl_account.id)
+    return basic(key.key.id, key.secret)
+
+
+def import_source(client: TestClient, auth: dict[str, str], **inv: Any) -> dict[str, Any]:
+    """Create an activation code and import a source with it."""
+    code = client.post("/api/v1/activation-codes", json={"count": 1}, headers=auth).json()
+    r = client.post("/api/v1/agent/import", json={
+        "code_id": code["code_id"], "code": code["code"], "inventory": make_inventory(**inv)})
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def test_auth_required(client: TestClient, auth: dict[str, str]) -> None:
+    r = client.get("/api/v1/jobs")
+    assert r.status_code == 401 and r.json()["code"] == "MissingAuthorization"
+    assert r.json()["request_id"] == r.headers["x-request-id"]
+    bad = client.get("/api/v1/jobs", headers=basic("RHNOPE", "x"))
+    assert bad.status_code == 401 and bad.json()["code"] == "InvalidAccessKeyId.NotFound"
+    key_id = base64.b64decode(auth["Authorization"][6:]).decode().split(":")[0]
+    wrong = client.get("/api/v1/jobs", headers=basic(key_id, "nope"))
+    assert wrong.json()["code"] == "InvalidAccessKeySecret"
+    assert client.get("/api/v1/jobs", headers={"Authorization": "Bearer x"}).status_code == 401
+    assert client.get("/api/v1/agent/work", headers=auth).status_code == 401
+    assert client.get("/api/v1/account", headers=auth).status_code == 200
+    assert client.get("/api/v1/openapi.json").json()["info"]["title"] == "rehost"
+
+
+def test_job_flow(client: TestClient, auth: dict[str, str]) -> None:
+    src = import_source(client, auth, data=[(1, 8, 1)])
+    agent = {"Authorization": "Bearer " + src["agent_token"]}
+    assert client.post("/api/v1/agent/heartbeat", json={}, headers=agent).json()["state"] == (
+        "Available")
+    r = client.post("/api/v1/jobs", headers=auth, json={
+        "source_id": src["source_id"], "name": "web", "system_disk_size": 12,
+        "data_disks": [{"index": 1, "size": 9}], "compress_level": 1, "checksum": True})
+    assert r.status_code == 201, r.text
+    job = r.json()
+    generated = client.post("/api/v1/jobs", headers=auth, json={
+        "source_id": import_source(client, auth)["source_id"], "name": "", "image_name": ""})
+    assert generated.json()["name"] == generated.json()["job_id"]  # empty name → generated
+    assert generated.json()["image_name"] == "rehost-" + generated.json()["job_id"]
+    assert (job["status"], job["system_disk_size"], job["data_disks"]) == (
+        "Ready", 12, [{"index": 1, "size": 9}])
+    started = client.post(f"/api/v1/jobs/{job['job_id']}/start", headers=auth).json()
+    assert (started["status"], started["business_status"]) == ("Running", "Preparing")
+    listed = client.get("/api/v1/jobs", params={"status": "Running"}, headers=auth).json()
+    assert [j["job_id"] for j in listed["jobs"]] == [job["job_id"]]
+    pause = client.post(f"/api/v1/jobs/{job['job_id']}/pause", headers=auth)
+    assert pause.status_code == 400 and pause.json()["code"] == "ReplicationJob.InvalidStatus"
+    assert client.delete(f"/api/v1/jobs/{job['job_id']}", headers=auth).status_code == 400
+    work = client.get("/api/v1/agent/work", headers=agent).json()
+    assert work["action"] == "none" and work["job_id"] == job["job_id"]
+    err = client.post("/api/v1/agent/error", headers=agent, json={
+        "job_id": job["job_id"], "code": "Agent.ReadError", "message": "EIO", "hint": "disk"})
+    assert err.json()["status"] == "InError"
+    events = client.get(f"/api/v1/jobs/{job['job_id']}/events", headers=auth).json()["events"]
+    assert events[-1]["code"] == "Agent.ReadError" and events[-1]["hint"] == "disk"
+    later = client.get(f"/api/v1/jobs/{job['job_id']}/events",
+                       params={"after_id": events[-1]["id"]}, headers=auth).json()
+    assert later["events"] == []
+    regions = client.get("/api/v1/regions", headers=auth).json()["regions"]
+    assert regions[0]["slots_in_use"] == 1
+    assert client.delete(f"/api/v1/jobs/{job['job_id']}", headers=auth).json()["deleted"]
+    assert client.get("/api/v1/regions/local", headers=auth).json()["slots_in_use"] == 0
+
+
+def test_batch_start(client: TestClient, auth: dict[str, str]) -> None:
+    made = []
+    for _ in range(2):
+        src = import_source(client, auth)
+        made.append(client.post("/api/v1/jobs", headers=auth,
+                                json={"source_id": src["source_id"]}).json()["job_id"])
+    r = client.post("/api/v1/jobs/start", headers=auth, json={"job_ids": [*made, "j-nope"]})
+    oks = [(x["ok"], x["error"] and x["error"]["code"]) for x in r.json()["results"]]
+    assert oks == [(True, None), (True, None), (False, "InvalidJobId.NotFound")]
+    r = client.post("/api/v1/jobs/start", headers=auth, json={"job_ids": ["j-x"] * 11})
+    assert r.status_code == 400 and r.json()["code"] == "InvalidParameter.JobIds"
+
+
+BAD_CREATE = [
+    ({"name": " "}, "InvalidParameter.Name"),
+    ({"source_id": ""}, "InvalidParameter.SourceId"),
+    ({"region_id": ""}, "InvalidParameter.RegionId"),
+    ({"name": "n" * 129}, "InvalidParameter.Name"),
+    ({"name": "1abc"}, "InvalidParameter.Name"),
+    ({"name": "a<b>"}, "InvalidParameter.Name"),
+    ({"name": "web-http://x"}, "InvalidParameter.Name"),
+    ({"description": "d" * 257}, "InvalidParameter.Description"),
+    ({"description": "a;b"}, "InvalidParameter.Description"),
+    ({"system_disk_size": 0}, "InvalidParameter.SystemDiskSize"),
+    ({"system_disk_size": 3}, "InvalidParameter.SystemDiskSize"),
+    ({"system_disk_size": 4096}, "InvalidParameter.SystemDiskSize"),
+    ({"system_disk_size": "ten"}, "InvalidParameter.SystemDiskSize"),
+    ({"data_disks": [{"index": 2, "size": 5}]}, "InvalidParameter.DataDisk.Index"),
+    ({"data_disks": [{"index": 1, "size": 0}]}, "InvalidParameter.DataDisk.Size"),
+    ({"data_disks": [{"index": 1, "size": 9}, {"index": 1, "size": 9}]},
+     "InvalidParameter.DataDisk.Index"),
+    ({"image_name": "x"}, "InvalidParameter.ImageName"),
+    ({"execution_mode": "later"}, "InvalidParameter.ExecutionMode"),
+    ({"execution_mode": "scheduled"}, "InvalidParameter.ScheduledStartTime"),
+    ({"execution_mode": "scheduled", "scheduled_start_time": "2020-01-01T00:00:00Z"},
+     "InvalidParameter.ScheduledStartTime"),
+    ({"execution_mode": "scheduled", "scheduled_start_time": "+5min"},
+     "InvalidParameter.ScheduledStartTime"),
+    ({"valid_time": "+3d"}, "InvalidParameter.ValidTime"),
+    ({"valid_time": "+100d"}, "InvalidParameter.ValidTime"),
+    ({"bandwidth_limit": -1}, "InvalidParameter.NetMode.BandwidthLimit"),
+    ({"bandwidth_limit": 1.5}, "InvalidParameter.BandwidthLimit"),
+    ({"compress_level": 11}, "InvalidParameter.CompressLevel"),
+    ({"checksum": "yes"}, "InvalidParameter.Checksum"),
+    ({"bogus_field": 1}, "InvalidParameter.BogusField"),
+    ({"region_id": "mars"}, "InvalidRegionId.NotFound"),
+    ({"source_id": "s-unknown"}, "InvalidSourceServerId.NotFound"),
+]
+
+
+def _resolve(fields: dict[str, Any], now: Any) -> dict[str, Any]:
+    out = dict(fields)
+    for key, value in fields.items():
+        if isinstance(value, str) and value[:1] == "+":
+            unit = {"min": "minutes", "d": "days"}["min" if value.endswith("min") else "d"]
+            amount = int(value[1:].rstrip("mind"))
+            out[key] = (now + timedelta(**{unit: amount})).isoformat()
+    return out
+
+
+@pytest.mark.parametrize(("fields", "code"), BAD_CREATE, ids=[c for _, c in BAD_CREATE])
+def test_bad_create_input(
+    client: TestClient, auth: dict[str, str], ctl_clock: Any, fields: dict[str, Any], code: str
+) -> None:
+    src = import_source(client, auth, data=[(1, 8, 1)])
+    body = {"source_id": src["source_id"], **_resolve(fields, ctl_clock.now)}
+    r = client.post("/api/v1/jobs", headers=auth, json=body)
+    assert r.json()["code"] == code, r.text
+    assert r.status_code == (404 if code.endswith("NotFound") else 400)
+    assert r.json()["message"] and r.json()["request_id"]
+    listed = client.get("/api/v1/jobs", params={"source_id": src["source_id"]}, headers=auth)
+    assert listed.json()["total_count"] == 0  # nothing half-created
+
+
+def test_duplicates_and_chinese_messages(client: TestClient, auth: dict[str, str]) -> None:
+    a, b = import_source(client, auth), import_source(client, auth)
+    client.post("/api/v1/jobs", headers=auth, json={"source_id": a["source_id"], "name": "dup"})
+    r = client.post("/api/v1/jobs", headers={**auth, "Accept-Language": "zh-CN"},
+                    json={"source_id": b["source_id"], "name": "dup"})
+    assert r.json()["code"] == "ReplicationJobName.Duplicate" and "迁移任务" in r.json()["message"]
+
+
+def test_other_accounts_resources_are_404(
+    client: TestClient, auth: dict[str, str], ctl_ctx: ServiceContext
+) -> None:
+    src = import_source(client, auth)
+    job = client.post("/api/v1/jobs", headers=auth, json={"source_id": src["source_id"]}).json()
+    other = accounts.create_account(ctl_ctx, name="x-" + job["job_id"], password="p" * 8)
+    key = accounts.create_access_key(ctl_ctx, other.id)
+    them = basic(key.key.id, key.secret)
+    jid, sid = job["job_id"], src["source_id"]
+    for method, url in [("GET", f"/api/v1/jobs/{jid}"), ("DELETE", f"/api/v1/jobs/{jid}"),
+                        ("POST", f"/api/v1/jobs/{jid}/start"), ("GET", f"/api/v1/sources/{sid}"),
+                        ("DELETE", f"/api/v1/sources/{sid}"), ("GET", "/api/v1/images/m-x")]:
+        r = client.request(method, url, headers=them)
+        assert r.status_code == 404, (method, url, r.text)
+    r = client.post("/api/v1/jobs", headers=them, json={"source_id": sid})
+    assert r.status_code == 404 and r.json()["code"] == "InvalidSourceServerId.NotFound"
+    assert client.get("/api/v1/jobs", headers=them).json()["total_count"] == 0
+
+
+def test_sources_codes_regions_images(client: TestClient, auth: dict[str, str]) -> None:
+    src = import_source(client, auth, hostname="db-host")
+    sid = src["source_id"]
+    got = client.get("/api/v1/sources", params={"source_id": sid}, headers=auth).json()
+    assert [s["hostname"] for s in got["sources"]] == ["db-host"]
+    assert got["sources"][0]["system_disk_size"] == 10
+    r = client.patch(f"/api/v1/sources/{sid}", headers=auth, json={"name": "db"})
+    assert r.json()["name"] == "db"
+    assert client.get("/api/v1/sources", params={"state": "Nope"},
+                      headers=auth).json()["code"] == "InvalidParameter.State"
+    codes = client.get("/api/v1/activation-codes", headers=auth).json()["activation_codes"]
+    assert codes[0]["registered_count"] == 1 and "code" not in codes[0]
+    dis = client.post(f"/api/v1/activation-codes/{codes[0]['code_id']}/disable", headers=auth)
+    assert dis.json()["state"] == "disabled"
+    bad = client.post("/api/v1/activation-codes", json={"count": 0}, headers=auth)
+    assert bad.json()["code"] == "InvalidParameter.Count"
+    reg = client.post("/api/v1/regions", headers=auth,
+                      json={"region_id": "dc-2", "network_quota": 2, "reserved_slots": 1})
+    assert reg.status_code == 201 and reg.json()["network_quota"] == 2
+    again = client.post("/api/v1/regions", headers=auth, json={"region_id": "dc-2"})
+    assert again.json()["code"] == "RegionId.Duplicate"
+    assert client.post("/api/v1/regions", headers=auth,
+                       json={"region_id": "Bad_Id"}).json()["code"] == "InvalidParameter.RegionId"
+    assert client.get("/api/v1/images", headers=auth).json()["total_count"] == 0
+    assert client.delete(f"/api/v1/sources/{sid}", headers=auth).json()["deleted"]

@@ -1,0 +1,120 @@
+"""The send plan: free ext blocks (full of stale data) and holes left out, everything else in."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from diskfactory import (
+    BuiltDisk,
+    PartSpec,
+    compare_disks,
+    dumpe2fs_free_ranges,
+    e2fsck_all,
+    make_disk,
+    run,
+)
+from rehost.diskfmt import Extent, describe_plan, plan_extents
+from rehost.diskfmt.e2tools import debugfs_cat
+from rehost.diskfmt.holes import data_spans
+
+MIB = 1 << 20
+ALIGN = 4096
+
+
+def _copy_plan(src: Path, dst: Path, extents: list[Extent]) -> None:
+    """What the sender + transit do: copy only planned extents into a sparse file."""
+    with src.open("rb") as a, dst.open("wb") as b:
+        b.truncate(src.stat().st_size)
+        for ext in extents:
+            a.seek(ext.offset_bytes)
+            b.seek(ext.offset_bytes)
+            b.write(a.read(ext.length_bytes))
+
+
+def _assert_well_formed(extents: list[Extent], size: int) -> None:
+    assert extents == sorted(extents)
+    for prev, cur in itertools.pairwise(extents):
+        assert prev.end_bytes < cur.offset_bytes  # non-overlapping and merged
+    for ext in extents:
+        assert ext.offset_bytes % ALIGN == 0 and ext.length_bytes > 0
+        assert ext.end_bytes % ALIGN == 0 or ext.end_bytes == size
+
+
+def _overlap(extents: list[Extent], ranges: list[tuple[int, int]]) -> int:
+    total = 0
+    for lo, hi in ranges:
+        lo, hi = -(-lo // ALIGN) * ALIGN, hi // ALIGN * ALIGN  # alignment may read edges
+        for e in extents:
+            total += max(0, min(hi, e.end_bytes) - max(lo, e.offset_bytes))
+    return total
+
+
+@pytest.mark.parametrize("fixture", ["gpt_system_disk", "mbr_system_disk", "data_disk",
+                                     "whole_data_disk"])
+def test_plan_skips_stale_free_space_and_keeps_everything_else(
+    fixture: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    disk: BuiltDisk = request.getfixturevalue(fixture)
+    extents = plan_extents(disk.path)
+    _assert_well_formed(extents, disk.size_bytes)
+    free = [r for p in disk.ext_partitions for r in dumpe2fs_free_ranges(disk.path, p.start_bytes)]
+    assert _overlap(extents, free) == 0
+    target = tmp_path / "target.img"
+    _copy_plan(disk.path, target, extents)
+    assert compare_disks(disk, target) == []
+    assert all(rc == 0 for rc, _ in e2fsck_all(disk, target).values())
+    for part in disk.ext_partitions:  # every file reads back through the filesystem
+        for name, content in part.files.items():
+            assert debugfs_cat(target, part.start_bytes, f"/{name}") == content
+
+
+def test_plan_size_is_used_data_plus_unknown_partitions(gpt_system_disk: BuiltDisk) -> None:
+    plan = describe_plan(gpt_system_disk.path)
+    whole = sum(p.size_bytes for p in gpt_system_disk.partitions if not p.fs.startswith("ext"))
+    expected = gpt_system_disk.used_bytes + whole
+    assert plan.notes == ()
+    assert expected - 2 * MIB <= plan.planned_bytes <= expected + 2 * MIB
+    assert plan.planned_bytes < gpt_system_disk.size_bytes * 0.6
+
+
+def test_holes_of_sparse_images_are_not_planned(tmp_path: Path) -> None:
+    disk = make_disk(tmp_path, size_mib=64, table="gpt", stale=False,
+                     parts=(PartSpec(fs="empty", size_mib=40), PartSpec(fs="ext4")))
+    plan = describe_plan(disk.path)
+    assert plan.planned_bytes < 8 * MIB
+    with disk.path.open("rb") as f:
+        data = data_spans(f.fileno(), disk.size_bytes)
+    for ext in plan.extents:  # every planned byte is data (modulo 4 KiB rounding)
+        assert any(s - ALIGN < ext.offset_bytes and ext.end_bytes < e + ALIGN for s, e in data)
+
+
+def test_dirty_journal_copies_the_filesystem_whole(tmp_path: Path) -> None:
+    disk = make_disk(tmp_path, size_mib=32, table="mbr", parts=(PartSpec(fs="ext4"),))
+    part = disk.ext_partitions[0]
+    run("debugfs", "-w", "-R", "feature needs_recovery", f"{disk.path}?offset={part.start_bytes}")
+    plan = describe_plan(disk.path)
+    assert any("needs recovery" in n for n in plan.notes)
+    with disk.path.open("rb") as f:  # mke2fs punches holes (journal...): those stay out
+        data = data_spans(f.fileno(), disk.size_bytes)
+    in_part = [(max(s, part.start_bytes), min(e, part.start_bytes + part.size_bytes))
+               for s, e in data if e > part.start_bytes]
+    assert _overlap(list(plan.extents), in_part) == sum(e - s for s, e in in_part)
+
+
+def test_block_devices_have_no_holes() -> None:
+    fd = os.open("/dev/zero", os.O_RDONLY)
+    try:
+        assert data_spans(fd, 1 << 30) == [(0, 1 << 30)]
+    finally:
+        os.close(fd)
+
+
+def test_missing_disk_is_a_bilingual_error(tmp_path: Path) -> None:
+    from rehost.diskfmt import DiskUnreadableError
+
+    with pytest.raises(DiskUnreadableError, match="无法读取磁盘"):
+        plan_extents(tmp_path / "nope.img")

@@ -17,14 +17,14 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
-from console.inventory import make_inventory  # noqa: E402
-from rehost.api.app import create_app  # noqa: E402
-from rehost.config import Settings  # noqa: E402
-from rehost.console import create_console_router  # noqa: E402
-from rehost.domain.ids import AccountId  # noqa: E402
-from rehost.domain.rules import JobRequest  # noqa: E402
-from rehost.services import activation, agents, auth, bootstrap, jobs, runs  # noqa: E402
-from rehost.services.context import ServiceContext  # noqa: E402
+from console.inventory import make_inventory
+from rehost.api.app import create_app
+from rehost.config import Settings
+from rehost.console import create_console_router
+from rehost.domain.ids import AccountId
+from rehost.domain.rules import JobRequest
+from rehost.services import activation, agents, auth, bootstrap, jobs, runs
+from rehost.services.context import ServiceContext
 
 BUDGET_MS = 300.0
 

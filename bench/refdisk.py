@@ -72,7 +72,7 @@ def populate(root: Path, total_bytes: int, *, seed: int) -> None:
 def _binary_like(rng: random.Random, size: int) -> bytes:
     """Random 1 KiB blocks interleaved with sparse structured ones, like an ELF file."""
     parts = []
-    for i in range(0, size, 2048):
+    for _ in range(0, size, 2048):
         parts.append(rng.randbytes(1024))
         parts.append(bytes(512) + (b"\x48\x89\xe5\x41" * 128))
     return b"".join(parts)[:size]

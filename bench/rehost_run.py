@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,7 @@ def migrate(disk: Path, work: Path, *, compress_level: int, checksum: bool,
                         ca_pem=ca.cert_pem, disks=(SendDisk(0, disk, size),),
                         compress_level=compress_level, bandwidth_limit_kbps=bandwidth_limit_kbps,
                         direct_io=direct_io, connections=connections)
+        os.sync()  # earlier runs' dirty pages must not be flushed during this one
         return _timed_send(spec, stop_after_s)
     finally:
         assert proc.stdin is not None

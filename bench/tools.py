@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -13,6 +14,7 @@ PART_START = 1024 * 1024
 
 def timed(cmd: list[str]) -> float:
     """Run a command, return its wall time."""
+    os.sync()  # start every tool with no writeback pending
     started = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started

@@ -62,3 +62,21 @@ def run_server(
     finally:
         scheduler.stop()
         ctx.db.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m rehost.server [--data-dir DIR] [--listen HOST:PORT]` (the CLI wraps the same)."""
+    import argparse
+
+    from rehost.config import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m rehost.server")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--listen")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    run_server(load_settings(data_dir=args.data_dir, listen=args.listen))
+
+
+if __name__ == "__main__":
+    main()

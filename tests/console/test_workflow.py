@@ -180,10 +180,25 @@ def _finish(page: Any, transit: ServiceContext, job_id: str, lang: str) -> None:
     shoot(page, f"images-{lang}")
 
 
+def _schedule_too_early_is_refused(page: Any) -> None:
+    assert page.locator("#scheduled_start_time").is_hidden()
+    page.check('input[name=mode][value="scheduled"]')
+    soon = page.evaluate("""() => { const d = new Date(Date.now() + 5 * 60000);
+        const p = n => String(n).padStart(2, "0");
+        return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:`
+             + p(d.getMinutes()); }""")
+    page.fill("#scheduled_start_time", soon)
+    page.click("#submit-job")
+    message = page.eval_on_selector("#scheduled_start_time", "el => el.validationMessage")
+    assert message == page.get_attribute("#scheduled_start_time", "data-too-early")
+    assert "/jobs/new" in page.url  # nothing was submitted
+
+
 def _failed_job_log(page: Any, server: RunningServer, transit: ServiceContext, lang: str) -> None:
     source_id = _import_source(page, server, f"db-{lang}", data_disks=())
     page.goto(f"{server.base_url}/jobs/new?source_id={source_id}")
     assert page.locator("#data-disks .help strong").is_visible()  # FAQ: no data disk
+    _schedule_too_early_is_refused(page)
     page.check('input[name=mode][value="immediate"]')
     page.click("#submit-job")
     page.wait_for_url(re.compile(r"/jobs$"))

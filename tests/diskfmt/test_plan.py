@@ -17,7 +17,7 @@ from diskfactory import (
     make_disk,
     run,
 )
-from rehost.diskfmt import Extent, describe_plan, plan_extents
+from rehost.diskfmt import Extent, describe_plan, plan_extents, read_layout
 from rehost.diskfmt.e2tools import debugfs_cat
 from rehost.diskfmt.holes import data_spans
 
@@ -70,6 +70,27 @@ def test_plan_skips_stale_free_space_and_keeps_everything_else(
     for part in disk.ext_partitions:  # every file reads back through the filesystem
         for name, content in part.files.items():
             assert debugfs_cat(target, part.start_bytes, f"/{name}") == content
+
+
+def test_plan_of_logical_partitions_keeps_ebrs(tmp_path: Path) -> None:
+    disk = make_disk(tmp_path, size_mib=48, table="mbr", parts=(
+        PartSpec(fs="ext4", size_mib=8), PartSpec(fs="ext4", size_mib=16, logical=True,
+                                                  files_bytes=2 * MIB),
+        PartSpec(fs="ext3", logical=True, files_bytes=MIB)))
+    extents = plan_extents(disk.path)
+    target = tmp_path / "target.img"
+    _copy_plan(disk.path, target, extents)
+    assert compare_disks(disk, target) == []
+    assert [p.number for p in disk.ext_partitions] == [1, 5, 6]
+    assert all(rc == 0 for rc, _ in e2fsck_all(disk, target).values())
+
+
+def test_whole_disk_vfat_is_not_an_mbr(tmp_path: Path) -> None:
+    img = tmp_path / "fat.img"
+    run("truncate", "-s", "16M", img)
+    run("mkfs.vfat", img)
+    layout = read_layout(img)
+    assert layout.table.kind == "none" and [v.fs.name for v in layout.volumes] == ["vfat"]
 
 
 def test_plan_size_is_used_data_plus_unknown_partitions(gpt_system_disk: BuiltDisk) -> None:

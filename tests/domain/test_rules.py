@@ -145,7 +145,8 @@ def test_schedule_window() -> None:
     assert build(mode=sched, scheduled_start_time=NOW + timedelta(days=30)).mode is sched
     for bad in [NOW - timedelta(hours=1), NOW + timedelta(minutes=9, seconds=59),
                 NOW + timedelta(days=30, seconds=1)]:
-        assert code_of(mode=sched, scheduled_start_time=bad) == "InvalidParameter.ScheduledStartTime"
+        code = code_of(mode=sched, scheduled_start_time=bad)
+        assert code == "InvalidParameter.ScheduledStartTime"
     assert code_of(mode=sched) == "InvalidParameter.ScheduledStartTime"
     naive = (NOW + timedelta(hours=1)).replace(tzinfo=None)
     assert code_of(mode=sched, scheduled_start_time=naive) == "InvalidParameter.ScheduledStartTime"

@@ -83,8 +83,10 @@ def test_heartbeat_poll_report_and_offline(
     assert agents.poll_work(ctl_ctx, token).action == "none"
     ctl_clock.advance(seconds=91)
     assert sources.mark_offline_sources(ctl_ctx) >= 1  # the module DB is shared
-    assert sources.get_source(ctl_ctx, ctl_account.id, src.source_id).state is SourceState.UNAVAILABLE
-    beat = agents.heartbeat(ctl_ctx, token, inventory=make_inventory(hostname="renamed", data=[(1, 4, 1)]))
+    state = sources.get_source(ctl_ctx, ctl_account.id, src.source_id).state
+    assert state is SourceState.UNAVAILABLE
+    fresh = make_inventory(hostname="renamed", data=[(1, 4, 1)])
+    beat = agents.heartbeat(ctl_ctx, token, inventory=fresh)
     assert beat.state is SourceState.AVAILABLE and beat.hostname == "renamed"
     job = jobs.create_job(ctl_ctx, ctl_account.id, source_id=src.source_id, region_id="local",
                           request=JobRequest(compress_level=2, bandwidth_limit_kbps=100))

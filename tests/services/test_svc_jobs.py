@@ -65,7 +65,9 @@ def test_bad_create_is_not_half_created(
     assert _count_rows(ctl_ctx, ctl_account.id) == before
 
 
-def test_unknown_and_foreign_ids(ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any) -> None:
+def test_unknown_and_foreign_ids(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
+) -> None:
     other = accounts.create_account(ctl_ctx, name="other-" + ctl_account.name, password="x" * 8)
     foreign = ctl_source(account_id=other.id)
     for source_id in ["s-nope", foreign.source_id]:
@@ -113,7 +115,8 @@ def test_one_unfinished_job_per_available_source(
     jobs.delete_job(ctl_ctx, ctl_account.id, first.id)
     ctl_clock.advance(minutes=2)
     sources.mark_offline_sources(ctl_ctx)
-    assert sources.get_source(ctl_ctx, ctl_account.id, src.source_id).state is SourceState.UNAVAILABLE
+    state = sources.get_source(ctl_ctx, ctl_account.id, src.source_id).state
+    assert state is SourceState.UNAVAILABLE
     with pytest.raises(InvalidStatus) as info:
         create(ctl_ctx, ctl_account, src.source_id)
     assert info.value.code == "SourceServerState.Invalid"

@@ -46,7 +46,7 @@ class Rig:
 
     def send_spec(self, token: str, disks: list[tuple[int, Path]], **kw: Any) -> SendSpec:
         """A SendSpec aimed at this rig."""
-        host, port = self.pool.address
+        _host, port = self.pool.address
         sdisks = tuple(SendDisk(i, p, p.stat().st_size) for i, p in disks)
         return SendSpec(host="127.0.0.1", port=port, token=token, agent_id="s-test",
                         ca_pem=self.ca.cert_pem, disks=sdisks, **kw)

@@ -108,7 +108,8 @@ def test_disk_full_fails_clearly_and_restart_finishes(tmp_path: Path) -> None:
 def test_torn_journal_tail_is_ignored(tmp_path: Path) -> None:
     path = tmp_path / "journal.bin"
     j = ProgressJournal(path)
-    j.append_chunks([ChunkRecord(0, 0, MIB, MIB, bytes(16)), ChunkRecord(0, MIB, MIB, 10, b"x" * 16)])
+    j.append_chunks([ChunkRecord(0, 0, MIB, MIB, bytes(16)),
+                     ChunkRecord(0, MIB, MIB, 10, b"x" * 16)])
     j.close()
     with path.open("ab") as f:
         f.write(b"\x01" * (RECORD.size - 3))  # a record cut short by a crash

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import logging
 import queue
@@ -77,8 +78,10 @@ def send_job(
         for r in readers.values():
             r.close()
         for view_map, view in buffers:
-            view.release()
-            view_map.close()
+            # chunks still queued after a failure may hold slices; then the GC frees it later
+            with contextlib.suppress(BufferError):
+                view.release()
+                view_map.close()
 
 
 def _run(spec: SendSpec, ctx: Any, state: SendState, plans: dict[int, list[Cell]],

@@ -14,10 +14,11 @@ from rehost.config import DEFAULT_LISTEN, SettingsError, load_settings
 def server(data_dir: str | None, listen: str | None) -> None:
     """Run the rehost server; the first start prints the admin AccessKey once."""
     from rehost.api.smc.router import build_router  # heavy imports only for this command
+    from rehost.console import create_console_router
     from rehost.server import run_server
 
     try:
         settings = load_settings(data_dir=data_dir, listen=listen)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
-    run_server(settings, routers=[build_router()])
+    run_server(settings, routers=[build_router(), create_console_router()])

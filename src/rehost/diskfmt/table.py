@@ -59,6 +59,8 @@ def read_partition_table(disk: DiskReader) -> PartitionTable:
     boot = disk.read_at(0, 512)
     if len(boot) < 512 or boot[510:512] != b"\x55\xaa":
         return PartitionTable(kind="none")
+    if boot[3:11] == b"NTFS    " or boot[54:57] == b"FAT" or boot[82:87] == b"FAT32":
+        return PartitionTable(kind="none")  # a volume boot record, not a partition table
     if mbr.is_protective(boot):
         return gpt.read_gpt(disk)
     table = mbr.read_mbr(disk, boot)

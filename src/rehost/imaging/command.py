@@ -19,7 +19,8 @@ def run_tool(
     command = list(args)
     try:
         proc = subprocess.run(
-            command, input=input_text, capture_output=True, text=True, timeout=timeout_s,
+            command, input=input_text, capture_output=True, text=True, encoding="utf-8",
+            errors="replace", timeout=timeout_s,
             env={**os.environ, **TOOL_ENV, **(env or {})}, check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -43,6 +43,8 @@ class DataConnection:
         self._dctx = zstandard.ZstdDecompressor()
         self._verify_map = mmap.mmap(-1, wire.MAX_RAW_BYTES)
         self._verify = memoryview(self._verify_map)
+        self._stage_map = mmap.mmap(-1, wire.MAX_RAW_BYTES)
+        self._stage = memoryview(self._stage_map)
         self._pending: list[ChunkRecord] = []
         self._pending_bytes = 0
         self._pending_since = 0.0
@@ -108,7 +110,10 @@ class DataConnection:
             self.sock.sendall(wire.pack_nack(rng))
             return
         if head.codec != Codec.ZERO:
-            session.target(head.disk_index).write_sparse(head.offset_bytes, raw)
+            # stage in a page-aligned buffer so the target can write it with O_DIRECT
+            stage = self._stage[: head.raw_length_bytes]
+            stage[:] = raw
+            session.target(head.disk_index).write_sparse(head.offset_bytes, stage, aligned=True)
         if not self._pending:
             self._pending_since = time.monotonic()
         self._pending.append(
@@ -171,7 +176,8 @@ class DataConnection:
             pass
 
     def _close(self) -> None:
-        self._verify.release()
-        self._verify_map.close()
+        for view, buf in ((self._verify, self._verify_map), (self._stage, self._stage_map)):
+            view.release()
+            buf.close()
         with contextlib.suppress(OSError):
             self.sock.close()

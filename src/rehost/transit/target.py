@@ -14,6 +14,7 @@ from rehost.transit.errors import TransitError, disk_full
 from rehost.wire import disk_digest_record, is_zero, zero_digest
 
 SPARSE_BLOCK = 64 * 1024
+DIRECT_ALIGN = 4096
 
 
 class TargetDisk:
@@ -25,22 +26,26 @@ class TargetDisk:
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         if os.fstat(self.fd).st_size != size_bytes:
             self._guard(lambda: os.ftruncate(self.fd, size_bytes))
+        self.direct_fd = _open_direct(path)
 
-    def write(self, offset: int, data: memoryview | bytes) -> None:
-        """Write data at offset (ENOSPC becomes Transit.DiskFull)."""
+    def write(self, offset: int, data: memoryview | bytes, *, aligned: bool = False) -> None:
+        """Write data at offset; aligned=True promises a page-aligned buffer (O_DIRECT)."""
         if offset < 0 or offset + len(data) > self.size_bytes:
             raise TransitError("Transit.BadChunk", f"chunk at {offset} is outside {self.path.name}")
         view = memoryview(data)
+        direct = (aligned and self.direct_fd >= 0 and offset % DIRECT_ALIGN == 0
+                  and len(view) % DIRECT_ALIGN == 0)
+        fd = self.direct_fd if direct else self.fd
 
         def _do() -> None:
             pos, rest = offset, view
             while rest:
-                n = os.pwrite(self.fd, rest, pos)
+                n = os.pwrite(fd, rest, pos)
                 pos, rest = pos + n, rest[n:]
 
         self._guard(_do)
 
-    def write_sparse(self, offset: int, data: memoryview | bytes) -> None:
+    def write_sparse(self, offset: int, data: memoryview | bytes, *, aligned: bool = False) -> None:
         """Write only the non-zero 64 KiB blocks of data, so zeros stay holes on the target."""
         view = memoryview(data)
         run_start = -1
@@ -50,7 +55,7 @@ class TargetDisk:
             if not zero and run_start < 0:
                 run_start = pos
             elif zero and run_start >= 0:
-                self.write(offset + run_start, view[run_start:pos])
+                self.write(offset + run_start, view[run_start:pos], aligned=aligned)
                 run_start = -1
 
     def sync(self) -> None:
@@ -64,6 +69,8 @@ class TargetDisk:
     def close(self) -> None:
         """Close the file."""
         os.close(self.fd)
+        if self.direct_fd >= 0:
+            os.close(self.direct_fd)
 
     def disk_digest(self, chunk_bytes: int) -> bytes:
         """xxh3-128 over (offset, xxh3-128(chunk)) of every non-zero chunk, in offset order."""
@@ -104,3 +111,13 @@ class TargetDisk:
                 raise disk_full(str(self.path)) from exc
             raise
 
+
+
+def _open_direct(path: Path) -> int:
+    """A second, O_DIRECT descriptor (-1 where the file system refuses it, e.g. tmpfs)."""
+    if not hasattr(os, "O_DIRECT"):
+        return -1
+    try:
+        return os.open(path, os.O_WRONLY | os.O_DIRECT)
+    except OSError:
+        return -1

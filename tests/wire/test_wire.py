@@ -1,0 +1,109 @@
+"""Frame encoding round trips and bounds; PKI contexts really handshake TLS 1.3."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import ssl
+import threading
+
+import pytest
+
+from rehost import wire
+from rehost.pki import (
+    agent_client_context,
+    create_ca,
+    issue_transit_cert,
+    load_or_create_ca,
+    transit_server_context,
+)
+from rehost.wire import ChunkRange, Codec, FrameType, WireError
+
+NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
+def _pair() -> tuple[socket.socket, socket.socket]:
+    return socket.socketpair()
+
+
+def test_data_frame_round_trip_without_copy() -> None:
+    a, b = _pair()
+    payload = b"x" * 1000
+    head = wire.DataHeader(3, Codec.ZSTD, 1 << 40, 4096, 2048, b"d" * 16)
+    a.sendall(wire.pack_data_header(head, len(payload)) + payload)
+    frame = wire.FrameReader(b, 1 << 20).read()
+    got, body = wire.unpack_data(frame.body)
+    assert frame.type == FrameType.DATA and got == head and bytes(body) == payload
+    assert isinstance(body, memoryview)
+
+
+def test_ack_nack_control_round_trip_and_poll() -> None:
+    a, b = _pair()
+    reader = wire.FrameReader(b, 1 << 20)
+    assert reader.poll() is None
+    ranges = [ChunkRange(0, 0, 4096), ChunkRange(1, 1 << 33, 10)]
+    a.sendall(wire.pack_ranges(FrameType.ACK, ranges) + wire.pack_nack(ranges[1]))
+    a.sendall(wire.pack_control(FrameType.HELLO, {"token": "t", "disks": []}))
+    first = reader.poll()
+    assert first is not None and wire.unpack_ranges(first.body) == ranges
+    assert wire.unpack_nack(reader.read().body) == ranges[1]
+    assert wire.unpack_control(reader.read().body)["token"] == "t"
+
+
+def test_bounds_and_versions_are_checked() -> None:
+    a, b = _pair()
+    reader = wire.FrameReader(b, 1024)
+    a.sendall(wire.FRAME_HEADER.pack(b"RH", 1, FrameType.DATA, 4096))
+    with pytest.raises(WireError, match="too large"):
+        reader.read()
+    a2, b2 = _pair()
+    a2.sendall(wire.FRAME_HEADER.pack(b"RH", 99, FrameType.ACK, 0))
+    with pytest.raises(WireError) as err:
+        wire.FrameReader(b2, 1024).read()
+    assert err.value.code == "Wire.Version"
+    with pytest.raises(WireError):
+        wire.pack_data_header(wire.DataHeader(0, Codec.RAW, 0, wire.MAX_RAW_BYTES + 1, 0,
+                                              bytes(16)), 0)
+
+
+def test_zero_detection() -> None:
+    import xxhash
+
+    z = bytes(65536)
+    assert wire.is_zero(z, xxhash.xxh3_128_digest(z))
+    nz = b"\0" * 65535 + b"\1"
+    assert not wire.is_zero(nz, xxhash.xxh3_128_digest(nz))
+
+
+def test_pinned_tls13_handshake(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ca = load_or_create_ca(tmp_path / "pki", now=NOW)
+    assert load_or_create_ca(tmp_path / "pki", now=NOW) == ca
+    assert (tmp_path / "pki" / "ca.key").stat().st_mode & 0o777 == 0o600
+    server_ctx = transit_server_context(issue_transit_cert(ca, ["127.0.0.1"], now=NOW))
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with server_ctx.wrap_socket(conn, server_side=True) as s:
+            s.sendall(s.version().encode() if s.version() else b"?")
+
+    threading.Thread(target=serve, daemon=True).start()
+    with agent_client_context(ca.cert_pem).wrap_socket(
+        socket.create_connection(listener.getsockname()), server_hostname="127.0.0.1"
+    ) as c:
+        assert c.recv(16) == b"TLSv1.3"
+    other = create_ca(now=NOW)  # a transit certified by another CA is refused
+    rogue = transit_server_context(issue_transit_cert(other, ["127.0.0.1"], now=NOW))
+    listener2 = socket.create_server(("127.0.0.1", 0))
+
+    def serve_rogue() -> None:
+        conn, _ = listener2.accept()
+        try:
+            rogue.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            pass
+
+    threading.Thread(target=serve_rogue, daemon=True).start()
+    with pytest.raises(ssl.SSLCertVerificationError):
+        agent_client_context(ca.cert_pem).wrap_socket(
+            socket.create_connection(listener2.getsockname()), server_hostname="127.0.0.1")

@@ -122,6 +122,16 @@ class Load:
         self.lat: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
         self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(max_workers=48)
+
+    def reset(self) -> None:
+        """Forget the latencies recorded so far (after the warm-up)."""
+        self.lat.clear()
+        self.errors.clear()
+
+    def close(self) -> None:
+        """Wait for the workers to finish."""
+        self.pool.shutdown(wait=True)
 
     def _client(self) -> httpx.Client:
         if not hasattr(self.local, "c"):
@@ -157,13 +167,15 @@ class Load:
         """Fire every request at its scheduled time."""
         plan = self.schedule(duration_s, describes_per_s)
         start = time.monotonic()
-        with ThreadPoolExecutor(max_workers=48) as pool:
-            for offset, kind, arg in plan:
-                due = start + offset
-                delay = due - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                pool.submit(self._do, kind, arg, due)
+        futures = []
+        for offset, kind, arg in plan:
+            due = start + offset
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(self.pool.submit(self._do, kind, arg, due))
+        for future in futures:
+            future.result()
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -192,9 +204,11 @@ def bench(name: str, url: str, args: argparse.Namespace) -> bool:
         tokens, job_ids = populate(t, args.agents, args.jobs)
         print(f"{name}: imported {len(tokens)} sources, {len(job_ids)} jobs in "
               f"{time.monotonic() - t0:.1f} s; running load for {args.duration:.0f} s …")
-        Load(t, tokens, job_ids).run(5.0, args.describes)  # warm-up: threads, connections
         load = Load(t, tokens, job_ids)
+        load.run(5.0, args.describes)  # warm-up: threads, connections, server caches
+        load.reset()
         load.run(args.duration, args.describes)
+        load.close()
         return report(name, load, args.duration)
 
 

@@ -8,18 +8,21 @@ declare -A need=(
   [mkfs.ext4]=e2fsprogs [e2fsck]=e2fsprogs [sfdisk]=fdisk [qemu-img]=qemu-utils
   [debugfs]=e2fsprogs [dumpe2fs]=e2fsprogs [resize2fs]=e2fsprogs [mke2fs]=e2fsprogs
   [lsblk]=util-linux [mkswap]=util-linux
+  [blkid]=util-linux [mdir]=mtools
 )
 if [[ "$profile" == test || "$profile" == demo ]]; then
   need+=([qemu-system-x86_64]=qemu-system-x86 [rsync]=rsync [cpio]=cpio
          [busybox]=busybox-static [extlinux]=extlinux [mkfs.vfat]=dosfstools [mcopy]=mtools
-         [grub-mkimage]=grub-common)
+         [grub-mkimage]=grub-common [grub-mkstandalone]=grub-common [syslinux]=syslinux
+         [mmd]=mtools [dpkg-deb]=dpkg)
 fi
 if [[ "$profile" == test ]]; then
   need+=([chromium]=chromium [chromedriver]=chromium-driver [pg_ctlcluster]=postgresql
          [initdb]=postgresql)
 fi
 files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/lib/syslinux/mbr/mbr.bin:syslinux-common
-       /usr/lib/grub/x86_64-efi/modinfo.sh:grub-efi-amd64-bin /usr/lib/grub/i386-pc/modinfo.sh:grub-pc-bin)
+       /usr/lib/grub/x86_64-efi/modinfo.sh:grub-efi-amd64-bin /usr/lib/grub/i386-pc/modinfo.sh:grub-pc-bin
+       /usr/lib/syslinux/modules/bios/ldlinux.c32:syslinux-common)
 missing=()
 for cmd in "${!need[@]}"; do
   if ! command -v "$cmd" >/dev/null 2>&1 && [[ ! -x "/usr/sbin/$cmd" && ! -x "/sbin/$cmd" ]] \

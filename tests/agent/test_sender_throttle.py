@@ -28,7 +28,7 @@ def test_real_transfer_holds_the_limit_within_5_percent(tmp_path: Path) -> None:
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from transit.harness import transit_rig  # noqa: PLC0415  (shared real-TLS rig)
+    from transit.harness import transit_rig  # the shared real-TLS rig
 
     src = tmp_path / "src.img"
     src.write_bytes(os.urandom(16 * MIB))

@@ -225,3 +225,52 @@ def test_sources_codes_regions_images(client: TestClient, auth: dict[str, str]) 
                        json={"region_id": "Bad_Id"}).json()["code"] == "InvalidParameter.RegionId"
     assert client.get("/api/v1/images", headers=auth).json()["total_count"] == 0
     assert client.delete(f"/api/v1/sources/{sid}", headers=auth).json()["deleted"]
+
+
+def test_modify_finish_and_images(
+    client: TestClient, auth: dict[str, str], ctl_ctx: ServiceContext
+) -> None:
+    from rehost.domain.ids import JobId
+    from rehost.domain.states import BusinessStatus
+    from rehost.services import dataplane
+
+    src = import_source(client, auth)
+    job = client.post("/api/v1/jobs", headers=auth, json={"source_id": src["source_id"]}).json()
+    jid = job["job_id"]
+    r = client.patch(f"/api/v1/jobs/{jid}", headers=auth,
+                     json={"description": "moved", "compress_level": 4, "image_name": "img-1"})
+    assert (r.json()["description"], r.json()["compress_level"]) == ("moved", 4)
+    bad = client.patch(f"/api/v1/jobs/{jid}", headers=auth, json={"compress_level": 12})
+    assert bad.json()["code"] == "InvalidParameter.CompressLevel"
+    client.post(f"/api/v1/jobs/{jid}/start", headers=auth)
+    for status in (BusinessStatus.SYNCING, BusinessStatus.PROCESSING):
+        dataplane.set_business_status(ctl_ctx, JobId(jid), status)
+    frozen = client.patch(f"/api/v1/jobs/{jid}", headers=auth, json={"compress_level": 1})
+    assert frozen.json()["code"] == "ReplicationJob.InvalidStatus"
+    image = dataplane.finish_job(ctl_ctx, JobId(jid), manifest={"disks": [{"index": 0}]})
+    done = client.get(f"/api/v1/jobs/{jid}", headers=auth).json()
+    assert done["status"] == "Finished" and done["image_link"] == f"/api/v1/images/{image.id}"
+    assert done["end_time"] and done["start_time"]
+    got = client.get(done["image_link"], headers=auth).json()
+    assert (got["name"], got["manifest"]) == ("img-1", {"disks": [{"index": 0}]})
+    assert client.get("/api/v1/images", params={"region_id": "local"},
+                      headers=auth).json()["total_count"] >= 1
+    assert client.delete(done["image_link"], headers=auth).json()["deleted"]
+    assert client.get(done["image_link"], headers=auth).json()["code"] == "InvalidImageId.NotFound"
+
+
+def test_agent_endpoints_refuse_bad_input(client: TestClient, auth: dict[str, str]) -> None:
+    code = client.post("/api/v1/activation-codes", json={"count": 1}, headers=auth).json()
+    bad = client.post("/api/v1/agent/import", json={
+        "code_id": code["code_id"], "code": "nope", "inventory": make_inventory()})
+    assert bad.status_code == 401 and bad.json()["code"] == "InvalidAccessToken"
+    missing = client.post("/api/v1/agent/import", json={"code_id": code["code_id"]})
+    assert missing.status_code == 400 and missing.json()["code"] == "InvalidParameter.Code"
+    src = import_source(client, auth)
+    agent = {"Authorization": "Bearer " + src["agent_token"]}
+    r = client.post("/api/v1/agent/heartbeat", headers=agent, json={"inventory": {"disks": []}})
+    assert r.json()["code"] == "InvalidParameter.Inventory"
+    assert client.post("/api/v1/agent/heartbeat", json={}).status_code == 401
+    assert client.post("/api/v1/agent/heartbeat", json={},
+                       headers={"Authorization": "Bearer x"}).json()["code"] == (
+        "InvalidAgentToken")

@@ -1,4 +1,4 @@
-"""Builds real bootable Linux disk images (BIOS/MBR with syslinux, UEFI/GPT with GRUB) and data disks.
+"""Builds real bootable Linux disks (BIOS/MBR with syslinux, UEFI/GPT with GRUB) and data disks.
 
 Nothing is mounted: partition tables come from sfdisk, filesystems from `mkfs.ext4 -d` and
 `mkfs.vfat` + mtools, the kernel from Debian's linux-image package (downloaded once and cached
@@ -105,6 +105,13 @@ def expected_marker(system: BootDisk, data: DataDisk | None = None) -> str:
     return f"{MARKER} root={system.root_hash} data={data_hash}"
 
 
+def copy_disk(disk: Path, dest_dir: Path) -> Path:
+    """A sparse copy of a disk image (same name, in dest_dir) that a test may modify."""
+    dest = dest_dir / disk.name
+    subprocess.run(["cp", "--sparse=always", str(disk), str(dest)], check=True)
+    return dest
+
+
 def tree_hash(root: Path) -> str:
     """Hash of a file tree exactly as the guest init computes it (sorted sha256sum lines)."""
     paths = sorted(
@@ -113,7 +120,8 @@ def tree_hash(root: Path) -> str:
         if p.is_file() and not p.is_symlink()
     )
     lines = b"".join(
-        hashlib.sha256((root / p.decode()[2:]).read_bytes()).hexdigest().encode() + b"  " + p + b"\n"
+        hashlib.sha256((root / p.decode()[2:]).read_bytes()).hexdigest().encode()
+        + b"  " + p + b"\n"
         for p in paths
     )
     return hashlib.sha256(lines).hexdigest()
@@ -151,10 +159,12 @@ def _newc(entries: list[tuple[str, int, bytes, int]]) -> bytes:
 def build_boot_disk(
     path: Path, *, boot_mode: BootMode, size_bytes: int = 384 * MiB,
     extra_files: Mapping[str, bytes] | None = None, kernel: Kernel | None = None,
+    root_uuid: str | None = None,
 ) -> BootDisk:
     """Build a bootable disk: boot partition (FAT) first, ext4 root last."""
     kernel = kernel or debian_kernel()
-    root_uuid, boot_serial = str(uuid.uuid4()), uuid.uuid4().hex[:8].upper()
+    root_uuid = root_uuid or str(uuid.uuid4())
+    boot_serial = uuid.uuid4().hex[:8].upper()
     with tempfile.TemporaryDirectory(prefix="rehost-bootdisk-") as tmp_name:
         tmp = Path(tmp_name)
         initrd = build_initramfs(kernel, tmp / "initrd.img")
@@ -168,7 +178,8 @@ def build_boot_disk(
         else:
             _stage(boot_dir, {"EFI/BOOT/BOOTX64.EFI": _grub_efi(tmp, kernel, root_uuid)})
             _stage(root_dir, {f"boot/{name}": data for name, data in boot_files.items()})
-        fat = _make_fat(tmp / "boot.fat", boot_dir, serial=boot_serial, bootable=boot_mode == "BIOS")
+        fat = _make_fat(tmp / "boot.fat", boot_dir, serial=boot_serial,
+                        bootable=boot_mode == "BIOS")
         _write_at(path, fat, offset=1 * MiB)
         _mkfs_ext4(path, root_dir, offset=1 * MiB + BOOT_PART_BYTES,
                    size_bytes=_last_partition_bytes(path), fs_uuid=root_uuid, label=ROOT_LABEL)

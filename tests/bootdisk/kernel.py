@@ -31,7 +31,11 @@ class Kernel:
 
 def cache_dir() -> Path:
     """Where downloads and extracted kernels are kept between test sessions."""
-    return Path(os.environ.get("REHOST_TEST_CACHE", "/var/cache/rehost-tests"))
+    if "REHOST_TEST_CACHE" in os.environ:
+        return Path(os.environ["REHOST_TEST_CACHE"])
+    default = Path("/var/cache/rehost-tests")
+    writable = os.access(default if default.exists() else default.parent, os.W_OK)
+    return default if writable else Path(tempfile.gettempdir()) / "rehost-tests-cache"
 
 
 def debian_kernel(cache: Path | None = None) -> Kernel:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import socket
 import ssl
@@ -98,10 +99,8 @@ def test_pinned_tls13_handshake(tmp_path) -> None:  # type: ignore[no-untyped-de
 
     def serve_rogue() -> None:
         conn, _ = listener2.accept()
-        try:
+        with contextlib.suppress(ssl.SSLError, OSError):
             rogue.wrap_socket(conn, server_side=True)
-        except (ssl.SSLError, OSError):
-            pass
 
     threading.Thread(target=serve_rogue, daemon=True).start()
     with pytest.raises(ssl.SSLCertVerificationError):

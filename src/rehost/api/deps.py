@@ -15,12 +15,17 @@ from rehost.services.context import ServiceContext
 
 
 def get_context(request: Request) -> ServiceContext:
-    """The ServiceContext stored on the app by `create_app`."""
+    """The ServiceContext stored on the app by `create_app` (plain function, callable anywhere)."""
     ctx: ServiceContext = request.app.state.ctx
     return ctx
 
 
-Ctx = Annotated[ServiceContext, Depends(get_context)]
+async def context_dependency(request: Request) -> ServiceContext:
+    """`get_context` as an async dependency: FastAPI runs it without a thread-pool hop."""
+    return get_context(request)
+
+
+Ctx = Annotated[ServiceContext, Depends(context_dependency)]
 
 
 def _missing(scheme: str) -> Unauthenticated:
@@ -46,7 +51,7 @@ def basic_account(request: Request, ctx: Ctx) -> AccountId:
     return auth.verify_basic(ctx, key_id, secret)
 
 
-def bearer_token(request: Request) -> str:
+async def bearer_token(request: Request) -> str:
     """The agent's `Authorization: Bearer <agent token>`."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value:

@@ -98,6 +98,7 @@ class RegionIn(Model):
     system_disk_max: StrictInt = 2048
     data_disk_min: StrictInt = 1
     data_disk_max: StrictInt = 32768
+    verify_after_migration: bool = False
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -151,6 +152,7 @@ def region_out(r: Region) -> dict[str, Any]:
         "slots_in_use": r.slots_in_use, "system_disk_min": r.limits.system_min_gib,
         "system_disk_max": r.limits.system_max_gib, "data_disk_min": r.limits.data_min_gib,
         "data_disk_max": r.limits.data_max_gib, "creation_time": _iso(r.created_at),
+        "verify_after_migration": r.verify_after_migration,
     }
 
 

@@ -121,6 +121,7 @@ class RegionRow(Base):
     system_max_gib: Mapped[int] = mapped_column(Integer)
     data_min_gib: Mapped[int] = mapped_column(Integer)
     data_max_gib: Mapped[int] = mapped_column(Integer)
+    verify_after_migration: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
 
 

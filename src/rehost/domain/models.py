@@ -173,6 +173,7 @@ class Region:
     limits: DiskLimits
     created_at: datetime
     slots_in_use: int = 0
+    verify_after_migration: bool = False
 
 
 @dataclass(frozen=True, slots=True)

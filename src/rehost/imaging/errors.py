@@ -70,7 +70,8 @@ class NotShrinkableError(ImagingError):
         shown = fs or "unknown"
         super().__init__(
             f"cannot shrink this disk: its last partition holds a {shown} filesystem, which "
-            f"rehost can only shrink when it is ext2/3/4; the smallest size is {min_size_bytes} bytes",
+            f"rehost can only shrink when it is ext2/3/4; "
+            f"the smallest size is {min_size_bytes} bytes",
             f"无法缩小该磁盘：最后一个分区的文件系统为 {shown}，rehost 只能缩小 ext2/3/4 文件系统；"
             f"最小大小为 {min_size_bytes} 字节",
         )

@@ -86,11 +86,11 @@ def read_layout(path: Path) -> DiskLayout:
         dump = json.loads(run_tool(["sfdisk", "--json", str(path)]).stdout)["partitiontable"]
     except ToolError:
         whole = probe_fs(path, offset_bytes=0, size_bytes=size)
-        parts = (Partition(0, 0, size, "", *whole),) if whole[0] else ()
-        return DiskLayout(path, size, "none", parts)
+        whole_disk = (Partition(0, 0, size, "", *whole),) if whole[0] else ()
+        return DiskLayout(path, size, "none", whole_disk)
     sector = int(dump.get("sectorsize", 512))
     table: TableKind = "gpt" if dump["label"] == "gpt" else "mbr"
-    parts = []
+    parts: list[Partition] = []
     for entry in dump.get("partitions", []):
         start, length = int(entry["start"]) * sector, int(entry["size"]) * sector
         number = int(str(entry["node"])[len(str(path)):].lstrip("p"))

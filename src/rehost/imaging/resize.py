@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -107,7 +107,10 @@ def _grow(layout: DiskLayout, target: int) -> ResizeResult:
                             last.number if last else None, last.fs if last else "",
                             old_fs, old_fs, note)
     end = target - layout.tail_reserve_bytes
-    grown = _set_partition_end(layout, last, end) if layout.table != "none" else last
+    if layout.table == "none":
+        grown = replace(last, size_bytes=end - last.start_bytes)
+    else:
+        grown = _set_partition_end(layout, last, end)
     new_fs = _resize_fs(path, grown, grown.size_bytes)
     return ResizeResult(path, "grow", layout.size_bytes, target, last.number, last.fs,
                         old_fs, new_fs)

@@ -107,22 +107,20 @@ def _kvm_broken(run: _Run, log_path: Path) -> bool:
 
 def _result(run: _Run, log_path: Path, duration_s: float, timeout_s: float) -> VerifyResult:
     """Turn a run into a VerifyResult with a bilingual reason."""
-    extra = {"duration_s": round(duration_s, 2), "log_path": log_path,
-             "accelerator": run.accelerator}
     if run.match is not None:
-        return VerifyResult(passed=run.match.passed, reason=run.match.reason_en,
-                            reason_zh=run.match.reason_zh, matched_line=run.match.line, **extra)
-    if run.timed_out:
-        return VerifyResult(
-            passed=False, matched_line="", **extra,
-            reason=f"timed out after {timeout_s:.0f} s without a login prompt or success line",
-            reason_zh=f"{timeout_s:.0f} 秒内未出现登录提示或成功标志，已超时",
-        )
-    return VerifyResult(
-        passed=False, matched_line="", **extra,
-        reason=f"the guest stopped (qemu exit code {run.returncode}) before a success line",
-        reason_zh=f"客户机在出现成功标志前已停止（qemu 退出码 {run.returncode}）",
-    )
+        passed, line = run.match.passed, run.match.line
+        reason_en, reason_zh = run.match.reason_en, run.match.reason_zh
+    elif run.timed_out:
+        passed, line = False, ""
+        reason_en = f"timed out after {timeout_s:.0f} s without a login prompt or success line"
+        reason_zh = f"{timeout_s:.0f} 秒内未出现登录提示或成功标志，已超时"
+    else:
+        passed, line = False, ""
+        reason_en = f"the guest stopped (qemu exit code {run.returncode}) before a success line"
+        reason_zh = f"客户机在出现成功标志前已停止（qemu 退出码 {run.returncode}）"
+    return VerifyResult(passed=passed, reason=reason_en, duration_s=round(duration_s, 2),
+                        matched_line=line, log_path=log_path, reason_zh=reason_zh,
+                        accelerator=run.accelerator)
 
 
 def _boot(

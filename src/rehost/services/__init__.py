@@ -52,12 +52,16 @@ frozen dataclasses of `rehost.domain.models`):
                 update_progress(ctx, job_id, disks: Sequence[DiskProgress]) -> Job
                 sync_done(ctx, job_id) -> Job
                 fail_job(ctx, job_id, *, code, message_en, message_zh, hint="") -> Job
-                finish_job(ctx, job_id, *, manifest, verify_result="") -> Image
+                finish_job(ctx, job_id, *, manifest, verify_result="", image_id=None) -> Image
                 log_event(ctx, job_id, *, level, code, message_en, message_zh, hint="") -> None
 - `images`:     describe_images(ctx, account_id, *, region_id=None, image_ids=None, name=None,
                     page_number=1, page_size=10) -> Page[Image]
                 get_image(ctx, account_id, image_id) -> Image
                 delete_image(ctx, account_id, image_id) -> None
+- `transits`:   unreleased(ctx) -> list[Transit]; data_token(ctx, row) (re-derived, hash stored)
+- `transit_control`: ServiceTransitControl(ctx) implements rehost.transit.ports.TransitControl;
+                SharedListenerPool(endpoint, pool) adapts rehost.transit.pool.TransitPool
+- `ports`:      TransitPool (open/disconnect/close), ImageStore (delete) Protocols;
+                NoTransitPool (data plane not wired: started jobs wait in Preparing)
 - `scheduler`:  tick(ctx) -> TickReport; Scheduler(ctx).start() / .stop()
-- `ports`:      TransitPool, ImageStore (Protocols); NoTransitPool (data plane not wired)
 """

@@ -69,9 +69,14 @@ def verify_agent_token(ctx: ServiceContext, token: str) -> tuple[AccountId, Sour
             select(SourceRow).where(SourceRow.agent_token_hash == crypto.sha256_hex(token))
         ).first()
     if row is None or row.state == SourceState.DELETING:
-        raise Unauthenticated(
-            "InvalidAgentToken",
-            "The agent token is unknown (the source was deleted?); import the source again.",
-            "客户端令牌无效（迁移源已删除？）；请重新导入迁移源。",
-        )
+        raise bad_agent_token()
     return AccountId(row.account_id), SourceId(row.id)
+
+
+def bad_agent_token() -> Unauthenticated:
+    """The error for an unknown agent token."""
+    return Unauthenticated(
+        "InvalidAgentToken",
+        "The agent token is unknown (the source was deleted?); import the source again.",
+        "客户端令牌无效（迁移源已删除？）；请重新导入迁移源。",
+    )

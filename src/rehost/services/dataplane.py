@@ -59,13 +59,34 @@ def task_by_data_token(ctx: ServiceContext, data_token: str) -> TransitTask:
             raise errors.Unauthenticated(
                 "InvalidDataToken", "Unknown or released data token.", "数据令牌无效或已释放。"
             )
-        job = job_value(session, _job(session, row.job_id, lock=False))
-        src = convert.source(session.get_one(SourceRow, job.source_id))
+        return _task(session, row)
+
+
+def task_by_job(ctx: ServiceContext, job_id: JobId) -> TransitTask:
+    """The job + its unreleased transit (for the image builder)."""
+    with ctx.db.read() as session:
+        row = session.scalars(select(TransitRow).where(
+            TransitRow.job_id == job_id, TransitRow.released_at.is_(None),
+        )).first()
+        if row is None:
+            raise errors.not_found("Transit of job", job_id)
+        return _task(session, row)
+
+
+def _task(session: Session, row: TransitRow) -> TransitTask:
+    job = job_value(session, _job(session, row.job_id, lock=False))
+    src = convert.source(session.get_one(SourceRow, job.source_id))
     sizes = {d.index: d.size_bytes for d in src.disks}
     targets = {0: job.spec.system_disk_size_gib * 1024**3}
     targets.update({d.index: d.size_gib * 1024**3 for d in job.spec.data_disks})
     wanted = {i: s for i, s in sizes.items() if i in targets}
     return TransitTask(job, convert.transit(row), wanted, targets)
+
+
+def get_job_any(ctx: ServiceContext, job_id: JobId) -> Job:
+    """A job by id, whatever its account (the data plane authenticated by data token)."""
+    with ctx.db.read() as session:
+        return job_value(session, _job(session, job_id, lock=False))
 
 
 def set_business_status(ctx: ServiceContext, job_id: JobId, status: BusinessStatus) -> Job:
@@ -100,6 +121,15 @@ def sync_done(ctx: ServiceContext, job_id: JobId) -> Job:
     return set_business_status(ctx, job_id, BusinessStatus.PROCESSING)
 
 
+def jobs_in_business_status(ctx: ServiceContext, status: BusinessStatus) -> list[JobId]:
+    """Running jobs whose business status is `status` (e.g. builds to resume after a restart)."""
+    with ctx.db.read() as session:
+        ids = session.scalars(select(JobRow.id).where(
+            JobRow.status == JobStatus.RUNNING.value, JobRow.business_status == status.value,
+        )).all()
+    return [JobId(i) for i in ids]
+
+
 def _end(session: Session, row: JobRow, action: JobAction) -> None:
     row.status = next_job_status(JobStatus(row.status), action).value
     row.business_status = BusinessStatus.NONE.value
@@ -125,11 +155,15 @@ def fail_job(
 
 
 def finish_job(
-    ctx: ServiceContext, job_id: JobId, *, manifest: dict[str, Any], verify_result: str = ""
+    ctx: ServiceContext, job_id: JobId, *, manifest: dict[str, Any], verify_result: str = "",
+    image_id: str | None = None,
 ) -> Image:
-    """Register the image (unique name per region), release the transit, job → Finished."""
+    """Register the image (unique name per region), release the transit, job → Finished.
+
+    `image_id` is the id the image store published under (default: a new `m-…`).
+    """
     now = ctx.now()
-    image_id = ImageId(ctx.new_id(PREFIX_IMAGE))
+    image_id = ImageId(image_id or ctx.new_id(PREFIX_IMAGE))
     try:
         with ctx.db.transaction() as session:
             row = _job(session, job_id)

@@ -19,7 +19,11 @@ class TransitPool(Protocol):
         """Make a receiver for the job ready; return its `host:port` data endpoint."""
         ...
 
-    def close(self, *, transit_id: TransitId, work_dir: Path) -> None:
+    def disconnect(self, *, job_id: JobId) -> None:
+        """Drop the job's data connections (pause); its journal and disks stay."""
+        ...
+
+    def close(self, *, transit_id: TransitId, job_id: JobId, work_dir: Path) -> None:
         """Stop the receiver and remove its work directory."""
         ...
 
@@ -44,7 +48,10 @@ class NoTransitPool:
         """Return no endpoint."""
         return ""
 
-    def close(self, *, transit_id: TransitId, work_dir: Path) -> None:
+    def disconnect(self, *, job_id: JobId) -> None:
+        """Nothing to drop."""
+
+    def close(self, *, transit_id: TransitId, job_id: JobId, work_dir: Path) -> None:
         """Nothing to stop."""
 
 

@@ -44,6 +44,7 @@ def create_region(
     network_quota: int = quotas.NETWORK_QUOTA_DEFAULT,
     reserved_slots: int = 0,
     limits: DiskLimits = DiskLimits(),
+    verify_after_migration: bool = False,
 ) -> Region:
     """Create a region (image store defaults to `<data-dir>/regions/<id>/images`)."""
     _check(region_id, name, limits, network_quota, reserved_slots)
@@ -53,6 +54,7 @@ def create_region(
         network_quota=network_quota, reserved_slots=reserved_slots,
         system_min_gib=limits.system_min_gib, system_max_gib=limits.system_max_gib,
         data_min_gib=limits.data_min_gib, data_max_gib=limits.data_max_gib, created_at=ctx.now(),
+        verify_after_migration=verify_after_migration,
     )
     try:
         with ctx.db.transaction() as session:

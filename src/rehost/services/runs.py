@@ -119,4 +119,6 @@ def pause_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> Job:
         events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
                    level=EventLevel.INFO, message_en="Job paused; start it to resume.",
                    message_zh="任务已暂停；重新开始即可继续。")
-        return job_value(session, row)
+        paused = job_value(session, row)
+    ctx.transit_pool.disconnect(job_id=paused.id)
+    return paused

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rehost.db import convert
@@ -69,4 +70,12 @@ def open_receiver(ctx: ServiceContext, transit: Transit) -> str:
 def close_receiver(ctx: ServiceContext, transit: Transit | None) -> None:
     """Stop a released transit's receiver and remove its work directory."""
     if transit is not None:
-        ctx.transit_pool.close(transit_id=transit.id, work_dir=Path(transit.work_dir))
+        ctx.transit_pool.close(transit_id=transit.id, job_id=transit.job_id,
+                               work_dir=Path(transit.work_dir))
+
+
+def unreleased(ctx: ServiceContext) -> list[Transit]:
+    """Every transit not yet released (to re-open receivers after a server restart)."""
+    with ctx.db.read() as session:
+        rows = session.scalars(select(TransitRow).where(TransitRow.released_at.is_(None)))
+        return [convert.transit(r) for r in rows]

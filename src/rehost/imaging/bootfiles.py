@@ -1,0 +1,81 @@
+"""Checks that the system disk holds a kernel, an initramfs and virtio drivers."""
+
+from __future__ import annotations
+
+import re
+
+from rehost.imaging import extfs, fat
+from rehost.imaging.layout import DiskLayout, Partition
+from rehost.imaging.result import CheckResult
+
+KERNEL_NAME = re.compile(r"^(vmlinuz|vmlinux|bzImage|kernel)(-.*)?$")
+INITRD_NAME = re.compile(r"^(initrd|initramfs)([-.].*)?$")
+VIRTIO_BUILTIN = re.compile(r"^CONFIG_VIRTIO_BLK=y", re.M)
+MODULE_ROOTS = ("/lib/modules", "/usr/lib/modules")
+
+
+def boot_file_names(layout: DiskLayout) -> list[str]:
+    """Base names of files in /boot of ext filesystems, and on FAT (/, /boot) partitions."""
+    names: list[str] = []
+    for part in layout.data_partitions:
+        if part.is_ext:
+            device = extfs.spec(layout.path, part.start_bytes)
+            names += extfs.list_dir(device, "/boot") or []
+            names += extfs.list_dir(device, "/") or []
+        elif part.fs == "vfat":
+            names += [f.rsplit("/", 1)[-1] for f in fat.list_files(layout.path,
+                                                                   offset_bytes=part.start_bytes)]
+    return names
+
+
+def check_kernel(layout: DiskLayout, root: Partition | None) -> list[CheckResult]:
+    """Kernel and initramfs present, and virtio_blk available as module or built in."""
+    names = boot_file_names(layout)
+    kernels = sorted(n for n in names if KERNEL_NAME.match(n))
+    initrds = sorted(n for n in names if INITRD_NAME.match(n))
+    if not kernels:
+        return [CheckResult("kernel", "fail", "no Linux kernel (vmlinuz) found in /boot",
+                            "/boot 中未找到 Linux 内核（vmlinuz）",
+                            "install a kernel package in the source before migrating")]
+    results = [CheckResult("kernel", "pass", f"kernel found: {', '.join(kernels)}",
+                           f"找到内核：{', '.join(kernels)}")]
+    if not initrds:
+        results.append(CheckResult(
+            "initramfs", "warn", "no initramfs found next to the kernel",
+            "内核旁未找到 initramfs", "regenerate it (update-initramfs -u / dracut -f)"))
+    else:
+        results.append(CheckResult("initramfs", "pass", f"initramfs found: {', '.join(initrds)}",
+                                   f"找到 initramfs：{', '.join(initrds)}"))
+    results.append(_check_virtio(layout, root))
+    return results
+
+
+def _check_virtio(layout: DiskLayout, root: Partition | None) -> CheckResult:
+    """virtio_blk as a module under /lib/modules/<version>, or built in per config."""
+    found = _virtio_versions(layout, root) if root is not None else []
+    if found:
+        return CheckResult("virtio", "pass", f"virtio_blk available for {', '.join(found)}",
+                           f"内核 {', '.join(found)} 提供 virtio_blk 驱动")
+    return CheckResult(
+        "virtio", "warn", "no virtio_blk driver found for the installed kernels",
+        "已安装的内核中未找到 virtio_blk 驱动",
+        "install virtio drivers and add them to the initramfs "
+        "(dracut --add-drivers 'virtio_blk virtio_pci' -f)",
+    )
+
+
+def _virtio_versions(layout: DiskLayout, root: Partition) -> list[str]:
+    """Kernel versions whose modules or config provide virtio_blk."""
+    device = extfs.spec(layout.path, root.start_bytes)
+    found: list[str] = []
+    for base in MODULE_ROOTS:
+        for version in extfs.list_dir(device, base) or []:
+            blocks = extfs.list_dir(device, f"{base}/{version}/kernel/drivers/block") or []
+            builtin = extfs.read_file(device, f"{base}/{version}/modules.builtin") or ""
+            config = extfs.read_file(device, f"/boot/config-{version}") or ""
+            if (any(n.startswith("virtio_blk.ko") for n in blocks)
+                    or "virtio_blk.ko" in builtin or VIRTIO_BUILTIN.search(config)):
+                found.append(version)
+        if found:
+            break
+    return found

@@ -1,0 +1,141 @@
+"""Checks that /etc/fstab entries will resolve on the migrated (virtio) machine."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rehost.imaging.layout import DiskLayout
+from rehost.imaging.result import CheckResult, CheckStatus
+
+VIRTUAL_TYPES = frozenset({"proc", "sysfs", "tmpfs", "devpts", "devtmpfs", "cgroup", "cgroup2",
+                           "securityfs", "debugfs", "efivarfs", "hugetlbfs", "mqueue", "nfs",
+                           "nfs4", "cifs", "fuse", "bind", "none", "overlay", "9p", "virtiofs"})
+VIRTIO_NAME = re.compile(r"^/dev/vd([a-z])(\d*)$")
+OTHER_DISK_NAME = re.compile(r"^/dev/(?:sd|xvd|hd)([a-z])(\d*)$|^/dev/nvme(\d+)n1(?:p(\d+))?$")
+BY_PATH = {"/dev/disk/by-uuid/": "UUID=", "/dev/disk/by-label/": "LABEL=",
+           "/dev/disk/by-partuuid/": "PARTUUID=", "/dev/disk/by-partlabel/": "PARTLABEL="}
+
+
+@dataclass(frozen=True, slots=True)
+class FstabEntry:
+    """One fstab line."""
+
+    spec: str
+    mountpoint: str
+    fstype: str
+    options: tuple[str, ...]
+
+    @property
+    def optional(self) -> bool:
+        """True when boot does not wait for it (nofail / noauto)."""
+        return "nofail" in self.options or "noauto" in self.options
+
+
+def parse_fstab(text: str) -> list[FstabEntry]:
+    """Parse fstab text (comments and blank lines skipped)."""
+    entries = []
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 3:
+            options = tuple(fields[3].split(",")) if len(fields) > 3 else ()
+            entries.append(FstabEntry(fields[0], fields[1], fields[2], options))
+    return entries
+
+
+def check_fstab(text: str, layouts: Sequence[DiskLayout]) -> list[CheckResult]:
+    """One result per problem entry, or a single pass."""
+    problems = [r for e in parse_fstab(text) if (r := _check_entry(e, layouts)) is not None]
+    if problems:
+        return problems
+    return [CheckResult("fstab", "pass", "all /etc/fstab entries resolve",
+                        "/etc/fstab 中的所有条目均可解析")]
+
+
+def _check_entry(entry: FstabEntry, layouts: Sequence[DiskLayout]) -> CheckResult | None:
+    """None when the entry resolves (or is not a block device); else a warn/fail result."""
+    spec = entry.spec
+    for prefix, tag in BY_PATH.items():
+        if spec.startswith(prefix):
+            spec = tag + spec[len(prefix):]
+    if entry.fstype in VIRTUAL_TYPES or entry.fstype.startswith("fuse") or spec in ("none", ""):
+        return None
+    if "=" in spec and not spec.startswith("/"):
+        found = _resolve_tag(spec, layouts)
+        if found is None:
+            return _unverifiable(entry)
+        return None if found else _missing(entry, f"no partition has {spec}",
+                                           f"没有分区具有 {spec}", "")
+    return _check_device_name(entry, spec, layouts)
+
+
+def _resolve_tag(spec: str, layouts: Sequence[DiskLayout]) -> bool | None:
+    """Whether a TAG=value spec matches a partition (None: cannot tell)."""
+    tag, value = spec.split("=", 1)
+    value = value.strip('"')
+    parts = [p for layout in layouts for p in layout.partitions]
+    fields = {"UUID": [p.uuid for p in parts], "LABEL": [p.label for p in parts],
+              "PARTLABEL": [p.partlabel for p in parts]}
+    if tag == "PARTUUID" and all(layout.table == "gpt" for layout in layouts):
+        fields["PARTUUID"] = [p.partuuid for p in parts]
+    if tag not in fields:
+        return None
+    if tag in ("UUID", "PARTUUID"):
+        return value.lower() in {v.lower() for v in fields[tag] if v}
+    return value in fields[tag]
+
+
+def _check_device_name(
+    entry: FstabEntry, spec: str, layouts: Sequence[DiskLayout]
+) -> CheckResult | None:
+    """Kernel device names: /dev/vdXN must exist; sd/xvd/hd/nvme names will not under virtio."""
+    virtio = VIRTIO_NAME.match(spec)
+    if virtio is not None:
+        index, number = ord(virtio.group(1)) - ord("a"), int(virtio.group(2) or 0)
+        exists = index < len(layouts) and (
+            number == 0 or any(p.number == number for p in layouts[index].partitions))
+        return None if exists else _missing(entry, f"{spec} will not exist", f"{spec} 将不存在",
+                                            "")
+    other = OTHER_DISK_NAME.match(spec)
+    if other is not None:
+        hint = _uuid_hint(other, layouts)
+        return _missing(entry, f"{spec} will not exist: the migrated disks are virtio (/dev/vdX)",
+                        f"{spec} 将不存在：迁移后的磁盘为 virtio 设备（/dev/vdX）", hint)
+    return _unverifiable(entry)
+
+
+def _uuid_hint(match: re.Match[str], layouts: Sequence[DiskLayout]) -> str:
+    """Suggest the UUID= spec for a sdXN/nvmeXnYpN name when the partition is known."""
+    if match.group(1) is not None:
+        index, number = ord(match.group(1)) - ord("a"), int(match.group(2) or 0)
+    else:
+        index, number = int(match.group(3)), int(match.group(4) or 0)
+    if index < len(layouts):
+        for part in layouts[index].partitions:
+            if part.number == number and part.uuid:
+                return f"replace it with UUID={part.uuid}"
+    return "use UUID= or LABEL= instead of device names"
+
+
+def _missing(entry: FstabEntry, why_en: str, why_zh: str, hint: str) -> CheckResult:
+    """A fail for required entries, a warn for nofail/noauto ones."""
+    status: CheckStatus = "warn" if entry.optional else "fail"
+    effect_en = "boot continues without it" if entry.optional else "boot will stop at it"
+    effect_zh = "启动时将跳过该挂载" if entry.optional else "启动将因此中断"
+    return CheckResult(
+        f"fstab:{entry.mountpoint}", status,
+        f"/etc/fstab entry {entry.spec} for {entry.mountpoint}: {why_en}; {effect_en}",
+        f"/etc/fstab 中 {entry.mountpoint} 的条目 {entry.spec}：{why_zh}；{effect_zh}",
+        hint or "use UUID= or LABEL= of an existing partition, or add nofail",
+    )
+
+
+def _unverifiable(entry: FstabEntry) -> CheckResult:
+    """LVM, device-mapper, MBR PARTUUIDs and the like: not verified, say so."""
+    return CheckResult(
+        f"fstab:{entry.mountpoint}", "warn",
+        f"/etc/fstab entry {entry.spec} for {entry.mountpoint} could not be verified",
+        f"无法验证 /etc/fstab 中 {entry.mountpoint} 的条目 {entry.spec}",
+        "check that the device exists after migration (LVM, RAID and MBR PARTUUID are not checked)",
+    )

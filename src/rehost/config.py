@@ -30,6 +30,29 @@ class Settings:
     server_ca_pem: Callable[[], str] | None = field(default=None, compare=False)
     server_ca_path: Path | None = None
     print_credentials: bool = True
+    # transit data port (TLS); "" = listen host, listen port + 1
+    data_listen: str = ""
+    # host name or IP agents use to reach the data port; "" = the data listen host
+    data_advertise: str = ""
+
+    @property
+    def data_listen_addr(self) -> tuple[str, int]:
+        """(host, port) of the transit data listener."""
+        if self.data_listen:
+            host, _, port = self.data_listen.rpartition(":")
+            return host.strip("[]"), int(port)
+        return self.listen_host, self.listen_port + 1
+
+    @property
+    def data_endpoint(self) -> str:
+        """`host:port` handed to agents for the data stream."""
+        host, port = self.data_listen_addr
+        advertised = self.data_advertise or host
+        if advertised in ("0.0.0.0", "::", ""):
+            import socket
+
+            advertised = socket.getfqdn()
+        return f"{advertised}:{port}"
 
     @property
     def listen_host(self) -> str:
@@ -77,11 +100,14 @@ def load_settings(
     listen: str | None = None,
     env: Mapping[str, str] | None = None,
     server_ca_pem: Callable[[], str] | None = None,
+    data_listen: str | None = None,
+    data_advertise: str | None = None,
 ) -> Settings:
     """Build settings from arguments, then `REHOST_*` environment variables, then defaults."""
     env = os.environ if env is None else env
     directory = Path(data_dir or env.get("REHOST_DATA_DIR") or DEFAULT_DATA_DIR).expanduser()
     interval = float(env.get("REHOST_HEARTBEAT_INTERVAL_S", "30"))
+    data = data_listen or env.get("REHOST_DATA_LISTEN") or ""
     if interval <= 0:
         raise SettingsError("REHOST_HEARTBEAT_INTERVAL_S must be > 0")
     return Settings(
@@ -91,4 +117,6 @@ def load_settings(
         master_key=_parse_master_key(env.get("REHOST_MASTER_KEY")),
         heartbeat_interval_s=interval,
         server_ca_pem=server_ca_pem,
+        data_listen=_parse_listen(data) if data else "",
+        data_advertise=data_advertise or env.get("REHOST_DATA_ADVERTISE", ""),
     )

@@ -17,6 +17,7 @@ from rehost.api.app import create_app
 from rehost.config import Settings
 from rehost.services import bootstrap
 from rehost.services.bootstrap import AdminCredentials
+from rehost.services.context import ServiceContext
 from rehost.services.ports import ImageStoreFactory, TransitPool
 from rehost.services.scheduler import Scheduler
 
@@ -41,15 +42,20 @@ def run_server(
     transit_pool: TransitPool | None = None,
     image_store_for: ImageStoreFactory | None = None,
     routers: Sequence[APIRouter] = (),
+    embedded_transit: bool = True,
 ) -> None:
-    """Run the control plane until interrupted."""
-    # ---- LEAD: plug the embedded transit pool here -------------------------------------
-    # Pass `transit_pool=` (implements rehost.services.ports.TransitPool: open/close per job)
-    # and `image_store_for=` (region -> rehost.storage image store); wire the transit's
-    # TransitControl port to rehost.services.dataplane. Mount SMC/console routers via
-    # `routers=`. Without a pool, started jobs wait in Running/Preparing (nothing simulated).
+    """Run the control plane (and by default the embedded transit) until interrupted."""
+    if embedded_transit and transit_pool is None:
+        run_with_transit(settings, routers=routers)
+        return
     ctx = bootstrap.open_context(settings, transit_pool=transit_pool,
                                  image_store_for=image_store_for)
+    serve(ctx, routers=routers)
+
+
+def serve(ctx: ServiceContext, *, routers: Sequence[APIRouter] = ()) -> None:
+    """First-start credentials, scheduler, then uvicorn until interrupted."""
+    settings = ctx.settings
     creds = bootstrap.ensure_admin(ctx)
     if creds is not None and settings.print_credentials:
         print_credentials(creds)
@@ -62,6 +68,19 @@ def run_server(
     finally:
         scheduler.stop()
         ctx.db.dispose()
+
+
+def run_with_transit(settings: Settings, *, routers: Sequence[APIRouter] = ()) -> None:
+    """The default single process: control plane + embedded transit pool + image builder."""
+    from rehost.embedded import start_embedded_transit
+
+    plane = start_embedded_transit(settings)
+    log.info("transit data port listening on %s:%d (advertised as %s)",
+             *plane.pool.address, settings.data_endpoint)
+    try:
+        serve(plane.ctx, routers=routers)
+    finally:
+        plane.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

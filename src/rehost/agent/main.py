@@ -128,9 +128,10 @@ class AgentLoop:
                 log.info("job %s: %s from the server; stopping the send", cur.job_id, action)
             self._halt()
             return
-        if cur is not None and cur.job_id == job_id and cur.token == work.get("data_token"):
-            if cur.is_alive() or self.clock() - cur.completed_at < RESEND_GRACE_S:
-                return
+        same = cur is not None and cur.job_id == job_id and cur.token == work.get("data_token")
+        if same and cur is not None and (
+                cur.is_alive() or self.clock() - cur.completed_at < RESEND_GRACE_S):
+            return
         self._halt()
         self._start(work, job_id)
 
@@ -178,7 +179,7 @@ class AgentLoop:
 
 
 HINTS = {
-    "Agent.ReadError": "Check that the source disk is readable by the agent (root, device present).",
+    "Agent.ReadError": "Check that the agent can read the source disk (root, device present).",
     "Agent.DiskNotFound": "Re-import the source so its disk list is current.",
     "Agent.TransitUnreachable": "Check the network path from the source to the transit data port.",
     "Transit.DiskFull": "Free space in the transit work directory, then start the job again.",

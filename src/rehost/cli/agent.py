@@ -101,6 +101,7 @@ def import_source(endpoint: str, code: str, code_id: str | None, name: str | Non
 def run(state_dir: Path, heartbeat_interval: float | None) -> None:
     """Keep the source online: heartbeat, poll for work, replicate disks."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll drowns the log
     try:
         state = agent_state.load(state_dir)
     except AgentStateError as exc:

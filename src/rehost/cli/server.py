@@ -11,14 +11,20 @@ from rehost.config import DEFAULT_LISTEN, SettingsError, load_settings
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Data directory [default: $REHOST_DATA_DIR or ~/.local/share/rehost].")
 @click.option("--listen", default=None, help=f"HOST:PORT to listen on [default: {DEFAULT_LISTEN}].")
-def server(data_dir: str | None, listen: str | None) -> None:
+@click.option("--data-listen", default=None,
+              help="HOST:PORT of the transit's TLS data port [default: listen port + 1].")
+@click.option("--data-advertise", default=None,
+              help="Host name or IP agents use to reach the data port [default: its host].")
+def server(data_dir: str | None, listen: str | None, data_listen: str | None,
+           data_advertise: str | None) -> None:
     """Run the rehost server; the first start prints the admin AccessKey once."""
     from rehost.api.smc.router import build_router  # heavy imports only for this command
     from rehost.console import create_console_router
     from rehost.server import run_server
 
     try:
-        settings = load_settings(data_dir=data_dir, listen=listen)
+        settings = load_settings(data_dir=data_dir, listen=listen, data_listen=data_listen,
+                                 data_advertise=data_advertise)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     run_server(settings, routers=[build_router(), create_console_router()])

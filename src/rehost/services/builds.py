@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import PREFIX_IMAGE, AccountId, JobId
 from rehost.domain.models import EventLevel, Region
 from rehost.domain.states import BusinessStatus, JobStatus
+from rehost.imaging.pipeline import Preparation, SizedDisk
 from rehost.services import dataplane, regions
 from rehost.services.context import ServiceContext
 from rehost.storage.manifest import ImageRecord
 from rehost.storage.ports import ImageStore
-from rehost.transit.build import BuildDisk, BuildRequest, DiskPreparer, build_image, no_preparation
+from rehost.transit.build import BuildDisk, BuildRequest, DiskPreparer, build_image
 from rehost.transit.session import target_disk_path
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 PublishingStoreFactory = Callable[[Region], ImageStore]
 # (image record, region) -> (verify result text, passed); None = verification off
 Verifier = Callable[[ImageRecord, Region], tuple[str, bool]]
+# (disks with target sizes, boot mode) -> what resize + checks did; None = publish as received
+Preparer = Callable[[Sequence[SizedDisk], str], Preparation]
+_CHECK_LEVEL = {"pass": EventLevel.INFO, "warn": EventLevel.WARNING, "fail": EventLevel.ERROR}
 
 
 class BuildFailed(Exception):
@@ -38,7 +42,7 @@ class ImageBuilder:
     """Runs the Processing step of synced jobs in background threads."""
 
     def __init__(self, ctx: ServiceContext, *, store_for: PublishingStoreFactory,
-                 prepare: DiskPreparer = no_preparation, verify: Verifier | None = None) -> None:
+                 prepare: Preparer | None = None, verify: Verifier | None = None) -> None:
         self._ctx, self._store_for, self._prepare, self._verify = ctx, store_for, prepare, verify
         self._running: set[str] = set()
         self._lock = threading.Lock()
@@ -89,26 +93,49 @@ class ImageBuilder:
         self._log(job_id, "Image.Building", "Building the image.", "正在构建镜像。")
         request = BuildRequest(job_id=job_id, source_id=task.job.source_id,
                                image_id=self._ctx.new_id(PREFIX_IMAGE),
-                               image_name=task.job.image_name, disks=disks)
-        record = self._publish(request, store)
+                               image_name=task.job.spec.image_name, disks=disks,
+                               boot_mode=task.boot_mode)
+        record = self._publish(request, store, self._preparer(job_id, task.boot_mode))
         verify_text = self._verify_image(job_id, record, region)
         try:
             dataplane.set_business_status(self._ctx, job_id, BusinessStatus.CLEANING)
             dataplane.finish_job(self._ctx, job_id, manifest=json.loads(record.to_json()),
-                                 verify_result=verify_text, image_id=record.id)
+                                 verify_result=verify_text, image_id=record.image_id)
         except RehostError:
-            store.delete(record.id)  # never leave an unregistered image behind
+            store.delete(record.image_id)  # never leave an unregistered image behind
             raise
 
-    def _publish(self, request: BuildRequest, store: ImageStore) -> ImageRecord:
+    def _publish(self, request: BuildRequest, store: ImageStore,
+                 prepare: DiskPreparer) -> ImageRecord:
         try:
-            return build_image(request, store=store, now=self._ctx.now(), prepare=self._prepare)
+            return build_image(request, store=store, now=self._ctx.now(), prepare=prepare)
         except RehostError:
             raise
-        except (OSError, ValueError, RuntimeError) as exc:
+        except Exception as exc:
             code = getattr(exc, "code", "") or "Image.BuildFailed"
             hint = getattr(exc, "hint", "") or "Free space in the image store or fix the disk."
             raise BuildFailed(code, f"image build failed: {exc}", hint) from exc
+
+    def _preparer(self, job_id: JobId, boot_mode: str) -> DiskPreparer:
+        """Resize + check through the imaging port, logging each result on the job."""
+
+        def prepare(disks: Sequence[BuildDisk]) -> Sequence[str]:
+            if self._prepare is None:
+                return ()
+            sized = [SizedDisk(d.index, d.path, d.target_size_bytes) for d in disks]
+            done = self._prepare(sized, boot_mode)
+            for r in done.resizes:
+                if r.action != "none":
+                    self._log(job_id, "Image.Resized",
+                              f"Disk {r.path.name}: {r.action} to {r.new_size_bytes} bytes.",
+                              f"磁盘 {r.path.name}：调整为 {r.new_size_bytes} 字节。")
+            for c in done.checks:
+                dataplane.log_event(self._ctx, job_id, level=_CHECK_LEVEL[c.status],
+                                    code=f"Check.{c.name}", message_en=c.message_en,
+                                    message_zh=c.message_zh, hint=c.hint)
+            return done.lines()
+
+        return prepare
 
     def _verify_image(self, job_id: JobId, record: ImageRecord, region: Region) -> str:
         if self._verify is None or not region.verify_after_migration:

@@ -38,6 +38,7 @@ class TransitTask:
     transit: Transit
     disk_sizes_bytes: dict[int, int]  # index -> source size
     target_sizes_bytes: dict[int, int]  # index -> target size
+    boot_mode: str = "BIOS"
 
 
 def _job(session: Session, job_id: str, *, lock: bool = True) -> JobRow:
@@ -80,7 +81,7 @@ def _task(session: Session, row: TransitRow) -> TransitTask:
     targets = {0: job.spec.system_disk_size_gib * 1024**3}
     targets.update({d.index: d.size_gib * 1024**3 for d in job.spec.data_disks})
     wanted = {i: s for i, s in sizes.items() if i in targets}
-    return TransitTask(job, convert.transit(row), wanted, targets)
+    return TransitTask(job, convert.transit(row), wanted, targets, src.boot_mode or "BIOS")
 
 
 def get_job_any(ctx: ServiceContext, job_id: JobId) -> Job:

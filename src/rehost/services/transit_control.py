@@ -73,6 +73,7 @@ class ServiceTransitControl:
         dataplane.sync_done(self._ctx, JobId(job_id))
         if self._on_synced is not None:
             self._on_synced(job_id, {d.index: d.digest_hex for d in digests})
+        digests = tuple(d for d in digests if d.digest_hex)
         if digests:
             text = ", ".join(f"disk {d.index}: {d.digest_hex}" for d in digests)
             dataplane.log_event(self._ctx, JobId(job_id), level=EventLevel.INFO,

@@ -38,7 +38,8 @@ class LocalImageStore:
         try:
             disks = tuple(self._put_disk(d, tmp, draft.disk_format) for d in draft.disks)
             record = ImageRecord(draft.image_id, draft.name, draft.source_id, draft.job_id,
-                                 now.isoformat(), disks, draft.checks, final)
+                                 now.isoformat(), disks, draft.checks, final,
+                                 boot_mode=draft.boot_mode)
             _write_synced(tmp / MANIFEST_FILE, record.to_json().encode())
             _fsync_dir(tmp)
             os.rename(tmp, final)

@@ -34,6 +34,7 @@ class ImageRecord:
     disks: tuple[ImageDisk, ...]
     checks: tuple[str, ...]
     path: Path
+    boot_mode: str = "BIOS"  # how the source booted: BIOS or UEFI (verification boots the same)
 
     def to_json(self) -> str:
         """The manifest document."""

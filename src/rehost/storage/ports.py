@@ -30,6 +30,7 @@ class ImageDraft:
     disks: tuple[DraftDisk, ...]
     disk_format: DiskFormat = "raw"
     checks: tuple[str, ...] = ()
+    boot_mode: str = "BIOS"
 
 
 class ImageStore(Protocol):

@@ -33,6 +33,7 @@ class BuildRequest:
     image_name: str
     disks: tuple[BuildDisk, ...]
     disk_format: DiskFormat = "raw"
+    boot_mode: str = "BIOS"
 
 
 class DiskPreparer(Protocol):
@@ -63,5 +64,6 @@ def build_image(
         disks=tuple(DraftDisk(d.index, d.path, d.digest_hex) for d in request.disks),
         disk_format=request.disk_format,
         checks=checks,
+        boot_mode=request.boot_mode,
     )
     return store.publish(draft, now=now)

@@ -1,0 +1,78 @@
+"""Wires the embedded data plane into the server: CA, transit listener, image builder."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from rehost.config import Settings
+from rehost.domain.models import Region
+from rehost.imaging.pipeline import prepare_disks, summary, verify_published
+from rehost.pki import issue_transit_cert, load_or_create_ca, transit_server_context
+from rehost.services import bootstrap
+from rehost.services.builds import ImageBuilder
+from rehost.services.context import ServiceContext, utcnow
+from rehost.services.transit_control import ServiceTransitControl, SharedListenerPool
+from rehost.storage.local import LocalImageStore
+from rehost.storage.manifest import ImageRecord
+from rehost.transit.pool import TransitPool
+
+PKI_DIR = "pki"
+
+
+@dataclass
+class EmbeddedTransit:
+    """The running data plane of a single-process server."""
+
+    ctx: ServiceContext
+    pool: TransitPool
+    builder: ImageBuilder
+
+    def stop(self) -> None:
+        """Stop accepting data connections."""
+        self.pool.stop()
+
+
+def local_store(region: Region) -> LocalImageStore:
+    """The image store of a region: a local directory."""
+    return LocalImageStore(Path(region.image_store_path))
+
+
+def verify_record(record: ImageRecord, region: Region) -> tuple[str, bool]:
+    """Boot-verify a published image in QEMU; (summary text, passed)."""
+    disks = [record.path / d.file for d in sorted(record.disks, key=lambda d: d.index)]
+    result = verify_published(disks, image_dir=record.path, boot_mode=record.boot_mode)
+    return summary(result), result.passed
+
+
+def _cert_names(settings: Settings) -> list[str]:
+    advertised = settings.data_endpoint.rpartition(":")[0].strip("[]")
+    names = {advertised, "localhost", "127.0.0.1", socket.gethostname()}
+    return sorted(n for n in names if n)
+
+
+def start_embedded_transit(settings: Settings) -> EmbeddedTransit:
+    """CA on first start, transit certificate, services, TLS listener; resume builds."""
+    now = utcnow()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ca = load_or_create_ca(settings.data_dir / PKI_DIR, now=now)
+    ca_pem = ca.cert_pem.decode("ascii")
+    settings = dataclasses.replace(settings, server_ca_pem=lambda: ca_pem)
+    cert = issue_transit_cert(ca, _cert_names(settings), now=now)
+    shared = SharedListenerPool(settings.data_endpoint)
+    ctx = bootstrap.open_context(settings, transit_pool=shared, image_store_for=local_store)
+    builder = ImageBuilder(
+        ctx, store_for=local_store,
+        prepare=lambda disks, boot_mode: prepare_disks(disks, boot_mode=boot_mode),
+        verify=verify_record,
+    )
+    control = ServiceTransitControl(ctx, on_synced=builder.submit)
+    host, port = settings.data_listen_addr
+    pool = TransitPool(control=control, ssl_context=transit_server_context(cert),
+                       host=host, port=port)
+    shared.attach(pool)
+    pool.start()
+    builder.resume()
+    return EmbeddedTransit(ctx=ctx, pool=pool, builder=builder)

@@ -1,15 +1,22 @@
-"""Agent <-> transit frame format (version 1) over a TLS byte stream.
+"""Agent <-> transit frame format (versions 1 and 2) over a TLS byte stream.
 
 Every frame is an 8-byte header ``!2sBBI`` (magic ``RH``, protocol version, frame type, body
 length) followed by the body. DATA, ACK and NACK bodies are packed with ``struct`` because
 they are on the hot path; the rare control frames (HELLO, HELLO_OK, DISK_DONE, DISK_OK, ERROR)
 carry a small JSON body. A DATA body is a fixed 40-byte header followed by the payload.
+
+Version 2 adds DATA_PIECES for a grid cell only partly in the send plan: the DATA header, a
+piece count, (start, length) pairs relative to the cell, then the payload, which encodes only
+the pieces' bytes concatenated (plan_bytes of them). The digest still covers the whole cell
+with the gaps as zeros, so ACKs, the journal and disk digests are the same as for DATA.
+Peers agree on the version in HELLO (``wire_version``); only DATA_PIECES frames carry 2.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import mmap
 import socket
 import ssl
 import struct
@@ -19,12 +26,14 @@ from typing import Any
 
 import xxhash
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 1  # what every frame but DATA_PIECES carries in its header
+PIECES_VERSION = 2  # DATA_PIECES frames; also the highest version offered in HELLO
 MAGIC = b"RH"
 FRAME_HEADER = struct.Struct("!2sBBI")
 DATA_HEADER = struct.Struct("!HBxQII16s4x")
 RANGE = struct.Struct("!HQI")
 NACK_BODY = struct.Struct("!HQIB3x")
+PIECE_COUNT = struct.Struct("!I")
 MAX_RAW_BYTES = 16 * 1024 * 1024
 MAX_PAYLOAD_BYTES = MAX_RAW_BYTES + 64 * 1024
 MAX_CONTROL_BYTES = 16 * 1024 * 1024
@@ -41,6 +50,7 @@ class FrameType(enum.IntEnum):
     DISK_DONE = 6
     DISK_OK = 7
     ERROR = 8
+    DATA_PIECES = 9  # version 2: a partly planned cell, only its planned pieces
 
 
 class Codec(enum.IntEnum):
@@ -113,6 +123,60 @@ def unpack_data(body: memoryview) -> tuple[DataHeader, memoryview]:
     return DataHeader(disk, codec_v, offset, raw_len, plan, digest), body[DATA_HEADER.size :]
 
 
+def pack_pieces_header(h: DataHeader, pieces: Sequence[tuple[int, int]],
+                       payload_bytes: int) -> bytes:
+    """Frame header + DATA header + piece list of a DATA_PIECES frame (version 2)."""
+    _check_pieces(pieces, h.raw_length_bytes, h.plan_bytes)
+    head = pack_data_header(h, payload_bytes)[FRAME_HEADER.size :]
+    table = PIECE_COUNT.pack(len(pieces)) + struct.pack(
+        f"!{2 * len(pieces)}I", *(n for piece in pieces for n in piece))
+    body_len = len(head) + len(table) + payload_bytes
+    return FRAME_HEADER.pack(MAGIC, PIECES_VERSION, FrameType.DATA_PIECES, body_len) + head + table
+
+
+def unpack_pieces(body: memoryview) -> tuple[DataHeader, tuple[tuple[int, int], ...], memoryview]:
+    """Split a DATA_PIECES body into header, validated piece list and payload view."""
+    head, rest = unpack_data(body)
+    if len(rest) < PIECE_COUNT.size:
+        raise WireError("Wire.BadFrame", "DATA_PIECES frame has no piece count")
+    (count,) = PIECE_COUNT.unpack_from(rest)
+    table_end = PIECE_COUNT.size + 8 * count
+    if count == 0 or len(rest) < table_end:
+        raise WireError("Wire.BadFrame", "DATA_PIECES piece list is truncated")
+    flat = struct.unpack_from(f"!{2 * count}I", rest, PIECE_COUNT.size)
+    pieces = tuple(zip(flat[::2], flat[1::2], strict=True))
+    _check_pieces(pieces, head.raw_length_bytes, head.plan_bytes)
+    return head, pieces, rest[table_end:]
+
+
+def _check_pieces(pieces: Sequence[tuple[int, int]], raw_len: int, plan: int) -> None:
+    pos, total = 0, 0
+    for start, length in pieces:
+        if start < pos or length <= 0 or start + length > raw_len:
+            raise WireError("Wire.BadFrame", "DATA_PIECES pieces overlap or leave the chunk")
+        pos, total = start + length, total + length
+    if total != plan:
+        raise WireError("Wire.BadFrame", "DATA_PIECES pieces do not add up to plan_bytes")
+
+
+def gather_pieces(cell: memoryview, pieces: Sequence[tuple[int, int]]) -> bytes:
+    """The pieces' bytes of a cell, concatenated (one copy)."""
+    return b"".join([cell[start : start + length] for start, length in pieces])
+
+
+def scatter_pieces(cell: memoryview, pieces: Sequence[tuple[int, int]],
+                   packed: memoryview | bytes) -> None:
+    """Rebuild a whole cell from its packed pieces; the gaps become zeros."""
+    pos, src = 0, memoryview(packed)
+    for start, length in pieces:
+        if start > pos:
+            cell[pos:start] = zero_bytes(start - pos)
+        cell[start : start + length] = src[:length]
+        src, pos = src[length:], start + length
+    if pos < len(cell):
+        cell[pos:] = zero_bytes(len(cell) - pos)
+
+
 def pack_control(ftype: FrameType, doc: dict[str, Any]) -> bytes:
     """A control frame with a JSON body."""
     body = json.dumps(doc, separators=(",", ":")).encode()
@@ -167,7 +231,9 @@ class FrameReader:
 
     def __init__(self, sock: socket.socket | ssl.SSLSocket, max_body_bytes: int) -> None:
         self._sock = sock
-        self._buf = bytearray(FRAME_HEADER.size + max_body_bytes)
+        # anonymous mmap: pages are zero-filled on first touch, so a 16 MiB bound costs
+        # nothing until a frame that large arrives (a bytearray would be zeroed up front)
+        self._buf = mmap.mmap(-1, FRAME_HEADER.size + max_body_bytes)
         self._view = memoryview(self._buf)
         self._have = 0
         self._max_body = max_body_bytes
@@ -196,7 +262,7 @@ class FrameReader:
         magic, version, _ftype, length = FRAME_HEADER.unpack_from(self._buf)
         if magic != MAGIC:
             raise WireError("Wire.BadFrame", "bad frame magic")
-        if version != PROTOCOL_VERSION:
+        if not PROTOCOL_VERSION <= version <= PIECES_VERSION:
             raise WireError("Wire.Version", f"unsupported protocol version {version}")
         if length > self._max_body:
             raise WireError("Wire.FrameTooLarge", f"frame body of {length} bytes is too large")
@@ -238,6 +304,8 @@ _ZEROS = bytes(MAX_RAW_BYTES)
 def zero_bytes(length: int) -> memoryview:
     """A read-only view of length zero bytes (shared, no allocation)."""
     return memoryview(_ZEROS)[:length]
+
+
 _OFFSET = struct.Struct("!Q")
 
 

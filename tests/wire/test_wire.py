@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import socket
 import ssl
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -106,3 +108,35 @@ def test_pinned_tls13_handshake(tmp_path) -> None:  # type: ignore[no-untyped-de
     with pytest.raises(ssl.SSLCertVerificationError):
         agent_client_context(ca.cert_pem).wrap_socket(
             socket.create_connection(listener2.getsockname()), server_hostname="127.0.0.1")
+
+
+def test_pieces_frame_round_trip_and_scatter() -> None:
+    a, b = _pair()
+    cell = bytearray(os.urandom(64 * 1024))
+    pieces = ((0, 4096), (8192, 12288), (60000, 5536))
+    packed = wire.gather_pieces(memoryview(cell), pieces)
+    assert len(packed) == 4096 + 12288 + 5536
+    head = wire.DataHeader(1, Codec.RAW, 1 << 30, len(cell), len(packed), b"d" * 16)
+    a.sendall(wire.pack_pieces_header(head, pieces, len(packed)) + packed)
+    frame = wire.FrameReader(b, 1 << 20).read()
+    got, got_pieces, payload = wire.unpack_pieces(frame.body)
+    assert frame.type == FrameType.DATA_PIECES and got == head and got_pieces == pieces
+    out = memoryview(bytearray(os.urandom(len(cell))))  # stale bytes must become zeros
+    wire.scatter_pieces(out, got_pieces, payload)
+    expected = bytearray(len(cell))
+    for start, length in pieces:
+        expected[start : start + length] = cell[start : start + length]
+    assert out == expected
+
+
+@pytest.mark.parametrize("pieces", [((0, 10), (5, 10)), ((0, 10), (60, 11)), ((4090, 20),),
+                                    ((10, 0),)])
+def test_bad_piece_lists_are_refused(pieces: tuple[tuple[int, int], ...]) -> None:
+    head = wire.DataHeader(0, Codec.RAW, 0, 4096, 20, bytes(16))
+    with pytest.raises(WireError):
+        wire.pack_pieces_header(head, pieces, 20)
+    good = wire.pack_pieces_header(replace(head, plan_bytes=10), ((0, 10),), 10)
+    body = bytearray(good[wire.FRAME_HEADER.size :]) + bytes(10)
+    body[wire.DATA_HEADER.size + 4 : wire.DATA_HEADER.size + 12] = b"\0\0\x10\0\0\0\0\x0a"
+    with pytest.raises(WireError, match=r"leave the chunk"):
+        wire.unpack_pieces(memoryview(body))

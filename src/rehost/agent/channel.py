@@ -47,6 +47,7 @@ class Channel:
         self._inflight: dict[tuple[int, int], Cell] = {}
         self._sock: ssl.SSLSocket | None = None
         self._reader: wire.FrameReader | None = None
+        self._pieces = False  # the transit speaks version 2 (DATA_PIECES)
 
     def connect(self, hello: dict[str, Any]) -> dict[str, Any]:
         """Open a connection and exchange HELLO; returns the transit's HELLO_OK body."""
@@ -63,7 +64,9 @@ class Channel:
         self._sock.sendall(wire.pack_control(FrameType.HELLO, hello))
         frame = self._expect(FrameType.HELLO_OK)
         self._sock.settimeout(ACK_WAIT_S)
-        return wire.unpack_control(frame.body)
+        doc = wire.unpack_control(frame.body)
+        self._pieces = int(doc.get("wire_version", 1)) >= wire.PIECES_VERSION
+        return doc
 
     def pump(self) -> None:
         """Send until every chunk is acknowledged, a stop is requested or the link fails."""
@@ -105,12 +108,15 @@ class Channel:
         if isinstance(item, Cell):
             item = self._reread(item)
         try:
-            codec, payload = self._encode(item)
-            head = wire.DataHeader(item.cell.disk_index, codec, item.cell.offset_bytes,
-                                   item.cell.length_bytes, item.cell.plan_bytes, item.digest)
-            key = (item.cell.disk_index, item.cell.offset_bytes)
-            self._inflight[key] = item.cell
-            header = wire.pack_data_header(head, len(payload))
+            cell = item.cell
+            pieces = self._pieces and not item.is_zero and _worth_pieces(cell)
+            codec, payload = self._encode(wire.gather_pieces(item.data, cell.pieces)
+                                          if pieces else item.data, zero=item.is_zero)
+            head = wire.DataHeader(cell.disk_index, codec, cell.offset_bytes,
+                                   cell.length_bytes, cell.plan_bytes, item.digest)
+            self._inflight[(cell.disk_index, cell.offset_bytes)] = cell
+            header = (wire.pack_pieces_header(head, cell.pieces, len(payload)) if pieces
+                      else wire.pack_data_header(head, len(payload)))
             self._write(header)
             self._write(payload)
             self._state.sent(raw_bytes=item.cell.length_bytes,
@@ -118,14 +124,14 @@ class Channel:
         finally:
             item.release()
 
-    def _encode(self, item: ReadChunk) -> tuple[Codec, memoryview | bytes]:
-        if item.is_zero:
+    def _encode(self, data: memoryview | bytes, *, zero: bool) -> tuple[Codec, memoryview | bytes]:
+        if zero:
             return Codec.ZERO, b""
         if self._cctx is not None:
-            packed = self._cctx.compress(item.data)
-            if len(packed) < len(item.data):
+            packed = self._cctx.compress(data)
+            if len(packed) < len(data):
                 return Codec.ZSTD, packed
-        return Codec.RAW, item.data
+        return Codec.RAW, data
 
     def _reread(self, cell: Cell) -> ReadChunk:
         from rehost.agent.sender import digest_chunk  # late import: sender imports channel
@@ -185,3 +191,9 @@ class Channel:
             doc = wire.unpack_control(frame.body)
             raise SendError(str(doc.get("code")), str(doc.get("message")))
         raise WireError("Wire.BadFrame", f"unexpected {frame.type.name} frame")
+
+
+def _worth_pieces(cell: Cell) -> bool:
+    """Whether sending only the planned pieces saves more than their table costs."""
+    table_bytes = wire.PIECE_COUNT.size + 8 * len(cell.pieces)
+    return cell.length_bytes - cell.plan_bytes > table_bytes

@@ -217,6 +217,7 @@ def _finish_disks(spec: SendSpec, ctx: Any, state: SendState, resume: dict[str, 
 
 def _hello(spec: SendSpec, plans: dict[int, list[Cell]]) -> dict[str, Any]:
     return {"token": spec.token, "agent_id": spec.agent_id, "chunk_bytes": spec.chunk_bytes,
+            "wire_version": wire.PIECES_VERSION,
             "disks": [{"index": d.index, "size_bytes": d.size_bytes,
                        "plan_bytes": sum(c.plan_bytes for c in plans[d.index])}
                       for d in spec.disks]}

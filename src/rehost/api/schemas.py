@@ -16,6 +16,7 @@ from rehost.domain.models import (
     Region,
     Source,
 )
+from rehost.services.image_verify import ImageVerification
 
 
 class Model(BaseModel):
@@ -86,6 +87,14 @@ class ActivationCodeIn(Model):
     name: str = ""
 
 
+class ImageVerifyIn(Model):
+    """POST /images/{id}/verify."""
+
+    timeout: float = Field(300.0, gt=0, le=3600, description="Seconds before the boot fails")
+    success_patterns: list[str] = Field(
+        default_factory=list, description="Extra regexes that mean success (besides login:)")
+
+
 class RegionIn(Model):
     """POST /regions."""
 
@@ -118,8 +127,8 @@ def source_out(s: Source) -> dict[str, Any]:
     }
 
 
-def job_out(j: Job) -> dict[str, Any]:
-    """A job as JSON (progress per disk, timestamps, image link)."""
+def job_out(j: Job, *, image: Image | None = None) -> dict[str, Any]:
+    """A job as JSON (progress per disk, timestamps, image link and its verification)."""
     p, spec = j.progress, j.spec
     return {
         "job_id": j.id, "name": spec.name, "description": spec.description,
@@ -135,6 +144,7 @@ def job_out(j: Job) -> dict[str, Any]:
         "data_disks": [{"index": d.index, "size": d.size_gib} for d in spec.data_disks],
         "image_name": spec.image_name, "image_id": j.image_id,
         "image_link": f"/api/v1/images/{j.image_id}" if j.image_id else None,
+        "image_verify_result": image.verify_result if image is not None else None,
         "execution_mode": spec.mode, "scheduled_start_time": _iso(spec.scheduled_start_time),
         "valid_time": _iso(spec.valid_time), "bandwidth_limit": spec.bandwidth_limit_kbps,
         "compress_level": spec.compress_level, "checksum": spec.checksum,
@@ -162,6 +172,17 @@ def image_out(i: Image) -> dict[str, Any]:
         "image_id": i.id, "name": i.name, "region_id": i.region_id, "job_id": i.job_id,
         "source_id": i.source_id, "manifest": i.manifest, "verify_result": i.verify_result,
         "creation_time": _iso(i.created_at),
+    }
+
+
+def verification_out(v: ImageVerification) -> dict[str, Any]:
+    """The outcome of `POST /images/{id}/verify`."""
+    r = v.result
+    return {
+        "image_id": v.image_id, "boot_mode": v.boot_mode, "passed": r.passed,
+        "reason": r.reason, "reason_zh": r.reason_zh, "matched_line": r.matched_line,
+        "duration_s": round(r.duration_s, 2), "accelerator": r.accelerator,
+        "log_path": str(r.log_path), "verify_result": v.summary,
     }
 
 

@@ -98,7 +98,9 @@ def import_source(endpoint: str, code: str, code_id: str | None, name: str | Non
               default=agent_state.DEFAULT_STATE_DIR, show_default=True)
 @click.option("--heartbeat-interval", type=float, default=None,
               help="Seconds between heartbeats [default: the server's rate].")
-def run(state_dir: Path, heartbeat_interval: float | None) -> None:
+@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=3.0,
+              show_default=True, help="Seconds between polls for work (pause/start reaction).")
+def run(state_dir: Path, heartbeat_interval: float | None, poll_interval: float) -> None:
     """Keep the source online: heartbeat, poll for work, replicate disks."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll drowns the log
@@ -106,11 +108,11 @@ def run(state_dir: Path, heartbeat_interval: float | None) -> None:
         state = agent_state.load(state_dir)
     except AgentStateError as exc:
         raise click.ClickException(str(exc)) from exc
-    run_agent(state, heartbeat_interval_s=heartbeat_interval)
+    run_agent(state, heartbeat_interval_s=heartbeat_interval, poll_interval_s=poll_interval)
 
 
 def run_agent(state: AgentState, *, heartbeat_interval_s: float | None = None,
-              stop: threading.Event | None = None) -> None:
+              stop: threading.Event | None = None, poll_interval_s: float = 3.0) -> None:
     """Run the agent: `rehost.agent.main.run` when the data plane provides it, else the loop."""
     interval = heartbeat_interval_s or state.heartbeat_interval_s
     stop = stop or threading.Event()
@@ -119,7 +121,8 @@ def run_agent(state: AgentState, *, heartbeat_interval_s: float | None = None,
     except ModuleNotFoundError:
         data_plane = None
     if data_plane is not None and hasattr(data_plane, "run"):
-        data_plane.run(state, heartbeat_interval_s=interval, stop=stop)
+        data_plane.run(state, heartbeat_interval_s=interval, stop=stop,
+                       poll_interval_s=poll_interval_s)
         return
     control_loop(state, interval_s=interval, stop=stop)
 

@@ -10,7 +10,14 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 
 from rehost.api.deps import get_context
-from rehost.console import pages_auth, pages_catalog, pages_job_new, pages_jobs, pages_sources
+from rehost.console import (
+    pages_auth,
+    pages_catalog,
+    pages_codes,
+    pages_job_new,
+    pages_jobs,
+    pages_sources,
+)
 from rehost.console.render import Renderer
 from rehost.console.session import SessionCodec
 from rehost.console.web import ConsoleDeps
@@ -41,6 +48,7 @@ def create_console_router(
     router = APIRouter()
     _static_routes(router)
     # order matters: /jobs/new and /jobs/progress.json before /jobs/{job_id}/…
-    for module in (pages_auth, pages_sources, pages_job_new, pages_jobs, pages_catalog):
+    for module in (pages_auth, pages_sources, pages_codes, pages_job_new, pages_jobs,
+                   pages_catalog):
         module.register(router, deps)
     return router

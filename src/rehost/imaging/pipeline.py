@@ -9,12 +9,16 @@ from pathlib import Path
 from typing import Literal
 
 from rehost.imaging.checks import CheckResult, run_checks
+from rehost.imaging.console import FailurePattern
 from rehost.imaging.resize import ResizeResult, resize_disk
 from rehost.imaging.verify import VerifyResult, verify_image
 
 CONSOLE_LOG = "verify-console.log"
 VERIFY_FILE = "verify.json"
 DEFAULT_VERIFY_TIMEOUT_S = 300.0
+# rehost's own guests (rehost.sample) print this when a self-check fails: fail at once
+GUEST_FAILURES = (FailurePattern(r"REHOST-BOOT-FAIL", "the guest's self-check failed",
+                                 "客户机自检失败"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +65,7 @@ def verify_published(disk_paths: Sequence[Path], *, image_dir: Path, boot_mode: 
                      success_patterns: Sequence[str] = (),
                      verify: Callable[..., VerifyResult] = verify_image) -> VerifyResult:
     """Boot the image's disks; save the console log and verify.json beside the image."""
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, object] = {"failure_patterns": GUEST_FAILURES}
     if success_patterns:
         kwargs["success_patterns"] = tuple(success_patterns)
     result = verify(list(disk_paths), boot_mode=boot_mode_of(boot_mode), timeout_s=timeout_s,

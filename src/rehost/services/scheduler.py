@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -81,11 +82,15 @@ def _log_once(ctx: ServiceContext, account_id: AccountId, job_id: JobId, exc: Re
                        message_zh=exc.message_zh, hint="The scheduler retries until ValidTime.")
 
 
-def tick(ctx: ServiceContext) -> TickReport:
-    """One pass: expire, start due scheduled jobs, mark offline sources."""
+def tick(ctx: ServiceContext, *, up_since: datetime | None = None) -> TickReport:
+    """One pass: expire, start due scheduled jobs, mark offline sources (fails their jobs).
+
+    `up_since`: when the scheduler started; offline marking waits 3 heartbeat intervals after
+    it so agents can reach a restarted server first.
+    """
     expired = _expire(ctx)
     started = _start_due(ctx)
-    return TickReport(started, expired, sources.mark_offline_sources(ctx))
+    return TickReport(started, expired, sources.mark_offline_sources(ctx, up_since=up_since))
 
 
 class Scheduler:
@@ -94,10 +99,12 @@ class Scheduler:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
         self._stop = threading.Event()
+        self._up_since: datetime | None = None
         self._thread = threading.Thread(target=self._run, name="rehost-scheduler", daemon=True)
 
     def start(self) -> None:
         """Start the thread."""
+        self._up_since = self._ctx.now()
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -109,7 +116,7 @@ class Scheduler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                tick(self._ctx)
+                tick(self._ctx, up_since=self._up_since)
             except Exception:  # keep scheduling after a transient DB error; it is logged
                 log.exception("scheduler tick failed")
             self._stop.wait(self._ctx.settings.scheduler_interval_s)

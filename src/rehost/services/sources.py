@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from rehost.db import convert
 from rehost.db.tables import JobEventRow, JobRow, SourceRow
 from rehost.domain import errors, rules
-from rehost.domain.ids import AccountId
-from rehost.domain.models import Page, Source
-from rehost.domain.states import JobStatus, SourceEvent, SourceState, next_source_state
-from rehost.services import lookup, transits
+from rehost.domain.ids import AccountId, JobId
+from rehost.domain.models import EventLevel, Page, Source
+from rehost.domain.states import (
+    BusinessStatus,
+    JobAction,
+    JobStatus,
+    SourceEvent,
+    SourceState,
+    next_job_status,
+    next_source_state,
+)
+from rehost.services import events, lookup, transits
 from rehost.services.context import ServiceContext
 
 MISSED_BEATS_OFFLINE = 3
@@ -100,17 +109,53 @@ def delete_source(
         transits.close_receiver(ctx, transit)
 
 
-def mark_offline_sources(ctx: ServiceContext) -> int:
-    """Sources whose agent missed 3 heartbeats become Unavailable; return how many changed."""
-    cutoff = ctx.now() - timedelta(seconds=MISSED_BEATS_OFFLINE * ctx.settings.heartbeat_interval_s)
+def mark_offline_sources(ctx: ServiceContext, *, up_since: datetime | None = None) -> int:
+    """Sources whose agent missed 3 heartbeats become Unavailable; return how many changed.
+
+    Their jobs that need the agent (Running + Preparing/Syncing) go InError
+    (`SourceServer.Offline`); starting the job again resumes it. `up_since` (when this server
+    started) gives agents 3 intervals to reach a restarted server before anything is marked.
+    """
+    window = timedelta(seconds=MISSED_BEATS_OFFLINE * ctx.settings.heartbeat_interval_s)
+    now = ctx.now()
+    if up_since is not None and now - up_since < window:
+        return 0
     with ctx.db.transaction() as session:
-        result = session.execute(
-            update(SourceRow)
-            .where(SourceRow.state.in_([SourceState.AVAILABLE.value, SourceState.IN_USE.value]),
-                   SourceRow.last_heartbeat_at < cutoff)
-            .values(state=SourceState.UNAVAILABLE.value, error_code="SourceServer.Offline",
-                    status_info="No heartbeat from the agent for 3 intervals.")
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
+        rows = session.scalars(select(SourceRow).where(
+            SourceRow.state.in_([SourceState.AVAILABLE.value, SourceState.IN_USE.value]),
+            SourceRow.last_heartbeat_at < now - window).with_for_update()).all()
+        for row in rows:
+            row.state = SourceState.UNAVAILABLE.value
+            row.error_code = OFFLINE_CODE
+            row.status_info = "No heartbeat from the agent for 3 intervals."
+        lost = _fail_jobs_of(session, [r.id for r in rows], now=now)
+    for job_id in lost:
+        ctx.transit_pool.disconnect(job_id=job_id)
+    return len(rows)
 
 
+OFFLINE_CODE = "SourceServer.Offline"
+OFFLINE_EN = ("The agent on the source server stopped sending heartbeats (3 missed); "
+              "the replication cannot continue.")
+OFFLINE_ZH = "迁移源上的代理已停止发送心跳（连续 3 次未收到），复制无法继续。"
+OFFLINE_HINT = ("Start the agent on the source (rehost agent run), then start the job again; "
+                "it resumes where it stopped.")
+_NEEDS_AGENT = [BusinessStatus.PREPARING.value, BusinessStatus.SYNCING.value]
+
+
+def _fail_jobs_of(session: Session, source_ids: list[str], *, now: datetime) -> list[JobId]:
+    """Running jobs of lost sources that still need the agent → InError (locked rows)."""
+    if not source_ids:
+        return []
+    jobs = session.scalars(select(JobRow).where(
+        JobRow.source_id.in_(source_ids), JobRow.status == JobStatus.RUNNING.value,
+        JobRow.business_status.in_(_NEEDS_AGENT)).with_for_update()).all()
+    for job in jobs:
+        job.status = next_job_status(JobStatus(job.status), JobAction.FAIL).value
+        job.business_status = BusinessStatus.NONE.value
+        job.error_code, job.error_message, job.error_hint = OFFLINE_CODE, OFFLINE_EN, OFFLINE_HINT
+        job.updated_at = now
+        events.add(session, job_id=job.id, account_id=job.account_id, now=now,
+                   level=EventLevel.ERROR, code=OFFLINE_CODE, message_en=OFFLINE_EN,
+                   message_zh=OFFLINE_ZH, hint=OFFLINE_HINT)
+    return [JobId(j.id) for j in jobs]

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import mmap
 import select
 import ssl
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,15 +16,11 @@ from rehost import wire
 from rehost.transit.errors import TransitError
 from rehost.transit.journal import ChunkRecord
 from rehost.transit.session import JobSession
+from rehost.transit.writer import ChunkWriter, StagedChunk
 from rehost.wire import ChunkRange, Codec, FrameType, WireError
 
 log = logging.getLogger(__name__)
 
-# a group commit (fsync data, then journal, then ACK) happens when the input goes idle, or
-# after this many chunks/bytes/seconds; the agent's window must not depend on these values
-COMMIT_MAX_CHUNKS = 8
-COMMIT_MAX_BYTES = 32 * 1024 * 1024
-COMMIT_MAX_DELAY_S = 0.25
 HELLO_TIMEOUT_S = 30.0
 IDLE_TIMEOUT_S = 300.0
 
@@ -41,13 +35,7 @@ class DataConnection:
         self._open_session = open_session
         self._reader = wire.FrameReader(sock, wire.DATA_HEADER.size + wire.MAX_PAYLOAD_BYTES)
         self._dctx = zstandard.ZstdDecompressor()
-        self._verify_map = mmap.mmap(-1, wire.MAX_RAW_BYTES)
-        self._verify = memoryview(self._verify_map)
-        self._stage_map = mmap.mmap(-1, wire.MAX_RAW_BYTES)
-        self._stage = memoryview(self._stage_map)
-        self._pending: list[ChunkRecord] = []
-        self._pending_bytes = 0
-        self._pending_since = 0.0
+        self._writer: ChunkWriter | None = None
         self.session: JobSession | None = None
         self.on_session: Callable[[JobSession], None] = lambda _s: None
 
@@ -72,15 +60,20 @@ class DataConnection:
     def _run(self) -> None:
         self.sock.settimeout(HELLO_TIMEOUT_S)
         session = self._handshake()
+        self._writer = writer = ChunkWriter(session)
         self.sock.settimeout(IDLE_TIMEOUT_S)
         while True:
+            self._send_results(writer)
+            if not self._input_waiting():
+                writer.commit_soon()  # the agent paused: make what arrived durable now
+                if not self._wait_input(writer):
+                    continue
             frame = self._reader.read()
-            if frame.type == FrameType.DATA:
-                self._on_data(session, frame.body)
-                if self._should_commit():
-                    self._commit(session)
+            if frame.type in (FrameType.DATA, FrameType.DATA_PIECES):
+                self._on_data(session, writer, frame)
             elif frame.type == FrameType.DISK_DONE:
-                self._commit(session)
+                writer.flush()
+                self._send_results(writer)
                 self._on_disk_done(session, wire.unpack_control(frame.body))
             else:
                 raise WireError("Wire.BadFrame", f"unexpected {frame.type.name} frame")
@@ -101,47 +94,50 @@ class DataConnection:
             session.maybe_sync_done()
         return session
 
-    def _on_data(self, session: JobSession, body: memoryview) -> None:
-        head, payload = wire.unpack_data(body)
+    def _on_data(self, session: JobSession, writer: ChunkWriter, frame: wire.Frame) -> None:
+        if frame.type == FrameType.DATA_PIECES:
+            head, pieces, payload = wire.unpack_pieces(frame.body)
+        else:
+            (head, payload), pieces = wire.unpack_data(frame.body), None
+        session.target(head.disk_index)  # an unknown disk fails the job before any IO
         session.note_received(head.disk_index, head.offset_bytes, head.raw_length_bytes)
-        raw = self._decode(head, payload)
+        buffer = None if head.codec == Codec.ZERO else writer.stage_buffer()
+        raw = self._stage_cell(head, pieces, payload, buffer)
         if raw is None or xxhash.xxh3_128_digest(raw) != head.digest:
+            if buffer is not None:
+                writer.give_back(buffer)
             rng = ChunkRange(head.disk_index, head.offset_bytes, head.raw_length_bytes)
             self.sock.sendall(wire.pack_nack(rng))
             return
-        if head.codec != Codec.ZERO:
-            # stage in a page-aligned buffer so the target can write it with O_DIRECT
-            stage = self._stage[: head.raw_length_bytes]
-            stage[:] = raw
-            session.target(head.disk_index).write_sparse(head.offset_bytes, stage, aligned=True)
-        if not self._pending:
-            self._pending_since = time.monotonic()
-        self._pending.append(
-            ChunkRecord(head.disk_index, head.offset_bytes, head.raw_length_bytes,
-                        head.plan_bytes, head.digest)
-        )
-        self._pending_bytes += head.raw_length_bytes
+        record = ChunkRecord(head.disk_index, head.offset_bytes, head.raw_length_bytes,
+                             head.plan_bytes, head.digest)
+        writer.submit(StagedChunk(record, raw, buffer))
 
-    def _decode(self, head: wire.DataHeader, payload: memoryview) -> memoryview | bytes | None:
-        """The raw chunk bytes, or None when the payload is damaged."""
-        if head.codec == Codec.RAW:
-            return payload if len(payload) == head.raw_length_bytes else None
-        if head.codec == Codec.ZERO:
-            return wire.zero_bytes(head.raw_length_bytes) if not payload else None
+    def _stage_cell(self, head: wire.DataHeader, pieces: tuple[tuple[int, int], ...] | None,
+                    payload: memoryview, buffer: memoryview | None) -> memoryview | None:
+        """The whole cell in a page-aligned stage buffer (for O_DIRECT), or None if damaged."""
+        if buffer is None:
+            return wire.zero_bytes(head.raw_length_bytes) if not payload and not pieces else None
+        packed_len = head.raw_length_bytes if pieces is None else head.plan_bytes
+        packed = self._decode(head.codec, payload, packed_len)
+        if packed is None:
+            return None
+        stage = buffer[: head.raw_length_bytes]
+        if pieces is None:
+            stage[:] = packed
+        else:
+            wire.scatter_pieces(stage, pieces, packed)
+        return stage
+
+    def _decode(self, codec: Codec, payload: memoryview, length: int) -> memoryview | bytes | None:
+        """The decoded payload of exactly length bytes, or None when it is damaged."""
+        if codec == Codec.RAW:
+            return payload if len(payload) == length else None
         try:
-            raw = self._dctx.decompress(payload, max_output_size=head.raw_length_bytes)
+            raw = self._dctx.decompress(payload, max_output_size=length)
         except zstandard.ZstdError:
             return None
-        return raw if len(raw) == head.raw_length_bytes else None
-
-    def _should_commit(self) -> bool:
-        if not self._pending:
-            return False
-        if len(self._pending) >= COMMIT_MAX_CHUNKS or self._pending_bytes >= COMMIT_MAX_BYTES:
-            return True
-        if time.monotonic() - self._pending_since >= COMMIT_MAX_DELAY_S:
-            return True
-        return not self._input_waiting()
+        return raw if len(raw) == length else None
 
     def _input_waiting(self) -> bool:
         if self.sock.pending() or self._reader.buffered():
@@ -149,18 +145,26 @@ class DataConnection:
         readable, _, _ = select.select([self.sock], [], [], 0)
         return bool(readable)
 
-    def _commit(self, session: JobSession) -> None:
-        if not self._pending:
-            return
-        chunks, self._pending, self._pending_bytes = self._pending, [], 0
-        bad = session.commit(chunks, self._verify)
-        good = [c for c in chunks if c not in bad]
-        out = [wire.pack_nack(ChunkRange(c.disk_index, c.offset_bytes, c.length_bytes))
-               for c in bad]
-        if good:
-            ranges = [ChunkRange(c.disk_index, c.offset_bytes, c.length_bytes) for c in good]
-            out.append(wire.pack_ranges(FrameType.ACK, ranges))
-        self.sock.sendall(b"".join(out))
+    def _wait_input(self, writer: ChunkWriter) -> bool:
+        """Wait for agent data (True) or a finished commit (False)."""
+        sock_fd = self.sock.fileno()
+        readable, _, _ = select.select([sock_fd, writer.wake_r], [], [], IDLE_TIMEOUT_S)
+        if not readable:
+            raise TimeoutError("the agent sent nothing for too long")
+        return sock_fd in readable
+
+    def _send_results(self, writer: ChunkWriter) -> None:
+        """ACK durable chunks and NACK those that failed read-back (only this thread sends)."""
+        out: list[bytes] = []
+        for done in writer.results():
+            out += [wire.pack_nack(ChunkRange(c.disk_index, c.offset_bytes, c.length_bytes))
+                    for c in done.bad]
+            if done.good:
+                out.append(wire.pack_ranges(FrameType.ACK, [
+                    ChunkRange(c.disk_index, c.offset_bytes, c.length_bytes) for c in done.good]))
+        if out:
+            self.sock.sendall(b"".join(out))
+        writer.raise_error()
 
     def _on_disk_done(self, session: JobSession, doc: dict[str, Any]) -> None:
         index = int(doc["index"])
@@ -176,8 +180,7 @@ class DataConnection:
             pass
 
     def _close(self) -> None:
-        for view, buf in ((self._verify, self._verify_map), (self._stage, self._stage_map)):
-            view.release()
-            buf.close()
+        if self._writer is not None:
+            self._writer.close()
         with contextlib.suppress(OSError):
             self.sock.close()

@@ -20,6 +20,7 @@ from rehost.transit.ports import (
     TransitJobSpec,
 )
 from rehost.transit.target import TargetDisk
+from rehost.wire import PIECES_VERSION, PROTOCOL_VERSION
 
 PROGRESS_INTERVAL_S = 0.5
 JOURNAL_FILE = "journal.bin"
@@ -75,7 +76,9 @@ class JobSession:
             self._failed = False  # a new attempt may fail (and be reported) again
             self.chunk_bytes = int(doc["chunk_bytes"])
             self._plan_totals = {i: int(d["plan_bytes"]) for i, d in disks.items()}
+        version = min(int(doc.get("wire_version", PROTOCOL_VERSION)), PIECES_VERSION)
         return {"job_id": self.spec.job_id, "checksum": self.spec.checksum,
+                "wire_version": version,
                 "disks": [self._disk_state(i) for i in sorted(disks)]}
 
     def note_received(self, disk: int, offset: int, length: int) -> None:

@@ -14,7 +14,7 @@ from rehost.domain.ids import JobId
 from rehost.domain.models import DataDiskSpec, ExecutionMode
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import JobStatus
-from rehost.services import jobs, runs
+from rehost.services import images, jobs, runs
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 PageSize = Annotated[int, Query(ge=1, le=100)]
@@ -95,8 +95,15 @@ def start_batch(body: BatchStartIn, ctx: Ctx, account: Account) -> dict[str, Any
 
 @router.get("/{job_id}")
 def describe_job(job_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
-    """One job."""
-    return job_out(jobs.get_job(ctx, account, job_id))
+    """One job, with its image's verification result once it has an image."""
+    job = jobs.get_job(ctx, account, job_id)
+    image = None
+    if job.image_id:
+        try:
+            image = images.get_image(ctx, account, job.image_id)
+        except errors.NotFound:
+            image = None  # the image was deleted after the job finished
+    return job_out(job, image=image)
 
 
 @router.patch("/{job_id}")

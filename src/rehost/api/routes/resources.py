@@ -7,10 +7,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from rehost.api.deps import Account, Ctx
-from rehost.api.schemas import ActivationCodeIn, RegionIn, code_out, image_out, region_out
+from rehost.api.schemas import (
+    ActivationCodeIn,
+    ImageVerifyIn,
+    RegionIn,
+    code_out,
+    image_out,
+    region_out,
+    verification_out,
+)
 from rehost.domain.ids import ActivationCodeId
 from rehost.domain.models import DiskLimits
-from rehost.services import activation, images, regions
+from rehost.services import activation, image_verify, images, regions
 
 router = APIRouter()
 
@@ -72,6 +80,16 @@ def delete_image(image_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
     """Delete an image and its files."""
     images.delete_image(ctx, account, image_id)
     return {"image_id": image_id, "deleted": True}
+
+
+@router.post("/images/{image_id}/verify", tags=["images"])
+def verify_image(image_id: str, ctx: Ctx, account: Account,
+                 body: ImageVerifyIn | None = None) -> dict[str, Any]:
+    """Boot the image in QEMU (its source's boot mode); blocks until PASS or FAIL."""
+    body = body or ImageVerifyIn()
+    done = image_verify.verify_image(ctx, account, image_id, timeout_s=body.timeout,
+                                     success_patterns=body.success_patterns)
+    return verification_out(done)
 
 
 @router.post("/activation-codes", tags=["activation-codes"], status_code=201)

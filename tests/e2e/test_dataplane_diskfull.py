@@ -1,0 +1,53 @@
+"""Transit disk full: the job ends InError with Transit.DiskFull; after freeing space it finishes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from diskfactory import BuiltDisk, compare_disks
+from e2e.harness import Server, run_cli
+
+TMPFS_SMALL = "24m"  # far below the ~250 MiB the big disk sends
+
+
+def _mount_tmpfs(where: Path, size: str) -> None:
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                   check=True, capture_output=True)
+
+
+@pytest.mark.slow
+def test_transit_disk_full_then_retry_finishes(
+    start_server: Callable[..., Server], tmp_path: Path, e2e_big_disk: BuiltDisk,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.fail("this test mounts a tmpfs over the transit directory: run it as root")
+    server = start_server()
+    transits = server.transits_dir()
+    transits.mkdir(parents=True, exist_ok=True)
+    _mount_tmpfs(transits, TMPFS_SMALL)
+    try:
+        agent = server.import_agent(tmp_path / "agent", system_disk=e2e_big_disk.path).start()
+        job_id = server.create_job(agent.source_id)
+        failed = server.wait_job(job_id, {"InError"}, timeout_s=120)
+        assert failed["error_code"] == "Transit.DiskFull"
+        assert "full" in failed["error_message"] and "中转实例磁盘空间不足" in failed["error_message"]
+        assert "Free space" in failed["error_hint"]
+        logged = [e for e in server.events(job_id) if e["code"] == "Transit.DiskFull"]
+        assert logged and logged[-1]["level"] == "error" and logged[-1]["hint"]
+        done_at_failure = int(failed["bytes_done"])
+        assert 0 < done_at_failure < int(failed["bytes_total"])
+        subprocess.run(["mount", "-o", "remount,size=1g", str(transits)], check=True)
+        started = json.loads(run_cli("job", "start", job_id, "--output", "json",
+                                     env=server.cli_env))
+        assert started["status"] == "Running" and started["run_count"] == 2
+        doc = server.wait_job(job_id, {"Finished"}, timeout_s=180)
+        assert compare_disks(e2e_big_disk, server.image_disks(doc["image_id"])[0]) == []
+    finally:
+        server.close()
+        subprocess.run(["umount", "-l", str(transits)], check=False)

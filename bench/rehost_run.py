@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rehost.agent.sender import send_job
@@ -27,6 +28,13 @@ class RunResult:
     raw_bytes: int
     plan_done_bytes: int
     completed: bool
+    cpu_s: float  # agent (this process) + transit process, user + system
+
+
+def _cpu_s() -> float:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def migrate(disk: Path, work: Path, *, compress_level: int, checksum: bool,
@@ -40,6 +48,7 @@ def migrate(disk: Path, work: Path, *, compress_level: int, checksum: bool,
     job = {"ca_cert": ca.cert_pem.decode(), "ca_key": ca.key_pem.decode(), "token": "bench",
            "disks": [[0, size]], "work_dir": str(work / "job"), "checksum": checksum}
     (work / "job.json").write_text(json.dumps(job))
+    cpu_before = _cpu_s()
     proc = subprocess.Popen([sys.executable, "-m", "bench.transit_proc", str(work / "job.json")],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -50,12 +59,13 @@ def migrate(disk: Path, work: Path, *, compress_level: int, checksum: bool,
                         compress_level=compress_level, bandwidth_limit_kbps=bandwidth_limit_kbps,
                         direct_io=direct_io, connections=connections)
         os.sync()  # earlier runs' dirty pages must not be flushed during this one
-        return _timed_send(spec, stop_after_s)
+        result = _timed_send(spec, stop_after_s)
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
         proc.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
+    return replace(result, cpu_s=_cpu_s() - cpu_before)
 
 
 def _timed_send(spec: SendSpec, stop_after_s: float | None) -> RunResult:
@@ -71,4 +81,4 @@ def _timed_send(spec: SendSpec, stop_after_s: float | None) -> RunResult:
         timer.cancel()
     done = sum(d.done_bytes for d in last[-1].disks) if last else 0
     return RunResult(elapsed, result.wire_bytes_sent, result.raw_bytes_sent, done,
-                     result.completed)
+                     result.completed, 0.0)

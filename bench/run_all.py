@@ -1,9 +1,17 @@
-"""`make bench`: full rehost migrations of the reference disk against reference tools."""
+"""`make bench`: full rehost migrations of the reference disk against reference tools.
+
+Every tool and every rehost configuration runs --repeat times, interleaved, and the best
+(minimum) and median wall times are reported: the machine is shared, and the minimum is the
+run least disturbed by other load. Reference tools are reported alone (their output may still
+be dirty in the page cache) and with an fsync of their output (rehost fsyncs before each ACK).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 from bench import tools
@@ -13,44 +21,70 @@ from bench.rehost_run import RunResult, migrate
 MIB = 1024 * 1024
 LIMIT_KBPS = 10240
 LIMITED_RUN_S = 8.0
+CONFIGS = ((0, False), (1, False), (0, True), (1, True))
+TOOLS: dict[str, Callable[[Path, Path], tools.ToolTime]] = {
+    "rsync (TCP, whole file)": tools.time_rsync,
+    "qemu-img convert": tools.time_qemu_img,
+    "e2image -ra": tools.time_e2image,
+}
 
 
 def main() -> None:
-    """Build the disk, time everything once, print the ratios against the targets."""
+    """Build the disk, time everything, print the ratios against the targets."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cache", type=Path,
                     default=Path(os.environ.get("REHOST_BENCH_DIR", "/tmp/rehost-bench")))
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each tool and configuration")
     ap.add_argument("--skip-limit", action="store_true", help="skip the bandwidth-limit runs")
     args = ap.parse_args()
     disk = reference_disk(args.cache)
     work = args.cache / "work"
-    print(f"reference disk: {disk} ({disk.stat().st_size // MIB} MiB)")
-    ref = {"rsync (TCP, whole file)": tools.time_rsync(disk, work),
-           "qemu-img convert": tools.time_qemu_img(disk, work),
-           "e2image -ra": tools.time_e2image(disk, work)}
-    for name, secs in ref.items():
-        print(f"{name:34s} {secs:7.2f} s")
-    runs = {}
-    for level, checksum in ((0, False), (1, False), (0, True), (1, True)):
-        r = migrate(disk, work, compress_level=level, checksum=checksum)
-        runs[(level, checksum)] = r
-        _print_run(f"rehost compress={level} checksum={'on' if checksum else 'off'}", r)
-    rsync, e2 = ref["rsync (TCP, whole file)"], ref["e2image -ra"]
-    best = min(r.elapsed_s for r in runs.values())
-    print(f"\nbest rehost / rsync    = {best / rsync:.2f}   (target <= 0.35)")
-    print(f"best rehost / e2image  = {best / e2:.2f}   (target <= 1.5)")
-    for key, r in runs.items():
-        print(f"  {key}: /rsync {r.elapsed_s / rsync:.2f}  /e2image {r.elapsed_s / e2:.2f}")
+    print(f"reference disk: {disk} ({disk.stat().st_size // MIB} MiB), "
+          f"load average {os.getloadavg()[0]:.1f}, best of {args.repeat}")
+    ref: dict[str, list[tools.ToolTime]] = {name: [] for name in TOOLS}
+    runs: dict[tuple[int, bool], list[RunResult]] = {c: [] for c in CONFIGS}
+    for _ in range(args.repeat):
+        for name, tool in TOOLS.items():
+            ref[name].append(tool(disk, work))
+        for level, checksum in CONFIGS:
+            runs[(level, checksum)].append(migrate(disk, work, compress_level=level,
+                                                   checksum=checksum))
+    _report(ref, runs)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     if not args.skip_limit:
-        _limit_runs(disk, work)
+        _limit_runs(disk, work, runs)
 
 
-def _print_run(name: str, r: RunResult) -> None:
-    print(f"{name:34s} {r.elapsed_s:7.2f} s  wire {r.wire_bytes / MIB:8.1f} MiB"
-          f"  raw {r.raw_bytes / MIB:8.1f} MiB  {r.raw_bytes / MIB / r.elapsed_s:7.1f} MiB/s raw")
+def _report(ref: dict[str, list[tools.ToolTime]],
+            runs: dict[tuple[int, bool], list[RunResult]]) -> None:
+    best: dict[str, float] = {}
+    for name, times in ref.items():
+        alone, synced = [t.alone_s for t in times], [t.synced_s for t in times]
+        best[name], best[name + " + fsync"] = min(alone), min(synced)
+        print(f"{name:28s} {min(alone):6.2f} s (median {statistics.median(alone):5.2f})"
+              f"   + fsync {min(synced):6.2f} s (median {statistics.median(synced):5.2f})")
+    for (level, checksum), rs in runs.items():
+        secs = [r.elapsed_s for r in rs]
+        r = min(rs, key=lambda x: x.elapsed_s)
+        print(f"rehost compress={level} checksum={'on ' if checksum else 'off'}    "
+              f"{min(secs):6.2f} s (median {statistics.median(secs):5.2f})  wire "
+              f"{r.wire_bytes / MIB:7.1f} MiB  plan {r.plan_done_bytes / MIB:7.1f} MiB"
+              f"  cpu {r.cpu_s:5.2f} s")
+    print("\nratios (best rehost time / best reference time):")
+    header = "".join(f"{name[:16]:>18s}" for name in best)
+    print(f"{'':24s}{header}")
+    for (level, checksum), rs in runs.items():
+        t = min(r.elapsed_s for r in rs)
+        cells = "".join(f"{t / ref_s:18.2f}" for ref_s in best.values())
+        print(f"c{level} checksum {'on ' if checksum else 'off'}         {cells}")
+    top = min(min(r.elapsed_s for r in rs) for rs in runs.values())
+    rsync, e2 = best["rsync (TCP, whole file)"], best["e2image -ra"]
+    print(f"best rehost / rsync           = {top / rsync:.2f}   (target <= 0.35)")
+    print(f"best rehost / e2image -ra     = {top / e2:.2f}   (target <= 1.5)")
+    print(f"best rehost / e2image + fsync = {top / best['e2image -ra + fsync']:.2f}")
 
 
-def _limit_runs(disk: Path, work: Path) -> None:
+def _limit_runs(disk: Path, work: Path, runs: dict[tuple[int, bool], list[RunResult]]) -> None:
     """At 10240 KB/s: rate accuracy, and how much faster level 1 moves the disk than level 0."""
     limit = LIMIT_KBPS * 1024
     moved = {}
@@ -58,11 +92,16 @@ def _limit_runs(disk: Path, work: Path) -> None:
         r = migrate(disk, work, compress_level=level, checksum=False,
                     bandwidth_limit_kbps=LIMIT_KBPS, stop_after_s=LIMITED_RUN_S)
         wire_rate = r.wire_bytes / r.elapsed_s
-        moved[level] = r.raw_bytes / r.elapsed_s
+        moved[level] = r.plan_done_bytes / r.elapsed_s
         print(f"limit {LIMIT_KBPS} KB/s, compress={level}: wire {wire_rate / 1024:8.0f} KB/s"
-              f" ({(wire_rate / limit - 1) * 100:+.1f} %), disk bytes moved"
-              f" {moved[level] / MIB:6.1f} MiB/s")
-    print(f"compress 1 vs 0 under the limit: {moved[1] / moved[0]:.2f} x (target >= 2)")
+              f" ({(wire_rate / limit - 1) * 100:+.1f} %), planned disk bytes made durable"
+              f" {moved[level] / MIB:6.1f} MiB/s in the first {LIMITED_RUN_S:.0f} s")
+    print(f"compress 1 vs 0 under the limit, first {LIMITED_RUN_S:.0f} s: "
+          f"{moved[1] / moved[0]:.2f} x (target >= 2)")
+    # a held wire rate turns the whole disk's wire bytes into its time under the limit
+    wire0, wire1 = (runs[(lvl, False)][0].wire_bytes for lvl in (0, 1))
+    print(f"compress 1 vs 0 under the limit, whole disk (wire bytes {wire0 / MIB:.0f} vs "
+          f"{wire1 / MIB:.0f} MiB at a held rate): {wire0 / wire1:.2f} x (target >= 2)")
 
 
 if __name__ == "__main__":

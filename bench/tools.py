@@ -7,39 +7,54 @@ import shutil
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 PART_START = 1024 * 1024
 
 
-def timed(cmd: list[str]) -> float:
-    """Run a command, return its wall time."""
+@dataclass(frozen=True)
+class ToolTime:
+    """Wall time of a tool alone, and until its output is durable (fsync of the output)."""
+
+    alone_s: float
+    synced_s: float
+
+
+def timed(cmd: list[str], output: Path) -> ToolTime:
+    """Run a command, then fsync its output file; return both wall times."""
     os.sync()  # start every tool with no writeback pending
     started = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    alone = time.perf_counter() - started
+    fd = os.open(output, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # what rehost does before it acknowledges a chunk
+    finally:
+        os.close(fd)
+    return ToolTime(alone, time.perf_counter() - started)
 
 
-def time_qemu_img(disk: Path, work: Path) -> float:
+def time_qemu_img(disk: Path, work: Path) -> ToolTime:
     """qemu-img convert raw -> raw (it skips zeros, copies stale free space)."""
     out = _fresh(work) / "out.img"
     try:
-        return timed(["qemu-img", "convert", "-f", "raw", "-O", "raw", str(disk), str(out)])
+        return timed(["qemu-img", "convert", "-f", "raw", "-O", "raw", str(disk), str(out)], out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def time_e2image(disk: Path, work: Path) -> float:
+def time_e2image(disk: Path, work: Path) -> ToolTime:
     """e2image -ra: copies only the ext4 partition's used blocks, locally."""
     out = _fresh(work) / "out.img"
     try:
         return timed(["e2image", "-ra", "-o", str(PART_START), "-O", str(PART_START),
-                      str(disk), str(out)])
+                      str(disk), str(out)], out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def time_rsync(disk: Path, work: Path) -> float:
+def time_rsync(disk: Path, work: Path) -> ToolTime:
     """rsync --whole-file to an rsync daemon on 127.0.0.1 (plain TCP, no encryption)."""
     base = _fresh(work)
     dest = base / "dest"
@@ -52,7 +67,8 @@ def time_rsync(disk: Path, work: Path) -> float:
                                f"--port={port}", "--address=127.0.0.1"])
     try:
         _wait_port(port)
-        return timed(["rsync", "--whole-file", str(disk), f"rsync://127.0.0.1:{port}/dst/"])
+        return timed(["rsync", "--whole-file", str(disk), f"rsync://127.0.0.1:{port}/dst/"],
+                     dest / disk.name)
     finally:
         daemon.terminate()
         daemon.wait(timeout=10)

@@ -139,7 +139,7 @@ def _mobile_pass(context: Any, server: RunningServer, lang: str, source_id: str)
         page.set_viewport_size(viewport)
         for name, path in pages.items():
             page.goto(server.base_url + path)
-            shoot(page, shot(name, lang, mobile=mobile))
+            shoot(page, shot(name, lang, mobile=True) if mobile else None)
     page.close()
 
 

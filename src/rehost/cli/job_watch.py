@@ -76,10 +76,10 @@ def _follow(client: RehostClient, job_id: str, seen: list[dict[str, Any]], inter
 def wait(job_id: str, timeout: float | None, interval: float, output: str, profile: str) -> None:
     """Wait for a job to end: exit 0 Finished, 1 InError/Expired, 2 on timeout."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    bar = output != "json" and sys.stderr.isatty()
+    show = None if output == "json" else ProgressView(tty=sys.stderr.isatty())
     try:
         with client_for(profile) as client:
-            doc = _poll(client, job_id, deadline, interval, bar)
+            doc = _poll(client, job_id, deadline, interval, show)
     except ClientError as exc:
         out.fail(exc, output)
     status = str(doc.get("status", ""))
@@ -94,11 +94,11 @@ def wait(job_id: str, timeout: float | None, interval: float, output: str, profi
 
 
 def _poll(client: RehostClient, job_id: str, deadline: float | None, interval: float,
-          bar: bool) -> dict[str, Any]:
+          show: ProgressView | None) -> dict[str, Any]:
     while True:
         doc = dict(client.get_job(job_id))
-        if bar:
-            _draw(doc)
+        if show is not None:
+            show.update(doc)
         if doc.get("status") in TERMINAL:
             break
         if deadline is not None and time.monotonic() >= deadline:
@@ -106,14 +106,46 @@ def _poll(client: RehostClient, job_id: str, deadline: float | None, interval: f
         pause = interval if deadline is None else min(interval, max(0.0, deadline -
                                                                      time.monotonic()))
         time.sleep(pause)
-    if bar:
+    if show is not None and show.tty:
         click.echo("", err=True)
     return doc
 
 
-def _draw(doc: dict[str, Any]) -> None:
+def progress_text(doc: dict[str, Any]) -> str:
+    """'Running/Syncing  45.0%  120.0/266.7 MiB  35.2 MiB/s  ETA 4s' for a job document."""
     percent = float(doc.get("progress") or 0.0)
-    filled = int(percent / 100 * 30)
     state = "/".join(s for s in (doc.get("status"), doc.get("business_status")) if s)
-    click.echo(f"\r[{'#' * filled}{'.' * (30 - filled)}] {percent:5.1f}% {state:20}",
-               err=True, nl=False)
+    disks = doc.get("progress_disks") or []
+    rate = sum(float(d.get("rate_bytes_per_s") or 0.0) for d in disks)
+    etas = [float(d.get("eta_s") or 0.0) for d in disks if d.get("eta_s")]
+    mib = 1024 * 1024
+    parts = [f"{state:18}", f"{percent:5.1f}%"]
+    if doc.get("bytes_total"):
+        parts.append(f"{float(doc.get('bytes_done') or 0) / mib:.1f}/"
+                     f"{float(doc['bytes_total']) / mib:.1f} MiB")
+    if rate > 0:
+        parts.append(f"{rate / mib:.1f} MiB/s")
+    if etas:
+        parts.append(f"ETA {max(etas):.0f}s")
+    return "  ".join(parts)
+
+
+class ProgressView:
+    """A redrawn bar on a terminal; otherwise one line whenever the state or 5 % changes."""
+
+    def __init__(self, *, tty: bool) -> None:
+        self.tty = tty
+        self._last: tuple[str, int] | None = None
+
+    def update(self, doc: dict[str, Any]) -> None:
+        """Show the job's current progress."""
+        percent = float(doc.get("progress") or 0.0)
+        text = progress_text(doc)
+        if self.tty:
+            filled = int(percent / 100 * 30)
+            click.echo(f"\r[{'#' * filled}{'.' * (30 - filled)}] {text:70}", err=True, nl=False)
+            return
+        key = (f"{doc.get('status')}/{doc.get('business_status')}", int(percent // 5))
+        if key != self._last:
+            self._last = key
+            click.echo(text, err=True)

@@ -78,7 +78,7 @@ def main() -> int:
             worst = 0.0
             for path in ("/sources", "/sources?page=25", "/jobs", "/jobs?page=25",
                          "/jobs?status=Running", f"/jobs/progress.json?ids={ids}",
-                         "/images", "/regions"):
+                         "/images", "/regions", "/activation-codes"):
                 median, peak = measure(client, path, args.repeat)
                 worst = max(worst, median)
                 print(f"{path[:40]:40s} median {median:6.1f} ms   max {peak:6.1f} ms")

@@ -143,12 +143,16 @@ def finish_and_open_image(page: Any, job_id: str, lang: str) -> None:
     words = TEXT[lang]
     wait_field(page, job_id, "status", words["finished"], timeout_ms=90000)
     wait_field(page, job_id, "result", r"m-")
+    page.wait_for_timeout(500)  # let the bar's width transition end before the screenshot
     shoot(page, shot("jobs", lang))
     row(page, job_id).locator("[data-field=result] a").click()
     image_id = page.url.rsplit("#", 1)[1]
     text = page.inner_text(f'tr[id="{image_id}"]')
     assert f"{words['system']}: 1.00 GiB" in text and f"{words['data']}: 1.00 GiB" in text
     assert "2.00 GiB" in text and job_id in text
+    checks = page.locator(f'tr[data-image-id="{image_id}"] [data-field=checks]')
+    checks.locator("summary").click()  # the image builder's real post-migration checks
+    assert "fsck" in checks.inner_text()
     shoot(page, shot("images", lang))
 
 
@@ -183,5 +187,6 @@ def fail_and_read_log(page: Any, server: RunningServer, source_id: str,
     assert field(page, job_id, "result") == OFFLINE_CODE
     row(page, job_id).get_by_text(TEXT[lang]["log"]).click()
     log = page.inner_text("#job-log")
+    assert ("心跳" if lang == "zh-CN" else "heartbeats") in page.inner_text("#error-message")
     assert OFFLINE_CODE in log and "rehost agent run" in page.inner_text(".hint >> nth=0")
     shoot(page, shot("job-log", lang))

@@ -13,9 +13,9 @@ from e2e import harness
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
     """Attach the tails of every process log to a failed e2e test's report."""
-    outcome = yield
+    outcome: Any = yield
     report = outcome.get_result()
     if report.failed and call.when in ("call", "setup") and harness._ALL:
         report.sections.append(("e2e process logs", harness.logs_text()))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from diskfactory import BuiltDisk, compare_disks, e2fsck_all
 from e2e.harness import Server
 
@@ -49,10 +51,10 @@ def test_mbr_system_and_data_disk_byte_identical(
     assert server.relay is not None
     wire = server.relay.up_bytes
     budget = must_send_bytes(e2e_mbr_disk) + must_send_bytes(e2e_data_disk)
-    print(f"wire {wire} budget {budget} disks {2 * e2e_mbr_disk.size_bytes}")
     assert wire <= budget + STALE_NOT_SENT_SLACK  # the stale free space did not travel
 
 
+@pytest.mark.slow
 def test_gpt_system_disk_byte_identical(
     start_server: Callable[..., Server], tmp_path: Path, e2e_gpt_disk: BuiltDisk,
 ) -> None:

@@ -18,7 +18,7 @@ from diskfactory import BuiltDisk, compare_disks
 from e2e.harness import Agent, Server, wait_for
 from rehost.agent.sendspec import SendSpec
 
-WINDOW_BYTES = next(f.default for f in dataclasses.fields(SendSpec) if f.name == "window_bytes")
+WINDOW_BYTES = SendSpec(host="", port=0, token="", agent_id="", ca_pem=b"", disks=()).window_bytes
 HANDSHAKES_SLACK = 1 << 20  # TLS handshakes and HELLO frames of the extra connections
 LIMIT_KBPS = 40 * 1024  # ~5 s for the big disk: a half-way point to hit
 
@@ -39,7 +39,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory, e2e_big_disk: BuiltDisk) 
     work = tmp_path_factory.mktemp("baseline")
     server = Server(work / "srv", relay=True).start()
     try:
-        agent, job_id = _start(server, work, e2e_big_disk, limit_kbps=0)
+        _agent, job_id = _start(server, work, e2e_big_disk, limit_kbps=0)
         doc = server.wait_job(job_id, {"Finished"}, timeout_s=180)
         assert compare_disks(e2e_big_disk, server.image_disks(doc["image_id"])[0]) == []
         assert server.relay is not None and server.relay.connections >= 1

@@ -7,7 +7,7 @@ from itertools import groupby
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from rehost.console.views import image_view, region_view
+from rehost.console.views import CHECK_TONES, image_view, region_view
 from rehost.console.web import ConsoleDeps
 from rehost.domain.ids import AccountId
 from rehost.services import images, regions
@@ -30,7 +30,8 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
         views = sorted((image_view(i, t) for i in page.items), key=lambda v: v.region_id)
         groups = [(rid, list(items)) for rid, items in groupby(views, key=lambda v: v.region_id)]
         return deps.renderer.page(request, "images.html", session=session, section="/images",
-                                  groups=groups, regions=region_list, region_filter=region)
+                                  groups=groups, regions=region_list, region_filter=region,
+                                  check_tones=CHECK_TONES)
 
     @router.get("/regions", include_in_schema=False)
     def region_list_page(request: Request) -> Response:

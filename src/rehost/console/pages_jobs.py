@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
@@ -12,6 +13,7 @@ from rehost.console.views import job_row
 from rehost.console.web import ConsoleDeps, Form, redirect
 from rehost.domain.errors import NotFound, QuotaExceeded, RehostError
 from rehost.domain.ids import AccountId
+from rehost.domain.models import Job, JobEvent
 from rehost.domain.states import JobStatus
 from rehost.services import jobs, regions, runs
 from rehost.services.context import ServiceContext
@@ -66,6 +68,15 @@ def _each(ctx: ServiceContext, account_id: AccountId, action: str, job_ids: list
         except RehostError as exc:
             messages.append(_refusal(job_id, exc, t))
     return done, messages
+
+
+def error_message(job: Job, events: Sequence[JobEvent], locale: str) -> str:
+    """The job's error in the page's language: the Chinese text lives on its error event."""
+    if locale == "zh-CN":
+        for event in reversed(events):
+            if event.code == job.error_code and event.message_zh:
+                return event.message_zh
+    return job.error_message
 
 
 def run_action(ctx: ServiceContext, account_id: AccountId, action: str, job_ids: list[str],
@@ -148,4 +159,5 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
             return deps.renderer.page(request, "message.html", session=session, status_code=404,
                                       message=exc.localized(t.locale), back="/jobs")
         return deps.renderer.page(request, "job_log.html", session=session, section="/jobs",
-                                  job=job, row=job_row(job, t), events=events)
+                                  job=job, row=job_row(job, t), events=events,
+                                  error_message=error_message(job, events, t.locale))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Final
 
 from markupsafe import Markup, escape
 
@@ -104,6 +105,30 @@ class ImageDiskView:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckView:
+    """One post-migration check of an image's manifest: level (pass/warn/fail/info) and text."""
+
+    level: str
+    text: str
+
+
+_CHECK_LEVEL = re.compile(r":\s*(pass|warn|fail):\s")
+CHECK_TONES: Final = {"pass": "ok", "warn": "warn", "fail": "err", "info": "idle"}
+
+
+def manifest_checks(manifest: dict[str, Any]) -> tuple[CheckView, ...]:
+    """The image builder's check lines (`name: level: text`, or a plain step line)."""
+    lines = manifest.get("checks")
+    if not isinstance(lines, list):
+        return ()
+    views = []
+    for line in (str(x) for x in lines):
+        match = _CHECK_LEVEL.search(line)
+        views.append(CheckView(match.group(1) if match else "info", line))
+    return tuple(views)
+
+
+@dataclass(frozen=True, slots=True)
 class ImageView:
     """An image row: disks, total size and verification badge."""
 
@@ -117,6 +142,11 @@ class ImageView:
     verify_label: str
     verify_tone: str
     created_at: Any
+    checks: tuple[CheckView, ...]
+
+    def check_count(self, level: str) -> int:
+        """How many checks ended with ``level``."""
+        return sum(1 for c in self.checks if c.level == level)
 
 
 def _manifest_disks(manifest: dict[str, Any]) -> tuple[ImageDiskView, ...]:
@@ -158,6 +188,7 @@ def image_view(image: Image, t: Translator) -> ImageView:
         source_id=image.source_id or "", disks=disks,
         total=fmt_bytes(total_bytes) if total_bytes else "—",
         verify_label=label, verify_tone=tone, created_at=image.created_at,
+        checks=manifest_checks(image.manifest),
     )
 
 

@@ -153,6 +153,10 @@ class AgentLoop:
         except OSError as exc:
             self._report(rep, "Agent.ReadError", f"{exc} / 读取源磁盘失败")
             return
+        except Exception as exc:  # e.g. an unreadable partition table: never die silently
+            log.exception("job %s: send crashed", rep.job_id)
+            self._report(rep, "Agent.ReadError", f"{exc} / 读取源磁盘失败")
+            return
         if result.completed:
             rep.completed_at = self.clock()
             log.info("job %s: all disks sent (%d bytes on the wire)", rep.job_id,

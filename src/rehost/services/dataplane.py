@@ -41,6 +41,10 @@ class TransitTask:
     boot_mode: str = "BIOS"
 
 
+_BUSINESS_ZH = {"Preparing": "准备中", "Syncing": "同步中", "Processing": "处理中",
+                "Cleaning": "清除中"}
+
+
 def _job(session: Session, job_id: str, *, lock: bool = True) -> JobRow:
     query = select(JobRow).where(JobRow.id == job_id)
     row = session.scalars(query.with_for_update() if lock else query).first()
@@ -100,7 +104,7 @@ def set_business_status(ctx: ServiceContext, job_id: JobId, status: BusinessStat
         if current is not status:
             events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
                        level=EventLevel.INFO, message_en=f"Business status: {status}.",
-                       message_zh=f"业务状态：{status}。")
+                       message_zh=f"业务状态：{_BUSINESS_ZH.get(status.value, status.value)}。")
         return job_value(session, row)
 
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -62,10 +63,9 @@ class ServiceTransitControl:
                          eta_s=eta if d in busy else 0.0)
             for d in progress.disks
         ]
-        try:
+        # paused or failed meanwhile: the pool drops the job's connections
+        with contextlib.suppress(RehostError):
             dataplane.update_progress(self._ctx, JobId(progress.job_id), disks)
-        except RehostError:
-            pass  # paused or failed meanwhile: the pool drops the job's connections
 
     def sync_done(self, job_id: str, digests: tuple[DiskDigest, ...]) -> None:
         """All data durable: Processing, digests logged, image build handed on (idempotent)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import os
 import re
 import shutil
@@ -11,6 +10,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from rehost.imaging.sparse import copy_range_out
 from rehost.storage.manifest import MANIFEST_FILE, ImageDisk, ImageRecord, read_manifest
 from rehost.storage.ports import DraftDisk, ImageDraft
 
@@ -97,30 +97,8 @@ class LocalImageStore:
 
 
 def copy_sparse(src: Path, dst: Path) -> None:
-    """Copy src to dst keeping holes (SEEK_DATA + copy_file_range), then fsync dst."""
-    with src.open("rb") as fin, dst.open("wb") as fout:
-        size = os.fstat(fin.fileno()).st_size
-        fout.truncate(size)
-        pos = 0
-        while pos < size:
-            try:
-                start = os.lseek(fin.fileno(), pos, os.SEEK_DATA)
-            except OSError as exc:
-                if exc.errno == errno.ENXIO:
-                    break
-                raise
-            end = min(os.lseek(fin.fileno(), start, os.SEEK_HOLE), size)
-            _copy_range(fin.fileno(), fout.fileno(), start, end - start)
-            pos = end
-        os.fsync(fout.fileno())
-
-
-def _copy_range(fd_in: int, fd_out: int, offset: int, length: int) -> None:
-    while length > 0:
-        n = os.copy_file_range(fd_in, fd_out, length, offset, offset)
-        if n == 0:
-            raise StoreError("unexpected end of file while copying a disk")
-        offset, length = offset + n, length - n
+    """Copy src to dst keeping holes, across file systems too, then fsync dst."""
+    copy_range_out(src, offset_bytes=0, length_bytes=src.stat().st_size, dest=dst)
 
 
 def _write_synced(path: Path, data: bytes) -> None:

@@ -46,7 +46,7 @@ def basic_account(request: Request, ctx: Ctx) -> AccountId:
         key_id, sep, secret = base64.b64decode(value, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise _missing("Basic") from exc
-    if not sep:
+    if not sep or "\x00" in key_id or "\x00" in secret:
         raise _missing("Basic")
     return auth.verify_basic(ctx, key_id, secret)
 
@@ -54,7 +54,7 @@ def basic_account(request: Request, ctx: Ctx) -> AccountId:
 async def bearer_token(request: Request) -> str:
     """The agent's `Authorization: Bearer <agent token>`."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not value:
+    if scheme.lower() != "bearer" or not value or "\x00" in value:
         raise _missing("Bearer")
     return value.strip()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from rehost.domain.models import (
     GIB,
@@ -19,10 +19,28 @@ from rehost.domain.models import (
 from rehost.services.image_verify import ImageVerification
 
 
+def has_nul(value: Any) -> bool:
+    """Whether a JSON value holds a NUL character in any string (PostgreSQL refuses them)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_nul(v) for v in value)
+    return False
+
+
 class Model(BaseModel):
     """Base: unknown fields are refused (typos become InvalidParameter errors)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if has_nul(value):
+            raise ValueError("contains a NUL character (\\0); remove it")
+        return value
 
 
 class DataDiskIn(Model):

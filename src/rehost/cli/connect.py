@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,8 +27,15 @@ def client_for(profile_name: str) -> RehostClient:
     """A client for the resolved endpoint and AccessKey."""
     profile = resolve(profile_name)
     verify: str | bool = profile.ca_file or True
-    return RehostClient(profile.endpoint, profile.access_key_id, profile.access_key_secret,
-                        verify=verify, language=os.environ.get("LANG", ""))
+    try:
+        return RehostClient(profile.endpoint, profile.access_key_id, profile.access_key_secret,
+                            verify=verify, language=os.environ.get("LANG", ""))
+    except (OSError, ssl.SSLError) as exc:  # httpx loads the CA file when the client is built
+        raise ProfileError(
+            f"Cannot load the CA file {profile.ca_file!r} ({exc}); fix REHOST_CA_FILE or the "
+            f"profile's ca_file. 无法加载 CA 文件 {profile.ca_file!r}；请修改 REHOST_CA_FILE "
+            "或配置中的 ca_file。"
+        ) from exc
 
 
 def call(profile_name: str, fmt: str, action: Callable[[RehostClient], T]) -> T:

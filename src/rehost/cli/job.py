@@ -23,7 +23,8 @@ def parse_data_disk(_ctx: click.Context, _param: click.Parameter,
     for value in values:
         index, sep, size = value.partition(":")
         if not sep or not index.isdigit() or not size.isdigit():
-            raise click.BadParameter(f"{value!r} is not INDEX:GIB (e.g. 1:100)")
+            raise click.BadParameter(f"{value!r} is not INDEX:GIB (e.g. 1:100). "
+                                     f"{value!r} 格式应为 序号:GiB（如 1:100）。")
         disks.append({"index": int(index), "size": int(size)})
     return disks or None
 

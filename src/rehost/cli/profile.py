@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ProfileError(RuntimeError):
@@ -36,10 +37,17 @@ def read_profiles(path: Path) -> dict[str, Profile]:
     """All saved profiles (empty when the file does not exist)."""
     if not path.exists():
         return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    fields = set(Profile.__dataclass_fields__)
-    return {name: Profile(**{k: v for k, v in raw.items() if k in fields})
-            for name, raw in data.get("profiles", {}).items()}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        fields = set(Profile.__dataclass_fields__)
+        return {str(name): Profile(**{k: str(v) for k, v in raw.items() if k in fields})
+                for name, raw in data.get("profiles", {}).items()}
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        raise ProfileError(
+            f"The config file {path} is unreadable or corrupt ({exc.__class__.__name__}); "
+            "fix it, or delete it and run `rehost configure` again. "
+            f"配置文件 {path} 无法读取或已损坏；请修复，或删除后重新运行 `rehost configure`。"
+        ) from exc
 
 
 def write_profile(path: Path, name: str, profile: Profile) -> None:
@@ -56,6 +64,12 @@ def write_profile(path: Path, name: str, profile: Profile) -> None:
     os.replace(tmp, path)
 
 
+def check_endpoint(endpoint: str) -> bool:
+    """Whether `endpoint` is an http(s) URL with a host."""
+    parts = urlsplit(endpoint)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
 def resolve(name: str = "default", env: Mapping[str, str] | None = None) -> Profile:
     """The saved profile with each field overridden by REHOST_* variables when set."""
     env = os.environ if env is None else env
@@ -66,6 +80,13 @@ def resolve(name: str = "default", env: Mapping[str, str] | None = None) -> Prof
         access_key_secret=env.get("REHOST_ACCESS_KEY_SECRET") or saved.access_key_secret,
         ca_file=env.get("REHOST_CA_FILE") or saved.ca_file,
     )
+    if profile.endpoint and not check_endpoint(profile.endpoint):
+        raise ProfileError(
+            f"The endpoint {profile.endpoint!r} is not an http:// or https:// URL; fix "
+            "REHOST_ENDPOINT or run `rehost configure`. "
+            f"服务地址 {profile.endpoint!r} 不是 http:// 或 https:// 开头的 URL；"
+            "请修改 REHOST_ENDPOINT 或重新运行 `rehost configure`。"
+        )
     if not (profile.endpoint and profile.access_key_id and profile.access_key_secret):
         raise ProfileError(
             "No endpoint/AccessKey configured: run `rehost configure` or set REHOST_ENDPOINT, "

@@ -12,25 +12,27 @@ from rehost.console.web import ConsoleDeps
 from rehost.domain.ids import AccountId
 from rehost.services import images, regions
 
-IMAGE_PAGE_SIZE = 200
+IMAGE_PAGE_SIZE = 50
 
 
 def register(router: APIRouter, deps: ConsoleDeps) -> None:
     """Add the images and regions pages."""
 
     @router.get("/images", include_in_schema=False)
-    def image_list(request: Request, region: str = "") -> Response:
+    def image_list(request: Request, region: str = "", page: int = 1) -> Response:
         session = deps.guard(request)
         if isinstance(session, Response):
             return session
         t, ctx, account_id = deps.t(request), deps.context(request), AccountId(session.account_id)
         region_list = regions.list_regions(ctx, account_id)
-        page = images.describe_images(ctx, account_id, region_id=region or None,
-                                      page_size=IMAGE_PAGE_SIZE)
-        views = sorted((image_view(i, t) for i in page.items), key=lambda v: v.region_id)
+        result = images.describe_images(ctx, account_id, region_id=region or None,
+                                        page_number=min(max(page, 1), 1_000_000),
+                                        page_size=IMAGE_PAGE_SIZE)
+        views = sorted((image_view(i, t) for i in result.items), key=lambda v: v.region_id)
         groups = [(rid, list(items)) for rid, items in groupby(views, key=lambda v: v.region_id)]
         return deps.renderer.page(request, "images.html", session=session, section="/images",
                                   groups=groups, regions=region_list, region_filter=region,
+                                  page=result, query={"region": region},
                                   check_tones=CHECK_TONES)
 
     @router.get("/regions", include_in_schema=False)

@@ -11,6 +11,7 @@ from rehost.db.tables import ActivationCodeRow
 from rehost.domain import errors, quotas, rules
 from rehost.domain.ids import PREFIX_ACTIVATION_CODE, AccountId, ActivationCodeId
 from rehost.domain.models import ActivationCode, NewActivationCode, Page
+from rehost.domain.paging import check_page
 from rehost.services import crypto, lookup
 from rehost.services.context import ServiceContext
 
@@ -43,6 +44,7 @@ def list_codes(
     ctx: ServiceContext, account_id: AccountId, *, page_number: int = 1, page_size: int = 50
 ) -> Page[ActivationCode]:
     """The account's activation codes, newest first, with their state."""
+    check_page(page_number, page_size)
     query = (
         select(ActivationCodeRow).where(ActivationCodeRow.account_id == account_id)
         .order_by(ActivationCodeRow.created_at.desc(), ActivationCodeRow.id)

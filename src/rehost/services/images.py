@@ -8,6 +8,7 @@ from rehost.db import convert
 from rehost.db.tables import ImageRow, JobRow
 from rehost.domain.ids import AccountId, ImageId
 from rehost.domain.models import Image, Page
+from rehost.domain.paging import check_page
 from rehost.services import lookup
 from rehost.services.context import ServiceContext
 
@@ -23,6 +24,7 @@ def describe_images(
     page_size: int = 10,
 ) -> Page[Image]:
     """The account's images, newest first."""
+    check_page(page_number, page_size)
     query = select(ImageRow).where(ImageRow.account_id == account_id)
     if region_id:
         query = query.where(ImageRow.region_id == region_id)

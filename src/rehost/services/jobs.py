@@ -11,6 +11,7 @@ from rehost.db.tables import ImageRow, JobEventRow, JobRow, RegionRow
 from rehost.domain import errors, jobspec
 from rehost.domain.ids import PREFIX_JOB, AccountId, JobId
 from rehost.domain.models import EventLevel, ExecutionMode, Job, JobEvent, JobSpec, Page
+from rehost.domain.paging import check_page
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import JobAction, JobStatus, SourceState, is_unfinished, next_job_status
 from rehost.services import events, lookup, transits
@@ -138,6 +139,7 @@ def describe_jobs(
     page_size: int = 10,
 ) -> Page[Job]:
     """The account's jobs with filters, newest first."""
+    check_page(page_number, page_size)
     query = select(JobRow).where(JobRow.account_id == account_id)
     for column, value in ((JobRow.status, status), (JobRow.region_id, region_id),
                           (JobRow.source_id, source_id)):

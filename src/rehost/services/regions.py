@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import select
@@ -16,6 +17,8 @@ from rehost.services import lookup
 from rehost.services.context import ServiceContext
 
 LOCAL = RegionId("local")
+DISK_GIB_MAX = 1024 * 1024  # 1 PiB: larger limits are typos (and overflow 32-bit columns)
+STORE_PATH_MAX = 4096
 
 
 def _check(region_id: str, name: str, limits: DiskLimits, quota: int, reserved: int) -> None:
@@ -27,11 +30,33 @@ def _check(region_id: str, name: str, limits: DiskLimits, quota: int, reserved: 
     if len(name) > 128:
         raise errors.invalid("RegionName", "Region names are at most 128 characters.",
                              "地域名称最多 128 个字符。")
-    if not (1 <= limits.system_min_gib <= limits.system_max_gib
-            and 1 <= limits.data_min_gib <= limits.data_max_gib):
-        raise errors.invalid("DiskLimits", "Disk limits need 1 ≤ min ≤ max (GiB).",
-                             "磁盘大小限制须满足 1 ≤ 最小值 ≤ 最大值（GiB）。")
+    top = DISK_GIB_MAX
+    if not (1 <= limits.system_min_gib <= limits.system_max_gib <= top
+            and 1 <= limits.data_min_gib <= limits.data_max_gib <= top):
+        raise errors.invalid("DiskLimits", f"Disk limits need 1 ≤ min ≤ max ≤ {top} (GiB).",
+                             f"磁盘大小限制须满足 1 ≤ 最小值 ≤ 最大值 ≤ {top}（GiB）。")
     quotas.check_region_quota(quota=quota, reserved=reserved)
+
+
+def _bad_store(path: str, why: str) -> errors.InvalidParameter:
+    return errors.invalid(
+        "ImageStorePath",
+        f"The image store path {path!r} is unusable ({why}); give an absolute directory path "
+        "the server can create and write.",
+        f"镜像存储路径 {path!r} 不可用（{why}）；请填写服务器可创建并写入的绝对目录路径。",
+    )
+
+
+def _prepare_store(path: str) -> None:
+    """Create the image store directory (or refuse the path with InvalidParameter)."""
+    if not Path(path).is_absolute() or len(path) > STORE_PATH_MAX:
+        raise _bad_store(path[:STORE_PATH_MAX], "not an absolute path")
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as exc:
+        raise _bad_store(path, exc.__class__.__name__) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise _bad_store(path, "not writable")
 
 
 def create_region(
@@ -59,12 +84,13 @@ def create_region(
     try:
         with ctx.db.transaction() as session:
             session.add(row)
+            session.flush()  # a duplicate id fails here, before the directory is made
+            _prepare_store(store)  # a refused path rolls the region back: nothing half-made
     except IntegrityError as exc:
         raise errors.Duplicate(
             "RegionId.Duplicate", f"Region {region_id!r} already exists; pick another id.",
             f"地域 {region_id!r} 已存在；请换一个 ID。",
         ) from exc
-    Path(store).mkdir(parents=True, exist_ok=True)
     return convert.region(row)
 
 

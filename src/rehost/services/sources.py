@@ -12,6 +12,7 @@ from rehost.db.tables import JobEventRow, JobRow, SourceRow
 from rehost.domain import errors, rules
 from rehost.domain.ids import AccountId, JobId
 from rehost.domain.models import EventLevel, Page, Source
+from rehost.domain.paging import check_page
 from rehost.domain.states import (
     BusinessStatus,
     JobAction,
@@ -39,6 +40,7 @@ def describe_sources(
     page_size: int = 10,
 ) -> Page[Source]:
     """The account's sources filtered by exact ids, state and name substring, newest first."""
+    check_page(page_number, page_size)
     query = select(SourceRow).where(SourceRow.account_id == account_id)
     if source_ids:
         query = query.where(SourceRow.id.in_(source_ids))

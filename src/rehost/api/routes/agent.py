@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import Field
 
 from rehost.api.deps import AgentToken, Ctx
 from rehost.api.schemas import Model
@@ -32,10 +33,10 @@ class HeartbeatIn(Model):
 class ErrorIn(Model):
     """POST /agent/error."""
 
-    job_id: str
-    code: str
-    message: str
-    hint: str = ""
+    job_id: str = Field(max_length=64)
+    code: str = Field(max_length=128)
+    message: str = Field(max_length=4096)
+    hint: str = Field("", max_length=4096)
 
 
 @router.post("/import", status_code=201)

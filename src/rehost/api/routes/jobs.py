@@ -19,6 +19,7 @@ from rehost.services import images, jobs, runs
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 PageSize = Annotated[int, Query(ge=1, le=100)]
 PageNumber = Annotated[int, Query(ge=1)]
+EVENT_ID_MAX = 2**31 - 1  # event ids are 32-bit integers in the database
 
 
 def _mode(value: str | None) -> ExecutionMode | None:
@@ -133,7 +134,8 @@ def pause_job(job_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
 
 @router.get("/{job_id}/events")
 def job_events(
-    job_id: str, ctx: Ctx, account: Account, after_id: Annotated[int, Query(ge=0)] = 0,
+    job_id: str, ctx: Ctx, account: Account,
+    after_id: Annotated[int, Query(ge=0, le=EVENT_ID_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> dict[str, Any]:
     """The job's event log after `after_id` (for `rehost job logs --follow`)."""

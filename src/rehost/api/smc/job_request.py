@@ -92,11 +92,15 @@ def _int_option(options: dict[str, Any], key: str) -> int | None:
     value = options.get(key)
     if value is None:
         return None
-    try:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    # "5" and 5.0 are accepted; 1.7, true, [1], NaN and 1e400 are not silently truncated
+    text = str(value).strip()
+    if isinstance(value, float) and value.is_integer():
         return int(value)
-    except (TypeError, ValueError) as exc:
-        raise errors.invalid_parameter("ReplicationParameters", f"{key} must be an integer") \
-            from exc
+    if isinstance(value, str) and text.lstrip("-").isdecimal() and text.isascii():
+        return int(text)
+    raise errors.invalid_parameter("ReplicationParameters", f"{key} must be an integer")
 
 
 def _bool_option(options: dict[str, Any], key: str) -> bool | None:

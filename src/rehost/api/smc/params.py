@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from rehost.api.smc import errors
 
+_INTEGER = re.compile(r"[-+]?[0-9]{1,18}")
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
@@ -18,6 +19,9 @@ class Params:
     def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
         self._values: dict[str, str] = {}
         for key, value in pairs:
+            if "\x00" in key or "\x00" in value:
+                raise errors.invalid_parameter(key.replace("\x00", ""),
+                                               "contains a NUL character (\\0); remove it")
             self._values.setdefault(key, value)
 
     def has(self, name: str) -> bool:
@@ -44,12 +48,12 @@ class Params:
         raw = self._values.get(name)
         if raw is None or raw == "":
             return None
-        try:
-            value = int(raw)
-        except ValueError as exc:
-            raise errors.invalid_parameter(name, f"{raw!r} is not an integer") from exc
+        if not _INTEGER.fullmatch(raw):  # int() would also take " 1_0 " and non-ASCII digits
+            raise errors.invalid_parameter(name, f"{raw[:40]!r} is not an integer")
+        value = int(raw)
         if (low is not None and value < low) or (high is not None and value > high):
-            raise errors.invalid_parameter(name, f"{value} is outside {low}–{high}")
+            bounds = f"{'' if low is None else low}–{'' if high is None else high}"
+            raise errors.invalid_parameter(name, f"{value} is outside {bounds}")
         return value
 
     def boolean(self, name: str) -> bool | None:
@@ -70,9 +74,9 @@ class Params:
             return None
         try:
             value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError as exc:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except (ValueError, OverflowError) as exc:  # 0001-01-01T00:00+01:00 overflows in UTC
             raise errors.invalid_parameter(name, f"{raw!r} is not yyyy-MM-ddTHH:mm:ssZ") from exc
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     def repeated(self, name: str) -> list[str]:
         """A list parameter `Name.1`, `Name.2`, … in index order."""

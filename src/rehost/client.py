@@ -6,6 +6,7 @@ Every refused request raises `ClientError` with the API's code, message and requ
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +45,13 @@ def _error_from(response: httpx.Response) -> ClientError:
     )
 
 
+def trust(verify: str | bool) -> ssl.SSLContext | bool:
+    """httpx's `verify`: a CA file path becomes an SSL context (str paths are deprecated)."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
 class Transport:
     """The HTTP session: base URL, credentials, TLS trust, timeouts, error translation."""
 
@@ -52,7 +60,7 @@ class Transport:
                  timeout_s: float = 30.0, http: httpx.Client | None = None) -> None:
         self._http = http or httpx.Client(
             base_url=endpoint.rstrip("/"), auth=auth, headers=dict(headers or {}),
-            verify=verify, timeout=timeout_s,
+            verify=trust(verify), timeout=timeout_s,
         )
 
     def call(self, method: str, path: str, *, json: Any = None,

@@ -68,3 +68,24 @@ def test_transit_control_drives_a_job(
     assert failed.status is JobStatus.IN_ERROR and "Free space" in failed.error_hint
     jobs.delete_job(ctx, ctl_account.id, job.id)
     assert pool.calls[-1] == ("release", job.id)
+
+
+def test_progress_milestones_go_to_the_job_log_once_per_ten_percent(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
+) -> None:
+    ctx = _ctx_with_pool(ctl_ctx, RecordingPool())
+    src = ctl_source()
+    job = jobs.create_job(ctx, ctl_account.id, source_id=src.source_id, region_id="local",
+                          request=JobRequest())
+    runs.start_job(ctx, ctl_account.id, job.id)
+    control = ServiceTransitControl(ctx)
+    assert control.lookup(_token(ctx, job.id)) is not None
+    mib = 1024 * 1024
+    for done in (5, 12, 14, 37, 38, 99, 100):
+        control.report_progress(JobProgress(job.id, (DiskProgress(0, done * mib, 100 * mib),),
+                                            float(4 * mib)))
+    lines = [e.message_en for e in jobs.list_events(ctx, ctl_account.id, job.id)
+             if e.code == "Transit.Progress"]
+    assert lines == ["Synced 12% (12/100 MiB), 4.0 MiB/s, ETA 22 s.",
+                     "Synced 37% (37/100 MiB), 4.0 MiB/s, ETA 16 s.",
+                     "Synced 99% (99/100 MiB), 4.0 MiB/s, ETA 0 s."]

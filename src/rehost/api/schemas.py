@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
@@ -126,6 +126,7 @@ class RegionIn(Model):
     data_disk_min: StrictInt = 1
     data_disk_max: StrictInt = 32768
     verify_after_migration: bool = False
+    image_format: Literal["raw", "qcow2"] = "raw"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -180,7 +181,7 @@ def region_out(r: Region) -> dict[str, Any]:
         "slots_in_use": r.slots_in_use, "system_disk_min": r.limits.system_min_gib,
         "system_disk_max": r.limits.system_max_gib, "data_disk_min": r.limits.data_min_gib,
         "data_disk_max": r.limits.data_max_gib, "creation_time": _iso(r.created_at),
-        "verify_after_migration": r.verify_after_migration,
+        "verify_after_migration": r.verify_after_migration, "image_format": r.image_format,
     }
 
 

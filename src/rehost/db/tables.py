@@ -122,6 +122,7 @@ class RegionRow(Base):
     data_min_gib: Mapped[int] = mapped_column(Integer)
     data_max_gib: Mapped[int] = mapped_column(Integer)
     verify_after_migration: Mapped[bool] = mapped_column(default=False)
+    image_format: Mapped[str] = mapped_column(String(8), default="raw")
     created_at: Mapped[datetime]
 
 

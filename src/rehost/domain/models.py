@@ -174,6 +174,7 @@ class Region:
     created_at: datetime
     slots_in_use: int = 0
     verify_after_migration: bool = False
+    image_format: str = "raw"  # disk files of the region's images: "raw" (sparse) or "qcow2"
 
 
 @dataclass(frozen=True, slots=True)

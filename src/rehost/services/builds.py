@@ -94,7 +94,8 @@ class ImageBuilder:
         request = BuildRequest(job_id=job_id, source_id=task.job.source_id,
                                image_id=self._ctx.new_id(PREFIX_IMAGE),
                                image_name=task.job.spec.image_name, disks=disks,
-                               boot_mode=task.boot_mode)
+                               boot_mode=task.boot_mode,
+                               disk_format="qcow2" if region.image_format == "qcow2" else "raw")
         record = self._publish(request, store, self._preparer(job_id, task.boot_mode))
         verify_text = self._verify_image(job_id, record, region)
         try:

@@ -21,6 +21,9 @@ DISK_GIB_MAX = 1024 * 1024  # 1 PiB: larger limits are typos (and overflow 32-bi
 STORE_PATH_MAX = 4096
 
 
+IMAGE_FORMATS = ("raw", "qcow2")
+
+
 def _check(region_id: str, name: str, limits: DiskLimits, quota: int, reserved: int) -> None:
     if not ids.is_region_id(region_id):
         raise errors.invalid(
@@ -70,16 +73,20 @@ def create_region(
     reserved_slots: int = 0,
     limits: DiskLimits = DiskLimits(),
     verify_after_migration: bool = False,
+    image_format: str = "raw",
 ) -> Region:
     """Create a region (image store defaults to `<data-dir>/regions/<id>/images`)."""
     _check(region_id, name, limits, network_quota, reserved_slots)
+    if image_format not in IMAGE_FORMATS:
+        raise errors.invalid("ImageFormat", "image_format must be raw or qcow2.",
+                             "image_format 须为 raw 或 qcow2。")
     store = image_store_path or str(ctx.settings.data_dir / "regions" / region_id / "images")
     row = RegionRow(
         account_id=account_id, id=region_id, name=name or region_id, image_store_path=store,
         network_quota=network_quota, reserved_slots=reserved_slots,
         system_min_gib=limits.system_min_gib, system_max_gib=limits.system_max_gib,
         data_min_gib=limits.data_min_gib, data_max_gib=limits.data_max_gib, created_at=ctx.now(),
-        verify_after_migration=verify_after_migration,
+        verify_after_migration=verify_after_migration, image_format=image_format,
     )
     try:
         with ctx.db.transaction() as session:

@@ -44,7 +44,7 @@ def create_region(body: RegionIn, ctx: Ctx, account: Account) -> dict[str, Any]:
         ctx, account, region_id=body.region_id, name=body.name,
         image_store_path=body.image_store_path, network_quota=body.network_quota,
         reserved_slots=body.reserved_slots, limits=limits,
-        verify_after_migration=body.verify_after_migration,
+        verify_after_migration=body.verify_after_migration, image_format=body.image_format,
     )
     return region_out(region)
 

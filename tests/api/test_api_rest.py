@@ -110,6 +110,11 @@ def test_batch_start(client: TestClient, auth: dict[str, str]) -> None:
     assert oks == [(True, None), (True, None), (False, "InvalidJobId.NotFound")]
     r = client.post("/api/v1/jobs/start", headers=auth, json={"job_ids": ["j-x"] * 11})
     assert r.status_code == 400 and r.json()["code"] == "InvalidParameter.JobIds"
+    listed = client.get("/api/v1/jobs?business_status=Preparing", headers=auth).json()
+    assert {j["job_id"] for j in listed["jobs"]} == set(made)
+    assert client.get("/api/v1/jobs?business_status=Syncing", headers=auth).json()["jobs"] == []
+    r = client.get("/api/v1/jobs?business_status=Flying", headers=auth)
+    assert r.status_code == 400 and r.json()["code"] == "InvalidParameter.BusinessStatus"
 
 
 BAD_CREATE = [

@@ -181,3 +181,21 @@ def test_another_accounts_job_is_invisible(smc: SmcClient, live: LiveServer) -> 
     assert seen.body.total_count == 0
     start = refused(stranger.start_replication_job, m.StartReplicationJobRequest(job_id=job_id))
     assert (start.code, start.status_code) == ("InvalidJobId.NotFound", 404)
+
+
+def test_describe_filters_by_business_status_and_several_sources(
+    smc: SmcClient, live: LiveServer
+) -> None:
+    first, second = new_source(smc, live, "web-filter-1"), new_source(smc, live, "web-filter-2")
+    started = create_job(smc, first, system_disk_size=12)
+    waiting = create_job(smc, second, system_disk_size=12)
+    smc.start_replication_job(m.StartReplicationJobRequest(job_id=started))
+    both = smc.describe_replication_jobs(m.DescribeReplicationJobsRequest(
+        source_id=[first, second], page_size=50)).body
+    assert {j.job_id for j in both.replication_jobs.replication_job} == {started, waiting}
+    preparing = smc.describe_replication_jobs(m.DescribeReplicationJobsRequest(
+        source_id=[first, second], business_status="Preparing")).body
+    assert [j.job_id for j in preparing.replication_jobs.replication_job] == [started]
+    bad = refused(smc.describe_replication_jobs,
+                  m.DescribeReplicationJobsRequest(business_status="Flying"))
+    assert (bad.code, bad.status_code) == ("InvalidParameter.BusinessStatus", 400)

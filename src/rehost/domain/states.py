@@ -30,6 +30,18 @@ class BusinessStatus(enum.StrEnum):
     CLEANING = "Cleaning"
 
 
+def parse_business_status(text: str | None) -> BusinessStatus | None:
+    """A BusinessStatus filter value (None when absent), or InvalidParameter.BusinessStatus."""
+    if not text:
+        return None
+    try:
+        return BusinessStatus(text)
+    except ValueError as exc:
+        allowed = ", ".join(s.value for s in BusinessStatus if s.value)
+        raise errors.invalid("BusinessStatus", f"Unknown business status; use one of {allowed}.",
+                             f"未知业务状态；可选值：{allowed}。") from exc
+
+
 class SourceState(enum.StrEnum):
     """SMC source server `State`."""
 

@@ -13,7 +13,14 @@ from rehost.domain.ids import PREFIX_JOB, AccountId, JobId
 from rehost.domain.models import EventLevel, ExecutionMode, Job, JobEvent, JobSpec, Page
 from rehost.domain.paging import check_page
 from rehost.domain.rules import JobRequest
-from rehost.domain.states import JobAction, JobStatus, SourceState, is_unfinished, next_job_status
+from rehost.domain.states import (
+    BusinessStatus,
+    JobAction,
+    JobStatus,
+    SourceState,
+    is_unfinished,
+    next_job_status,
+)
 from rehost.services import events, lookup, transits
 from rehost.services.context import ServiceContext
 
@@ -137,16 +144,21 @@ def describe_jobs(
     name: str | None = None,
     page_number: int = 1,
     page_size: int = 10,
+    business_status: BusinessStatus | None = None,
+    source_ids: list[str] | None = None,
 ) -> Page[Job]:
     """The account's jobs with filters, newest first."""
     check_page(page_number, page_size)
     query = select(JobRow).where(JobRow.account_id == account_id)
     for column, value in ((JobRow.status, status), (JobRow.region_id, region_id),
-                          (JobRow.source_id, source_id)):
+                          (JobRow.source_id, source_id),
+                          (JobRow.business_status, business_status)):
         if value is not None:
             query = query.where(column == str(value))
     if job_ids:
         query = query.where(JobRow.id.in_(job_ids))
+    if source_ids:
+        query = query.where(JobRow.source_id.in_(source_ids))
     if name:
         query = query.where(JobRow.name.contains(name, autoescape=True))
     query = query.order_by(JobRow.created_at.desc(), JobRow.id)

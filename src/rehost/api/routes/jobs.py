@@ -13,7 +13,7 @@ from rehost.domain import errors
 from rehost.domain.ids import JobId
 from rehost.domain.models import DataDiskSpec, ExecutionMode
 from rehost.domain.rules import JobRequest
-from rehost.domain.states import JobStatus
+from rehost.domain.states import JobStatus, parse_business_status
 from rehost.services import images, jobs, runs
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -71,11 +71,13 @@ def list_jobs(
     source_id: str | None = None, name: str | None = None,
     job_id: Annotated[list[str] | None, Query()] = None,
     page_number: PageNumber = 1, page_size: PageSize = 10,
+    business_status: str | None = None,
 ) -> dict[str, Any]:
-    """Describe jobs with filters and paging."""
+    """Describe jobs with filters (status, business status, region, source, name) and paging."""
     page = jobs.describe_jobs(
         ctx, account, job_ids=job_id, status=_status(status), region_id=region_id,
         source_id=source_id, name=name, page_number=page_number, page_size=page_size,
+        business_status=parse_business_status(business_status),
     )
     return {"jobs": [job_out(j) for j in page.items], "total_count": page.total_count,
             "page_number": page.page_number, "page_size": page.page_size}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rehost.api.smc import errors
-from rehost.api.smc.call import MAX_PAGE_SIZE, Call, single
+from rehost.api.smc.call import MAX_PAGE_SIZE, Call
 from rehost.api.smc.job_request import job_request
 from rehost.api.smc.shapes import job_document, page_fields
 from rehost.domain.ids import JobId, RegionId, SourceId
-from rehost.domain.states import JobStatus
+from rehost.domain.states import JobStatus, parse_business_status
 from rehost.services import jobs, runs
 
 
@@ -54,15 +54,16 @@ def describe_replication_jobs(call: Call) -> dict[str, Any]:
     job_ids = p.repeated("JobId")
     if len(job_ids) > MAX_PAGE_SIZE:
         raise errors.invalid_parameter("JobId", f"at most {MAX_PAGE_SIZE} ids")
-    if p.text("BusinessStatus"):
-        raise errors.invalid_parameter("BusinessStatus", "filter by Status instead")
-    source_id = single(call, "SourceId")
+    source_ids = p.repeated("SourceId")
+    if len(source_ids) > MAX_PAGE_SIZE:
+        raise errors.invalid_parameter("SourceId", f"at most {MAX_PAGE_SIZE} ids")
     number, size = call.paging()
     page = jobs.describe_jobs(
         call.ctx, call.account_id, job_ids=job_ids or None, status=_status(p.text("Status")),
         region_id=RegionId(p.text("RegionId")) if p.text("RegionId") else None,
-        source_id=SourceId(source_id) if source_id else None, name=p.text("Name") or None,
+        source_ids=source_ids or None, name=p.text("Name") or None,
         page_number=number, page_size=size,
+        business_status=parse_business_status(p.text("BusinessStatus")),
     )
     documents = [job_document(j) for j in page.items]
     return {**page_fields(page), "ReplicationJobs": {"ReplicationJob": documents}}

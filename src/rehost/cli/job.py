@@ -124,6 +124,9 @@ def delete(job_id: str, output: str, profile: str) -> None:
 
 @job.command("list")
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="Only this status.")
+@click.option("--business-status",
+              type=click.Choice(["Preparing", "Syncing", "Processing", "Cleaning"]),
+              default=None, help="Only Running jobs in this business status.")
 @click.option("--region", "region_id", default=None, help="Only this region.")
 @click.option("--source", "source_id", default=None, help="Only this source.")
 @click.option("--name", default=None, help="Only jobs with this name.")

@@ -15,10 +15,10 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 sysdeps:
-	@bash scripts/install-system-deps.sh test
+	@PYTHON=$(PY) bash scripts/install-system-deps.sh test
 
 sysdeps-demo:
-	@bash scripts/install-system-deps.sh demo
+	@PYTHON=$(PY) bash scripts/install-system-deps.sh demo
 
 demo: sysdeps-demo $(STAMP)
 	$(BIN)/python -m rehost.demo

@@ -24,6 +24,11 @@ files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/lib/syslinux/mbr/mbr.bin:syslinux-
        /usr/lib/grub/x86_64-efi/modinfo.sh:grub-efi-amd64-bin /usr/lib/grub/i386-pc/modinfo.sh:grub-pc-bin
        /usr/lib/syslinux/modules/bios/ldlinux.c32:syslinux-common)
 missing=()
+# Debian's python3 has no ensurepip until python3-venv is installed (make creates a .venv)
+py="${PYTHON:-python3}"
+if ! "$py" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  missing+=("python3-venv")
+fi
 for cmd in "${!need[@]}"; do
   if ! command -v "$cmd" >/dev/null 2>&1 && [[ ! -x "/usr/sbin/$cmd" && ! -x "/sbin/$cmd" ]] \
      && ! ls /usr/lib/postgresql/*/bin/"$cmd" >/dev/null 2>&1; then

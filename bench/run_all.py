@@ -58,11 +58,14 @@ def main() -> None:
 def _report(ref: dict[str, list[tools.ToolTime]],
             runs: dict[tuple[int, bool], list[RunResult]]) -> None:
     best: dict[str, float] = {}
+    median: dict[str, float] = {}
     for name, times in ref.items():
         alone, synced = [t.alone_s for t in times], [t.synced_s for t in times]
         best[name], best[name + "+fsync"] = min(alone), min(synced)
-        print(f"{name:31s} {min(alone):6.2f} s (median {statistics.median(alone):5.2f})"
-              f"   + fsync {min(synced):6.2f} s (median {statistics.median(synced):5.2f})")
+        median[name] = statistics.median(alone)
+        median[name + "+fsync"] = statistics.median(synced)
+        print(f"{name:31s} {min(alone):6.2f} s (median {median[name]:5.2f})"
+              f"   + fsync {min(synced):6.2f} s (median {median[name + '+fsync']:5.2f})")
     for (level, checksum), rs in runs.items():
         secs = [r.elapsed_s for r in rs]
         r = min(rs, key=lambda x: x.elapsed_s)
@@ -70,18 +73,25 @@ def _report(ref: dict[str, list[tools.ToolTime]],
               f"{min(secs):6.2f} s (median {statistics.median(secs):5.2f})  wire "
               f"{r.wire_bytes / MIB:7.1f} MiB  plan {r.plan_done_bytes / MIB:7.1f} MiB"
               f"  cpu {r.cpu_s:5.2f} s")
-    print("\nratios (best rehost time / best reference time):")
-    header = "".join(f"{name:>15s}" for name in best)
-    print(f"{'':20s}{header}")
-    for (level, checksum), rs in runs.items():
-        t = min(r.elapsed_s for r in rs)
-        cells = "".join(f"{t / ref_s:15.2f}" for ref_s in best.values())
+    rehost_best = {c: min(r.elapsed_s for r in rs) for c, rs in runs.items()}
+    rehost_median = {c: statistics.median(r.elapsed_s for r in rs) for c, rs in runs.items()}
+    _ratios("BEST ratios (best rehost time / best reference time)", rehost_best, best)
+    _ratios("MEDIAN ratios (median rehost time / median reference time; steadier under load)",
+            rehost_median, median)
+
+
+def _ratios(title: str, rehost: dict[tuple[int, bool], float], ref: dict[str, float]) -> None:
+    """One ratio table and the target lines, for best or for median times."""
+    kind = title.split()[0].lower()
+    print(f"\n{title}:")
+    print(f"{'':20s}" + "".join(f"{name:>15s}" for name in ref))
+    for (level, checksum), t in rehost.items():
+        cells = "".join(f"{t / ref_s:15.2f}" for ref_s in ref.values())
         print(f"c{level} checksum {'on ' if checksum else 'off'}     {cells}")
-    top = min(min(r.elapsed_s for r in rs) for rs in runs.values())
-    rsync, e2 = best["rsync"], best["e2image"]
-    print(f"best rehost / rsync           = {top / rsync:.2f}   (target <= 0.35)")
-    print(f"best rehost / e2image -ra     = {top / e2:.2f}   (target <= 1.5)")
-    print(f"best rehost / e2image + fsync = {top / best['e2image+fsync']:.2f}")
+    top = min(rehost.values())
+    print(f"{kind} rehost / {kind} rsync           = {top / ref['rsync']:.2f}   (target <= 0.35)")
+    print(f"{kind} rehost / {kind} e2image -ra     = {top / ref['e2image']:.2f}   (target <= 1.5)")
+    print(f"{kind} rehost / {kind} e2image + fsync = {top / ref['e2image+fsync']:.2f}")
 
 
 def _limit_runs(disk: Path, work: Path, runs: dict[tuple[int, bool], list[RunResult]]) -> None:

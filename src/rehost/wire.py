@@ -245,6 +245,38 @@ class FrameReader:
         self._fill(total, block=True)
         return self._take(total)
 
+    def read_start(self, prefix_bytes: int) -> tuple[FrameType, int]:
+        """Wait for a frame header and up to prefix_bytes of its body; returns type, body length.
+
+        Then either read() returns the whole frame, or read_rest_into() receives the rest of
+        the body straight into a caller buffer (no copy through this reader's buffer).
+        """
+        self._fill(FRAME_HEADER.size, block=True)
+        length = self._body_length()
+        try:
+            kind = FrameType(self._buf[3])
+        except ValueError as exc:
+            raise WireError("Wire.BadFrame", f"unknown frame type {self._buf[3]}") from exc
+        self._fill(FRAME_HEADER.size + min(prefix_bytes, length), block=True)
+        return kind, length
+
+    def prefix(self) -> memoryview:
+        """The body bytes read so far by read_start."""
+        return self._view[FRAME_HEADER.size : self._have]
+
+    def read_rest_into(self, dest: memoryview) -> None:
+        """Receive exactly the rest of the current frame's body into dest."""
+        total = FRAME_HEADER.size + self._body_length()
+        if self._have + len(dest) != total:
+            raise WireError("Wire.BadFrame", "frame body does not fit the destination")
+        pos = 0
+        self._have = 0  # the frame is consumed whether or not the rest arrives
+        while pos < len(dest):
+            n = self._sock.recv_into(dest[pos:])
+            if n == 0:
+                raise WireError("Wire.Closed", "connection closed by peer")
+            pos += n
+
     def buffered(self) -> bool:
         """Whether part of the next frame has already been read."""
         return self._have > 0

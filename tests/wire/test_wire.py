@@ -140,3 +140,41 @@ def test_bad_piece_lists_are_refused(pieces: tuple[tuple[int, int], ...]) -> Non
     body[wire.DATA_HEADER.size + 4 : wire.DATA_HEADER.size + 12] = b"\0\0\x10\0\0\0\0\x0a"
     with pytest.raises(WireError, match=r"leave the chunk"):
         wire.unpack_pieces(memoryview(body))
+
+
+def test_read_start_then_rest_into_caller_buffer() -> None:
+    a, b = _pair()
+    payload = os.urandom(100_000)
+    head = wire.DataHeader(1, Codec.RAW, 8192, len(payload), len(payload), b"d" * 16)
+    a.sendall(wire.pack_data_header(head, len(payload)) + payload
+              + wire.pack_ranges(FrameType.ACK, [ChunkRange(0, 0, 1)]))
+    reader = wire.FrameReader(b, 1 << 20)
+    kind, length = reader.read_start(wire.DATA_HEADER.size)
+    assert (kind, length) == (FrameType.DATA, wire.DATA_HEADER.size + len(payload))
+    got, rest = wire.unpack_data(reader.prefix())
+    assert got == head and len(rest) == 0
+    dest = memoryview(bytearray(len(payload)))
+    reader.read_rest_into(dest)
+    assert bytes(dest) == payload
+    # the next frame is intact: nothing of it was consumed by the direct receive
+    kind, length = reader.read_start(wire.DATA_HEADER.size)
+    assert kind == FrameType.ACK and length == wire.RANGE.size
+    frame = reader.read()  # a short frame is read whole by read_start; read() completes it
+    assert wire.unpack_ranges(frame.body) == [ChunkRange(0, 0, 1)]
+
+
+def test_read_rest_into_refuses_a_destination_of_the_wrong_size() -> None:
+    a, b = _pair()
+    head = wire.DataHeader(0, Codec.RAW, 0, 4096, 4096, b"d" * 16)
+    a.sendall(wire.pack_data_header(head, 4096) + bytes(4096))
+    reader = wire.FrameReader(b, 1 << 20)
+    reader.read_start(wire.DATA_HEADER.size)
+    with pytest.raises(WireError, match="BadFrame"):
+        reader.read_rest_into(memoryview(bytearray(4095)))
+    c, d = _pair()
+    c.sendall(wire.pack_data_header(head, 4096) + bytes(1000))
+    c.close()  # the connection ends in the middle of the payload
+    reader = wire.FrameReader(d, 1 << 20)
+    reader.read_start(wire.DATA_HEADER.size)
+    with pytest.raises(WireError, match="Closed"):
+        reader.read_rest_into(memoryview(bytearray(4096)))

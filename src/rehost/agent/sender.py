@@ -125,7 +125,7 @@ def _produce(state: SendState, plans: dict[int, list[Cell]], resume: dict[str, A
         state.fail(SendError("Agent.ReadError", f"cannot read the source disk: {exc}"
                                                 f" / 读取源磁盘失败：{exc}"))
     finally:
-        state.reader_done.set()
+        state.reader_finished()
 
 
 def _produce_disk(state: SendState, cells: list[Cell], acked: Sequence[Sequence[int]],

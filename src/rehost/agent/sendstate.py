@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import queue
 import threading
 import time
@@ -40,7 +41,8 @@ class SendState:
         stop: threading.Event,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.work: queue.Queue[ReadChunk] = queue.Queue(maxsize=queue_chunks)
+        # None in the queue only wakes a waiting connection thread (see _wake_waiters)
+        self.work: queue.Queue[ReadChunk | None] = queue.Queue(maxsize=queue_chunks)
         self.retry: collections.deque[Cell] = collections.deque()
         self.reader_done = threading.Event()
         self.stop = stop
@@ -80,6 +82,11 @@ class SendState:
         except queue.Empty:
             return None
 
+    def reader_finished(self) -> None:
+        """The reader thread queued its last chunk (or gave up)."""
+        self.reader_done.set()
+        self._wake_waiters()
+
     def requeue(self, cells: list[Cell], *, rejected: bool) -> None:
         """Send cells again (lost with a connection, or NACKed by the transit)."""
         for cell in cells:
@@ -98,6 +105,8 @@ class SendState:
             self._outstanding -= len(cells)
             for cell in cells:
                 self.done[cell.disk_index] = self.done.get(cell.disk_index, 0) + cell.plan_bytes
+        if self.finished():
+            self._wake_waiters()
         self.report()
 
     def sent(self, *, raw_bytes: int, wire_bytes: int, zero: bool) -> None:
@@ -118,6 +127,12 @@ class SendState:
         with self._lock:
             if self.error is None:
                 self.error = err
+
+    def _wake_waiters(self) -> None:
+        """Wake connection threads idling in next_item so they see the end without polling."""
+        with contextlib.suppress(queue.Full):
+            while True:
+                self.work.put_nowait(None)
 
     def should_quit(self) -> bool:
         """Stop requested or a fatal error happened."""

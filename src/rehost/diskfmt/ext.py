@@ -60,6 +60,9 @@ class ExtSuperblock:
     uuid: str
     label: str
     last_mounted: str
+    journal_inum: int = 0
+    journal_dev: int = 0
+    journal_uuid: str = ""
 
     @property
     def group_count(self) -> int:
@@ -155,4 +158,7 @@ def parse_superblock(raw: bytes) -> ExtSuperblock:
         backup_bgs=struct.unpack_from("<II", raw, 0x24C),
         uuid=str(uuid.UUID(bytes=raw[0x68:0x78])), label=_cstr(raw[0x78:0x88]),
         last_mounted=_cstr(raw[0x88:0xC8]),
+        journal_inum=struct.unpack_from("<I", raw, 0xE0)[0],
+        journal_dev=struct.unpack_from("<I", raw, 0xE4)[0],
+        journal_uuid="" if not any(raw[0xD0:0xE0]) else str(uuid.UUID(bytes=raw[0xD0:0xE0])),
     )

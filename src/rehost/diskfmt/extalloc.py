@@ -16,6 +16,7 @@ from rehost.diskfmt.extgroups import (
     read_group_descs,
     super_and_desc,
 )
+from rehost.diskfmt.extjournal import JournalOverlay
 from rehost.diskfmt.reader import DiskReader
 
 _READ_CAP_BYTES = 64 << 20
@@ -118,24 +119,58 @@ def _group_bits(
     return bits
 
 
+def _replayed_bits(
+    sb: ExtSuperblock, group: int, desc: GroupDesc, raw: bytes | None,
+    meta: dict[int, list[Span]], copies: list[bytes],
+) -> str | None:
+    """Union of the on-disk bitmap and every journal copy of it; None if unreadable."""
+    count = _units_in_group(sb, group)
+    if raw is None or len(raw) * 8 < count:
+        return None
+    readable = [raw] + [c for c in copies if len(c) == len(raw)]
+    value = 0
+    for r in readable:
+        value |= int.from_bytes(r, "little")
+    bits = format(value, f"0{len(readable[0]) * 8}b")[::-1][:count]
+    if sb.has_group_csum and desc.flags & BG_BLOCK_UNINIT:
+        if sb.has(ro_compat=RO_BIGALLOC):
+            return None
+        uninit = _uninit_bits(sb, group, meta)
+        bits = "".join("1" if "1" in (a, b) else "0" for a, b in zip(bits, uninit, strict=True))
+    return bits
+
+
+def _wanted_bitmaps(sb: ExtSuperblock, descs: list[GroupDesc],
+                    overlay: JournalOverlay | None) -> dict[int, int]:
+    """{group: bitmap block} to read: initialized groups, plus any the journal touches."""
+    touched = overlay.touched_groups if overlay else frozenset()
+    return {
+        g: d.block_bitmap for g, d in enumerate(descs)
+        if sb.first_data_block <= d.block_bitmap < sb.blocks_count
+        and (g in touched or not (sb.has_group_csum and d.flags & BG_BLOCK_UNINIT))
+    }
+
+
 def ext_allocation(
-    disk: DiskReader, fs_offset: int, sb: ExtSuperblock, *, min_free_bytes: int = 0
+    disk: DiskReader, fs_offset: int, sb: ExtSuperblock, *, min_free_bytes: int = 0,
+    overlay: JournalOverlay | None = None,
 ) -> ExtAllocation:
     """Free spans of the fs at `fs_offset` (runs >= min_free_bytes), conservative when unsure."""
     descs = read_group_descs(disk, fs_offset, sb)
     meta = _metadata_by_group(sb, descs)
-    wanted = {
-        g: d.block_bitmap for g, d in enumerate(descs)
-        if sb.first_data_block <= d.block_bitmap < sb.blocks_count
-        and not (sb.has_group_csum and d.flags & BG_BLOCK_UNINIT)
-    }
-    bitmaps = _read_bitmaps(disk, fs_offset, sb, wanted)
+    bitmaps = _read_bitmaps(disk, fs_offset, sb, _wanted_bitmaps(sb, descs, overlay))
+    touched = overlay.touched_groups if overlay else frozenset()
     notes: list[str] = []
     unit = sb.cluster_bytes
     pattern = _free_run(-(-min_free_bytes // unit))
     free: list[Span] = []
     for g, d in enumerate(descs):
-        bits = _group_bits(sb, g, d, bitmaps.get(g), meta, notes)
+        if overlay is not None and g in touched:
+            bits = _replayed_bits(sb, g, d, bitmaps.get(g), meta, overlay.copies_of(g))
+            if bits is None:
+                notes.append(f"group {g}: no readable bitmap for the journal replay, copied whole")
+        else:
+            bits = _group_bits(sb, g, d, bitmaps.get(g), meta, notes)
         if bits is None:
             continue
         base = fs_offset + group_first_block(sb, g) * sb.block_bytes
@@ -143,6 +178,8 @@ def ext_allocation(
                     for m in pattern.finditer(bits))
     end = fs_offset + sb.blocks_count * sb.block_bytes
     clipped = [(s, min(e, end)) for s, e in free]
+    if overlay is not None:
+        clipped = subtract(normalize(clipped), list(overlay.journal_spans))
     return ExtAllocation(free_spans=tuple(normalize(clipped)), notes=tuple(notes))
 
 

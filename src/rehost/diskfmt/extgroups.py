@@ -117,10 +117,10 @@ def read_group_descs(disk: DiskReader, fs_offset: int, sb: ExtSuperblock) -> lis
             "ext group descriptors",
         )
         i = j
-    return [_parse_desc(raw, g * sb.desc_bytes, sb.desc_bytes) for g in range(sb.group_count)]
+    return [parse_desc(raw, g * sb.desc_bytes, sb.desc_bytes) for g in range(sb.group_count)]
 
 
-def _parse_desc(raw: bytearray, off: int, size: int) -> GroupDesc:
+def parse_desc(raw: bytearray, off: int, size: int) -> GroupDesc:
     """Decode one descriptor, adding the high halves of 64-bit descriptors."""
     bb, ib, it, free, _, _, flags = struct.unpack_from("<IIIHHHH", raw, off)
     if size >= 64:

@@ -17,6 +17,7 @@ from rehost.diskfmt.extent import (
     to_extents,
     total_bytes,
 )
+from rehost.diskfmt.extjournal import journal_overlay
 from rehost.diskfmt.holes import data_spans
 from rehost.diskfmt.layout import DiskLayout, Volume, inspect_disk
 from rehost.diskfmt.reader import FileDisk
@@ -41,17 +42,26 @@ def _skippable(disk: FileDisk, vol: Volume, notes: list[str]) -> list[Span]:
     if sb is None:
         return []
     label = f"partition {vol.number} ({vol.fs.name})"
-    if sb.needs_recovery:
-        notes.append(f"{label}: journal needs recovery (mounted or unclean); copied whole")
-        return []
     if sb.size_bytes > vol.size_bytes:
         notes.append(f"{label}: filesystem larger than its partition; copied whole")
         return []
+    overlay = None
     try:
-        alloc = ext_allocation(disk, vol.start_bytes, sb, min_free_bytes=MIN_SKIP_BYTES)
+        if sb.needs_recovery:
+            overlay = journal_overlay(disk, vol.start_bytes, sb)
+    except DiskFormatError as exc:
+        notes.append(f"{label}: journal needs recovery (mounted or unclean) and cannot be "
+                     f"read ({exc}); copied whole")
+        return []
+    try:
+        alloc = ext_allocation(disk, vol.start_bytes, sb, min_free_bytes=MIN_SKIP_BYTES,
+                               overlay=overlay)
     except DiskFormatError as exc:
         notes.append(f"{label}: {exc}; copied whole")
         return []
+    if overlay is not None:
+        notes.append(f"{label}: journal replay pending: {len(overlay.bitmap_copies)} bitmap "
+                     "copies from the journal merged")
     notes.extend(f"{label}: {n}" for n in alloc.notes)
     return list(alloc.free_spans)
 

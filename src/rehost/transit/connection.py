@@ -68,6 +68,9 @@ class DataConnection:
                 writer.commit_soon()  # the agent paused: make what arrived durable now
                 if not self._wait_input(writer):
                     continue
+            kind, length = self._reader.read_start(wire.DATA_HEADER.size)
+            if kind == FrameType.DATA and self._on_raw_data(session, writer, length):
+                continue
             frame = self._reader.read()
             if frame.type in (FrameType.DATA, FrameType.DATA_PIECES):
                 self._on_data(session, writer, frame)
@@ -102,7 +105,29 @@ class DataConnection:
         session.target(head.disk_index)  # an unknown disk fails the job before any IO
         session.note_received(head.disk_index, head.offset_bytes, head.raw_length_bytes)
         buffer = None if head.codec == Codec.ZERO else writer.stage_buffer()
-        raw = self._stage_cell(head, pieces, payload, buffer)
+        self._check_and_submit(writer, head, self._stage_cell(head, pieces, payload, buffer),
+                               buffer)
+
+    def _on_raw_data(self, session: JobSession, writer: ChunkWriter, body_length: int) -> bool:
+        """Receive a RAW DATA payload straight into a stage buffer; False if not RAW."""
+        head, _ = wire.unpack_data(self._reader.prefix())
+        if head.codec != Codec.RAW or body_length - wire.DATA_HEADER.size != head.raw_length_bytes:
+            return False
+        session.target(head.disk_index)  # an unknown disk fails the job before any IO
+        session.note_received(head.disk_index, head.offset_bytes, head.raw_length_bytes)
+        buffer = writer.stage_buffer()
+        stage = buffer[: head.raw_length_bytes]
+        try:
+            self._reader.read_rest_into(stage)
+        except BaseException:
+            writer.give_back(buffer)
+            raise
+        self._check_and_submit(writer, head, stage, buffer)
+        return True
+
+    def _check_and_submit(self, writer: ChunkWriter, head: wire.DataHeader,
+                          raw: memoryview | None, buffer: memoryview | None) -> None:
+        """Queue a staged chunk for writing if its digest matches, else NACK it."""
         if raw is None or xxhash.xxh3_128_digest(raw) != head.digest:
             if buffer is not None:
                 writer.give_back(buffer)

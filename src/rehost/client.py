@@ -199,6 +199,21 @@ class RehostClient:
         """Delete an image and its files."""
         return self._call("DELETE", f"/images/{image_id}")
 
+    # transit hosts
+    def register_transit_host(self, *, region_id: str, name: str,
+                              data_endpoint: str) -> Document:
+        """Register a `rehost transit` host: its token, certificate, key and the CA (once)."""
+        return self._call("POST", "/transit-hosts", json={
+            "region_id": region_id, "name": name, "data_endpoint": data_endpoint})
+
+    def list_transit_hosts(self, *, region_id: str | None = None) -> Document:
+        """Transit hosts with state (Online/Offline) and active transits."""
+        return self._call("GET", "/transit-hosts", params={"region_id": region_id})
+
+    def delete_transit_host(self, host_id: str) -> Document:
+        """Forget a transit host."""
+        return self._call("DELETE", f"/transit-hosts/{host_id}")
+
     def _call(self, method: str, path: str, **kwargs: Any) -> Document:
         result = self.transport.call(method, path, **kwargs)
         return dict(result) if isinstance(result, dict) else {}

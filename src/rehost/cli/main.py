@@ -14,6 +14,7 @@ from rehost.cli.job import job
 from rehost.cli.region import region
 from rehost.cli.server import server
 from rehost.cli.source import source
+from rehost.cli.transit import transit
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -26,7 +27,8 @@ def cli() -> None:
     """
 
 
-for command in (server, configure, activation_code, agent, source, region, job, image):
+for command in (server, configure, activation_code, agent, source, region, job, image,
+                transit):
     cli.add_command(command)
 
 

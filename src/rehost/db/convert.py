@@ -196,6 +196,7 @@ def transit(row: TransitRow) -> Transit:
         id=TransitId(row.id), job_id=JobId(row.job_id), account_id=AccountId(row.account_id),
         region_id=RegionId(row.region_id), slot=row.slot, endpoint=row.endpoint,
         work_dir=row.work_dir, created_at=row.created_at, released_at=row.released_at,
+        host_id=row.host_id,
     )
 
 

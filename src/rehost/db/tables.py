@@ -186,6 +186,23 @@ class TransitRow(Base):
     work_dir: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
     released_at: Mapped[datetime | None]
+    host_id: Mapped[str | None] = mapped_column(String(40), index=True, default=None)
+
+
+class TransitHostRow(Base):
+    """transit_hosts: `rehost transit` processes serving a region (host token hash only)."""
+
+    __tablename__ = "transit_hosts"
+    __table_args__ = (Index("ix_transit_hosts_region", "account_id", "region_id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    region_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))
+    data_endpoint: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
 
 
 class ImageRow(Base):

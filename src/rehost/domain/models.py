@@ -278,6 +278,7 @@ class Transit:
     work_dir: str
     created_at: datetime
     released_at: datetime | None
+    host_id: str | None = None  # a `rehost transit` host; None = the embedded pool
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from rehost.domain.errors import RehostError
@@ -27,7 +29,89 @@ PublishingStoreFactory = Callable[[Region], ImageStore]
 Verifier = Callable[[ImageRecord, Region], tuple[str, bool]]
 # (disks with target sizes, boot mode) -> what resize + checks did; None = publish as received
 Preparer = Callable[[Sequence[SizedDisk], str], Preparation]
+# (record) -> (verify result text, passed): the Verifier bound to a region
+RecordVerifier = Callable[[ImageRecord], tuple[str, bool]]
+# (level, code, message en, message zh, hint) -> None: one line of the job's log
+JobLog = Callable[[EventLevel, str, str, str, str], None]
 _CHECK_LEVEL = {"pass": EventLevel.INFO, "warn": EventLevel.WARNING, "fail": EventLevel.ERROR}
+
+
+@dataclass(frozen=True, slots=True)
+class BuildPlan:
+    """Plain values of one Processing step (built by the server or sent to a transit host)."""
+
+    job_id: str
+    source_id: str
+    image_id: str
+    image_name: str
+    work_dir: Path
+    disks: tuple[tuple[int, int, int], ...]  # (index, source size, target size) in bytes
+    boot_mode: str = "BIOS"
+    disk_format: str = "raw"
+    verify: bool = False
+    digests: tuple[tuple[int, str], ...] = ()  # (index, agreed whole-disk digest)
+
+
+def run_build(plan: BuildPlan, *, store: ImageStore, now: datetime, log: JobLog,
+              prepare: Preparer | None = None,
+              verify: RecordVerifier | None = None) -> tuple[ImageRecord, str]:
+    """Prepare, publish and (optionally) verify a job's disks; raises BuildFailed."""
+    digests = dict(plan.digests)
+    disks = tuple(
+        BuildDisk(index=i, path=target_disk_path(plan.work_dir, i), size_bytes=size,
+                  target_size_bytes=target, digest_hex=digests.get(i, ""))
+        for i, size, target in sorted(plan.disks)
+    )
+    log(EventLevel.INFO, "Image.Building", "Building the image.", "正在构建镜像。", "")
+    request = BuildRequest(job_id=plan.job_id, source_id=plan.source_id, image_id=plan.image_id,
+                           image_name=plan.image_name, disks=disks, boot_mode=plan.boot_mode,
+                           disk_format="qcow2" if plan.disk_format == "qcow2" else "raw")
+    record = _publish(request, store, now, _preparer(log, prepare, plan.boot_mode))
+    return record, _verify_image(log, record, verify if plan.verify else None)
+
+
+def _publish(request: BuildRequest, store: ImageStore, now: datetime,
+             prepare: DiskPreparer) -> ImageRecord:
+    try:
+        return build_image(request, store=store, now=now, prepare=prepare)
+    except RehostError:
+        raise
+    except Exception as exc:
+        code = getattr(exc, "code", "") or "Image.BuildFailed"
+        hint = getattr(exc, "hint", "") or "Free space in the image store or fix the disk."
+        raise BuildFailed(code, f"image build failed: {exc}", hint) from exc
+
+
+def _preparer(log: JobLog, prepare: Preparer | None, boot_mode: str) -> DiskPreparer:
+    """Resize + check through the imaging port, logging each result on the job."""
+
+    def run(disks: Sequence[BuildDisk]) -> Sequence[str]:
+        if prepare is None:
+            return ()
+        done = prepare([SizedDisk(d.index, d.path, d.target_size_bytes) for d in disks],
+                       boot_mode)
+        for r in done.resizes:
+            if r.action != "none":
+                log(EventLevel.INFO, "Image.Resized",
+                    f"Disk {r.path.name}: {r.action} to {r.new_size_bytes} bytes.",
+                    f"磁盘 {r.path.name}：调整为 {r.new_size_bytes} 字节。", "")
+        for c in done.checks:
+            log(_CHECK_LEVEL[c.status], f"Check.{c.name}", c.message_en, c.message_zh, c.hint)
+        return done.lines()
+
+    return run
+
+
+def _verify_image(log: JobLog, record: ImageRecord, verify: RecordVerifier | None) -> str:
+    if verify is None:
+        return ""
+    log(EventLevel.INFO, "Image.Verifying", "Booting the image to verify it.",
+        "正在启动镜像进行验证。", "")
+    text, passed = verify(record)
+    log(EventLevel.INFO if passed else EventLevel.WARNING,
+        "Image.Verified" if passed else "Image.VerifyFailed",
+        f"Boot verification: {text}", f"启动验证：{text}", "" if passed else _VERIFY_HINT)
+    return text
 
 
 class BuildFailed(Exception):
@@ -57,11 +141,19 @@ class ImageBuilder:
                          name=f"build-{job_id}", daemon=True).start()
 
     def resume(self) -> int:
-        """After a restart: rebuild every job that was left in Processing."""
-        pending = dataplane.jobs_in_business_status(self._ctx, BusinessStatus.PROCESSING)
+        """After a restart: rebuild every job left in Processing on the embedded pool."""
+        pending = [j for j in dataplane.jobs_in_business_status(
+            self._ctx, BusinessStatus.PROCESSING) if not self._remote(j)]
         for job_id in pending:
             self.submit(job_id)
         return len(pending)
+
+    def _remote(self, job_id: JobId) -> bool:
+        """Whether the job's transit is on a transit host (which builds the image itself)."""
+        try:
+            return bool(dataplane.task_by_job(self._ctx, job_id).transit.host_id)
+        except RehostError:
+            return False
 
     def _run(self, job_id: JobId, digests: dict[int, str]) -> None:
         try:
@@ -79,82 +171,26 @@ class ImageBuilder:
     def build(self, job_id: JobId, digests: dict[int, str]) -> None:
         """Prepare + publish the image, then Cleaning, then register it and finish."""
         task = dataplane.task_by_job(self._ctx, job_id)
-        if (task.job.status, task.job.business_status) != (JobStatus.RUNNING,
-                                                           BusinessStatus.PROCESSING):
+        if (task.job.status, task.job.business_status) != (
+                JobStatus.RUNNING, BusinessStatus.PROCESSING) or task.transit.host_id:
             return
         region = regions.get_region(self._ctx, AccountId(task.job.account_id), task.job.region_id)
         store = self._store_for(region)
-        work_dir = Path(task.transit.work_dir)
-        disks = tuple(
-            BuildDisk(index=i, path=target_disk_path(work_dir, i), size_bytes=size,
-                      target_size_bytes=task.target_sizes_bytes[i], digest_hex=digests.get(i, ""))
-            for i, size in sorted(task.disk_sizes_bytes.items())
+        plan = BuildPlan(
+            job_id=job_id, source_id=task.job.source_id, image_id=self._ctx.new_id(PREFIX_IMAGE),
+            image_name=task.job.spec.image_name, work_dir=Path(task.transit.work_dir),
+            disks=tuple((i, size, task.target_sizes_bytes[i])
+                        for i, size in sorted(task.disk_sizes_bytes.items())),
+            boot_mode=task.boot_mode, disk_format=region.image_format,
+            verify=self._verify is not None and region.verify_after_migration,
+            digests=tuple(sorted(digests.items())),
         )
-        self._log(job_id, "Image.Building", "Building the image.", "正在构建镜像。")
-        request = BuildRequest(job_id=job_id, source_id=task.job.source_id,
-                               image_id=self._ctx.new_id(PREFIX_IMAGE),
-                               image_name=task.job.spec.image_name, disks=disks,
-                               boot_mode=task.boot_mode,
-                               disk_format="qcow2" if region.image_format == "qcow2" else "raw")
-        record = self._publish(request, store, self._preparer(job_id, task.boot_mode))
-        verify_text = self._verify_image(job_id, record, region)
-        try:
-            dataplane.set_business_status(self._ctx, job_id, BusinessStatus.CLEANING)
-            dataplane.finish_job(self._ctx, job_id, manifest=json.loads(record.to_json()),
-                                 verify_result=verify_text, image_id=record.image_id)
-        except RehostError:
-            store.delete(record.image_id)  # never leave an unregistered image behind
-            raise
-
-    def _publish(self, request: BuildRequest, store: ImageStore,
-                 prepare: DiskPreparer) -> ImageRecord:
-        try:
-            return build_image(request, store=store, now=self._ctx.now(), prepare=prepare)
-        except RehostError:
-            raise
-        except Exception as exc:
-            code = getattr(exc, "code", "") or "Image.BuildFailed"
-            hint = getattr(exc, "hint", "") or "Free space in the image store or fix the disk."
-            raise BuildFailed(code, f"image build failed: {exc}", hint) from exc
-
-    def _preparer(self, job_id: JobId, boot_mode: str) -> DiskPreparer:
-        """Resize + check through the imaging port, logging each result on the job."""
-
-        def prepare(disks: Sequence[BuildDisk]) -> Sequence[str]:
-            if self._prepare is None:
-                return ()
-            sized = [SizedDisk(d.index, d.path, d.target_size_bytes) for d in disks]
-            done = self._prepare(sized, boot_mode)
-            for r in done.resizes:
-                if r.action != "none":
-                    self._log(job_id, "Image.Resized",
-                              f"Disk {r.path.name}: {r.action} to {r.new_size_bytes} bytes.",
-                              f"磁盘 {r.path.name}：调整为 {r.new_size_bytes} 字节。")
-            for c in done.checks:
-                dataplane.log_event(self._ctx, job_id, level=_CHECK_LEVEL[c.status],
-                                    code=f"Check.{c.name}", message_en=c.message_en,
-                                    message_zh=c.message_zh, hint=c.hint)
-            return done.lines()
-
-        return prepare
-
-    def _verify_image(self, job_id: JobId, record: ImageRecord, region: Region) -> str:
-        if self._verify is None or not region.verify_after_migration:
-            return ""
-        self._log(job_id, "Image.Verifying", "Booting the image to verify it.",
-                  "正在启动镜像进行验证。")
-        text, passed = self._verify(record, region)
-        level = EventLevel.INFO if passed else EventLevel.WARNING
-        dataplane.log_event(self._ctx, job_id, level=level,
-                            code="Image.Verified" if passed else "Image.VerifyFailed",
-                            message_en=f"Boot verification: {text}",
-                            message_zh=f"启动验证：{text}",
-                            hint="" if passed else _VERIFY_HINT)
-        return text
-
-    def _log(self, job_id: JobId, code: str, en: str, zh: str) -> None:
-        dataplane.log_event(self._ctx, job_id, level=EventLevel.INFO, code=code,
-                            message_en=en, message_zh=zh)
+        verifier = self._verify
+        record, verify_text = run_build(
+            plan, store=store, now=self._ctx.now(), log=job_logger(self._ctx, job_id),
+            prepare=self._prepare,
+            verify=(lambda r: verifier(r, region)) if verifier is not None else None)
+        finish_build(self._ctx, job_id, record, verify_text, store)
 
     def _fail(self, job_id: JobId, code: str, message: str, hint: str) -> None:
         try:
@@ -162,6 +198,29 @@ class ImageBuilder:
                                message_zh=message, hint=hint)
         except RehostError as exc:
             log.warning("could not mark %s InError: %s", job_id, exc)
+
+
+def job_logger(ctx: ServiceContext, job_id: JobId) -> JobLog:
+    """A JobLog writing into the job's event log."""
+
+    def log_line(level: EventLevel, code: str, en: str, zh: str, hint: str) -> None:
+        dataplane.log_event(ctx, job_id, level=level, code=code, message_en=en,
+                            message_zh=zh, hint=hint)
+
+    return log_line
+
+
+def finish_build(ctx: ServiceContext, job_id: JobId, record: ImageRecord, verify_text: str,
+                 store: ImageStore | None) -> None:
+    """Cleaning, then register the published image and finish (the image is deleted on refusal)."""
+    try:
+        dataplane.set_business_status(ctx, job_id, BusinessStatus.CLEANING)
+        dataplane.finish_job(ctx, job_id, manifest=json.loads(record.to_json()),
+                             verify_result=verify_text, image_id=record.image_id)
+    except RehostError:
+        if store is not None:
+            store.delete(record.image_id)  # never leave an unregistered image behind
+        raise
 
 
 _VERIFY_HINT = ("Read the console log saved beside the image; check the bootloader, kernel "

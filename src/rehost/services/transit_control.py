@@ -27,12 +27,18 @@ from rehost.transit.ports import (
 
 
 class ServiceTransitControl:
-    """TransitControl on top of `rehost.services.dataplane`."""
+    """TransitControl on top of `rehost.services.dataplane`.
+
+    It serves the transits of one receiver: the embedded pool (`host_id` None) or one
+    transit host; data tokens and sync reports of other receivers' transits are refused.
+    """
 
     def __init__(self, ctx: ServiceContext,
-                 on_synced: Callable[[str, dict[int, str]], None] | None = None) -> None:
+                 on_synced: Callable[[str, dict[int, str]], None] | None = None,
+                 host_id: str | None = None) -> None:
         self._ctx = ctx
         self._on_synced = on_synced
+        self._host_id = host_id
         self._milestones: dict[str, int] = {}  # job id -> last 10 % step logged
 
     def lookup(self, token: str) -> TransitJobSpec | None:
@@ -41,7 +47,7 @@ class ServiceTransitControl:
             task = dataplane.task_by_data_token(self._ctx, token)
         except RehostError:
             return None
-        if task.job.status is not JobStatus.RUNNING:
+        if task.job.status is not JobStatus.RUNNING or task.transit.host_id != self._host_id:
             return None
         if task.job.business_status is BusinessStatus.PREPARING:
             dataplane.set_business_status(self._ctx, task.job.id, BusinessStatus.SYNCING)
@@ -87,7 +93,13 @@ class ServiceTransitControl:
 
     def sync_done(self, job_id: str, digests: tuple[DiskDigest, ...]) -> None:
         """All data durable: Processing, digests logged, image build handed on (idempotent)."""
-        job = dataplane.get_job_any(self._ctx, JobId(job_id))
+        try:
+            task = dataplane.task_by_job(self._ctx, JobId(job_id))
+        except RehostError:
+            return  # released meanwhile (finished or deleted)
+        job = task.job
+        if task.transit.host_id != self._host_id:
+            return  # not this receiver's transit: its own receiver builds the image
         if job.status is not JobStatus.RUNNING or job.business_status not in (
                 BusinessStatus.PREPARING, BusinessStatus.SYNCING):
             return  # a repeated DISK_DONE after the build started

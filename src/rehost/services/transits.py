@@ -13,7 +13,7 @@ from rehost.db.tables import JobRow, RegionRow, TransitRow
 from rehost.domain import quotas
 from rehost.domain.ids import PREFIX_TRANSIT, AccountId, JobId, RegionId, TransitId
 from rehost.domain.models import Transit
-from rehost.services import crypto, lookup
+from rehost.services import crypto, lookup, transit_hosts
 from rehost.services.context import ServiceContext
 
 
@@ -30,14 +30,19 @@ def work_dir(ctx: ServiceContext, transit_id: str) -> Path:
 def allocate(
     ctx: ServiceContext, session: Session, job: JobRow, region: RegionRow, *, now: datetime
 ) -> TransitRow:
-    """Take the lowest free slot in the (locked) region or raise QuotaExceeded.Vpc."""
+    """Take the lowest free slot in the (locked) region or raise QuotaExceeded.Vpc.
+
+    The transit goes to the region's least busy online transit host, else the embedded pool.
+    """
     used = lookup.slots_in_use(session, AccountId(job.account_id), job.region_id)
     slot = quotas.first_free_slot(used, quota=region.network_quota, reserved=region.reserved_slots)
     transit_id = ctx.new_id(PREFIX_TRANSIT)
+    host = transit_hosts.pick_host(ctx, session, job.account_id, job.region_id)
     row = TransitRow(
         id=transit_id, job_id=job.id, account_id=job.account_id, region_id=job.region_id,
         slot=slot, salt=crypto.new_salt(), data_token_hash="", endpoint="",
-        work_dir=str(work_dir(ctx, transit_id)), created_at=now, released_at=None,
+        work_dir="" if host else str(work_dir(ctx, transit_id)), created_at=now,
+        released_at=None, host_id=host.id if host else None,
     )
     row.data_token_hash = crypto.sha256_hex(data_token(ctx, row))
     session.add(row)
@@ -55,11 +60,14 @@ def release(session: Session, job_id: str, *, now: datetime) -> Transit | None:
 
 
 def open_receiver(ctx: ServiceContext, transit: Transit) -> str:
-    """Ask the transit pool for a receiver and store its endpoint; return it."""
-    endpoint = ctx.transit_pool.open(
-        transit_id=TransitId(transit.id), job_id=JobId(transit.job_id),
-        region_id=RegionId(transit.region_id), work_dir=Path(transit.work_dir),
-    )
+    """Ask the transit pool (or the transit's host) for a receiver; store its endpoint."""
+    if transit.host_id:  # a `rehost transit` host: it opens the job at the first connection
+        endpoint = transit_hosts.host_endpoint(ctx, transit.host_id)
+    else:
+        endpoint = ctx.transit_pool.open(
+            transit_id=TransitId(transit.id), job_id=JobId(transit.job_id),
+            region_id=RegionId(transit.region_id), work_dir=Path(transit.work_dir),
+        )
     with ctx.db.transaction() as session:
         row = session.get(TransitRow, transit.id)
         if row is not None and row.released_at is None:
@@ -68,8 +76,11 @@ def open_receiver(ctx: ServiceContext, transit: Transit) -> str:
 
 
 def close_receiver(ctx: ServiceContext, transit: Transit | None) -> None:
-    """Stop a released transit's receiver and remove its work directory."""
-    if transit is not None:
+    """Stop a released transit's receiver and remove its work directory.
+
+    A host's transit is released by the host itself when its work poll sees it released.
+    """
+    if transit is not None and not transit.host_id:
         ctx.transit_pool.close(transit_id=transit.id, job_id=transit.job_id,
                                work_dir=Path(transit.work_dir))
 

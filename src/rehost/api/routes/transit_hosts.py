@@ -1,0 +1,219 @@
+"""/api/v1/transit-hosts: register/list/delete (AccessKey) and the host's own calls (Bearer).
+
+A `rehost transit` process registers once with an AccessKey and then authenticates every
+call with `Authorization: Bearer <host token>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import Field
+
+from rehost.api.deps import Account, AgentToken, Ctx
+from rehost.api.schemas import Model
+from rehost.pki import issue_transit_cert, load_or_create_ca
+from rehost.services import host_work, transit_hosts
+from rehost.services.transit_hosts import TransitHost
+from rehost.transit.ports import DiskDigest, DiskProgress, JobProgress
+
+router = APIRouter(prefix="/transit-hosts", tags=["transit-hosts"])
+PKI_DIR = "pki"  # the server CA's directory under --data-dir (as rehost.embedded)
+
+
+def host_auth(ctx: Ctx, token: AgentToken) -> TransitHost:
+    """The transit host of the Bearer host token."""
+    return transit_hosts.authenticate(ctx, token)
+
+
+Host = Annotated[TransitHost, Depends(host_auth)]
+
+
+class RegisterIn(Model):
+    """POST /transit-hosts."""
+
+    region_id: str = Field(max_length=64)
+    name: str = Field(max_length=128)
+    data_endpoint: str = Field(max_length=300)
+
+
+class LookupIn(Model):
+    """POST /transit-hosts/self/lookup."""
+
+    data_token: str = Field(max_length=256)
+
+
+class DiskProgressIn(Model):
+    """One disk of a progress report."""
+
+    index: int = Field(ge=0, le=16)
+    done_bytes: int = Field(ge=0)
+    total_bytes: int = Field(ge=0)
+
+
+class ProgressIn(Model):
+    """POST /transit-hosts/self/progress."""
+
+    job_id: str = Field(max_length=64)
+    disks: list[DiskProgressIn] = Field(max_length=17)
+    rate_bytes_per_s: float = Field(ge=0)
+
+
+class DigestIn(Model):
+    """A whole-disk digest."""
+
+    index: int = Field(ge=0, le=16)
+    digest_hex: str = Field("", max_length=128)
+
+
+class SyncDoneIn(Model):
+    """POST /transit-hosts/self/sync-done."""
+
+    job_id: str = Field(max_length=64)
+    digests: list[DigestIn] = Field(default_factory=list, max_length=17)
+
+
+class FailureIn(Model):
+    """POST /transit-hosts/self/sync-failed and …/build-failed."""
+
+    job_id: str = Field("", max_length=64)
+    code: str = Field(max_length=128)
+    message: str = Field(max_length=4096)
+    hint: str = Field("", max_length=4096)
+
+
+class WorkIn(Model):
+    """POST /transit-hosts/self/work: the transit work dirs the host holds."""
+
+    transits: list[str] = Field(default_factory=list, max_length=10000)
+
+
+class LogIn(Model):
+    """POST /transit-hosts/self/jobs/{job_id}/log."""
+
+    level: str = Field(pattern="^(info|warning|error)$")
+    code: str = Field("", max_length=128)
+    message_en: str = Field(max_length=4096)
+    message_zh: str = Field(max_length=4096)
+    hint: str = Field("", max_length=4096)
+
+
+class BuildFinishedIn(Model):
+    """POST /transit-hosts/self/jobs/{job_id}/build-finished."""
+
+    image_id: str = Field(max_length=64)
+    manifest: dict[str, Any]
+    verify_result: str = Field("", max_length=65536)
+
+
+def host_out(host: TransitHost) -> dict[str, Any]:
+    """A transit host as JSON."""
+    doc = asdict(host)
+    doc["host_id"] = doc.pop("id")
+    return doc
+
+
+@router.post("", status_code=201)
+def register(body: RegisterIn, ctx: Ctx, account: Account) -> dict[str, Any]:
+    """Register a transit host; returns its token, TLS certificate + key and the CA (once)."""
+    reg = transit_hosts.register_host(ctx, account, region_id=body.region_id, name=body.name,
+                                      data_endpoint=body.data_endpoint)
+    now = ctx.now()
+    ca = load_or_create_ca(ctx.settings.data_dir / PKI_DIR, now=now)
+    name = body.data_endpoint.rpartition(":")[0].strip("[]")
+    cert = issue_transit_cert(ca, [name], now=now)
+    return {**host_out(reg.host), "host_token": reg.token,
+            "cert_pem": cert.cert_pem.decode("ascii"), "key_pem": cert.key_pem.decode("ascii"),
+            "ca_pem": ca.cert_pem.decode("ascii"),
+            "heartbeat_interval_s": ctx.settings.heartbeat_interval_s}
+
+
+@router.get("")
+def list_hosts(ctx: Ctx, account: Account, region_id: str | None = None) -> dict[str, Any]:
+    """The account's transit hosts with state (Online/Offline) and active transits."""
+    return {"transit_hosts": [host_out(h) for h in
+                              transit_hosts.list_hosts(ctx, account, region_id)]}
+
+
+@router.delete("/{host_id}")
+def delete_host(host_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
+    """Forget a transit host (refused while it holds transits)."""
+    transit_hosts.delete_host(ctx, account, host_id)
+    return {"host_id": host_id, "deleted": True}
+
+
+@router.post("/self/heartbeat")
+def heartbeat(ctx: Ctx, token: AgentToken) -> dict[str, Any]:
+    """Keep the host online."""
+    host = transit_hosts.heartbeat(ctx, token)
+    return {**host_out(host), "heartbeat_interval_s": ctx.settings.heartbeat_interval_s}
+
+
+@router.post("/self/lookup")
+def lookup(body: LookupIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+    """The job of a data token if its transit is on this host and it may send now."""
+    found = host_work.lookup(ctx, host, body.data_token)
+    if found is None:
+        return {"job": None}
+    spec, transit_id = found
+    return {"job": {"job_id": spec.job_id, "transit_id": transit_id, "checksum": spec.checksum,
+                    "disks": [asdict(d) for d in spec.disks]}}
+
+
+@router.post("/self/progress")
+def progress(body: ProgressIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+    """Durable progress of a job."""
+    disks = tuple(DiskProgress(d.index, d.done_bytes, d.total_bytes) for d in body.disks)
+    host_work.report_progress(ctx, host, JobProgress(body.job_id, disks, body.rate_bytes_per_s))
+    return {"ok": True}
+
+
+@router.post("/self/sync-done")
+def sync_done(body: SyncDoneIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+    """Every disk of a job is durable (and verified)."""
+    digests = tuple(DiskDigest(d.index, d.digest_hex) for d in body.digests)
+    host_work.sync_done(ctx, host, body.job_id, digests)
+    return {"ok": True}
+
+
+@router.post("/self/sync-failed")
+def sync_failed(body: FailureIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+    """The transit cannot continue a job."""
+    host_work.sync_failed(ctx, host, body.job_id, body.code, body.message)
+    return {"ok": True}
+
+
+@router.post("/self/work")
+def work(body: WorkIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+    """Jobs to disconnect, transits to release, images to build."""
+    todo = host_work.work(ctx, host, body.transits)
+    builds = [{"transit_id": b.transit_id, **asdict(b.plan), "work_dir": ""} for b in todo.build]
+    return {"disconnect": list(todo.disconnect),
+            "release": [{"transit_id": t, "job_id": j} for t, j in todo.release],
+            "build": builds}
+
+
+@router.post("/self/jobs/{job_id}/log")
+def log_line(job_id: str, body: LogIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+    """One line of the job's log."""
+    host_work.log_line(ctx, host, job_id, level=body.level, code=body.code,
+                       message_en=body.message_en, message_zh=body.message_zh, hint=body.hint)
+    return {"ok": True}
+
+
+@router.post("/self/jobs/{job_id}/build-finished")
+def build_finished(job_id: str, body: BuildFinishedIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+    """The host published the image: register it and finish the job."""
+    image_id = host_work.finish_build(ctx, host, job_id, manifest=body.manifest,
+                                      image_id=body.image_id, verify_result=body.verify_result)
+    return {"job_id": job_id, "image_id": image_id}
+
+
+@router.post("/self/jobs/{job_id}/build-failed")
+def build_failed(job_id: str, body: FailureIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+    """The host's image build failed: the job goes InError."""
+    host_work.fail_build(ctx, host, job_id, code=body.code, message=body.message,
+                         hint=body.hint)
+    return {"ok": True}

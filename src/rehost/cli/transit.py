@@ -1,0 +1,107 @@
+"""`rehost transit run|list|delete`: transit receivers on other hosts of a region."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from rehost.cli import output as out
+from rehost.cli.connect import call, client_for, profile_option
+from rehost.cli.profile import ProfileError
+from rehost.client import ClientError
+
+COLUMNS = [("ID", "host_id"), ("NAME", "name"), ("REGION", "region_id"),
+           ("DATA ENDPOINT", "data_endpoint"), ("STATE", "state"),
+           ("TRANSITS", "active_transits"), ("LAST SEEN", "last_seen_at")]
+
+
+def split_hostport(value: str) -> tuple[str, int]:
+    """HOST:PORT → (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise click.BadParameter(f"{value!r} is not HOST:PORT / 不是 HOST:PORT 格式")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+@click.group("transit")
+def transit() -> None:
+    """Transit hosts: receivers of a region's jobs on hosts other than the server."""
+
+
+@transit.command("run")
+@click.option("--endpoint", envvar="REHOST_ENDPOINT", required=True,
+              help="Server URL (default: REHOST_ENDPOINT).")
+@click.option("--region", "region_id", required=True, help="Region this host serves.")
+@click.option("--data-listen", required=True, help="HOST:PORT of the TLS data listener.")
+@click.option("--advertise", required=True,
+              help="Host name or IP agents connect to (in the TLS certificate).")
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory of the transits' target disks and journals.")
+@click.option("--image-store", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The region's image store on this host.")
+@click.option("--name", default="", help="Host name shown in `rehost transit list`.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("/var/lib/rehost-transit"), show_default=True,
+              help="Where the host token and certificate are kept (0600).")
+@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=0.5,
+              show_default=True, help="Seconds between work polls.")
+@profile_option
+def run(endpoint: str, region_id: str, data_listen: str, advertise: str, work_dir: Path,
+        image_store: Path, name: str, state_dir: Path, poll_interval: float,
+        profile: str) -> None:
+    """Register (first time, with the AccessKey) and serve the region's transits."""
+    from rehost.transit.hostmain import HostConfig, TransitHost, load_or_register
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    config = HostConfig(endpoint=endpoint, region_id=region_id,
+                        data_listen=split_hostport(data_listen), advertise=advertise,
+                        work_dir=work_dir, image_store=image_store, state_dir=state_dir,
+                        name=name, poll_interval_s=poll_interval)
+
+    def register(region: str, host_name: str, data_endpoint: str) -> dict[str, object]:
+        os.environ["REHOST_ENDPOINT"] = endpoint  # --endpoint wins over the profile's
+        with client_for(profile) as client:
+            return client.register_transit_host(region_id=region, name=host_name,
+                                                data_endpoint=data_endpoint)
+
+    try:
+        state = load_or_register(config, register)
+    except (ProfileError, ClientError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    host = TransitHost(config, state)
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        host.stop()
+
+    signal.signal(signal.SIGTERM, on_term)
+    click.echo(f"transit host {state.host_id} serving region {region_id} "
+               f"on {config.data_endpoint}", err=True)
+    try:
+        host.run()
+    except KeyboardInterrupt:
+        host.stop()
+
+
+@transit.command("list")
+@click.option("--region", "region_id", default=None, help="Only this region's hosts.")
+@out.output_option
+@profile_option
+def list_hosts(region_id: str | None, output: str, profile: str) -> None:
+    """List transit hosts (Online while they heartbeat; Offline after 3 missed beats)."""
+    out.show(call(profile, output, lambda c: c.list_transit_hosts(region_id=region_id)), output,
+             columns=COLUMNS, items_key="transit_hosts")
+
+
+@transit.command("delete")
+@click.argument("host_id")
+@out.output_option
+@profile_option
+def delete(host_id: str, output: str, profile: str) -> None:
+    """Forget a transit host (refused while it holds transits)."""
+    out.show(call(profile, output, lambda c: c.delete_transit_host(host_id)), output)

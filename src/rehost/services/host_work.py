@@ -1,0 +1,173 @@
+"""What a transit host asks the control plane: data tokens, progress, work, build results."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from rehost.db.tables import JobRow, RegionRow, TransitRow
+from rehost.domain import errors
+from rehost.domain.errors import RehostError
+from rehost.domain.ids import PREFIX_IMAGE, JobId
+from rehost.domain.models import EventLevel
+from rehost.domain.states import BusinessStatus, JobStatus
+from rehost.services import crypto, dataplane
+from rehost.services.builds import BuildPlan
+from rehost.services.context import ServiceContext
+from rehost.services.dataplane import TransitTask
+from rehost.services.transit_control import ServiceTransitControl
+from rehost.services.transit_hosts import TransitHost
+from rehost.transit.ports import DiskDigest, JobProgress, TransitJobSpec
+
+_PAUSED = (JobStatus.STOPPED.value, JobStatus.IN_ERROR.value)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOrder:
+    """A job of this host to build: its transit (work dir name) and the build plan."""
+
+    transit_id: str
+    plan: BuildPlan
+
+
+@dataclass(frozen=True, slots=True)
+class HostWork:
+    """The host's instructions: drop connections, delete work dirs, build images."""
+
+    disconnect: tuple[str, ...]  # job ids (paused or failed)
+    release: tuple[tuple[str, str], ...]  # (transit id, job id or "") whose dirs must go
+    build: tuple[BuildOrder, ...]
+
+
+_controls: dict[tuple[int, str], ServiceTransitControl] = {}
+_controls_lock = threading.Lock()
+
+
+def control_for(ctx: ServiceContext, host_id: str) -> ServiceTransitControl:
+    """The host's TransitControl (kept per host so progress milestones are logged once)."""
+    with _controls_lock:
+        return _controls.setdefault((id(ctx), host_id), ServiceTransitControl(ctx, host_id=host_id))
+
+
+def own_task(ctx: ServiceContext, host: TransitHost, job_id: str) -> TransitTask:
+    """The job + transit if the transit is on this host, else InvalidJobId.NotFound."""
+    try:
+        task = dataplane.task_by_job(ctx, JobId(job_id))
+    except RehostError as exc:
+        raise errors.not_found("Job", job_id) from exc
+    if task.transit.host_id != host.id or task.job.account_id != host.account_id:
+        raise errors.not_found("Job", job_id)
+    return task
+
+
+def lookup(ctx: ServiceContext, host: TransitHost, token: str) -> tuple[TransitJobSpec, str] | None:
+    """(spec, transit id) of a data token whose transit is on this host and may receive data."""
+    try:
+        task = dataplane.task_by_data_token(ctx, token)
+    except RehostError:
+        return None
+    if task.transit.host_id != host.id:
+        return None
+    spec = control_for(ctx, host.id).lookup(token)
+    return (spec, task.transit.id) if spec is not None else None
+
+
+def report_progress(ctx: ServiceContext, host: TransitHost, progress: JobProgress) -> None:
+    """Durable progress of one of the host's jobs."""
+    own_task(ctx, host, progress.job_id)
+    control_for(ctx, host.id).report_progress(progress)
+
+
+def sync_done(ctx: ServiceContext, host: TransitHost, job_id: str,
+              digests: tuple[DiskDigest, ...]) -> None:
+    """All data of the host's job is durable: Processing (the host builds the image)."""
+    own_task(ctx, host, job_id)
+    control_for(ctx, host.id).sync_done(job_id, digests)
+
+
+def sync_failed(ctx: ServiceContext, host: TransitHost, job_id: str, code: str,
+                message: str) -> None:
+    """The host's transit gave up on a job: InError."""
+    own_task(ctx, host, job_id)
+    control_for(ctx, host.id).sync_failed(job_id, code, message)
+
+
+def image_id_for(transit_id: str) -> str:
+    """The image id a transit's build publishes under (stable across polls and restarts)."""
+    return f"{PREFIX_IMAGE}-{crypto.sha256_hex('image:' + transit_id)[:20]}"
+
+
+def work(ctx: ServiceContext, host: TransitHost, have: list[str]) -> HostWork:
+    """Instructions for a host that holds the work dirs `have` (transit ids)."""
+    disconnect: list[str] = []
+    build: list[BuildOrder] = []
+    with ctx.db.read() as session:
+        rows = session.scalars(select(TransitRow).where(TransitRow.host_id == host.id)).all()
+        active = {r.id: r for r in rows if r.released_at is None}
+        known = {r.id: r.job_id for r in rows}
+        for row in active.values():
+            job = session.get_one(JobRow, row.job_id)
+            if job.status in _PAUSED:
+                disconnect.append(job.id)
+            elif (job.status, job.business_status) == (JobStatus.RUNNING.value,
+                                                       BusinessStatus.PROCESSING.value):
+                build.append(BuildOrder(row.id, _plan(ctx, session.get_one(
+                    RegionRow, (job.account_id, job.region_id)), row)))
+    release = tuple((t, known.get(t, "")) for t in have if t not in active)
+    return HostWork(tuple(disconnect), release, tuple(build))
+
+
+def _plan(ctx: ServiceContext, region: RegionRow, transit: TransitRow) -> BuildPlan:
+    task = dataplane.task_by_job(ctx, JobId(transit.job_id))
+    return BuildPlan(
+        job_id=task.job.id, source_id=task.job.source_id, image_id=image_id_for(transit.id),
+        image_name=task.job.spec.image_name, work_dir=Path(transit.id),
+        disks=tuple((i, size, task.target_sizes_bytes[i])
+                    for i, size in sorted(task.disk_sizes_bytes.items())),
+        boot_mode=task.boot_mode, disk_format=region.image_format,
+        verify=region.verify_after_migration,
+    )
+
+
+def _processing(ctx: ServiceContext, host: TransitHost, job_id: str) -> TransitTask:
+    task = own_task(ctx, host, job_id)
+    if (task.job.status, task.job.business_status) != (JobStatus.RUNNING,
+                                                       BusinessStatus.PROCESSING):
+        raise errors.job_status("finish the image build of", task.job.status,
+                                "Running (Processing)")
+    return task
+
+
+def finish_build(ctx: ServiceContext, host: TransitHost, job_id: str, *,
+                 manifest: dict[str, Any], image_id: str, verify_result: str) -> str:
+    """Register the image the host published, release the transit, job → Finished."""
+    task = _processing(ctx, host, job_id)
+    if image_id != image_id_for(task.transit.id):
+        raise errors.invalid("ImageId", "The image id does not belong to this build.",
+                             "镜像 ID 与本次构建不符。")
+    dataplane.set_business_status(ctx, JobId(job_id), BusinessStatus.CLEANING)
+    image = dataplane.finish_job(ctx, JobId(job_id), manifest=manifest,
+                                 verify_result=verify_result, image_id=image_id)
+    return image.id
+
+
+def fail_build(ctx: ServiceContext, host: TransitHost, job_id: str, *, code: str,
+               message: str, hint: str) -> None:
+    """The host's build failed: job → InError (the transit and its disks are kept)."""
+    task = own_task(ctx, host, job_id)
+    if task.job.status is not JobStatus.RUNNING:
+        raise errors.job_status("fail the image build of", task.job.status, "Running")
+    dataplane.fail_job(ctx, JobId(job_id), code=code, message_en=message, message_zh=message,
+                       hint=hint)
+
+
+def log_line(ctx: ServiceContext, host: TransitHost, job_id: str, *, level: str, code: str,
+             message_en: str, message_zh: str, hint: str) -> None:
+    """One line of the job's log written by the host (build milestones, checks)."""
+    own_task(ctx, host, job_id)
+    dataplane.log_event(ctx, JobId(job_id), level=EventLevel(level), code=code,
+                        message_en=message_en, message_zh=message_zh, hint=hint)

@@ -1,0 +1,165 @@
+"""Transit hosts: `rehost transit` processes of a region (register, auth, heartbeat, allocation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from rehost.db.tables import TransitHostRow, TransitRow
+from rehost.domain import errors, rules
+from rehost.domain.ids import AccountId
+from rehost.services import crypto, lookup
+from rehost.services.context import ServiceContext
+
+PREFIX_TRANSIT_HOST = "th"
+ONLINE, OFFLINE = "Online", "Offline"
+MISSED_BEATS = 3  # a host is offline after 3 missed heartbeat intervals
+
+
+@dataclass(frozen=True, slots=True)
+class TransitHost:
+    """A registered transit host and whether it is online now."""
+
+    id: str
+    account_id: str
+    region_id: str
+    name: str
+    data_endpoint: str
+    state: str
+    created_at: datetime
+    last_seen_at: datetime | None
+    active_transits: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """What `rehost transit run` receives once: its id and host token."""
+
+    host: TransitHost
+    token: str
+
+
+def bad_host_token() -> errors.Unauthenticated:
+    """The error for an unknown host token."""
+    return errors.Unauthenticated(
+        "InvalidHostToken", "Unknown transit host token; register the host again.",
+        "中转主机令牌无效；请重新注册该主机。",
+    )
+
+
+def _online(ctx: ServiceContext, row: TransitHostRow, now: datetime) -> bool:
+    limit = timedelta(seconds=MISSED_BEATS * ctx.settings.heartbeat_interval_s)
+    return row.last_seen_at is not None and now - row.last_seen_at <= limit
+
+
+def _active_counts(session: Session, host_ids: list[str]) -> dict[str, int]:
+    rows = session.execute(
+        select(TransitRow.host_id, func.count()).where(
+            TransitRow.host_id.in_(host_ids), TransitRow.released_at.is_(None),
+        ).group_by(TransitRow.host_id)).all()
+    return {str(h): int(n) for h, n in rows}
+
+
+def _value(ctx: ServiceContext, row: TransitHostRow, active: int = 0) -> TransitHost:
+    state = ONLINE if _online(ctx, row, ctx.now()) else OFFLINE
+    return TransitHost(id=row.id, account_id=row.account_id, region_id=row.region_id,
+                       name=row.name, data_endpoint=row.data_endpoint, state=state,
+                       created_at=row.created_at, last_seen_at=row.last_seen_at,
+                       active_transits=active)
+
+
+def check_endpoint(endpoint: str) -> str:
+    """`host:port` with a port in 1–65535, else InvalidParameter.DataEndpoint."""
+    host, sep, port = endpoint.rpartition(":")
+    if not sep or not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+        raise errors.invalid("DataEndpoint", "The data endpoint must be HOST:PORT.",
+                             "数据端点须为 HOST:PORT 格式。")
+    return endpoint
+
+
+def register_host(ctx: ServiceContext, account_id: AccountId, *, region_id: str, name: str,
+                  data_endpoint: str) -> Registration:
+    """Register a transit host in one of the account's regions; the token is shown once."""
+    rules.check_name(name, field="Name", what_en="transit host name", what_zh="中转主机名称")
+    check_endpoint(data_endpoint)
+    now, token = ctx.now(), crypto.new_token()
+    with ctx.db.transaction() as session:
+        lookup.region_row(session, account_id, region_id)
+        row = TransitHostRow(
+            id=ctx.new_id(PREFIX_TRANSIT_HOST), account_id=account_id, region_id=region_id,
+            name=name, data_endpoint=data_endpoint, token_hash=crypto.sha256_hex(token),
+            state=ONLINE, created_at=now, last_seen_at=now,
+        )
+        session.add(row)
+        session.flush()
+        return Registration(_value(ctx, row), token)
+
+
+def list_hosts(ctx: ServiceContext, account_id: AccountId,
+               region_id: str | None = None) -> list[TransitHost]:
+    """The account's transit hosts (optionally of one region), with their active transits."""
+    with ctx.db.read() as session:
+        query = select(TransitHostRow).where(TransitHostRow.account_id == account_id)
+        if region_id:
+            query = query.where(TransitHostRow.region_id == region_id)
+        rows = list(session.scalars(query.order_by(TransitHostRow.created_at)))
+        counts = _active_counts(session, [r.id for r in rows])
+        return [_value(ctx, r, counts.get(r.id, 0)) for r in rows]
+
+
+def delete_host(ctx: ServiceContext, account_id: AccountId, host_id: str) -> None:
+    """Forget a host (its token stops working); refused while it holds active transits."""
+    with ctx.db.transaction() as session:
+        row = session.get(TransitHostRow, host_id)
+        if row is None or row.account_id != account_id:
+            raise errors.not_found("TransitHost", host_id)
+        if _active_counts(session, [host_id]).get(host_id, 0):
+            raise errors.InvalidStatus(
+                "TransitHost.InUse", "The host still holds transits of unfinished jobs.",
+                "该中转主机上仍有未完成任务的中转实例。")
+        session.delete(row)
+
+
+def authenticate(ctx: ServiceContext, token: str) -> TransitHost:
+    """The host of a Bearer host token, else Unauthenticated (401)."""
+    with ctx.db.read() as session:
+        row = session.scalars(select(TransitHostRow).where(
+            TransitHostRow.token_hash == crypto.sha256_hex(token))).first()
+        if row is None:
+            raise bad_host_token()
+        return _value(ctx, row)
+
+
+def heartbeat(ctx: ServiceContext, token: str) -> TransitHost:
+    """Record a beat: the host is online for 3 more heartbeat intervals."""
+    with ctx.db.transaction() as session:
+        row = session.scalars(select(TransitHostRow).where(
+            TransitHostRow.token_hash == crypto.sha256_hex(token)).with_for_update()).first()
+        if row is None:
+            raise bad_host_token()
+        row.last_seen_at, row.state = ctx.now(), ONLINE
+        return _value(ctx, row)
+
+
+def pick_host(ctx: ServiceContext, session: Session, account_id: str,
+              region_id: str) -> TransitHostRow | None:
+    """The online host of the region with the fewest active transits (None: embedded pool)."""
+    rows = session.scalars(select(TransitHostRow).where(
+        TransitHostRow.account_id == account_id, TransitHostRow.region_id == region_id,
+    ).order_by(TransitHostRow.created_at)).all()
+    now = ctx.now()
+    online = [r for r in rows if _online(ctx, r, now)]
+    if not online:
+        return None
+    counts = _active_counts(session, [r.id for r in online])
+    return min(online, key=lambda r: counts.get(r.id, 0))
+
+
+def host_endpoint(ctx: ServiceContext, host_id: str) -> str:
+    """The data endpoint a host advertised."""
+    with ctx.db.read() as session:
+        row = session.get(TransitHostRow, host_id)
+        return row.data_endpoint if row is not None else ""

@@ -1,0 +1,110 @@
+"""Image builds on a transit host: the Processing step of `services.builds`, results over HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rehost.domain.models import EventLevel
+from rehost.imaging.pipeline import Preparation, SizedDisk, prepare_disks, summary, verify_published
+from rehost.services.builds import BuildFailed, BuildPlan, run_build
+from rehost.storage.local import LocalImageStore
+from rehost.storage.manifest import ImageRecord
+from rehost.transit.remote import HostApi, HostApiError, RemoteTransitControl
+
+log = logging.getLogger(__name__)
+
+
+def plan_from(order: dict[str, Any], work_root: Path, digests: dict[int, str]) -> BuildPlan:
+    """The BuildPlan of a work order, its disks in this host's work dir."""
+    return BuildPlan(
+        job_id=str(order["job_id"]), source_id=str(order["source_id"]),
+        image_id=str(order["image_id"]), image_name=str(order["image_name"]),
+        work_dir=work_root / str(order["transit_id"]),
+        disks=tuple((int(i), int(s), int(t)) for i, s, t in order["disks"]),
+        boot_mode=str(order["boot_mode"]), disk_format=str(order["disk_format"]),
+        verify=bool(order["verify"]), digests=tuple(sorted(digests.items())),
+    )
+
+
+def _prepare(disks: Sequence[SizedDisk], boot_mode: str) -> Preparation:
+    return prepare_disks(disks, boot_mode=boot_mode)
+
+
+def _verify(record: ImageRecord) -> tuple[str, bool]:
+    disks = [record.path / d.file for d in sorted(record.disks, key=lambda d: d.index)]
+    result = verify_published(disks, image_dir=record.path, boot_mode=record.boot_mode)
+    return summary(result), result.passed
+
+
+class HostBuilder:
+    """One thread per job in Processing; publishes into the host's image store."""
+
+    def __init__(self, api: HostApi, control: RemoteTransitControl, work_root: Path,
+                 image_store: Path) -> None:
+        self._api, self._control = api, control
+        self._root, self._store = work_root, LocalImageStore(image_store)
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, order: dict[str, Any]) -> None:
+        """Build the order's image unless that job's build already runs here."""
+        job_id = str(order["job_id"])
+        with self._lock:
+            if job_id in self._running:
+                return
+            self._running.add(job_id)
+        plan = plan_from(order, self._root, self._control.digests(job_id))
+        threading.Thread(target=self._run, args=(plan,), name=f"build-{job_id}",
+                         daemon=True).start()
+
+    def _run(self, plan: BuildPlan) -> None:
+        try:
+            self._build(plan)
+        except BuildFailed as exc:
+            self._fail(plan.job_id, exc.code, exc.message, exc.hint)
+        except HostApiError as exc:
+            log.warning("build of %s not recorded: %s", plan.job_id, exc)
+        except Exception as exc:  # a build must never die silently: the job would hang
+            log.exception("image build of %s crashed", plan.job_id)
+            self._fail(plan.job_id, "Image.BuildFailed", f"image build failed: {exc}",
+                       "See the transit host's log; fix the cause and start the job again.")
+        finally:
+            with self._lock:
+                self._running.discard(plan.job_id)
+
+    def _fail(self, job_id: str, code: str, message: str, hint: str) -> None:
+        try:
+            self._api.post(f"jobs/{job_id}/build-failed",
+                           {"code": code, "message": message, "hint": hint})
+        except HostApiError as exc:
+            log.warning("could not mark %s InError: %s", job_id, exc)
+
+    def _build(self, plan: BuildPlan) -> None:
+        def job_log(level: EventLevel, code: str, en: str, zh: str, hint: str) -> None:
+            self._api.job_log(plan.job_id, level.value, code, en, zh, hint)
+
+        self._store.delete(plan.image_id)  # a build interrupted by a restart: start clean
+        record, verify_text = run_build(plan, store=self._store, now=datetime.now(UTC),
+                                        log=job_log, prepare=_prepare, verify=_verify)
+        try:
+            self._api.post(f"jobs/{plan.job_id}/build-finished", {
+                "image_id": record.image_id, "manifest": _manifest(record),
+                "verify_result": verify_text})
+        except HostApiError as exc:
+            if exc.status == 0:
+                raise  # unreachable: keep the image; the next work poll retries the build
+            self._store.delete(record.image_id)  # refused: never leave an unregistered image
+            raise BuildFailed(exc.code or "Image.RegisterFailed",
+                              f"image registration refused: {exc.message}",
+                              "Check the image name, then start the job again.") from exc
+
+
+def _manifest(record: ImageRecord) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(record.to_json())
+    return doc

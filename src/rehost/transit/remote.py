@@ -1,0 +1,112 @@
+"""A transit host's side of the control plane: the host API over HTTP (httpx, Bearer token).
+
+`HostApi` wraps `/api/v1/transit-hosts/self/*`; `RemoteTransitControl` implements
+`rehost.transit.ports.TransitControl` on top of it for `rehost.transit.pool.TransitPool`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from rehost.transit.ports import DiskDigest, JobProgress, TransitDisk, TransitJobSpec
+
+log = logging.getLogger(__name__)
+PREFIX = "/api/v1/transit-hosts"
+
+
+class HostApiError(Exception):
+    """The control plane refused a host call (or could not be reached)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class HostApi:
+    """The host's authenticated calls to the control plane."""
+
+    def __init__(self, endpoint: str, token: str, *, verify: str | bool = True,
+                 timeout_s: float = 30.0) -> None:
+        self._http = httpx.Client(base_url=endpoint.rstrip("/") + PREFIX, verify=verify,
+                                  timeout=timeout_s,
+                                  headers={"Authorization": f"Bearer {token}"})
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._http.close()
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST a JSON body to /self/<path>; the decoded answer or HostApiError."""
+        try:
+            response = self._http.post(f"/self/{path}", json=body or {})
+        except httpx.HTTPError as exc:
+            raise HostApiError(0, "ConnectionFailed", str(exc)) from exc
+        if response.status_code >= 400:
+            try:
+                doc = response.json()
+            except ValueError:
+                doc = {}
+            raise HostApiError(response.status_code, str(doc.get("code", "")),
+                               str(doc.get("message", response.text[:200])))
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def job_log(self, job_id: str, level: str, code: str, en: str, zh: str, hint: str) -> None:
+        """One line of a job's log."""
+        self.post(f"jobs/{job_id}/log", {"level": level, "code": code, "message_en": en,
+                                         "message_zh": zh, "hint": hint})
+
+
+class RemoteTransitControl:
+    """TransitControl over the host API; work dirs live under this host's `work_root`."""
+
+    def __init__(self, api: HostApi, work_root: Path) -> None:
+        self._api, self._root = api, work_root
+        self._digests: dict[str, dict[int, str]] = {}
+        self._lock = threading.Lock()
+
+    def digests(self, job_id: str) -> dict[int, str]:
+        """The whole-disk digests of a job's last sync_done (for its image build)."""
+        with self._lock:
+            return dict(self._digests.get(job_id, {}))
+
+    def lookup(self, token: str) -> TransitJobSpec | None:
+        """Ask the control plane; the job's work dir is `<work_root>/<transit id>`."""
+        try:
+            job = self._api.post("lookup", {"data_token": token}).get("job")
+        except HostApiError as exc:
+            log.warning("data token lookup failed: %s", exc)
+            return None
+        if not job:
+            return None
+        work_dir = self._root / str(job["transit_id"])
+        work_dir.mkdir(parents=True, exist_ok=True)
+        disks = tuple(TransitDisk(int(d["index"]), int(d["size_bytes"]),
+                                  int(d["target_size_bytes"])) for d in job["disks"])
+        return TransitJobSpec(job_id=str(job["job_id"]), work_dir=work_dir, disks=disks,
+                              checksum=bool(job["checksum"]))
+
+    def report_progress(self, progress: JobProgress) -> None:
+        """Forward durable progress (a refusal, e.g. the job was paused, is only logged)."""
+        body = {"job_id": progress.job_id, "rate_bytes_per_s": progress.rate_bytes_per_s,
+                "disks": [asdict(d) for d in progress.disks]}
+        try:
+            self._api.post("progress", body)
+        except HostApiError as exc:
+            log.info("progress of %s not stored: %s", progress.job_id, exc)
+
+    def sync_done(self, job_id: str, digests: tuple[DiskDigest, ...]) -> None:
+        """All data durable: tell the control plane (the work poll then asks for the build)."""
+        with self._lock:
+            self._digests[job_id] = {d.index: d.digest_hex for d in digests if d.digest_hex}
+        self._api.post("sync-done", {"job_id": job_id, "digests": [asdict(d) for d in digests]})
+
+    def sync_failed(self, job_id: str, code: str, message: str) -> None:
+        """The transit gave up on a job."""
+        self._api.post("sync-failed", {"job_id": job_id, "code": code, "message": message})

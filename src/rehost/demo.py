@@ -76,6 +76,10 @@ def build_sample(root: Path) -> tuple[BootDisk, DataDisk]:
     return system, data
 
 
+# a few seconds of syncing for the sample disk: enough to watch the progress line move
+DEMO_LIMIT_KBPS = 1024
+
+
 def migrate(stack: LocalStack, system: BootDisk, data: DataDisk) -> str:
     """Import, run the agent, create an immediate job and wait for it; the job id."""
     say("Importing the sample disks as a source", "正在将示例磁盘导入为迁移源")
@@ -83,14 +87,18 @@ def migrate(stack: LocalStack, system: BootDisk, data: DataDisk) -> str:
                                     name="demo-source")
     stack.start_agent(stack.root / "agent")
     target = SYSTEM_GIB + GROW_GIB
-    say(f"Creating job: source {source_id}, system disk {SYSTEM_GIB} -> {target} GiB",
-        f"正在创建迁移任务：迁移源 {source_id}，系统盘 {SYSTEM_GIB} -> {target} GiB")
+    say(f"Creating job: source {source_id}, system disk {SYSTEM_GIB} -> {target} GiB, "
+        f"zstd level 1, checksum on, limited to {DEMO_LIMIT_KBPS} KB/s so progress is visible",
+        f"正在创建迁移任务：迁移源 {source_id}，系统盘 {SYSTEM_GIB} -> {target} GiB，"
+        f"zstd 压缩级别 1，开启校验，限速 {DEMO_LIMIT_KBPS} KB/s 以便观察进度")
     job = stack.json("job", "create", "--source", source_id, "--region", "local",
                      "--system-disk-size", str(target), "--data-disk", "1:1",
-                     "--image-name", "demo-image", "--mode", "immediate")
+                     "--image-name", "demo-image", "--mode", "immediate",
+                     "--compress-level", "1", "--checksum",
+                     "--bandwidth-limit", str(DEMO_LIMIT_KBPS))
     job_id = str(job["job_id"])
     if stack.show("job", "wait", job_id, "--timeout", str(JOB_TIMEOUT_S), "--interval",
-                  "1") != 0:
+                  "0.5") != 0:
         stack.show("job", "logs", job_id)
         raise DemoError(f"Job {job_id} did not finish; its log is above.\n"
                         f"迁移任务 {job_id} 未完成，日志见上方。")

@@ -10,10 +10,18 @@ piece count, (start, length) pairs relative to the cell, then the payload, which
 the pieces' bytes concatenated (plan_bytes of them). The digest still covers the whole cell
 with the gaps as zeros, so ACKs, the journal and disk digests are the same as for DATA.
 Peers agree on the version in HELLO (``wire_version``); only DATA_PIECES frames carry 2.
+
+Version 3 is negotiated in HELLO only (no frame carries it): an incremental job's agent sends
+its ``cycle``; when the cycle is newer than the transit's last pass, the transit starts a new
+pass and HELLO_OK gives, per disk, ``base``: the digests of the target's non-zero cells before
+this pass (`pack_base`). The agent then sends only cells whose digest differs, and ZERO frames
+for cells that are no longer planned, which the transit punches out of the target.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import json
 import mmap
@@ -27,11 +35,13 @@ from typing import Any
 import xxhash
 
 PROTOCOL_VERSION = 1  # what every frame but DATA_PIECES carries in its header
-PIECES_VERSION = 2  # DATA_PIECES frames; also the highest version offered in HELLO
+PIECES_VERSION = 2  # DATA_PIECES frames
+DELTA_VERSION = 3  # HELLO only: incremental passes (cycle in HELLO, base digests in HELLO_OK)
 MAGIC = b"RH"
 FRAME_HEADER = struct.Struct("!2sBBI")
 DATA_HEADER = struct.Struct("!HBxQII16s4x")
 RANGE = struct.Struct("!HQI")
+BASE_CELL = struct.Struct("!I16s")  # grid cell number, xxh3-128 of the cell
 NACK_BODY = struct.Struct("!HQIB3x")
 PIECE_COUNT = struct.Struct("!I")
 MAX_RAW_BYTES = 16 * 1024 * 1024
@@ -359,3 +369,21 @@ def is_zero(raw: memoryview | bytes, digest: bytes) -> bool:
     """Whether a chunk is all zeros, given its xxh3-128 digest (confirmed byte for byte)."""
     n = len(raw)
     return digest == zero_digest(n) and bytes(raw) == _ZEROS[:n]
+
+
+def pack_base(digests: dict[int, bytes], chunk_bytes: int) -> str:
+    """Base64 of (cell number, digest) records, sorted: a compact per-disk digest map."""
+    return base64.b64encode(b"".join(
+        BASE_CELL.pack(offset // chunk_bytes, digests[offset]) for offset in sorted(digests)
+    )).decode()
+
+
+def unpack_base(text: str, chunk_bytes: int) -> dict[int, bytes]:
+    """Offset -> digest from `pack_base` text."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise WireError("Wire.BadFrame", "HELLO_OK base is not base64") from exc
+    if len(raw) % BASE_CELL.size:
+        raise WireError("Wire.BadFrame", "HELLO_OK base has a partial record")
+    return {cell * chunk_bytes: digest for cell, digest in BASE_CELL.iter_unpack(raw)}

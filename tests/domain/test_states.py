@@ -25,6 +25,7 @@ A = JobAction
 # Written out by hand from DESIGN.md (not derived from the code's table).
 EXPECTED: dict[tuple[JobStatus, JobAction], JobStatus] = {
     (R, A.START): RUN, (S, A.START): RUN, (E, A.START): RUN,
+    (W, A.START): RUN,  # an incremental job between cycles: start the next cycle now
     (RUN, A.PAUSE): S,
     (R, A.DELETE): D, (S, A.DELETE): D, (E, A.DELETE): D, (F, A.DELETE): D, (W, A.DELETE): D,
     (X, A.DELETE): D,
@@ -34,6 +35,7 @@ EXPECTED: dict[tuple[JobStatus, JobAction], JobStatus] = {
     (R, A.EXPIRE): X, (S, A.EXPIRE): X, (E, A.EXPIRE): X, (W, A.EXPIRE): X,
     (RUN, A.FAIL): E,
     (RUN, A.FINISH): F,
+    (RUN, A.WAIT): W,  # an incremental job's cycle ended with its image
 }
 
 PAIRS = [(s, a) for s in JobStatus for a in JobAction]

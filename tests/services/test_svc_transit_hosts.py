@@ -159,3 +159,16 @@ def test_api_register_and_host_auth(
         assert r.status_code == 404
         listed = client.get("/api/v1/transit-hosts", headers=basic(key.key.id, key.secret))
         assert [h["state"] for h in listed.json()["transit_hosts"]] == ["Online"]
+
+
+def test_incremental_jobs_stay_on_the_embedded_pool(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, edge: str,
+) -> None:
+    register(ctl_ctx, ctl_account, 9003)
+    src = ctl_source(system_gib=1, system_used_gib=0.001, min_gib=0.01)
+    job = jobs.create_job(ctl_ctx, ctl_account.id, source_id=src.source_id, region_id=edge,
+                          request=JobRequest(system_disk_size_gib=1, run_once=False,
+                                             frequency_hours=12))
+    runs.start_job(ctl_ctx, ctl_account.id, job.id)
+    transit = transit_of(ctl_ctx, job.id)
+    assert transit.host_id is None and transit.work_dir  # hosts build one image per transit

@@ -54,7 +54,7 @@ def test_job_request_maps_every_supported_field() -> None:
 
 
 @pytest.mark.parametrize("fields, code", [
-    ({"RunOnce": "false", "Frequency": "2"}, "InvalidParameter.RunOnce"),
+    ({"RunOnce": "false", "Frequency": "200"}, "InvalidParameter.Frequency"),
     ({"NetMode": "2"}, "MissingParameter"),
     ({"NetMode": "1"}, "InvalidParameter.NetMode"),
     ({"JobType": "3"}, "InvalidParameter.JobType"),

@@ -100,7 +100,7 @@ def test_ready_job_is_deleted(smc: SmcClient, live: LiveServer) -> None:
 def test_create_refusals_use_smc_codes(smc: SmcClient, live: LiveServer) -> None:
     source_id = new_source(smc, live, "web-refusals")
     cases: list[tuple[dict[str, Any], str]] = [
-        ({"run_once": False, "frequency": 12}, "InvalidParameter.RunOnce"),
+        ({"run_once": False}, "InvalidParameter.Frequency"),
         ({"system_disk_size": 1}, "InvalidParameter.SystemDiskSize"),
         ({"target_type": "ContainerImage"}, "InvalidParameter.TargetType"),
         ({"data_disk": [m.CreateReplicationJobRequestDataDisk(index=5, size=10)]},

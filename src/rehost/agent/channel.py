@@ -19,7 +19,7 @@ from rehost.wire import Codec, FrameType, WireError
 CONNECT_TIMEOUT_S = 15.0
 ACK_WAIT_S = 0.2
 DISK_DONE_TIMEOUT_S = 900.0
-MAX_CONTROL_BODY = 8 * 1024 * 1024
+MAX_CONTROL_BODY = wire.MAX_CONTROL_BYTES  # HELLO_OK of a delta pass carries cell digests
 
 
 class Channel:

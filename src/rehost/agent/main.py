@@ -39,6 +39,7 @@ class Replication:
 
     job_id: str
     token: str
+    cycle: int = 0  # incremental jobs: a new cycle on the same transit is a new send
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     completed_at: float = 0.0
@@ -81,7 +82,7 @@ def send_spec(state: AgentState, work: dict[str, Any], *, connections: int) -> S
         host=host, port=port, token=str(work["data_token"]), agent_id=state.source_id,
         ca_pem=ca_pem, disks=disks, compress_level=int(work.get("compress_level") or 0),
         bandwidth_limit_kbps=int(work.get("bandwidth_limit_kbps") or 0),
-        connections=connections,
+        connections=connections, cycle=int(work.get("cycle") or 0),
     )
 
 
@@ -128,7 +129,8 @@ class AgentLoop:
                 log.info("job %s: %s from the server; stopping the send", cur.job_id, action)
             self._halt()
             return
-        same = cur is not None and cur.job_id == job_id and cur.token == work.get("data_token")
+        same = (cur is not None and cur.job_id == job_id and cur.token == work.get("data_token")
+                and cur.cycle == int(work.get("cycle") or 0))
         if same and cur is not None and (
                 cur.is_alive() or self.clock() - cur.completed_at < RESEND_GRACE_S):
             return
@@ -136,7 +138,8 @@ class AgentLoop:
         self._start(work, job_id)
 
     def _start(self, work: dict[str, Any], job_id: str) -> None:
-        rep = Replication(job_id=job_id, token=str(work.get("data_token") or ""))
+        rep = Replication(job_id=job_id, token=str(work.get("data_token") or ""),
+                          cycle=int(work.get("cycle") or 0))
         rep.thread = threading.Thread(target=self._replicate, args=(rep, work),
                                       name=f"send-{job_id}", daemon=True)
         self.current = rep

@@ -16,6 +16,7 @@ import xxhash
 
 from rehost import wire
 from rehost.agent.channel import Channel
+from rehost.agent.delta import DeltaBase, delta_bases, zero_chunk
 from rehost.agent.reader import (
     Cell,
     DiskReader,
@@ -64,7 +65,9 @@ def send_job(
         state = SendState(totals=totals,
                           resumed={int(d["index"]): int(d["done_bytes"]) for d in resume["disks"]},
                           queue_chunks=spec.connections + 2, progress=progress, stop=stop)
-        digests = _run(spec, ctx, state, plans, resume, readers, buffers, hello)
+        bases = delta_bases(resume, {d.index: d.size_bytes for d in spec.disks},
+                            spec.chunk_bytes)
+        digests = _run(spec, ctx, state, plans, resume, readers, buffers, hello, bases)
         if state.error is not None:
             raise state.error
         completed = not stop.is_set()
@@ -86,7 +89,8 @@ def send_job(
 
 def _run(spec: SendSpec, ctx: Any, state: SendState, plans: dict[int, list[Cell]],
          resume: dict[str, Any], readers: dict[int, DiskReader],
-         buffers: list[Any], hello: dict[str, Any]) -> dict[int, str]:
+         buffers: list[Any], hello: dict[str, Any],
+         bases: dict[int, DeltaBase] | None = None) -> dict[int, str]:
     """Run the reader thread and one thread per connection until done, stopped or failed."""
     bucket = bucket_for(spec.bandwidth_limit_kbps)
     pool: queue.Queue[memoryview] = queue.Queue()
@@ -94,7 +98,7 @@ def _run(spec: SendSpec, ctx: Any, state: SendState, plans: dict[int, list[Cell]
         pool.put(view)
     digests: dict[int, str] = {}
     reader = threading.Thread(target=_produce, name="rehost-reader", daemon=True,
-                              args=(state, plans, resume, readers, pool, digests))
+                              args=(state, plans, resume, readers, pool, digests, bases))
     channels = [Channel(spec, ctx, state, readers=readers, bucket=bucket, buffer=buffers[i][1])
                 for i in range(spec.connections)]
     threads = [threading.Thread(target=_drive, args=(ch, hello, spec, state), daemon=True,
@@ -110,15 +114,16 @@ def _run(spec: SendSpec, ctx: Any, state: SendState, plans: dict[int, list[Cell]
 
 def _produce(state: SendState, plans: dict[int, list[Cell]], resume: dict[str, Any],
              readers: dict[int, DiskReader], pool: queue.Queue[memoryview],
-             digests: dict[int, str]) -> None:
+             digests: dict[int, str], bases: dict[int, DeltaBase] | None = None) -> None:
     """Reader thread: read planned cells not yet durable; compute each disk's digest."""
     try:
         for disk in resume["disks"]:
             index = int(disk["index"])
             if disk["done"]:
                 continue
+            base = bases.get(index) if bases is not None else None
             digests[index] = _produce_disk(state, plans[index], disk["acked"], readers[index],
-                                           pool, checksum=bool(resume["checksum"]))
+                                           pool, checksum=bool(resume["checksum"]), base=base)
             if state.should_quit():
                 return
     except OSError as exc:
@@ -129,7 +134,8 @@ def _produce(state: SendState, plans: dict[int, list[Cell]], resume: dict[str, A
 
 
 def _produce_disk(state: SendState, cells: list[Cell], acked: Sequence[Sequence[int]],
-                  reader: DiskReader, pool: queue.Queue[memoryview], *, checksum: bool) -> str:
+                  reader: DiskReader, pool: queue.Queue[memoryview], *, checksum: bool,
+                  base: DeltaBase | None = None) -> str:
     total = xxhash.xxh3_128()
     starts = [int(a[0]) for a in acked]
     for cell in cells:
@@ -145,11 +151,25 @@ def _produce_disk(state: SendState, cells: list[Cell], acked: Sequence[Sequence[
         digest, zero = digest_chunk(data)
         if not zero:
             total.update(wire.disk_digest_record(cell.offset_bytes, digest))
-        if durable:
+        if durable or (base is not None and base.unchanged(cell, digest)):
             pool.put(buf)
+            if not durable:
+                state.unchanged(cell)
             continue
         state.produced(ReadChunk(cell, data, digest, zero, functools.partial(pool.put, buf)))
+    if base is not None:
+        _produce_freed(state, base, cells, starts, acked)
     return total.hexdigest() if checksum else ""
+
+
+def _produce_freed(state: SendState, base: DeltaBase, cells: list[Cell], starts: list[int],
+                   acked: Sequence[Sequence[int]]) -> None:
+    """Queue zero chunks for cells the target holds but the plan no longer has."""
+    for cell in base.freed_cells(c.offset_bytes for c in cells):
+        if state.should_quit():
+            return
+        if not _covered(starts, acked, cell):
+            state.produced(zero_chunk(cell))
 
 
 def _take_buffer(state: SendState, pool: queue.Queue[memoryview]) -> memoryview | None:
@@ -216,11 +236,14 @@ def _finish_disks(spec: SendSpec, ctx: Any, state: SendState, resume: dict[str, 
 
 
 def _hello(spec: SendSpec, plans: dict[int, list[Cell]]) -> dict[str, Any]:
-    return {"token": spec.token, "agent_id": spec.agent_id, "chunk_bytes": spec.chunk_bytes,
-            "wire_version": wire.PIECES_VERSION,
-            "disks": [{"index": d.index, "size_bytes": d.size_bytes,
-                       "plan_bytes": sum(c.plan_bytes for c in plans[d.index])}
-                      for d in spec.disks]}
+    doc = {"token": spec.token, "agent_id": spec.agent_id, "chunk_bytes": spec.chunk_bytes,
+           "wire_version": wire.PIECES_VERSION,
+           "disks": [{"index": d.index, "size_bytes": d.size_bytes,
+                      "plan_bytes": sum(c.plan_bytes for c in plans[d.index])}
+                     for d in spec.disks]}
+    if spec.cycle > 0:  # an incremental job: the transit may run a delta pass (version 3)
+        doc["wire_version"], doc["cycle"] = wire.DELTA_VERSION, spec.cycle
+    return doc
 
 
 _NULL_STATE = SendState(totals={}, resumed={}, queue_chunks=1, progress=None,

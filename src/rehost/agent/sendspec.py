@@ -38,6 +38,7 @@ class SendSpec:
     window_bytes: int = 64 * 1024 * 1024  # all connections together
     direct_io: bool = True
     reconnect_timeout_s: float = 600.0
+    cycle: int = 0  # incremental jobs: ask the transit for a delta pass of this cycle
 
     def window_chunks_per_connection(self) -> int:
         """In-flight chunks allowed on each connection."""

@@ -109,6 +109,12 @@ class SendState:
             self._wake_waiters()
         self.report()
 
+    def unchanged(self, cell: Cell) -> None:
+        """An incremental pass skipped a cell the target already holds: it counts as done."""
+        with self._lock:
+            self.done[cell.disk_index] = self.done.get(cell.disk_index, 0) + cell.plan_bytes
+        self.report()
+
     def sent(self, *, raw_bytes: int, wire_bytes: int, zero: bool) -> None:
         """Count a sent frame."""
         with self._lock:

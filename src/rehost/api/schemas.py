@@ -66,6 +66,9 @@ class JobCreateIn(Model):
     bandwidth_limit: StrictInt | None = Field(None, description="KB/s, 0 = unlimited")
     compress_level: StrictInt | None = Field(None, description="0–10, 0 = off")
     checksum: StrictBool | None = None
+    run_once: StrictBool | None = Field(None, description="false = incremental job")
+    frequency: StrictInt | None = Field(None, description="incremental: hours between cycles")
+    max_number_of_image_to_keep: StrictInt | None = Field(None, description="incremental: 1–10")
 
 
 class JobModifyIn(Model):
@@ -82,6 +85,9 @@ class JobModifyIn(Model):
     bandwidth_limit: StrictInt | None = None
     compress_level: StrictInt | None = None
     checksum: StrictBool | None = None
+    run_once: StrictBool | None = None
+    frequency: StrictInt | None = None
+    max_number_of_image_to_keep: StrictInt | None = None
 
 
 class BatchStartIn(Model):
@@ -168,6 +174,9 @@ def job_out(j: Job, *, image: Image | None = None) -> dict[str, Any]:
         "valid_time": _iso(spec.valid_time), "bandwidth_limit": spec.bandwidth_limit_kbps,
         "compress_level": spec.compress_level, "checksum": spec.checksum,
         "transit_id": j.transit_id, "run_count": j.run_count,
+        "run_once": spec.run_once, "frequency": spec.frequency_hours or None,
+        "max_number_of_image_to_keep": spec.max_images_to_keep or None,
+        "cycle": j.cycle, "next_cycle_time": _iso(j.next_cycle_at),
         "creation_time": _iso(j.created_at), "update_time": _iso(j.updated_at),
         "start_time": _iso(j.started_at), "end_time": _iso(j.finished_at),
     }

@@ -50,6 +50,12 @@ def job_fields(func: Any) -> Any:
                      help="0–10, 0 = none."),
         click.option("--checksum/--no-checksum", default=None,
                      help="Verify every written block end to end."),
+        click.option("--incremental/--run-once", "incremental", default=None,
+                     help="Incremental job: a new image every --frequency hours."),
+        click.option("--frequency", type=click.IntRange(1, 168), default=None,
+                     help="Incremental: hours between cycles (1–168)."),
+        click.option("--max-images", type=click.IntRange(1, 10), default=None,
+                     help="Incremental: images to keep (1–10, default 1)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -69,7 +75,8 @@ def job() -> None:
 @profile_option
 def create(output: str, profile: str, **fields: Any) -> None:
     """Create a migration job."""
-    out.show(call(profile, output, lambda c: c.create_job(fields)), output)
+    body = _incremental_body(fields)
+    out.show(call(profile, output, lambda c: c.create_job(body)), output)
 
 
 @job.command("modify")
@@ -79,7 +86,17 @@ def create(output: str, profile: str, **fields: Any) -> None:
 @profile_option
 def modify(job_id: str, output: str, profile: str, **fields: Any) -> None:
     """Change a job (name/description any time; the rest before its first run)."""
-    out.show(call(profile, output, lambda c: c.modify_job(job_id, fields)), output)
+    body = _incremental_body(fields)
+    out.show(call(profile, output, lambda c: c.modify_job(job_id, body)), output)
+
+
+def _incremental_body(fields: dict[str, Any]) -> dict[str, Any]:
+    """CLI option names → REST field names of an incremental job."""
+    body = dict(fields)
+    incremental = body.pop("incremental", None)
+    body["run_once"] = None if incremental is None else not incremental
+    body["max_number_of_image_to_keep"] = body.pop("max_images", None)
+    return body
 
 
 @job.command("start")
@@ -87,7 +104,7 @@ def modify(job_id: str, output: str, profile: str, **fields: Any) -> None:
 @out.output_option
 @profile_option
 def start(job_ids: tuple[str, ...], output: str, profile: str) -> None:
-    """Start or retry jobs (at most 10; only Ready, Stopped or InError)."""
+    """Start or retry jobs (at most 10; Ready, Stopped, InError; Waiting = next cycle now)."""
     if len(job_ids) == 1:
         out.show(call(profile, output, lambda c: c.start_job(job_ids[0])), output)
         return

@@ -141,7 +141,8 @@ def spec(row: JobRow) -> JobSpec:
         image_name=row.image_name, mode=ExecutionMode(row.mode),
         scheduled_start_time=row.scheduled_start_time, valid_time=row.valid_time,
         bandwidth_limit_kbps=row.bandwidth_limit_kbps, compress_level=row.compress_level,
-        checksum=row.checksum,
+        checksum=row.checksum, run_once=row.run_once, frequency_hours=row.frequency_hours,
+        max_images_to_keep=row.max_images_to_keep,
     )
 
 
@@ -154,6 +155,8 @@ def write_spec(row: JobRow, value: JobSpec) -> None:
     row.scheduled_start_time, row.valid_time = value.scheduled_start_time, value.valid_time
     row.bandwidth_limit_kbps = value.bandwidth_limit_kbps
     row.compress_level, row.checksum = value.compress_level, value.checksum
+    row.run_once, row.frequency_hours = value.run_once, value.frequency_hours
+    row.max_images_to_keep = value.max_images_to_keep
 
 
 def progress(raw: list[Any]) -> JobProgress:
@@ -186,7 +189,7 @@ def job(row: JobRow, *, transit_id: str | None = None) -> Job:
         transit_id=TransitId(transit_id) if transit_id else None,
         image_id=ImageId(row.image_id) if row.image_id else None, created_at=row.created_at,
         updated_at=row.updated_at, started_at=row.started_at, finished_at=row.finished_at,
-        run_count=row.run_count,
+        run_count=row.run_count, cycle=row.cycle or 0, next_cycle_at=row.next_cycle_at,
     )
 
 

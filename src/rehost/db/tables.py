@@ -162,6 +162,11 @@ class JobRow(Base):
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    run_once: Mapped[bool] = mapped_column(Boolean, default=True)
+    frequency_hours: Mapped[int] = mapped_column(Integer, default=0)
+    max_images_to_keep: Mapped[int] = mapped_column(Integer, default=0)
+    cycle: Mapped[int] = mapped_column(Integer, default=0)
+    next_cycle_at: Mapped[datetime | None]
 
 
 class TransitRow(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from rehost.domain import rules
+from rehost.domain import incremental, rules
 from rehost.domain.models import DiskLimits, ExecutionMode, JobSpec, Source
 from rehost.domain.rules import JobRequest
 
@@ -30,6 +30,8 @@ def build_spec(
     """Validate every create field (empty name/image name → the given defaults)."""
     mode = req.mode or ExecutionMode.CREATE_ONLY
     start = rules.check_schedule(mode, req.scheduled_start_time, now=now)
+    run_once, frequency, keep = incremental.check_incremental(
+        req.run_once, req.frequency_hours, req.max_images_to_keep)
     return JobSpec(
         name=_job_name(req.name or default_name),
         description=rules.check_description(req.description or ""),
@@ -44,6 +46,9 @@ def build_spec(
             rules.COMPRESS_MIN if req.compress_level is None else req.compress_level
         ),
         checksum=bool(req.checksum),
+        run_once=run_once,
+        frequency_hours=frequency,
+        max_images_to_keep=keep,
     )
 
 
@@ -72,6 +77,7 @@ def apply_modify(
     if start_in is None and mode is ExecutionMode.SCHEDULED:
         start_in = spec.scheduled_start_time
     start = rules.check_schedule(mode, start_in, now=now)
+    spec = _with_incremental(spec, req)
     return replace(
         spec,
         system_disk_size_gib=rules.check_system_disk(
@@ -95,3 +101,14 @@ def apply_modify(
         ),
         checksum=spec.checksum if req.checksum is None else req.checksum,
     )
+
+
+def _with_incremental(spec: JobSpec, req: JobRequest) -> JobSpec:
+    """The incremental fields after a modify (unchanged when none is given)."""
+    run_once = spec.run_once if req.run_once is None else req.run_once
+    frequency = req.frequency_hours if req.frequency_hours is not None else (
+        spec.frequency_hours or None)
+    keep = req.max_images_to_keep if req.max_images_to_keep is not None else (
+        spec.max_images_to_keep or None)
+    once, freq, kept = incremental.check_incremental(run_once, frequency, keep)
+    return replace(spec, run_once=once, frequency_hours=freq, max_images_to_keep=kept)

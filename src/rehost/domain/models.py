@@ -234,6 +234,9 @@ class JobSpec:
     bandwidth_limit_kbps: int
     compress_level: int
     checksum: bool
+    run_once: bool = True  # False = incremental (SMC RunOnce=false): a cycle every frequency
+    frequency_hours: int = 0  # incremental only: 1–168
+    max_images_to_keep: int = 0  # incremental only: 1–10, older images are deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +261,8 @@ class Job:
     started_at: datetime | None
     finished_at: datetime | None
     run_count: int = 0
+    cycle: int = 0  # incremental cycle number (1 = the first, full sync); 0 = never started
+    next_cycle_at: datetime | None = None  # Waiting incremental jobs: when the next cycle starts
 
     @property
     def has_run(self) -> bool:
@@ -332,3 +337,4 @@ class WorkItem:
     compress_level: int = 0
     bandwidth_limit_kbps: int = 0
     checksum: bool = False
+    cycle: int = 0  # incremental jobs: the cycle to send (its HELLO asks for a delta pass)

@@ -47,6 +47,9 @@ class JobRequest:
     bandwidth_limit_kbps: int | None = None
     compress_level: int | None = None
     checksum: bool | None = None
+    run_once: bool | None = None
+    frequency_hours: int | None = None
+    max_images_to_keep: int | None = None
 
     def changes_more_than_labels(self) -> bool:
         """Whether fields other than name/description are set."""

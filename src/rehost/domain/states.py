@@ -62,6 +62,7 @@ class JobAction(enum.StrEnum):
     EXPIRE = "expire"
     FAIL = "fail"
     FINISH = "finish"
+    WAIT = "wait"  # an incremental job's cycle ended with its image: wait for the next one
 
 
 _S = JobStatus
@@ -69,7 +70,8 @@ _UNFINISHED = frozenset({_S.READY, _S.RUNNING, _S.STOPPED, _S.IN_ERROR, _S.WAITI
 
 # (status, action) -> next status; a missing pair is refused with ReplicationJob.InvalidStatus.
 JOB_TRANSITIONS: dict[tuple[JobStatus, JobAction], JobStatus] = {
-    **{(s, JobAction.START): _S.RUNNING for s in (_S.READY, _S.STOPPED, _S.IN_ERROR)},
+    **{(s, JobAction.START): _S.RUNNING
+       for s in (_S.READY, _S.STOPPED, _S.IN_ERROR, _S.WAITING)},
     (_S.RUNNING, JobAction.PAUSE): _S.STOPPED,
     **{
         (s, JobAction.DELETE): _S.DELETING
@@ -80,6 +82,7 @@ JOB_TRANSITIONS: dict[tuple[JobStatus, JobAction], JobStatus] = {
     **{(s, JobAction.EXPIRE): _S.EXPIRED for s in (_S.READY, _S.STOPPED, _S.IN_ERROR, _S.WAITING)},
     (_S.RUNNING, JobAction.FAIL): _S.IN_ERROR,
     (_S.RUNNING, JobAction.FINISH): _S.FINISHED,
+    (_S.RUNNING, JobAction.WAIT): _S.WAITING,
 }
 
 

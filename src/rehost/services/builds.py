@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from rehost.domain import incremental
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import PREFIX_IMAGE, AccountId, JobId
-from rehost.domain.models import EventLevel, Region
+from rehost.domain.models import EventLevel, Job, Region
 from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.imaging.pipeline import Preparation, SizedDisk
 from rehost.services import dataplane, regions
 from rehost.services.context import ServiceContext
+from rehost.storage.local import copy_sparse
 from rehost.storage.manifest import ImageRecord
 from rehost.storage.ports import ImageStore
 from rehost.transit.build import BuildDisk, BuildRequest, DiskPreparer, build_image
@@ -178,7 +181,7 @@ class ImageBuilder:
         store = self._store_for(region)
         plan = BuildPlan(
             job_id=job_id, source_id=task.job.source_id, image_id=self._ctx.new_id(PREFIX_IMAGE),
-            image_name=task.job.spec.image_name, work_dir=Path(task.transit.work_dir),
+            image_name=_image_name(task.job), work_dir=Path(task.transit.work_dir),
             disks=tuple((i, size, task.target_sizes_bytes[i])
                         for i, size in sorted(task.disk_sizes_bytes.items())),
             boot_mode=task.boot_mode, disk_format=region.image_format,
@@ -186,10 +189,16 @@ class ImageBuilder:
             digests=tuple(sorted(digests.items())),
         )
         verifier = self._verify
-        record, verify_text = run_build(
-            plan, store=store, now=self._ctx.now(), log=job_logger(self._ctx, job_id),
-            prepare=self._prepare,
-            verify=(lambda r: verifier(r, region)) if verifier is not None else None)
+        if not task.job.spec.run_once:  # later cycles need the target exactly as received
+            plan = replace(plan, work_dir=snapshot_disks(plan.work_dir, plan.disks))
+        try:
+            record, verify_text = run_build(
+                plan, store=store, now=self._ctx.now(), log=job_logger(self._ctx, job_id),
+                prepare=self._prepare,
+                verify=(lambda r: verifier(r, region)) if verifier is not None else None)
+        finally:
+            if not task.job.spec.run_once:
+                shutil.rmtree(plan.work_dir, ignore_errors=True)
         finish_build(self._ctx, job_id, record, verify_text, store)
 
     def _fail(self, job_id: JobId, code: str, message: str, hint: str) -> None:
@@ -198,6 +207,23 @@ class ImageBuilder:
                                message_zh=message, hint=hint)
         except RehostError as exc:
             log.warning("could not mark %s InError: %s", job_id, exc)
+
+
+def snapshot_disks(work_dir: Path, disks: Sequence[tuple[int, int, int]]) -> Path:
+    """Sparse copies of the target disks in work_dir/build, which resize and checks may change."""
+    build_dir = work_dir / "build"
+    shutil.rmtree(build_dir, ignore_errors=True)
+    build_dir.mkdir()
+    for index, _size, _target in disks:
+        copy_sparse(target_disk_path(work_dir, index), target_disk_path(build_dir, index))
+    return build_dir
+
+
+def _image_name(job: Job) -> str:
+    """The image name of the job's current cycle (one-shot jobs: its image_name)."""
+    if job.spec.run_once:
+        return job.spec.image_name
+    return incremental.cycle_image_name(job.spec.image_name, max(job.cycle, 1))
 
 
 def job_logger(ctx: ServiceContext, job_id: JobId) -> JobLog:

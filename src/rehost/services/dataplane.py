@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -25,7 +26,7 @@ from rehost.domain.states import (
     next_job_status,
     next_source_state,
 )
-from rehost.services import crypto, events, transits
+from rehost.services import crypto, cycles, events, transits
 from rehost.services.context import ServiceContext
 from rehost.services.jobs import job_value
 
@@ -165,32 +166,57 @@ def finish_job(
 ) -> Image:
     """Register the image (unique name per region), release the transit, job → Finished.
 
-    `image_id` is the id the image store published under (default: a new `m-…`).
+    An incremental job instead goes Waiting with its transit kept, and its images beyond
+    max_images_to_keep are deleted. `image_id` is the id the image store published under
+    (default: a new `m-…`).
     """
     now = ctx.now()
     image_id = ImageId(image_id or ctx.new_id(PREFIX_IMAGE))
+    released, pruned = None, []
     try:
         with ctx.db.transaction() as session:
             row = _job(session, job_id)
-            _end(session, row, JobAction.FINISH)
-            image = ImageRow(
-                id=image_id, account_id=row.account_id, region_id=row.region_id,
-                name=row.image_name, job_id=row.id, source_id=row.source_id, manifest=manifest,
-                verify_result=verify_result, created_at=now,
-            )
-            session.add(image)
-            session.flush()
-            row.image_id, row.finished_at, row.updated_at = image_id, now, now
-            released = transits.release(session, row.id, now=now)
-            events.add(session, job_id=row.id, account_id=row.account_id, now=now,
-                       level=EventLevel.INFO, message_en=f"Finished: image {image_id}.",
-                       message_zh=f"迁移完成：镜像 {image_id}。")
+            image = _register(session, row, image_id, manifest, verify_result, now)
+            if row.run_once:
+                _end(session, row, JobAction.FINISH)
+                released = transits.release(session, row.id, now=now)
+            else:
+                cycles.end_cycle(session, row, now)
+                pruned = cycles.images_beyond_keep(session, row)
+            _log_end(session, row, image_id, now)
             result = convert.image(image)
     except IntegrityError as exc:
         raise errors.Duplicate("ImageName.Duplicate", "The image name is already taken.",
                                "镜像名称已被占用。") from exc
-    transits.close_receiver(ctx, released)
+    if released is not None:
+        transits.close_receiver(ctx, released)
+    cycles.prune_images(ctx, AccountId(result.account_id), job_id, pruned)
     return result
+
+
+def _register(session: Session, row: JobRow, image_id: ImageId, manifest: dict[str, Any],
+              verify_result: str, now: datetime) -> ImageRow:
+    image = ImageRow(
+        id=image_id, account_id=row.account_id, region_id=row.region_id,
+        name=cycles.image_name(row), job_id=row.id, source_id=row.source_id, manifest=manifest,
+        verify_result=verify_result, created_at=now,
+    )
+    session.add(image)
+    session.flush()
+    row.image_id, row.finished_at, row.updated_at = image_id, now, now
+    return image
+
+
+def _log_end(session: Session, row: JobRow, image_id: ImageId, now: datetime) -> None:
+    if row.run_once:
+        en, zh = f"Finished: image {image_id}.", f"迁移完成：镜像 {image_id}。"
+    else:
+        at = row.next_cycle_at.isoformat() if row.next_cycle_at else "-"
+        en = f"Cycle {row.cycle} done: image {image_id}; waiting, next cycle at {at}."
+        zh = f"第 {row.cycle} 轮同步完成：镜像 {image_id}；等待中，下一轮于 {at} 开始。"
+    events.add(session, job_id=row.id, account_id=row.account_id, now=now,
+               level=EventLevel.INFO, code="" if row.run_once else "ReplicationJob.Waiting",
+               message_en=en, message_zh=zh)
 
 
 def log_event(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -43,7 +44,8 @@ def _set_source(session: Session, source_id: str, event: SourceEvent) -> None:
 
 def _start_in_session(ctx: ServiceContext, session: Session, row: JobRow) -> None:
     """Move a locked job to Running/Preparing with a (kept or new) transit."""
-    next_job_status(JobStatus(row.status), JobAction.START)
+    previous = JobStatus(row.status)
+    next_job_status(previous, JobAction.START)
     src = lookup.source_row(session, AccountId(row.account_id), row.source_id, lock=True)
     if src.state != SourceState.AVAILABLE:
         raise errors.source_state(src.state, SourceState.AVAILABLE)
@@ -59,13 +61,26 @@ def _start_in_session(ctx: ServiceContext, session: Session, row: JobRow) -> Non
     row.run_count += 1
     row.started_at, row.updated_at = row.started_at or now, now
     _set_source(session, src.id, SourceEvent.JOB_STARTED)
+    if previous is JobStatus.WAITING:
+        _next_cycle(session, row, now)
+        return
+    row.cycle = max(row.cycle or 0, 1)
     events.add(session, job_id=row.id, account_id=row.account_id, now=now, level=EventLevel.INFO,
                message_en="Job started; preparing the transit.",
                message_zh="任务已开始，正在准备中转实例。")
 
 
+def _next_cycle(session: Session, row: JobRow, now: datetime) -> None:
+    """A Waiting incremental job starts its next cycle on the transit it kept."""
+    row.cycle, row.next_cycle_at, row.progress = (row.cycle or 1) + 1, None, []
+    events.add(session, job_id=row.id, account_id=row.account_id, now=now, level=EventLevel.INFO,
+               code="ReplicationJob.CycleStarted",
+               message_en=f"Incremental cycle {row.cycle} started; only changed data is sent.",
+               message_zh=f"增量同步第 {row.cycle} 轮已开始，仅传输变化的数据。")
+
+
 def start_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> Job:
-    """Start or retry one job (from Ready, Stopped or InError)."""
+    """Start or retry one job (from Ready, Stopped or InError; Waiting = next cycle now)."""
     with ctx.db.transaction() as session:
         row = lookup.job_row(session, account_id, job_id, lock=True)
         _start_in_session(ctx, session, row)

@@ -17,7 +17,7 @@ from rehost.domain.errors import RehostError
 from rehost.domain.ids import AccountId, JobId
 from rehost.domain.models import EventLevel, ExecutionMode
 from rehost.domain.states import JobAction, JobStatus, allowed_from
-from rehost.services import events, runs, sources, transits
+from rehost.services import cycles, events, runs, sources, transits
 from rehost.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def _due(ctx: ServiceContext) -> list[tuple[AccountId, JobId]]:
 
 def _start_due(ctx: ServiceContext) -> tuple[JobId, ...]:
     started = []
-    for account_id, job_id in _due(ctx):
+    for account_id, job_id in _due(ctx) + cycles.due_cycles(ctx):
         try:
             runs.start_job(ctx, account_id, job_id)
             started.append(job_id)
@@ -83,7 +83,7 @@ def _log_once(ctx: ServiceContext, account_id: AccountId, job_id: JobId, exc: Re
 
 
 def tick(ctx: ServiceContext, *, up_since: datetime | None = None) -> TickReport:
-    """One pass: expire, start due scheduled jobs, mark offline sources (fails their jobs).
+    """One pass: expire, start due scheduled jobs and incremental cycles, mark offline sources.
 
     `up_since`: when the scheduler started; offline marking waits 3 heartbeat intervals after
     it so agents can reach a restarted server first.

@@ -33,11 +33,13 @@ def allocate(
     """Take the lowest free slot in the (locked) region or raise QuotaExceeded.Vpc.
 
     The transit goes to the region's least busy online transit host, else the embedded pool.
+    Incremental jobs stay on the embedded pool: hosts build one image per transit only.
     """
     used = lookup.slots_in_use(session, AccountId(job.account_id), job.region_id)
     slot = quotas.first_free_slot(used, quota=region.network_quota, reserved=region.reserved_slots)
     transit_id = ctx.new_id(PREFIX_TRANSIT)
-    host = transit_hosts.pick_host(ctx, session, job.account_id, job.region_id)
+    host = (transit_hosts.pick_host(ctx, session, job.account_id, job.region_id)
+            if job.run_once else None)
     row = TransitRow(
         id=transit_id, job_id=job.id, account_id=job.account_id, region_id=job.region_id,
         slot=slot, salt=crypto.new_salt(), data_token_hash="", endpoint="",

@@ -10,11 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rehost.wire import zero_digest
+
 # kind, disk, offset, length, plan bytes, digest, crc32 of everything before it
 RECORD = struct.Struct("!BxHQII16sI")
 KIND_CHUNK = 1
 KIND_DISK_DONE = 2
 KIND_DISK_RESET = 3
+KIND_PASS = 4  # a new pass (incremental cycle) starts; offset = its cycle number
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,19 +33,32 @@ class ChunkRecord:
 
 @dataclass
 class DiskState:
-    """What the journal says about one disk."""
+    """What the journal says about one disk (this pass, and the target before it)."""
 
     chunks: dict[int, tuple[int, int]] = field(default_factory=dict)  # offset -> (len, plan)
     done_bytes: int = 0
     done_digest: bytes | None = None
+    digests: dict[int, bytes] = field(default_factory=dict)  # offset -> digest (this pass)
+    base: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # before: (len, digest)
 
-    def add(self, offset: int, length: int, plan: int) -> None:
+    def add(self, offset: int, length: int, plan: int, digest: bytes = b"") -> None:
         """Record a durable chunk (idempotent)."""
         old = self.chunks.get(offset)
         if old is not None:
             self.done_bytes -= old[1]
         self.chunks[offset] = (length, plan)
+        self.digests[offset] = digest
         self.done_bytes += plan
+
+    def next_pass(self) -> None:
+        """Fold this pass into the base (non-zero cells only) and start an empty pass."""
+        for offset, (length, _plan) in self.chunks.items():
+            digest = self.digests.get(offset, b"")
+            if digest and digest != zero_digest(length):
+                self.base[offset] = (length, digest)
+            else:
+                self.base.pop(offset, None)
+        self.chunks, self.digests, self.done_bytes, self.done_digest = {}, {}, 0, None
 
     def acked_ranges(self) -> list[tuple[int, int]]:
         """Durable byte ranges, merged, sorted."""
@@ -62,6 +78,7 @@ class ProgressJournal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.disks: dict[int, DiskState] = {}
+        self.cycle = 1  # the pass the journal records now (1 until an incremental cycle)
         self._lock = threading.Lock()
         valid = self._load()
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -80,13 +97,25 @@ class ProgressJournal:
         with self._lock:
             self._write(data)
             for c in chunks:
-                self.disk(c.disk_index).add(c.offset_bytes, c.length_bytes, c.plan_bytes)
+                self.disk(c.disk_index).add(c.offset_bytes, c.length_bytes, c.plan_bytes,
+                                            c.digest)
 
     def mark_disk_done(self, index: int, digest: bytes) -> None:
         """Durably record that a disk is complete (and verified when digest is not empty)."""
         with self._lock:
             self._write(_pack(KIND_DISK_DONE, index, 0, 0, 0, digest.ljust(16, b"\0")))
             self.disk(index).done_digest = digest.ljust(16, b"\0")
+
+    def start_pass(self, cycle: int) -> None:
+        """Durably start pass `cycle`: every disk's chunks become its base."""
+        with self._lock:
+            self._write(_pack(KIND_PASS, 0, cycle, 0, 0, bytes(16)))
+            self._apply_pass(cycle)
+
+    def _apply_pass(self, cycle: int) -> None:
+        self.cycle = cycle
+        for state in self.disks.values():
+            state.next_pass()
 
     def reset_disk(self, index: int) -> None:
         """Durably forget everything about a disk (its data failed verification)."""
@@ -116,7 +145,9 @@ class ProgressJournal:
             if zlib.crc32(raw[start : start + RECORD.size - 4]) != crc:
                 break
             if kind == KIND_CHUNK:
-                self.disk(disk).add(offset, length, plan)
+                self.disk(disk).add(offset, length, plan, digest)
+            elif kind == KIND_PASS:
+                self._apply_pass(offset)
             elif kind == KIND_DISK_DONE:
                 self.disk(disk).done_digest = digest
             elif kind == KIND_DISK_RESET:

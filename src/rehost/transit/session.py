@@ -21,7 +21,7 @@ from rehost.transit.ports import (
     TransitJobSpec,
 )
 from rehost.transit.target import TargetDisk
-from rehost.wire import PIECES_VERSION, PROTOCOL_VERSION
+from rehost.wire import DELTA_VERSION, PROTOCOL_VERSION, pack_base
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +75,26 @@ class JobSession:
         for index, d in disks.items():
             if int(d["size_bytes"]) != self.targets[index].size_bytes:
                 raise TransitError("Transit.DiskMismatch", f"disk {index} changed size")
+        version = min(int(doc.get("wire_version", PROTOCOL_VERSION)), DELTA_VERSION)
         with self._lock:
             self._failed = False  # a new attempt may fail (and be reported) again
             self.chunk_bytes = int(doc["chunk_bytes"])
             self._plan_totals = {i: int(d["plan_bytes"]) for i, d in disks.items()}
-        version = min(int(doc.get("wire_version", PROTOCOL_VERSION)), PIECES_VERSION)
-        return {"job_id": self.spec.job_id, "checksum": self.spec.checksum,
-                "wire_version": version,
-                "disks": [self._disk_state(i) for i in sorted(disks)]}
+            cycle = int(doc.get("cycle") or 0) if version >= DELTA_VERSION else 0
+            if cycle > self.journal.cycle:
+                log.info("job %s: incremental pass %d starts", self.spec.job_id, cycle)
+                self.journal.start_pass(cycle)
+        reply = {"job_id": self.spec.job_id, "checksum": self.spec.checksum,
+                 "wire_version": version,
+                 "disks": [self._disk_state(i, delta=cycle > 0) for i in sorted(disks)]}
+        if cycle:
+            reply["cycle"], reply["delta"] = self.journal.cycle, self.overwrite
+        return reply
+
+    @property
+    def overwrite(self) -> bool:
+        """Whether the target holds an earlier pass (zeros must then be written, not skipped)."""
+        return self.journal.cycle > 1
 
     def note_received(self, disk: int, offset: int, length: int) -> None:
         """Count an arriving chunk (re-sent chunks are counted as duplicates)."""
@@ -165,10 +177,14 @@ class JobSession:
             t.close()
         self.journal.close()
 
-    def _disk_state(self, index: int) -> dict[str, Any]:
+    def _disk_state(self, index: int, *, delta: bool = False) -> dict[str, Any]:
         state = self.journal.disk(index)
-        return {"index": index, "acked": state.acked_ranges(),
-                "done": state.done_digest is not None, "done_bytes": state.done_bytes}
+        doc: dict[str, Any] = {"index": index, "acked": state.acked_ranges(),
+                               "done": state.done_digest is not None,
+                               "done_bytes": state.done_bytes}
+        if delta:
+            doc["base"] = pack_base({o: d for o, (_n, d) in state.base.items()}, self.chunk_bytes)
+        return doc
 
     def _reads_back(self, c: ChunkRecord, buf: memoryview) -> bool:
         n = self.targets[c.disk_index].read_into(buf[: c.length_bytes], c.offset_bytes)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
+import functools
 import mmap
 import os
 from collections.abc import Callable
@@ -45,10 +48,14 @@ class TargetDisk:
 
         self._guard(_do)
 
-    def write_sparse(self, offset: int, data: memoryview | bytes, *, aligned: bool = False) -> None:
-        """Write only the non-zero 64 KiB blocks of data, so zeros stay holes on the target."""
+    def write_sparse(self, offset: int, data: memoryview | bytes, *, aligned: bool = False,
+                     punch_zeros: bool = False) -> None:
+        """Write only the non-zero 64 KiB blocks of data, so zeros stay holes on the target.
+
+        punch_zeros: the target may hold older data there, so zero blocks are punched out.
+        """
         view = memoryview(data)
-        run_start = -1
+        run_start, zero_start = -1, -1
         for pos in range(0, len(view) + SPARSE_BLOCK, SPARSE_BLOCK):
             block = view[pos : pos + SPARSE_BLOCK]
             zero = not block or is_zero(block, xxhash.xxh3_128_digest(block))
@@ -57,6 +64,18 @@ class TargetDisk:
             elif zero and run_start >= 0:
                 self.write(offset + run_start, view[run_start:pos], aligned=aligned)
                 run_start = -1
+            if zero and block and zero_start < 0:
+                zero_start = pos
+            elif (not zero or not block) and zero_start >= 0:
+                if punch_zeros:
+                    self.punch(offset + zero_start, min(pos, len(view)) - zero_start)
+                zero_start = -1
+
+    def punch(self, offset: int, length: int) -> None:
+        """Make a range read back as zeros (a hole where the file system allows it)."""
+        if offset < 0 or offset + length > self.size_bytes:
+            raise TransitError("Transit.BadChunk", f"range at {offset} is outside {self.path.name}")
+        self._guard(lambda: punch_hole(self.fd, offset, length))
 
     def sync(self) -> None:
         """Make written data durable."""
@@ -121,3 +140,29 @@ def _open_direct(path: Path) -> int:
         return os.open(path, os.O_WRONLY | os.O_DIRECT)
     except OSError:
         return -1
+
+
+_FALLOC_FL_KEEP_SIZE, _FALLOC_FL_PUNCH_HOLE = 0x01, 0x02
+
+
+def punch_hole(fd: int, offset: int, length: int) -> None:
+    """fallocate(PUNCH_HOLE); where unsupported, write zeros instead."""
+    libc = _libc()
+    if libc is not None and libc.fallocate(
+            fd, _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE,
+            ctypes.c_int64(offset), ctypes.c_int64(length)) == 0:
+        return
+    zeros = bytes(min(length, SPARSE_BLOCK * 16))
+    pos, end = offset, offset + length
+    while pos < end:
+        pos += os.pwrite(fd, zeros[: end - pos], pos)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    libc = ctypes.CDLL(name, use_errno=True)
+    libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    return libc

@@ -163,9 +163,13 @@ class ChunkWriter:
 
     def _write(self, chunk: StagedChunk) -> None:
         try:
+            target = self._session.target(chunk.record.disk_index)
+            overwrite = self._session.overwrite  # a later pass: old data must not survive
             if chunk.buffer is not None:
-                target = self._session.target(chunk.record.disk_index)
-                target.write_sparse(chunk.record.offset_bytes, chunk.data, aligned=True)
+                target.write_sparse(chunk.record.offset_bytes, chunk.data, aligned=True,
+                                    punch_zeros=overwrite)
+            elif overwrite:
+                target.punch(chunk.record.offset_bytes, chunk.record.length_bytes)
         finally:
             if chunk.buffer is not None:
                 self._free.put(chunk.buffer)

@@ -45,7 +45,8 @@ def to_request(body: JobCreateIn | JobModifyIn) -> JobRequest:
         image_name=body.image_name, mode=_mode(body.execution_mode),
         scheduled_start_time=body.scheduled_start_time, valid_time=body.valid_time,
         bandwidth_limit_kbps=body.bandwidth_limit, compress_level=body.compress_level,
-        checksum=body.checksum,
+        checksum=body.checksum, run_once=body.run_once, frequency_hours=body.frequency,
+        max_images_to_keep=body.max_number_of_image_to_keep,
     )
 
 

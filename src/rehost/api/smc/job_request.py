@@ -31,17 +31,13 @@ def job_request(params: Params) -> JobRequest:
         bandwidth_limit_kbps=_int_option(options, "bandwidth_limit"),
         compress_level=_int_option(options, "compress_level"),
         checksum=_bool_option(options, "checksum"),
+        run_once=params.boolean("RunOnce"),
+        frequency_hours=params.integer("Frequency", low=1, high=168),
+        max_images_to_keep=params.integer("MaxNumberOfImageToKeep", low=1, high=10),
     )
 
 
 def _check_unsupported(params: Params) -> None:
-    if params.boolean("RunOnce") is False:
-        raise errors.SmcError(
-            "InvalidParameter.RunOnce",
-            "Incremental migration (RunOnce=false, Frequency, MaxNumberOfImageToKeep) is not "
-            "supported yet; omit RunOnce or set it to true. "
-            "暂不支持增量迁移（RunOnce=false）；请省略 RunOnce 或设为 true。",
-        )
     if params.text("TargetType") not in SUPPORTED_TARGET_TYPES:
         raise errors.invalid_parameter(
             "TargetType", f"{params.text('TargetType')!r} is not supported; rehost builds Image")
@@ -52,8 +48,6 @@ def _check_unsupported(params: Params) -> None:
         raise errors.invalid_parameter("NetMode", f"{net_mode} is not 0 or 2")
     if net_mode == 2 and not params.text("VSwitchId"):
         raise errors.missing_parameter("VSwitchId")
-    params.integer("Frequency", low=1, high=168)  # validated as SMC does, used by incremental
-    params.integer("MaxNumberOfImageToKeep", low=1, high=10)
 
 
 def _system_disk_size(params: Params) -> int | None:

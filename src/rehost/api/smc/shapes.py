@@ -55,7 +55,8 @@ def job_document(job: Job) -> dict[str, Any]:
         "TransitionInstanceId": job.transit_id or "",
         "ReplicationParameters": replication_parameters(job),
         "ReplicationJobRuns": {"ReplicationJobRun": _runs(job)},
-        "NetMode": 0, "RunOnce": True, "Frequency": 0, "MaxNumberOfImageToKeep": 0,
+        "NetMode": 0, "RunOnce": spec.run_once, "Frequency": spec.frequency_hours,
+        "MaxNumberOfImageToKeep": spec.max_images_to_keep,
         "JobType": 0, "TargetType": "Image", "InstanceType": "", "InstanceId": "",
         "VSwitchId": "", "VpcId": "", "Tags": {"Tag": []},
     }

@@ -1,0 +1,157 @@
+"""Incremental jobs (SMC RunOnce=false): Waiting between cycles, next cycle, image retention."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rehost.domain.errors import InvalidParameter, InvalidStatus
+from rehost.domain.rules import JobRequest
+from rehost.domain.states import BusinessStatus, JobStatus, SourceState
+from rehost.services import images, jobs, lookup, regions, runs, scheduler, sources, transits
+from rehost.services.builds import ImageBuilder
+from rehost.services.context import ServiceContext
+from rehost.services.transit_control import ServiceTransitControl, SharedListenerPool
+from rehost.storage.local import LocalImageStore
+from rehost.transit.session import target_disk_path
+
+MIB = 1024 * 1024
+INCREMENTAL = {"run_once": False, "frequency_hours": 6, "max_images_to_keep": 2}
+
+
+class NullPool:
+    """A listener pool with nothing to disconnect or release but the work dir."""
+
+    def disconnect_job(self, job_id: str) -> None:
+        """Nothing is connected in these tests."""
+
+    def release_job(self, job_id: str, work_dir: Path) -> None:
+        """The real pool deletes the work dir; so does this one."""
+        for f in work_dir.glob("*"):
+            if f.is_file():
+                f.unlink()
+
+
+def _ctx(ctx: ServiceContext) -> ServiceContext:
+    return ServiceContext(db=ctx.db, settings=ctx.settings, master_key=ctx.master_key,
+                          clock=ctx.clock, transit_pool=SharedListenerPool("127.0.0.1:9",
+                                                                           NullPool()))
+
+
+def _store(region: Any) -> LocalImageStore:
+    return LocalImageStore(Path(region.image_store_path))
+
+
+def _new(ctx: ServiceContext, account: Any, source: Any, **fields: Any) -> Any:
+    src = source(system_gib=1, system_used_gib=0.001, min_gib=0.01)
+    return jobs.create_job(ctx, account.id, source_id=src.source_id, region_id="local",
+                           request=JobRequest(system_disk_size_gib=1, **fields))
+
+
+def _sync_cycle(ctx: ServiceContext, account: Any, job_id: str) -> Path:
+    """The transit received the whole disk (random bytes at 3 MiB), then sync done."""
+    with ctx.db.read() as session:
+        row = lookup.active_transit(session, job_id)
+        assert row is not None
+        token, work_dir = transits.data_token(ctx, row), Path(row.work_dir)
+    control = ServiceTransitControl(ctx)
+    assert control.lookup(token) is not None
+    disk = target_disk_path(work_dir, 0)
+    with disk.open("r+b" if disk.exists() else "wb") as f:
+        f.truncate(1024 * MIB)
+        f.seek(3 * MIB)
+        f.write(os.urandom(2 * MIB))
+    control.sync_done(job_id, ())
+    return disk
+
+
+def test_fields_are_validated_and_default() -> None:
+    from rehost.domain import incremental
+
+    assert incremental.check_incremental(None, 5, 3) == (True, 0, 0)
+    assert incremental.check_incremental(False, 1, None) == (False, 1, 1)
+    assert incremental.check_incremental(False, 168, 10) == (False, 168, 10)
+    for freq, keep, code in [(None, 1, "Frequency"), (0, 1, "Frequency"), (169, 1, "Frequency"),
+                             (True, 1, "Frequency"), (2, 0, "MaxNumberOfImageToKeep"),
+                             (2, 11, "MaxNumberOfImageToKeep")]:
+        with pytest.raises(InvalidParameter) as info:
+            incremental.check_incremental(False, freq, keep)
+        assert info.value.code == f"InvalidParameter.{code}"
+    assert incremental.cycle_image_name("x" * 128, 12) == "x" * 125 + "-12"
+    assert incremental.images_to_delete([1, 2, 3, 4], 2) == [1, 2]
+    assert incremental.images_to_delete([1], 2) == []
+
+
+def test_create_stores_incremental_fields(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
+) -> None:
+    job = _new(ctl_ctx, ctl_account, ctl_source, **INCREMENTAL)
+    assert (job.spec.run_once, job.spec.frequency_hours, job.spec.max_images_to_keep) == (
+        False, 6, 2)
+    once = _new(ctl_ctx, ctl_account, ctl_source, frequency_hours=6)
+    assert (once.spec.run_once, once.spec.frequency_hours, once.cycle) == (True, 0, 0)
+    with pytest.raises(InvalidParameter):
+        _new(ctl_ctx, ctl_account, ctl_source, run_once=False)
+
+
+def test_cycles_wait_restart_and_keep_images(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, ctl_clock: Any
+) -> None:
+    ctx = _ctx(ctl_ctx)
+    job = _new(ctx, ctl_account, ctl_source, **INCREMENTAL)
+    first = runs.start_job(ctx, ctl_account.id, job.id)
+    assert first.cycle == 1
+    builder = ImageBuilder(ctx, store_for=_store)
+    made = []
+    for cycle in (1, 2, 3):
+        disk = _sync_cycle(ctx, ctl_account, job.id)
+        builder.build(job.id, {})
+        waiting = jobs.get_job(ctx, ctl_account.id, job.id)
+        assert (waiting.status, waiting.business_status) == (JobStatus.WAITING,
+                                                             BusinessStatus.NONE)
+        assert waiting.transit_id == first.transit_id and disk.exists()  # transit kept
+        assert waiting.next_cycle_at == ctx.now() + timedelta(hours=6)
+        assert waiting.image_id is not None
+        made.append(waiting.image_id)
+        image = images.get_image(ctx, ctl_account.id, waiting.image_id)
+        assert image.name == f"{job.spec.image_name}-{cycle}"
+        src = sources.get_source(ctx, ctl_account.id, job.source_id)
+        assert src.state is SourceState.AVAILABLE
+        if cycle == 1:  # not due yet, then due: the scheduler starts cycle 2
+            assert scheduler.tick(ctx).started == ()
+            ctl_clock.advance(hours=6)  # (no agent heartbeats here: offline marking waits)
+            assert scheduler.tick(ctx, up_since=ctx.now()).started == (job.id,)
+        elif cycle == 2:  # `start` on a Waiting job starts the next cycle now
+            runs.start_job(ctx, ctl_account.id, job.id)
+        else:
+            break
+        again = jobs.get_job(ctx, ctl_account.id, job.id)
+        assert (again.status, again.business_status, again.cycle) == (
+            JobStatus.RUNNING, BusinessStatus.PREPARING, cycle + 1)
+        assert again.transit_id == first.transit_id and again.next_cycle_at is None
+    kept = images.describe_images(ctx, ctl_account.id).items
+    assert sorted(i.id for i in kept if i.job_id == job.id) == sorted(made[1:])
+    region = regions.get_region(ctx, ctl_account.id, "local")
+    assert _store(region).describe(made[0]) is None  # files of image 1 deleted
+    assert _store(region).describe(made[2]) is not None
+
+
+def test_waiting_job_pause_refused_expiry_releases_transit(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, ctl_clock: Any
+) -> None:
+    ctx = _ctx(ctl_ctx)
+    job = _new(ctx, ctl_account, ctl_source, **INCREMENTAL)
+    runs.start_job(ctx, ctl_account.id, job.id)
+    _sync_cycle(ctx, ctl_account, job.id)
+    ImageBuilder(ctx, store_for=_store).build(job.id, {})
+    with pytest.raises(InvalidStatus):
+        runs.pause_job(ctx, ctl_account.id, job.id)
+    ctl_clock.advance(days=40)
+    report = scheduler.tick(ctx)
+    assert job.id in report.expired and job.id not in report.started
+    expired = jobs.get_job(ctx, ctl_account.id, job.id)
+    assert expired.status is JobStatus.EXPIRED and expired.transit_id is None

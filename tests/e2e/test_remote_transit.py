@@ -48,7 +48,8 @@ def test_region_jobs_go_through_the_transit_host_and_fall_back_when_offline(
 ) -> None:
     server = start_server()
     host_dir = tmp_path / "edge"
-    server.client.create_region({"region_id": REGION, "image_store_path": str(host_dir / "store")})
+    server_store = tmp_path / "server-store"  # the embedded pool's images (not the host's)
+    server.client.create_region({"region_id": REGION, "image_store_path": str(server_store)})
     host, data_endpoint = start_host(server, host_dir)
     state_file = host_dir / "state" / "transit-host.json"
     assert stat.S_IMODE(os.stat(state_file).st_mode) == 0o600
@@ -75,6 +76,8 @@ def test_region_jobs_go_through_the_transit_host_and_fall_back_when_offline(
              what="the host to release the transit's work dir")
     codes = {e["code"] for e in server.events(job_id)}
     assert {"Image.Building", "Transit.Progress"} <= codes  # the host's lines in the job log
+    server.client.delete_image(str(done["image_id"]))  # the host deletes the files
+    wait_for(lambda: not image_dir.exists(), timeout_s=15, what="the host to delete the image")
 
     host.stop()
     wait_for(lambda: host_state(server) == "Offline", timeout_s=15, what="the host Offline")
@@ -82,5 +85,5 @@ def test_region_jobs_go_through_the_transit_host_and_fall_back_when_offline(
     doc = server.wait_job(second, {"Finished"}, timeout_s=120)
     endpoint, host_id = transit_row(server, second)
     assert host_id is None and endpoint == server.data_listen  # the embedded pool served it
-    image = host_dir / "store" / str(doc["image_id"]) / "disk-0.raw"
+    image = server_store / str(doc["image_id"]) / "disk-0.raw"
     assert compare_disks(e2e_mbr_disk, image) == []

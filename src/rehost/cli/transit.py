@@ -5,15 +5,20 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import ssl
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from rehost.cli import output as out
 from rehost.cli.connect import call, client_for, profile_option
-from rehost.cli.profile import ProfileError
+from rehost.cli.profile import Profile, ProfileError, config_path, read_profiles
 from rehost.client import ClientError
+
+if TYPE_CHECKING:
+    from rehost.transit.hostmain import HostConfig, HostState, TransitHost
 
 COLUMNS = [("ID", "host_id"), ("NAME", "name"), ("REGION", "region_id"),
            ("DATA ENDPOINT", "data_endpoint"), ("STATE", "state"),
@@ -26,6 +31,29 @@ def split_hostport(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise click.BadParameter(f"{value!r} is not HOST:PORT / 不是 HOST:PORT 格式")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def ca_file(profile: str) -> str:
+    """REHOST_CA_FILE, else the profile's ca_file ("" = system trust); no AccessKey needed."""
+    saved = read_profiles(config_path(os.environ)).get(profile, Profile())
+    return os.environ.get("REHOST_CA_FILE") or saved.ca_file
+
+
+def serving_host(config: HostConfig, state: HostState, profile: str) -> TransitHost:
+    """The host process, its API client trusting REHOST_CA_FILE / the profile's ca_file."""
+    from rehost.transit.hostmain import TransitHost
+
+    try:
+        trusted = ca_file(profile)
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        return TransitHost(config, state, verify=trusted or True)
+    except (OSError, ssl.SSLError) as exc:
+        raise click.ClickException(
+            f"Cannot load the CA file {trusted!r} ({exc}); fix REHOST_CA_FILE or the profile's "
+            f"ca_file. 无法加载 CA 文件 {trusted!r}；请修改 REHOST_CA_FILE 或配置中的 ca_file。"
+        ) from exc
 
 
 @click.group("transit")
@@ -55,7 +83,7 @@ def run(endpoint: str, region_id: str, data_listen: str, advertise: str, work_di
         image_store: Path, name: str, state_dir: Path, poll_interval: float,
         profile: str) -> None:
     """Register (first time, with the AccessKey) and serve the region's transits."""
-    from rehost.transit.hostmain import HostConfig, TransitHost, load_or_register
+    from rehost.transit.hostmain import HostConfig, load_or_register
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -74,7 +102,7 @@ def run(endpoint: str, region_id: str, data_listen: str, advertise: str, work_di
         state = load_or_register(config, register)
     except (ProfileError, ClientError) as exc:
         raise click.ClickException(str(exc)) from exc
-    host = TransitHost(config, state)
+    host = serving_host(config, state, profile)
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         host.stop()

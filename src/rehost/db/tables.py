@@ -192,6 +192,8 @@ class TransitRow(Base):
     created_at: Mapped[datetime]
     released_at: Mapped[datetime | None]
     host_id: Mapped[str | None] = mapped_column(String(40), index=True, default=None)
+    # the image this transit's build registered on its host (kept after the image is deleted)
+    image_id: Mapped[str | None] = mapped_column(String(40), index=True, default=None)
 
 
 class TransitHostRow(Base):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from rehost.db.tables import JobRow, RegionRow, TransitRow
+from rehost.db.tables import ImageRow, JobRow, RegionRow, TransitRow
 from rehost.domain import errors
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import PREFIX_IMAGE, JobId
@@ -20,7 +22,7 @@ from rehost.services.builds import BuildPlan
 from rehost.services.context import ServiceContext
 from rehost.services.dataplane import TransitTask
 from rehost.services.transit_control import ServiceTransitControl
-from rehost.services.transit_hosts import TransitHost
+from rehost.services.transit_hosts import TransitHost, is_offline
 from rehost.transit.ports import DiskDigest, JobProgress, TransitJobSpec
 
 _PAUSED = (JobStatus.STOPPED.value, JobStatus.IN_ERROR.value)
@@ -36,11 +38,12 @@ class BuildOrder:
 
 @dataclass(frozen=True, slots=True)
 class HostWork:
-    """The host's instructions: drop connections, delete work dirs, build images."""
+    """The host's instructions: drop connections, delete work dirs and images, build images."""
 
     disconnect: tuple[str, ...]  # job ids (paused or failed)
     release: tuple[tuple[str, str], ...]  # (transit id, job id or "") whose dirs must go
     build: tuple[BuildOrder, ...]
+    delete_images: tuple[str, ...] = ()  # registered here, since deleted from the catalogue
 
 
 _controls: dict[tuple[int, str], ServiceTransitControl] = {}
@@ -101,8 +104,9 @@ def image_id_for(transit_id: str) -> str:
     return f"{PREFIX_IMAGE}-{crypto.sha256_hex('image:' + transit_id)[:20]}"
 
 
-def work(ctx: ServiceContext, host: TransitHost, have: list[str]) -> HostWork:
-    """Instructions for a host that holds the work dirs `have` (transit ids)."""
+def work(ctx: ServiceContext, host: TransitHost, have: list[str],
+         images: list[str] | None = None) -> HostWork:
+    """Instructions for a host that holds the work dirs `have` and the image ids `images`."""
     disconnect: list[str] = []
     build: list[BuildOrder] = []
     with ctx.db.read() as session:
@@ -117,8 +121,25 @@ def work(ctx: ServiceContext, host: TransitHost, have: list[str]) -> HostWork:
                                                        BusinessStatus.PROCESSING.value):
                 build.append(BuildOrder(row.id, _plan(ctx, session.get_one(
                     RegionRow, (job.account_id, job.region_id)), row)))
+        doomed = _deleted_images(session, rows, images or [])
     release = tuple((t, known.get(t, "")) for t in have if t not in active)
-    return HostWork(tuple(disconnect), release, tuple(build))
+    return HostWork(tuple(disconnect), release, tuple(build), doomed)
+
+
+def _deleted_images(session: Session, rows: Sequence[TransitRow],
+                    images: list[str]) -> tuple[str, ...]:
+    """Ids of `images` registered from this host's builds and since deleted from the catalogue.
+
+    Never an id reserved by an unreleased transit (its build may have published it, not yet
+    registered) nor one this host never registered.
+    """
+    registered = {r.image_id for r in rows if r.image_id}
+    reserved = {image_id_for(r.id) for r in rows if r.released_at is None}
+    wanted = [i for i in images if i in registered and i not in reserved]
+    if not wanted:
+        return ()
+    kept = set(session.scalars(select(ImageRow.id).where(ImageRow.id.in_(wanted))))
+    return tuple(i for i in wanted if i not in kept)
 
 
 def _plan(ctx: ServiceContext, region: RegionRow, transit: TransitRow) -> BuildPlan:
@@ -152,6 +173,8 @@ def finish_build(ctx: ServiceContext, host: TransitHost, job_id: str, *,
     dataplane.set_business_status(ctx, JobId(job_id), BusinessStatus.CLEANING)
     image = dataplane.finish_job(ctx, JobId(job_id), manifest=manifest,
                                  verify_result=verify_result, image_id=image_id)
+    with ctx.db.transaction() as session:  # the host keeps the files (see `work`)
+        session.get_one(TransitRow, task.transit.id).image_id = image.id
     return image.id
 
 
@@ -171,3 +194,34 @@ def log_line(ctx: ServiceContext, host: TransitHost, job_id: str, *, level: str,
     own_task(ctx, host, job_id)
     dataplane.log_event(ctx, JobId(job_id), level=EventLevel(level), code=code,
                         message_en=message_en, message_zh=message_zh, hint=hint)
+
+
+_STRANDED = (BusinessStatus.PREPARING.value, BusinessStatus.SYNCING.value)
+
+
+def fail_stranded(ctx: ServiceContext) -> tuple[JobId, ...]:
+    """Jobs Running (Preparing/Syncing) on a host that went offline → InError (for a tick).
+
+    The transit is kept: if the host comes back the job resumes; started while the host
+    is still offline, the job re-migrates through another transit (`runs.start_job`).
+    """
+    with ctx.db.read() as session:
+        rows = session.execute(select(TransitRow.host_id, JobRow.id).join(
+            JobRow, JobRow.id == TransitRow.job_id).where(
+            TransitRow.host_id.is_not(None), TransitRow.released_at.is_(None),
+            JobRow.status == JobStatus.RUNNING.value, JobRow.business_status.in_(_STRANDED),
+        )).all()
+        stranded = [JobId(j) for h, j in rows if is_offline(ctx, session, h)]
+    failed: list[JobId] = []
+    for job_id in stranded:
+        try:
+            dataplane.fail_job(
+                ctx, job_id, code="Transit.HostOffline",
+                message_en="The transit host of this job is offline.",
+                message_zh="该任务的中转主机已离线。",
+                hint=("Start the transit host again, or start the job to re-migrate through "
+                      "another transit."))
+        except RehostError:
+            continue  # the job moved on meanwhile (paused, finished)
+        failed.append(job_id)
+    return tuple(failed)

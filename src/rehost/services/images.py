@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from rehost.db import convert
-from rehost.db.tables import ImageRow, JobRow
+from rehost.db.tables import ImageRow, JobRow, TransitRow
 from rehost.domain.ids import AccountId, ImageId
 from rehost.domain.models import Image, Page
 from rehost.domain.paging import check_page
@@ -46,11 +46,17 @@ def get_image(ctx: ServiceContext, account_id: AccountId, image_id: str) -> Imag
 
 
 def delete_image(ctx: ServiceContext, account_id: AccountId, image_id: str) -> None:
-    """Remove the image files, then its catalogue entry (jobs keep a dangling-free link)."""
+    """Remove the image files, then its catalogue entry (jobs keep a dangling-free link).
+
+    An image built on a transit host is deleted there at the host's next work poll.
+    """
     with ctx.db.read() as session:
         row = lookup.image_row(session, account_id, image_id)
         region = convert.region(lookup.region_row(session, account_id, row.region_id))
-    ctx.image_store_for(region).delete(ImageId(image_id))
+        on_host = session.scalars(select(TransitRow.id).where(
+            TransitRow.image_id == image_id, TransitRow.host_id.is_not(None))).first()
+    if on_host is None:
+        ctx.image_store_for(region).delete(ImageId(image_id))
     with ctx.db.transaction() as session:
         session.execute(update(JobRow).where(JobRow.image_id == image_id).values(image_id=None))
         row = lookup.image_row(session, account_id, image_id)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from rehost.db import convert
-from rehost.db.tables import JobRow, SourceRow
+from rehost.db.tables import JobRow, SourceRow, TransitRow
 from rehost.domain import errors, quotas
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import AccountId, JobId
@@ -22,7 +22,7 @@ from rehost.domain.states import (
     next_job_status,
     next_source_state,
 )
-from rehost.services import dataplane, events, lookup, transits
+from rehost.services import dataplane, events, lookup, transit_hosts, transits
 from rehost.services.context import ServiceContext
 from rehost.services.jobs import get_job, job_value
 
@@ -50,7 +50,11 @@ def _start_in_session(ctx: ServiceContext, session: Session, row: JobRow) -> Non
     if src.state != SourceState.AVAILABLE:
         raise errors.source_state(src.state, SourceState.AVAILABLE)
     now = ctx.now()
-    if lookup.active_transit(session, row.id) is None:
+    kept = lookup.active_transit(session, row.id)
+    if kept is not None and transit_hosts.is_offline(ctx, session, kept.host_id):
+        _leave_offline_host(session, row, kept, now)
+        kept = None
+    if kept is None:
         # lock the region row so concurrent starts cannot take the same slot
         region = lookup.region_row(session, AccountId(row.account_id), row.region_id, lock=True)
         transits.allocate(ctx, session, row, region, now=now)
@@ -68,6 +72,21 @@ def _start_in_session(ctx: ServiceContext, session: Session, row: JobRow) -> Non
     events.add(session, job_id=row.id, account_id=row.account_id, now=now, level=EventLevel.INFO,
                message_en="Job started; preparing the transit.",
                message_zh="任务已开始，正在准备中转实例。")
+
+
+def _leave_offline_host(session: Session, row: JobRow, kept: TransitRow, now: datetime) -> None:
+    """Release a transit whose host is offline: the job re-migrates through a new transit.
+
+    The host deletes the work dir itself when it comes back (its work poll sees it released).
+    """
+    transits.release(session, row.id, now=now)
+    events.add(session, job_id=row.id, account_id=row.account_id, now=now,
+               level=EventLevel.WARNING, code="Transit.HostOffline",
+               message_en=(f"Transit host {kept.host_id} is offline: its transit was released "
+                           "and the job migrates all data again through a new transit."),
+               message_zh=(f"中转主机 {kept.host_id} 已离线：已释放其中转实例，"
+                           "任务将通过新的中转实例重新迁移全部数据。"),
+               hint="Keep transit hosts running until their jobs finish.")
 
 
 def _next_cycle(session: Session, row: JobRow, now: datetime) -> None:

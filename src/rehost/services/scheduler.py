@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -17,7 +17,7 @@ from rehost.domain.errors import RehostError
 from rehost.domain.ids import AccountId, JobId
 from rehost.domain.models import EventLevel, ExecutionMode
 from rehost.domain.states import JobAction, JobStatus, allowed_from
-from rehost.services import cycles, events, runs, sources, transits
+from rehost.services import cycles, events, host_work, runs, sources, transits
 from rehost.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,15 @@ def tick(ctx: ServiceContext, *, up_since: datetime | None = None) -> TickReport
     """
     expired = _expire(ctx)
     started = _start_due(ctx)
-    return TickReport(started, expired, sources.mark_offline_sources(ctx, up_since=up_since))
+    offline = sources.mark_offline_sources(ctx, up_since=up_since)
+    if _past_grace(ctx, up_since):  # transit hosts, like agents, get time to reach a restart
+        host_work.fail_stranded(ctx)
+    return TickReport(started, expired, offline)
+
+
+def _past_grace(ctx: ServiceContext, up_since: datetime | None) -> bool:
+    grace = timedelta(seconds=sources.MISSED_BEATS_OFFLINE * ctx.settings.heartbeat_interval_s)
+    return up_since is None or ctx.now() - up_since >= grace
 
 
 class Scheduler:

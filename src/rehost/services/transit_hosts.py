@@ -158,6 +158,14 @@ def pick_host(ctx: ServiceContext, session: Session, account_id: str,
     return min(online, key=lambda r: counts.get(r.id, 0))
 
 
+def is_offline(ctx: ServiceContext, session: Session, host_id: str | None) -> bool:
+    """Whether a transit's host (None: the embedded pool) is gone or missed 3 beats."""
+    if host_id is None:
+        return False
+    row = session.get(TransitHostRow, host_id)
+    return row is None or not _online(ctx, row, ctx.now())
+
+
 def host_endpoint(ctx: ServiceContext, host_id: str) -> str:
     """The data endpoint a host advertised."""
     with ctx.db.read() as session:

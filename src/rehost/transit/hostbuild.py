@@ -49,19 +49,33 @@ class HostBuilder:
                  image_store: Path) -> None:
         self._api, self._control = api, control
         self._root, self._store = work_root, LocalImageStore(image_store)
-        self._running: set[str] = set()
+        self._running: dict[str, str] = {}  # job id -> image id being built
         self._lock = threading.Lock()
 
     def submit(self, order: dict[str, Any]) -> None:
         """Build the order's image unless that job's build already runs here."""
         job_id = str(order["job_id"])
+        plan = plan_from(order, self._root, self._control.digests(job_id))
         with self._lock:
             if job_id in self._running:
                 return
-            self._running.add(job_id)
-        plan = plan_from(order, self._root, self._control.digests(job_id))
+            self._running[job_id] = plan.image_id
         threading.Thread(target=self._run, args=(plan,), name=f"build-{job_id}",
                          daemon=True).start()
+
+    def stored_images(self) -> list[str]:
+        """Ids of the images in this host's store (for the work poll)."""
+        return [r.image_id for r in self._store.list_images()]
+
+    def delete_images(self, image_ids: list[str]) -> list[str]:
+        """Delete images the server dropped from its catalogue, never one being built."""
+        deleted = []
+        with self._lock:
+            for image_id in image_ids:
+                if image_id not in self._running.values():
+                    self._store.delete(image_id)
+                    deleted.append(image_id)
+        return deleted
 
     def _run(self, plan: BuildPlan) -> None:
         try:
@@ -76,7 +90,7 @@ class HostBuilder:
                        "See the transit host's log; fix the cause and start the job again.")
         finally:
             with self._lock:
-                self._running.discard(plan.job_id)
+                self._running.pop(plan.job_id, None)
 
     def _fail(self, job_id: str, code: str, message: str, hint: str) -> None:
         try:

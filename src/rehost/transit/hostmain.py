@@ -2,8 +2,8 @@
 
 Registers once with an AccessKey (host token, certificate and key kept in `--state-dir`,
 mode 0600), then runs `TransitPool` on `--data-listen` with `RemoteTransitControl`, a loop
-thread (heartbeat; work poll: disconnect paused jobs, delete released work dirs, build images)
-and one build thread per job in Processing, publishing into `--image-store`.
+thread (heartbeat; work poll: disconnect paused jobs, delete released work dirs and deleted
+images, build images) and one build thread per job in Processing, into `--image-store`.
 """
 
 from __future__ import annotations
@@ -131,8 +131,9 @@ class TransitHost:
 
     def _poll(self) -> None:
         have = sorted(d.name for d in self.config.work_dir.iterdir() if d.is_dir())
+        images = self.builder.stored_images()
         try:
-            todo = self.api.post("work", {"transits": have})
+            todo = self.api.post("work", {"transits": have, "images": images})
         except HostApiError as exc:
             log.warning("work poll failed: %s", exc)
             return
@@ -144,6 +145,8 @@ class TransitHost:
                                   self.config.work_dir / str(item["transit_id"]))
         for order in todo.get("build", []):
             self.builder.submit(order)
+        for image_id in self.builder.delete_images([str(i) for i in todo.get("delete_images", [])]):
+            log.info("deleted image %s (removed from the catalogue)", image_id)
 
 
 def utcnow() -> datetime:

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from rehost.client import trust
 from rehost.transit.ports import DiskDigest, JobProgress, TransitDisk, TransitJobSpec
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,11 @@ class HostApiError(Exception):
 
 
 class HostApi:
-    """The host's authenticated calls to the control plane."""
+    """The host's authenticated calls to the control plane (`verify`: a CA file or bool)."""
 
     def __init__(self, endpoint: str, token: str, *, verify: str | bool = True,
                  timeout_s: float = 30.0) -> None:
-        self._http = httpx.Client(base_url=endpoint.rstrip("/") + PREFIX, verify=verify,
+        self._http = httpx.Client(base_url=endpoint.rstrip("/") + PREFIX, verify=trust(verify),
                                   timeout=timeout_s,
                                   headers={"Authorization": f"Bearer {token}"})
 

@@ -85,9 +85,10 @@ class FailureIn(Model):
 
 
 class WorkIn(Model):
-    """POST /transit-hosts/self/work: the transit work dirs the host holds."""
+    """POST /transit-hosts/self/work: the transit work dirs and image ids the host holds."""
 
     transits: list[str] = Field(default_factory=list, max_length=10000)
+    images: list[str] = Field(default_factory=list, max_length=100000)
 
 
 class LogIn(Model):
@@ -187,12 +188,12 @@ def sync_failed(body: FailureIn, ctx: Ctx, host: Host) -> dict[str, Any]:
 
 @router.post("/self/work")
 def work(body: WorkIn, ctx: Ctx, host: Host) -> dict[str, Any]:
-    """Jobs to disconnect, transits to release, images to build."""
-    todo = host_work.work(ctx, host, body.transits)
+    """Jobs to disconnect, transits to release, images to build and images to delete."""
+    todo = host_work.work(ctx, host, body.transits, body.images)
     builds = [{"transit_id": b.transit_id, **asdict(b.plan), "work_dir": ""} for b in todo.build]
     return {"disconnect": list(todo.disconnect),
             "release": [{"transit_id": t, "job_id": j} for t, j in todo.release],
-            "build": builds}
+            "build": builds, "delete_images": list(todo.delete_images)}
 
 
 @router.post("/self/jobs/{job_id}/log")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from console.conftest import csrf_of, import_source
@@ -153,3 +154,114 @@ def test_batch_start_refuses_more_than_ten(client: TestClient) -> None:
         "csrf_token": csrf_of(page), "action": "start", "job_id": [f"j-{i}" for i in range(11)],
     }, follow_redirects=True)
     assert "InvalidParameter.JobIds" in response.text
+
+
+def _job_id(jobs_page: str) -> str:
+    return jobs_page.split('data-job-id="')[1].split('"')[0]
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("zh-CN", ("迁移方式", "只迁移一次", "增量迁移", "同步频率", "保留镜像数量", "1~168")),
+    ("en", ("Migration type", "One-time migration", "Incremental migration", "Sync frequency",
+            "Images to keep", "1–168")),
+])
+def test_create_form_offers_incremental_migration(
+    console_ctx: Ctx, client: TestClient, lang: str, words: tuple[str, ...],
+) -> None:
+    ctx, creds = console_ctx
+    source = import_source(ctx, _account(ctx, creds), "web-01")
+    client.get(f"/lang/{lang}")
+    page = client.get(f"/jobs/new?source_id={source}").text
+    for text in words:
+        assert text in page, text
+    assert re.search(r'id="run_once_true" name="run_once" value="true" checked', page)
+    assert re.search(r'id="run_once_false" name="run_once" value="false">', page)
+    assert re.search(r'name="frequency"[^>]* value="" min="1" max="168"', page)
+    assert re.search(r'name="max_images_to_keep"[^>]* value="1" min="1" max="10"', page)
+    # the cycle fields follow the type choice in tab order, before the execution mode
+    assert page.index('name="run_once"') < page.index('name="frequency"') \
+        < page.index('name="max_images_to_keep"') < page.index('name="mode"')
+
+
+@pytest.mark.parametrize(("lang", "not_integer"), [("zh-CN", "请输入整数"),
+                                                   ("en", "Enter a whole number")])
+def test_bad_cycle_settings_are_shown_beside_their_fields(
+    console_ctx: Ctx, client: TestClient, lang: str, not_integer: str,
+) -> None:
+    ctx, creds = console_ctx
+    source = import_source(ctx, _account(ctx, creds), "web-01")
+    client.get(f"/lang/{lang}")
+    cases = [
+        ("frequency", {"frequency": "0"}, "InvalidParameter.Frequency"),
+        ("frequency", {"frequency": "169"}, "InvalidParameter.Frequency"),
+        ("frequency", {"frequency": ""}, "InvalidParameter.Frequency"),
+        ("frequency", {"frequency": "abc"}, not_integer),
+        ("max_images_to_keep", {"frequency": "24", "max_images_to_keep": "11"},
+         "InvalidParameter.MaxNumberOfImageToKeep"),
+    ]
+    for field, data, text in cases:
+        status, html = _create(client, source, run_once="false", **data)
+        assert status == 400, data
+        assert f'id="{field}-error"' in html and text in html, data
+        assert html.count(" autofocus") == 1 and re.search(
+            rf'id="{field}"[^>]* aria-invalid="true" autofocus', html), data
+        assert re.search(r'id="run_once_false" name="run_once" value="false" checked', html)
+    # a one-time job ignores the cycle fields even when a browser without JS sent them
+    status, _ = _create(client, source, run_once="true", frequency="0")
+    assert status == 303
+
+
+def test_incremental_job_is_created_with_its_values(console_ctx: Ctx,
+                                                    client: TestClient) -> None:
+    from rehost.services import jobs
+
+    ctx, creds = console_ctx
+    account = _account(ctx, creds)
+    source = import_source(ctx, account, "web-01")
+    status, _ = _create(client, source, name="inc-job", run_once="false", frequency="24",
+                        max_images_to_keep="3")
+    assert status == 303
+    page = client.get("/jobs").text
+    job = jobs.get_job(ctx, account, _job_id(page))  # type: ignore[arg-type]
+    spec = job.spec
+    assert (spec.name, spec.run_once, spec.frequency_hours, spec.max_images_to_keep) == \
+        ("inc-job", False, 24, 3)
+    assert "增量迁移 · 尚未同步" in page
+    log = client.get(f"/jobs/{job.id}/log").text
+    assert "增量迁移 · 每 24 小时同步 · 保留 3 个镜像" in log
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("zh-CN", ("等待中", "增量迁移 · 第 1 轮", "下次同步时间：", "开始/重试",
+               "增量迁移 · 第 2 轮")),
+    ("en", ("Waiting", "Incremental · cycle 1", "Next sync: ", "Start/Retry",
+            "Incremental · cycle 2")),
+])
+def test_waiting_job_shows_cycle_and_next_sync(
+    console_ctx: Ctx, client: TestClient, lang: str, words: tuple[str, ...],
+) -> None:
+    from rehost.console.formatting import fmt_time
+    from rehost.domain.ids import JobId
+    from rehost.services import dataplane, jobs, runs
+
+    ctx, creds = console_ctx
+    account = _account(ctx, creds)
+    source = import_source(ctx, account, "web-01")
+    client.get(f"/lang/{lang}")
+    assert _create(client, source, run_once="false", frequency="24")[0] == 303
+    job_id = _job_id(client.get("/jobs").text)
+    runs.start_job(ctx, account, job_id)  # type: ignore[arg-type]
+    dataplane.finish_job(ctx, JobId(job_id), manifest={"disks": []})  # cycle 1's image is built
+    job = jobs.get_job(ctx, account, job_id)  # type: ignore[arg-type]
+    assert job.status.value == "Waiting" and job.next_cycle_at is not None
+    waiting, cycle1, next_label, start, cycle2 = words
+    page = client.get("/jobs?status=Waiting").text
+    assert f'<span class="badge wait" data-field="status">{waiting}</span>' in page
+    assert cycle1 in page and f"{next_label}{fmt_time(job.next_cycle_at)}" in page
+    assert re.search(rf'value="start:{job_id}" data-field="can_start">{start}<', page)
+    (row,) = client.get(f"/jobs/progress.json?ids={job_id}").json()["jobs"]
+    assert (row["status_tone"], row["incremental"], row["can_start"]) == ("wait", True, True)
+    assert row["cycle_text"] == cycle1 and row["next_cycle_text"].startswith(next_label)
+    client.post("/jobs/actions", data={"csrf_token": csrf_of(page), "one": f"start:{job_id}"})
+    (row,) = client.get(f"/jobs/progress.json?ids={job_id}").json()["jobs"]
+    assert (row["status"], row["cycle_text"], row["next_cycle_text"]) == ("Running", cycle2, "")

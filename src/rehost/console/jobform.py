@@ -22,6 +22,9 @@ FIELD_OF_CODE: Final = {
     "InvalidParameter.DataDisk.Size": "data_disks",
     "InvalidParameter.DataDisk.Index": "data_disks",
     "InvalidParameter.ImageName": "image_name",
+    "InvalidParameter.RunOnce": "run_once",
+    "InvalidParameter.Frequency": "frequency",
+    "InvalidParameter.MaxNumberOfImageToKeep": "max_images_to_keep",
     "ImageName.Duplicate": "image_name",
     "InvalidImageName.Duplicate": "image_name",
     "InvalidParameter.ScheduledStartTime": "scheduled_start_time",
@@ -32,9 +35,11 @@ FIELD_OF_CODE: Final = {
     "InvalidRegionId.NotFound": "region_id",
 }
 FIELD_ORDER: Final = (
-    "region_id", "name", "description", "system_disk_size", "data_disks", "image_name", "mode",
-    "scheduled_start_time", "bandwidth_limit", "compress_level",
+    "region_id", "name", "description", "system_disk_size", "data_disks", "image_name",
+    "run_once", "frequency", "max_images_to_keep", "mode", "scheduled_start_time",
+    "bandwidth_limit", "compress_level",
 )
+INCREMENTAL: Final = "false"  # the run_once radio value of 增量迁移 (SMC RunOnce=false)
 ADVANCED_FIELDS: Final = frozenset({"bandwidth_limit", "compress_level"})
 
 
@@ -140,6 +145,20 @@ def _data_disks(form: FormFields, source: Source, errors: dict[str, str],
     return tuple(specs)
 
 
+def is_incremental(form: FormFields) -> bool:
+    """Whether the form asks for an incremental job (run_once=false)."""
+    return form.get("run_once") == INCREMENTAL
+
+
+def _incremental(form: FormFields, errors: dict[str, str],
+                 t: Translator) -> tuple[bool, int | None, int | None]:
+    """(run_once, frequency, keep); a one-time job ignores the (maybe visible) cycle fields."""
+    if not is_incremental(form):
+        return True, None, None
+    return (False, _int(form, "frequency", errors, t),
+            _int(form, "max_images_to_keep", errors, t))
+
+
 def parse_form(form: FormFields, source: Source, t: Translator) -> Parsed:
     """Turn the submitted text into a JobRequest; rules themselves stay in the services."""
     errors: dict[str, str] = {}
@@ -148,6 +167,7 @@ def parse_form(form: FormFields, source: Source, t: Translator) -> Parsed:
     except ValueError:
         mode = ExecutionMode.CREATE_ONLY
     scheduled = _schedule(form, errors, t) if mode is ExecutionMode.SCHEDULED else None
+    run_once, frequency, keep = _incremental(form, errors, t)
     request = JobRequest(
         name=form.get("name") or None,
         description=form.get("description") or None,
@@ -159,6 +179,9 @@ def parse_form(form: FormFields, source: Source, t: Translator) -> Parsed:
         bandwidth_limit_kbps=_int(form, "bandwidth_limit", errors, t),
         compress_level=_int(form, "compress_level", errors, t),
         checksum=form.has("checksum"),
+        run_once=run_once,
+        frequency_hours=frequency,
+        max_images_to_keep=keep,
     )
     return Parsed(request, errors)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -14,15 +14,22 @@ from rehost.console.jobform import (
     disk_row,
     field_for_code,
     first_error,
+    is_incremental,
     parse_form,
 )
 from rehost.console.session import Session
 from rehost.console.web import ConsoleDeps, Form, FormFields, redirect
-from rehost.domain import rules
+from rehost.domain import incremental, rules
 from rehost.domain.errors import NotFound, RehostError
 from rehost.domain.ids import AccountId
 from rehost.domain.models import DiskLimits, ExecutionMode, Region, Source
 from rehost.services import jobs, regions, sources
+
+CYCLE_LIMITS: Final = {
+    "freq_min": incremental.FREQUENCY_MIN_H, "freq_max": incremental.FREQUENCY_MAX_H,
+    "keep_min": incremental.KEEP_MIN, "keep_max": incremental.KEEP_MAX,
+    "keep_default": incremental.KEEP_DEFAULT,
+}
 
 
 def _defaults(source: Source, region: Region | None) -> dict[str, Any]:
@@ -32,15 +39,18 @@ def _defaults(source: Source, region: Region | None) -> dict[str, Any]:
         "system_disk_size": str(rules.default_disk_size_gib(disk)) if disk else "",
         "image_name": "", "mode": ExecutionMode.CREATE_ONLY.value, "scheduled_start_time": "",
         "tz_offset_min": "0", "bandwidth_limit": "0", "compress_level": str(rules.COMPRESS_MIN),
-        "checksum": False,
+        "checksum": False, "run_once": "true", "frequency": "",
+        "max_images_to_keep": str(incremental.KEEP_DEFAULT),
     }
 
 
 def _submitted(form: FormFields) -> dict[str, Any]:
     keys = ("region_id", "name", "description", "system_disk_size", "image_name", "mode",
-            "scheduled_start_time", "tz_offset_min", "bandwidth_limit", "compress_level")
+            "scheduled_start_time", "tz_offset_min", "bandwidth_limit", "compress_level",
+            "frequency", "max_images_to_keep")
     values: dict[str, Any] = {k: form.get(k) for k in keys}
     values["checksum"] = form.has("checksum")
+    values["run_once"] = "false" if is_incremental(form) else "true"
     return values
 
 
@@ -70,7 +80,7 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
             source=source, regions=region_list, form=values, errors=errors,
             first_error=first_error(errors), advanced_open=bool(ADVANCED_FIELDS & set(errors)),
             system_disk=_system_disk(source, disk_limits),
-            data_disks=data_disk_rows(source, disk_limits, form),
+            data_disks=data_disk_rows(source, disk_limits, form), cycle_limits=CYCLE_LIMITS,
         )
 
     def load_source(request: Request, session: Session, source_id: str) -> Source | Response:

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from markupsafe import Markup, escape
 
-from rehost.console.formatting import fmt_bytes, fmt_duration, fmt_rate
+from rehost.console.formatting import fmt_bytes, fmt_duration, fmt_rate, fmt_time
 from rehost.console.i18n import Translator
 from rehost.domain.errors import InvalidStatus
 from rehost.domain.models import Image, Job, Region
@@ -16,7 +16,7 @@ from rehost.domain.states import JobAction, JobStatus, next_job_status
 
 _STATUS_TONES = {
     JobStatus.READY: "idle", JobStatus.RUNNING: "run", JobStatus.STOPPED: "warn",
-    JobStatus.IN_ERROR: "err", JobStatus.FINISHED: "ok", JobStatus.WAITING: "run",
+    JobStatus.IN_ERROR: "err", JobStatus.FINISHED: "ok", JobStatus.WAITING: "wait",
     JobStatus.EXPIRED: "idle", JobStatus.DELETING: "idle",
 }
 LIVE_STATUSES = frozenset({JobStatus.RUNNING, JobStatus.WAITING, JobStatus.DELETING})
@@ -44,6 +44,9 @@ class JobRow:
     has_run: bool
     can_start: bool
     can_pause: bool
+    incremental: bool
+    cycle_text: str
+    next_cycle_text: str
 
     def as_json(self) -> dict[str, Any]:
         """The fields the browser's progress poller applies."""
@@ -59,6 +62,15 @@ def _result_html(job: Job, t: Translator) -> Markup:
     if job.error_code:
         return Markup('<a class="code" href="/jobs/{0}/log">{1}</a>').format(job.id, job.error_code)
     return Markup("—")
+
+
+def cycle_texts(job: Job, t: Translator) -> tuple[str, str]:
+    """An incremental job's cycle ("第 2 轮") and next cycle time; empty for one-time jobs."""
+    if job.spec.run_once:
+        return "", ""
+    cycle = t("jobs.cycle", n=job.cycle) if job.cycle else t("jobs.cycle_none")
+    due = t("jobs.next_cycle", time=fmt_time(job.next_cycle_at)) if job.next_cycle_at else ""
+    return cycle, due
 
 
 def allows(job: Job, action: JobAction) -> bool:
@@ -79,6 +91,7 @@ def job_row(job: Job, t: Translator) -> JobRow:
     rate = sum(d.rate_bytes_per_s for d in progress.disks) if running else 0.0
     etas = [d.eta_s for d in progress.disks if d.eta_s is not None]
     business = job.business_status.value
+    cycle_text, next_cycle_text = cycle_texts(job, t)
     return JobRow(
         job_id=job.id, name=job.spec.name, source_id=job.source_id, region_id=job.region_id,
         status=job.status.value, status_label=t(f"job.status.{job.status.value}"),
@@ -92,6 +105,7 @@ def job_row(job: Job, t: Translator) -> JobRow:
         result_html=_result_html(job, t),
         live=job.status in LIVE_STATUSES, has_run=job.has_run,
         can_start=allows(job, JobAction.START), can_pause=allows(job, JobAction.PAUSE),
+        incremental=not job.spec.run_once, cycle_text=cycle_text, next_cycle_text=next_cycle_text,
     )
 
 

@@ -36,6 +36,10 @@
     var badge = row.querySelector("[data-field=status]");
     if (badge) { badge.textContent = job.status_label; badge.className = "badge " + job.status_tone; }
     set("[data-field=business]", job.business_label);
+    set("[data-field=cycle]", job.cycle_text);
+    set("[data-field=next_cycle]", job.next_cycle_text);
+    var cycle = row.querySelector("[data-field=cycle-info]");
+    if (cycle) cycle.hidden = !job.incremental;
     set("[data-field=percent]", job.percent_text);
     set("[data-field=rate]", job.rate_text);
     set("[data-field=eta]", job.eta_text);
@@ -101,6 +105,13 @@
     };
     form.querySelectorAll("input[name=mode]").forEach(function (r) { r.addEventListener("change", sync); });
     sync();
+    var cycles = document.getElementById("incremental-fields");
+    var syncCycles = function () {
+      var kind = form.querySelector("input[name=run_once]:checked");
+      if (cycles) cycles.hidden = !(kind && kind.value === "false");
+    };
+    form.querySelectorAll("input[name=run_once]").forEach(function (r) { r.addEventListener("change", syncCycles); });
+    syncCycles();
     if (picker) {
       var check = function () {
         var earliest = new Date(Date.now() + 10 * 60 * 1000);

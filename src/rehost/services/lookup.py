@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -11,36 +11,36 @@ from rehost.db.tables import ImageRow, JobRow, RegionRow, SourceRow, TransitRow
 from rehost.domain import errors
 from rehost.domain.ids import AccountId
 
+_Owned = TypeVar("_Owned", JobRow, SourceRow, RegionRow)
+
+
+def _owned(session: Session, model: type[_Owned], resource: str, row_id: str,
+           account_id: AccountId, *, lock: bool) -> _Owned:
+    """The account's row of `model` by id, optionally locked, else the resource's NotFound."""
+    query = select(model).where(model.id == row_id, model.account_id == account_id)
+    row = session.scalars(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise errors.not_found(resource, row_id)
+    return row
+
 
 def job_row(session: Session, account_id: AccountId, job_id: str, *, lock: bool = False) -> JobRow:
     """The account's job, optionally locked for update."""
-    query = select(JobRow).where(JobRow.id == job_id, JobRow.account_id == account_id)
-    row = session.scalars(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise errors.not_found("Job", job_id)
-    return row
+    return _owned(session, JobRow, "Job", job_id, account_id, lock=lock)
 
 
 def source_row(
     session: Session, account_id: AccountId, source_id: str, *, lock: bool = False
 ) -> SourceRow:
     """The account's source server."""
-    query = select(SourceRow).where(SourceRow.id == source_id, SourceRow.account_id == account_id)
-    row = session.scalars(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise errors.not_found("SourceServer", source_id)
-    return row
+    return _owned(session, SourceRow, "SourceServer", source_id, account_id, lock=lock)
 
 
 def region_row(
     session: Session, account_id: AccountId, region_id: str, *, lock: bool = False
 ) -> RegionRow:
     """The account's region."""
-    query = select(RegionRow).where(RegionRow.id == region_id, RegionRow.account_id == account_id)
-    row = session.scalars(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise errors.not_found("Region", region_id)
-    return row
+    return _owned(session, RegionRow, "Region", region_id, account_id, lock=lock)
 
 
 def image_row(session: Session, account_id: AccountId, image_id: str) -> ImageRow:

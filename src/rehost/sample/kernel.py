@@ -74,11 +74,15 @@ def _locked(lock_path: Path) -> Iterator[None]:
 
 def _fetch(cache: Path) -> None:
     """Download the current kernel package and keep only what the guests need."""
-    package = _kernel_package()
+    try:
+        package = _download(cache)
+    except KernelFetchError:
+        if os.geteuid() != 0:
+            raise
+        # a fresh machine may have empty or stale package lists: refresh them once, as root
+        _run(["apt-get", "update", "-qq"])
+        package = _download(cache)
     debs = cache / "debs"
-    debs.mkdir(exist_ok=True)
-    if not list(debs.glob(f"{package}_*.deb")):
-        _run(["apt-get", "download", package], cwd=debs)
     deb = sorted(debs.glob(f"{package}_*.deb"))[-1]
     version = package.removeprefix("linux-image-")
     target = cache / f"kernel-{version}"
@@ -97,6 +101,16 @@ def _fetch(cache: Path) -> None:
         for name in ("modules.builtin", "modules.order"):
             shutil.copy2(src_modules / name, target / "modules" / name)
     (target / "READY").write_text(version + "\n")
+
+
+def _download(cache: Path) -> str:
+    """apt-get download the versioned kernel package into cache/debs; its name."""
+    package = _kernel_package()
+    debs = cache / "debs"
+    debs.mkdir(exist_ok=True)
+    if not list(debs.glob(f"{package}_*.deb")):
+        _run(["apt-get", "download", package], cwd=debs)
+    return package
 
 
 def _kernel_package() -> str:

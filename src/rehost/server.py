@@ -6,6 +6,7 @@ Default listen address: 127.0.0.1:7001 (`rehost.config.DEFAULT_LISTEN`).
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -53,9 +54,16 @@ def run_server(
     serve(ctx, routers=routers)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Raise OSError now if the API address cannot be bound (uvicorn would only log it)."""
+    with socket.create_server((host, port)):
+        pass
+
+
 def serve(ctx: ServiceContext, *, routers: Sequence[APIRouter] = ()) -> None:
     """First-start credentials, scheduler, then uvicorn until interrupted."""
     settings = ctx.settings
+    check_port_free(settings.listen_host, settings.listen_port)
     creds = bootstrap.ensure_admin(ctx)
     if creds is not None and settings.print_credentials:
         print_credentials(creds)

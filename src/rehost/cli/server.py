@@ -27,4 +27,11 @@ def server(data_dir: str | None, listen: str | None, data_listen: str | None,
                                  data_advertise=data_advertise)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
-    run_server(settings, routers=[build_router(), create_console_router()])
+    try:
+        run_server(settings, routers=[build_router(), create_console_router()])
+    except OSError as exc:  # a port in use, an unwritable data dir: say what to change
+        raise click.ClickException(
+            f"cannot start the server: {exc}. Pick free ports with --listen / --data-listen, "
+            f"or a writable --data-dir. 无法启动服务器：{exc}。请用 --listen / --data-listen "
+            "指定空闲端口，或指定可写的 --data-dir。"
+        ) from exc

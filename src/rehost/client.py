@@ -248,9 +248,12 @@ class AgentClient:
         """What to do now (none / replicate / pause / stop)."""
         return dict(self.transport.call("GET", "/agent/work"))
 
-    def report_error(self, *, job_id: str, code: str, message: str, hint: str = "") -> Document:
+    def report_error(self, *, job_id: str, code: str, message: str, hint: str = "",
+                     hint_zh: str = "") -> Document:
         """Report a job failure seen by the agent."""
         body = {"job_id": job_id, "code": code, "message": message, "hint": hint}
+        if hint_zh:  # older servers reject unknown fields; send it only when there is one
+            body["hint_zh"] = hint_zh
         return dict(self.transport.call("POST", "/agent/error", json=body))
 
 

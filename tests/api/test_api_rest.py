@@ -90,6 +90,10 @@ def test_job_flow(client: TestClient, auth: dict[str, str]) -> None:
     assert err.json()["status"] == "InError"
     events = client.get(f"/api/v1/jobs/{job['job_id']}/events", headers=auth).json()["events"]
     assert events[-1]["code"] == "Agent.ReadError" and events[-1]["hint"] == "disk"
+    assert events[-1]["hint_zh"] == ""  # an old agent sends no hint_zh: zh falls back to English
+    zh = {**auth, "Accept-Language": "zh-CN"}
+    zh_events = client.get(f"/api/v1/jobs/{job['job_id']}/events", headers=zh).json()["events"]
+    assert zh_events[-1]["hint"] == "disk"
     later = client.get(f"/api/v1/jobs/{job['job_id']}/events",
                        params={"after_id": events[-1]["id"]}, headers=auth).json()
     assert later["events"] == []
@@ -279,3 +283,25 @@ def test_agent_endpoints_refuse_bad_input(client: TestClient, auth: dict[str, st
     assert client.post("/api/v1/agent/heartbeat", json={},
                        headers={"Authorization": "Bearer x"}).json()["code"] == (
         "InvalidAgentToken")
+
+
+def test_failure_hint_follows_accept_language(client: TestClient, auth: dict[str, str]) -> None:
+    src = import_source(client, auth)
+    agent = {"Authorization": "Bearer " + src["agent_token"]}
+    job = client.post("/api/v1/jobs", headers=auth, json={
+        "source_id": src["source_id"], "name": "zh", "execution_mode": "immediate"}).json()
+    err = client.post("/api/v1/agent/error", headers=agent, json={
+        "job_id": job["job_id"], "code": "Agent.ReadError", "message": "EIO",
+        "hint": "Check the disk.", "hint_zh": "请检查磁盘。"})
+    assert err.status_code == 200, err.text
+    url = f"/api/v1/jobs/{job['job_id']}"
+    zh = {**auth, "Accept-Language": "zh-CN,zh;q=0.9"}
+    en_job, zh_job = client.get(url, headers=auth).json(), client.get(url, headers=zh).json()
+    assert (en_job["error_hint"], en_job["error_hint_zh"]) == ("Check the disk.", "请检查磁盘。")
+    assert (zh_job["error_hint"], zh_job["error_hint_zh"]) == ("请检查磁盘。", "请检查磁盘。")
+    listed = client.get("/api/v1/jobs", headers=zh).json()["jobs"]
+    assert [j["error_hint"] for j in listed] == ["请检查磁盘。"]
+    en_ev = client.get(f"{url}/events", headers=auth).json()["events"][-1]
+    zh_ev = client.get(f"{url}/events", headers=zh).json()["events"][-1]
+    assert (en_ev["hint"], en_ev["hint_zh"]) == ("Check the disk.", "请检查磁盘。")
+    assert zh_ev["hint"] == "请检查磁盘。"

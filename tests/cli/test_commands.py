@@ -82,12 +82,16 @@ def test_job_wait_exits_1_when_the_job_fails(live: LiveServer, gpt_system_disk: 
 
     token = agent_state.load(state_dir).agent_token
     agent = AgentClient(live.endpoint, token=token)
-    agent.report_error(job_id=job_id, code="Agent.DiskUnreadable", message="disk vanished")
+    agent.report_error(job_id=job_id, code="Agent.DiskUnreadable", message="disk vanished",
+                       hint="Reattach the disk.", hint_zh="请重新挂载磁盘。")
     agent.close()
     waited = rehost("job", "wait", job_id, "--timeout", "10", env=env)
     assert waited.code == 1 and "InError" in waited.stdout
     logs = rehost("job", "logs", job_id, "--follow", "--interval", "0.1", env=env)
     assert logs.code == 0 and "Agent.DiskUnreadable" in logs.stdout  # follow ends at InError
+    assert "→ Reattach the disk." in logs.stdout and "请重新挂载磁盘" not in logs.stdout
+    zh_logs = rehost("job", "logs", job_id, env={**env, "LANG": "zh_CN.UTF-8"})
+    assert zh_logs.code == 0 and "→ 请重新挂载磁盘。" in zh_logs.stdout
 
 
 def test_refusals_exit_non_zero_with_code(live: LiveServer) -> None:

@@ -265,3 +265,29 @@ def test_waiting_job_shows_cycle_and_next_sync(
     client.post("/jobs/actions", data={"csrf_token": csrf_of(page), "one": f"start:{job_id}"})
     (row,) = client.get(f"/jobs/progress.json?ids={job_id}").json()["jobs"]
     assert (row["status"], row["cycle_text"], row["next_cycle_text"]) == ("Running", cycle2, "")
+
+
+@pytest.mark.parametrize(("lang", "shown", "hidden"), [
+    ("zh-CN", "任务会从中断处继续", "it resumes where it stopped"),
+    ("en", "it resumes where it stopped", "任务会从中断处继续"),
+])
+def test_failed_job_shows_the_hint_in_the_page_language(
+    console_ctx: Ctx, client: TestClient, lang: str, shown: str, hidden: str,
+) -> None:
+    from rehost.domain.ids import JobId
+    from rehost.services import dataplane, runs, sources
+
+    ctx, creds = console_ctx
+    account = _account(ctx, creds)
+    source = import_source(ctx, account, "web-01")
+    client.get(f"/lang/{lang}")
+    assert _create(client, source)[0] == 303
+    job_id = _job_id(client.get("/jobs").text)
+    runs.start_job(ctx, account, job_id)  # type: ignore[arg-type]
+    dataplane.fail_job(ctx, JobId(job_id), code=sources.OFFLINE_CODE,
+                       message_en=sources.OFFLINE_EN, message_zh=sources.OFFLINE_ZH,
+                       hint=sources.OFFLINE_HINT, hint_zh=sources.OFFLINE_HINT_ZH)
+    log = client.get(f"/jobs/{job_id}/log").text
+    assert shown in log and hidden not in log
+    table = client.get("/jobs").text
+    assert shown in table and hidden not in table

@@ -57,10 +57,14 @@ def test_lost_agent_fails_syncing_job_and_retry_resumes(
     failed = jobs.get_job(ctx, ctl_account.id, job.id)
     assert (failed.status, failed.error_code) == (JobStatus.IN_ERROR, "SourceServer.Offline")
     assert "heartbeat" in failed.error_message and "agent" in failed.error_hint
+    assert failed.error_hint_zh == sources.OFFLINE_HINT_ZH and "启动代理" in failed.error_hint_zh
+    assert failed.localized_hint("zh-CN") == failed.error_hint_zh
+    assert failed.localized_hint("en-US") == failed.error_hint
     assert job.id in pool.disconnected
     last = jobs.list_events(ctx, ctl_account.id, job.id)[-1]
     assert (last.level, last.code) == (EventLevel.ERROR, "SourceServer.Offline")
     assert "心跳" in last.message_zh and "rehost agent run" in last.hint
+    assert "任务会从中断处继续" in last.hint_zh and last.localized_hint("zh") == last.hint_zh
     src = sources.get_source(ctx, ctl_account.id, job.source_id)
     assert src.state is SourceState.UNAVAILABLE
     agents.heartbeat(ctx, token)  # the agent is back

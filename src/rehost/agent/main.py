@@ -27,7 +27,7 @@ class AgentApi(Protocol):
     def heartbeat(self, *, inventory: dict[str, Any] | None = None) -> dict[str, Any]: ...
     def poll_work(self) -> dict[str, Any]: ...
     def report_error(self, *, job_id: str, code: str, message: str,
-                     hint: str = "") -> dict[str, Any]: ...
+                     hint: str = "", hint_zh: str = "") -> dict[str, Any]: ...
 
 
 Sender = Callable[..., Any]
@@ -171,8 +171,9 @@ class AgentLoop:
         if rep.stop.is_set():
             return  # the server paused the job; the error is only the interrupted stream
         try:
+            hint, hint_zh = HINTS.get(code, ("", ""))
             self.api.report_error(job_id=rep.job_id, code=code, message=message,
-                                  hint=HINTS.get(code, ""))
+                                  hint=hint, hint_zh=hint_zh)
         except ClientError as exc:
             log.warning("could not report the error: %s", exc)
 
@@ -185,12 +186,19 @@ class AgentLoop:
         self.current = None
 
 
-HINTS = {
-    "Agent.ReadError": "Check that the agent can read the source disk (root, device present).",
-    "Agent.DiskNotFound": "Re-import the source so its disk list is current.",
-    "Agent.TransitUnreachable": "Check the network path from the source to the transit data port.",
-    "Transit.DiskFull": "Free space in the transit work directory, then start the job again.",
-    "Transit.InvalidToken": "The transit was released; start the job again for a full migration.",
+HINTS = {  # code -> (hint en, hint zh)
+    "Agent.ReadError": ("Check that the agent can read the source disk (root, device present).",
+                        "请确认代理能够读取源磁盘（以 root 运行且磁盘设备存在）。"),
+    "Agent.DiskNotFound": ("Re-import the source so its disk list is current.",
+                           "请重新导入迁移源，以更新其磁盘列表。"),
+    "Agent.TransitUnreachable": (
+        "Check the network path from the source to the transit data port.",
+        "请检查迁移源到中转实例数据端口的网络连通性。"),
+    "Transit.DiskFull": ("Free space in the transit work directory, then start the job again.",
+                         "请清理中转实例工作目录的磁盘空间，然后重新开始任务。"),
+    "Transit.InvalidToken": (
+        "The transit was released; start the job again for a full migration.",
+        "中转实例已被释放；请重新开始任务以进行全量迁移。"),
 }
 
 

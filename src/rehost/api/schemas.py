@@ -152,14 +152,18 @@ def source_out(s: Source) -> dict[str, Any]:
     }
 
 
-def job_out(j: Job, *, image: Image | None = None) -> dict[str, Any]:
-    """A job as JSON (progress per disk, timestamps, image link and its verification)."""
+def job_out(j: Job, *, image: Image | None = None, lang: str = "en") -> dict[str, Any]:
+    """A job as JSON (progress per disk, timestamps, image link and its verification).
+
+    `error_hint` is in `lang` (the request's Accept-Language); `error_hint_zh` is the Chinese.
+    """
     p, spec = j.progress, j.spec
     return {
         "job_id": j.id, "name": spec.name, "description": spec.description,
         "source_id": j.source_id, "region_id": j.region_id, "status": j.status,
         "business_status": j.business_status, "error_code": j.error_code,
-        "error_message": j.error_message, "error_hint": j.error_hint,
+        "error_message": j.error_message, "error_hint": j.localized_hint(lang),
+        "error_hint_zh": j.error_hint_zh,
         "progress": p.percent, "bytes_total": p.bytes_total, "bytes_done": p.bytes_done,
         "progress_disks": [
             {"index": d.index, "bytes_total": d.bytes_total, "bytes_done": d.bytes_done,
@@ -223,9 +227,10 @@ def code_out(c: ActivationCode) -> dict[str, Any]:
     }
 
 
-def event_out(e: JobEvent) -> dict[str, Any]:
-    """A job event as JSON."""
+def event_out(e: JobEvent, *, lang: str = "en") -> dict[str, Any]:
+    """A job event as JSON (`hint` in `lang`, the request's Accept-Language)."""
     return {
         "id": e.id, "time": _iso(e.time), "level": e.level, "code": e.code,
-        "message": e.message_en, "message_zh": e.message_zh, "hint": e.hint,
+        "message": e.message_en, "message_zh": e.message_zh, "hint": e.localized_hint(lang),
+        "hint_zh": e.hint_zh,
     }

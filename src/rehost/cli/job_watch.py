@@ -23,7 +23,8 @@ def event_line(event: dict[str, Any]) -> str:
     chinese = os.environ.get("LANG", "").lower().startswith("zh")
     message = (event.get("message_zh") if chinese else "") or event.get("message", "")
     code = f" [{event['code']}]" if event.get("code") else ""
-    hint = f"  → {event['hint']}" if event.get("hint") else ""
+    hint_text = (event.get("hint_zh") if chinese else "") or event.get("hint", "")
+    hint = f"  → {hint_text}" if hint_text else ""
     return f"{event.get('time', '')} {str(event.get('level', '')).upper():7}{code} {message}{hint}"
 
 

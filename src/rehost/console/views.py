@@ -60,7 +60,8 @@ def _result_html(job: Job, t: Translator) -> Markup:
         label = t("jobs.result.image", id=job.image_id)
         return Markup('<a href="/images#{0}">{1}</a>').format(job.image_id, label)
     if job.error_code:
-        return Markup('<a class="code" href="/jobs/{0}/log">{1}</a>').format(job.id, job.error_code)
+        return Markup('<a class="code" href="/jobs/{0}/log" title="{2}">{1}</a>').format(
+            job.id, job.error_code, job.localized_hint(t.locale))
     return Markup("—")
 
 

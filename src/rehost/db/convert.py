@@ -186,6 +186,7 @@ def job(row: JobRow, *, transit_id: str | None = None) -> Job:
         region_id=RegionId(row.region_id), spec=spec(row), status=JobStatus(row.status),
         business_status=BusinessStatus(row.business_status), progress=progress(row.progress),
         error_code=row.error_code, error_message=row.error_message, error_hint=row.error_hint,
+        error_hint_zh=row.error_hint_zh or "",
         transit_id=TransitId(transit_id) if transit_id else None,
         image_id=ImageId(row.image_id) if row.image_id else None, created_at=row.created_at,
         updated_at=row.updated_at, started_at=row.started_at, finished_at=row.finished_at,
@@ -218,4 +219,5 @@ def event(row: JobEventRow) -> JobEvent:
     return JobEvent(
         id=row.id, job_id=JobId(row.job_id), time=row.time, level=EventLevel(row.level),
         code=row.code, message_en=row.message_en, message_zh=row.message_zh, hint=row.hint,
+        hint_zh=row.hint_zh or "",
     )

@@ -156,6 +156,7 @@ class JobRow(Base):
     error_code: Mapped[str] = mapped_column(String(128), default="")
     error_message: Mapped[str] = mapped_column(Text, default="")
     error_hint: Mapped[str] = mapped_column(Text, default="")
+    error_hint_zh: Mapped[str] = mapped_column(Text, default="")
     image_id: Mapped[str | None] = mapped_column(String(40))
     run_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
@@ -243,3 +244,4 @@ class JobEventRow(Base):
     message_en: Mapped[str] = mapped_column(Text)
     message_zh: Mapped[str] = mapped_column(Text)
     hint: Mapped[str] = mapped_column(Text, default="")
+    hint_zh: Mapped[str] = mapped_column(Text, default="")

@@ -263,6 +263,11 @@ class Job:
     run_count: int = 0
     cycle: int = 0  # incremental cycle number (1 = the first, full sync); 0 = never started
     next_cycle_at: datetime | None = None  # Waiting incremental jobs: when the next cycle starts
+    error_hint_zh: str = ""  # the fix hint in Chinese ("" = none yet; show error_hint)
+
+    def localized_hint(self, lang: str) -> str:
+        """The fix hint in `lang` ("zh…" → Chinese when there is one, else English)."""
+        return _pick(self.error_hint, self.error_hint_zh, lang)
 
     @property
     def has_run(self) -> bool:
@@ -313,6 +318,11 @@ class JobEvent:
     message_en: str
     message_zh: str
     hint: str = ""
+    hint_zh: str = ""
+
+    def localized_hint(self, lang: str) -> str:
+        """The fix hint in `lang` ("zh…" → Chinese when there is one, else English)."""
+        return _pick(self.hint, self.hint_zh, lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,3 +348,8 @@ class WorkItem:
     bandwidth_limit_kbps: int = 0
     checksum: bool = False
     cycle: int = 0  # incremental jobs: the cycle to send (its HELLO asks for a delta pass)
+
+
+def _pick(en: str, zh: str, lang: str) -> str:
+    """`zh` for a Chinese `lang` when it is set, else `en`."""
+    return zh if zh and lang.lower().startswith("zh") else en

@@ -137,7 +137,8 @@ def poll_work(ctx: ServiceContext, token: str) -> WorkItem:
 
 
 def report_error(
-    ctx: ServiceContext, token: str, *, job_id: str, code: str, message: str, hint: str = ""
+    ctx: ServiceContext, token: str, *, job_id: str, code: str, message: str, hint: str = "",
+    hint_zh: str = "",
 ) -> Job:
     """The agent failed its job: Running → InError with the agent's code, message and hint."""
     account_id, source_id = verify_agent_token(ctx, token)
@@ -146,4 +147,5 @@ def report_error(
         if row.source_id != source_id:
             raise errors.not_found("Job", job_id)
     return dataplane.fail_job(ctx, JobId(job_id), code=code or "Agent.Error",
-                              message_en=message, message_zh=message, hint=hint)
+                              message_en=message, message_zh=message, hint=hint,
+                              hint_zh=hint_zh)

@@ -81,8 +81,9 @@ def _publish(request: BuildRequest, store: ImageStore, now: datetime,
         raise
     except Exception as exc:
         code = getattr(exc, "code", "") or "Image.BuildFailed"
-        hint = getattr(exc, "hint", "") or "Free space in the image store or fix the disk."
-        raise BuildFailed(code, f"image build failed: {exc}", hint) from exc
+        hint = getattr(exc, "hint", "") or _STORE_HINT
+        raise BuildFailed(code, f"image build failed: {exc}", hint,
+                          getattr(exc, "hint_zh", "") or HINTS_ZH.get(hint, "")) from exc
 
 
 def _preparer(log: JobLog, prepare: Preparer | None, boot_mode: str) -> DiskPreparer:
@@ -120,9 +121,9 @@ def _verify_image(log: JobLog, record: ImageRecord, verify: RecordVerifier | Non
 class BuildFailed(Exception):
     """The image could not be built; carries an SMC-style code and a fix hint."""
 
-    def __init__(self, code: str, message: str, hint: str) -> None:
+    def __init__(self, code: str, message: str, hint: str, hint_zh: str = "") -> None:
         super().__init__(message)
-        self.code, self.message, self.hint = code, message, hint
+        self.code, self.message, self.hint, self.hint_zh = code, message, hint, hint_zh
 
 
 class ImageBuilder:
@@ -162,11 +163,11 @@ class ImageBuilder:
         try:
             self.build(job_id, digests)
         except BuildFailed as exc:
-            self._fail(job_id, exc.code, exc.message, exc.hint)
+            self._fail(job_id, exc.code, exc.message, exc.hint, exc.hint_zh)
         except Exception as exc:  # a build must never die silently: the job would hang
             log.exception("image build of %s crashed", job_id)
             self._fail(job_id, "Image.BuildFailed", f"image build failed: {exc}",
-                       "See the server log; fix the cause and start the job again.")
+                       _CRASH_HINT, HINTS_ZH[_CRASH_HINT])
         finally:
             with self._lock:
                 self._running.discard(job_id)
@@ -201,10 +202,10 @@ class ImageBuilder:
                 shutil.rmtree(plan.work_dir, ignore_errors=True)
         finish_build(self._ctx, job_id, record, verify_text, store)
 
-    def _fail(self, job_id: JobId, code: str, message: str, hint: str) -> None:
+    def _fail(self, job_id: JobId, code: str, message: str, hint: str, hint_zh: str) -> None:
         try:
             dataplane.fail_job(self._ctx, job_id, code=code, message_en=message,
-                               message_zh=message, hint=hint)
+                               message_zh=message, hint=hint, hint_zh=hint_zh)
         except RehostError as exc:
             log.warning("could not mark %s InError: %s", job_id, exc)
 
@@ -231,7 +232,7 @@ def job_logger(ctx: ServiceContext, job_id: JobId) -> JobLog:
 
     def log_line(level: EventLevel, code: str, en: str, zh: str, hint: str) -> None:
         dataplane.log_event(ctx, job_id, level=level, code=code, message_en=en,
-                            message_zh=zh, hint=hint)
+                            message_zh=zh, hint=hint, hint_zh=HINTS_ZH.get(hint, ""))
 
     return log_line
 
@@ -251,4 +252,12 @@ def finish_build(ctx: ServiceContext, job_id: JobId, record: ImageRecord, verify
 
 _VERIFY_HINT = ("Read the console log saved beside the image; check the bootloader, kernel "
                 "and /etc/fstab of the source, then migrate again.")
+_STORE_HINT = "Free space in the image store or fix the disk."
+_CRASH_HINT = "See the server log; fix the cause and start the job again."
+HINTS_ZH = {  # the build's English hints -> their Chinese text (JobLog carries English only)
+    _VERIFY_HINT: ("请查看镜像旁保存的控制台日志，检查迁移源的引导程序、内核和 /etc/fstab，"
+                   "然后重新迁移。"),
+    _STORE_HINT: "请清理镜像存储的磁盘空间，或修复磁盘故障。",
+    _CRASH_HINT: "请查看服务器日志，排除故障原因后重新开始任务。",
+}
 

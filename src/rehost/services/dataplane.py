@@ -146,17 +146,18 @@ def _end(session: Session, row: JobRow, action: JobAction) -> None:
 
 def fail_job(
     ctx: ServiceContext, job_id: JobId, *, code: str, message_en: str, message_zh: str,
-    hint: str = "",
+    hint: str = "", hint_zh: str = "",
 ) -> Job:
-    """Running job → InError with code/message/hint and an error event; the transit is kept."""
+    """Running job → InError with code/message/hint (en + zh) and an error event; transit kept."""
     with ctx.db.transaction() as session:
         row = _job(session, job_id)
         _end(session, row, JobAction.FAIL)
         row.error_code, row.error_message, row.error_hint = code, message_en, hint
+        row.error_hint_zh = hint_zh
         row.updated_at = ctx.now()
         events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
                    level=EventLevel.ERROR, code=code, message_en=message_en,
-                   message_zh=message_zh, hint=hint)
+                   message_zh=message_zh, hint=hint, hint_zh=hint_zh)
         return job_value(session, row)
 
 
@@ -221,11 +222,11 @@ def _log_end(session: Session, row: JobRow, image_id: ImageId, now: datetime) ->
 
 def log_event(
     ctx: ServiceContext, job_id: JobId, *, level: EventLevel, code: str = "", message_en: str,
-    message_zh: str, hint: str = "",
+    message_zh: str, hint: str = "", hint_zh: str = "",
 ) -> None:
     """Append a line to a job's log (the transit's own milestones)."""
     with ctx.db.transaction() as session:
         row = _job(session, job_id, lock=False)
         events.add(session, job_id=row.id, account_id=AccountId(row.account_id), now=ctx.now(),
                    level=level, code=code, message_en=message_en, message_zh=message_zh,
-                   hint=hint)
+                   hint=hint, hint_zh=hint_zh)

@@ -24,11 +24,12 @@ def add(
     message_zh: str,
     code: str = "",
     hint: str = "",
+    hint_zh: str = "",
 ) -> None:
     """Append one event in the caller's transaction."""
     session.add(JobEventRow(
         job_id=job_id, account_id=account_id, time=now, level=level.value, code=code,
-        message_en=message_en, message_zh=message_zh, hint=hint,
+        message_en=message_en, message_zh=message_zh, hint=hint, hint_zh=hint_zh,
     ))
 
 
@@ -36,7 +37,8 @@ def add_error(session: Session, *, job_id: str, account_id: str, now: datetime,
               error: RehostError) -> None:
     """Append an error event built from a RehostError."""
     add(session, job_id=job_id, account_id=account_id, now=now, level=EventLevel.ERROR,
-        code=error.code, message_en=error.message, message_zh=error.message_zh, hint=error.hint)
+        code=error.code, message_en=error.message, message_zh=error.message_zh, hint=error.hint,
+        hint_zh=getattr(error, "hint_zh", ""))
 
 
 def read(session: Session, job_id: str, *, after_id: int, limit: int) -> list[JobEvent]:

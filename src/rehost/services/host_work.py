@@ -179,21 +179,21 @@ def finish_build(ctx: ServiceContext, host: TransitHost, job_id: str, *,
 
 
 def fail_build(ctx: ServiceContext, host: TransitHost, job_id: str, *, code: str,
-               message: str, hint: str) -> None:
+               message: str, hint: str, hint_zh: str = "") -> None:
     """The host's build failed: job → InError (the transit and its disks are kept)."""
     task = own_task(ctx, host, job_id)
     if task.job.status is not JobStatus.RUNNING:
         raise errors.job_status("fail the image build of", task.job.status, "Running")
     dataplane.fail_job(ctx, JobId(job_id), code=code, message_en=message, message_zh=message,
-                       hint=hint)
+                       hint=hint, hint_zh=hint_zh)
 
 
 def log_line(ctx: ServiceContext, host: TransitHost, job_id: str, *, level: str, code: str,
-             message_en: str, message_zh: str, hint: str) -> None:
+             message_en: str, message_zh: str, hint: str, hint_zh: str = "") -> None:
     """One line of the job's log written by the host (build milestones, checks)."""
     own_task(ctx, host, job_id)
     dataplane.log_event(ctx, JobId(job_id), level=EventLevel(level), code=code,
-                        message_en=message_en, message_zh=message_zh, hint=hint)
+                        message_en=message_en, message_zh=message_zh, hint=hint, hint_zh=hint_zh)
 
 
 _STRANDED = (BusinessStatus.PREPARING.value, BusinessStatus.SYNCING.value)
@@ -220,7 +220,8 @@ def fail_stranded(ctx: ServiceContext) -> tuple[JobId, ...]:
                 message_en="The transit host of this job is offline.",
                 message_zh="该任务的中转主机已离线。",
                 hint=("Start the transit host again, or start the job to re-migrate through "
-                      "another transit."))
+                      "another transit."),
+                hint_zh="请重新启动中转主机，或重新开始任务以通过其他中转实例重新迁移。")
         except RehostError:
             continue  # the job moved on meanwhile (paused, finished)
         failed.append(job_id)

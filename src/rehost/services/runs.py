@@ -62,6 +62,7 @@ def _start_in_session(ctx: ServiceContext, session: Session, row: JobRow) -> Non
             row.progress = []  # a released transit means a full re-migration
     row.status, row.business_status = JobStatus.RUNNING.value, BusinessStatus.PREPARING.value
     row.error_code, row.error_message, row.error_hint = "", "", ""
+    row.error_hint_zh = ""
     row.run_count += 1
     row.started_at, row.updated_at = row.started_at or now, now
     _set_source(session, src.id, SourceEvent.JOB_STARTED)
@@ -86,7 +87,8 @@ def _leave_offline_host(session: Session, row: JobRow, kept: TransitRow, now: da
                            "and the job migrates all data again through a new transit."),
                message_zh=(f"中转主机 {kept.host_id} 已离线：已释放其中转实例，"
                            "任务将通过新的中转实例重新迁移全部数据。"),
-               hint="Keep transit hosts running until their jobs finish.")
+               hint="Keep transit hosts running until their jobs finish.",
+               hint_zh="请保持中转主机运行，直到其上的任务完成。")
 
 
 def _next_cycle(session: Session, row: JobRow, now: datetime) -> None:
@@ -111,7 +113,8 @@ def start_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> Job:
             dataplane.fail_job(ctx, JobId(row.id), code="Transit.StartFailed",
                                message_en=f"The transit receiver could not start: {exc}",
                                message_zh=f"中转实例启动失败：{exc}",
-                               hint="Check free disk space and ports on the server, then retry.")
+                               hint="Check free disk space and ports on the server, then retry.",
+                               hint_zh="请检查服务器的可用磁盘空间和端口，然后重试。")
     return get_job(ctx, account_id, job_id)
 
 
@@ -136,7 +139,8 @@ def start_or_log(ctx: ServiceContext, account_id: AccountId, job_id: JobId) -> J
             row = lookup.job_row(session, account_id, job_id)
             events.add(session, job_id=job_id, account_id=account_id, now=ctx.now(),
                        level=EventLevel.WARNING, code=exc.code, message_en=exc.message,
-                       message_zh=exc.message_zh, hint=exc.hint)
+                       message_zh=exc.message_zh, hint=exc.hint,
+                       hint_zh=getattr(exc, "hint_zh", ""))
             return job_value(session, row)
 
 

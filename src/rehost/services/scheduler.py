@@ -46,7 +46,8 @@ def _expire(ctx: ServiceContext) -> tuple[JobId, ...]:
                        level=EventLevel.WARNING, code="ReplicationJob.Expired",
                        message_en="The job passed its ValidTime and expired.",
                        message_zh="任务已超过有效期，已过期。",
-                       hint="Create a new job for this source (delete this one first).")
+                       hint="Create a new job for this source (delete this one first).",
+                       hint_zh="请删除此任务，然后为该迁移源新建任务。")
         expired = tuple(JobId(r.id) for r in rows)
     for transit in released:
         transits.close_receiver(ctx, transit)
@@ -79,7 +80,8 @@ def _log_once(ctx: ServiceContext, account_id: AccountId, job_id: JobId, exc: Re
         if last is None or last.code != exc.code:
             events.add(session, job_id=job_id, account_id=account_id, now=ctx.now(),
                        level=EventLevel.WARNING, code=exc.code, message_en=exc.message,
-                       message_zh=exc.message_zh, hint="The scheduler retries until ValidTime.")
+                       message_zh=exc.message_zh, hint="The scheduler retries until ValidTime.",
+                       hint_zh="调度器会持续重试，直到任务有效期（ValidTime）结束。")
 
 
 def tick(ctx: ServiceContext, *, up_since: datetime | None = None) -> TickReport:

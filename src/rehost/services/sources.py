@@ -142,6 +142,7 @@ OFFLINE_EN = ("The agent on the source server stopped sending heartbeats (3 miss
 OFFLINE_ZH = "迁移源上的代理已停止发送心跳（连续 3 次未收到），复制无法继续。"
 OFFLINE_HINT = ("Start the agent on the source (rehost agent run), then start the job again; "
                 "it resumes where it stopped.")
+OFFLINE_HINT_ZH = "在源服务器上启动代理（rehost agent run），然后重新开始任务；任务会从中断处继续。"
 _NEEDS_AGENT = [BusinessStatus.PREPARING.value, BusinessStatus.SYNCING.value]
 
 
@@ -156,8 +157,9 @@ def _fail_jobs_of(session: Session, source_ids: list[str], *, now: datetime) -> 
         job.status = next_job_status(JobStatus(job.status), JobAction.FAIL).value
         job.business_status = BusinessStatus.NONE.value
         job.error_code, job.error_message, job.error_hint = OFFLINE_CODE, OFFLINE_EN, OFFLINE_HINT
+        job.error_hint_zh = OFFLINE_HINT_ZH
         job.updated_at = now
         events.add(session, job_id=job.id, account_id=job.account_id, now=now,
                    level=EventLevel.ERROR, code=OFFLINE_CODE, message_en=OFFLINE_EN,
-                   message_zh=OFFLINE_ZH, hint=OFFLINE_HINT)
+                   message_zh=OFFLINE_ZH, hint=OFFLINE_HINT, hint_zh=OFFLINE_HINT_ZH)
     return [JobId(j.id) for j in jobs]

@@ -115,12 +115,15 @@ class ServiceTransitControl:
 
     def sync_failed(self, job_id: str, code: str, message: str) -> None:
         """The transit gave up: job → InError with the transit's code and message."""
+        hint, hint_zh = _HINTS.get(code, _DEFAULT_HINT)
         dataplane.fail_job(self._ctx, JobId(job_id), code=code, message_en=message,
-                           message_zh=message, hint=_HINTS.get(code, "Fix the cause, then retry."))
+                           message_zh=message, hint=hint, hint_zh=hint_zh)
 
 
-_HINTS = {
-    "Transit.DiskFull": "Free space in the server's data directory, then start the job again.",
+_DEFAULT_HINT = ("Fix the cause, then retry.", "请排除故障原因，然后重试。")
+_HINTS = {  # code -> (hint en, hint zh)
+    "Transit.DiskFull": ("Free space in the server's data directory, then start the job again.",
+                         "请清理服务器数据目录的磁盘空间，然后重新开始任务。"),
 }
 
 

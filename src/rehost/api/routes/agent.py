@@ -37,6 +37,7 @@ class ErrorIn(Model):
     code: str = Field(max_length=128)
     message: str = Field(max_length=4096)
     hint: str = Field("", max_length=4096)
+    hint_zh: str = Field("", max_length=4096)  # optional: older agents send English only
 
 
 @router.post("/import", status_code=201)
@@ -67,5 +68,5 @@ def poll_work(ctx: Ctx, token: AgentToken) -> dict[str, Any]:
 def report_error(body: ErrorIn, ctx: Ctx, token: AgentToken) -> dict[str, Any]:
     """Report a failure of the agent's job (→ InError with the code and hint)."""
     job = agents.report_error(ctx, token, job_id=body.job_id, code=body.code,
-                              message=body.message, hint=body.hint)
+                              message=body.message, hint=body.hint, hint_zh=body.hint_zh)
     return {"job_id": job.id, "status": job.status, "error_code": job.error_code}

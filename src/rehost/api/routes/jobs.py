@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 
 from rehost.api.deps import Account, Ctx
 from rehost.api.errors import status_of
@@ -20,6 +20,8 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 PageSize = Annotated[int, Query(ge=1, le=100)]
 PageNumber = Annotated[int, Query(ge=1)]
 EVENT_ID_MAX = 2**31 - 1  # event ids are 32-bit integers in the database
+# the request's language: "zh…" localises hints as RehostError messages are (api/errors.py)
+Lang = Annotated[str, Header(alias="accept-language")]
 
 
 def _mode(value: str | None) -> ExecutionMode | None:
@@ -51,11 +53,11 @@ def to_request(body: JobCreateIn | JobModifyIn) -> JobRequest:
 
 
 @router.post("", status_code=201)
-def create_job(body: JobCreateIn, ctx: Ctx, account: Account) -> dict[str, Any]:
+def create_job(body: JobCreateIn, ctx: Ctx, account: Account, lang: Lang = "en") -> dict[str, Any]:
     """Create a migration job (execution_mode immediate starts it)."""
     job = jobs.create_job(ctx, account, source_id=body.source_id, region_id=body.region_id,
                           request=to_request(body))
-    return job_out(job)
+    return job_out(job, lang=lang)
 
 
 def _status(value: str | None) -> JobStatus | None:
@@ -72,7 +74,7 @@ def list_jobs(
     source_id: str | None = None, name: str | None = None,
     job_id: Annotated[list[str] | None, Query()] = None,
     page_number: PageNumber = 1, page_size: PageSize = 10,
-    business_status: str | None = None,
+    business_status: str | None = None, lang: Lang = "en",
 ) -> dict[str, Any]:
     """Describe jobs with filters (status, business status, region, source, name) and paging."""
     page = jobs.describe_jobs(
@@ -80,17 +82,18 @@ def list_jobs(
         source_id=source_id, name=name, page_number=page_number, page_size=page_size,
         business_status=parse_business_status(business_status),
     )
-    return {"jobs": [job_out(j) for j in page.items], "total_count": page.total_count,
+    return {"jobs": [job_out(j, lang=lang) for j in page.items], "total_count": page.total_count,
             "page_number": page.page_number, "page_size": page.page_size}
 
 
 @router.post("/start")
-def start_batch(body: BatchStartIn, ctx: Ctx, account: Account) -> dict[str, Any]:
+def start_batch(body: BatchStartIn, ctx: Ctx, account: Account,
+                lang: Lang = "en") -> dict[str, Any]:
     """Start or retry up to 10 jobs; each result has the job or its error."""
     results = runs.start_jobs(ctx, account, body.job_ids)
     return {"results": [
         {"job_id": r.job_id, "ok": r.error is None,
-         "job": job_out(r.job) if r.job else None,
+         "job": job_out(r.job, lang=lang) if r.job else None,
          "error": None if r.error is None else {
              "code": r.error.code, "message": r.error.message, "status": status_of(r.error)}}
         for r in results
@@ -98,7 +101,7 @@ def start_batch(body: BatchStartIn, ctx: Ctx, account: Account) -> dict[str, Any
 
 
 @router.get("/{job_id}")
-def describe_job(job_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
+def describe_job(job_id: str, ctx: Ctx, account: Account, lang: Lang = "en") -> dict[str, Any]:
     """One job, with its image's verification result once it has an image."""
     job = jobs.get_job(ctx, account, job_id)
     image = None
@@ -107,13 +110,14 @@ def describe_job(job_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
             image = images.get_image(ctx, account, job.image_id)
         except errors.NotFound:
             image = None  # the image was deleted after the job finished
-    return job_out(job, image=image)
+    return job_out(job, image=image, lang=lang)
 
 
 @router.patch("/{job_id}")
-def modify_job(job_id: str, body: JobModifyIn, ctx: Ctx, account: Account) -> dict[str, Any]:
+def modify_job(job_id: str, body: JobModifyIn, ctx: Ctx, account: Account,
+               lang: Lang = "en") -> dict[str, Any]:
     """Modify name/description (always) or other fields (before the first run)."""
-    return job_out(jobs.modify_job(ctx, account, job_id, to_request(body)))
+    return job_out(jobs.modify_job(ctx, account, job_id, to_request(body)), lang=lang)
 
 
 @router.delete("/{job_id}")
@@ -124,23 +128,23 @@ def delete_job(job_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
 
 
 @router.post("/{job_id}/start")
-def start_job(job_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
+def start_job(job_id: str, ctx: Ctx, account: Account, lang: Lang = "en") -> dict[str, Any]:
     """Start or retry one job."""
-    return job_out(runs.start_job(ctx, account, JobId(job_id)))
+    return job_out(runs.start_job(ctx, account, JobId(job_id)), lang=lang)
 
 
 @router.post("/{job_id}/pause")
-def pause_job(job_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
+def pause_job(job_id: str, ctx: Ctx, account: Account, lang: Lang = "en") -> dict[str, Any]:
     """Pause a Running+Syncing job."""
-    return job_out(runs.pause_job(ctx, account, job_id))
+    return job_out(runs.pause_job(ctx, account, job_id), lang=lang)
 
 
 @router.get("/{job_id}/events")
 def job_events(
     job_id: str, ctx: Ctx, account: Account,
     after_id: Annotated[int, Query(ge=0, le=EVENT_ID_MAX)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000, lang: Lang = "en",
 ) -> dict[str, Any]:
     """The job's event log after `after_id` (for `rehost job logs --follow`)."""
     items = jobs.list_events(ctx, account, job_id, after_id=after_id, limit=limit)
-    return {"job_id": job_id, "events": [event_out(e) for e in items]}
+    return {"job_id": job_id, "events": [event_out(e, lang=lang) for e in items]}

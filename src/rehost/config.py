@@ -34,6 +34,8 @@ class Settings:
     data_listen: str = ""
     # host name or IP agents use to reach the data port; "" = the data listen host
     data_advertise: str = ""
+    # serve the API/console over HTTPS with a certificate from the server CA
+    api_tls: bool = False
 
     @property
     def data_listen_addr(self) -> tuple[str, int]:
@@ -102,6 +104,7 @@ def load_settings(
     server_ca_pem: Callable[[], str] | None = None,
     data_listen: str | None = None,
     data_advertise: str | None = None,
+    api_tls: bool | None = None,
 ) -> Settings:
     """Build settings from arguments, then `REHOST_*` environment variables, then defaults."""
     env = os.environ if env is None else env
@@ -119,4 +122,5 @@ def load_settings(
         server_ca_pem=server_ca_pem,
         data_listen=_parse_listen(data) if data else "",
         data_advertise=data_advertise or env.get("REHOST_DATA_ADVERTISE", ""),
+        api_tls=api_tls if api_tls is not None else env.get("REHOST_TLS", "") in ("1", "true"),
     )

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from rehost.config import Settings
 from rehost.domain.models import Region
 from rehost.imaging.pipeline import prepare_disks, summary, verify_published
-from rehost.pki import issue_transit_cert, load_or_create_ca, transit_server_context
+from rehost.pki import (
+    CertificateAuthority,
+    issue_transit_cert,
+    load_or_create_ca,
+    transit_server_context,
+)
 from rehost.services import bootstrap
 from rehost.services.builds import ImageBuilder
 from rehost.services.context import ServiceContext, utcnow
@@ -29,6 +36,7 @@ class EmbeddedTransit:
     ctx: ServiceContext
     pool: TransitPool
     builder: ImageBuilder
+    api_tls: tuple[Path, Path] | None = None  # (certificate, key) files when --tls
 
     def stop(self) -> None:
         """Stop accepting data connections."""
@@ -75,4 +83,19 @@ def start_embedded_transit(settings: Settings) -> EmbeddedTransit:
     shared.attach(pool)
     pool.start()
     builder.resume()
-    return EmbeddedTransit(ctx=ctx, pool=pool, builder=builder)
+    api_tls = _api_certificate(settings, ca, now=now) if settings.api_tls else None
+    return EmbeddedTransit(ctx=ctx, pool=pool, builder=builder, api_tls=api_tls)
+
+
+def _api_certificate(settings: Settings, ca: CertificateAuthority, *,
+                     now: datetime) -> tuple[Path, Path]:
+    """A fresh HTTPS certificate for the API from the server CA; (cert, key) files (0600)."""
+    names = sorted({*_cert_names(settings), settings.listen_host} - {"0.0.0.0", "::", ""})
+    cert = issue_transit_cert(ca, names, now=now)
+    directory = settings.data_dir / PKI_DIR
+    paths = (directory / "api-cert.pem", directory / "api-key.pem")
+    for path, pem in zip(paths, (cert.cert_pem, cert.key_pem), strict=True):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+    return paths

@@ -9,6 +9,7 @@ import logging
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 import uvicorn
@@ -60,8 +61,9 @@ def check_port_free(host: str, port: int) -> None:
         pass
 
 
-def serve(ctx: ServiceContext, *, routers: Sequence[APIRouter] = ()) -> None:
-    """First-start credentials, scheduler, then uvicorn until interrupted."""
+def serve(ctx: ServiceContext, *, routers: Sequence[APIRouter] = (),
+          tls: tuple[Path, Path] | None = None) -> None:
+    """First-start credentials, scheduler, then uvicorn (HTTPS with `tls`) until interrupted."""
     settings = ctx.settings
     check_port_free(settings.listen_host, settings.listen_port)
     creds = bootstrap.ensure_admin(ctx)
@@ -72,7 +74,9 @@ def serve(ctx: ServiceContext, *, routers: Sequence[APIRouter] = ()) -> None:
     scheduler.start()
     try:
         uvicorn.run(app, host=settings.listen_host, port=settings.listen_port,
-                    log_level="warning", access_log=False)
+                    log_level="warning", access_log=False,
+                    ssl_certfile=str(tls[0]) if tls else None,
+                    ssl_keyfile=str(tls[1]) if tls else None)
     finally:
         scheduler.stop()
         ctx.db.dispose()
@@ -85,8 +89,11 @@ def run_with_transit(settings: Settings, *, routers: Sequence[APIRouter] = ()) -
     plane = start_embedded_transit(settings)
     log.info("transit data port listening on %s:%d (advertised as %s)",
              *plane.pool.address, settings.data_endpoint)
+    if plane.api_tls:
+        log.info("API over HTTPS; agents and clients trust %s",
+                 settings.data_dir / "pki" / "ca.pem")
     try:
-        serve(plane.ctx, routers=routers)
+        serve(plane.ctx, routers=routers, tls=plane.api_tls)
     finally:
         plane.stop()
 

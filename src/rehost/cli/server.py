@@ -15,8 +15,12 @@ from rehost.config import DEFAULT_LISTEN, SettingsError, load_settings
               help="HOST:PORT of the transit's TLS data port [default: listen port + 1].")
 @click.option("--data-advertise", default=None,
               help="Host name or IP agents use to reach the data port [default: its host].")
+@click.option("--tls/--no-tls", "api_tls", default=None,
+              help="Serve the API and console over HTTPS with a certificate from the server "
+                   "CA (<data-dir>/pki/ca.pem; give it to clients with --ca-file / "
+                   "REHOST_CA_FILE) [default: $REHOST_TLS or off].")
 def server(data_dir: str | None, listen: str | None, data_listen: str | None,
-           data_advertise: str | None) -> None:
+           data_advertise: str | None, api_tls: bool | None) -> None:
     """Run the rehost server; the first start prints the admin AccessKey once."""
     from rehost.api.smc.router import build_router  # heavy imports only for this command
     from rehost.console import create_console_router
@@ -24,7 +28,7 @@ def server(data_dir: str | None, listen: str | None, data_listen: str | None,
 
     try:
         settings = load_settings(data_dir=data_dir, listen=listen, data_listen=data_listen,
-                                 data_advertise=data_advertise)
+                                 data_advertise=data_advertise, api_tls=api_tls)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -35,8 +36,8 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(f"{endpoint}/api/v1/openapi.json", verify=str(ca) if ca.exists()
-                          else False, timeout=1)
+                httpx.get(f"{endpoint}/api/v1/openapi.json", timeout=1,
+                          verify=ssl.create_default_context(cafile=ca) if ca.exists() else False)
                 break
             except httpx.HTTPError:
                 if time.monotonic() > deadline or proc.poll() is not None:

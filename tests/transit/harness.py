@@ -106,6 +106,6 @@ def same_bytes(a: Path, b: Path) -> bool:
 
 def whole_file_planner(path: str) -> list[Any]:
     """A plan covering the whole file (for tests that do not want hole detection)."""
-    from rehost.agent.reader import HoleExtent
+    from rehost.diskfmt import Extent
 
-    return [HoleExtent(0, os.path.getsize(path))]
+    return [Extent(0, os.path.getsize(path))]

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from rehost import wire
-from rehost.agent.reader import HoleExtent
 from rehost.agent.sender import send_job
+from rehost.diskfmt import Extent
 from rehost.transit.journal import ChunkRecord, ProgressJournal
 
 from .harness import MIB, make_sparse_disk, same_bytes, transit_rig, whole_file_planner
@@ -59,12 +59,12 @@ def _overwrite(path: Path, offset: int, data: bytes) -> None:
         f.write(data)
 
 
-def _freed(plan_cell: int) -> Callable[[str], list[HoleExtent]]:
+def _freed(plan_cell: int) -> Callable[[str], list[Extent]]:
     """A whole-file plan with one cell free (its stale bytes must read back as zeros)."""
-    def plan(path: str) -> list[HoleExtent]:
+    def plan(path: str) -> list[Extent]:
         size = os.path.getsize(path)
         cut = plan_cell * CHUNK
-        return [HoleExtent(0, cut), HoleExtent(cut + CHUNK, size - cut - CHUNK)]
+        return [Extent(0, cut), Extent(cut + CHUNK, size - cut - CHUNK)]
     return plan
 
 

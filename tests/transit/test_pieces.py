@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rehost.agent.reader import HoleExtent
 from rehost.agent.sender import send_job
+from rehost.diskfmt import Extent
 from rehost.wire import DATA_HEADER, FRAME_HEADER, PIECE_COUNT
 
 from .harness import MIB, transit_rig
@@ -22,7 +22,7 @@ CHUNK = 1 * MIB
 BLOCK = 4096
 
 
-def _fragmented_plan(size: int, *, seed: int) -> list[HoleExtent]:
+def _fragmented_plan(size: int, *, seed: int) -> list[Extent]:
     """Like the bitmaps of an aged ext4: runs of 1..64 used blocks between free runs.
 
     Cells 4..6 are fully planned, so DATA and DATA_PIECES frames mix in one transfer.
@@ -35,13 +35,13 @@ def _fragmented_plan(size: int, *, seed: int) -> list[HoleExtent]:
             continue
         used = min(rng.randint(1, 64) * BLOCK, size - pos, max(BLOCK, 4 * CHUNK - pos)
                    if pos < 4 * CHUNK else size)
-        out.append(HoleExtent(pos, used))
+        out.append(Extent(pos, used))
         pos += used + rng.choice((1, 2, 8, 40, 300)) * BLOCK
-    out.append(HoleExtent(4 * CHUNK, 3 * CHUNK))
+    out.append(Extent(4 * CHUNK, 3 * CHUNK))
     return sorted(out, key=lambda e: e.offset_bytes)
 
 
-def _expected(src: Path, plan: list[HoleExtent]) -> bytes:
+def _expected(src: Path, plan: list[Extent]) -> bytes:
     """The source with every byte outside the plan read back as zero."""
     data = src.read_bytes()
     out = bytearray(len(data))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from rehost.diskfmt import plan_extents
 from rehost.wire import zero_bytes
 
 CHUNK_BYTES = 4 * 1024 * 1024
@@ -46,45 +47,9 @@ class Cell:
         return sum(length for _start, length in self.pieces)
 
 
-@dataclass(frozen=True, slots=True)
-class HoleExtent:
-    """An extent found by SEEK_DATA/SEEK_HOLE."""
-
-    offset_bytes: int
-    length_bytes: int
-
-
 def default_planner(path: str) -> Sequence[ExtentLike]:
-    """The disk-format-aware plan (skips free ext blocks), else the file's data extents."""
-    try:
-        from rehost.diskfmt import plan_extents
-    except ImportError:
-        return seek_data_extents(path)
+    """The disk-format-aware plan: tables and gaps, allocated ext blocks, no holes."""
     return plan_extents(path)
-
-
-def seek_data_extents(path: str) -> list[HoleExtent]:
-    """Data extents of a file by SEEK_DATA/SEEK_HOLE; a block device is one whole extent."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        size = os.lseek(fd, 0, os.SEEK_END)
-        out: list[HoleExtent] = []
-        pos = 0
-        while pos < size:
-            try:
-                start = os.lseek(fd, pos, os.SEEK_DATA)
-            except OSError as exc:
-                if exc.errno == errno.ENXIO:
-                    break
-                if exc.errno == errno.EINVAL:  # no SEEK_DATA support: everything is data
-                    return [HoleExtent(0, size)]
-                raise
-            end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
-            out.append(HoleExtent(start, end - start))
-            pos = end
-        return out
-    finally:
-        os.close(fd)
 
 
 def plan_cells(

@@ -51,8 +51,8 @@ def list_codes(
     )
     now = ctx.now()
     with ctx.db.read() as session:
-        total = lookup.count(session, query)
-        rows = session.scalars(query.offset((page_number - 1) * page_size).limit(page_size))
+        rows, total = lookup.page_rows(session, query, page_number=page_number,
+                                       page_size=page_size)
         items = tuple(convert.activation_code(r, now=now) for r in rows)
     return Page(items, total, page_number, page_size)
 

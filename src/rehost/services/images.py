@@ -34,8 +34,8 @@ def describe_images(
         query = query.where(ImageRow.name.contains(name, autoescape=True))
     query = query.order_by(ImageRow.created_at.desc(), ImageRow.id)
     with ctx.db.read() as session:
-        total = lookup.count(session, query)
-        rows = session.scalars(query.offset((page_number - 1) * page_size).limit(page_size))
+        rows, total = lookup.page_rows(session, query, page_number=page_number,
+                                       page_size=page_size)
         return Page(tuple(convert.image(r) for r in rows), total, page_number, page_size)
 
 

@@ -163,8 +163,8 @@ def describe_jobs(
         query = query.where(JobRow.name.contains(name, autoescape=True))
     query = query.order_by(JobRow.created_at.desc(), JobRow.id)
     with ctx.db.read() as session:
-        total = lookup.count(session, query)
-        rows = session.scalars(query.offset((page_number - 1) * page_size).limit(page_size)).all()
+        rows, total = lookup.page_rows(session, query, page_number=page_number,
+                                       page_size=page_size)
         return Page(tuple(job_value(session, r) for r in rows), total, page_number, page_size)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
@@ -64,6 +65,14 @@ def slots_in_use(session: Session, account_id: AccountId, region_id: str) -> set
         TransitRow.released_at.is_(None),
     )
     return set(session.scalars(query))
+
+
+def page_rows(
+    session: Session, query: Select[Any], *, page_number: int, page_size: int
+) -> tuple[Sequence[Any], int]:
+    """One page of a (validated, ordered) select and the total count over all pages."""
+    rows = session.scalars(query.offset((page_number - 1) * page_size).limit(page_size)).all()
+    return rows, count(session, query)
 
 
 def count(session: Session, query: Select[Any]) -> int:

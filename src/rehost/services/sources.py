@@ -50,8 +50,8 @@ def describe_sources(
         query = query.where(SourceRow.name.contains(name, autoescape=True))
     query = query.order_by(SourceRow.created_at.desc(), SourceRow.id)
     with ctx.db.read() as session:
-        total = lookup.count(session, query)
-        rows = session.scalars(query.offset((page_number - 1) * page_size).limit(page_size))
+        rows, total = lookup.page_rows(session, query, page_number=page_number,
+                                       page_size=page_size)
         return Page(tuple(convert.source(r) for r in rows), total, page_number, page_size)
 
 

@@ -30,6 +30,18 @@ class BusinessStatus(enum.StrEnum):
     CLEANING = "Cleaning"
 
 
+def parse_job_status(text: str | None) -> JobStatus | None:
+    """A Status filter value (None when absent), or InvalidParameter.Status."""
+    if text is None:
+        return None
+    try:
+        return JobStatus(text)
+    except ValueError as exc:
+        allowed = ", ".join(JobStatus)
+        raise errors.invalid("Status", f"Unknown status {text!r}; use one of {allowed}.",
+                             f"未知状态 {text!r}；可选值：{allowed}。") from exc
+
+
 def parse_business_status(text: str | None) -> BusinessStatus | None:
     """A BusinessStatus filter value (None when absent), or InvalidParameter.BusinessStatus."""
     if not text:

@@ -13,7 +13,7 @@ from rehost.domain import errors
 from rehost.domain.ids import JobId
 from rehost.domain.models import DataDiskSpec, ExecutionMode
 from rehost.domain.rules import JobRequest
-from rehost.domain.states import JobStatus, parse_business_status
+from rehost.domain.states import parse_business_status, parse_job_status
 from rehost.services import images, jobs, runs
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -60,14 +60,6 @@ def create_job(body: JobCreateIn, ctx: Ctx, account: Account, lang: Lang = "en")
     return job_out(job, lang=lang)
 
 
-def _status(value: str | None) -> JobStatus | None:
-    try:
-        return None if value is None else JobStatus(value)
-    except ValueError as exc:
-        raise errors.invalid("Status", f"Unknown status; use one of {', '.join(JobStatus)}.",
-                             f"未知状态；可选值：{', '.join(JobStatus)}。") from exc
-
-
 @router.get("")
 def list_jobs(
     ctx: Ctx, account: Account, status: str | None = None, region_id: str | None = None,
@@ -78,7 +70,7 @@ def list_jobs(
 ) -> dict[str, Any]:
     """Describe jobs with filters (status, business status, region, source, name) and paging."""
     page = jobs.describe_jobs(
-        ctx, account, job_ids=job_id, status=_status(status), region_id=region_id,
+        ctx, account, job_ids=job_id, status=parse_job_status(status), region_id=region_id,
         source_id=source_id, name=name, page_number=page_number, page_size=page_size,
         business_status=parse_business_status(business_status),
     )

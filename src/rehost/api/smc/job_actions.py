@@ -9,7 +9,7 @@ from rehost.api.smc.call import MAX_PAGE_SIZE, Call
 from rehost.api.smc.job_request import job_request
 from rehost.api.smc.shapes import job_document, page_fields
 from rehost.domain.ids import JobId, RegionId, SourceId
-from rehost.domain.states import JobStatus, parse_business_status
+from rehost.domain.states import parse_business_status, parse_job_status
 from rehost.services import jobs, runs
 
 
@@ -59,7 +59,8 @@ def describe_replication_jobs(call: Call) -> dict[str, Any]:
         raise errors.invalid_parameter("SourceId", f"at most {MAX_PAGE_SIZE} ids")
     number, size = call.paging()
     page = jobs.describe_jobs(
-        call.ctx, call.account_id, job_ids=job_ids or None, status=_status(p.text("Status")),
+        call.ctx, call.account_id, job_ids=job_ids or None,
+        status=parse_job_status(p.text("Status") or None),
         region_id=RegionId(p.text("RegionId")) if p.text("RegionId") else None,
         source_ids=source_ids or None, name=p.text("Name") or None,
         page_number=number, page_size=size,
@@ -67,13 +68,3 @@ def describe_replication_jobs(call: Call) -> dict[str, Any]:
     )
     documents = [job_document(j) for j in page.items]
     return {**page_fields(page), "ReplicationJobs": {"ReplicationJob": documents}}
-
-
-def _status(value: str) -> JobStatus | None:
-    if not value:
-        return None
-    try:
-        return JobStatus(value)
-    except ValueError as exc:
-        allowed = ", ".join(JobStatus)
-        raise errors.invalid_parameter("Status", f"{value!r} is not one of {allowed}") from exc

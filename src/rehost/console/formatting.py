@@ -29,11 +29,6 @@ def fmt_rate(bytes_per_s: float | None) -> str:
     return f"{fmt_bytes(bytes_per_s)}/s"
 
 
-def gib_ceil(size_bytes: int) -> int:
-    """Round a byte size up to whole GiB (how SMC pre-fills disk sizes)."""
-    return max(1, -(-size_bytes // GIB))
-
-
 def fmt_duration(seconds: float | None, t: Translator) -> str:
     """Format a duration as ``1 h 5 min`` (or the Chinese units); a dash when unknown."""
     if seconds is None or seconds < 0:

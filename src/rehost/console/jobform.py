@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from rehost.console.formatting import fmt_bytes, gib_ceil
+from rehost.console.formatting import fmt_bytes
 from rehost.console.i18n import Translator
 from rehost.console.web import FormFields
 from rehost.domain import rules
 from rehost.domain.models import DataDiskSpec, DiskLimits, ExecutionMode, Source, SourceDisk
-from rehost.domain.rules import JobRequest
+from rehost.domain.rules import JobRequest, gib_ceil, minimum_target_bytes
 
 # service error code -> form field it belongs to (anything else is shown above the form)
 FIELD_OF_CODE: Final = {
@@ -73,7 +73,7 @@ class DiskRow:
 
 def min_size_gib(disk: SourceDisk, low: int) -> int:
     """Smallest whole GiB accepted: above the used size, not below the shrink minimum."""
-    return max(low, gib_ceil(max(disk.used_bytes + 1, disk.min_size_bytes)))
+    return max(low, gib_ceil(minimum_target_bytes(disk)))
 
 
 def disk_row(disk: SourceDisk, *, low: int, high: int, value: str, enabled: bool) -> DiskRow:

@@ -103,8 +103,14 @@ def check_description(value: str) -> str:
     return value
 
 
-def _gib_ceil(size_bytes: int) -> int:
+def gib_ceil(size_bytes: int) -> int:
+    """Bytes rounded up to whole GiB, at least 1 (how SMC pre-fills disk sizes)."""
     return max(1, math.ceil(size_bytes / GIB))
+
+
+def minimum_target_bytes(disk: SourceDisk) -> int:
+    """The smallest target size a disk accepts: above its used bytes, not below its shrink limit."""
+    return max(disk.used_bytes + 1, disk.min_size_bytes)
 
 
 def check_disk_size(
@@ -117,10 +123,10 @@ def check_disk_size(
             f"Disk {disk.index}: size must be {low}–{high} GiB in this region (got {size_gib}).",
             f"磁盘 {disk.index}：本地域的大小须为 {low}–{high} GiB（当前 {size_gib}）。",
         )
-    minimum = max(disk.used_bytes + 1, disk.min_size_bytes)
+    minimum = minimum_target_bytes(disk)
     if size_gib * GIB < minimum:
         note = f" ({disk.shrink_note})" if disk.shrink_note else ""
-        need = _gib_ceil(minimum)
+        need = gib_ceil(minimum)
         raise invalid(
             field,
             f"Disk {disk.index}: {size_gib} GiB is too small; it must be greater than the used "
@@ -133,7 +139,7 @@ def check_disk_size(
 
 def default_disk_size_gib(disk: SourceDisk) -> int:
     """Return the source disk size rounded up to whole GiB."""
-    return _gib_ceil(disk.size_bytes)
+    return gib_ceil(disk.size_bytes)
 
 
 def check_system_disk(size_gib: int | None, source: Source, limits: DiskLimits) -> int:

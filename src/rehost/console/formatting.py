@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from rehost.console.i18n import Translator
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-GIB = 1024**3
 
 
 def fmt_bytes(size_bytes: int | float | None) -> str:

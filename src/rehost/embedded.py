@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from rehost.pki import (
     load_or_create_ca,
     transit_server_context,
 )
+from rehost.privatefile import write_private
 from rehost.services import bootstrap
 from rehost.services.builds import ImageBuilder
 from rehost.services.context import ServiceContext, utcnow
@@ -95,7 +95,5 @@ def _api_certificate(settings: Settings, ca: CertificateAuthority, *,
     directory = settings.data_dir / PKI_DIR
     paths = (directory / "api-cert.pem", directory / "api-key.pem")
     for path, pem in zip(paths, (cert.cert_pem, cert.key_pem), strict=True):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
+        write_private(path, pem)
     return paths

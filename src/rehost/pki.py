@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import ssl
 import tempfile
 from collections.abc import Sequence
@@ -15,6 +14,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from rehost.privatefile import write_private
 
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca.key"
@@ -45,8 +46,8 @@ def load_or_create_ca(directory: Path, *, now: dt.datetime, common_name: str = "
         return CertificateAuthority(cert_path.read_bytes(), key_path.read_bytes())
     directory.mkdir(parents=True, exist_ok=True)
     ca = create_ca(now=now, common_name=common_name)
-    _write_private(key_path, ca.key_pem)
-    _write_private(cert_path, ca.cert_pem)
+    write_private(key_path, ca.key_pem)
+    write_private(cert_path, ca.cert_pem)
     return ca
 
 
@@ -109,7 +110,7 @@ def transit_server_context(cert: IssuedCert) -> ssl.SSLContext:
     ctx.num_tickets = 0
     with tempfile.TemporaryDirectory(prefix="rehost-tls-") as tmp:
         cert_path, key_path = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
-        _write_private(key_path, cert.key_pem)
+        write_private(key_path, cert.key_pem)
         cert_path.write_bytes(cert.cert_pem)
         ctx.load_cert_chain(cert_path, key_path)
     return ctx
@@ -138,9 +139,3 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from rehost.privatefile import write_private
 
 DEFAULT_STATE_DIR = Path("/var/lib/rehost-agent")
 STATE_FILE = "state.json"
@@ -30,23 +31,14 @@ class AgentState:
     server_ca_file: str = ""  # server CA from the import answer: pins the transits' TLS
 
 
-def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
 def save(state_dir: Path, state: AgentState, *, ca_pem: str = "") -> AgentState:
     """Write state.json (and the server CA) into state_dir with mode 0600."""
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if ca_pem:
-        _write_private(state_dir / CA_FILE, ca_pem)
+        write_private(state_dir / CA_FILE, ca_pem)
         state = AgentState(**{**asdict(state), "server_ca_file": str(state_dir / CA_FILE)})
     document = {**asdict(state), "data_disks": list(state.data_disks)}
-    _write_private(state_dir / STATE_FILE, json.dumps(document, indent=2) + "\n")
+    write_private(state_dir / STATE_FILE, json.dumps(document, indent=2) + "\n")
     return state
 
 

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from rehost.privatefile import write_private
+
 
 class ProfileError(RuntimeError):
     """No usable credentials; the message says how to provide them."""
@@ -56,12 +58,7 @@ def write_profile(path: Path, name: str, profile: Profile) -> None:
     profiles[name] = profile
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     document = {"profiles": {k: asdict(v) for k, v in profiles.items()}}
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_private(path, json.dumps(document, indent=2))
 
 
 def check_endpoint(endpoint: str) -> bool:

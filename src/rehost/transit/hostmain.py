@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rehost.pki import IssuedCert, transit_server_context
+from rehost.privatefile import write_private
 from rehost.transit.hostbuild import HostBuilder
 from rehost.transit.pool import TransitPool
 from rehost.transit.remote import HostApi, HostApiError, RemoteTransitControl
@@ -78,9 +78,7 @@ def load_or_register(config: HostConfig, register: Register) -> HostState:
                       ca_pem=str(doc["ca_pem"]), data_endpoint=config.data_endpoint,
                       heartbeat_interval_s=float(doc["heartbeat_interval_s"]))
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(asdict(state), f)
+    write_private(path, json.dumps(asdict(state)))
     return state
 
 

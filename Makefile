@@ -4,6 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_WORKERS ?= 2
+# `make test FAST=1` skips the slow end-to-end suites locally; CI (CI=true) always runs everything.
+ifeq ($(FAST),1)
+ifeq ($(CI),true)
+$(error FAST=1 is refused under CI=true: CI runs every suite)
+endif
+PYTEST_SELECT := -m "not slow"
+endif
 
 .PHONY: demo test lint typecheck sysdeps sysdeps-demo postgres bench clean
 
@@ -31,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: sysdeps $(STAMP) postgres lint
-	REHOST_TEST_DATABASE_URL="$$(cat .postgres-url)" $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	REHOST_TEST_DATABASE_URL="$$(cat .postgres-url)" $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_SELECT)
 
 bench: sysdeps $(STAMP)
 	$(BIN)/python -m bench.run_all

@@ -15,7 +15,15 @@ from rehost import __version__
 from rehost.api import errors
 from rehost.api.access import AccessMiddleware
 from rehost.api.metrics import Metrics
-from rehost.api.routes import agent, jobs, ops, resources, sources, transit_hosts
+from rehost.api.routes import (
+    agent,
+    image_files,
+    jobs,
+    ops,
+    resources,
+    sources,
+    transit_hosts,
+)
 from rehost.config import Settings
 from rehost.services import bootstrap
 from rehost.services.context import ServiceContext
@@ -43,7 +51,7 @@ def create_app(
     errors.install(app)
     app.add_middleware(AccessMiddleware, metrics=app.state.metrics)  # outside errors' middleware
     app.include_router(ops.router)
-    for module in (sources, jobs, resources, agent, transit_hosts):
+    for module in (sources, jobs, resources, image_files, agent, transit_hosts):
         app.include_router(module.router, prefix=API_PREFIX)
     for extra in routers:
         app.include_router(extra)

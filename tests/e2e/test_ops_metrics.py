@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import httpx
@@ -25,7 +26,7 @@ def job_sample(server: Server, name: str, job_id: str) -> float | None:
 
 def test_metrics_follow_a_migration(start_server: Callable[..., Server],
                                     e2e_mbr_disk: BuiltDisk) -> None:
-    server = start_server()
+    server = start_server(env={"REHOST_LOG_FORMAT": "json"})
     ready = httpx.get(f"{server.endpoint}/readyz", timeout=10)
     assert ready.status_code == 200 and ready.json()["checks"]["data_port"]["ok"], ready.text
     agent = server.import_agent(server.work / "agent", system_disk=e2e_mbr_disk.path)
@@ -42,3 +43,15 @@ def test_metrics_follow_a_migration(start_server: Callable[..., Server],
     text = httpx.get(f"{server.endpoint}/metrics", timeout=10).text
     assert 'rehost_jobs{status="Finished"} 1.0' in text
     assert "rehost_api_request_duration_seconds_bucket" in text
+    assert_logs(server)
+
+
+def assert_logs(server: Server) -> None:
+    """The server said where it listens, and wrote JSON access lines with request ids."""
+    log = (server.work / "server.log").read_text()
+    assert f"rehost: API and console on http://127.0.0.1:{server.port}" in log
+    assert f"rehost: transit data port on 127.0.0.1:{server.data_port}" in log
+    lines = [json.loads(x) for x in log.splitlines() if x.startswith('{"time"')]
+    access = [x for x in lines if x["logger"] == "rehost.access"]
+    assert any(x["path"] == "/metrics" and x["status"] == 200 for x in access)
+    assert all(len(x["request_id"]) == 36 for x in access)

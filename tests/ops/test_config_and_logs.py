@@ -80,3 +80,15 @@ def test_print_listening_names_both_ports(tmp_path: Path) -> None:
     settings = load_settings(env={}, data_dir=tmp_path, listen="127.0.0.1:7101")
     print_listening(settings, tls=True, data_port=True, out=out)
     assert "https://127.0.0.1:7101" in out.getvalue() and "127.0.0.1:7102" in out.getvalue()
+
+
+def test_server_command_refuses_a_bad_config_file_by_name(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from rehost.cli.main import cli
+
+    path = write(tmp_path, '[server]\nlisten = "127.0.0.1:7001"\nlog_colour = "red"\n')
+    result = CliRunner().invoke(cli, ["server", "--config", str(path)])
+    assert result.exit_code == 2 and "log_colour" in result.output
+    bad_flag = CliRunner().invoke(cli, ["server", "--log-format", "xml"])
+    assert bad_flag.exit_code == 2 and "xml" in bad_flag.output

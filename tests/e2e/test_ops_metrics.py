@@ -42,6 +42,7 @@ def test_metrics_follow_a_migration(start_server: Callable[..., Server],
     assert job_sample(server, "rehost_job_bytes_synced", job_id) == doc["bytes_done"] > 0
     text = httpx.get(f"{server.endpoint}/metrics", timeout=10).text
     assert 'rehost_jobs{status="Finished"} 1.0' in text
+    assert "rehost_image_build_duration_seconds_count 1.0" in text
     assert "rehost_api_request_duration_seconds_bucket" in text
     assert_logs(server)
 

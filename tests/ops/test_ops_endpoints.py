@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from rehost.api.app import create_app
-from rehost.domain.models import DiskProgress
+from rehost.domain.models import DiskProgress, EventLevel
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import BusinessStatus
 from rehost.services import dataplane, jobs, regions, runs
@@ -128,3 +128,23 @@ def test_request_id_header_and_access_log(client: TestClient,
     lines = [r.__dict__ for r in caplog.records if r.name == "rehost.access"]
     assert [(r["path"], r["status"], r["request_id"]) for r in lines] == [
         ("/healthz", 200, "abc-123"), ("/api/v1/jobs", 401, fresh_id)]
+
+
+def test_build_duration_from_the_event_log(client: TestClient, ctl_ctx: ServiceContext,
+                                           ctl_account: Any, ctl_source: Any,
+                                           ctl_clock: Any) -> None:
+    src = ctl_source()
+    job = jobs.create_job(ctl_ctx, ctl_account.id, source_id=src.source_id, region_id="local",
+                          request=JobRequest())
+    runs.start_job(ctl_ctx, ctl_account.id, job.id)
+    dataplane.sync_done(ctl_ctx, job.id)
+    dataplane.log_event(ctl_ctx, job.id, level=EventLevel.INFO, code="Image.Building",
+                        message_en="Building the image.", message_zh="正在构建镜像。")
+    ctl_clock.advance(seconds=42)
+    dataplane.finish_job(ctl_ctx, job.id, manifest={"disks": []})
+    got = samples(client.get("/metrics").text)
+    assert got[("rehost_image_build_duration_seconds_count", ())] == 1
+    assert got[("rehost_image_build_duration_seconds_sum", ())] == 42.0
+    assert got[("rehost_image_build_duration_seconds_bucket", (("le", "60.0"),))] == 1
+    assert got[("rehost_image_build_duration_seconds_bucket", (("le", "30.0"),))] == 0
+    assert got[("rehost_jobs", (("status", "Finished"),))] >= 1

@@ -34,16 +34,20 @@ def _job_families(stats: fleet_stats.FleetStats) -> Iterable[Metric]:
             rate.add_metric([job.job_id], job.rate_bytes_per_s)
     all_bytes = GaugeMetricFamily("rehost_bytes_synced", "Bytes durably received, all jobs.")
     all_bytes.add_metric([], sum(j.bytes_done for j in stats.jobs))
-    return [by_status, done, total, rate, all_bytes, _duration_family(stats)]
+    jobs = _histogram("rehost_job_duration_seconds",
+                      "Start to finish of Finished jobs (sync + image build).",
+                      stats.job_durations_s)
+    builds = _histogram("rehost_image_build_duration_seconds",
+                        "Image builds: from the job's Image.Building event to the image.",
+                        stats.build_durations_s)
+    return [by_status, done, total, rate, all_bytes, jobs, builds]
 
 
-def _duration_family(stats: fleet_stats.FleetStats) -> Metric:
-    family = HistogramMetricFamily("rehost_job_duration_seconds",
-                                   "Start to finish of Finished jobs (sync + image build).")
-    cumulative = [(str(b), float(sum(1 for d in stats.job_durations_s if d <= b)))
-                  for b in DURATION_BUCKETS_S]
-    cumulative.append(("+Inf", float(len(stats.job_durations_s))))
-    family.add_metric([], cumulative, sum_value=sum(stats.job_durations_s))
+def _histogram(name: str, documentation: str, values: tuple[float, ...]) -> Metric:
+    family = HistogramMetricFamily(name, documentation)
+    cumulative = [(str(b), float(sum(1 for d in values if d <= b))) for b in DURATION_BUCKETS_S]
+    cumulative.append(("+Inf", float(len(values))))
+    family.add_metric([], cumulative, sum_value=sum(values))
     return family
 
 

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from rehost.db import convert
-from rehost.db.tables import JobRow, SourceRow, TransitRow
+from rehost.db.tables import ImageRow, JobEventRow, JobRow, SourceRow, TransitRow
 from rehost.services.context import ServiceContext
+
+BUILD_STARTED = "Image.Building"  # the event services.builds logs when a build begins
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class FleetStats:
     sources_by_state: dict[str, int]
     heartbeats: dict[str, float]  # source id -> last heartbeat, Unix seconds
     job_durations_s: tuple[float, ...]  # finished jobs: finished_at - started_at
+    build_durations_s: tuple[float, ...] = ()  # images: registered - their "Image.Building"
 
 
 def _job_bytes(row: JobRow) -> JobBytes:
@@ -49,6 +53,16 @@ def _duration_s(started: datetime | None, finished: datetime | None) -> float | 
     return max(0.0, (finished - started).total_seconds())
 
 
+def _build_durations(session: Session) -> tuple[float, ...]:
+    """Each image's build time: its creation minus its job's last build start before it."""
+    started = select(func.max(JobEventRow.time)).where(
+        JobEventRow.job_id == ImageRow.job_id, JobEventRow.code == BUILD_STARTED,
+        JobEventRow.time <= ImageRow.created_at).scalar_subquery()
+    rows = session.execute(select(ImageRow.created_at, started)).all()
+    spans = (_duration_s(begin, end) for end, begin in rows)
+    return tuple(d for d in spans if d is not None)
+
+
 def read_stats(ctx: ServiceContext) -> FleetStats:
     """Read the snapshot in one read transaction."""
     with ctx.db.read() as session:
@@ -58,6 +72,7 @@ def read_stats(ctx: ServiceContext) -> FleetStats:
             .group_by(TransitRow.region_id)).all()
         sources = session.execute(select(SourceRow.id, SourceRow.state,
                                          SourceRow.last_heartbeat_at)).all()
+        builds = _build_durations(session)
     durations = (_duration_s(r.started_at, r.finished_at) for r in rows if r.status == "Finished")
     return FleetStats(
         jobs_by_status=dict(Counter(r.status for r in rows)),
@@ -67,4 +82,5 @@ def read_stats(ctx: ServiceContext) -> FleetStats:
         heartbeats={str(s.id): s.last_heartbeat_at.timestamp() for s in sources
                     if s.last_heartbeat_at is not None},
         job_durations_s=tuple(d for d in durations if d is not None),
+        build_durations_s=builds,
     )

@@ -84,7 +84,13 @@ def run_tool(argv: list[str], *, what: str) -> None:
 
 def create_backup(settings: Settings, output: Path, *, include_images: bool) -> BackupSummary:
     """Write the backup archive to `output` (mode 0600: it holds the master key)."""
-    db = Database(database_url(settings))
+    url = database_url(settings)
+    if url.startswith("sqlite") and not settings.sqlite_path.exists():
+        raise errors.invalid("DataDir", f"no rehost database at {settings.sqlite_path}; pass "
+                             "the server's --data-dir (or --config / REHOST_DATA_DIR)",
+                             f"{settings.sqlite_path} 处没有 rehost 数据库；请指定服务器的 "
+                             "--data-dir（或 --config / REHOST_DATA_DIR）")
+    db = Database(url)
     try:
         with tempfile.TemporaryDirectory(prefix="rehost-backup-") as tmp:
             staging = Path(tmp)

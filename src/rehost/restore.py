@@ -85,7 +85,7 @@ def _restore_postgres(url: str, staging: Path, *, force: bool) -> None:
 
 def _restore_files(settings: Settings, staging: Path, doc: dict[str, Any], *,
                    force: bool) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name in doc.get("secrets", []):
         src, dst = staging / "secrets" / name, settings.data_dir / name
         if dst.exists() and not force:

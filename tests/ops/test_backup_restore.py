@@ -150,3 +150,10 @@ def test_restore_refuses_a_foreign_file(tmp_path: Path) -> None:
 def test_db_upgrade_reports_revisions(tmp_path: Path) -> None:
     out = rehost({"REHOST_DATA_DIR": str(tmp_path / "d")}, "db", "upgrade")
     assert "(empty) -> 0007" in out
+
+
+def test_backup_names_a_wrong_data_dir(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["backup", "-o", str(tmp_path / "b.tar.gz")],
+                                env={"REHOST_DATA_DIR": str(tmp_path / "nowhere")})
+    assert result.exit_code == 1 and "--data-dir" in result.output
+    assert not (tmp_path / "nowhere").exists() and not (tmp_path / "b.tar.gz").exists()

@@ -18,7 +18,7 @@ if [[ "$profile" == test || "$profile" == demo ]]; then
 fi
 if [[ "$profile" == test ]]; then
   need+=([chromium]=chromium [chromedriver]=chromium-driver [pg_ctlcluster]=postgresql
-         [initdb]=postgresql)
+         [initdb]=postgresql [pg_dump]=postgresql-client [systemd-analyze]=systemd)
 fi
 files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/lib/syslinux/mbr/mbr.bin:syslinux-common
        /usr/lib/grub/x86_64-efi/modinfo.sh:grub-efi-amd64-bin /usr/lib/grub/i386-pc/modinfo.sh:grub-pc-bin

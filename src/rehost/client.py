@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -77,6 +78,30 @@ class Transport:
         if response.status_code >= 400:
             raise _error_from(response)
         return response.json() if response.content else None
+
+    def download(self, path: str, target: Path, *,
+                 params: Mapping[str, Any] | None = None) -> int:
+        """Stream a GET into `target`, resuming after its current size (HTTP Range)."""
+        start = target.stat().st_size if target.exists() else 0
+        headers = {"Range": f"bytes={start}-"} if start else {}
+        query = {k: v for k, v in (params or {}).items() if v}
+        try:
+            with self._http.stream("GET", API + path, params=query, headers=headers) as reply:
+                if reply.status_code == 416:  # already complete
+                    return 0
+                if reply.status_code >= 400:
+                    reply.read()
+                    raise _error_from(reply)
+                mode = "ab" if reply.status_code == 206 else "wb"
+                with target.open(mode) as handle:
+                    for chunk in reply.iter_bytes(1 << 20):
+                        handle.write(chunk)
+                return int(reply.num_bytes_downloaded)
+        except httpx.HTTPError as exc:
+            raise ClientError(
+                "ConnectionFailed",
+                f"Cannot reach the rehost server: {exc}. 无法连接 rehost 服务器：{exc}",
+            ) from exc
 
     def close(self) -> None:
         """Close the underlying connections."""

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_LISTEN = "127.0.0.1:7001"
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "rehost"
 
 
@@ -36,6 +38,8 @@ class Settings:
     data_advertise: str = ""
     # serve the API/console over HTTPS with a certificate from the server CA
     api_tls: bool = False
+    log_format: str = "text"  # text | json (rehost.logformat)
+    log_level: str = "info"  # debug | info | warning | error
 
     @property
     def data_listen_addr(self) -> tuple[str, int]:
@@ -96,6 +100,13 @@ def _parse_master_key(text: str | None) -> bytes | None:
     return key
 
 
+def _parse_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}; "
+                            f"{name} 只能是 {'、'.join(choices)} 之一，当前为 {value!r}")
+    return value
+
+
 def load_settings(
     *,
     data_dir: str | Path | None = None,
@@ -105,6 +116,8 @@ def load_settings(
     data_listen: str | None = None,
     data_advertise: str | None = None,
     api_tls: bool | None = None,
+    log_format: str | None = None,
+    log_level: str | None = None,
 ) -> Settings:
     """Build settings from arguments, then `REHOST_*` environment variables, then defaults."""
     env = os.environ if env is None else env
@@ -123,4 +136,8 @@ def load_settings(
         data_listen=_parse_listen(data) if data else "",
         data_advertise=data_advertise or env.get("REHOST_DATA_ADVERTISE", ""),
         api_tls=api_tls if api_tls is not None else env.get("REHOST_TLS", "") in ("1", "true"),
+        log_format=_parse_choice("--log-format", log_format or env.get("REHOST_LOG_FORMAT")
+                                 or "text", LOG_FORMATS),
+        log_level=_parse_choice("--log-level", log_level or env.get("REHOST_LOG_LEVEL")
+                                or "info", LOG_LEVELS),
     )

@@ -17,10 +17,11 @@ from fastapi import APIRouter
 
 from rehost.api.app import create_app
 from rehost.config import Settings
+from rehost.logformat import configure_logging
 from rehost.services import bootstrap
 from rehost.services.bootstrap import AdminCredentials
 from rehost.services.context import ServiceContext
-from rehost.services.ports import ImageStoreFactory, TransitPool
+from rehost.services.ports import ImageStoreFactory, NoTransitPool, TransitPool
 from rehost.services.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,20 @@ def run_server(
     serve(ctx, routers=routers)
 
 
+def print_listening(settings: Settings, *, tls: bool, data_port: bool,
+                    out: TextIO = sys.stdout) -> None:
+    """Say where the API (and the transit data port) listen, once uvicorn is about to bind."""
+    scheme = "https" if tls else "http"
+    host = f"[{settings.listen_host}]" if ":" in settings.listen_host else settings.listen_host
+    out.write(f"rehost: API and console on {scheme}://{host}:{settings.listen_port} "
+              f"(health: /healthz, /readyz; metrics: /metrics)\n")
+    if data_port:
+        data_host, port = settings.data_listen_addr
+        out.write(f"rehost: transit data port on {data_host}:{port} "
+                  f"(agents connect to {settings.data_endpoint})\n")
+    out.flush()
+
+
 def check_port_free(host: str, port: int) -> None:
     """Raise OSError now if the API address cannot be bound (uvicorn would only log it)."""
     with socket.create_server((host, port)):
@@ -72,9 +87,12 @@ def serve(ctx: ServiceContext, *, routers: Sequence[APIRouter] = (),
     app = create_app(settings, context=ctx, routers=routers)
     scheduler = Scheduler(ctx)
     scheduler.start()
+    print_listening(settings, tls=tls is not None,
+                    data_port=not isinstance(ctx.transit_pool, NoTransitPool))
     try:
+        # rehost.api.access writes the access log; uvicorn logs through the root logger
         uvicorn.run(app, host=settings.listen_host, port=settings.listen_port,
-                    log_level="warning", access_log=False,
+                    log_level=settings.log_level, access_log=False, log_config=None,
                     ssl_certfile=str(tls[0]) if tls else None,
                     ssl_keyfile=str(tls[1]) if tls else None)
     finally:
@@ -108,8 +126,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data-dir")
     parser.add_argument("--listen")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    run_server(load_settings(data_dir=args.data_dir, listen=args.listen))
+    settings = load_settings(data_dir=args.data_dir, listen=args.listen)
+    configure_logging(log_format=settings.log_format, log_level=settings.log_level)
+    run_server(settings)
 
 
 if __name__ == "__main__":

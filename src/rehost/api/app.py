@@ -13,7 +13,17 @@ from fastapi import APIRouter, FastAPI
 
 from rehost import __version__
 from rehost.api import errors
-from rehost.api.routes import agent, jobs, resources, sources, transit_hosts
+from rehost.api.access import AccessMiddleware
+from rehost.api.metrics import Metrics
+from rehost.api.routes import (
+    agent,
+    image_files,
+    jobs,
+    ops,
+    resources,
+    sources,
+    transit_hosts,
+)
 from rehost.config import Settings
 from rehost.services import bootstrap
 from rehost.services.context import ServiceContext
@@ -37,15 +47,18 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.settings = settings
+    app.state.metrics = Metrics(ctx)
     errors.install(app)
-    for module in (sources, jobs, resources, agent, transit_hosts):
+    app.add_middleware(AccessMiddleware, metrics=app.state.metrics)  # outside errors' middleware
+    app.include_router(ops.router)
+    for module in (sources, jobs, resources, image_files, agent, transit_hosts):
         app.include_router(module.router, prefix=API_PREFIX)
     for extra in routers:
         app.include_router(extra)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     def health() -> dict[str, str]:
-        """Liveness probe (no auth)."""
+        """Liveness probe (no auth); /healthz is the same, /readyz also checks dependencies."""
         return {"status": "ok", "version": __version__}
 
     return app

@@ -1,10 +1,11 @@
-"""`rehost image list|describe|delete|verify` (SMC 自定义镜像)."""
+"""`rehost image list|describe|delete|verify|export|download` (SMC 自定义镜像)."""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,9 +14,11 @@ from rehost.cli import output as out
 from rehost.cli.connect import call, profile_option
 from rehost.cli.profile import ProfileError, resolve
 from rehost.client import ClientError, RehostClient
+from rehost.services.image_files import EXPORT_FORMATS
 
 # the server answers only when the guest booted (or failed): wait for QEMU plus a margin
 HTTP_MARGIN_S = 60.0
+EXPORT_TIMEOUT_S = 3600.0  # qemu-img convert of a large disk, or a slow download
 
 COLUMNS = [("ID", "image_id"), ("NAME", "name"), ("REGION", "region_id"), ("JOB", "job_id"),
            ("SOURCE", "source_id"), ("CREATED", "creation_time")]
@@ -46,7 +49,7 @@ def list_images(region_id: str | None, name: str | None, page_number: int | None
 @out.output_option
 @profile_option
 def describe(image_id: str, output: str, profile: str) -> None:
-    """Show one image and its manifest."""
+    """Show one image, its manifest and its location (directory, disk files, URLs)."""
     out.show(call(profile, output, lambda c: c.get_image(image_id)), output)
 
 
@@ -58,6 +61,58 @@ def delete(image_id: str, output: str, profile: str) -> None:
     """Delete an image and its files."""
     doc = call(profile, output, lambda c: c.delete_image(image_id))
     out.done(doc, output, f"Deleted image {image_id}")
+
+
+@image.command("export")
+@click.argument("image_id")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True,
+              help="Target disk format (qemu-img convert on the server).")
+@click.option("--download", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Also download the exported disks into this directory.")
+@out.output_option
+@profile_option
+def export(image_id: str, fmt: str, directory: Path | None, output: str, profile: str) -> None:
+    """Convert the image's disks to qcow2, vmdk or vhdx beside it on the server."""
+    doc: dict[str, Any] = _long_call(profile, output, EXPORT_TIMEOUT_S, lambda c: (
+        c.transport.call("POST", f"/images/{image_id}/export", json={"format": fmt})))
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for disk in doc["disks"]:
+            target = directory / f"{image_id}-disk-{disk['index']}.{fmt}"
+            _download(profile, output, image_id, int(disk["index"]), fmt, target)
+            disk["downloaded_to"] = str(target)
+    if output == "json":
+        out.emit_json(doc)
+        return
+    for disk in doc["disks"]:
+        click.echo(f"disk {disk['index']}: {disk['path']}"
+                   + (f" -> {disk['downloaded_to']}" if "downloaded_to" in disk else ""))
+
+
+@image.command("download")
+@click.argument("image_id")
+@click.option("--disk", "index", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Disk index (0 = system disk).")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default=None,
+              help="Download an earlier `rehost image export` in this format instead of "
+                   "the published disk.")
+@click.option("--output-file", "-o", "target", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="File to write; an existing partial file is resumed.")
+@out.output_option
+@profile_option
+def download(image_id: str, index: int, fmt: str | None, target: Path, output: str,
+             profile: str) -> None:
+    """Download one disk of an image over the API (resumes with HTTP Range)."""
+    written = _download(profile, output, image_id, index, fmt or "", target)
+    out.done({"image_id": image_id, "disk": index, "file": str(target), "bytes": written},
+             output, f"Downloaded disk {index} of {image_id} to {target} ({written} new bytes)")
+
+
+def _download(profile: str, output: str, image_id: str, index: int, fmt: str,
+              target: Path) -> int:
+    written: int = _long_call(profile, output, EXPORT_TIMEOUT_S, lambda c: c.transport.download(
+        f"/images/{image_id}/disks/{index}", target, params={"format": fmt}))
+    return written
 
 
 @image.command("verify")

@@ -8,6 +8,7 @@ import rehost.cli.job_watch  # noqa: F401  (registers `job logs` and `job wait`)
 from rehost import __version__
 from rehost.cli.activation import activation_code
 from rehost.cli.agent import agent
+from rehost.cli.backup import backup, db, restore
 from rehost.cli.configure import configure
 from rehost.cli.image import image
 from rehost.cli.job import job
@@ -28,7 +29,7 @@ def cli() -> None:
 
 
 for command in (server, configure, activation_code, agent, source, region, job, image,
-                transit):
+                transit, backup, restore, db):
     cli.add_command(command)
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
-from rehost.config import DEFAULT_LISTEN, SettingsError, load_settings
+from rehost.config import DEFAULT_LISTEN, LOG_FORMATS, LOG_LEVELS, SettingsError, load_settings
+from rehost.configfile import DEFAULT_CONFIG_PATH, merged_environment
 
 
 @click.command("server")
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help=f"TOML config file ([server] table) [default: {DEFAULT_CONFIG_PATH} if it "
+                   "exists]. Environment variables and flags override it.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Data directory [default: $REHOST_DATA_DIR or ~/.local/share/rehost].")
 @click.option("--listen", default=None, help=f"HOST:PORT to listen on [default: {DEFAULT_LISTEN}].")
@@ -19,18 +25,29 @@ from rehost.config import DEFAULT_LISTEN, SettingsError, load_settings
               help="Serve the API and console over HTTPS with a certificate from the server "
                    "CA (<data-dir>/pki/ca.pem; give it to clients with --ca-file / "
                    "REHOST_CA_FILE) [default: $REHOST_TLS or off].")
-def server(data_dir: str | None, listen: str | None, data_listen: str | None,
-           data_advertise: str | None, api_tls: bool | None) -> None:
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default=None,
+              help="Log lines as text or one JSON object per line (with request ids) "
+                   "[default: $REHOST_LOG_FORMAT or text].")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default=None,
+              help="Lowest level logged; the access log is at info [default: "
+                   "$REHOST_LOG_LEVEL or info].")
+def server(config: str | None, data_dir: str | None, listen: str | None,
+           data_listen: str | None, data_advertise: str | None, api_tls: bool | None,
+           log_format: str | None, log_level: str | None) -> None:
     """Run the rehost server; the first start prints the admin AccessKey once."""
     from rehost.api.smc.router import build_router  # heavy imports only for this command
     from rehost.console import create_console_router
+    from rehost.logformat import configure_logging
     from rehost.server import run_server
 
     try:
-        settings = load_settings(data_dir=data_dir, listen=listen, data_listen=data_listen,
-                                 data_advertise=data_advertise, api_tls=api_tls)
+        settings = load_settings(
+            env=merged_environment(config, os.environ), data_dir=data_dir, listen=listen,
+            data_listen=data_listen, data_advertise=data_advertise, api_tls=api_tls,
+            log_format=log_format, log_level=log_level)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
+    configure_logging(log_format=settings.log_format, log_level=settings.log_level)
     try:
         run_server(settings, routers=[build_router(), create_console_router()])
     except OSError as exc:  # a port in use, an unwritable data dir: say what to change

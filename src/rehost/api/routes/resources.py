@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from rehost.api.deps import Account, Ctx
+from rehost.api.routes.image_files import location_out
 from rehost.api.schemas import (
     ActivationCodeIn,
     ImageVerifyIn,
@@ -18,7 +19,7 @@ from rehost.api.schemas import (
 )
 from rehost.domain.ids import ActivationCodeId
 from rehost.domain.models import DiskLimits
-from rehost.services import activation, image_verify, images, regions
+from rehost.services import activation, image_files, image_verify, images, regions
 
 router = APIRouter()
 
@@ -71,8 +72,10 @@ def list_images(
 
 @router.get("/images/{image_id}", tags=["images"])
 def describe_image(image_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
-    """One image with its manifest."""
-    return image_out(images.get_image(ctx, account, image_id))
+    """One image with its manifest and `location` (directory, disk files, download URLs)."""
+    where = image_files.locate(ctx, account, image_id)
+    return {**image_out(images.get_image(ctx, account, image_id)),
+            "location": location_out(where, image_id)}
 
 
 @router.delete("/images/{image_id}", tags=["images"])

@@ -1,0 +1,54 @@
+"""/api/v1/images/{id}: disk download (HTTP Range) and export to qcow2 / vmdk / vhdx."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict
+
+from rehost.api.deps import Account, Ctx
+from rehost.services import image_files
+from rehost.services.image_files import DiskFile, ImageLocation
+
+router = APIRouter()
+
+
+class ExportIn(BaseModel):
+    """POST /images/{id}/export."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: str
+
+
+def disk_out(disk: DiskFile, image_id: str) -> dict[str, Any]:
+    """A disk file as JSON, with its download URL."""
+    query = f"?format={disk.format}" if disk.exported else ""
+    return {"index": disk.index, "path": str(disk.path), "format": disk.format,
+            "size_bytes": disk.size_bytes,
+            "url": f"/api/v1/images/{image_id}/disks/{disk.index}{query}"}
+
+
+def location_out(where: ImageLocation, image_id: str) -> dict[str, Any]:
+    """Where an image is (describe's `location`)."""
+    return {"path": str(where.directory), "transit_host": where.host or None,
+            "disks": [disk_out(d, image_id) for d in where.disks]}
+
+
+@router.get("/images/{image_id}/disks/{index}", tags=["images"], response_class=FileResponse,
+            responses={206: {"description": "the requested byte range"}})
+def download_disk(image_id: str, index: int, ctx: Ctx, account: Account,
+                  format: Annotated[str, Query()] = "") -> FileResponse:
+    """Download one disk (Range requests resume); `format` picks an earlier export."""
+    disk = image_files.disk_file(ctx, account, image_id, index, fmt=format)
+    return FileResponse(disk.path, media_type="application/octet-stream",
+                        filename=f"{image_id}-{disk.path.name}")
+
+
+@router.post("/images/{image_id}/export", tags=["images"])
+def export_image(image_id: str, body: ExportIn, ctx: Ctx, account: Account) -> dict[str, Any]:
+    """Convert every disk with qemu-img (blocks until done); download them with ?format=."""
+    disks = image_files.export(ctx, account, image_id, body.format)
+    return {"image_id": image_id, "format": body.format,
+            "disks": [disk_out(d, image_id) for d in disks]}

@@ -1,0 +1,44 @@
+"""Operations endpoints (no auth): /healthz, /readyz, /metrics at the root, like most servers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from rehost import __version__
+from rehost.api.deps import context_dependency
+from rehost.api.metrics import CONTENT_TYPE, Metrics
+from rehost.services import readiness
+from rehost.services.context import ServiceContext
+
+router = APIRouter(tags=["operations"])
+Ctx = Annotated[ServiceContext, Depends(context_dependency)]
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers (touches nothing else)."""
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/readyz", responses={503: {"description": "a check failed; `reason` says which"}})
+async def readyz(ctx: Ctx) -> JSONResponse:
+    """Readiness: database query, data port listening, image stores writable; 503 otherwise."""
+    checks = await run_in_threadpool(readiness.run_checks, ctx)
+    failed = [c for c in checks if not c.ok]
+    body: dict[str, Any] = {
+        "status": "ready" if not failed else "not ready",
+        "reason": "; ".join(c.detail for c in failed),
+        "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks},
+    }
+    return JSONResponse(body, status_code=503 if failed else 200)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition."""
+    registry: Metrics = request.app.state.metrics
+    return Response(await run_in_threadpool(registry.render), media_type=CONTENT_TYPE)

@@ -1,0 +1,94 @@
+"""server.toml (env and flags override it, unknown keys refused by name) and the JSON log lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from rehost.config import SettingsError, load_settings
+from rehost.configfile import merged_environment, read_config_file
+from rehost.logformat import REQUEST_ID, JsonFormatter, RequestIdFilter
+from rehost.server import print_listening
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "server.toml"
+    path.write_text(text)
+    return path
+
+
+def test_file_then_env_then_flags(tmp_path: Path) -> None:
+    path = write(tmp_path, '[server]\nlisten = "0.0.0.0:8000"\ndata_dir = "/srv/rehost"\n'
+                 'log_format = "json"\ntls = true\nheartbeat_interval_s = 10\n')
+    env = merged_environment(str(path), {"REHOST_DATA_DIR": "/env/dir"})
+    settings = load_settings(env=env, log_format=None)
+    assert (settings.listen, str(settings.data_dir)) == ("0.0.0.0:8000", "/env/dir")
+    assert settings.api_tls and settings.heartbeat_interval_s == 10.0
+    assert settings.log_format == "json"
+    flagged = load_settings(env=env, listen="127.0.0.1:9000", log_format="text")
+    assert (flagged.listen, flagged.log_format) == ("127.0.0.1:9000", "text")
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ('[server]\nlisten_port = 1\n', "listen_port"),
+    ('[server]\nlisten = 7001\n', "listen must be a str"),
+    ('[serverr]\nlisten = "a:1"\n', "serverr"),
+    ('[server\n', "not valid TOML"),
+])
+def test_bad_files_refused_by_name(tmp_path: Path, text: str, named: str) -> None:
+    with pytest.raises(SettingsError, match=named) as caught:
+        read_config_file(write(tmp_path, text))
+    assert str(tmp_path) in str(caught.value) and "：" in str(caught.value)  # English + Chinese
+
+
+def test_missing_explicit_file_refused_default_optional(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read"):
+        merged_environment(str(tmp_path / "absent.toml"), {})
+    assert merged_environment(None, {"A": "1"})["A"] == "1"
+
+
+def test_bad_log_level_named() -> None:
+    with pytest.raises(SettingsError, match="--log-level must be one of"):
+        load_settings(env={}, log_level="loud")
+
+
+def test_json_line_carries_request_id() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter())
+    log = logging.getLogger("rehost.test.json")
+    log.addHandler(handler)
+    log.propagate = False
+    token = REQUEST_ID.set("rid-1")
+    try:
+        log.warning("hello %s", "世界", extra={"status": 200})
+    finally:
+        REQUEST_ID.reset(token)
+        log.removeHandler(handler)
+    doc = json.loads(stream.getvalue())
+    assert doc["message"] == "hello 世界" and doc["request_id"] == "rid-1"
+    assert doc["level"] == "warning" and doc["status"] == 200
+
+
+def test_print_listening_names_both_ports(tmp_path: Path) -> None:
+    out = io.StringIO()
+    settings = load_settings(env={}, data_dir=tmp_path, listen="127.0.0.1:7101")
+    print_listening(settings, tls=True, data_port=True, out=out)
+    assert "https://127.0.0.1:7101" in out.getvalue() and "127.0.0.1:7102" in out.getvalue()
+
+
+def test_server_command_refuses_a_bad_config_file_by_name(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from rehost.cli.main import cli
+
+    path = write(tmp_path, '[server]\nlisten = "127.0.0.1:7001"\nlog_colour = "red"\n')
+    result = CliRunner().invoke(cli, ["server", "--config", str(path)])
+    assert result.exit_code == 2 and "log_colour" in result.output
+    bad_flag = CliRunner().invoke(cli, ["server", "--log-format", "xml"])
+    assert bad_flag.exit_code == 2 and "xml" in bad_flag.output

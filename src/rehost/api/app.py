@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 
 from rehost import __version__
 from rehost.api import errors
+from rehost.api.limits import BodyLimitMiddleware, BodyLimits
 from rehost.api.routes import agent, jobs, resources, sources, transit_hosts
 from rehost.config import Settings
 from rehost.services import bootstrap
@@ -26,6 +27,7 @@ def create_app(
     *,
     context: ServiceContext | None = None,
     routers: Sequence[APIRouter] = (),
+    body_limits: BodyLimits | None = None,
 ) -> FastAPI:
     """Build the app on `context` (default: open/migrate the database from `settings`)."""
     ctx = context or bootstrap.open_context(settings)
@@ -38,6 +40,8 @@ def create_app(
     app.state.ctx = ctx
     app.state.settings = settings
     errors.install(app)
+    # added last, so it is outermost: bodies are bounded before any route or credential check
+    app.add_middleware(BodyLimitMiddleware, limits=body_limits or BodyLimits())
     for module in (sources, jobs, resources, agent, transit_hosts):
         app.include_router(module.router, prefix=API_PREFIX)
     for extra in routers:

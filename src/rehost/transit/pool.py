@@ -21,6 +21,7 @@ from rehost.transit.session import JobSession, TransitStats
 
 log = logging.getLogger(__name__)
 REAP_INTERVAL_S = 0.25
+REFUSAL_LOG_INTERVAL_S = 10.0
 
 
 @dataclass(eq=False)
@@ -57,6 +58,7 @@ class TransitPool:
         self._sessions: dict[str, JobSession] = {}
         self._conns: dict[str, set[DataConnection]] = {}
         self._peers: set[_Peer] = set()
+        self._refused, self._refusal_logged_at = 0, -REFUSAL_LOG_INTERVAL_S
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(
@@ -157,13 +159,20 @@ class TransitPool:
             same = sum(1 for p in self._peers if p.address == address)
             if (len(self._peers) >= self.limits.max_connections
                     or same >= self.limits.max_connections_per_address):
-                log.warning("data connection from %s refused: %d open (%d from it)",
-                            address, len(self._peers), same)
+                self._note_refusal(address, same)
                 return None
             peer = _Peer(address, os.dup(raw.fileno()),
                          self._clock() + self.limits.hello_timeout_s)
             self._peers.add(peer)
             return peer
+
+    def _note_refusal(self, address: str, same: int) -> None:
+        self._refused += 1
+        now = self._clock()
+        if now >= self._refusal_logged_at + REFUSAL_LOG_INTERVAL_S:  # a flood must not flood logs
+            log.warning("data connections refused: %d since the last report (now %d open, %d from"
+                        " %s)", self._refused, len(self._peers), same, address)
+            self._refused, self._refusal_logged_at = 0, now
 
     def _reap_loop(self) -> None:
         while not self._stopping.wait(REAP_INTERVAL_S):

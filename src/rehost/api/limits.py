@@ -10,6 +10,7 @@ the limit, then replayed to the app, so an unauthenticated client costs at most 
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -29,10 +30,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class BodyLimits:
-    """The largest body accepted per route: path prefix -> bytes, else default_bytes."""
+    """The largest body accepted per route: path prefix -> bytes, else default_bytes.
+
+    Refusals on `rpc_paths` (the SMC endpoint) use SMC's error document, which its SDKs parse.
+    """
 
     default_bytes: int = DEFAULT_MAX_BODY_BYTES
     routes: dict[str, int] = field(default_factory=dict)
+    rpc_paths: frozenset[str] = frozenset({"/"})
 
     def for_path(self, path: str) -> int:
         """The limit for a request path."""
@@ -77,20 +82,22 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limits.for_path(str(scope.get("path", "")))
+        path = str(scope.get("path", ""))
+        limit = self.limits.for_path(path)
         headers = _headers(scope)
+        rpc = path in self.limits.rpc_paths
         declared = headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
-                await _refuse(send, headers, bad_length(), 400)
+                await _refuse(send, headers, bad_length(), 400, rpc=rpc)
                 return
             if int(declared) > limit:
-                await _refuse(send, headers, too_large(limit), 413)
+                await _refuse(send, headers, too_large(limit), 413, rpc=rpc)
                 return
         try:
             messages = await _read_body(receive, limit)
         except _TooLarge:
-            await _refuse(send, headers, too_large(limit), 413)
+            await _refuse(send, headers, too_large(limit), 413, rpc=rpc)
             return
         await self.app(scope, _replay(messages, receive), send)
 
@@ -133,11 +140,15 @@ def _request_id(headers: dict[str, str]) -> str:
     return rid if ok else str(uuid.uuid4())
 
 
-async def _refuse(send: Send, headers: dict[str, str], error: RehostError, status: int) -> None:
+async def _refuse(send: Send, headers: dict[str, str], error: RehostError, status: int, *,
+                  rpc: bool) -> None:
     rid = _request_id(headers)
-    body = json.dumps({"code": error.code,
-                       "message": error.localized(headers.get("accept-language", "en")),
-                       "request_id": rid}, ensure_ascii=False).encode()
+    message = error.localized(headers.get("accept-language", "en"))
+    doc = {"code": error.code, "message": message, "request_id": rid}
+    if rpc:
+        doc = {"RequestId": rid, "HostId": socket.gethostname(), "Code": error.code,
+               "Message": f"{error.message} {error.message_zh}", "Recommend": ""}
+    body = json.dumps(doc, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"x-request-id", rid.encode()), (b"connection", b"close")]})

@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rehost.transit.limits import DataPortLimits, LimitSettingError, limits_from_env
+
 DEFAULT_LISTEN = "127.0.0.1:7001"
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "rehost"
 
@@ -36,6 +38,8 @@ class Settings:
     data_advertise: str = ""
     # serve the API/console over HTTPS with a certificate from the server CA
     api_tls: bool = False
+    # bounds of the data port before HELLO (REHOST_DATA_HELLO_TIMEOUT_S, _MAX_CONNECTIONS, …)
+    data_port_limits: DataPortLimits = field(default_factory=DataPortLimits)
 
     @property
     def data_listen_addr(self) -> tuple[str, int]:
@@ -123,4 +127,12 @@ def load_settings(
         data_listen=_parse_listen(data) if data else "",
         data_advertise=data_advertise or env.get("REHOST_DATA_ADVERTISE", ""),
         api_tls=api_tls if api_tls is not None else env.get("REHOST_TLS", "") in ("1", "true"),
+        data_port_limits=_data_port_limits(env),
     )
+
+
+def _data_port_limits(env: Mapping[str, str]) -> DataPortLimits:
+    try:
+        return limits_from_env(env)
+    except LimitSettingError as exc:
+        raise SettingsError(str(exc)) from exc

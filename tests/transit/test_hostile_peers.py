@@ -155,3 +155,16 @@ def test_a_job_still_finishes_after_hostile_peers(tmp_path: Path) -> None:
         assert same_bytes(src, rig.target(job, 0))
         for s in idle:
             s.close()
+
+
+def test_limits_come_from_the_environment() -> None:
+    from rehost.config import SettingsError, load_settings
+
+    env = {"REHOST_DATA_HELLO_TIMEOUT_S": "2.5", "REHOST_DATA_MAX_CONNECTIONS": "9",
+           "REHOST_DATA_MAX_CONNECTIONS_PER_IP": "3"}
+    settings = load_settings(data_dir="/tmp/x", env=env)
+    assert settings.data_port_limits == DataPortLimits(hello_timeout_s=2.5, max_connections=9,
+                                                       max_connections_per_address=3)
+    for bad in ("0", "-1", "many", "nan"):
+        with pytest.raises(SettingsError, match="REHOST_DATA_MAX_CONNECTIONS=.*positive"):
+            load_settings(data_dir="/tmp/x", env={"REHOST_DATA_MAX_CONNECTIONS": bad})

@@ -11,10 +11,9 @@ most `PREAUTH_FRAME_BYTES`; the 16 MiB data frame limit applies only to a valid 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-from rehost.transit.errors import TransitError
 
 PREAUTH_FRAME_BYTES = 64 * 1024  # HELLO is a few hundred bytes of JSON
 
@@ -47,16 +46,19 @@ def limits_from_env(env: Mapping[str, str]) -> DataPortLimits:
             value: float | int = float(text) if attr.endswith("_s") else int(text)
         except ValueError:
             value = 0
-        if not value > 0:
+        if not 0 < value < math.inf:
             raise bad_setting(name, text)
         values[attr] = value
     return DataPortLimits(**values)  # type: ignore[arg-type]
 
 
-def bad_setting(name: str, text: str) -> TransitError:
+class LimitSettingError(ValueError):
+    """A data port limit in the environment is not a positive number."""
+
+
+def bad_setting(name: str, text: str) -> LimitSettingError:
     """A data port limit that is not a positive number."""
-    return TransitError(
-        "Transit.InvalidSetting",
-        f"{name}={text!r} is not a positive number; set a value above 0 or unset it"
-        f" / {name}={text!r} 不是正数；请设为大于 0 的值或删除该设置",
+    return LimitSettingError(
+        f"{name}={text!r} is not a positive number; set a finite value above 0 or unset it"
+        f" / {name}={text!r} 不是正数；请设为大于 0 的有限值或删除该设置"
     )

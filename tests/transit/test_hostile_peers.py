@@ -166,5 +166,5 @@ def test_limits_come_from_the_environment() -> None:
     assert settings.data_port_limits == DataPortLimits(hello_timeout_s=2.5, max_connections=9,
                                                        max_connections_per_address=3)
     for bad in ("0", "-1", "many", "nan"):
-        with pytest.raises(SettingsError, match="REHOST_DATA_MAX_CONNECTIONS=.*positive"):
+        with pytest.raises(SettingsError, match=r"REHOST_DATA_MAX_CONNECTIONS=.*positive"):
             load_settings(data_dir="/tmp/x", env={"REHOST_DATA_MAX_CONNECTIONS": bad})

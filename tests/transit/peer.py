@@ -50,6 +50,7 @@ def error_then_close(reader: wire.FrameReader, sock: ssl.SSLSocket) -> str:
     assert frame.type == FrameType.ERROR, frame.type
     code = str(wire.unpack_control(frame.body)["code"])
     assert closed(sock), "the transit must close the connection after ERROR"
+    sock.close()  # the transit drains (up to 1 s) until its peer closes too
     return code
 
 

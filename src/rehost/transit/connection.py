@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import select
+import socket
 import ssl
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +26,8 @@ from rehost.wire import ChunkRange, Codec, FrameType, WireError
 log = logging.getLogger(__name__)
 
 IDLE_TIMEOUT_S = 300.0
+LINGER_S = 1.0
+LINGER_MAX_BYTES = 1024 * 1024
 
 MAX_FRAME_BODY_BYTES = wire.DATA_HEADER.size + wire.MAX_PAYLOAD_BYTES
 INTERNAL_MESSAGE = ("the transit failed unexpectedly; start the job again"
@@ -209,10 +213,22 @@ class DataConnection:
         self.sock.sendall(wire.pack_control(FrameType.DISK_OK, {"index": index}))
 
     def _send_quietly(self, data: bytes) -> None:
+        """Send an ERROR frame, then drain briefly so closing does not reset it away."""
         try:
             self.sock.settimeout(5.0)
             self.sock.sendall(data)
-        except OSError:
+            # closing with unread input sends a TCP reset, which can destroy the ERROR frame
+            # before the peer reads it: half-close (the peer sees EOF right after the ERROR),
+            # then read and drop a bounded amount until the peer closes too
+            self.sock.shutdown(socket.SHUT_WR)
+            end, drained = time.monotonic() + LINGER_S, 0
+            while drained < LINGER_MAX_BYTES and time.monotonic() < end:
+                self.sock.settimeout(max(0.01, end - time.monotonic()))
+                n = len(self.sock.recv(64 * 1024))
+                if n == 0:
+                    break
+                drained += n
+        except (OSError, ValueError):
             pass
 
     def _close(self) -> None:

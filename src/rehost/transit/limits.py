@@ -1,7 +1,7 @@
 """Bounds of the data port before and after authentication (HELLO), configurable at start-up.
 
     REHOST_DATA_HELLO_TIMEOUT_S          TLS handshake + HELLO must finish within this (10)
-    REHOST_DATA_MAX_CONNECTIONS          open data connections in total (512)
+    REHOST_DATA_MAX_CONNECTIONS          open data connections in total (256)
     REHOST_DATA_MAX_CONNECTIONS_PER_IP   open data connections per source address (64)
 
 Each connection costs two threads at most (its reader and, after HELLO, its disk writer), so
@@ -23,7 +23,7 @@ class DataPortLimits:
     """How much an unauthenticated peer may hold on the data port, and for how long."""
 
     hello_timeout_s: float = 10.0
-    max_connections: int = 512
+    max_connections: int = 256
     max_connections_per_address: int = 64
     preauth_frame_bytes: int = PREAUTH_FRAME_BYTES
 

@@ -2,11 +2,13 @@
 
 50 unauthenticated 100 MiB bodies (streamed, never built in memory; half with a declared
 Content-Length, half chunked) and 200 TLS connections that stop inside a frame before HELLO
-must leave the server under +100 MB RSS; a migration still finishes afterwards.
+(half of them announcing a 16 MiB HELLO) must leave the server under +100 MB RSS; a migration
+still finishes afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -76,15 +78,19 @@ def post_unauthenticated(port: int, *, chunked: bool) -> int:
 
 
 def hold_before_hello(port: int, count: int) -> list[ssl.SSLSocket]:
-    """count TLS connections, each stopped inside a HELLO frame just under the pre-auth limit."""
+    """count TLS connections before HELLO: half stopped inside a HELLO just under the pre-auth
+    limit, half announcing a 16 MiB HELLO and sending 4 MiB of it (refused on the header)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-    body = 60 * 1024
-    partial = wire.FRAME_HEADER.pack(wire.MAGIC, 1, wire.FrameType.HELLO, body) + b"{" * (body - 1)
+    small = 60 * 1024
+    partial = (wire.FRAME_HEADER.pack(wire.MAGIC, 1, wire.FrameType.HELLO, small)
+               + b"{" * (small - 1))
+    big = wire.FRAME_HEADER.pack(wire.MAGIC, 1, wire.FrameType.HELLO, wire.MAX_CONTROL_BYTES)
     held = []
-    for _ in range(count):
+    for i in range(count):
         sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
-        sock.sendall(partial)
+        with contextlib.suppress(OSError):  # refused on the header: closed mid-send
+            sock.sendall(partial if i % 2 == 0 else big + BLOCK * 16)
         held.append(sock)
     return held
 

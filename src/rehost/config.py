@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rehost.transit.limits import DataPortLimits, LimitSettingError, limits_from_env
+
 DEFAULT_LISTEN = "127.0.0.1:7001"
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -40,6 +42,8 @@ class Settings:
     api_tls: bool = False
     log_format: str = "text"  # text | json (rehost.logformat)
     log_level: str = "info"  # debug | info | warning | error
+    # bounds of the data port before HELLO (REHOST_DATA_HELLO_TIMEOUT_S, _MAX_CONNECTIONS, …)
+    data_port_limits: DataPortLimits = field(default_factory=DataPortLimits)
 
     @property
     def data_listen_addr(self) -> tuple[str, int]:
@@ -140,4 +144,12 @@ def load_settings(
                                  or "text", LOG_FORMATS),
         log_level=_parse_choice("--log-level", log_level or env.get("REHOST_LOG_LEVEL")
                                 or "info", LOG_LEVELS),
+        data_port_limits=_data_port_limits(env),
     )
+
+
+def _data_port_limits(env: Mapping[str, str]) -> DataPortLimits:
+    try:
+        return limits_from_env(env)
+    except LimitSettingError as exc:
+        raise SettingsError(str(exc)) from exc

@@ -79,7 +79,7 @@ def start_embedded_transit(settings: Settings) -> EmbeddedTransit:
     control = ServiceTransitControl(ctx, on_synced=builder.submit)
     host, port = settings.data_listen_addr
     pool = TransitPool(control=control, ssl_context=transit_server_context(cert),
-                       host=host, port=port)
+                       host=host, port=port, limits=settings.data_port_limits)
     shared.attach(pool)
     pool.start()
     builder.resume()

@@ -248,6 +248,12 @@ class FrameReader:
         self._have = 0
         self._max_body = max_body_bytes
 
+    def limit(self, max_body_bytes: int) -> None:
+        """Accept frame bodies up to max_body_bytes from now on (at most the buffer's size)."""
+        if max_body_bytes > len(self._buf) - FRAME_HEADER.size:
+            raise ValueError("the limit is larger than the reader's buffer")
+        self._max_body = max_body_bytes
+
     def read(self) -> Frame:
         """Wait for one whole frame (socket timeout applies; partial data is kept for a retry)."""
         self._fill(FRAME_HEADER.size, block=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -16,6 +18,14 @@ from fuzz.hostile import CODE, EDGE_INT, EDGE_TIME, counts
 from fuzz.test_rest_fuzz import FUZZ
 from rehost.api.app import create_app
 from rehost.api.smc.router import ACTIONS, build_router
+from rehost.api.smc.signature import (
+    CanonicalInput,
+    authorization_header,
+    canonical_request,
+    group_headers,
+    sign,
+    string_to_sign,
+)
 from rehost.services import accounts, activation, agents
 from rehost.services.context import ServiceContext
 from smc.rawsign import signed_headers
@@ -139,4 +149,36 @@ def test_unsigned_bodies(rpc: tuple[Rpc, dict[str, str]], body: bytes) -> None:
     r = caller.client.post("/", content=body, headers={
         "content-type": "application/x-www-form-urlencoded",
         "x-acs-action": "DescribeReplicationJobs"})
-    assert assert_smc_shape(r)["Code"] == "IncompleteSignature"
+    expected = "RequestBody.TooLarge" if len(body) > 1024 * 1024 else "IncompleteSignature"
+    assert assert_smc_shape(r)["Code"] == expected
+
+
+def _signed_form(caller: Rpc, body: bytes) -> dict[str, str]:
+    """Headers of a V3-signed DescribeReplicationJobs with a form body."""
+    headers = {
+        "host": "testserver", "x-acs-action": "DescribeReplicationJobs",
+        "x-acs-version": "2019-06-01", "content-type": "application/x-www-form-urlencoded",
+        "x-acs-date": caller.ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "x-acs-signature-nonce": uuid.uuid4().hex,
+        "x-acs-content-sha256": hashlib.sha256(body).hexdigest(),
+    }
+    names = sorted(headers)
+    data = CanonicalInput("POST", "/", (), group_headers(headers.items()),
+                          headers["x-acs-content-sha256"])
+    signature = sign(caller.secret, string_to_sign(canonical_request(data, names)))
+    return {**headers, "authorization": authorization_header(caller.key_id, names, signature)}
+
+
+@pytest.mark.parametrize("body", [b"PageSize=\xff\xfe", b"PageSize=%FF", b"Name=%C3%28&PageSize=1"])
+def test_signed_form_that_is_not_utf8_is_400(rpc: tuple[Rpc, dict[str, str]],
+                                             body: bytes) -> None:
+    caller, _ = rpc
+    r = caller.client.post("/", content=body, headers=_signed_form(caller, body))
+    assert r.status_code == 400, r.text
+    assert assert_smc_shape(r)["Code"] == "InvalidParameter.Body"
+
+
+def test_signed_form_that_is_utf8_is_accepted(rpc: tuple[Rpc, dict[str, str]]) -> None:
+    caller, _ = rpc
+    r = caller.client.post("/", content=b"PageSize=5", headers=_signed_form(caller, b"PageSize=5"))
+    assert r.status_code == 200, r.text

@@ -19,6 +19,7 @@ from rehost.pki import (
     transit_server_context,
 )
 from rehost.transit.fake import FakeTransitControl
+from rehost.transit.limits import DataPortLimits
 from rehost.transit.pool import TransitPool
 from rehost.transit.ports import TransitDisk, TransitJobSpec
 from rehost.transit.session import target_disk_path
@@ -57,13 +58,14 @@ class Rig:
 
 
 @contextmanager
-def transit_rig(root: Path, *, port: int = 0) -> Iterator[Rig]:
+def transit_rig(root: Path, *, port: int = 0,
+                limits: DataPortLimits | None = None) -> Iterator[Rig]:
     """Start a transit pool on 127.0.0.1 with a fresh CA."""
     ca = create_ca(now=NOW)
     cert = issue_transit_cert(ca, ["127.0.0.1", "localhost"], now=NOW)
     control = FakeTransitControl()
     pool = TransitPool(control=control, ssl_context=transit_server_context(cert),
-                       host="127.0.0.1", port=port)
+                       host="127.0.0.1", port=port, limits=limits)
     pool.start()
     try:
         yield Rig(pool, control, ca, root)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 from rehost import __version__
 from rehost.api import errors
 from rehost.api.access import AccessMiddleware
+from rehost.api.limits import BodyLimitMiddleware, BodyLimits
 from rehost.api.metrics import Metrics
 from rehost.api.routes import (
     agent,
@@ -36,6 +37,7 @@ def create_app(
     *,
     context: ServiceContext | None = None,
     routers: Sequence[APIRouter] = (),
+    body_limits: BodyLimits | None = None,
 ) -> FastAPI:
     """Build the app on `context` (default: open/migrate the database from `settings`)."""
     ctx = context or bootstrap.open_context(settings)
@@ -50,6 +52,8 @@ def create_app(
     app.state.metrics = Metrics(ctx)
     errors.install(app)
     app.add_middleware(AccessMiddleware, metrics=app.state.metrics)  # outside errors' middleware
+    # added last, so it is outermost: bodies are bounded before any route or credential check
+    app.add_middleware(BodyLimitMiddleware, limits=body_limits or BodyLimits())
     app.include_router(ops.router)
     for module in (sources, jobs, resources, image_files, agent, transit_hosts):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -84,13 +84,18 @@ def run(endpoint: str, region_id: str, data_listen: str, advertise: str, work_di
         profile: str) -> None:
     """Register (first time, with the AccessKey) and serve the region's transits."""
     from rehost.transit.hostmain import HostConfig, load_or_register
+    from rehost.transit.limits import LimitSettingError, limits_from_env
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        limits = limits_from_env(os.environ)
+    except LimitSettingError as exc:
+        raise click.UsageError(str(exc)) from exc
     config = HostConfig(endpoint=endpoint, region_id=region_id,
                         data_listen=split_hostport(data_listen), advertise=advertise,
                         work_dir=work_dir, image_store=image_store, state_dir=state_dir,
-                        name=name, poll_interval_s=poll_interval)
+                        name=name, poll_interval_s=poll_interval, data_port_limits=limits)
 
     def register(region: str, host_name: str, data_endpoint: str) -> dict[str, object]:
         os.environ["REHOST_ENDPOINT"] = endpoint  # --endpoint wins over the profile's

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import select
+import socket
 import ssl
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,15 +16,22 @@ import zstandard
 
 from rehost import wire
 from rehost.transit.errors import TransitError
+from rehost.transit.frames import check_chunk, check_hello, parse_disk_done
 from rehost.transit.journal import ChunkRecord
+from rehost.transit.limits import PREAUTH_FRAME_BYTES
 from rehost.transit.session import JobSession
 from rehost.transit.writer import ChunkWriter, StagedChunk
 from rehost.wire import ChunkRange, Codec, FrameType, WireError
 
 log = logging.getLogger(__name__)
 
-HELLO_TIMEOUT_S = 30.0
 IDLE_TIMEOUT_S = 300.0
+LINGER_S = 1.0
+LINGER_MAX_BYTES = 1024 * 1024
+
+MAX_FRAME_BODY_BYTES = wire.DATA_HEADER.size + wire.MAX_PAYLOAD_BYTES
+INTERNAL_MESSAGE = ("the transit failed unexpectedly; start the job again"
+                    " / 中转实例发生意外错误，请重新启动任务")
 
 SessionOpener = Callable[[str], JobSession | None]
 
@@ -30,10 +39,13 @@ SessionOpener = Callable[[str], JobSession | None]
 class DataConnection:
     """Serves one TLS connection until the peer leaves or an error ends it."""
 
-    def __init__(self, sock: ssl.SSLSocket, open_session: SessionOpener) -> None:
+    def __init__(self, sock: ssl.SSLSocket, open_session: SessionOpener, *,
+                 preauth_frame_bytes: int = PREAUTH_FRAME_BYTES) -> None:
         self.sock = sock
         self._open_session = open_session
-        self._reader = wire.FrameReader(sock, wire.DATA_HEADER.size + wire.MAX_PAYLOAD_BYTES)
+        self._reader = wire.FrameReader(sock, MAX_FRAME_BODY_BYTES)
+        # until a valid HELLO only a small frame is read: the buffer's pages stay untouched
+        self._reader.limit(preauth_frame_bytes)
         self._dctx = zstandard.ZstdDecompressor()
         self._writer: ChunkWriter | None = None
         self.session: JobSession | None = None
@@ -54,12 +66,15 @@ class DataConnection:
                 self._send_quietly(wire.pack_error(exc.code, exc.message))
         except OSError as exc:
             log.info("data connection dropped: %s", exc)
+        except Exception:  # a bug must not kill the thread silently nor leave the peer waiting
+            log.exception("data connection failed unexpectedly")
+            self._send_quietly(wire.pack_error("Transit.InternalError", INTERNAL_MESSAGE))
         finally:
             self._close()
 
     def _run(self) -> None:
-        self.sock.settimeout(HELLO_TIMEOUT_S)
         session = self._handshake()
+        self._reader.limit(MAX_FRAME_BODY_BYTES)
         self._writer = writer = ChunkWriter(session)
         self.sock.settimeout(IDLE_TIMEOUT_S)
         while True:
@@ -86,7 +101,8 @@ class DataConnection:
         if frame.type != FrameType.HELLO:
             raise WireError("Wire.BadFrame", "the first frame must be HELLO")
         doc = wire.unpack_control(frame.body)
-        session = self._open_session(str(doc.get("token", "")))
+        check_hello(doc)
+        session = self._open_session(str(doc["token"]))
         if session is None:
             raise WireError("Transit.InvalidToken", "unknown or inactive job data token")
         self.session = session
@@ -102,7 +118,7 @@ class DataConnection:
             head, pieces, payload = wire.unpack_pieces(frame.body)
         else:
             (head, payload), pieces = wire.unpack_data(frame.body), None
-        session.target(head.disk_index)  # an unknown disk fails the job before any IO
+        check_chunk(head, session.target(head.disk_index).size_bytes)  # before any IO
         session.note_received(head.disk_index, head.offset_bytes, head.raw_length_bytes)
         buffer = None if head.codec == Codec.ZERO else writer.stage_buffer()
         self._check_and_submit(writer, head, self._stage_cell(head, pieces, payload, buffer),
@@ -113,7 +129,7 @@ class DataConnection:
         head, _ = wire.unpack_data(self._reader.prefix())
         if head.codec != Codec.RAW or body_length - wire.DATA_HEADER.size != head.raw_length_bytes:
             return False
-        session.target(head.disk_index)  # an unknown disk fails the job before any IO
+        check_chunk(head, session.target(head.disk_index).size_bytes)  # before any IO
         session.note_received(head.disk_index, head.offset_bytes, head.raw_length_bytes)
         buffer = writer.stage_buffer()
         stage = buffer[: head.raw_length_bytes]
@@ -192,16 +208,27 @@ class DataConnection:
         writer.raise_error()
 
     def _on_disk_done(self, session: JobSession, doc: dict[str, Any]) -> None:
-        index = int(doc["index"])
-        digest = bytes.fromhex(str(doc.get("digest", "")))
+        index, digest = parse_disk_done(doc)
         session.finish_disk(index, digest)
         self.sock.sendall(wire.pack_control(FrameType.DISK_OK, {"index": index}))
 
     def _send_quietly(self, data: bytes) -> None:
+        """Send an ERROR frame, then drain briefly so closing does not reset it away."""
         try:
             self.sock.settimeout(5.0)
             self.sock.sendall(data)
-        except OSError:
+            # closing with unread input sends a TCP reset, which can destroy the ERROR frame
+            # before the peer reads it: half-close (the peer sees EOF right after the ERROR),
+            # then read and drop a bounded amount until the peer closes too
+            self.sock.shutdown(socket.SHUT_WR)
+            end, drained = time.monotonic() + LINGER_S, 0
+            while drained < LINGER_MAX_BYTES and time.monotonic() < end:
+                self.sock.settimeout(max(0.01, end - time.monotonic()))
+                n = len(self.sock.recv(64 * 1024))
+                if n == 0:
+                    break
+                drained += n
+        except (OSError, ValueError):
             pass
 
     def _close(self) -> None:

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from rehost.pki import IssuedCert, transit_server_context
 from rehost.privatefile import write_private
 from rehost.transit.hostbuild import HostBuilder
+from rehost.transit.limits import DataPortLimits
 from rehost.transit.pool import TransitPool
 from rehost.transit.remote import HostApi, HostApiError, RemoteTransitControl
 
@@ -41,6 +42,7 @@ class HostConfig:
     state_dir: Path
     name: str = ""
     poll_interval_s: float = 0.5
+    data_port_limits: DataPortLimits = field(default_factory=DataPortLimits)
 
     @property
     def data_endpoint(self) -> str:
@@ -94,7 +96,8 @@ class TransitHost:
         ssl_ctx = transit_server_context(IssuedCert(state.cert_pem.encode(),
                                                     state.key_pem.encode()))
         host, port = config.data_listen
-        self.pool = TransitPool(control=self.control, ssl_context=ssl_ctx, host=host, port=port)
+        self.pool = TransitPool(control=self.control, ssl_context=ssl_ctx, host=host, port=port,
+                                limits=config.data_port_limits)
         self.builder = HostBuilder(self.api, self.control, config.work_dir, config.image_store)
         self._stop = threading.Event()
         self._interval = state.heartbeat_interval_s

@@ -4,24 +4,41 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from rehost.transit.connection import DataConnection
+from rehost.transit.limits import DataPortLimits
 from rehost.transit.ports import TransitControl
 from rehost.transit.session import JobSession, TransitStats
 
 log = logging.getLogger(__name__)
-TLS_HANDSHAKE_TIMEOUT_S = 30.0
+REAP_INTERVAL_S = 0.25
+REFUSAL_LOG_INTERVAL_S = 10.0
+
+
+@dataclass(eq=False)
+class _Peer:
+    """One accepted connection: where from, and until when it may stay without a valid HELLO."""
+
+    address: str
+    fd: int  # a dup of the socket's descriptor, ours to close: never reused under us
+    deadline: float | None  # None once HELLO named a live job
 
 
 class TransitPool:
-    """Accepts agent data connections; one thread per connection, one session per job."""
+    """Accepts agent data connections; one thread per connection, one session per job.
+
+    Connections over the caps of `limits` are closed at once; a connection that has not sent a
+    valid HELLO within `limits.hello_timeout_s` of being accepted is shut down by the reaper.
+    """
 
     def __init__(
         self,
@@ -31,18 +48,24 @@ class TransitPool:
         host: str = "0.0.0.0",
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        limits: DataPortLimits | None = None,
     ) -> None:
+        self.limits = limits or DataPortLimits()
         self._control = control
         self._ctx = ssl_context
         self._clock = clock
-        self._listener = socket.create_server((host, port), backlog=64, reuse_port=False)
+        self._listener = socket.create_server((host, port), backlog=128, reuse_port=False)
         self._sessions: dict[str, JobSession] = {}
         self._conns: dict[str, set[DataConnection]] = {}
+        self._peers: set[_Peer] = set()
+        self._refused, self._refusal_logged_at = 0, -REFUSAL_LOG_INTERVAL_S
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(
             target=self._accept_loop, name="transit-accept", daemon=True
         )
+        self._reaper = threading.Thread(target=self._reap_loop, name="transit-reaper",
+                                        daemon=True)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -53,6 +76,7 @@ class TransitPool:
     def start(self) -> None:
         """Start accepting connections in a background thread."""
         self._thread.start()
+        self._reaper.start()
 
     def stop(self) -> None:
         """Stop accepting, drop every connection and close all job files."""
@@ -61,7 +85,10 @@ class TransitPool:
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
         self._listener.close()
         self._thread.join(timeout=5)
+        self._reaper.join(timeout=5)
         with self._lock:
+            for peer in self._peers:  # wakes connections still waiting for HELLO
+                _shutdown_fd(peer.fd)
             job_ids = list(self._sessions)
         for job_id in job_ids:
             self.disconnect_job(job_id)
@@ -104,39 +131,95 @@ class TransitPool:
                 self._sessions[spec.job_id] = session
             return session
 
+    def open_connections(self) -> int:
+        """How many data connections are open now (served or waiting for HELLO)."""
+        with self._lock:
+            return len(self._peers)
+
     def _accept_loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                raw, _addr = self._listener.accept()
+                raw, addr = self._listener.accept()
             except OSError:
                 if self._stopping.is_set():
                     return
                 log.exception("transit accept failed")
                 time.sleep(0.1)
                 continue
+            peer = self._admit(raw, str(addr[0]))
+            if peer is None:
+                raw.close()  # over a cap: refused at once, no thread, no TLS handshake
+                continue
             threading.Thread(
-                target=self._serve, args=(raw,), name="transit-conn", daemon=True
+                target=self._serve, args=(raw, peer), name="transit-conn", daemon=True
             ).start()
 
-    def _serve(self, raw: socket.socket) -> None:
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        raw.settimeout(TLS_HANDSHAKE_TIMEOUT_S)
-        try:
-            sock = self._ctx.wrap_socket(raw, server_side=True)
-        except (OSError, ssl.SSLError) as exc:
-            log.info("TLS handshake failed: %s", exc)
-            raw.close()
-            return
-        conn = DataConnection(sock, self._open_session)
-        conn.on_session = lambda s: self._track(s.spec.job_id, conn, add=True)
-        conn.serve()
-        if conn.session is not None:
-            self._track(conn.session.spec.job_id, conn, add=False)
-
-    def _track(self, job_id: str, conn: DataConnection, *, add: bool) -> None:
+    def _admit(self, raw: socket.socket, address: str) -> _Peer | None:
         with self._lock:
-            conns = self._conns.setdefault(job_id, set())
-            if add:
-                conns.add(conn)
-            else:
-                conns.discard(conn)
+            same = sum(1 for p in self._peers if p.address == address)
+            if (len(self._peers) >= self.limits.max_connections
+                    or same >= self.limits.max_connections_per_address):
+                self._note_refusal(address, same)
+                return None
+            peer = _Peer(address, os.dup(raw.fileno()),
+                         self._clock() + self.limits.hello_timeout_s)
+            self._peers.add(peer)
+            return peer
+
+    def _note_refusal(self, address: str, same: int) -> None:
+        self._refused += 1
+        now = self._clock()
+        if now >= self._refusal_logged_at + REFUSAL_LOG_INTERVAL_S:  # a flood must not flood logs
+            log.warning("data connections refused: %d since the last report (now %d open, %d from"
+                        " %s)", self._refused, len(self._peers), same, address)
+            self._refused, self._refusal_logged_at = 0, now
+
+    def _reap_loop(self) -> None:
+        while not self._stopping.wait(REAP_INTERVAL_S):
+            now = self._clock()
+            with self._lock:
+                for peer in self._peers:
+                    if peer.deadline is not None and now > peer.deadline:
+                        peer.deadline = None
+                        _shutdown_fd(peer.fd)
+
+    def _serve(self, raw: socket.socket, peer: _Peer) -> None:
+        conn: DataConnection | None = None
+        try:
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            raw.settimeout(self.limits.hello_timeout_s)
+            try:
+                sock = self._ctx.wrap_socket(raw, server_side=True)
+            except (OSError, ssl.SSLError) as exc:
+                log.info("TLS handshake failed: %s", exc)
+                return
+            conn = DataConnection(sock, self._open_session,
+                                  preauth_frame_bytes=self.limits.preauth_frame_bytes)
+            conn.on_session = lambda s: self._on_hello(s.spec.job_id, conn, peer)
+            conn.serve()
+        finally:
+            with self._lock:
+                self._peers.discard(peer)
+                os.close(peer.fd)
+                if conn is not None and conn.session is not None:
+                    self._conns.get(conn.session.spec.job_id, set()).discard(conn)
+            raw.close()
+            if conn is not None:
+                with contextlib.suppress(OSError):
+                    conn.sock.close()
+
+    def _on_hello(self, job_id: str, conn: DataConnection | None, peer: _Peer) -> None:
+        with self._lock:
+            peer.deadline = None
+            if conn is not None:
+                self._conns.setdefault(job_id, set()).add(conn)
+
+
+def _shutdown_fd(fd: int) -> None:
+    """shutdown(2) a socket another thread owns: its blocked recv returns at once."""
+    sock = socket.socket(fileno=fd)
+    try:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    finally:
+        sock.detach()

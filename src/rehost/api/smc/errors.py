@@ -60,6 +60,16 @@ def invalid_parameter(name: str, detail: str, *, code: str = "") -> SmcError:
     )
 
 
+def malformed_form(position: int) -> SmcError:
+    """A form body (or a %-escape in it) that is not UTF-8."""
+    return SmcError(
+        "InvalidParameter.Body",
+        f"The form body is not valid UTF-8 (at byte {position}); encode every parameter as "
+        f"UTF-8 and percent-escape it. 表单请求体不是有效的 UTF-8（第 {position} 字节）；请将参数"
+        "按 UTF-8 编码并进行百分号转义。",
+    )
+
+
 def access_key_not_found() -> SmcError:
     """The AccessKey ID is unknown (or disabled)."""
     return SmcError(

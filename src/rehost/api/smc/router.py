@@ -91,8 +91,16 @@ def _params(request: auth.RawRequest) -> Params:
     pairs = list(request.query)
     content_type = auth.header(request, "content-type").lower()
     if request.body and content_type.startswith("application/x-www-form-urlencoded"):
-        pairs += parse_qsl(request.body.decode("utf-8"), keep_blank_values=True)
+        pairs += _form_pairs(request.body)
     return Params(pairs)
+
+
+def _form_pairs(body: bytes) -> list[tuple[str, str]]:
+    """The pairs of a form body; bytes that are not UTF-8 (raw or %-escaped) are refused."""
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise errors.malformed_form(exc.start) from exc
 
 
 def build_router(*, nonces: NonceStore | None = None) -> APIRouter:

@@ -36,6 +36,8 @@ class Settings:
     data_advertise: str = ""
     # serve the API/console over HTTPS with a certificate from the server CA
     api_tls: bool = False
+    # the built-in `local` region, when first created, publishes images whose checks fail
+    local_accept_failed_checks: bool = False
 
     @property
     def data_listen_addr(self) -> tuple[str, int]:
@@ -113,6 +115,10 @@ def load_settings(
     data = data_listen or env.get("REHOST_DATA_LISTEN") or ""
     if interval <= 0:
         raise SettingsError("REHOST_HEARTBEAT_INTERVAL_S must be > 0")
+    lenient = env.get("REHOST_LOCAL_ACCEPT_FAILED_CHECKS", "0")
+    if lenient not in ("0", "1", "true", "false"):
+        raise SettingsError(f"REHOST_LOCAL_ACCEPT_FAILED_CHECKS must be 0 or 1, not {lenient!r} "
+                            f"(REHOST_LOCAL_ACCEPT_FAILED_CHECKS 须为 0 或 1)")
     return Settings(
         data_dir=directory,
         listen=_parse_listen(listen or env.get("REHOST_LISTEN") or DEFAULT_LISTEN),
@@ -123,4 +129,5 @@ def load_settings(
         data_listen=_parse_listen(data) if data else "",
         data_advertise=data_advertise or env.get("REHOST_DATA_ADVERTISE", ""),
         api_tls=api_tls if api_tls is not None else env.get("REHOST_TLS", "") in ("1", "true"),
+        local_accept_failed_checks=lenient in ("1", "true"),
     )

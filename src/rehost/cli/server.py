@@ -31,8 +31,12 @@ def server(data_dir: str | None, listen: str | None, data_listen: str | None,
                                  data_advertise=data_advertise, api_tls=api_tls)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
+    from rehost.db.probe import DatabaseUnwritable
+
     try:
         run_server(settings, routers=[build_router(), create_console_router()])
+    except DatabaseUnwritable as exc:
+        raise click.ClickException(f"cannot start the server: {exc}") from exc
     except OSError as exc:  # a port in use, an unwritable data dir: say what to change
         raise click.ClickException(
             f"cannot start the server: {exc}. Pick free ports with --listen / --data-listen, "

@@ -1,4 +1,4 @@
-"""A database on a full or read-only volume (real tmpfs mounts): failures deferred, start refused."""
+"""A database on a full or read-only volume (real tmpfs): failures deferred, start refused."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ from rehost.db.migrate import upgrade
 from rehost.db.probe import DatabaseUnwritable
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import JobStatus
-from rehost.services import accounts, activation, agents, bootstrap, failures, jobs, runs
-from rehost.services import scheduler
+from rehost.services import accounts, activation, agents, bootstrap, failures, jobs, runs, scheduler
 from rehost.services.context import ServiceContext
 
 REHOST = str(Path(sys.executable).with_name("rehost"))

@@ -74,6 +74,7 @@ def run_build(plan: BuildPlan, *, store: ImageStore, now: datetime, log: JobLog,
     costs the build done so far.
     """
     log(EventLevel.INFO, "Image.Building", "Building the image.", "正在构建镜像。", "")
+    store.discard_partial(plan.job_id)  # a publish a crash interrupted: start it again
     build_dir = _working_copy(plan, log)
     pause("copied")
     try:

@@ -7,7 +7,7 @@ production; an unknown step or a bad number refuses the start.
 
 from __future__ import annotations
 
-import logging
+import sys
 import time
 from collections.abc import Mapping
 
@@ -15,7 +15,6 @@ from rehost.config import SettingsError
 from rehost.services.builds import BUILD_STEPS, PausePoint, no_pause
 
 ENV = "REHOST_TEST_BUILD_PAUSE"
-log = logging.getLogger(__name__)
 
 
 def pause_from_env(env: Mapping[str, str]) -> PausePoint:
@@ -37,7 +36,9 @@ def pause_from_env(env: Mapping[str, str]) -> PausePoint:
 
     def pause(step: str) -> None:
         if step in steps:
-            log.warning("test pause at build step %s for %.1f s", step, delay_s)
+            # straight to stderr, flushed: the server's logging config may drop early loggers
+            sys.stderr.write(f"test pause at build step {step} for {delay_s:.1f} s\n")
+            sys.stderr.flush()
             time.sleep(delay_s)
 
     return pause

@@ -9,6 +9,7 @@ in-use data equals the source's; the received disks are never changed by a build
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from diskfactory import BuiltDisk, _must_match_ranges, e2fsck_all
-from e2e.harness import E2EError, Server
+from e2e.harness import E2EError, Server, run_cli
 from rehost.services.builds import BUILD_STEPS
 
 pytestmark = pytest.mark.slow
@@ -102,3 +103,26 @@ def test_server_kill9_through_processing_and_cleaning_finishes_a_clean_image(
     assert len(server.client.list_images()["images"]) == 1
     codes = [e["code"] for e in server.events(job_id)]
     assert "Image.WorkingCopy" in codes and "Image.Resized" in codes
+
+
+def test_hard_check_failure_ends_in_error_and_start_rebuilds_without_resending(
+    start_server: Callable[..., Server], tmp_path: Path, e2e_mbr_disk: BuiltDisk,
+) -> None:
+    server = start_server(env={"REHOST_LOCAL_ACCEPT_FAILED_CHECKS": "0"}, relay=True)
+    agent = server.import_agent(tmp_path / "agent", system_disk=e2e_mbr_disk.path).start()
+    job_id = server.create_job(agent.source_id)
+    failed = server.wait_job(job_id, {"InError"}, timeout_s=120)
+    assert failed["error_code"] == "Check.Kernel", failed  # the synthetic disk has no kernel
+    assert "未通过" in failed["error_message"] and "start the job again" in failed["error_hint"]
+    assert server.client.list_images()["images"] == []
+    assert server.relay is not None
+    sent = server.relay.up_bytes
+    started = json.loads(run_cli("job", "start", job_id, "--output", "json", env=server.cli_env))
+    assert started["status"] == "Running"
+    again = server.wait_job(job_id, {"InError"}, timeout_s=120)
+    assert again["error_code"] == "Check.Kernel" and again["run_count"] == 2
+    codes = [e["code"] for e in server.events(job_id)]
+    assert codes.count("Image.Building") == 2  # Processing again, from the kept received disks
+    resent = server.relay.up_bytes - sent
+    print(f"bytes on the wire for the second start: {resent} (first: {sent})")
+    assert resent < sent // 20

@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
+from rehost.config import SettingsError
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.imaging.pipeline import Preparation, SizedDisk
 from rehost.imaging.result import CheckResult
 from rehost.services import dataplane, images, jobs, lookup, regions, runs, transits
-from rehost.services.builds import BuildFailed, ImageBuilder, published_image
+from rehost.services.buildpause import pause_from_env
+from rehost.services.builds import BuildFailed, ImageBuilder, no_pause, published_image
 from rehost.services.context import ServiceContext
 from rehost.services.transit_control import ServiceTransitControl, SharedListenerPool
 from rehost.storage.local import LocalImageStore
@@ -183,3 +185,12 @@ def test_restart_after_publish_registers_the_published_image_once(
     job = jobs.get_job(ctx, ctl_account.id, job_id)
     assert job.status is JobStatus.FINISHED and job.image_id == "m-published1"
     assert [r.image_id for r in store.list_images()] == ["m-published1"]
+
+
+def test_test_only_build_pause_refuses_unknown_steps() -> None:
+    assert pause_from_env({}) is no_pause
+    pause_from_env({"REHOST_TEST_BUILD_PAUSE": "copied,cleaning:0"})("copied")
+    for bad in ("resize", "copied:x", "copied:-1", ":1"):
+        with pytest.raises(SettingsError) as refused:
+            pause_from_env({"REHOST_TEST_BUILD_PAUSE": bad})
+        assert "copied" in str(refused.value) and "格式" in str(refused.value)

@@ -44,6 +44,8 @@ class Settings:
     log_level: str = "info"  # debug | info | warning | error
     # bounds of the data port before HELLO (REHOST_DATA_HELLO_TIMEOUT_S, _MAX_CONNECTIONS, …)
     data_port_limits: DataPortLimits = field(default_factory=DataPortLimits)
+    # the built-in `local` region, when first created, publishes images whose checks fail
+    local_accept_failed_checks: bool = False
 
     @property
     def data_listen_addr(self) -> tuple[str, int]:
@@ -130,6 +132,10 @@ def load_settings(
     data = data_listen or env.get("REHOST_DATA_LISTEN") or ""
     if interval <= 0:
         raise SettingsError("REHOST_HEARTBEAT_INTERVAL_S must be > 0")
+    lenient = env.get("REHOST_LOCAL_ACCEPT_FAILED_CHECKS", "0")
+    if lenient not in ("0", "1", "true", "false"):
+        raise SettingsError(f"REHOST_LOCAL_ACCEPT_FAILED_CHECKS must be 0 or 1, not {lenient!r} "
+                            f"(REHOST_LOCAL_ACCEPT_FAILED_CHECKS 须为 0 或 1)")
     return Settings(
         data_dir=directory,
         listen=_parse_listen(listen or env.get("REHOST_LISTEN") or DEFAULT_LISTEN),
@@ -145,6 +151,7 @@ def load_settings(
         log_level=_parse_choice("--log-level", log_level or env.get("REHOST_LOG_LEVEL")
                                 or "info", LOG_LEVELS),
         data_port_limits=_data_port_limits(env),
+        local_accept_failed_checks=lenient in ("1", "true"),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from rehost.pki import (
 )
 from rehost.privatefile import write_private
 from rehost.services import bootstrap
+from rehost.services.buildpause import pause_from_env
 from rehost.services.builds import ImageBuilder
 from rehost.services.context import ServiceContext, utcnow
 from rehost.services.transit_control import ServiceTransitControl, SharedListenerPool
@@ -74,7 +76,7 @@ def start_embedded_transit(settings: Settings) -> EmbeddedTransit:
     builder = ImageBuilder(
         ctx, store_for=local_store,
         prepare=lambda disks, boot_mode: prepare_disks(disks, boot_mode=boot_mode),
-        verify=verify_record,
+        verify=verify_record, pause=pause_from_env(os.environ),  # test-only, unset in use
     )
     control = ServiceTransitControl(ctx, on_synced=builder.submit)
     host, port = settings.data_listen_addr

@@ -82,3 +82,14 @@ def test_esp_without_fallback_loader_warns(uefi_disk: BootDisk, tmp_path: Path) 
 def test_parse_fstab_skips_comments_and_reads_options() -> None:
     entries = parse_fstab("# c\n\nUUID=a / ext4 defaults,nofail 0 1 # trailing\nbad line\n")
     assert len(entries) == 1 and entries[0].optional and entries[0].mountpoint == "/"
+
+
+def test_a_root_rehost_cannot_read_is_not_checked_never_a_kernel_failure(tmp_path: Path) -> None:
+    disk = tmp_path / "xfs.img"
+    with disk.open("wb") as f:
+        f.truncate(320 * 1024 * 1024)
+    subprocess.run(["mkfs.xfs", "-q", "-f", str(disk)], check=True, capture_output=True)
+    results = run_checks([disk], boot_mode="BIOS")
+    kernel = next(r for r in results if r.name == "kernel")
+    assert kernel.status == "warn" and "not checked" in kernel.message_en, kernel
+    assert "xfs" in kernel.message_en and "未检查" in kernel.message_zh

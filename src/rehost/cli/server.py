@@ -47,9 +47,13 @@ def server(config: str | None, data_dir: str | None, listen: str | None,
             log_format=log_format, log_level=log_level)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
+    from rehost.db.probe import DatabaseUnwritable
+
     configure_logging(log_format=settings.log_format, log_level=settings.log_level)
     try:
         run_server(settings, routers=[build_router(), create_console_router()])
+    except DatabaseUnwritable as exc:
+        raise click.ClickException(f"cannot start the server: {exc}") from exc
     except OSError as exc:  # a port in use, an unwritable data dir: say what to change
         raise click.ClickException(
             f"cannot start the server: {exc}. Pick free ports with --listen / --data-listen, "

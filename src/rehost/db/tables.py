@@ -123,6 +123,7 @@ class RegionRow(Base):
     data_max_gib: Mapped[int] = mapped_column(Integer)
     verify_after_migration: Mapped[bool] = mapped_column(default=False)
     image_format: Mapped[str] = mapped_column(String(8), default="raw")
+    accept_failed_checks: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
 
 

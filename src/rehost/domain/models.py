@@ -175,6 +175,7 @@ class Region:
     slots_in_use: int = 0
     verify_after_migration: bool = False
     image_format: str = "raw"  # disk files of the region's images: "raw" (sparse) or "qcow2"
+    accept_failed_checks: bool = False  # publish despite hard check failures (warned on the job)
 
 
 @dataclass(frozen=True, slots=True)

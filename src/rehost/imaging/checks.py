@@ -12,7 +12,7 @@ from rehost.imaging.fstab import check_fstab
 from rehost.imaging.layout import BIOS_BOOT_TYPE, DiskLayout, Partition, read_layout
 from rehost.imaging.result import CheckResult, CheckStatus
 
-__all__ = ["CheckResult", "CheckStatus", "has_failures", "run_checks"]
+__all__ = ["CheckResult", "CheckStatus", "failure_code", "has_failures", "run_checks"]
 FALLBACK_EFI = "/EFI/BOOT/BOOTX64.EFI"
 EXPECTED_LOADER = {
     "BIOS": ("boot code in the MBR", " MBR 引导代码"),
@@ -41,6 +41,17 @@ def run_checks(
     results += check_kernel(system, root)
     results.append(check_bootloader(system, boot_mode))
     return results
+
+
+_FAILURE_CODES = {"fsck": "Check.Filesystem", "kernel": "Check.Kernel",
+                  "bootloader": "Check.Bootloader", "virtio": "Check.Virtio",
+                  "fstab": "Check.Fstab", "initramfs": "Check.Kernel"}
+
+
+def failure_code(result: CheckResult) -> str:
+    """The SMC-style error code of a failed check (Check.Filesystem, Check.Kernel, …)."""
+    family = result.name.split(":", 1)[0]
+    return _FAILURE_CODES.get(family, "Check.Failed")
 
 
 def has_failures(results: Sequence[CheckResult]) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from rehost.config import Settings
 from rehost.db.engine import Database
 from rehost.db.migrate import upgrade
+from rehost.db.probe import require_writable
 from rehost.db.tables import AccountRow
 from rehost.domain.ids import AccountId
 from rehost.services import accounts, regions
@@ -70,7 +71,7 @@ def open_context(
     """Create the data dir, open + migrate the database, load the master key."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = database or Database(database_url(settings))
-    upgrade(db)
+    require_writable(db, migrate=upgrade)  # a read-only database refuses the start, clearly
     return ServiceContext(
         db=db, settings=settings, master_key=load_master_key(settings),
         transit_pool=transit_pool or NoTransitPool(),

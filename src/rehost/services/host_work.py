@@ -150,7 +150,7 @@ def _plan(ctx: ServiceContext, region: RegionRow, transit: TransitRow) -> BuildP
         disks=tuple((i, size, task.target_sizes_bytes[i])
                     for i, size in sorted(task.disk_sizes_bytes.items())),
         boot_mode=task.boot_mode, disk_format=region.image_format,
-        verify=region.verify_after_migration,
+        verify=region.verify_after_migration, accept_failed_checks=region.accept_failed_checks,
     )
 
 

@@ -74,6 +74,7 @@ def create_region(
     limits: DiskLimits = DiskLimits(),
     verify_after_migration: bool = False,
     image_format: str = "raw",
+    accept_failed_checks: bool = False,
 ) -> Region:
     """Create a region (image store defaults to `<data-dir>/regions/<id>/images`)."""
     _check(region_id, name, limits, network_quota, reserved_slots)
@@ -87,6 +88,7 @@ def create_region(
         system_min_gib=limits.system_min_gib, system_max_gib=limits.system_max_gib,
         data_min_gib=limits.data_min_gib, data_max_gib=limits.data_max_gib, created_at=ctx.now(),
         verify_after_migration=verify_after_migration, image_format=image_format,
+        accept_failed_checks=accept_failed_checks,
     )
     try:
         with ctx.db.transaction() as session:
@@ -106,7 +108,8 @@ def ensure_local_region(ctx: ServiceContext, account_id: AccountId) -> Region:
     try:
         return get_region(ctx, account_id, LOCAL)
     except errors.NotFound:
-        return create_region(ctx, account_id, region_id=LOCAL, name="Local")
+        return create_region(ctx, account_id, region_id=LOCAL, name="Local",
+                             accept_failed_checks=ctx.settings.local_accept_failed_checks)
 
 
 def get_region(ctx: ServiceContext, account_id: AccountId, region_id: str) -> Region:

@@ -17,7 +17,7 @@ from rehost.domain.errors import RehostError
 from rehost.domain.ids import AccountId, JobId
 from rehost.domain.models import EventLevel, ExecutionMode
 from rehost.domain.states import JobAction, JobStatus, allowed_from
-from rehost.services import cycles, events, host_work, runs, sources, transits
+from rehost.services import cycles, events, failures, host_work, runs, sources, transits
 from rehost.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,12 @@ def _log_once(ctx: ServiceContext, account_id: AccountId, job_id: JobId, exc: Re
 
 
 def tick(ctx: ServiceContext, *, up_since: datetime | None = None) -> TickReport:
-    """One pass: expire, start due scheduled jobs and incremental cycles, mark offline sources.
+    """One pass: deferred failures, expire, start due jobs and cycles, mark offline sources.
 
     `up_since`: when the scheduler started; offline marking waits 3 heartbeat intervals after
     it so agents can reach a restarted server first.
     """
+    failures.retry_deferred(ctx)  # failures a full disk refused, written from outside them
     expired = _expire(ctx)
     started = _start_due(ctx)
     offline = sources.mark_offline_sources(ctx, up_since=up_since)

@@ -16,7 +16,7 @@ from rehost.domain.errors import RehostError
 from rehost.domain.ids import JobId, RegionId, TransitId
 from rehost.domain.models import DiskProgress, EventLevel
 from rehost.domain.states import BusinessStatus, JobStatus
-from rehost.services import dataplane
+from rehost.services import dataplane, failures
 from rehost.services.context import ServiceContext
 from rehost.transit.ports import (
     DiskDigest,
@@ -116,8 +116,8 @@ class ServiceTransitControl:
     def sync_failed(self, job_id: str, code: str, message: str) -> None:
         """The transit gave up: job → InError with the transit's code and message."""
         hint, hint_zh = _HINTS.get(code, _DEFAULT_HINT)
-        dataplane.fail_job(self._ctx, JobId(job_id), code=code, message_en=message,
-                           message_zh=message, hint=hint, hint_zh=hint_zh)
+        failures.fail_or_defer(self._ctx, failures.Failure(  # deferred if the DB is full too
+            JobId(job_id), code, message, message, hint, hint_zh))
 
 
 _DEFAULT_HINT = ("Fix the cause, then retry.", "请排除故障原因，然后重试。")

@@ -33,7 +33,8 @@ class LocalImageStore:
         final = self._dir(draft.image_id)
         if final.exists():
             raise StoreError(f"image {draft.image_id} already exists")
-        tmp = self.root / f".tmp-{draft.image_id}-{uuid.uuid4().hex[:8]}"
+        partial = f"{_partial_prefix(draft.job_id)}{draft.image_id}-{uuid.uuid4().hex[:8]}"
+        tmp = self.root / partial
         tmp.mkdir()
         try:
             disks = tuple(self._put_disk(d, tmp, draft.disk_format) for d in draft.disks)
@@ -48,6 +49,14 @@ class LocalImageStore:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return record
+
+    def discard_partial(self, job_id: str) -> int:
+        """Remove what publishes of this job left half-written (a crash); returns how many."""
+        prefix = _partial_prefix(job_id)
+        stale = [p for p in self.root.iterdir() if p.name.startswith(prefix)]
+        for path in stale:
+            shutil.rmtree(path, ignore_errors=True)
+        return len(stale)
 
     def describe(self, image_id: str) -> ImageRecord | None:
         """The image's manifest, if it exists."""
@@ -94,6 +103,13 @@ class LocalImageStore:
             copy_sparse(disk.path, tmp / name)
         return ImageDisk(disk.index, name, "qcow2" if fmt == "qcow2" else "raw", size,
                          disk.digest_hex)
+
+
+def _partial_prefix(job_id: str) -> str:
+    """Name prefix of a job's publish in progress (dot: never listed as an image)."""
+    if not _SAFE_ID.match(job_id):
+        raise StoreError(f"invalid job id {job_id!r}")
+    return f".tmp-{job_id}-"
 
 
 def copy_sparse(src: Path, dst: Path) -> None:

@@ -40,6 +40,10 @@ class ImageStore(Protocol):
         """Store the image atomically: afterwards it is complete, or absent."""
         ...
 
+    def discard_partial(self, job_id: str) -> int:
+        """Remove what an interrupted publish of this job left behind; returns how many."""
+        ...
+
     def describe(self, image_id: str) -> ImageRecord | None:
         """The image's manifest, if it exists."""
         ...

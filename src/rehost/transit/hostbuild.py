@@ -29,6 +29,7 @@ def plan_from(order: dict[str, Any], work_root: Path, digests: dict[int, str]) -
         disks=tuple((int(i), int(s), int(t)) for i, s, t in order["disks"]),
         boot_mode=str(order["boot_mode"]), disk_format=str(order["disk_format"]),
         verify=bool(order["verify"]), digests=tuple(sorted(digests.items())),
+        accept_failed_checks=bool(order.get("accept_failed_checks", False)),
     )
 
 

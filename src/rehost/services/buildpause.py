@@ -1,0 +1,44 @@
+"""Test-only: pause the image build at named steps so a fault test can kill the server there.
+
+`REHOST_TEST_BUILD_PAUSE=copied,prepared:1.5` logs "test pause at build step <step>" and
+sleeps 1.5 s after each named step (steps: rehost.services.builds.BUILD_STEPS). Unset in
+production; an unknown step or a bad number refuses the start.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+
+from rehost.config import SettingsError
+from rehost.services.builds import BUILD_STEPS, PausePoint, no_pause
+
+ENV = "REHOST_TEST_BUILD_PAUSE"
+
+
+def pause_from_env(env: Mapping[str, str]) -> PausePoint:
+    """The pause hook REHOST_TEST_BUILD_PAUSE asks for (none when unset)."""
+    text = env.get(ENV, "").strip()
+    if not text:
+        return no_pause
+    names, _, seconds = text.partition(":")
+    steps = {s.strip() for s in names.split(",") if s.strip()}
+    unknown = steps - set(BUILD_STEPS)
+    try:
+        delay_s = float(seconds or "2")
+    except ValueError:
+        delay_s = -1.0
+    if unknown or not steps or not 0 <= delay_s <= 600:
+        raise SettingsError(
+            f"{ENV} must be STEP[,STEP…][:SECONDS] with steps from {', '.join(BUILD_STEPS)} "
+            f"and 0–600 seconds, got {text!r} ({ENV} 格式应为 步骤[,步骤…][:秒数])")
+
+    def pause(step: str) -> None:
+        if step in steps:
+            # straight to stderr, flushed: the server's logging config may drop early loggers
+            sys.stderr.write(f"test pause at build step {step} for {delay_s:.1f} s\n")
+            sys.stderr.flush()
+            time.sleep(delay_s)
+
+    return pause

@@ -1,9 +1,10 @@
-"""btrfs: the device ranges its chunks occupy (chunk tree); the rest of the device is unused."""
+"""btrfs: device ranges of allocated extents (chunk tree + extent tree); the rest is unused."""
 
 import struct
 from typing import Dict, List, NamedTuple, Set, Tuple
 
 from rehost.diskfmt.errors import DiskFormatError
+from rehost.diskfmt.extent import intersect, normalize
 from rehost.diskfmt.reader import DiskReader, read_exact
 
 Span = Tuple[int, int]
@@ -14,7 +15,9 @@ _MIRRORS = (0x10000, 0x4000000, 0x4000000000)
 _CHUNK_ITEM = 228
 _HEADER = 101
 _MAX_LEVELS = 8
+_ROOT_ITEM, _EXTENT_ITEM, _METADATA_ITEM, _EXTENT_TREE = 132, 168, 169, 2
 _RAID0, _RAID1, _DUP, _RAID10, _RAID5, _RAID6 = 1 << 3, 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8
+_STRIPED = _RAID0 | _RAID10 | _RAID5 | _RAID6
 
 
 class Chunk(NamedTuple):
@@ -50,6 +53,8 @@ class BtrfsSuperblock(NamedTuple):
     chunk_root: int
     chunk_root_level: int
     sys_chunks: "List[Chunk]"
+    root: int
+    root_level: int
 
 
 def _chunk(raw: bytes, at: int, logical: int) -> "Tuple[Chunk, int]":
@@ -66,10 +71,11 @@ def parse_btrfs_superblock(raw: bytes) -> BtrfsSuperblock:
     """Decode the primary superblock (4 KiB at 64 KiB) and its bootstrap chunk array."""
     if raw[0x40:0x48] != b"_BHRfS_M":
         raise DiskFormatError("btrfs superblock has a bad magic")
-    (chunk_root,) = struct.unpack_from("<Q", raw, 88)
+    root, chunk_root = struct.unpack_from("<QQ", raw, 80)
     (node,) = struct.unpack_from("<I", raw, 148)
     (array_size,) = struct.unpack_from("<I", raw, 160)
     level = raw[199]
+    root_level = raw[198]
     devid, dev_total = struct.unpack_from("<QQ", raw, 201)
     if node not in (4096 << k for k in range(5)) or array_size > 2048 or level > _MAX_LEVELS:
         raise DiskFormatError("btrfs superblock is inconsistent")
@@ -82,14 +88,14 @@ def parse_btrfs_superblock(raw: bytes) -> BtrfsSuperblock:
             raise DiskFormatError("btrfs bootstrap chunk array is damaged")
         chunk, pos = _chunk(array, pos + 17, logical)
         chunks.append(chunk)
-    return BtrfsSuperblock(devid, dev_total, node, chunk_root, level, chunks)
+    return BtrfsSuperblock(devid, dev_total, node, chunk_root, level, chunks, root, root_level)
 
 
 def _physical(chunks: "List[Chunk]", devid: int, logical: int) -> int:
     """Physical offset on `devid` of a tree block at `logical` (single, DUP or RAID1 chunks)."""
     for c in chunks:
         if c.logical <= logical < c.logical + c.length:
-            if c.kind & (_RAID0 | _RAID10 | _RAID5 | _RAID6):
+            if c.kind & _STRIPED:
                 raise DiskFormatError("btrfs chunk tree on a striped profile is not read")
             for dev, phys in c.stripes:
                 if dev == devid:
@@ -97,45 +103,54 @@ def _physical(chunks: "List[Chunk]", devid: int, logical: int) -> int:
     raise DiskFormatError(f"btrfs tree block at logical {logical} is not on this device")
 
 
-def _chunk_tree(disk: DiskReader, offset: int, sb: BtrfsSuperblock) -> "List[Chunk]":
-    """Every chunk item of the chunk tree."""
-    out: List[Chunk] = []
+Item = Tuple[int, int, int, bytes]  # key objectid, key type, key offset, item data
+
+
+def _tree_items(disk: DiskReader, offset: int, sb: BtrfsSuperblock, chunks: "List[Chunk]",
+                root: "Tuple[int, int]") -> "List[Item]":
+    """Every leaf item of the tree whose root block (logical address, level) is `root`."""
+    out: List[Item] = []
     seen: Set[int] = set()
-    stack = [(sb.chunk_root, sb.chunk_root_level)]
+    stack = [root]
     while stack:
         logical, level = stack.pop()
-        if logical in seen or len(seen) > 1 << 16:
-            raise DiskFormatError("btrfs chunk tree has a loop")
+        if logical in seen or len(seen) > 1 << 20 or level > _MAX_LEVELS:
+            raise DiskFormatError("btrfs tree has a loop or is too deep")
         seen.add(logical)
-        phys = _physical(sb.sys_chunks, sb.devid, logical)
-        block = read_exact(disk, offset + phys, sb.node_bytes, "btrfs chunk tree")
+        phys = _physical(chunks, sb.devid, logical)
+        block = read_exact(disk, offset + phys, sb.node_bytes, "btrfs tree block")
         (count,) = struct.unpack_from("<I", block, 96)
         if block[100] != level or struct.unpack_from("<Q", block, 48)[0] != logical:
-            raise DiskFormatError(f"btrfs chunk tree block at {logical} is damaged")
+            raise DiskFormatError(f"btrfs tree block at {logical} is damaged")
         if level > 0:
             if _HEADER + 33 * count > sb.node_bytes:
-                raise DiskFormatError("btrfs chunk tree node overflows")
+                raise DiskFormatError("btrfs tree node overflows")
             for i in range(count):
                 (ptr,) = struct.unpack_from("<Q", block, _HEADER + 33 * i + 17)
                 stack.append((ptr, level - 1))
             continue
-        out.extend(_leaf_chunks(block, count))
+        out.extend(_leaf_items(block, count))
     return out
 
 
-def _leaf_chunks(block: bytes, count: int) -> "List[Chunk]":
-    """Chunk items of one chunk tree leaf."""
-    out: List[Chunk] = []
+def _leaf_items(block: bytes, count: int) -> "List[Item]":
+    """(objectid, type, offset, data) of each item of one leaf."""
     if _HEADER + 25 * count > len(block):
-        raise DiskFormatError("btrfs chunk tree leaf overflows")
+        raise DiskFormatError("btrfs tree leaf overflows")
+    out: List[Item] = []
     for i in range(count):
-        _obj, kind, logical, at, size = struct.unpack_from("<QBQII", block, _HEADER + 25 * i)
-        if kind != _CHUNK_ITEM:
-            continue
+        obj, kind, key_off, at, size = struct.unpack_from("<QBQII", block, _HEADER + 25 * i)
         if _HEADER + at + size > len(block):
-            raise DiskFormatError("btrfs chunk item outside its leaf")
-        out.append(_chunk(block[: _HEADER + at + size], _HEADER + at, logical)[0])
+            raise DiskFormatError("btrfs item outside its leaf")
+        out.append((obj, kind, key_off, block[_HEADER + at : _HEADER + at + size]))
     return out
+
+
+def _chunk_tree(disk: DiskReader, offset: int, sb: BtrfsSuperblock) -> "List[Chunk]":
+    """Every chunk item of the chunk tree."""
+    items = _tree_items(disk, offset, sb, sb.sys_chunks, (sb.chunk_root, sb.chunk_root_level))
+    return [_chunk(data, 0, key_off)[0] for _o, kind, key_off, data in items
+            if kind == _CHUNK_ITEM]
 
 
 def btrfs_used_spans(disk: DiskReader, offset: int = 0) -> "List[Span]":
@@ -149,11 +164,35 @@ def btrfs_used_spans(disk: DiskReader, offset: int = 0) -> "List[Span]":
     for at in _MIRRORS:
         if at + 4096 <= sb.device_bytes:
             used[at] = max(used.get(at, 0), at + 4096)
-    for chunk in _chunk_tree(disk, offset, sb):
+    chunks = _chunk_tree(disk, offset, sb)
+    extents = _used_logical(disk, offset, sb, chunks)
+    for chunk in chunks:
         for dev, phys in chunk.stripes:
-            if dev == sb.devid:
-                end = phys + chunk.stripe_bytes
-                if end > sb.device_bytes:
-                    raise DiskFormatError("btrfs chunk lies beyond the device")
-                used[phys] = max(used.get(phys, 0), end)
+            if dev != sb.devid:
+                continue
+            if phys + chunk.stripe_bytes > sb.device_bytes:
+                raise DiskFormatError("btrfs chunk lies beyond the device")
+            if chunk.kind & _STRIPED:  # logical-to-physical is not linear: keep it all
+                used[phys] = max(used.get(phys, 0), phys + chunk.stripe_bytes)
+                continue
+            lo, hi = chunk.logical, chunk.logical + chunk.length
+            for start, end in intersect(extents, [(lo, hi)]):
+                used[phys + start - lo] = max(used.get(phys + start - lo, 0), phys + end - lo)
     return sorted(used.items())
+
+
+def _used_logical(disk: DiskReader, offset: int, sb: BtrfsSuperblock,
+                  chunks: "List[Chunk]") -> "List[Span]":
+    """Logical ranges the extent tree records as allocated (data extents and tree blocks)."""
+    roots = _tree_items(disk, offset, sb, chunks, (sb.root, sb.root_level))
+    found = [d for obj, kind, _k, d in roots if obj == _EXTENT_TREE and kind == _ROOT_ITEM]
+    if len(found) != 1 or len(found[0]) < 239:
+        raise DiskFormatError("btrfs root tree has no extent tree root")
+    (bytenr,) = struct.unpack_from("<Q", found[0], 176)
+    spans: List[Span] = []
+    for obj, kind, key_off, _d in _tree_items(disk, offset, sb, chunks, (bytenr, found[0][238])):
+        if kind == _EXTENT_ITEM:
+            spans.append((obj, obj + key_off))
+        elif kind == _METADATA_ITEM:
+            spans.append((obj, obj + sb.node_bytes))
+    return normalize(spans)

@@ -4,7 +4,14 @@ from typing import Callable, Dict, List, NamedTuple, Tuple
 
 from rehost.diskfmt.errors import DiskFormatError
 from rehost.diskfmt.extent import normalize, subtract
-from rehost.diskfmt.lvm import SECTOR, LogicalVolume, VolumeGroup, read_pv_label, read_volume_group
+from rehost.diskfmt.lvm import (
+    SECTOR,
+    LogicalVolume,
+    PvInfo,
+    VolumeGroup,
+    read_pv_label,
+    read_volume_group,
+)
 from rehost.diskfmt.reader import DiskReader
 
 Span = Tuple[int, int]
@@ -20,6 +27,15 @@ class PvOnDisk(NamedTuple):
     label: str  # how the job log names the partition
     start_bytes: int
     size_bytes: int
+    metadata_areas: "Tuple[Tuple[int, int], ...]" = ()  # from the PV label, bytes from the PV start
+
+
+def _pv_area(info: PvInfo, pv: PvOnDisk) -> "Tuple[List[Span], List[Span]]":
+    """(spans LVM may use for extents or slack, metadata areas) of one PV, on the disk."""
+    pe0 = pv.start_bytes + info.pe_start_sectors * SECTOR
+    mdas = [(pv.start_bytes + at, pv.start_bytes + at + size) for at, size in pv.metadata_areas]
+    # after the last extent only metadata areas count (a second copy may sit at the end)
+    return [(pe0, pv.start_bytes + pv.size_bytes)], mdas
 
 
 class LogicalDisk:
@@ -97,11 +113,12 @@ def _vg_free(vg: VolumeGroup, pvs: "Dict[str, PvOnDisk]", fs_free: FsFree, base:
              notes: "List[str]") -> "List[Span]":
     """Unallocated PE ranges of this VG's PVs on this disk, plus free space inside its LVs."""
     pe_areas: List[Span] = []
+    allocated: List[Span] = []
     for info in vg.pvs.values():
         if info.uuid in pvs:
-            pe0 = pvs[info.uuid].start_bytes + info.pe_start_sectors * SECTOR
-            pe_areas.append((pe0, pe0 + info.pe_count * vg.extent_bytes))
-    allocated: List[Span] = []
+            area, mdas = _pv_area(info, pvs[info.uuid])
+            pe_areas.extend(area)
+            allocated.extend(mdas)
     inside: List[Span] = []
     for lv in vg.lvs:
         pieces = _pieces(vg, lv, pvs)
@@ -131,7 +148,7 @@ def _read_pvs(disk: DiskReader, found: "List[PvOnDisk]", notes: "List[str]"
         if label.device_size_bytes > pv.size_bytes:
             notes.append(f"{pv.label}: PV larger than its partition; copied whole")
             continue
-        pvs[label.uuid] = pv
+        pvs[label.uuid] = pv._replace(metadata_areas=tuple(label.metadata_areas))
         if vg.name not in vgs or vg.seqno > vgs[vg.name].seqno:
             vgs[vg.name] = vg
     return pvs, vgs

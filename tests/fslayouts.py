@@ -131,7 +131,7 @@ def loop_device(image: Path, *, offset: int, size: int) -> Iterator[str]:
 def lvm_config(dev: str) -> str:
     """LVM settings that see only `dev`, need no device-mapper and write no backups."""
     return (f'devices{{filter=["a|^{dev}$|","r|.*|"] obtain_device_list_from_udev=0 '
-            'scan_lvs=0} activation{udev_sync=0 udev_rules=0} '
+            'use_devicesfile=0 scan_lvs=0} activation{udev_sync=0 udev_rules=0} '
             'global{use_lvmlockd=0 activation=0} backup{backup=0 archive=0}')
 
 

@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 
 from diskfactory import MIB, run
-from fslayouts import FsImage, LayoutDisk, loop_device, lvm, make_lvm_disk, make_single_fs_disk
+from fslayouts import (
+    FsImage,
+    LayoutDisk,
+    loop_device,
+    lvm,
+    make_fs,
+    make_lvm_disk,
+    make_single_fs_disk,
+    partition,
+)
 from rehost.diskfmt import Extent, describe_plan
 from rehost.diskfmt.e2tools import debugfs_cat
 
@@ -174,3 +183,38 @@ def test_vfat_partition(tmp_path: Path) -> None:
         got = subprocess.run(["mtype", "-i", str(img), f"::/{rel}"], capture_output=True,
                              check=True).stdout
         assert got == content, rel
+
+
+def test_ext4_in_an_lv_of_two_segments(tmp_path: Path) -> None:
+    image = tmp_path / "seg.img"
+    ((start, size),) = partition(image, 96 * MIB, "type=lvm\n")
+    with loop_device(image, offset=start, size=size) as dev:
+        lvm(dev, "pvcreate", "-q", dev)
+        lvm(dev, "vgcreate", "-q", "vgseg", dev)
+        lvm(dev, "lvcreate", "-q", "-an", "--zero", "n", "-L", "16m", "-n", "root", "vgseg")
+        lvm(dev, "lvcreate", "-q", "-an", "--zero", "n", "-L", "8m", "-n", "other", "vgseg")
+        lvm(dev, "lvextend", "-q", "-L", "32m", "vgseg/root")
+        pe_start = int(lvm(dev, "pvs", "--noheadings", "--units", "b", "--nosuffix", "-o",
+                           "pe_start", dev))
+        rows = lvm(dev, "lvs", "--noheadings", "-o", "seg_pe_ranges", "vgseg/root").split()
+    firsts = [int(r.split(":")[1].split("-")[0]) for r in rows]
+    pieces = [start + pe_start + pe * 4 * MIB for pe in firsts]
+    assert len(pieces) == 2 and pieces[1] > pieces[0] + 16 * MIB  # really two segments
+    fs = make_fs("ext4", tmp_path / "root.fs", 32 * MIB, files_bytes=6 * MIB, seed=9)
+    with (tmp_path / "root.fs").open("rb") as src, image.open("r+b") as dst:
+        for at in pieces:
+            dst.seek(at)
+            dst.write(src.read(16 * MIB))
+    plan = describe_plan(image)
+    assert plan.notes == ("LV vgseg/other: no filesystem recognised; copied whole",)
+    assert plan.planned_bytes <= fs.used_bytes + 8 * MIB + METADATA_BYTES
+    _restore(image, tmp_path / "t.img", plan.extents)
+    lv = tmp_path / "lv.ext4"
+    with (tmp_path / "t.img").open("rb") as src, lv.open("wb") as out:
+        for at in pieces:
+            src.seek(at)
+            out.write(src.read(16 * MIB))
+    proc = subprocess.run(["e2fsck", "-fn", str(lv)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+    for rel, content in list(fs.files.items())[:12]:
+        assert debugfs_cat(lv, 0, rel) == content, rel

@@ -58,7 +58,8 @@ def volume_free_spans(disk: DiskReader, *, offset: int, size_bytes: int, label: 
                       notes: "List[str]") -> "List[Span]":
     """Absolute spans of the volume at `offset` that need not be sent; [] (and a note) if unsure."""
     if offset >= disk.size_bytes:
-        notes.append(f"{label}: starts beyond the end of the disk (truncated disk?); nothing to copy")
+        notes.append(f"{label}: starts beyond the end of the disk (truncated disk?); "
+                     "nothing to copy")
         return []
     fs = sniff_fs(disk, offset).name
     named = f"{label} ({fs})" if fs else label

@@ -116,9 +116,12 @@ class RemoteTransitControl:
 
     def log_plan(self, job_id: str, lines: list[str]) -> None:
         """The agent's send-plan notes, one job log line each."""
-        for line in lines:
-            en, zh = plan_note_text(line)
-            self._api.job_log(job_id, "INFO", "Agent.SendPlan", en, zh, "")
+        try:
+            for line in lines:
+                en, zh = plan_note_text(line)
+                self._api.job_log(job_id, "info", "Agent.SendPlan", en, zh, "")
+        except (HostApiError, httpx.HTTPError) as exc:  # a log line never fails the send
+            log.warning("job %s: send-plan notes not logged: %s", job_id, exc)
 
     def sync_failed(self, job_id: str, code: str, message: str) -> None:
         """The transit gave up on a job."""

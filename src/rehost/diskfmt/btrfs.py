@@ -107,8 +107,8 @@ Item = Tuple[int, int, int, bytes]  # key objectid, key type, key offset, item d
 
 
 def _tree_items(disk: DiskReader, offset: int, sb: BtrfsSuperblock, chunks: "List[Chunk]",
-                root: "Tuple[int, int]") -> "List[Item]":
-    """Every leaf item of the tree whose root block (logical address, level) is `root`."""
+                root: "Tuple[int, int]", keep: "Set[int]") -> "List[Item]":
+    """The leaf items of types `keep` of the tree whose root block is `root` (logical, level)."""
     out: List[Item] = []
     seen: Set[int] = set()
     stack = [root]
@@ -129,26 +129,32 @@ def _tree_items(disk: DiskReader, offset: int, sb: BtrfsSuperblock, chunks: "Lis
                 (ptr,) = struct.unpack_from("<Q", block, _HEADER + 33 * i + 17)
                 stack.append((ptr, level - 1))
             continue
-        out.extend(_leaf_items(block, count))
+        out.extend(_leaf_items(block, count, keep))
     return out
 
 
-def _leaf_items(block: bytes, count: int) -> "List[Item]":
-    """(objectid, type, offset, data) of each item of one leaf."""
+def _leaf_items(block: bytes, count: int, keep: "Set[int]") -> "List[Item]":
+    """(objectid, type, offset, data) of each item of one leaf whose type is in `keep`."""
     if _HEADER + 25 * count > len(block):
         raise DiskFormatError("btrfs tree leaf overflows")
     out: List[Item] = []
     for i in range(count):
         obj, kind, key_off, at, size = struct.unpack_from("<QBQII", block, _HEADER + 25 * i)
+        if kind not in keep:
+            continue
         if _HEADER + at + size > len(block):
             raise DiskFormatError("btrfs item outside its leaf")
-        out.append((obj, kind, key_off, block[_HEADER + at : _HEADER + at + size]))
+        # extent items need only their key: no copy of their data (there may be millions)
+        data = b"" if kind in (_EXTENT_ITEM, _METADATA_ITEM) else block[_HEADER + at :
+                                                                          _HEADER + at + size]
+        out.append((obj, kind, key_off, data))
     return out
 
 
 def _chunk_tree(disk: DiskReader, offset: int, sb: BtrfsSuperblock) -> "List[Chunk]":
     """Every chunk item of the chunk tree."""
-    items = _tree_items(disk, offset, sb, sb.sys_chunks, (sb.chunk_root, sb.chunk_root_level))
+    items = _tree_items(disk, offset, sb, sb.sys_chunks, (sb.chunk_root, sb.chunk_root_level),
+                        {_CHUNK_ITEM})
     return [_chunk(data, 0, key_off)[0] for _o, kind, key_off, data in items
             if kind == _CHUNK_ITEM]
 
@@ -184,13 +190,15 @@ def btrfs_used_spans(disk: DiskReader, offset: int = 0) -> "List[Span]":
 def _used_logical(disk: DiskReader, offset: int, sb: BtrfsSuperblock,
                   chunks: "List[Chunk]") -> "List[Span]":
     """Logical ranges the extent tree records as allocated (data extents and tree blocks)."""
-    roots = _tree_items(disk, offset, sb, chunks, (sb.root, sb.root_level))
+    roots = _tree_items(disk, offset, sb, chunks, (sb.root, sb.root_level), {_ROOT_ITEM})
     found = [d for obj, kind, _k, d in roots if obj == _EXTENT_TREE and kind == _ROOT_ITEM]
     if len(found) != 1 or len(found[0]) < 239:
         raise DiskFormatError("btrfs root tree has no extent tree root")
     (bytenr,) = struct.unpack_from("<Q", found[0], 176)
     spans: List[Span] = []
-    for obj, kind, key_off, _d in _tree_items(disk, offset, sb, chunks, (bytenr, found[0][238])):
+    extent_root = (bytenr, found[0][238])
+    for obj, kind, key_off, _d in _tree_items(disk, offset, sb, chunks, extent_root,
+                                              {_EXTENT_ITEM, _METADATA_ITEM}):
         if kind == _EXTENT_ITEM:
             spans.append((obj, obj + key_off))
         elif kind == _METADATA_ITEM:

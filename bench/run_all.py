@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import tools
+from bench import fs_layouts, tools
 from bench.refdisk import reference_disk
 from bench.rehost_run import RunResult, migrate
 
@@ -50,6 +50,8 @@ def main() -> None:
             runs[(level, checksum)].append(migrate(disk, work, compress_level=level,
                                                    checksum=checksum))
     _report(ref, runs)
+    print("\nsend plan per disk layout (bench.fs_layouts):")
+    fs_layouts.report(args.cache / "fs-layouts")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     if not args.skip_limit:
         _limit_runs(disk, work, runs)

@@ -14,7 +14,8 @@ if [[ "$profile" == test || "$profile" == demo ]]; then
   need+=([qemu-system-x86_64]=qemu-system-x86 [rsync]=rsync [cpio]=cpio
          [busybox]=busybox-static [extlinux]=extlinux [mkfs.vfat]=dosfstools [mcopy]=mtools
          [grub-mkimage]=grub-common [grub-mkstandalone]=grub-common [syslinux]=syslinux
-         [mmd]=mtools [dpkg-deb]=dpkg [mkfs.xfs]=xfsprogs)
+         [mmd]=mtools [dpkg-deb]=dpkg [pvcreate]=lvm2 [lvcreate]=lvm2 [mkfs.xfs]=xfsprogs
+         [xfs_db]=xfsprogs [xfs_repair]=xfsprogs [mkfs.btrfs]=btrfs-progs [fsck.vfat]=dosfstools)
 fi
 if [[ "$profile" == test ]]; then
   need+=([chromium]=chromium [chromedriver]=chromium-driver [pg_ctlcluster]=postgresql

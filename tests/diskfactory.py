@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from rehost.diskfmt.fat import fat_free_spans
+from rehost.diskfmt.reader import FileDisk
+
 MIB = 1 << 20
 TableKind = Literal["mbr", "gpt", "none"]
 FsKind = Literal["ext2", "ext3", "ext4", "vfat", "swap", "unknown", "empty"]
@@ -261,10 +264,17 @@ def dumpe2fs_free_ranges(path: Path, start: int) -> list[tuple[int, int]]:
 
 
 def _must_match_ranges(disk: BuiltDisk) -> list[tuple[int, int]]:
-    """Everything except the free blocks of ext partitions (an independent oracle)."""
+    """Everything except free ext blocks (dumpe2fs), swap pages and free FAT clusters."""
     free: list[tuple[int, int]] = []
     for p in disk.ext_partitions:
         free.extend(dumpe2fs_free_ranges(disk.path, p.start_bytes))
+    for p in disk.partitions:
+        if p.fs == "swap":  # only the header page means anything
+            free.append((p.start_bytes + 4096, p.start_bytes + p.size_bytes))
+        elif p.fs == "vfat":  # the FATs themselves are compared byte for byte
+            with FileDisk(disk.path) as reader:
+                spans = fat_free_spans(reader, p.start_bytes, p.size_bytes)
+            free.extend((p.start_bytes + s, p.start_bytes + e) for s, e in spans)
     keep, pos = [], 0
     for lo, hi in sorted(free):
         if lo > pos:

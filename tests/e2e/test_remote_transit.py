@@ -76,7 +76,7 @@ def test_region_jobs_go_through_the_transit_host_and_fall_back_when_offline(
     wait_for(lambda: not (host_dir / "work" / transit_id).exists(), timeout_s=15,
              what="the host to release the transit's work dir")
     codes = {e["code"] for e in server.events(job_id)}
-    assert {"Image.Building", "Transit.Progress"} <= codes  # the host's lines in the job log
+    assert {"Image.Building", "Transit.Progress", "Agent.SendPlan"} <= codes  # host lines
     server.client.delete_image(str(done["image_id"]))  # the host deletes the files
     wait_for(lambda: not image_dir.exists(), timeout_s=15, what="the host to delete the image")
 

@@ -89,3 +89,19 @@ def test_progress_milestones_go_to_the_job_log_once_per_ten_percent(
     assert lines == ["Synced 12% (12/100 MiB), 4.0 MiB/s, ETA 22 s.",
                      "Synced 37% (37/100 MiB), 4.0 MiB/s, ETA 16 s.",
                      "Synced 99% (99/100 MiB), 4.0 MiB/s, ETA 0 s."]
+
+
+def test_send_plan_notes_go_to_the_job_log_in_both_languages(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
+) -> None:
+    ctx = _ctx_with_pool(ctl_ctx, RecordingPool())
+    src = ctl_source()
+    job = jobs.create_job(ctx, ctl_account.id, source_id=src.source_id, region_id="local",
+                          request=JobRequest())
+    ServiceTransitControl(ctx).log_plan(job.id, ["disk 0: partition 2: no filesystem "
+                                                 "recognised; copied whole"])
+    (line,) = [e for e in jobs.list_events(ctx, ctl_account.id, job.id)
+               if e.code == "Agent.SendPlan"]
+    assert line.message_en == ("Send plan: disk 0: partition 2: no filesystem recognised; "
+                               "copied whole")
+    assert line.message_zh.startswith("发送计划")

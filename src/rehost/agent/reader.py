@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from rehost.diskfmt import plan_extents
+from rehost.diskfmt import DiskFormatError, describe_plan, plan_extents
 from rehost.wire import zero_bytes
 
 CHUNK_BYTES = 4 * 1024 * 1024
@@ -50,6 +50,14 @@ class Cell:
 def default_planner(path: str) -> Sequence[ExtentLike]:
     """The disk-format-aware plan: tables and gaps, allocated ext blocks, no holes."""
     return plan_extents(path)
+
+
+def plan_notes(path: str) -> list[str]:
+    """Why the plan copies volumes whole (or skips them), for the job log; [] if unreadable."""
+    try:
+        return list(describe_plan(path).notes)
+    except (DiskFormatError, OSError) as exc:
+        return [f"plan not read ({exc}); the disk is copied whole"]
 
 
 def plan_cells(

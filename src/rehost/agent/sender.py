@@ -24,6 +24,7 @@ from rehost.agent.reader import (
     aligned_buffer,
     default_planner,
     plan_cells,
+    plan_notes,
 )
 from rehost.agent.sendspec import SendError, SendProgress, SendResult, SendSpec
 from rehost.agent.sendstate import ReadChunk, SendState
@@ -239,7 +240,8 @@ def _hello(spec: SendSpec, plans: dict[int, list[Cell]]) -> dict[str, Any]:
     doc = {"token": spec.token, "agent_id": spec.agent_id, "chunk_bytes": spec.chunk_bytes,
            "wire_version": wire.PIECES_VERSION,
            "disks": [{"index": d.index, "size_bytes": d.size_bytes,
-                      "plan_bytes": sum(c.plan_bytes for c in plans[d.index])}
+                      "plan_bytes": sum(c.plan_bytes for c in plans[d.index]),
+                      "plan_notes": plan_notes(str(d.path))}
                      for d in spec.disks]}
     if spec.cycle > 0:  # an incremental job: the transit may run a delta pass (version 3)
         doc["wire_version"], doc["cycle"] = wire.DELTA_VERSION, spec.cycle

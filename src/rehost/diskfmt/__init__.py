@@ -1,4 +1,4 @@
-"""Pure parsers of disk layouts: MBR, GPT, ext2/3/4 bitmaps, the send plan, shrink limits."""
+"""Pure parsers of disk layouts: MBR, GPT, ext2/3/4, LVM2, XFS, btrfs, swap, FAT; the send plan."""
 
 from rehost.diskfmt.errors import DiskFormatError, DiskUnreadableError
 from rehost.diskfmt.extent import Extent

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from rehost.diskfmt.errors import DiskFormatError
-from rehost.diskfmt.extalloc import ext_allocation
 from rehost.diskfmt.extent import (
     Extent,
     Span,
@@ -17,13 +15,11 @@ from rehost.diskfmt.extent import (
     to_extents,
     total_bytes,
 )
-from rehost.diskfmt.extjournal import journal_overlay
 from rehost.diskfmt.holes import data_spans
 from rehost.diskfmt.layout import DiskLayout, Volume, inspect_disk
-from rehost.diskfmt.reader import FileDisk
-
-# free runs shorter than this are sent anyway: fewer, longer extents read faster than they cost
-MIN_SKIP_BYTES = 64 << 10
+from rehost.diskfmt.lvmap import PvOnDisk, lvm_free_spans
+from rehost.diskfmt.reader import DiskReader, FileDisk
+from rehost.diskfmt.volfree import volume_free_spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,45 +32,41 @@ class SendPlan:
     notes: tuple[str, ...]
 
 
-def _skippable(disk: FileDisk, vol: Volume, notes: list[str]) -> list[Span]:
-    """Free spans of one ext volume that need not be sent; [] when in doubt."""
-    sb = vol.ext
-    if sb is None:
-        return []
-    label = f"partition {vol.number} ({vol.fs.name})"
-    if sb.size_bytes > vol.size_bytes:
-        notes.append(f"{label}: filesystem larger than its partition; copied whole")
-        return []
-    overlay = None
-    try:
-        if sb.needs_recovery:
-            overlay = journal_overlay(disk, vol.start_bytes, sb)
-    except DiskFormatError as exc:
-        notes.append(f"{label}: journal needs recovery (mounted or unclean) and cannot be "
-                     f"read ({exc}); copied whole")
-        return []
-    try:
-        alloc = ext_allocation(disk, vol.start_bytes, sb, min_free_bytes=MIN_SKIP_BYTES,
-                               overlay=overlay)
-    except DiskFormatError as exc:
-        notes.append(f"{label}: {exc}; copied whole")
-        return []
-    if overlay is not None:
-        notes.append(f"{label}: journal replay pending: {len(overlay.bitmap_copies)} bitmap "
-                     "copies from the journal merged")
-    notes.extend(f"{label}: {n}" for n in alloc.notes)
-    return list(alloc.free_spans)
+def _volume_name(vol: Volume) -> str:
+    return f"partition {vol.number}" if vol.number else "whole disk"
+
+
+def _lv_free(reader: DiskReader, label: str, notes: list[str]) -> list[Span]:
+    """Free spans of the filesystem inside one logical volume (LV coordinates)."""
+    return volume_free_spans(reader, offset=0, size_bytes=reader.size_bytes, label=label,
+                             notes=notes)
+
+
+def _free_spans(disk: DiskReader, layout: DiskLayout, notes: list[str]) -> list[Span]:
+    """Disk spans no volume needs: free filesystem space, unallocated LVM extents."""
+    free: list[Span] = []
+    pvs: list[PvOnDisk] = []
+    for vol in layout.volumes:
+        if vol.fs.name == "LVM2_member":
+            pvs.append(PvOnDisk(f"{_volume_name(vol)} (LVM2_member)", vol.start_bytes,
+                                vol.size_bytes))
+            continue
+        free.extend(volume_free_spans(disk, offset=vol.start_bytes, size_bytes=vol.size_bytes,
+                                      label=_volume_name(vol), notes=notes))
+    if pvs:
+        free.extend(lvm_free_spans(disk, pvs, fs_free=_lv_free, notes=notes))
+    return free
 
 
 def describe_plan(path: str | os.PathLike[str]) -> SendPlan:
-    """Everything except free ext blocks and file holes, rounded out to 4 KiB."""
+    """Everything except free filesystem space, unallocated LVM extents and file holes (4 KiB)."""
     with FileDisk(path) as disk:
         size = disk.size_bytes
         layout = inspect_disk(disk)
         notes = list(layout.table.notes)
-        free: list[Span] = []
-        for vol in layout.volumes:
-            free.extend(_skippable(disk, vol, notes))
+        if not layout.volumes and layout.table.kind == "none":
+            notes.append("whole disk: no partition table or filesystem recognised; copied whole")
+        free = _free_spans(disk, layout, notes)
         spans = subtract([(0, size)], normalize(free))
         spans = intersect(spans, normalize(data_spans(disk.fd, size)))
     spans = align_outward(spans, limit=size)

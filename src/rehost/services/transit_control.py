@@ -23,6 +23,7 @@ from rehost.transit.ports import (
     JobProgress,
     TransitDisk,
     TransitJobSpec,
+    plan_note_text,
 )
 
 
@@ -112,6 +113,13 @@ class ServiceTransitControl:
             dataplane.log_event(self._ctx, JobId(job_id), level=EventLevel.INFO,
                                 code="Transit.Verified", message_en=f"Verified digests: {text}",
                                 message_zh=f"校验通过：{text}")
+
+    def log_plan(self, job_id: str, lines: list[str]) -> None:
+        """The agent's send-plan notes, one job log line each."""
+        for line in lines:
+            en, zh = plan_note_text(line)
+            dataplane.log_event(self._ctx, JobId(job_id), level=EventLevel.INFO,
+                                code="Agent.SendPlan", message_en=en, message_zh=zh)
 
     def sync_failed(self, job_id: str, code: str, message: str) -> None:
         """The transit gave up: job → InError with the transit's code and message."""

@@ -16,6 +16,7 @@ class FakeTransitControl:
     progress: list[JobProgress] = field(default_factory=list)
     done: dict[str, tuple[DiskDigest, ...]] = field(default_factory=dict)
     failures: list[tuple[str, str, str]] = field(default_factory=list)
+    plan_notes: list[tuple[str, str]] = field(default_factory=list)
     finished: threading.Event = field(default_factory=threading.Event)
     failed: threading.Event = field(default_factory=threading.Event)
 
@@ -35,6 +36,10 @@ class FakeTransitControl:
         """Record completion."""
         self.done[job_id] = digests
         self.finished.set()
+
+    def log_plan(self, job_id: str, lines: list[str]) -> None:
+        """Record send-plan notes."""
+        self.plan_notes.extend((job_id, line) for line in lines)
 
     def sync_failed(self, job_id: str, code: str, message: str) -> None:
         """Record a failure."""

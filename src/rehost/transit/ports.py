@@ -52,6 +52,11 @@ class DiskDigest:
     digest_hex: str
 
 
+def plan_note_text(line: str) -> tuple[str, str]:
+    """English and Chinese job log text of one agent send-plan note ("disk 0: partition 2 …")."""
+    return f"Send plan: {line}", f"发送计划（整体复制或跳过的原因）：{line}"
+
+
 class TransitControl(Protocol):
     """Implemented by the control plane; called from transit connection threads."""
 
@@ -69,4 +74,8 @@ class TransitControl(Protocol):
 
     def sync_failed(self, job_id: str, code: str, message: str) -> None:
         """The transit cannot continue the job (e.g. Transit.DiskFull)."""
+        ...
+
+    def log_plan(self, job_id: str, lines: list[str]) -> None:
+        """Write the agent's send-plan notes (volumes copied whole, and why) to the job log."""
         ...

@@ -15,7 +15,13 @@ from typing import Any
 import httpx
 
 from rehost.client import trust
-from rehost.transit.ports import DiskDigest, JobProgress, TransitDisk, TransitJobSpec
+from rehost.transit.ports import (
+    DiskDigest,
+    JobProgress,
+    TransitDisk,
+    TransitJobSpec,
+    plan_note_text,
+)
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1/transit-hosts"
@@ -107,6 +113,15 @@ class RemoteTransitControl:
         with self._lock:
             self._digests[job_id] = {d.index: d.digest_hex for d in digests if d.digest_hex}
         self._api.post("sync-done", {"job_id": job_id, "digests": [asdict(d) for d in digests]})
+
+    def log_plan(self, job_id: str, lines: list[str]) -> None:
+        """The agent's send-plan notes, one job log line each."""
+        try:
+            for line in lines:
+                en, zh = plan_note_text(line)
+                self._api.job_log(job_id, "info", "Agent.SendPlan", en, zh, "")
+        except (HostApiError, httpx.HTTPError) as exc:  # a log line never fails the send
+            log.warning("job %s: send-plan notes not logged: %s", job_id, exc)
 
     def sync_failed(self, job_id: str, code: str, message: str) -> None:
         """The transit gave up on a job."""

@@ -29,6 +29,16 @@ PROGRESS_INTERVAL_S = 0.5
 JOURNAL_FILE = "journal.bin"
 
 
+def _plan_notes(disks: dict[int, dict[str, Any]]) -> list[str]:
+    """The agent's send-plan notes of each disk, bounded (a hostile HELLO cannot flood the log)."""
+    out: list[str] = []
+    for index in sorted(disks):
+        notes = disks[index].get("plan_notes") or []
+        if isinstance(notes, list):
+            out.extend(f"disk {index}: {str(n)[:300]}" for n in notes[:32])
+    return out[:64]
+
+
 @dataclass(frozen=True, slots=True)
 class TransitStats:
     """What arrived for a job since the transit started (not durable; for tests and bench)."""
@@ -66,6 +76,7 @@ class JobSession:
         self._report_at = clock()
         self._report_bytes = 0
         self._failed = False
+        self._plan_logged = False  # the agent's plan notes go to the job log once per session
 
     def hello(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Check the agent's disks against the job and return the resume state (HELLO_OK)."""
@@ -80,10 +91,14 @@ class JobSession:
             self._failed = False  # a new attempt may fail (and be reported) again
             self.chunk_bytes = int(doc["chunk_bytes"])
             self._plan_totals = {i: int(d["plan_bytes"]) for i, d in disks.items()}
+            notes = [] if self._plan_logged else _plan_notes(disks)
+            self._plan_logged = True
             cycle = int(doc.get("cycle") or 0) if version >= DELTA_VERSION else 0
             if cycle > self.journal.cycle:
                 log.info("job %s: incremental pass %d starts", self.spec.job_id, cycle)
                 self.journal.start_pass(cycle)
+        if notes:
+            self.control.log_plan(self.spec.job_id, notes)
         reply = {"job_id": self.spec.job_id, "checksum": self.spec.checksum,
                  "wire_version": version,
                  "disks": [self._disk_state(i, delta=cycle > 0) for i in sorted(disks)]}

@@ -182,6 +182,10 @@ class RehostClient:
         """Pause a Running/Syncing job."""
         return self._call("POST", f"/jobs/{job_id}/pause")
 
+    def cut_over_job(self, job_id: str, *, sync_data: bool = True) -> Document:
+        """End a Waiting incremental job (sync_data: one last delta cycle first)."""
+        return self._call("POST", f"/jobs/{job_id}/cutover", json={"sync_data": sync_data})
+
     def job_events(self, job_id: str, *, after_id: int = 0) -> Document:
         """The job's event log after `after_id`."""
         return self._call("GET", f"/jobs/{job_id}/events", params={"after_id": after_id})

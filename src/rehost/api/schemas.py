@@ -96,6 +96,12 @@ class BatchStartIn(Model):
     job_ids: list[str]
 
 
+class CutOverIn(Model):
+    """POST /jobs/{id}/cutover."""
+
+    sync_data: StrictBool = Field(True, description="run one last delta cycle before finishing")
+
+
 class SourceModifyIn(Model):
     """PATCH /sources/{id}."""
 

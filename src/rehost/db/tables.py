@@ -168,6 +168,8 @@ class JobRow(Base):
     max_images_to_keep: Mapped[int] = mapped_column(Integer, default=0)
     cycle: Mapped[int] = mapped_column(Integer, default=0)
     next_cycle_at: Mapped[datetime | None]
+    # CutOverReplicationJob(SyncData=true): the running cycle is the last one (ends Finished)
+    cutover_pending: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class TransitRow(Base):

@@ -103,6 +103,15 @@ def apply_modify(
     )
 
 
+def apply_schedule(spec: JobSpec, req: JobRequest, *, created_at: datetime) -> JobSpec:
+    """Apply labels, Frequency, MaxNumberOfImageToKeep and ValidTime (SMC: also after a run)."""
+    spec = _with_incremental(apply_labels(spec, req), req)
+    if req.valid_time is None:
+        return spec
+    return replace(spec, valid_time=rules.check_valid_time(
+        req.valid_time, created_at=created_at, start=spec.scheduled_start_time))
+
+
 def _with_incremental(spec: JobSpec, req: JobRequest) -> JobSpec:
     """The incremental fields after a modify (unchanged when none is given)."""
     run_once = spec.run_once if req.run_once is None else req.run_once

@@ -56,6 +56,12 @@ class JobRequest:
         labels = replace(self, name=None, description=None)
         return labels != JobRequest()
 
+    def changes_only_schedule(self) -> bool:
+        """Whether only labels, Frequency, MaxNumberOfImageToKeep and ValidTime are set."""
+        rest = replace(self, name=None, description=None, frequency_hours=None,
+                       max_images_to_keep=None, valid_time=None)
+        return rest == JobRequest()
+
 
 def _is_letter(ch: str) -> bool:
     return ch.isalpha() or unicodedata.name(ch, "").startswith("CJK")

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from rehost.db import convert
 from rehost.db.tables import ImageRow, JobEventRow, JobRow, RegionRow
-from rehost.domain import errors, jobspec
+from rehost.domain import errors, incremental, jobspec
 from rehost.domain.ids import PREFIX_JOB, AccountId, JobId
 from rehost.domain.models import EventLevel, ExecutionMode, Job, JobEvent, JobSpec, Page
 from rehost.domain.paging import check_page
@@ -171,14 +171,20 @@ def describe_jobs(
 def modify_job(
     ctx: ServiceContext, account_id: AccountId, job_id: str, request: JobRequest
 ) -> Job:
-    """Name/description any time; every other field only before the first run."""
+    """Name/description any time; Frequency, images to keep, ValidTime also in Waiting/Stopped;
+    every other field only before the first run."""
     now = ctx.now()
     try:
         with ctx.db.transaction() as session:
             row = lookup.job_row(session, account_id, job_id, lock=True)
             status = JobStatus(row.status)
             spec = convert.spec(row)
-            if request.changes_more_than_labels():
+            if request.changes_more_than_labels() and request.changes_only_schedule() and (
+                    status is not JobStatus.READY):
+                next_job_status(status, JobAction.RESCHEDULE)
+                spec = jobspec.apply_schedule(spec, request, created_at=row.created_at)
+                _reschedule_cycle(row, spec.frequency_hours)
+            elif request.changes_more_than_labels():
                 if row.run_count > 0:
                     raise errors.job_status("modify", f"{status}, already run", "Ready, never run")
                 next_job_status(status, JobAction.MODIFY)
@@ -197,6 +203,12 @@ def modify_job(
             return job_value(session, row)
     except IntegrityError as exc:
         raise _duplicate_name(request.name or job_id) from exc
+
+
+def _reschedule_cycle(row: JobRow, frequency_hours: int) -> None:
+    """A waiting (or stopped between cycles) job's next cycle follows a new Frequency."""
+    if row.next_cycle_at is not None and row.finished_at is not None and frequency_hours:
+        row.next_cycle_at = incremental.next_cycle_at(row.finished_at, frequency_hours)
 
 
 def delete_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> None:

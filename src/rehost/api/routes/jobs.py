@@ -1,4 +1,5 @@
-"""/api/v1/jobs: create, list, describe, modify, delete, start (one/batch), pause, events."""
+"""/api/v1/jobs: create, list, describe, modify, delete, start (one/batch), pause, cutover,
+events."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from fastapi import APIRouter, Header, Query
 
 from rehost.api.deps import Account, Ctx
 from rehost.api.errors import status_of
-from rehost.api.schemas import BatchStartIn, JobCreateIn, JobModifyIn, event_out, job_out
+from rehost.api.schemas import BatchStartIn, CutOverIn, JobCreateIn, JobModifyIn, event_out, job_out
 from rehost.domain import errors
 from rehost.domain.ids import JobId
 from rehost.domain.models import DataDiskSpec, ExecutionMode
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import parse_business_status, parse_job_status
-from rehost.services import images, jobs, runs
+from rehost.services import cutover, images, jobs, runs
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 PageSize = Annotated[int, Query(ge=1, le=100)]
@@ -127,8 +128,16 @@ def start_job(job_id: str, ctx: Ctx, account: Account, lang: Lang = "en") -> dic
 
 @router.post("/{job_id}/pause")
 def pause_job(job_id: str, ctx: Ctx, account: Account, lang: Lang = "en") -> dict[str, Any]:
-    """Pause a Running+Syncing job."""
+    """Pause a Running+Syncing job, or stop a Waiting one between cycles."""
     return job_out(runs.pause_job(ctx, account, job_id), lang=lang)
+
+
+@router.post("/{job_id}/cutover")
+def cut_over_job(job_id: str, ctx: Ctx, account: Account, body: CutOverIn | None = None,
+                 lang: Lang = "en") -> dict[str, Any]:
+    """End a Waiting incremental job: one last delta cycle first (sync_data, default) or not."""
+    sync_data = True if body is None else body.sync_data
+    return job_out(cutover.cut_over(ctx, account, job_id, sync_data=sync_data), lang=lang)
 
 
 @router.get("/{job_id}/events")

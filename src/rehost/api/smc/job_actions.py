@@ -1,4 +1,4 @@
-"""Replication job actions: Create, Start, Stop, Describe, Modify, Delete."""
+"""Replication job actions: Create, Start, Stop, CutOver, Describe, Modify, Delete."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rehost.api.smc.job_request import job_request
 from rehost.api.smc.shapes import job_document, page_fields
 from rehost.domain.ids import JobId, RegionId, SourceId
 from rehost.domain.states import parse_business_status, parse_job_status
-from rehost.services import jobs, runs
+from rehost.services import cutover, jobs, runs
 
 
 def create_replication_job(call: Call) -> dict[str, Any]:
@@ -29,8 +29,16 @@ def start_replication_job(call: Call) -> dict[str, Any]:
     return {}
 
 
+def cut_over_replication_job(call: Call) -> dict[str, Any]:
+    """CutOverReplicationJob (Waiting incremental job; SyncData default true = a last cycle)."""
+    sync_data = call.params.boolean("SyncData")
+    cutover.cut_over(call.ctx, call.account_id, JobId(call.params.required("JobId")),
+                     sync_data=True if sync_data is None else sync_data)
+    return {}
+
+
 def stop_replication_job(call: Call) -> dict[str, Any]:
-    """StopReplicationJob (Running + Syncing only)."""
+    """StopReplicationJob (Running + Syncing, or Waiting between cycles)."""
     runs.pause_job(call.ctx, call.account_id, JobId(call.params.required("JobId")))
     return {}
 

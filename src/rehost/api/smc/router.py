@@ -30,6 +30,7 @@ ACTIONS: dict[str, Action] = {
     "CreateReplicationJob": job_actions.create_replication_job,
     "StartReplicationJob": job_actions.start_replication_job,
     "StopReplicationJob": job_actions.stop_replication_job,
+    "CutOverReplicationJob": job_actions.cut_over_replication_job,
     "DescribeReplicationJobs": job_actions.describe_replication_jobs,
     "DeleteReplicationJob": job_actions.delete_replication_job,
     "ModifyReplicationJobAttribute": job_actions.modify_replication_job_attribute,

@@ -12,7 +12,17 @@ import pytest
 from rehost.domain.errors import InvalidParameter, InvalidStatus
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import BusinessStatus, JobStatus, SourceState
-from rehost.services import cutover, images, jobs, lookup, regions, runs, scheduler, sources, transits
+from rehost.services import (
+    cutover,
+    images,
+    jobs,
+    lookup,
+    regions,
+    runs,
+    scheduler,
+    sources,
+    transits,
+)
 from rehost.services.builds import ImageBuilder
 from rehost.services.context import ServiceContext
 from rehost.services.transit_control import ServiceTransitControl, SharedListenerPool

@@ -69,6 +69,9 @@ class JobCreateIn(Model):
     run_once: StrictBool | None = Field(None, description="false = incremental job")
     frequency: StrictInt | None = Field(None, description="incremental: hours between cycles")
     max_number_of_image_to_keep: StrictInt | None = Field(None, description="incremental: 1–10")
+    client_token: str | None = Field(
+        None, description="idempotency: a retry with the same token and fields (24 h) gets the "
+        "same job; other fields → IdempotentParameterMismatch")
 
 
 class JobModifyIn(Model):

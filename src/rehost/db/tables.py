@@ -247,3 +247,15 @@ class JobEventRow(Base):
     message_zh: Mapped[str] = mapped_column(Text)
     hint: Mapped[str] = mapped_column(Text, default="")
     hint_zh: Mapped[str] = mapped_column(Text, default="")
+
+
+class ClientTokenRow(Base):
+    """client_tokens: the result of an idempotent create, per account, action and ClientToken."""
+
+    __tablename__ = "client_tokens"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    params_digest: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(index=True)

@@ -3,6 +3,7 @@ events."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -11,11 +12,12 @@ from rehost.api.deps import Account, Ctx
 from rehost.api.errors import status_of
 from rehost.api.schemas import BatchStartIn, CutOverIn, JobCreateIn, JobModifyIn, event_out, job_out
 from rehost.domain import errors
+from rehost.domain.idempotency import params_digest
 from rehost.domain.ids import JobId
 from rehost.domain.models import DataDiskSpec, ExecutionMode
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import parse_business_status, parse_job_status
-from rehost.services import cutover, images, jobs, runs
+from rehost.services import cutover, idempotency, images, jobs, runs
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 PageSize = Annotated[int, Query(ge=1, le=100)]
@@ -55,10 +57,18 @@ def to_request(body: JobCreateIn | JobModifyIn) -> JobRequest:
 
 @router.post("", status_code=201)
 def create_job(body: JobCreateIn, ctx: Ctx, account: Account, lang: Lang = "en") -> dict[str, Any]:
-    """Create a migration job (execution_mode immediate starts it)."""
-    job = jobs.create_job(ctx, account, source_id=body.source_id, region_id=body.region_id,
-                          request=to_request(body))
-    return job_out(job, lang=lang)
+    """Create a migration job (execution_mode immediate starts it; client_token: idempotent)."""
+
+    def create() -> dict[str, Any]:
+        job = jobs.create_job(ctx, account, source_id=body.source_id, region_id=body.region_id,
+                              request=to_request(body))
+        return {"job_id": job.id}
+
+    fields = body.model_dump(mode="json", exclude={"client_token"})
+    created = idempotency.run_once(
+        ctx, account, action="rest:create_job", token=body.client_token or "",
+        digest=params_digest((k, json.dumps(v)) for k, v in fields.items()), run=create)
+    return job_out(jobs.get_job(ctx, account, created["job_id"]), lang=lang)
 
 
 @router.get("")

@@ -8,19 +8,26 @@ from rehost.api.smc import errors
 from rehost.api.smc.call import MAX_PAGE_SIZE, Call
 from rehost.api.smc.job_request import job_request
 from rehost.api.smc.shapes import job_document, page_fields
+from rehost.domain.idempotency import params_digest
 from rehost.domain.ids import JobId, RegionId, SourceId
 from rehost.domain.states import parse_business_status, parse_job_status
-from rehost.services import cutover, jobs, runs
+from rehost.services import cutover, idempotency, jobs, runs
 
 
 def create_replication_job(call: Call) -> dict[str, Any]:
-    """CreateReplicationJob → JobId."""
+    """CreateReplicationJob → JobId (a retry with the same ClientToken gets the same JobId)."""
     p = call.params
-    job = jobs.create_job(
-        call.ctx, call.account_id, source_id=SourceId(p.required("SourceId")),
-        region_id=RegionId(p.required("RegionId")), request=job_request(p),
-    )
-    return {"JobId": job.id}
+
+    def create() -> dict[str, Any]:
+        job = jobs.create_job(
+            call.ctx, call.account_id, source_id=SourceId(p.required("SourceId")),
+            region_id=RegionId(p.required("RegionId")), request=job_request(p),
+        )
+        return {"JobId": job.id}
+
+    return idempotency.run_once(call.ctx, call.account_id, action="CreateReplicationJob",
+                                token=p.text("ClientToken"), digest=params_digest(p.items()),
+                                run=create)
 
 
 def start_replication_job(call: Call) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""jobs.cutover_pending: an incremental job's running cycle is its cut-over (ends Finished)
+"""jobs.cutover_pending (the running cycle is the cut-over); client_tokens (ClientToken results)
 
 Revision ID: 0010
 Revises: 0007
@@ -21,9 +21,21 @@ def upgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("cutover_pending", sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
+    op.create_table(
+        "client_tokens",
+        sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), primary_key=True),
+        sa.Column("action", sa.String(64), primary_key=True),
+        sa.Column("token", sa.String(64), primary_key=True),
+        sa.Column("params_digest", sa.String(64), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+    )
+    op.create_index("ix_client_tokens_created_at", "client_tokens", ["created_at"])
 
 
 def downgrade() -> None:
     """Revert."""
+    op.drop_index("ix_client_tokens_created_at", table_name="client_tokens")
+    op.drop_table("client_tokens")
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("cutover_pending")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from api.test_api_rest import auth, client, import_source  # noqa: F401  (fixtures)
 from fastapi.testclient import TestClient
+
+from api.test_api_rest import auth, client, import_source  # noqa: F401  (fixtures)
 
 
 def test_create_with_client_token_is_idempotent(client: TestClient,  # noqa: F811

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from rehost.api.deps import get_context
-from rehost.api.smc import auth, errors, job_actions, source_actions, token_actions
+from rehost.api.smc import accepted, auth, errors, job_actions, source_actions, token_actions
 from rehost.api.smc.call import Action, Call
 from rehost.api.smc.nonces import MemoryNonceStore, NonceStore
 from rehost.api.smc.params import Params
@@ -70,11 +70,16 @@ class SmcEndpoint:
         version = auth.header(request, "x-acs-version")
         if version != API_VERSION:
             raise errors.invalid_version(version)
-        action = ACTIONS.get(auth.header(request, "x-acs-action"))
+        name = auth.header(request, "x-acs-action")
+        if name in accepted.UNSUPPORTED:
+            raise accepted.refuse(name)
+        action = ACTIONS.get(name)
         if action is None:
-            raise errors.action_not_found(auth.header(request, "x-acs-action"))
+            raise errors.action_not_found(name)
         account_id = key_auth.account_of_key(ctx, AccessKeyId(signed.access_key_id))
-        return action(Call(ctx, account_id, _params(request)))
+        params = _params(request)
+        accepted.check_params(name, params)
+        return action(Call(ctx, account_id, params))
 
     def _error(self, error: errors.SmcError, request_id: str) -> tuple[int, dict[str, Any]]:
         return error.http_status, errors.error_body(error, request_id=request_id,

@@ -1,0 +1,73 @@
+"""Which parameters each SMC action honours, and the SMC actions rehost refuses on purpose.
+
+A parameter an action does not honour is refused (`InvalidParameter.Unsupported`, naming it)
+rather than accepted and dropped: scripts written for SMC must not act on the wrong resources.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rehost.api.smc import errors
+from rehost.api.smc.params import Params
+
+_INDEX = re.compile(r"\.\d+(?=\.|$)")
+
+_JOB_FIELDS = frozenset({
+    "Name", "Description", "SystemDiskSize", "Disks.System.Size", "DataDisk.N.Index",
+    "DataDisk.N.Size", "ImageName", "ScheduledStartTime", "ValidTime", "ReplicationParameters",
+    "RunOnce", "Frequency", "MaxNumberOfImageToKeep", "TargetType", "NetMode", "VSwitchId",
+    "VpcId",
+})
+_PAGING = frozenset({"PageNumber", "PageSize"})
+
+ACCEPTED: dict[str, frozenset[str]] = {
+    "CreateReplicationJob": _JOB_FIELDS | {"SourceId", "RegionId", "JobType", "ClientToken"},
+    "ModifyReplicationJobAttribute": _JOB_FIELDS | {"JobId"},
+    "StartReplicationJob": frozenset({"JobId"}),
+    "StopReplicationJob": frozenset({"JobId"}),
+    "CutOverReplicationJob": frozenset({"JobId", "SyncData"}),
+    "DeleteReplicationJob": frozenset({"JobId"}),
+    "DescribeReplicationJobs": _PAGING | {"JobId.N", "SourceId.N", "Status", "Name", "RegionId",
+                                          "BusinessStatus"},
+    "DescribeSourceServers": _PAGING | {"SourceId.N", "State", "Name", "JobId"},
+    "ModifySourceServerAttribute": frozenset({"SourceId", "Name", "Description"}),
+    "DeleteSourceServer": frozenset({"SourceId", "Force"}),
+    "CreateAccessToken": frozenset({"Count", "TimeToLiveInDays", "Name"}),
+    "ListAccessTokens": _PAGING | {"AccessTokenId", "Name", "Status"},
+    "DisableAccessToken": frozenset({"AccessTokenId"}),
+}
+
+_WORKGROUP = ("Unsupported.Workgroup", "rehost has no workgroups yet; every source and job "
+              "belongs to the account", "rehost 暂不支持工作组；迁移源和任务均属于账号")
+_TAG = ("Unsupported.Tag", "rehost does not store tags yet", "rehost 暂不支持标签")
+
+# SDK actions rehost answers with a clear refusal instead of InvalidAction.NotFound
+UNSUPPORTED: dict[str, tuple[str, str, str]] = {
+    "CreateCrossZoneMigrationJob": (
+        "Unsupported.CrossZoneMigration", "rehost migrates servers into images; it has no "
+        "cloud instances to move between zones",
+        "rehost 将服务器迁移为镜像，没有可跨可用区迁移的云实例"),
+    **{a: _WORKGROUP for a in ("CreateWorkgroup", "DeleteWorkgroup", "DescribeWorkgroups",
+                               "ModifyWorkgroupAttribute", "AssociateSourceServers",
+                               "DisassociateSourceServers")},
+    **{a: _TAG for a in ("TagResources", "UntagResources", "ListTagResources")},
+    "DeleteAccessToken": (
+        "Unsupported.DeleteAccessToken", "activation codes are kept for the audit trail; "
+        "disable one with DisableAccessToken",
+        "激活码会保留用于审计；请使用 DisableAccessToken 禁用"),
+}
+
+
+def check_params(action: str, params: Params) -> None:
+    """Refuse the first parameter `action` does not honour."""
+    allowed = ACCEPTED[action]
+    for key, _ in params.items():
+        if _INDEX.sub(".N", key) not in allowed:
+            raise errors.unsupported_parameter(key, action)
+
+
+def refuse(action: str) -> errors.SmcError:
+    """The refusal of an SMC action rehost does not implement."""
+    code, en, zh = UNSUPPORTED[action]
+    return errors.SmcError(code, f"{action} is not supported: {en}. 不支持 {action}：{zh}。")

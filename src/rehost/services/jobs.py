@@ -38,19 +38,27 @@ def _check_unique(session: Session, row_like: JobRow, spec: JobSpec, *, job_id: 
                    JobRow.id != job_id)
     if session.scalars(select(JobRow.id).where(*same_region, JobRow.name == spec.name)).first():
         raise _duplicate_name(spec.name)
-    taken = session.scalars(select(JobRow.id).where(
+    held = session.scalars(select(JobRow.id).where(
         *same_region, JobRow.image_name == spec.image_name,
         JobRow.status != JobStatus.FINISHED.value,
-    )).first() or session.scalars(select(ImageRow.id).where(
+    )).first()
+    if held:
+        raise errors.Duplicate(
+            "ImageName.UsedByReplicationJob",
+            f"The image name {spec.image_name!r} is held by migration job {held} in this region; "
+            "choose another image name.",
+            f"镜像名称 {spec.image_name!r} 已被该地域的迁移任务 {held} 使用；请换一个镜像名称。",
+        )
+    taken = session.scalars(select(ImageRow.id).where(
         ImageRow.account_id == row_like.account_id, ImageRow.region_id == row_like.region_id,
         ImageRow.name == spec.image_name,
     )).first()
     if taken:
         raise errors.Duplicate(
             "ImageName.Duplicate",
-            f"The image name {spec.image_name!r} is already used in this region (by an image or "
-            "another job); choose another image name.",
-            f"镜像名称 {spec.image_name!r} 在该地域已被使用（镜像或其他任务）；请换一个名称。",
+            f"The image name {spec.image_name!r} is already used by an image in this region; "
+            "choose another image name.",
+            f"镜像名称 {spec.image_name!r} 在该地域已被镜像使用；请换一个名称。",
         )
 
 
@@ -60,7 +68,7 @@ def _check_source_free(session: Session, source_state: str, source_id: str) -> N
     statuses = session.scalars(select(JobRow.status).where(JobRow.source_id == source_id)).all()
     if any(is_unfinished(JobStatus(s)) for s in statuses):
         raise errors.InvalidStatus(
-            "SourceServer.JobUnfinished",
+            "ReplicationJob.Related",
             "The source already has an unfinished migration job; finish or delete it first.",
             "该迁移源已有未完成的迁移任务；请先完成或删除该任务。",
         )

@@ -76,9 +76,22 @@ def modify_source(
         rules.check_description(description)
     with ctx.db.transaction() as session:
         row = lookup.source_row(session, account_id, source_id, lock=True)
+        if name is not None and name != row.name:
+            _check_name_free(session, account_id, row.id, name)
         row.name = row.name if name is None else name
         row.description = row.description if description is None else description
         return convert.source(row)
+
+
+def _check_name_free(session: Session, account_id: str, source_id: str, name: str) -> None:
+    taken = session.scalars(select(SourceRow.id).where(
+        SourceRow.account_id == account_id, SourceRow.name == name,
+        SourceRow.id != source_id)).first()
+    if taken:
+        raise errors.Duplicate(
+            "SourceServerName.Duplicate",
+            f"Another source server ({taken}) is already named {name!r}; choose another name.",
+            f"已有其他迁移源（{taken}）名为 {name!r}；请换一个名称。")
 
 
 def delete_source(
@@ -90,16 +103,23 @@ def delete_source(
         jobs = session.scalars(
             select(JobRow).where(JobRow.source_id == row.id).with_for_update()
         ).all()
+        running = [j for j in jobs if j.status == JobStatus.RUNNING]
+        if running:  # even with force: SMC's SourceServer.WithRunningReplicationJob
+            raise errors.InvalidStatus(
+                "SourceServer.WithRunningReplicationJob",
+                f"The source has a running migration job ({running[0].id}); stop it (or wait "
+                "for it to end) before deleting the source.",
+                f"迁移源有运行中的迁移任务（{running[0].id}）；请先暂停该任务或等待其结束，"
+                "再删除迁移源。",
+            )
         unfinished = [j for j in jobs if j.status in _UNFINISHED]
         if unfinished and not force:
             raise errors.InvalidStatus(
-                "SourceServer.JobUnfinished",
+                "ReplicationJob.Related",
                 f"The source has an unfinished migration job ({unfinished[0].id}); delete the "
                 "job first or delete the source with force.",
                 f"迁移源有未完成的迁移任务（{unfinished[0].id}）；请先删除该任务，或强制删除迁移源。",
             )
-        if any(j.status == JobStatus.RUNNING for j in jobs) and not force:
-            raise errors.job_status("delete", JobStatus.RUNNING, "not Running")
         next_source_state(SourceState(row.state), SourceEvent.DELETE)
         released = [transits.release(session, job.id, now=ctx.now()) for job in jobs]
         for job in jobs:

@@ -25,7 +25,9 @@ def describe_source_servers(call: Call) -> dict[str, Any]:
         call.ctx, call.account_id, source_ids=ids, state=_state(p.text("State")),
         name=p.text("Name") or None, page_number=number, page_size=size,
     )
-    servers = [source_document(s, last_job_id=_last_job(call, s)) for s in page.items]
+    rate_s = max(1, round(call.ctx.settings.heartbeat_interval_s))
+    servers = [source_document(s, last_job_id=_last_job(call, s), heartbeat_rate_s=rate_s)
+               for s in page.items]
     return {**page_fields(page), "SourceServers": {"SourceServer": servers}}
 
 

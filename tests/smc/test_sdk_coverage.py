@@ -61,8 +61,6 @@ def _create_refused(smc: SmcClient, source_id: str, **fields: Any) -> str:
 def test_unhonoured_create_parameters_are_refused_by_name(smc: SmcClient,
                                                           live: LiveServer) -> None:
     source_id = new_source(smc, live, "no-silent-drops")
-    tag = [m.CreateReplicationJobRequestTag(key="team", value="web")]
-    assert "Tag.1.Key" in _create_refused(smc, source_id, tag=tag)
     assert "InstanceType" in _create_refused(smc, source_id, instance_type="ecs.g6.large")
     assert "LicenseType" in _create_refused(smc, source_id, license_type="BYOL")
     part = [m.CreateReplicationJobRequestSystemDiskPart(device="0_1", size_bytes=1 << 30,
@@ -79,11 +77,10 @@ def test_unhonoured_create_parameters_are_refused_by_name(smc: SmcClient,
 
 def test_unhonoured_describe_filters_are_refused_not_ignored(smc: SmcClient) -> None:
     cases: list[dict[str, Any]] = [
-        {"tag": [m.DescribeReplicationJobsRequestTag(key="nosuch", value="x")]},
         {"instance_id": ["i-1"]}, {"resource_group_id": "rg-1"}, {"job_type": 0},
     ]
     for fields in cases:
         error = refused(smc.describe_replication_jobs, m.DescribeReplicationJobsRequest(**fields))
         assert error.code == "InvalidParameter.Unsupported", (fields, error.code)
-    tagged = m.DescribeSourceServersRequest(tag=[m.DescribeSourceServersRequestTag(key="k")])
+    tagged = m.DescribeSourceServersRequest(related_job_type="1")
     assert refused(smc.describe_source_servers, tagged).code == "InvalidParameter.Unsupported"

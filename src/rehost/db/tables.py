@@ -259,3 +259,14 @@ class ClientTokenRow(Base):
     params_digest: Mapped[str] = mapped_column(String(64))
     result: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class TagRow(Base):
+    """tags: key/value tags of a job or source (SMC TagResources)."""
+
+    __tablename__ = "tags"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    resource_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128), default="")

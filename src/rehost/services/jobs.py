@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,7 +23,9 @@ from rehost.domain.states import (
     is_unfinished,
     next_job_status,
 )
+from rehost.domain.tags import ResourceType, Tag, check_tags
 from rehost.services import events, lookup, transits
+from rehost.services import tags as tag_service
 from rehost.services.context import ServiceContext
 
 
@@ -88,6 +92,7 @@ def create_job(
     source_id: str,
     region_id: str,
     request: JobRequest,
+    tags: Sequence[Tag] = (),
 ) -> Job:
     """Validate every field and create the job (immediate mode then starts it)."""
     _require_ids(source_id=source_id, region_id=region_id)
@@ -104,6 +109,10 @@ def create_job(
             _check_unique(session, row, spec, job_id=job_id)
             _check_source_free(session, src.state, src.id)
             session.add(row)
+            session.flush()
+            if tags:
+                tag_service.add_in_session(session, account_id, ResourceType.JOB, job_id,
+                                           check_tags(tags))
             events.add(session, job_id=job_id, account_id=account_id, now=now,
                        level=EventLevel.INFO, message_en="Migration job created.",
                        message_zh="迁移任务已创建。")
@@ -226,6 +235,7 @@ def delete_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> None:
         next_job_status(JobStatus(row.status), JobAction.DELETE)
         released = transits.release(session, row.id, now=ctx.now())
         session.execute(delete(JobEventRow).where(JobEventRow.job_id == row.id))
+        tag_service.drop_all(session, ResourceType.JOB, row.id)
         session.delete(row)
     transits.close_receiver(ctx, released)
 

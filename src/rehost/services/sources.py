@@ -22,7 +22,8 @@ from rehost.domain.states import (
     next_job_status,
     next_source_state,
 )
-from rehost.services import events, lookup, transits
+from rehost.domain.tags import ResourceType
+from rehost.services import events, lookup, tags, transits
 from rehost.services.context import ServiceContext
 
 MISSED_BEATS_OFFLINE = 3
@@ -124,8 +125,10 @@ def delete_source(
         released = [transits.release(session, job.id, now=ctx.now()) for job in jobs]
         for job in jobs:
             session.execute(delete(JobEventRow).where(JobEventRow.job_id == job.id))
+            tags.drop_all(session, ResourceType.JOB, job.id)
             session.delete(job)
         session.flush()
+        tags.drop_all(session, ResourceType.SOURCE, row.id)
         session.delete(row)
     for transit in released:
         transits.close_receiver(ctx, transit)

@@ -22,15 +22,21 @@ _JOB_FIELDS = frozenset({
 _PAGING = frozenset({"PageNumber", "PageSize"})
 
 ACCEPTED: dict[str, frozenset[str]] = {
-    "CreateReplicationJob": _JOB_FIELDS | {"SourceId", "RegionId", "JobType", "ClientToken"},
+    "CreateReplicationJob": _JOB_FIELDS | {"SourceId", "RegionId", "JobType", "ClientToken",
+                                           "Tag.N.Key", "Tag.N.Value"},
     "ModifyReplicationJobAttribute": _JOB_FIELDS | {"JobId"},
     "StartReplicationJob": frozenset({"JobId"}),
     "StopReplicationJob": frozenset({"JobId"}),
     "CutOverReplicationJob": frozenset({"JobId", "SyncData"}),
     "DeleteReplicationJob": frozenset({"JobId"}),
     "DescribeReplicationJobs": _PAGING | {"JobId.N", "SourceId.N", "Status", "Name", "RegionId",
-                                          "BusinessStatus"},
-    "DescribeSourceServers": _PAGING | {"SourceId.N", "State", "Name", "JobId"},
+                                          "BusinessStatus", "Tag.N.Key", "Tag.N.Value"},
+    "DescribeSourceServers": _PAGING | {"SourceId.N", "State", "Name", "JobId", "Tag.N.Key",
+                                        "Tag.N.Value"},
+    "TagResources": frozenset({"ResourceType", "ResourceId.N", "Tag.N.Key", "Tag.N.Value"}),
+    "UntagResources": frozenset({"ResourceType", "ResourceId.N", "TagKey.N", "All"}),
+    "ListTagResources": frozenset({"ResourceType", "ResourceId.N", "Tag.N.Key", "Tag.N.Value",
+                                   "NextToken"}),
     "ModifySourceServerAttribute": frozenset({"SourceId", "Name", "Description"}),
     "DeleteSourceServer": frozenset({"SourceId", "Force"}),
     "CreateAccessToken": frozenset({"Count", "TimeToLiveInDays", "Name"}),
@@ -40,7 +46,6 @@ ACCEPTED: dict[str, frozenset[str]] = {
 
 _WORKGROUP = ("Unsupported.Workgroup", "rehost has no workgroups yet; every source and job "
               "belongs to the account", "rehost 暂不支持工作组；迁移源和任务均属于账号")
-_TAG = ("Unsupported.Tag", "rehost does not store tags yet", "rehost 暂不支持标签")
 
 # SDK actions rehost answers with a clear refusal instead of InvalidAction.NotFound
 UNSUPPORTED: dict[str, tuple[str, str, str]] = {
@@ -51,7 +56,6 @@ UNSUPPORTED: dict[str, tuple[str, str, str]] = {
     **{a: _WORKGROUP for a in ("CreateWorkgroup", "DeleteWorkgroup", "DescribeWorkgroups",
                                "ModifyWorkgroupAttribute", "AssociateSourceServers",
                                "DisassociateSourceServers")},
-    **{a: _TAG for a in ("TagResources", "UntagResources", "ListTagResources")},
     "DeleteAccessToken": (
         "Unsupported.DeleteAccessToken", "activation codes are kept for the audit trail; "
         "disable one with DisableAccessToken",

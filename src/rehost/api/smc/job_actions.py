@@ -8,9 +8,11 @@ from rehost.api.smc import errors
 from rehost.api.smc.call import MAX_PAGE_SIZE, Call
 from rehost.api.smc.job_request import job_request
 from rehost.api.smc.shapes import job_document, page_fields
+from rehost.api.smc.tag_actions import tag_documents, tag_filter, tag_params
 from rehost.domain.idempotency import params_digest
 from rehost.domain.ids import JobId, RegionId, SourceId
 from rehost.domain.states import parse_business_status, parse_job_status
+from rehost.domain.tags import ResourceType
 from rehost.services import cutover, idempotency, jobs, runs
 
 
@@ -22,6 +24,7 @@ def create_replication_job(call: Call) -> dict[str, Any]:
         job = jobs.create_job(
             call.ctx, call.account_id, source_id=SourceId(p.required("SourceId")),
             region_id=RegionId(p.required("RegionId")), request=job_request(p),
+            tags=tag_params(p),
         )
         return {"JobId": job.id}
 
@@ -73,8 +76,12 @@ def describe_replication_jobs(call: Call) -> dict[str, Any]:
     if len(source_ids) > MAX_PAGE_SIZE:
         raise errors.invalid_parameter("SourceId", f"at most {MAX_PAGE_SIZE} ids")
     number, size = call.paging()
+    wanted = tag_filter(call, ResourceType.JOB, job_ids)
+    if wanted == []:
+        return {"TotalCount": 0, "PageNumber": number, "PageSize": size,
+                "ReplicationJobs": {"ReplicationJob": []}}
     page = jobs.describe_jobs(
-        call.ctx, call.account_id, job_ids=job_ids or None,
+        call.ctx, call.account_id, job_ids=wanted,
         status=parse_job_status(p.text("Status") or None),
         region_id=RegionId(p.text("RegionId")) if p.text("RegionId") else None,
         source_ids=source_ids or None, name=p.text("Name") or None,
@@ -82,4 +89,5 @@ def describe_replication_jobs(call: Call) -> dict[str, Any]:
         business_status=parse_business_status(p.text("BusinessStatus")),
     )
     documents = [job_document(j) for j in page.items]
+    tag_documents(call, ResourceType.JOB, documents, "JobId")
     return {**page_fields(page), "ReplicationJobs": {"ReplicationJob": documents}}

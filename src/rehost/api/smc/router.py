@@ -13,7 +13,15 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from rehost.api.deps import get_context
-from rehost.api.smc import accepted, auth, errors, job_actions, source_actions, token_actions
+from rehost.api.smc import (
+    accepted,
+    auth,
+    errors,
+    job_actions,
+    source_actions,
+    tag_actions,
+    token_actions,
+)
 from rehost.api.smc.call import Action, Call
 from rehost.api.smc.nonces import MemoryNonceStore, NonceStore
 from rehost.api.smc.params import Params
@@ -40,6 +48,9 @@ ACTIONS: dict[str, Action] = {
     "CreateAccessToken": token_actions.create_access_token,
     "ListAccessTokens": token_actions.list_access_tokens,
     "DisableAccessToken": token_actions.disable_access_token,
+    "TagResources": tag_actions.tag_resources,
+    "UntagResources": tag_actions.untag_resources,
+    "ListTagResources": tag_actions.list_tag_resources,
 }
 
 

@@ -1,4 +1,4 @@
-"""jobs.cutover_pending (the running cycle is the cut-over); client_tokens (ClientToken results)
+"""jobs.cutover_pending (the running cycle is the cut-over); client_tokens, tags
 
 Revision ID: 0010
 Revises: 0007
@@ -31,10 +31,19 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
     op.create_index("ix_client_tokens_created_at", "client_tokens", ["created_at"])
+    op.create_table(
+        "tags",
+        sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), primary_key=True),
+        sa.Column("resource_type", sa.String(32), primary_key=True),
+        sa.Column("resource_id", sa.String(40), primary_key=True),
+        sa.Column("key", sa.String(128), primary_key=True),
+        sa.Column("value", sa.String(128), nullable=False),
+    )
 
 
 def downgrade() -> None:
     """Revert."""
+    op.drop_table("tags")
     op.drop_index("ix_client_tokens_created_at", table_name="client_tokens")
     op.drop_table("client_tokens")
     with op.batch_alter_table("jobs") as batch:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI
 
 from rehost import __version__
 from rehost.api import errors
-from rehost.api.routes import agent, jobs, resources, sources, transit_hosts
+from rehost.api.routes import agent, jobs, resources, sources, tags, transit_hosts
 from rehost.config import Settings
 from rehost.services import bootstrap
 from rehost.services.context import ServiceContext
@@ -38,7 +38,7 @@ def create_app(
     app.state.ctx = ctx
     app.state.settings = settings
     errors.install(app)
-    for module in (sources, jobs, resources, agent, transit_hosts):
+    for module in (sources, jobs, resources, agent, transit_hosts, tags):
         app.include_router(module.router, prefix=API_PREFIX)
     for extra in routers:
         app.include_router(extra)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query
 
 from rehost.api.deps import Account, Ctx
 from rehost.api.errors import status_of
+from rehost.api.routes.tags import filter_tags
 from rehost.api.schemas import BatchStartIn, CutOverIn, JobCreateIn, JobModifyIn, event_out, job_out
 from rehost.domain import errors
 from rehost.domain.idempotency import params_digest
@@ -17,7 +18,8 @@ from rehost.domain.ids import JobId
 from rehost.domain.models import DataDiskSpec, ExecutionMode
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import parse_business_status, parse_job_status
-from rehost.services import cutover, idempotency, images, jobs, runs
+from rehost.domain.tags import ResourceType, Tag
+from rehost.services import cutover, idempotency, images, jobs, runs, tags
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 PageSize = Annotated[int, Query(ge=1, le=100)]
@@ -61,7 +63,8 @@ def create_job(body: JobCreateIn, ctx: Ctx, account: Account, lang: Lang = "en")
 
     def create() -> dict[str, Any]:
         job = jobs.create_job(ctx, account, source_id=body.source_id, region_id=body.region_id,
-                              request=to_request(body))
+                              request=to_request(body),
+                              tags=[Tag(t.key, t.value) for t in body.tags or []])
         return {"job_id": job.id}
 
     fields = body.model_dump(mode="json", exclude={"client_token"})
@@ -78,8 +81,13 @@ def list_jobs(
     job_id: Annotated[list[str] | None, Query()] = None,
     page_number: PageNumber = 1, page_size: PageSize = 10,
     business_status: str | None = None, lang: Lang = "en",
+    tag: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, Any]:
-    """Describe jobs with filters (status, business status, region, source, name) and paging."""
+    """Describe jobs with filters (status, business status, region, source, name, tag=key[=value])
+    and paging."""
+    if tag:
+        matched = tags.matching(ctx, account, ResourceType.JOB, filter_tags(tag))
+        job_id = sorted(matched & set(job_id) if job_id else matched) or ["-"]  # "-": no match
     page = jobs.describe_jobs(
         ctx, account, job_ids=job_id, status=parse_job_status(status), region_id=region_id,
         source_id=source_id, name=name, page_number=page_number, page_size=page_size,

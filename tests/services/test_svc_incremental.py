@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rehost.domain.errors import InvalidParameter, InvalidStatus
+from rehost.domain.errors import InvalidParameter, InvalidStatus, NotFound
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import BusinessStatus, JobStatus, SourceState
 from rehost.services import (
@@ -225,3 +225,27 @@ def test_cut_over_without_sync_keeps_the_last_image(
     for sync in (True, False):
         with pytest.raises(InvalidStatus, match="incremental"):
             cutover.cut_over(ctx, ctl_account.id, once.id, sync_data=sync)
+
+
+def test_deleting_a_source_keeps_its_finished_jobs_history(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
+) -> None:
+    ctx = _ctx(ctl_ctx)
+    done = cutover.cut_over(ctx, ctl_account.id, _waiting(ctx, ctl_account, ctl_source).id,
+                            sync_data=False)
+    ready = _new(ctx, ctl_account, ctl_source)
+    with pytest.raises(InvalidStatus):  # SMC: ReplicationJob.Related, delete it or force
+        sources.delete_source(ctx, ctl_account.id, ready.source_id)
+    sources.delete_source(ctx, ctl_account.id, ready.source_id, force=True)  # no finished job
+    with pytest.raises(NotFound):
+        jobs.get_job(ctx, ctl_account.id, ready.id)
+    with pytest.raises(NotFound):
+        sources.get_source(ctx, ctl_account.id, ready.source_id)
+    sources.delete_source(ctx, ctl_account.id, done.source_id)
+    kept = jobs.get_job(ctx, ctl_account.id, done.id)
+    assert (kept.status, kept.source_id, kept.image_id) == (JobStatus.FINISHED, done.source_id,
+                                                            done.image_id)
+    assert jobs.list_events(ctx, ctl_account.id, done.id)  # the log survives
+    listed = sources.describe_sources(ctx, ctl_account.id, page_size=50).items
+    assert done.source_id not in [s.id for s in listed]  # the tombstone stays hidden
+    assert sources.get_source(ctx, ctl_account.id, done.source_id).state is SourceState.DELETING

@@ -60,3 +60,16 @@ def test_codes_for_held_image_names_duplicate_disks_and_token_filters(
         wanted.access_token_id]
     named = smc.list_access_tokens(m.ListAccessTokensRequest(name="filter-me")).body
     assert len(named.access_tokens.access_token) == 1
+
+
+def test_delete_access_token(smc: SmcClient, live: LiveServer) -> None:
+    source_id = new_source(smc, live, "token-delete")  # imported with a token of its own
+    token = smc.create_access_token(m.CreateAccessTokenRequest(name="to-delete")).body
+    smc.delete_access_token(m.DeleteAccessTokenRequest(access_token_id=token.access_token_id))
+    left = smc.list_access_tokens(m.ListAccessTokensRequest(
+        access_token_id=token.access_token_id)).body
+    assert left.access_tokens.access_token == []
+    again = refused(smc.delete_access_token, m.DeleteAccessTokenRequest(
+        access_token_id=token.access_token_id))
+    assert again.status_code == 404
+    assert _source(smc, source_id).source_id == source_id

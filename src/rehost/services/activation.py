@@ -70,3 +70,12 @@ def disable_code(
             raise errors.not_found("AccessToken", code_id)
         row.disabled = True
         return convert.activation_code(row, now=ctx.now())
+
+
+def delete_code(ctx: ServiceContext, account_id: AccountId, code_id: ActivationCodeId) -> None:
+    """Delete an activation code (sources imported with it stay registered)."""
+    with ctx.db.transaction() as session:
+        row = session.get(ActivationCodeRow, code_id)
+        if row is None or row.account_id != account_id:
+            raise errors.not_found("AccessToken", code_id)
+        session.delete(row)

@@ -42,6 +42,7 @@ ACCEPTED: dict[str, frozenset[str]] = {
     "CreateAccessToken": frozenset({"Count", "TimeToLiveInDays", "Name"}),
     "ListAccessTokens": _PAGING | {"AccessTokenId", "Name", "Status"},
     "DisableAccessToken": frozenset({"AccessTokenId"}),
+    "DeleteAccessToken": frozenset({"AccessTokenId"}),
 }
 
 _WORKGROUP = ("Unsupported.Workgroup", "rehost has no workgroups yet; every source and job "
@@ -56,10 +57,6 @@ UNSUPPORTED: dict[str, tuple[str, str, str]] = {
     **{a: _WORKGROUP for a in ("CreateWorkgroup", "DeleteWorkgroup", "DescribeWorkgroups",
                                "ModifyWorkgroupAttribute", "AssociateSourceServers",
                                "DisassociateSourceServers")},
-    "DeleteAccessToken": (
-        "Unsupported.DeleteAccessToken", "activation codes are kept for the audit trail; "
-        "disable one with DisableAccessToken",
-        "激活码会保留用于审计；请使用 DisableAccessToken 禁用"),
 }
 
 

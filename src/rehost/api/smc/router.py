@@ -48,6 +48,7 @@ ACTIONS: dict[str, Action] = {
     "CreateAccessToken": token_actions.create_access_token,
     "ListAccessTokens": token_actions.list_access_tokens,
     "DisableAccessToken": token_actions.disable_access_token,
+    "DeleteAccessToken": token_actions.delete_access_token,
     "TagResources": tag_actions.tag_resources,
     "UntagResources": tag_actions.untag_resources,
     "ListTagResources": tag_actions.list_tag_resources,

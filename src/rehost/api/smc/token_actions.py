@@ -1,4 +1,4 @@
-"""Activation-code actions: CreateAccessToken, ListAccessTokens, DisableAccessToken."""
+"""Activation-code actions: Create, List, Disable and DeleteAccessToken."""
 
 from __future__ import annotations
 
@@ -38,4 +38,11 @@ def disable_access_token(call: Call) -> dict[str, Any]:
     """DisableAccessToken."""
     code_id = ActivationCodeId(call.params.required("AccessTokenId"))
     activation.disable_code(call.ctx, call.account_id, code_id)
+    return {}
+
+
+def delete_access_token(call: Call) -> dict[str, Any]:
+    """DeleteAccessToken (sources already imported with it stay)."""
+    code_id = ActivationCodeId(call.params.required("AccessTokenId"))
+    activation.delete_code(call.ctx, call.account_id, code_id)
     return {}

@@ -14,6 +14,7 @@ from rehost.domain.rules import JobRequest
 from rehost.domain.states import BusinessStatus, JobStatus, SourceState
 from rehost.services import (
     cutover,
+    dataplane,
     images,
     jobs,
     lookup,
@@ -186,6 +187,12 @@ def test_waiting_job_stops_and_reschedules_as_smc_allows(
     assert changed.next_cycle_at == job.finished_at + timedelta(hours=12)
     with pytest.raises(InvalidStatus):  # disks, bandwidth, ... stay fixed after the first run
         jobs.modify_job(ctx, ctl_account.id, job.id, JobRequest(compress_level=3))
+    once = _new(ctx, ctl_account, ctl_source)
+    runs.start_job(ctx, ctl_account.id, once.id)
+    dataplane.set_business_status(ctx, once.id, BusinessStatus.SYNCING)
+    runs.pause_job(ctx, ctl_account.id, once.id)
+    with pytest.raises(InvalidParameter, match="incremental"):  # never silently dropped
+        jobs.modify_job(ctx, ctl_account.id, once.id, JobRequest(frequency_hours=2))
     stopped = runs.pause_job(ctx, ctl_account.id, job.id)
     assert stopped.status is JobStatus.STOPPED and stopped.transit_id == job.transit_id
     ctl_clock.advance(hours=13)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from rehost.domain import incremental, rules
+from rehost.domain import errors, incremental, rules
 from rehost.domain.models import DiskLimits, ExecutionMode, JobSpec, Source
 from rehost.domain.rules import JobRequest
 
@@ -105,6 +105,11 @@ def apply_modify(
 
 def apply_schedule(spec: JobSpec, req: JobRequest, *, created_at: datetime) -> JobSpec:
     """Apply labels, Frequency, MaxNumberOfImageToKeep and ValidTime (SMC: also after a run)."""
+    if spec.run_once and (req.frequency_hours is not None or req.max_images_to_keep is not None):
+        field = "Frequency" if req.frequency_hours is not None else "MaxNumberOfImageToKeep"
+        raise errors.invalid(
+            field, f"{field} applies only to incremental jobs (RunOnce=false); this job runs once.",
+            f"{field} 仅适用于增量迁移任务（RunOnce=false）；该任务只运行一次。")
     spec = _with_incremental(apply_labels(spec, req), req)
     if req.valid_time is None:
         return spec

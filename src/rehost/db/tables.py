@@ -270,3 +270,22 @@ class TagRow(Base):
     resource_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[str] = mapped_column(String(128), default="")
+
+
+class WorkgroupRow(Base):
+    """workgroups: named groups of source servers (SMC CreateWorkgroup)."""
+
+    __tablename__ = "workgroups"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[datetime]
+
+
+class WorkgroupSourceRow(Base):
+    """workgroup_sources: which sources a workgroup holds."""
+
+    __tablename__ = "workgroup_sources"
+    workgroup_id: Mapped[str] = mapped_column(ForeignKey("workgroups.id"), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(40), primary_key=True)

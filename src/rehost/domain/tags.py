@@ -21,6 +21,7 @@ class ResourceType(enum.StrEnum):
 
     JOB = "replicationjob"
     SOURCE = "sourceserver"
+    WORKGROUP = "workgroup"
 
 
 @dataclass(frozen=True, slots=True)

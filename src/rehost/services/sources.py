@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from rehost.db import convert
-from rehost.db.tables import JobEventRow, JobRow, SourceRow
+from rehost.db.tables import JobEventRow, JobRow, SourceRow, WorkgroupSourceRow
 from rehost.domain import errors, rules
 from rehost.domain.ids import AccountId, JobId
 from rehost.domain.models import EventLevel, Page, Source
@@ -123,6 +123,7 @@ def delete_source(
                 session.delete(job)
         session.flush()
         tags.drop_all(session, ResourceType.SOURCE, row.id)
+        session.execute(delete(WorkgroupSourceRow).where(WorkgroupSourceRow.source_id == row.id))
         if not kept:
             session.delete(row)
     for transit in released:

@@ -22,6 +22,8 @@ def _check_resource(session: Session, account_id: AccountId, rtype: ResourceType
                     resource_id: str) -> None:
     if rtype is ResourceType.JOB:
         lookup.job_row(session, account_id, resource_id)
+    elif rtype is ResourceType.WORKGROUP:
+        lookup.workgroup_row(session, account_id, resource_id)
     else:
         lookup.source_row(session, account_id, resource_id)
 

@@ -43,10 +43,15 @@ ACCEPTED: dict[str, frozenset[str]] = {
     "ListAccessTokens": _PAGING | {"AccessTokenId", "Name", "Status"},
     "DisableAccessToken": frozenset({"AccessTokenId"}),
     "DeleteAccessToken": frozenset({"AccessTokenId"}),
+    "CreateWorkgroup": frozenset({"Name", "Description", "Tag.N.Key", "Tag.N.Value",
+                                  "ClientToken"}),
+    "DeleteWorkgroup": frozenset({"WorkgroupId"}),
+    "DescribeWorkgroups": _PAGING | {"WorkgroupId.N", "Name", "Status", "Tag.N.Key",
+                                     "Tag.N.Value"},
+    "ModifyWorkgroupAttribute": frozenset({"WorkgroupId", "Name", "Description"}),
+    "AssociateSourceServers": frozenset({"WorkgroupId", "SourceId.N"}),
+    "DisassociateSourceServers": frozenset({"WorkgroupId", "SourceId.N"}),
 }
-
-_WORKGROUP = ("Unsupported.Workgroup", "rehost has no workgroups yet; every source and job "
-              "belongs to the account", "rehost 暂不支持工作组；迁移源和任务均属于账号")
 
 # SDK actions rehost answers with a clear refusal instead of InvalidAction.NotFound
 UNSUPPORTED: dict[str, tuple[str, str, str]] = {
@@ -54,9 +59,6 @@ UNSUPPORTED: dict[str, tuple[str, str, str]] = {
         "Unsupported.CrossZoneMigration", "rehost migrates servers into images; it has no "
         "cloud instances to move between zones",
         "rehost 将服务器迁移为镜像，没有可跨可用区迁移的云实例"),
-    **{a: _WORKGROUP for a in ("CreateWorkgroup", "DeleteWorkgroup", "DescribeWorkgroups",
-                               "ModifyWorkgroupAttribute", "AssociateSourceServers",
-                               "DisassociateSourceServers")},
 }
 
 

@@ -21,6 +21,7 @@ from rehost.api.smc import (
     source_actions,
     tag_actions,
     token_actions,
+    workgroup_actions,
 )
 from rehost.api.smc.call import Action, Call
 from rehost.api.smc.nonces import MemoryNonceStore, NonceStore
@@ -52,6 +53,12 @@ ACTIONS: dict[str, Action] = {
     "TagResources": tag_actions.tag_resources,
     "UntagResources": tag_actions.untag_resources,
     "ListTagResources": tag_actions.list_tag_resources,
+    "CreateWorkgroup": workgroup_actions.create_workgroup,
+    "DeleteWorkgroup": workgroup_actions.delete_workgroup,
+    "DescribeWorkgroups": workgroup_actions.describe_workgroups,
+    "ModifyWorkgroupAttribute": workgroup_actions.modify_workgroup_attribute,
+    "AssociateSourceServers": workgroup_actions.associate_source_servers,
+    "DisassociateSourceServers": workgroup_actions.disassociate_source_servers,
 }
 
 

@@ -1,4 +1,4 @@
-"""jobs.cutover_pending (the running cycle is the cut-over); client_tokens, tags
+"""jobs.cutover_pending (the running cycle is the cut-over); client_tokens, tags, workgroups
 
 Revision ID: 0010
 Revises: 0007
@@ -39,10 +39,28 @@ def upgrade() -> None:
         sa.Column("key", sa.String(128), primary_key=True),
         sa.Column("value", sa.String(128), nullable=False),
     )
+    op.create_table(
+        "workgroups",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
+        sa.Column("name", sa.String(128), nullable=False),
+        sa.Column("description", sa.String(256), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+    )
+    op.create_index("ix_workgroups_account_id", "workgroups", ["account_id"])
+    op.create_table(
+        "workgroup_sources",
+        sa.Column("workgroup_id", sa.String(40), sa.ForeignKey("workgroups.id"),
+                  primary_key=True),
+        sa.Column("source_id", sa.String(40), primary_key=True),
+    )
 
 
 def downgrade() -> None:
     """Revert."""
+    op.drop_table("workgroup_sources")
+    op.drop_index("ix_workgroups_account_id", table_name="workgroups")
+    op.drop_table("workgroups")
     op.drop_table("tags")
     op.drop_index("ix_client_tokens_created_at", table_name="client_tokens")
     op.drop_table("client_tokens")

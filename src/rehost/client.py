@@ -207,6 +207,34 @@ class RehostClient:
         """Pause a Running/Syncing job."""
         return self._call("POST", f"/jobs/{job_id}/pause")
 
+    def cut_over_job(self, job_id: str, *, sync_data: bool = True) -> Document:
+        """End a Waiting incremental job (sync_data: one last delta cycle first)."""
+        return self._call("POST", f"/jobs/{job_id}/cutover", json={"sync_data": sync_data})
+
+    def tag_resources(self, resource_type: str, resource_ids: list[str],
+                      tags: dict[str, str]) -> Document:
+        """Add (or overwrite) tags on jobs or sources."""
+        return self._call("POST", "/tags", json={
+            "resource_type": resource_type, "resource_ids": resource_ids,
+            "tags": [{"key": k, "value": v} for k, v in tags.items()]})
+
+    def untag_resources(self, resource_type: str, resource_ids: list[str], *,
+                        keys: list[str], all_tags: bool = False) -> Document:
+        """Remove tag keys (or every tag) from jobs or sources."""
+        return self._call("POST", "/tags/untag", json={
+            "resource_type": resource_type, "resource_ids": resource_ids, "keys": keys,
+            "all": all_tags})
+
+    def list_tags(self, resource_type: str, *, resource_ids: list[str] | None = None,
+                  tags: list[str] | None = None, offset: int = 0) -> Document:
+        """Tags of jobs or sources (`tags`: key or key=value filters)."""
+        params: dict[str, Any] = {"resource_type": resource_type, "offset": offset}
+        if resource_ids:
+            params["resource_id"] = resource_ids
+        if tags:
+            params["tag"] = tags
+        return self._call("GET", "/tags", params=params)
+
     def job_events(self, job_id: str, *, after_id: int = 0) -> Document:
         """The job's event log after `after_id`."""
         return self._call("GET", f"/jobs/{job_id}/events", params={"after_id": after_id})

@@ -138,7 +138,7 @@ BAD_CREATE = [
     ({"data_disks": [{"index": 2, "size": 5}]}, "InvalidParameter.DataDisk.Index"),
     ({"data_disks": [{"index": 1, "size": 0}]}, "InvalidParameter.DataDisk.Size"),
     ({"data_disks": [{"index": 1, "size": 9}, {"index": 1, "size": 9}]},
-     "InvalidParameter.DataDisk.Index"),
+     "DataDisk.DuplicateIndex"),
     ({"image_name": "x"}, "InvalidParameter.ImageName"),
     ({"execution_mode": "later"}, "InvalidParameter.ExecutionMode"),
     ({"execution_mode": "scheduled"}, "InvalidParameter.ScheduledStartTime"),

@@ -125,10 +125,15 @@ def test_region_limits() -> None:
 
 @pytest.mark.parametrize("disks", [
     (DataDiskSpec(3, 10),), (DataDiskSpec(0, 10),), (DataDiskSpec(17, 10),),
-    (DataDiskSpec(1, 20), DataDiskSpec(1, 21)), (DataDiskSpec(-1, 5),),
+    (DataDiskSpec(-1, 5),),
 ])
 def test_bad_data_disk_index(disks: tuple[DataDiskSpec, ...]) -> None:
     assert code_of(data_disks=disks) == "InvalidParameter.DataDisk.Index"
+
+
+def test_duplicate_data_disk_index_is_smc_duplicate_index() -> None:
+    disks = (DataDiskSpec(1, 20), DataDiskSpec(1, 21))
+    assert code_of(data_disks=disks) == "DataDisk.DuplicateIndex"
 
 
 def test_data_disk_sizes() -> None:

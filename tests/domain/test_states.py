@@ -27,6 +27,7 @@ EXPECTED: dict[tuple[JobStatus, JobAction], JobStatus] = {
     (R, A.START): RUN, (S, A.START): RUN, (E, A.START): RUN,
     (W, A.START): RUN,  # an incremental job between cycles: start the next cycle now
     (RUN, A.PAUSE): S,
+    (W, A.PAUSE): S,  # SMC: an incremental job can be stopped between cycles
     (R, A.DELETE): D, (S, A.DELETE): D, (E, A.DELETE): D, (F, A.DELETE): D, (W, A.DELETE): D,
     (X, A.DELETE): D,
     (R, A.MODIFY): R,
@@ -36,6 +37,8 @@ EXPECTED: dict[tuple[JobStatus, JobAction], JobStatus] = {
     (RUN, A.FAIL): E,
     (RUN, A.FINISH): F,
     (RUN, A.WAIT): W,  # an incremental job's cycle ended with its image
+    (W, A.CUTOVER): F,  # CutOverReplicationJob: the incremental job ends
+    (R, A.RESCHEDULE): R, (W, A.RESCHEDULE): W, (S, A.RESCHEDULE): S,  # Frequency, keep, ValidTime
 }
 
 PAIRS = [(s, a) for s in JobStatus for a in JobAction]

@@ -1,4 +1,5 @@
-"""An incremental job through real processes: cycle 2 sends only the changed cells."""
+"""An incremental job through real processes: cycles 2 and 3 (the cut-over) send only the
+changed cells, and the cut-over ends the job Finished with its final image."""
 
 from __future__ import annotations
 
@@ -99,3 +100,18 @@ def test_incremental_cycle_two_sends_only_changes(
         server.client.get_image(image1)  # max_images_to_keep=1: image 1 is gone
     assert not server.image_disks(image2)[0].parent.with_name(image1).exists()
     assert "ReplicationJob.Waiting" in server.events_text(job_id)
+
+    # cut-over with SyncData: a third, last delta cycle, then Finished with the final image
+    changes = _change(source)
+    wire_before = server.relay.up_bytes
+    cut = json.loads(run_cli("job", "cutover", job_id, "--sync-data", "--output", "json",
+                             env=server.cli_env))
+    assert cut["status"] == "Running" and cut["cycle"] == 3
+    final = server.wait_job(job_id, {"Finished"}, timeout_s=180)
+    wire3 = server.relay.up_bytes - wire_before
+    assert final["cycle"] == 3 and not final["transit_id"] and not final["next_cycle_time"]
+    image3 = str(final["image_id"])
+    assert image3 not in (image1, image2)
+    _assert_image(source, server.image_disks(image3)[0])
+    assert wire3 <= _cells(changes) * CELL + FRAME_SLACK, (wire3, wire1)
+    print(f"cut-over cycle 3: {wire3} wire bytes")

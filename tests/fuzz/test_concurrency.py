@@ -83,7 +83,7 @@ def test_concurrent_creates_on_one_source(ctl_ctx: ServiceContext, ctl_account: 
     results = race([lambda: jobs.create_job(ctl_ctx, ctl_account.id, source_id=source_id,
                                             region_id="local", request=JobRequest())
                     for _ in range(4)])
-    assert _codes(results) == ["SourceServer.JobUnfinished"] * 3 + ["ok"]
+    assert _codes(results) == ["ReplicationJob.Related"] * 3 + ["ok"]
 
 
 def test_delete_races_start(ctl_ctx: ServiceContext, ctl_account: Any,

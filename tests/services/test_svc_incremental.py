@@ -9,10 +9,21 @@ from typing import Any
 
 import pytest
 
-from rehost.domain.errors import InvalidParameter, InvalidStatus
+from rehost.domain.errors import InvalidParameter, InvalidStatus, NotFound
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import BusinessStatus, JobStatus, SourceState
-from rehost.services import images, jobs, lookup, regions, runs, scheduler, sources, transits
+from rehost.services import (
+    cutover,
+    dataplane,
+    images,
+    jobs,
+    lookup,
+    regions,
+    runs,
+    scheduler,
+    sources,
+    transits,
+)
 from rehost.services.builds import ImageBuilder
 from rehost.services.context import ServiceContext
 from rehost.services.transit_control import ServiceTransitControl, SharedListenerPool
@@ -140,7 +151,7 @@ def test_cycles_wait_restart_and_keep_images(
     assert _store(region).describe(made[2]) is not None
 
 
-def test_waiting_job_pause_refused_expiry_releases_transit(
+def test_waiting_job_expiry_releases_transit(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, ctl_clock: Any
 ) -> None:
     ctx = _ctx(ctl_ctx)
@@ -148,10 +159,100 @@ def test_waiting_job_pause_refused_expiry_releases_transit(
     runs.start_job(ctx, ctl_account.id, job.id)
     _sync_cycle(ctx, ctl_account, job.id)
     ImageBuilder(ctx, store_for=_store).build(job.id, {})
-    with pytest.raises(InvalidStatus):
-        runs.pause_job(ctx, ctl_account.id, job.id)
     ctl_clock.advance(days=40)
     report = scheduler.tick(ctx)
     assert job.id in report.expired and job.id not in report.started
     expired = jobs.get_job(ctx, ctl_account.id, job.id)
     assert expired.status is JobStatus.EXPIRED and expired.transit_id is None
+
+
+def _waiting(ctx: ServiceContext, account: Any, source: Any) -> Any:
+    job = _new(ctx, account, source, **INCREMENTAL)
+    runs.start_job(ctx, account.id, job.id)
+    _sync_cycle(ctx, account, job.id)
+    ImageBuilder(ctx, store_for=_store).build(job.id, {})
+    return jobs.get_job(ctx, account.id, job.id)
+
+
+def test_waiting_job_stops_and_reschedules_as_smc_allows(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, ctl_clock: Any
+) -> None:
+    ctx = _ctx(ctl_ctx)
+    job = _waiting(ctx, ctl_account, ctl_source)
+    valid = job.created_at + timedelta(days=60)
+    changed = jobs.modify_job(ctx, ctl_account.id, job.id, JobRequest(
+        frequency_hours=12, max_images_to_keep=3, valid_time=valid))
+    assert (changed.spec.frequency_hours, changed.spec.max_images_to_keep,
+            changed.spec.valid_time) == (12, 3, valid)
+    assert changed.next_cycle_at == job.finished_at + timedelta(hours=12)
+    with pytest.raises(InvalidStatus):  # disks, bandwidth, ... stay fixed after the first run
+        jobs.modify_job(ctx, ctl_account.id, job.id, JobRequest(compress_level=3))
+    once = _new(ctx, ctl_account, ctl_source)
+    runs.start_job(ctx, ctl_account.id, once.id)
+    dataplane.set_business_status(ctx, once.id, BusinessStatus.SYNCING)
+    runs.pause_job(ctx, ctl_account.id, once.id)
+    with pytest.raises(InvalidParameter, match="incremental"):  # never silently dropped
+        jobs.modify_job(ctx, ctl_account.id, once.id, JobRequest(frequency_hours=2))
+    stopped = runs.pause_job(ctx, ctl_account.id, job.id)
+    assert stopped.status is JobStatus.STOPPED and stopped.transit_id == job.transit_id
+    ctl_clock.advance(hours=13)
+    assert scheduler.tick(ctx, up_since=ctx.now()).started == ()  # stopped: no cycle is due
+    again = runs.start_job(ctx, ctl_account.id, job.id)
+    assert (again.status, again.cycle, again.transit_id) == (JobStatus.RUNNING, 2,
+                                                             job.transit_id)
+
+
+def test_cut_over_with_sync_runs_a_last_cycle_then_finishes(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
+) -> None:
+    ctx = _ctx(ctl_ctx)
+    job = _waiting(ctx, ctl_account, ctl_source)
+    running = cutover.cut_over(ctx, ctl_account.id, job.id, sync_data=True)
+    assert (running.status, running.cycle) == (JobStatus.RUNNING, 2)
+    _sync_cycle(ctx, ctl_account, job.id)
+    ImageBuilder(ctx, store_for=_store).build(job.id, {})
+    done = jobs.get_job(ctx, ctl_account.id, job.id)
+    assert done.status is JobStatus.FINISHED and done.transit_id is None
+    assert done.image_id not in (None, job.image_id) and done.next_cycle_at is None
+    image = images.get_image(ctx, ctl_account.id, done.image_id or "")
+    assert image.name == f"{job.spec.image_name}-2"
+    with pytest.raises(InvalidStatus):
+        cutover.cut_over(ctx, ctl_account.id, job.id, sync_data=True)
+
+
+def test_cut_over_without_sync_keeps_the_last_image(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
+) -> None:
+    ctx = _ctx(ctl_ctx)
+    job = _waiting(ctx, ctl_account, ctl_source)
+    done = cutover.cut_over(ctx, ctl_account.id, job.id, sync_data=False)
+    assert (done.status, done.image_id, done.transit_id) == (JobStatus.FINISHED, job.image_id,
+                                                             None)
+    once = _new(ctx, ctl_account, ctl_source)
+    for sync in (True, False):
+        with pytest.raises(InvalidStatus, match="incremental"):
+            cutover.cut_over(ctx, ctl_account.id, once.id, sync_data=sync)
+
+
+def test_deleting_a_source_keeps_its_finished_jobs_history(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
+) -> None:
+    ctx = _ctx(ctl_ctx)
+    done = cutover.cut_over(ctx, ctl_account.id, _waiting(ctx, ctl_account, ctl_source).id,
+                            sync_data=False)
+    ready = _new(ctx, ctl_account, ctl_source)
+    with pytest.raises(InvalidStatus):  # SMC: ReplicationJob.Related, delete it or force
+        sources.delete_source(ctx, ctl_account.id, ready.source_id)
+    sources.delete_source(ctx, ctl_account.id, ready.source_id, force=True)  # no finished job
+    with pytest.raises(NotFound):
+        jobs.get_job(ctx, ctl_account.id, ready.id)
+    with pytest.raises(NotFound):
+        sources.get_source(ctx, ctl_account.id, ready.source_id)
+    sources.delete_source(ctx, ctl_account.id, done.source_id)
+    kept = jobs.get_job(ctx, ctl_account.id, done.id)
+    assert (kept.status, kept.source_id, kept.image_id) == (JobStatus.FINISHED, done.source_id,
+                                                            done.image_id)
+    assert jobs.list_events(ctx, ctl_account.id, done.id)  # the log survives
+    listed = sources.describe_sources(ctx, ctl_account.id, page_size=50).items
+    assert done.source_id not in [s.id for s in listed]  # the tombstone stays hidden
+    assert sources.get_source(ctx, ctl_account.id, done.source_id).state is SourceState.DELETING

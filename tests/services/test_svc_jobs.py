@@ -97,7 +97,7 @@ def test_duplicates(ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any) 
     assert info.value.code == "ReplicationJobName.Duplicate"
     with pytest.raises(Duplicate) as info:
         create(ctl_ctx, ctl_account, b.source_id, name="web2", image_name="img-web")
-    assert info.value.code == "ImageName.Duplicate"
+    assert info.value.code == "ImageName.UsedByReplicationJob"  # SMC: held by a job
     regions.create_region(ctl_ctx, ctl_account.id, region_id="dc-2")
     other_region = jobs.create_job(ctl_ctx, ctl_account.id, source_id=b.source_id,
                                    region_id="dc-2", request=JobRequest(name="web"))
@@ -111,7 +111,7 @@ def test_one_unfinished_job_per_available_source(
     first = create(ctl_ctx, ctl_account, src.source_id)
     with pytest.raises(InvalidStatus) as info:
         create(ctl_ctx, ctl_account, src.source_id)
-    assert info.value.code == "SourceServer.JobUnfinished"
+    assert info.value.code == "ReplicationJob.Related"
     jobs.delete_job(ctl_ctx, ctl_account.id, first.id)
     ctl_clock.advance(minutes=2)
     sources.mark_offline_sources(ctl_ctx)

@@ -102,7 +102,8 @@ def test_create_refusals_use_smc_codes(smc: SmcClient, live: LiveServer) -> None
     cases: list[tuple[dict[str, Any], str]] = [
         ({"run_once": False}, "InvalidParameter.Frequency"),
         ({"system_disk_size": 1}, "InvalidParameter.SystemDiskSize"),
-        ({"target_type": "ContainerImage"}, "InvalidParameter.TargetType"),
+        ({"target_type": "ContainerImage"}, "Unsupported.TargetType"),
+        ({"target_type": "Disk"}, "InvalidParameter.TargetType"),
         ({"data_disk": [m.CreateReplicationJobRequestDataDisk(index=5, size=10)]},
          "InvalidParameter.DataDisk"),
     ]

@@ -23,6 +23,7 @@ from rehost.api.routes import (
     ops,
     resources,
     sources,
+    tags,
     transit_hosts,
 )
 from rehost.config import Settings
@@ -55,7 +56,7 @@ def create_app(
     # added last, so it is outermost: bodies are bounded before any route or credential check
     app.add_middleware(BodyLimitMiddleware, limits=body_limits or BodyLimits())
     app.include_router(ops.router)
-    for module in (sources, jobs, resources, image_files, agent, transit_hosts):
+    for module in (sources, jobs, resources, image_files, agent, transit_hosts, tags):
         app.include_router(module.router, prefix=API_PREFIX)
     for extra in routers:
         app.include_router(extra)

@@ -50,6 +50,13 @@ class DataDiskIn(Model):
     size: StrictInt = Field(description="Target size in GiB")
 
 
+class TagIn(Model):
+    """One tag."""
+
+    key: str
+    value: str = ""
+
+
 class JobCreateIn(Model):
     """POST /jobs."""
 
@@ -69,6 +76,10 @@ class JobCreateIn(Model):
     run_once: StrictBool | None = Field(None, description="false = incremental job")
     frequency: StrictInt | None = Field(None, description="incremental: hours between cycles")
     max_number_of_image_to_keep: StrictInt | None = Field(None, description="incremental: 1–10")
+    tags: list[TagIn] | None = Field(None, description="≤ 20 key/value tags")
+    client_token: str | None = Field(
+        None, description="idempotency: a retry with the same token and fields (24 h) gets the "
+        "same job; other fields → IdempotentParameterMismatch")
 
 
 class JobModifyIn(Model):
@@ -94,6 +105,29 @@ class BatchStartIn(Model):
     """POST /jobs/start."""
 
     job_ids: list[str]
+
+
+class TagsIn(Model):
+    """POST /tags."""
+
+    resource_type: str = Field(description="replicationjob | sourceserver")
+    resource_ids: list[str]
+    tags: list[TagIn]
+
+
+class UntagIn(Model):
+    """POST /tags/untag."""
+
+    resource_type: str = Field(description="replicationjob | sourceserver")
+    resource_ids: list[str]
+    keys: list[str] = []
+    all: StrictBool = False
+
+
+class CutOverIn(Model):
+    """POST /jobs/{id}/cutover."""
+
+    sync_data: StrictBool = Field(True, description="run one last delta cycle before finishing")
 
 
 class SourceModifyIn(Model):

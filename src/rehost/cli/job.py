@@ -125,8 +125,19 @@ def start(job_ids: tuple[str, ...], output: str, profile: str) -> None:
 @out.output_option
 @profile_option
 def pause(job_id: str, output: str, profile: str) -> None:
-    """Pause a job (only Running + Syncing)."""
+    """Pause a job (Running + Syncing), or stop a Waiting incremental job between cycles."""
     out.show(call(profile, output, lambda c: c.pause_job(job_id)), output)
+
+
+@job.command("cutover")
+@click.argument("job_id")
+@click.option("--sync-data/--no-sync-data", default=True, show_default=True,
+              help="Run one last delta cycle first (else the last cycle's image is final).")
+@out.output_option
+@profile_option
+def cutover(job_id: str, sync_data: bool, output: str, profile: str) -> None:
+    """End a Waiting incremental job: it ends Finished with its final image."""
+    out.show(call(profile, output, lambda c: c.cut_over_job(job_id, sync_data=sync_data)), output)
 
 
 @job.command("delete")

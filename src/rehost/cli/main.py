@@ -15,6 +15,7 @@ from rehost.cli.job import job
 from rehost.cli.region import region
 from rehost.cli.server import server
 from rehost.cli.source import source
+from rehost.cli.tag import tag
 from rehost.cli.transit import transit
 
 
@@ -29,7 +30,7 @@ def cli() -> None:
 
 
 for command in (server, configure, activation_code, agent, source, region, job, image,
-                transit, backup, restore, db):
+                transit, backup, restore, db, tag):
     cli.add_command(command)
 
 

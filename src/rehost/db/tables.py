@@ -169,6 +169,8 @@ class JobRow(Base):
     max_images_to_keep: Mapped[int] = mapped_column(Integer, default=0)
     cycle: Mapped[int] = mapped_column(Integer, default=0)
     next_cycle_at: Mapped[datetime | None]
+    # CutOverReplicationJob(SyncData=true): the running cycle is the last one (ends Finished)
+    cutover_pending: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class TransitRow(Base):
@@ -246,3 +248,45 @@ class JobEventRow(Base):
     message_zh: Mapped[str] = mapped_column(Text)
     hint: Mapped[str] = mapped_column(Text, default="")
     hint_zh: Mapped[str] = mapped_column(Text, default="")
+
+
+class ClientTokenRow(Base):
+    """client_tokens: the result of an idempotent create, per account, action and ClientToken."""
+
+    __tablename__ = "client_tokens"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    params_digest: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class TagRow(Base):
+    """tags: key/value tags of a job or source (SMC TagResources)."""
+
+    __tablename__ = "tags"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    resource_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128), default="")
+
+
+class WorkgroupRow(Base):
+    """workgroups: named groups of source servers (SMC CreateWorkgroup)."""
+
+    __tablename__ = "workgroups"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[datetime]
+
+
+class WorkgroupSourceRow(Base):
+    """workgroup_sources: which sources a workgroup holds."""
+
+    __tablename__ = "workgroup_sources"
+    workgroup_id: Mapped[str] = mapped_column(ForeignKey("workgroups.id"), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -72,6 +72,7 @@ def not_found(kind: str, resource_id: str) -> NotFound:
         "Image": ("image", "镜像"),
         "AccessToken": ("activation code", "激活码"),
         "Transit": ("transit", "中转实例"),
+        "Workgroup": ("workgroup", "工作组"),
     }
     en, zh = names.get(kind, (kind, kind))
     code = "InvalidRegionId.NotFound" if kind == "Region" else f"Invalid{kind}Id.NotFound"

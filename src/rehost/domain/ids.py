@@ -22,6 +22,7 @@ PREFIX_SOURCE = "s"
 PREFIX_JOB = "j"
 PREFIX_IMAGE = "m"
 PREFIX_TRANSIT = "t"
+PREFIX_WORKGROUP = "w"
 
 _REGION_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}[a-z0-9]$|^[a-z]$")
 

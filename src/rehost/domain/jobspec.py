@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from rehost.domain import incremental, rules
+from rehost.domain import errors, incremental, rules
 from rehost.domain.models import DiskLimits, ExecutionMode, JobSpec, Source
 from rehost.domain.rules import JobRequest
 
@@ -101,6 +101,20 @@ def apply_modify(
         ),
         checksum=spec.checksum if req.checksum is None else req.checksum,
     )
+
+
+def apply_schedule(spec: JobSpec, req: JobRequest, *, created_at: datetime) -> JobSpec:
+    """Apply labels, Frequency, MaxNumberOfImageToKeep and ValidTime (SMC: also after a run)."""
+    if spec.run_once and (req.frequency_hours is not None or req.max_images_to_keep is not None):
+        field = "Frequency" if req.frequency_hours is not None else "MaxNumberOfImageToKeep"
+        raise errors.invalid(
+            field, f"{field} applies only to incremental jobs (RunOnce=false); this job runs once.",
+            f"{field} 仅适用于增量迁移任务（RunOnce=false）；该任务只运行一次。")
+    spec = _with_incremental(apply_labels(spec, req), req)
+    if req.valid_time is None:
+        return spec
+    return replace(spec, valid_time=rules.check_valid_time(
+        req.valid_time, created_at=created_at, start=spec.scheduled_start_time))
 
 
 def _with_incremental(spec: JobSpec, req: JobRequest) -> JobSpec:

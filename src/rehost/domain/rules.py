@@ -56,6 +56,12 @@ class JobRequest:
         labels = replace(self, name=None, description=None)
         return labels != JobRequest()
 
+    def changes_only_schedule(self) -> bool:
+        """Whether only labels, Frequency, MaxNumberOfImageToKeep and ValidTime are set."""
+        rest = replace(self, name=None, description=None, frequency_hours=None,
+                       max_images_to_keep=None, valid_time=None)
+        return rest == JobRequest()
+
 
 def _is_letter(ch: str) -> bool:
     return ch.isalpha() or unicodedata.name(ch, "").startswith("CJK")
@@ -182,8 +188,8 @@ def _check_data_disk_index(index: int, reported: dict[int, SourceDisk], seen: se
             f"数据盘序号 {index} 不是迁移源上报的数据盘（序号 1–16；已上报：{known}）。",
         )
     if index in seen:
-        raise invalid(
-            "DataDisk.Index",
+        raise errors.InvalidParameter(
+            "DataDisk.DuplicateIndex",
             f"Data disk index {index} appears twice; list each data disk once.",
             f"数据盘序号 {index} 重复；每块数据盘只能出现一次。",
         )

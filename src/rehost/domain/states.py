@@ -75,6 +75,8 @@ class JobAction(enum.StrEnum):
     FAIL = "fail"
     FINISH = "finish"
     WAIT = "wait"  # an incremental job's cycle ended with its image: wait for the next one
+    CUTOVER = "cutover"  # an incremental job ends: its last image is final (SMC CutOver)
+    RESCHEDULE = "reschedule"  # Frequency, MaxNumberOfImageToKeep, ValidTime of a job
 
 
 _S = JobStatus
@@ -85,6 +87,7 @@ JOB_TRANSITIONS: dict[tuple[JobStatus, JobAction], JobStatus] = {
     **{(s, JobAction.START): _S.RUNNING
        for s in (_S.READY, _S.STOPPED, _S.IN_ERROR, _S.WAITING)},
     (_S.RUNNING, JobAction.PAUSE): _S.STOPPED,
+    (_S.WAITING, JobAction.PAUSE): _S.STOPPED,  # SMC stops an incremental job between cycles
     **{
         (s, JobAction.DELETE): _S.DELETING
         for s in (_S.READY, _S.STOPPED, _S.IN_ERROR, _S.FINISHED, _S.WAITING, _S.EXPIRED)
@@ -95,6 +98,8 @@ JOB_TRANSITIONS: dict[tuple[JobStatus, JobAction], JobStatus] = {
     (_S.RUNNING, JobAction.FAIL): _S.IN_ERROR,
     (_S.RUNNING, JobAction.FINISH): _S.FINISHED,
     (_S.RUNNING, JobAction.WAIT): _S.WAITING,
+    (_S.WAITING, JobAction.CUTOVER): _S.FINISHED,
+    **{(s, JobAction.RESCHEDULE): s for s in (_S.READY, _S.WAITING, _S.STOPPED)},
 }
 
 
@@ -108,8 +113,10 @@ def next_job_status(
 ) -> JobStatus:
     """Return the status after `action`, or raise `ReplicationJob.InvalidStatus`."""
     target = JOB_TRANSITIONS.get((status, action))
-    if action is JobAction.PAUSE and target is not None and business is not BusinessStatus.SYNCING:
-        raise errors.job_status(action.value, f"{status}/{business or '-'}", "Running/Syncing")
+    if (action is JobAction.PAUSE and status is JobStatus.RUNNING
+            and business is not BusinessStatus.SYNCING):
+        raise errors.job_status(action.value, f"{status}/{business or '-'}",
+                                "Running/Syncing, Waiting")
     if target is None:
         allowed = ", ".join(allowed_from(action)) or "none"
         raise errors.job_status(action.value, status, allowed)

@@ -41,14 +41,17 @@ def create_code(
 
 
 def list_codes(
-    ctx: ServiceContext, account_id: AccountId, *, page_number: int = 1, page_size: int = 50
+    ctx: ServiceContext, account_id: AccountId, *, page_number: int = 1, page_size: int = 50,
+    code_id: str = "", name: str = "",
 ) -> Page[ActivationCode]:
-    """The account's activation codes, newest first, with their state."""
+    """The account's activation codes (by id and/or name), newest first, with their state."""
     check_page(page_number, page_size)
-    query = (
-        select(ActivationCodeRow).where(ActivationCodeRow.account_id == account_id)
-        .order_by(ActivationCodeRow.created_at.desc(), ActivationCodeRow.id)
-    )
+    query = select(ActivationCodeRow).where(ActivationCodeRow.account_id == account_id)
+    if code_id:  # filtered before paging, so the page and TotalCount count only matches
+        query = query.where(ActivationCodeRow.id == code_id)
+    if name:
+        query = query.where(ActivationCodeRow.name == name)
+    query = query.order_by(ActivationCodeRow.created_at.desc(), ActivationCodeRow.id)
     now = ctx.now()
     with ctx.db.read() as session:
         rows, total = lookup.page_rows(session, query, page_number=page_number,
@@ -67,3 +70,12 @@ def disable_code(
             raise errors.not_found("AccessToken", code_id)
         row.disabled = True
         return convert.activation_code(row, now=ctx.now())
+
+
+def delete_code(ctx: ServiceContext, account_id: AccountId, code_id: ActivationCodeId) -> None:
+    """Delete an activation code (sources imported with it stay registered)."""
+    with ctx.db.transaction() as session:
+        row = session.get(ActivationCodeRow, code_id)
+        if row is None or row.account_id != account_id:
+            raise errors.not_found("AccessToken", code_id)
+        session.delete(row)

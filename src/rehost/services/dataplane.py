@@ -178,11 +178,12 @@ def finish_job(
         with ctx.db.transaction() as session:
             row = _job(session, job_id)
             image = _register(session, row, image_id, manifest, verify_result, now)
-            if row.run_once:
+            if row.run_once or row.cutover_pending:  # a cut-over's cycle is the last one
                 _end(session, row, JobAction.FINISH)
                 released = transits.release(session, row.id, now=now)
             else:
                 cycles.end_cycle(session, row, now)
+            if not row.run_once:
                 pruned = cycles.images_beyond_keep(session, row)
             _log_end(session, row, image_id, now)
             result = convert.image(image)
@@ -209,14 +210,15 @@ def _register(session: Session, row: JobRow, image_id: ImageId, manifest: dict[s
 
 
 def _log_end(session: Session, row: JobRow, image_id: ImageId, now: datetime) -> None:
-    if row.run_once:
+    if row.run_once or row.cutover_pending:
         en, zh = f"Finished: image {image_id}.", f"迁移完成：镜像 {image_id}。"
     else:
         at = row.next_cycle_at.isoformat() if row.next_cycle_at else "-"
         en = f"Cycle {row.cycle} done: image {image_id}; waiting, next cycle at {at}."
         zh = f"第 {row.cycle} 轮同步完成：镜像 {image_id}；等待中，下一轮于 {at} 开始。"
+    last = row.run_once or row.cutover_pending
     events.add(session, job_id=row.id, account_id=row.account_id, now=now,
-               level=EventLevel.INFO, code="" if row.run_once else "ReplicationJob.Waiting",
+               level=EventLevel.INFO, code="" if last else "ReplicationJob.Waiting",
                message_en=en, message_zh=zh)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rehost.db import convert
 from rehost.db.tables import ImageRow, JobEventRow, JobRow, RegionRow
-from rehost.domain import errors, jobspec
+from rehost.domain import errors, incremental, jobspec
 from rehost.domain.ids import PREFIX_JOB, AccountId, JobId
 from rehost.domain.models import EventLevel, ExecutionMode, Job, JobEvent, JobSpec, Page
 from rehost.domain.paging import check_page
@@ -21,7 +23,9 @@ from rehost.domain.states import (
     is_unfinished,
     next_job_status,
 )
+from rehost.domain.tags import ResourceType, Tag, check_tags
 from rehost.services import events, lookup, transits
+from rehost.services import tags as tag_service
 from rehost.services.context import ServiceContext
 
 
@@ -38,19 +42,27 @@ def _check_unique(session: Session, row_like: JobRow, spec: JobSpec, *, job_id: 
                    JobRow.id != job_id)
     if session.scalars(select(JobRow.id).where(*same_region, JobRow.name == spec.name)).first():
         raise _duplicate_name(spec.name)
-    taken = session.scalars(select(JobRow.id).where(
+    held = session.scalars(select(JobRow.id).where(
         *same_region, JobRow.image_name == spec.image_name,
         JobRow.status != JobStatus.FINISHED.value,
-    )).first() or session.scalars(select(ImageRow.id).where(
+    )).first()
+    if held:
+        raise errors.Duplicate(
+            "ImageName.UsedByReplicationJob",
+            f"The image name {spec.image_name!r} is held by migration job {held} in this region; "
+            "choose another image name.",
+            f"镜像名称 {spec.image_name!r} 已被该地域的迁移任务 {held} 使用；请换一个镜像名称。",
+        )
+    taken = session.scalars(select(ImageRow.id).where(
         ImageRow.account_id == row_like.account_id, ImageRow.region_id == row_like.region_id,
         ImageRow.name == spec.image_name,
     )).first()
     if taken:
         raise errors.Duplicate(
             "ImageName.Duplicate",
-            f"The image name {spec.image_name!r} is already used in this region (by an image or "
-            "another job); choose another image name.",
-            f"镜像名称 {spec.image_name!r} 在该地域已被使用（镜像或其他任务）；请换一个名称。",
+            f"The image name {spec.image_name!r} is already used by an image in this region; "
+            "choose another image name.",
+            f"镜像名称 {spec.image_name!r} 在该地域已被镜像使用；请换一个名称。",
         )
 
 
@@ -60,7 +72,7 @@ def _check_source_free(session: Session, source_state: str, source_id: str) -> N
     statuses = session.scalars(select(JobRow.status).where(JobRow.source_id == source_id)).all()
     if any(is_unfinished(JobStatus(s)) for s in statuses):
         raise errors.InvalidStatus(
-            "SourceServer.JobUnfinished",
+            "ReplicationJob.Related",
             "The source already has an unfinished migration job; finish or delete it first.",
             "该迁移源已有未完成的迁移任务；请先完成或删除该任务。",
         )
@@ -80,6 +92,7 @@ def create_job(
     source_id: str,
     region_id: str,
     request: JobRequest,
+    tags: Sequence[Tag] = (),
 ) -> Job:
     """Validate every field and create the job (immediate mode then starts it)."""
     _require_ids(source_id=source_id, region_id=region_id)
@@ -96,6 +109,10 @@ def create_job(
             _check_unique(session, row, spec, job_id=job_id)
             _check_source_free(session, src.state, src.id)
             session.add(row)
+            session.flush()
+            if tags:
+                tag_service.add_in_session(session, account_id, ResourceType.JOB, job_id,
+                                           check_tags(tags))
             events.add(session, job_id=job_id, account_id=account_id, now=now,
                        level=EventLevel.INFO, message_en="Migration job created.",
                        message_zh="迁移任务已创建。")
@@ -171,14 +188,20 @@ def describe_jobs(
 def modify_job(
     ctx: ServiceContext, account_id: AccountId, job_id: str, request: JobRequest
 ) -> Job:
-    """Name/description any time; every other field only before the first run."""
+    """Name/description any time; Frequency, images to keep, ValidTime also in Waiting/Stopped;
+    every other field only before the first run."""
     now = ctx.now()
     try:
         with ctx.db.transaction() as session:
             row = lookup.job_row(session, account_id, job_id, lock=True)
             status = JobStatus(row.status)
             spec = convert.spec(row)
-            if request.changes_more_than_labels():
+            if request.changes_more_than_labels() and request.changes_only_schedule() and (
+                    status is not JobStatus.READY):
+                next_job_status(status, JobAction.RESCHEDULE)
+                spec = jobspec.apply_schedule(spec, request, created_at=row.created_at)
+                _reschedule_cycle(row, spec.frequency_hours)
+            elif request.changes_more_than_labels():
                 if row.run_count > 0:
                     raise errors.job_status("modify", f"{status}, already run", "Ready, never run")
                 next_job_status(status, JobAction.MODIFY)
@@ -199,6 +222,12 @@ def modify_job(
         raise _duplicate_name(request.name or job_id) from exc
 
 
+def _reschedule_cycle(row: JobRow, frequency_hours: int) -> None:
+    """A waiting (or stopped between cycles) job's next cycle follows a new Frequency."""
+    if row.next_cycle_at is not None and row.finished_at is not None and frequency_hours:
+        row.next_cycle_at = incremental.next_cycle_at(row.finished_at, frequency_hours)
+
+
 def delete_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> None:
     """Delete a job (not while Running); releases its transit and slot."""
     with ctx.db.transaction() as session:
@@ -206,6 +235,7 @@ def delete_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> None:
         next_job_status(JobStatus(row.status), JobAction.DELETE)
         released = transits.release(session, row.id, now=ctx.now())
         session.execute(delete(JobEventRow).where(JobEventRow.job_id == row.id))
+        tag_service.drop_all(session, ResourceType.JOB, row.id)
         session.delete(row)
     transits.close_receiver(ctx, released)
 

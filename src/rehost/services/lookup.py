@@ -8,11 +8,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from rehost.db.tables import ImageRow, JobRow, RegionRow, SourceRow, TransitRow
+from rehost.db.tables import ImageRow, JobRow, RegionRow, SourceRow, TransitRow, WorkgroupRow
 from rehost.domain import errors
 from rehost.domain.ids import AccountId
 
-_Owned = TypeVar("_Owned", JobRow, SourceRow, RegionRow)
+_Owned = TypeVar("_Owned", JobRow, SourceRow, RegionRow, WorkgroupRow)
 
 
 def _owned(session: Session, model: type[_Owned], resource: str, row_id: str,
@@ -23,6 +23,12 @@ def _owned(session: Session, model: type[_Owned], resource: str, row_id: str,
     if row is None:
         raise errors.not_found(resource, row_id)
     return row
+
+
+def workgroup_row(session: Session, account_id: AccountId, workgroup_id: str, *,
+                  lock: bool = False) -> WorkgroupRow:
+    """The account's workgroup."""
+    return _owned(session, WorkgroupRow, "Workgroup", workgroup_id, account_id, lock=lock)
 
 
 def job_row(session: Session, account_id: AccountId, job_id: str, *, lock: bool = False) -> JobRow:

@@ -42,10 +42,14 @@ def _set_source(session: Session, source_id: str, event: SourceEvent) -> None:
         src.state = next_source_state(SourceState(src.state), event).value
 
 
-def _start_in_session(ctx: ServiceContext, session: Session, row: JobRow) -> None:
+def _start_in_session(ctx: ServiceContext, session: Session, row: JobRow, *,
+                      cutover: bool = False) -> None:
     """Move a locked job to Running/Preparing with a (kept or new) transit."""
     previous = JobStatus(row.status)
     next_job_status(previous, JobAction.START)
+    if cutover:
+        check_cutover(row)
+        row.cutover_pending = True
     src = lookup.source_row(session, AccountId(row.account_id), row.source_id, lock=True)
     if src.state != SourceState.AVAILABLE:
         raise errors.source_state(src.state, SourceState.AVAILABLE)
@@ -66,8 +70,8 @@ def _start_in_session(ctx: ServiceContext, session: Session, row: JobRow) -> Non
     row.run_count += 1
     row.started_at, row.updated_at = row.started_at or now, now
     _set_source(session, src.id, SourceEvent.JOB_STARTED)
-    if previous is JobStatus.WAITING:
-        _next_cycle(session, row, now)
+    if previous is JobStatus.WAITING or (previous is JobStatus.STOPPED and row.next_cycle_at):
+        _next_cycle(session, row, now)  # (a job stopped between cycles has a next cycle time)
         return
     row.cycle = max(row.cycle or 0, 1)
     events.add(session, job_id=row.id, account_id=row.account_id, now=now, level=EventLevel.INFO,
@@ -94,17 +98,35 @@ def _leave_offline_host(session: Session, row: JobRow, kept: TransitRow, now: da
 def _next_cycle(session: Session, row: JobRow, now: datetime) -> None:
     """A Waiting incremental job starts its next cycle on the transit it kept."""
     row.cycle, row.next_cycle_at, row.progress = (row.cycle or 1) + 1, None, []
+    last_en = " It is the cut-over: the job finishes with its image." if row.cutover_pending else ""
+    last_zh = "这是切换前的最后一轮：完成后任务结束。" if row.cutover_pending else ""
     events.add(session, job_id=row.id, account_id=row.account_id, now=now, level=EventLevel.INFO,
                code="ReplicationJob.CycleStarted",
-               message_en=f"Incremental cycle {row.cycle} started; only changed data is sent.",
-               message_zh=f"增量同步第 {row.cycle} 轮已开始，仅传输变化的数据。")
+               message_en=(f"Incremental cycle {row.cycle} started; only changed data is sent."
+                           + last_en),
+               message_zh=f"增量同步第 {row.cycle} 轮已开始，仅传输变化的数据。{last_zh}")
 
 
-def start_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> Job:
-    """Start or retry one job (from Ready, Stopped or InError; Waiting = next cycle now)."""
+def check_cutover(row: JobRow) -> None:
+    """Only an incremental job waiting between cycles can be cut over."""
+    if row.run_once:
+        raise errors.InvalidStatus(
+            "ReplicationJob.InvalidStatus",
+            "Only an incremental job (RunOnce=false) can be cut over; a one-time job finishes "
+            "by itself.",
+            "只有增量迁移任务（RunOnce=false）可以切换；一次性任务会自行完成。")
+    next_job_status(JobStatus(row.status), JobAction.CUTOVER)
+
+
+def start_job(ctx: ServiceContext, account_id: AccountId, job_id: str, *,
+              cutover: bool = False) -> Job:
+    """Start or retry one job (from Ready, Stopped or InError; Waiting = next cycle now).
+
+    `cutover`: a Waiting incremental job runs its last cycle, which ends Finished.
+    """
     with ctx.db.transaction() as session:
         row = lookup.job_row(session, account_id, job_id, lock=True)
-        _start_in_session(ctx, session, row)
+        _start_in_session(ctx, session, row, cutover=cutover)
         transit = lookup.active_transit(session, row.id)
     if transit is not None and not transit.endpoint:
         try:
@@ -145,7 +167,7 @@ def start_or_log(ctx: ServiceContext, account_id: AccountId, job_id: JobId) -> J
 
 
 def pause_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> Job:
-    """Pause a Running+Syncing job → Stopped; the transit (and its progress) is kept."""
+    """Pause a Running+Syncing (or Waiting) job → Stopped; the transit and progress are kept."""
     with ctx.db.transaction() as session:
         row = lookup.job_row(session, account_id, job_id, lock=True)
         row.status = next_job_status(

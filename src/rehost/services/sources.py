@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from rehost.db import convert
-from rehost.db.tables import JobEventRow, JobRow, SourceRow
+from rehost.db.tables import JobEventRow, JobRow, SourceRow, WorkgroupSourceRow
 from rehost.domain import errors, rules
 from rehost.domain.ids import AccountId, JobId
 from rehost.domain.models import EventLevel, Page, Source
@@ -22,7 +23,8 @@ from rehost.domain.states import (
     next_job_status,
     next_source_state,
 )
-from rehost.services import events, lookup, transits
+from rehost.domain.tags import ResourceType
+from rehost.services import events, lookup, tags, transits
 from rehost.services.context import ServiceContext
 
 MISSED_BEATS_OFFLINE = 3
@@ -42,6 +44,8 @@ def describe_sources(
     """The account's sources filtered by exact ids, state and name substring, newest first."""
     check_page(page_number, page_size)
     query = select(SourceRow).where(SourceRow.account_id == account_id)
+    if state is not SourceState.DELETING:  # tombstones of deleted sources stay hidden
+        query = query.where(SourceRow.state != SourceState.DELETING.value)
     if source_ids:
         query = query.where(SourceRow.id.in_(source_ids))
     if state is not None:
@@ -76,39 +80,74 @@ def modify_source(
         rules.check_description(description)
     with ctx.db.transaction() as session:
         row = lookup.source_row(session, account_id, source_id, lock=True)
+        if name is not None and name != row.name:
+            _check_name_free(session, account_id, row.id, name)
         row.name = row.name if name is None else name
         row.description = row.description if description is None else description
         return convert.source(row)
 
 
+def _check_name_free(session: Session, account_id: str, source_id: str, name: str) -> None:
+    taken = session.scalars(select(SourceRow.id).where(
+        SourceRow.account_id == account_id, SourceRow.name == name,
+        SourceRow.state != SourceState.DELETING.value,
+        SourceRow.id != source_id)).first()
+    if taken:
+        raise errors.Duplicate(
+            "SourceServerName.Duplicate",
+            f"Another source server ({taken}) is already named {name!r}; choose another name.",
+            f"已有其他迁移源（{taken}）名为 {name!r}；请换一个名称。")
+
+
 def delete_source(
     ctx: ServiceContext, account_id: AccountId, source_id: str, *, force: bool = False
 ) -> None:
-    """Delete a source; refused while it has an unfinished job unless `force` (deletes them)."""
+    """Delete a source; refused while a job runs, or has an unfinished job unless `force`.
+
+    Force deletes the unfinished jobs; finished jobs keep their history, so their source stays
+    as a tombstone (state Deleting: hidden, its agent refused).
+    """
     with ctx.db.transaction() as session:
         row = lookup.source_row(session, account_id, source_id, lock=True)
         jobs = session.scalars(
             select(JobRow).where(JobRow.source_id == row.id).with_for_update()
         ).all()
-        unfinished = [j for j in jobs if j.status in _UNFINISHED]
-        if unfinished and not force:
-            raise errors.InvalidStatus(
-                "SourceServer.JobUnfinished",
-                f"The source has an unfinished migration job ({unfinished[0].id}); delete the "
-                "job first or delete the source with force.",
-                f"迁移源有未完成的迁移任务（{unfinished[0].id}）；请先删除该任务，或强制删除迁移源。",
-            )
-        if any(j.status == JobStatus.RUNNING for j in jobs) and not force:
-            raise errors.job_status("delete", JobStatus.RUNNING, "not Running")
-        next_source_state(SourceState(row.state), SourceEvent.DELETE)
+        _refuse_busy(jobs, force=force)
+        row.state = next_source_state(SourceState(row.state), SourceEvent.DELETE).value
         released = [transits.release(session, job.id, now=ctx.now()) for job in jobs]
+        kept = [j for j in jobs if j.status == JobStatus.FINISHED]
         for job in jobs:
-            session.execute(delete(JobEventRow).where(JobEventRow.job_id == job.id))
-            session.delete(job)
+            if job not in kept:
+                session.execute(delete(JobEventRow).where(JobEventRow.job_id == job.id))
+                tags.drop_all(session, ResourceType.JOB, job.id)
+                session.delete(job)
         session.flush()
-        session.delete(row)
+        tags.drop_all(session, ResourceType.SOURCE, row.id)
+        session.execute(delete(WorkgroupSourceRow).where(WorkgroupSourceRow.source_id == row.id))
+        if not kept:
+            session.delete(row)
     for transit in released:
         transits.close_receiver(ctx, transit)
+
+
+def _refuse_busy(jobs: Sequence[JobRow], *, force: bool) -> None:
+    running = [j for j in jobs if j.status == JobStatus.RUNNING]
+    if running:  # even with force: SMC's SourceServer.WithRunningReplicationJob
+        raise errors.InvalidStatus(
+            "SourceServer.WithRunningReplicationJob",
+            f"The source has a running migration job ({running[0].id}); stop it (or wait "
+            "for it to end) before deleting the source.",
+            f"迁移源有运行中的迁移任务（{running[0].id}）；请先暂停该任务或等待其结束，"
+            "再删除迁移源。",
+        )
+    unfinished = [j for j in jobs if j.status in _UNFINISHED]
+    if unfinished and not force:
+        raise errors.InvalidStatus(
+            "ReplicationJob.Related",
+            f"The source has an unfinished migration job ({unfinished[0].id}); delete the "
+            "job first or delete the source with force.",
+            f"迁移源有未完成的迁移任务（{unfinished[0].id}）；请先删除该任务，或强制删除迁移源。",
+        )
 
 
 def mark_offline_sources(ctx: ServiceContext, *, up_since: datetime | None = None) -> int:

@@ -1,20 +1,25 @@
-"""/api/v1/jobs: create, list, describe, modify, delete, start (one/batch), pause, events."""
+"""/api/v1/jobs: create, list, describe, modify, delete, start (one/batch), pause, cutover,
+events."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 
 from rehost.api.deps import Account, Ctx
 from rehost.api.errors import status_of
-from rehost.api.schemas import BatchStartIn, JobCreateIn, JobModifyIn, event_out, job_out
+from rehost.api.routes.tags import filter_tags
+from rehost.api.schemas import BatchStartIn, CutOverIn, JobCreateIn, JobModifyIn, event_out, job_out
 from rehost.domain import errors
+from rehost.domain.idempotency import params_digest
 from rehost.domain.ids import JobId
 from rehost.domain.models import DataDiskSpec, ExecutionMode
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import parse_business_status, parse_job_status
-from rehost.services import images, jobs, runs
+from rehost.domain.tags import ResourceType, Tag
+from rehost.services import cutover, idempotency, images, jobs, runs, tags
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 PageSize = Annotated[int, Query(ge=1, le=100)]
@@ -54,10 +59,19 @@ def to_request(body: JobCreateIn | JobModifyIn) -> JobRequest:
 
 @router.post("", status_code=201)
 def create_job(body: JobCreateIn, ctx: Ctx, account: Account, lang: Lang = "en") -> dict[str, Any]:
-    """Create a migration job (execution_mode immediate starts it)."""
-    job = jobs.create_job(ctx, account, source_id=body.source_id, region_id=body.region_id,
-                          request=to_request(body))
-    return job_out(job, lang=lang)
+    """Create a migration job (execution_mode immediate starts it; client_token: idempotent)."""
+
+    def create() -> dict[str, Any]:
+        job = jobs.create_job(ctx, account, source_id=body.source_id, region_id=body.region_id,
+                              request=to_request(body),
+                              tags=[Tag(t.key, t.value) for t in body.tags or []])
+        return {"job_id": job.id}
+
+    fields = body.model_dump(mode="json", exclude={"client_token"})
+    created = idempotency.run_once(
+        ctx, account, action="rest:create_job", token=body.client_token or "",
+        digest=params_digest((k, json.dumps(v)) for k, v in fields.items()), run=create)
+    return job_out(jobs.get_job(ctx, account, created["job_id"]), lang=lang)
 
 
 @router.get("")
@@ -67,8 +81,13 @@ def list_jobs(
     job_id: Annotated[list[str] | None, Query()] = None,
     page_number: PageNumber = 1, page_size: PageSize = 10,
     business_status: str | None = None, lang: Lang = "en",
+    tag: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, Any]:
-    """Describe jobs with filters (status, business status, region, source, name) and paging."""
+    """Describe jobs with filters (status, business status, region, source, name, tag=key[=value])
+    and paging."""
+    if tag:
+        matched = tags.matching(ctx, account, ResourceType.JOB, filter_tags(tag))
+        job_id = sorted(matched & set(job_id) if job_id else matched) or ["-"]  # "-": no match
     page = jobs.describe_jobs(
         ctx, account, job_ids=job_id, status=parse_job_status(status), region_id=region_id,
         source_id=source_id, name=name, page_number=page_number, page_size=page_size,
@@ -127,8 +146,16 @@ def start_job(job_id: str, ctx: Ctx, account: Account, lang: Lang = "en") -> dic
 
 @router.post("/{job_id}/pause")
 def pause_job(job_id: str, ctx: Ctx, account: Account, lang: Lang = "en") -> dict[str, Any]:
-    """Pause a Running+Syncing job."""
+    """Pause a Running+Syncing job, or stop a Waiting one between cycles."""
     return job_out(runs.pause_job(ctx, account, job_id), lang=lang)
+
+
+@router.post("/{job_id}/cutover")
+def cut_over_job(job_id: str, ctx: Ctx, account: Account, body: CutOverIn | None = None,
+                 lang: Lang = "en") -> dict[str, Any]:
+    """End a Waiting incremental job: one last delta cycle first (sync_data, default) or not."""
+    sync_data = True if body is None else body.sync_data
+    return job_out(cutover.cut_over(ctx, account, job_id, sync_data=sync_data), lang=lang)
 
 
 @router.get("/{job_id}/events")

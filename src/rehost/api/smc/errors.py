@@ -70,6 +70,15 @@ def malformed_form(position: int) -> SmcError:
     )
 
 
+def unsupported_parameter(name: str, action: str) -> SmcError:
+    """A parameter rehost does not honour for this action (refused, never dropped)."""
+    return SmcError(
+        "InvalidParameter.Unsupported",
+        f"The parameter {name} is not supported by rehost's {action}; remove it (rehost would "
+        f"otherwise ignore it). rehost 的 {action} 不支持参数 {name}；请删除该参数。",
+    )
+
+
 def access_key_not_found() -> SmcError:
     """The AccessKey ID is unknown (or disabled)."""
     return SmcError(

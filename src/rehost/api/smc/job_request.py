@@ -10,7 +10,8 @@ from rehost.api.smc.params import Params
 from rehost.domain.models import DataDiskSpec, ExecutionMode
 from rehost.domain.rules import JobRequest
 
-SUPPORTED_TARGET_TYPES = ("", "Image")
+SUPPORTED_TARGET_TYPES = ("", "image")  # compared case-insensitively, as SMC does
+UNSUPPORTED_TARGET_TYPES = ("containerimage", "targetinstance")
 SUPPORTED_NET_MODES = (0, 2)  # 0 public network, 2 VPC; rehost's data plane is TLS either way
 
 
@@ -38,9 +39,17 @@ def job_request(params: Params) -> JobRequest:
 
 
 def _check_unsupported(params: Params) -> None:
-    if params.text("TargetType") not in SUPPORTED_TARGET_TYPES:
+    target = params.text("TargetType").lower()
+    if target in UNSUPPORTED_TARGET_TYPES:
+        raise errors.SmcError(
+            "Unsupported.TargetType",
+            f"TargetType {params.text('TargetType')} is not supported: rehost builds a custom "
+            "image (TargetType=Image). 不支持目标类型 "
+            f"{params.text('TargetType')}：rehost 只生成自定义镜像（TargetType=Image）。")
+    if target not in SUPPORTED_TARGET_TYPES:
         raise errors.invalid_parameter(
-            "TargetType", f"{params.text('TargetType')!r} is not supported; rehost builds Image")
+            "TargetType", f"{params.text('TargetType')!r} is not Image, ContainerImage or "
+            "TargetInstance")
     if params.integer("JobType") not in (None, 0):
         raise errors.invalid_parameter("JobType", "only 0 (server migration) is supported")
     net_mode = params.integer("NetMode")

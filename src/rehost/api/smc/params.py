@@ -24,6 +24,10 @@ class Params:
                                                "contains a NUL character (\\0); remove it")
             self._values.setdefault(key, value)
 
+    def items(self) -> list[tuple[str, str]]:
+        """Every (name, value) pair of the call."""
+        return list(self._values.items())
+
     def has(self, name: str) -> bool:
         """Whether the parameter was sent (possibly empty)."""
         return name in self._values

@@ -13,7 +13,16 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from rehost.api.deps import get_context
-from rehost.api.smc import auth, errors, job_actions, source_actions, token_actions
+from rehost.api.smc import (
+    accepted,
+    auth,
+    errors,
+    job_actions,
+    source_actions,
+    tag_actions,
+    token_actions,
+    workgroup_actions,
+)
 from rehost.api.smc.call import Action, Call
 from rehost.api.smc.nonces import MemoryNonceStore, NonceStore
 from rehost.api.smc.params import Params
@@ -30,6 +39,7 @@ ACTIONS: dict[str, Action] = {
     "CreateReplicationJob": job_actions.create_replication_job,
     "StartReplicationJob": job_actions.start_replication_job,
     "StopReplicationJob": job_actions.stop_replication_job,
+    "CutOverReplicationJob": job_actions.cut_over_replication_job,
     "DescribeReplicationJobs": job_actions.describe_replication_jobs,
     "DeleteReplicationJob": job_actions.delete_replication_job,
     "ModifyReplicationJobAttribute": job_actions.modify_replication_job_attribute,
@@ -39,6 +49,16 @@ ACTIONS: dict[str, Action] = {
     "CreateAccessToken": token_actions.create_access_token,
     "ListAccessTokens": token_actions.list_access_tokens,
     "DisableAccessToken": token_actions.disable_access_token,
+    "DeleteAccessToken": token_actions.delete_access_token,
+    "TagResources": tag_actions.tag_resources,
+    "UntagResources": tag_actions.untag_resources,
+    "ListTagResources": tag_actions.list_tag_resources,
+    "CreateWorkgroup": workgroup_actions.create_workgroup,
+    "DeleteWorkgroup": workgroup_actions.delete_workgroup,
+    "DescribeWorkgroups": workgroup_actions.describe_workgroups,
+    "ModifyWorkgroupAttribute": workgroup_actions.modify_workgroup_attribute,
+    "AssociateSourceServers": workgroup_actions.associate_source_servers,
+    "DisassociateSourceServers": workgroup_actions.disassociate_source_servers,
 }
 
 
@@ -69,11 +89,16 @@ class SmcEndpoint:
         version = auth.header(request, "x-acs-version")
         if version != API_VERSION:
             raise errors.invalid_version(version)
-        action = ACTIONS.get(auth.header(request, "x-acs-action"))
+        name = auth.header(request, "x-acs-action")
+        if name in accepted.UNSUPPORTED:
+            raise accepted.refuse(name)
+        action = ACTIONS.get(name)
         if action is None:
-            raise errors.action_not_found(auth.header(request, "x-acs-action"))
+            raise errors.action_not_found(name)
         account_id = key_auth.account_of_key(ctx, AccessKeyId(signed.access_key_id))
-        return action(Call(ctx, account_id, _params(request)))
+        params = _params(request)
+        accepted.check_params(name, params)
+        return action(Call(ctx, account_id, params))
 
     def _error(self, error: errors.SmcError, request_id: str) -> tuple[int, dict[str, Any]]:
         return error.http_status, errors.error_body(error, request_id=request_id,

@@ -7,7 +7,15 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from rehost.domain.models import GIB, ActivationCode, Job, Page, Source, SourceDisk
+from rehost.domain.models import (
+    GIB,
+    ActivationCode,
+    ExecutionMode,
+    Job,
+    Page,
+    Source,
+    SourceDisk,
+)
 
 HEARTBEAT_RATE_S = 30
 _TOKEN_STATUS = {"unactivated": "Unactivated", "activated": "Activated",
@@ -74,10 +82,18 @@ def _runs(job: Job) -> list[dict[str, str]]:
     if not job.image_id:
         return []
     return [{"ImageId": job.image_id, "StartTime": smc_time(job.started_at),
-             "EndTime": smc_time(job.finished_at), "Type": "Full"}]
+             "EndTime": smc_time(job.finished_at), "Type": _run_type(job)}]
 
 
-def source_document(source: Source, *, last_job_id: str = "") -> dict[str, Any]:
+def _run_type(job: Job) -> str:
+    """SMC's run type: Schedule (a scheduled start or a later incremental cycle) or Manual."""
+    if job.spec.mode is ExecutionMode.SCHEDULED or job.cycle > 1:
+        return "Schedule"
+    return "Manual"
+
+
+def source_document(source: Source, *, last_job_id: str = "",
+                    heartbeat_rate_s: int = HEARTBEAT_RATE_S) -> dict[str, Any]:
     """One `SourceServer` of DescribeSourceServers."""
     system = source.system_disk
     return {
@@ -86,8 +102,8 @@ def source_document(source: Source, *, last_job_id: str = "") -> dict[str, Any]:
         "StatusInfo": _status_info(source), "AgentVersion": source.agent_version,
         "Architecture": source.arch, "Platform": f"{source.os_name} {source.os_version}".strip(),
         "KernelLevel": 64 if source.arch in ("x86_64", "aarch64", "amd64", "arm64") else 32,
-        "CreationTime": smc_time(source.created_at), "HeartbeatRate": HEARTBEAT_RATE_S,
-        "JobId": last_job_id, "ReplicationDriver": "rehost",
+        "CreationTime": smc_time(source.created_at), "HeartbeatRate": heartbeat_rate_s,
+        "JobId": last_job_id, "ReplicationDriver": "SMT",  # SMC's name for its agent
         "SystemDiskSize": gib_ceil(system.size_bytes) if system else 0,
         "SystemDiskParts": {"SystemDiskPart": _parts(source, 0)},
         "DataDisks": {"DataDisk": [_data_disk(source, d) for d in source.disks if d.index > 0]},

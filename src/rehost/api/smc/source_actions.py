@@ -7,9 +7,11 @@ from typing import Any
 from rehost.api.smc import errors
 from rehost.api.smc.call import Call
 from rehost.api.smc.shapes import page_fields, source_document
+from rehost.api.smc.tag_actions import tag_documents, tag_filter
 from rehost.domain.ids import JobId, SourceId
 from rehost.domain.models import Source
 from rehost.domain.states import SourceState
+from rehost.domain.tags import ResourceType
 from rehost.services import jobs, sources
 
 
@@ -21,11 +23,18 @@ def describe_source_servers(call: Call) -> dict[str, Any]:
         job = jobs.get_job(call.ctx, call.account_id, JobId(p.text("JobId")))
         ids = [s for s in ids if s == job.source_id] if ids else [job.source_id]
     number, size = call.paging()
+    ids = tag_filter(call, ResourceType.SOURCE, ids or [])
+    if ids == []:
+        return {"TotalCount": 0, "PageNumber": number, "PageSize": size,
+                "SourceServers": {"SourceServer": []}}
     page = sources.describe_sources(
         call.ctx, call.account_id, source_ids=ids, state=_state(p.text("State")),
         name=p.text("Name") or None, page_number=number, page_size=size,
     )
-    servers = [source_document(s, last_job_id=_last_job(call, s)) for s in page.items]
+    rate_s = max(1, round(call.ctx.settings.heartbeat_interval_s))
+    servers = [source_document(s, last_job_id=_last_job(call, s), heartbeat_rate_s=rate_s)
+               for s in page.items]
+    tag_documents(call, ResourceType.SOURCE, servers, "SourceId")
     return {**page_fields(page), "SourceServers": {"SourceServer": servers}}
 
 

@@ -1,4 +1,4 @@
-"""Activation-code actions: CreateAccessToken, ListAccessTokens, DisableAccessToken."""
+"""Activation-code actions: Create, List, Disable and DeleteAccessToken."""
 
 from __future__ import annotations
 
@@ -25,12 +25,10 @@ def create_access_token(call: Call) -> dict[str, Any]:
 def list_access_tokens(call: Call) -> dict[str, Any]:
     """ListAccessTokens, optionally filtered by AccessTokenId, Name and Status."""
     number, size = call.paging()
-    page = activation.list_codes(call.ctx, call.account_id, page_number=number, page_size=size)
     wanted_id, name, status = (call.params.text(k) for k in ("AccessTokenId", "Name", "Status"))
-    documents = [
-        token_document(c) for c in page.items
-        if (not wanted_id or c.id == wanted_id) and (not name or c.name == name)
-    ]
+    page = activation.list_codes(call.ctx, call.account_id, page_number=number, page_size=size,
+                                 code_id=wanted_id, name=name)
+    documents = [token_document(c) for c in page.items]
     documents = [d for d in documents if not status or d["Status"].lower() == status.lower()]
     return {"TotalCount": page.total_count, "PageNumber": page.page_number,
             "PageSize": page.page_size, "AccessTokens": {"AccessToken": documents}}
@@ -40,4 +38,11 @@ def disable_access_token(call: Call) -> dict[str, Any]:
     """DisableAccessToken."""
     code_id = ActivationCodeId(call.params.required("AccessTokenId"))
     activation.disable_code(call.ctx, call.account_id, code_id)
+    return {}
+
+
+def delete_access_token(call: Call) -> dict[str, Any]:
+    """DeleteAccessToken (sources already imported with it stay)."""
+    code_id = ActivationCodeId(call.params.required("AccessTokenId"))
+    activation.delete_code(call.ctx, call.account_id, code_id)
     return {}

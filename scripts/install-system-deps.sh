@@ -8,7 +8,7 @@ declare -A need=(
   [mkfs.ext4]=e2fsprogs [e2fsck]=e2fsprogs [sfdisk]=fdisk [qemu-img]=qemu-utils
   [debugfs]=e2fsprogs [dumpe2fs]=e2fsprogs [resize2fs]=e2fsprogs [mke2fs]=e2fsprogs
   [lsblk]=util-linux [mkswap]=util-linux
-  [blkid]=util-linux [mdir]=mtools
+  [blkid]=util-linux [mdir]=mtools [zstd]=zstd [lz4]=lz4
 )
 if [[ "$profile" == test || "$profile" == demo ]]; then
   need+=([qemu-system-x86_64]=qemu-system-x86 [rsync]=rsync [cpio]=cpio

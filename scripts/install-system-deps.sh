@@ -14,7 +14,9 @@ if [[ "$profile" == test || "$profile" == demo ]]; then
   need+=([qemu-system-x86_64]=qemu-system-x86 [rsync]=rsync [cpio]=cpio
          [busybox]=busybox-static [extlinux]=extlinux [mkfs.vfat]=dosfstools [mcopy]=mtools
          [grub-mkimage]=grub-common [grub-mkstandalone]=grub-common [syslinux]=syslinux
-         [mmd]=mtools [dpkg-deb]=dpkg)
+         [mmd]=mtools [dpkg-deb]=dpkg [guestfish]=libguestfs-tools)
+  # OS adaptation: the libguestfs appliance boots the host's own kernel from /boot
+  compgen -G "/boot/vmlinuz-*" >/dev/null || missing+=("linux-image-amd64")
 fi
 if [[ "$profile" == test ]]; then
   need+=([chromium]=chromium [chromedriver]=chromium-driver [pg_ctlcluster]=postgresql

@@ -9,12 +9,16 @@ class FakeGuest:
     """Records every script run 'in the guest'; knows which programs and units it has."""
 
     def __init__(self, files: dict[str, str], *, programs: set[str], enabled_units: set[str],
-                 uuids: dict[str, str]) -> None:
+                 uuids: dict[str, str], os_type: str = "linux") -> None:
         self.files = dict(files)
         self.programs = programs
         self.enabled_units = set(enabled_units)
         self.uuids = uuids
         self.scripts: list[str] = []
+        self.kind = os_type
+
+    def os_type(self) -> str:
+        return self.kind
 
     def sh(self, script: str) -> str:
         self.scripts.append(script)

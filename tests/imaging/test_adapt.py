@@ -105,3 +105,12 @@ def test_console_added_once_and_existing_console_kept() -> None:
     assert rewrite_args(args, lambda d: None) == (args, [])
     assert done == ["added console=ttyS0,115200n8"]
     assert isinstance(Change("c", "e", "z"), Change)
+
+
+def test_windows_guest_is_flagged_not_adapted_and_left_untouched() -> None:
+    files = {"/Windows/System32/config/SYSTEM": "hive"}
+    guest = FakeGuest(files, programs=set(), enabled_units=set(), uuids={}, os_type="windows")
+    changes, notes = adapt_guest_shell(guest, log=lambda c: None)
+    assert changes == [] and [n.code for n in notes] == ["Adapt.NotAdapted"]
+    assert "not adapted" in notes[0].message_en and "未适配" in notes[0].message_zh
+    assert guest.files == files and guest.scripts == []

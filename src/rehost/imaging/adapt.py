@@ -46,6 +46,15 @@ def adapt_guest_shell(guest: GuestShell, *, log: ChangeLog) -> tuple[list[Change
     """Every step over an opened guest: (changes made, notes that changed nothing)."""
     changes: list[Change] = []
     notes: list[Change] = []
+    kind = guest.os_type()
+    if kind != "linux":
+        note = Change("Adapt.NotAdapted",
+                      f"{kind} guest: not adapted (rehost adapts Linux only; the disks are "
+                      "copied block for block)",
+                      f"{kind} 客户机：未适配（rehost 仅适配 Linux，磁盘按块原样复制）",
+                      changed=False)
+        log(note)
+        return changes, [note]
     for step in STEPS:
         for item in step(guest):
             log(item)

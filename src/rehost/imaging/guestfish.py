@@ -49,6 +49,9 @@ class GuestShell(Protocol):
     def uuid(self, device: str) -> str | None:
         """Filesystem UUID of an appliance device (/dev/sda1), None when it has none."""
 
+    def os_type(self) -> str:
+        """libguestfs' inspection of the guest: linux, windows, ..."""
+
 
 class GuestfishShell:
     """GuestShell over one guestfish --listen process."""
@@ -94,6 +97,11 @@ class GuestfishShell:
     def uuid(self, device: str) -> str | None:
         """Filesystem UUID of an appliance device (/dev/sda1), None when it has none."""
         return self.run("vfs-uuid", device, ok=True).strip() or None
+
+    def os_type(self) -> str:
+        """libguestfs' inspection of the guest: linux, windows, ..."""
+        roots = self.run("inspect-get-roots").split()
+        return self.run("inspect-get-type", roots[0]).strip() if roots else "unknown"
 
 
 @contextmanager

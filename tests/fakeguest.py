@@ -28,6 +28,8 @@ class FakeGuest:
         wants = re.match(r"ls /etc/systemd/system/\*\.wants/(\S+)", script)
         if wants:
             return wants.group(1) if wants.group(1) in self.enabled_units else ""
+        if "&& echo ok || echo failed" in script:
+            return "ok" if script.split()[0] in self.programs else "failed"
         disable = re.match(r"systemctl disable (\S+)", script)
         if disable:
             self.enabled_units.discard(disable.group(1))

@@ -114,9 +114,14 @@ def boot_config(guest: GuestShell) -> list[Change]:
                    "grub2-mkconfig -o /boot/grub2/grub.cfg" if "grub2-mkconfig" in regen else
                    "grub-mkconfig -o /boot/grub/grub.cfg" if "grub-mkconfig" in regen else "")
         if command:
-            guest.sh(f"{command} 2>&1")
-            changes.append(Change("Adapt.Grub", f"GRUB configuration regenerated ({command})",
-                                  f"已重新生成 GRUB 配置（{command}）", "/boot"))
+            done = guest.sh(f"{command} >/dev/null 2>&1 && echo ok || echo failed").strip()
+            if done == "ok":
+                changes.append(Change("Adapt.Grub", f"GRUB configuration regenerated ({command})",
+                                      f"已重新生成 GRUB 配置（{command}）", "/boot"))
+            else:
+                changes.append(Change("Adapt.Grub", f"{command} failed in the guest; grub.cfg "
+                                      "edited in place instead", f"客户机中 {command} 执行失败，"
+                                      "已直接修改 grub.cfg", "/boot", changed=False))
     return changes + _edit_boot_files(guest, BOOT_CONFIGS[1:])
 
 

@@ -61,7 +61,9 @@ class GuestfishShell:
 
     def run(self, *args: str, ok: bool = False) -> str:
         """One guestfish command; raises GuestfishError unless it succeeds (or ok=True)."""
-        proc = subprocess.run([GUESTFISH, f"--remote={self._pid}", "--", *args],
+        # a failing command makes the listener exit, unless prefixed with "-"
+        command = [f"-{args[0]}" if ok else args[0], *args[1:]]
+        proc = subprocess.run([GUESTFISH, f"--remote={self._pid}", "--", *command],
                               capture_output=True, text=True, errors="replace",
                               timeout=COMMAND_TIMEOUT_S, check=False)
         if proc.returncode != 0 and not ok:

@@ -168,7 +168,9 @@ def hypervisor_tools(guest: GuestShell) -> list[Change]:
     changes = []
     for unit in HYPERVISOR_UNITS:
         if guest.sh(f"ls /etc/systemd/system/*.wants/{unit} 2>/dev/null; true").strip():
-            guest.sh(f"systemctl disable {unit} 2>&1; true")
+            # systemctl works offline; without it (or if it fails) drop the wants links
+            guest.sh(f"systemctl disable {unit} >/dev/null 2>&1 || "
+                     f"rm -f /etc/systemd/system/*.wants/{unit}; true")
             changes.append(Change("Adapt.HypervisorTools", f"disabled {unit}",
                                   f"已禁用 {unit}", unit))
     return changes

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
 from rehost.imaging.errors import ImagingError
+from rehost.imaging.verify import kvm_usable, mark_kvm_broken
 
 GUESTFISH = "guestfish"
 START_TIMEOUT_S = 600.0
+KVM_START_TIMEOUT_S = 120.0  # KVM boots the appliance in seconds; longer means it hangs
 COMMAND_TIMEOUT_S = 1800.0
 
 
@@ -80,7 +84,8 @@ class GuestfishShell:
         """A file's text, None when it is not a regular file."""
         if self.run("is-file", path, "followsymlinks:true", ok=True).strip() != "true":
             return None
-        return self.run("cat", path)
+        text = self.run("cat", path)
+        return text[:-1] if text.endswith("\n") else text  # guestfish prints one more newline
 
     def write(self, path: str, text: str) -> None:
         """Replace a file's content."""
@@ -112,22 +117,58 @@ def open_guest(disk_paths: Sequence[Path]) -> Iterator[GuestfishShell]:
     args = [GUESTFISH, "--listen", "--rw", "-i"]
     for disk in disk_paths:
         args += ["-a", str(disk)]
-    env = {**os.environ, "LIBGUESTFS_BACKEND": os.environ.get("LIBGUESTFS_BACKEND", "direct")}
-    try:
-        proc = subprocess.run(args, capture_output=True, text=True, errors="replace", env=env,
-                              timeout=START_TIMEOUT_S, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GuestfishError(f"cannot start libguestfs: {exc}; install libguestfs-tools",
-                             f"无法启动 libguestfs：{exc}；请安装 libguestfs-tools") from exc
-    match = re.search(r"GUESTFISH_PID=(\d+)", proc.stdout)
-    if proc.returncode != 0 or match is None:
-        detail = proc.stderr.strip()[-600:]
-        raise GuestfishError(f"libguestfs found no Linux system to adapt: {detail}",
-                             f"libguestfs 未找到可适配的 Linux 系统：{detail}")
-    shell = GuestfishShell(match.group(1))
+    shell = GuestfishShell(_start(args))
     try:
         yield shell
         shell.run("umount-all")
         shell.run("sync")
     finally:
         shell.run("exit", ok=True)
+
+
+def _start(args: list[str]) -> str:
+    """The listener's pid; KVM first when usable (a hung KVM appliance is retried on TCG)."""
+    env = {**os.environ, "LIBGUESTFS_BACKEND": os.environ.get("LIBGUESTFS_BACKEND", "direct")}
+    if "LIBGUESTFS_BACKEND_SETTINGS" in os.environ:  # the operator chose the accelerator
+        try:
+            return _launch(args, env, START_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise GuestfishError(str(exc), f"libguestfs 设备在 {START_TIMEOUT_S:.0f} 秒内未启动"
+                                 ) from exc
+    if kvm_usable():
+        try:
+            return _launch(args, env, KVM_START_TIMEOUT_S)
+        except TimeoutError:
+            mark_kvm_broken()
+    try:
+        return _launch(args, {**env, "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"}, START_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise GuestfishError(f"{exc} (TCG)", f"libguestfs 设备在 {START_TIMEOUT_S:.0f} 秒内未启动"
+                             "（TCG）") from exc
+
+
+def _launch(args: list[str], env: dict[str, str], timeout_s: float) -> str:
+    """Run guestfish --listen in its own process group; TimeoutError kills the whole group."""
+    # output to files, not pipes: the forked listener keeps them open for its whole life
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        try:
+            proc = subprocess.Popen(args, stdout=out, stderr=err, env=env,
+                                    start_new_session=True)
+        except OSError as exc:
+            raise GuestfishError(f"cannot start libguestfs: {exc}; install libguestfs-tools",
+                                 f"无法启动 libguestfs：{exc}；请安装 libguestfs-tools") from exc
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise TimeoutError(f"libguestfs appliance did not start in {timeout_s:.0f} s") from exc
+        out.seek(0)
+        err.seek(0)
+        match = re.search(r"GUESTFISH_PID=(\d+)", out.read())
+        if proc.returncode != 0 or match is None:
+            detail = err.read().strip()[-600:]
+            raise GuestfishError(f"libguestfs could not open the guest's disks (no operating "
+                                 f"system found?): {detail}",
+                                 f"libguestfs 无法打开客户机磁盘（未找到操作系统？）：{detail}")
+        return match.group(1)

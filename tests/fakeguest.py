@@ -22,10 +22,10 @@ class FakeGuest:
 
     def sh(self, script: str) -> str:
         self.scripts.append(script)
-        if "command -v" in script:
-            names = re.findall(r"command -v (\S+)", script)
-            return "\n".join(n for n in names if n in self.programs)
-        wants = re.match(r"ls /etc/systemd/system/\*\.wants/(\S+)", script)
+        probe = re.match(r"for n in ([^;]+); do", script)
+        if probe:
+            return "\n".join(n for n in probe.group(1).split() if n in self.programs)
+        wants = re.match(r"for f in /etc/systemd/system/\*\.wants/(\S+);", script)
         if wants:
             return wants.group(1) if wants.group(1) in self.enabled_units else ""
         if "&& echo ok || echo failed" in script:

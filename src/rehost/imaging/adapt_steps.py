@@ -28,6 +28,7 @@ HYPERVISOR_UNITS = ("open-vm-tools.service", "vmtoolsd.service", "vgauth.service
                     "hv-kvp-daemon.service", "hv-vss-daemon.service", "hv-fcopy-daemon.service",
                     "hypervkvpd.service", "hypervvssd.service", "hypervfcopyd.service",
                     "xe-linux-distribution.service", "xe-daemon.service")
+BIN_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 AGENTS = (("cloud-init", "cloud-init"), ("qemu-ga", "qemu-guest-agent"))
 
 
@@ -44,7 +45,9 @@ class Change:
 
 def _tools(guest: GuestShell, names: tuple[str, ...]) -> set[str]:
     """Which of the named programs the guest has on its PATH."""
-    script = "; ".join(f"command -v {n} >/dev/null 2>&1 && echo {n}" for n in names) + "; true"
+    # [ -x ] over the usual directories: busybox/dash `command -v` answers differ
+    script = (f"for n in {' '.join(names)}; do for d in {' '.join(BIN_DIRS)}; do "
+              'if [ -x "$d/$n" ]; then echo "$n"; break; fi; done; done; true')
     return set(guest.sh(script).split())
 
 
@@ -167,7 +170,9 @@ def hypervisor_tools(guest: GuestShell) -> list[Change]:
     """VMware/Hyper-V/Xen guest services disabled (they fail or spin on KVM)."""
     changes = []
     for unit in HYPERVISOR_UNITS:
-        if guest.sh(f"ls /etc/systemd/system/*.wants/{unit} 2>/dev/null; true").strip():
+        # -L: the links point at units that need not resolve inside the guest root
+        if guest.sh(f'for f in /etc/systemd/system/*.wants/{unit}; do [ -L "$f" ] && '
+                    'echo "$f"; done; true').strip():
             # systemctl works offline; without it (or if it fails) drop the wants links
             guest.sh(f"systemctl disable {unit} >/dev/null 2>&1 || "
                      f"rm -f /etc/systemd/system/*.wants/{unit}; true")

@@ -24,6 +24,9 @@ GUESTFISH = "guestfish"
 START_TIMEOUT_S = 600.0
 KVM_START_TIMEOUT_S = 120.0  # KVM boots the appliance in seconds; longer means it hangs
 COMMAND_TIMEOUT_S = 1800.0
+# the daemon's own PATH need not hold the guest's sbin directories
+GUEST_ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C; "
+             "export PATH LC_ALL; ")
 
 
 class GuestfishError(ImagingError):
@@ -78,7 +81,7 @@ class GuestfishShell:
 
     def sh(self, script: str) -> str:
         """Run a /bin/sh script inside the guest; its stdout."""
-        return self.run("sh", script)
+        return self.run("sh", GUEST_ENV + script)
 
     def read(self, path: str) -> str | None:
         """A file's text, None when it is not a regular file."""

@@ -28,8 +28,9 @@ class FakeGuest:
         wants = re.match(r"for f in /etc/systemd/system/\*\.wants/(\S+);", script)
         if wants:
             return wants.group(1) if wants.group(1) in self.enabled_units else ""
-        if "&& echo ok || echo failed" in script:
-            return "ok" if script.split()[0] in self.programs else "failed"
+        regen = re.match(r"out=\$\((\S+)", script)
+        if regen:
+            return "ok" if regen.group(1) in self.programs else "failed"
         disable = re.match(r"systemctl disable (\S+)", script)
         if disable:
             self.enabled_units.discard(disable.group(1))

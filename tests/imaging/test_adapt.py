@@ -40,7 +40,7 @@ def test_vmware_debian_guest_is_adapted_and_every_change_logged() -> None:
         "virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net"]
     assert "ahci" in files["/etc/initramfs-tools/modules"]
     assert "update-initramfs -u -k all" in guest.scripts
-    assert any(s.startswith("update-grub") for s in guest.scripts)
+    assert any(s.startswith("out=$(update-grub") for s in guest.scripts)
     assert (f'GRUB_CMDLINE_LINUX="resume=UUID={SWAP_UUID} console=tty0 console=ttyS0,115200n8"'
             in files["/etc/default/grub"])
     assert f"root=UUID={ROOT_UUID} ro quiet console=tty0 console=ttyS0" in files[

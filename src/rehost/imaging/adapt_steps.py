@@ -117,7 +117,7 @@ def boot_config(guest: GuestShell) -> list[Change]:
                    "grub2-mkconfig -o /boot/grub2/grub.cfg" if "grub2-mkconfig" in regen else
                    "grub-mkconfig -o /boot/grub/grub.cfg" if "grub-mkconfig" in regen else "")
         if command:
-            done = guest.sh(f"{command} >/dev/null 2>&1 && echo ok || echo failed").strip()
+            done = guest.sh(f"out=$({command} 2>&1) && echo ok || echo failed").strip()
             if done == "ok":
                 changes.append(Change("Adapt.Grub", f"GRUB configuration regenerated ({command})",
                                       f"已重新生成 GRUB 配置（{command}）", "/boot"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fakeguest import FakeGuest
 from rehost.imaging.adapt import AdaptReport, Change, adapt_guest_shell
 from rehost.imaging.guestedit import appliance_device, rewrite_args, rewrite_fstab
+from rehost.imaging.pipeline import Preparation
 
 ROOT_UUID = "6f1c1c0e-5c1b-4f4e-9d0a-2b1f3f3e9a11"
 SWAP_UUID = "0c0ffee0-0000-4000-8000-000000000001"
@@ -114,3 +115,12 @@ def test_windows_guest_is_flagged_not_adapted_and_left_untouched() -> None:
     assert changes == [] and [n.code for n in notes] == ["Adapt.NotAdapted"]
     assert "not adapted" in notes[0].message_en and "未适配" in notes[0].message_zh
     assert guest.files == files and guest.scripts == []
+
+
+def test_manifest_lines_of_a_build_list_what_rehost_changed() -> None:
+    change = Change("Adapt.Fstab", "/etc/fstab: /dev/sda1 -> UUID=abc (/)", "/etc/fstab：…")
+    note = Change("Adapt.Agents", "cloud-init is absent", "cloud-init未安装", changed=False)
+    prep = Preparation(resizes=(), checks=(), adaptation=AdaptReport((change,), 2.0, (note,)))
+    assert prep.lines() == ("adapt: Adapt.Fstab: /etc/fstab: /dev/sda1 -> UUID=abc (/)",
+                            "adapt: Adapt.Agents: cloud-init is absent")
+    assert Preparation(resizes=(), checks=()).lines() == ()

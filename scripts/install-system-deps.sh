@@ -8,16 +8,19 @@ declare -A need=(
   [mkfs.ext4]=e2fsprogs [e2fsck]=e2fsprogs [sfdisk]=fdisk [qemu-img]=qemu-utils
   [debugfs]=e2fsprogs [dumpe2fs]=e2fsprogs [resize2fs]=e2fsprogs [mke2fs]=e2fsprogs
   [lsblk]=util-linux [mkswap]=util-linux
-  [blkid]=util-linux [mdir]=mtools
+  [blkid]=util-linux [mdir]=mtools [zstd]=zstd [lz4]=lz4
 )
 if [[ "$profile" == test || "$profile" == demo ]]; then
   need+=([qemu-system-x86_64]=qemu-system-x86 [rsync]=rsync [cpio]=cpio
          [busybox]=busybox-static [extlinux]=extlinux [mkfs.vfat]=dosfstools [mcopy]=mtools
          [grub-mkimage]=grub-common [grub-mkstandalone]=grub-common [syslinux]=syslinux
-         [mmd]=mtools [dpkg-deb]=dpkg [pvcreate]=lvm2 [lvcreate]=lvm2 [mkfs.xfs]=xfsprogs
-         [xfs_db]=xfsprogs [xfs_repair]=xfsprogs [mkfs.btrfs]=btrfs-progs [fsck.vfat]=dosfstools)
+         [mmd]=mtools [dpkg-deb]=dpkg)
 fi
 if [[ "$profile" == test ]]; then
+  # layouts of real servers (diskfmt tests) and OS adaptation (libguestfs)
+  need+=([pvcreate]=lvm2 [lvcreate]=lvm2 [mkfs.xfs]=xfsprogs [xfs_db]=xfsprogs
+         [xfs_repair]=xfsprogs [mkfs.btrfs]=btrfs-progs [fsck.vfat]=dosfstools
+         [guestfish]=libguestfs-tools)
   need+=([chromium]=chromium [chromedriver]=chromium-driver [pg_ctlcluster]=postgresql
          [initdb]=postgresql [pg_dump]=postgresql-client [systemd-analyze]=systemd)
 fi
@@ -29,6 +32,10 @@ missing=()
 py="${PYTHON:-python3}"
 if ! "$py" -c 'import ensurepip, venv' >/dev/null 2>&1; then
   missing+=("python3-venv")
+fi
+if [[ "$profile" == test ]]; then
+  # OS adaptation: the libguestfs appliance boots the host's own kernel from /boot
+  compgen -G "/boot/vmlinuz-*" >/dev/null || missing+=("linux-image-amd64")
 fi
 for cmd in "${!need[@]}"; do
   if ! command -v "$cmd" >/dev/null 2>&1 && [[ ! -x "/usr/sbin/$cmd" && ! -x "/sbin/$cmd" ]] \

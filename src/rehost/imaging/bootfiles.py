@@ -7,11 +7,10 @@ import re
 from rehost.imaging import extfs, fat
 from rehost.imaging.layout import DiskLayout, Partition
 from rehost.imaging.result import CheckResult
+from rehost.imaging.virtio import check_virtio
 
 KERNEL_NAME = re.compile(r"^(vmlinuz|vmlinux|bzImage|kernel)(-.*)?$")
 INITRD_NAME = re.compile(r"^(initrd|initramfs)([-.].*)?$")
-VIRTIO_BUILTIN = re.compile(r"^CONFIG_VIRTIO_BLK=y", re.M)
-MODULE_ROOTS = ("/lib/modules", "/usr/lib/modules")
 
 
 def boot_file_names(layout: DiskLayout) -> list[str]:
@@ -38,7 +37,7 @@ def unreadable_filesystems(layout: DiskLayout) -> list[str]:
 
 
 def check_kernel(layout: DiskLayout, root: Partition | None) -> list[CheckResult]:
-    """Kernel and initramfs present, and virtio_blk available as module or built in."""
+    """Kernel and initramfs present, and virtio_blk inside the initramfs (or built in)."""
     names = boot_file_names(layout)
     kernels = sorted(n for n in names if KERNEL_NAME.match(n))
     initrds = sorted(n for n in names if INITRD_NAME.match(n))
@@ -61,36 +60,5 @@ def check_kernel(layout: DiskLayout, root: Partition | None) -> list[CheckResult
     else:
         results.append(CheckResult("initramfs", "pass", f"initramfs found: {', '.join(initrds)}",
                                    f"找到 initramfs：{', '.join(initrds)}"))
-    results.append(_check_virtio(layout, root))
+    results.append(check_virtio(layout, root))
     return results
-
-
-def _check_virtio(layout: DiskLayout, root: Partition | None) -> CheckResult:
-    """virtio_blk as a module under /lib/modules/<version>, or built in per config."""
-    found = _virtio_versions(layout, root) if root is not None else []
-    if found:
-        return CheckResult("virtio", "pass", f"virtio_blk available for {', '.join(found)}",
-                           f"内核 {', '.join(found)} 提供 virtio_blk 驱动")
-    return CheckResult(
-        "virtio", "warn", "no virtio_blk driver found for the installed kernels",
-        "已安装的内核中未找到 virtio_blk 驱动",
-        "install virtio drivers and add them to the initramfs "
-        "(dracut --add-drivers 'virtio_blk virtio_pci' -f)",
-    )
-
-
-def _virtio_versions(layout: DiskLayout, root: Partition) -> list[str]:
-    """Kernel versions whose modules or config provide virtio_blk."""
-    device = extfs.spec(layout.path, root.start_bytes)
-    found: list[str] = []
-    for base in MODULE_ROOTS:
-        for version in extfs.list_dir(device, base) or []:
-            blocks = extfs.list_dir(device, f"{base}/{version}/kernel/drivers/block") or []
-            builtin = extfs.read_file(device, f"{base}/{version}/modules.builtin") or ""
-            config = extfs.read_file(device, f"/boot/config-{version}") or ""
-            if (any(n.startswith("virtio_blk.ko") for n in blocks)
-                    or "virtio_blk.ko" in builtin or VIRTIO_BUILTIN.search(config)):
-                found.append(version)
-        if found:
-            break
-    return found

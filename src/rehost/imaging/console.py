@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 ANSI_ESCAPE = re.compile(rb"\x1b(?:\[[0-9;?=]*[ -/]*[@-~]|[()][0-9A-Za-z]|[@-Z\\-_])")
-DEFAULT_SUCCESS_PATTERNS = (r"\blogin:\s*$", r"REHOST-BOOT-OK")
+# a getty prompt is "<host> login:"; kernel messages may follow it on the same console line
+# ("host login: [  103.84] kvm: ..."), so it need not end the line; "Last login:" is not one
+LOGIN_PROMPT = r"(?:^|\s)(?![Ll]ast )\S+ login:(?:\s|$)|^login:(?:\s|$)"
+DEFAULT_SUCCESS_PATTERNS = (LOGIN_PROMPT, r"REHOST-BOOT-OK")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,18 @@ DEFAULT_FAILURE_PATTERNS: tuple[FailurePattern, ...] = (
                    "引导程序加载文件失败"),
     FailurePattern(r"Missing operating system|Operating system not found|No operating system",
                    "the boot code found no operating system", "引导代码未找到操作系统"),
+    FailurePattern(r"Dropping to a shell", "the initramfs could not find the root device and "
+                   "dropped to a shell", "initramfs 未找到根设备，进入了 shell"),
+    FailurePattern(r"^\(initramfs\)", "the boot stopped at the initramfs shell ((initramfs))",
+                   "启动停在 initramfs shell（(initramfs)）"),
+    FailurePattern(r"Give root password for maintenance|Press Enter for maintenance",
+                   "the guest stopped in maintenance mode (asks for the root password)",
+                   "客户机进入维护模式（要求输入 root 密码）"),
+    FailurePattern(r"You are in emergency mode|Entering emergency mode",
+                   "the guest entered emergency mode (dracut/systemd emergency shell)",
+                   "客户机进入紧急模式（dracut/systemd 紧急 shell）"),
+    FailurePattern(r"^dracut:/#", "the boot stopped at the dracut emergency shell",
+                   "启动停在 dracut 紧急 shell"),
     FailurePattern(r"Kernel panic", "the guest kernel panicked", "客户机内核崩溃（Kernel panic）"),
     FailurePattern(r"KVM internal error|failed to set MSR",
                    "KVM could not run the guest", "KVM 无法运行客户机"),

@@ -9,6 +9,7 @@ which destroys the partition; see `rehost.imaging.resize` for how a partition is
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,16 @@ def read_file(device: str, path: str) -> str | None:
     if "not found" in proc.stderr or "File not found" in proc.stderr:
         return None
     return proc.stdout
+
+
+def read_bytes(device: str, path: str) -> bytes | None:
+    """A file's bytes (debugfs dump), or None when it does not exist."""
+    with tempfile.TemporaryDirectory(prefix="rehost-extfs-") as tmp:
+        dest = Path(tmp) / "file"
+        proc = run_tool(["debugfs", "-R", f"dump {path} {dest}", device])
+        if "not found" in proc.stderr or not dest.exists():
+            return None
+        return dest.read_bytes()
 
 
 def list_dir(device: str, path: str) -> list[str] | None:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from rehost.imaging.adapt import AdaptReport, adapt_linux_guest
 from rehost.imaging.checks import CheckResult, run_checks
 from rehost.imaging.console import FailurePattern
 from rehost.imaging.resize import ResizeResult, resize_disk
@@ -36,12 +37,14 @@ class Preparation:
 
     resizes: tuple[ResizeResult, ...]
     checks: tuple[CheckResult, ...]
+    adaptation: AdaptReport | None = None
 
     def lines(self) -> tuple[str, ...]:
         """One human line per step, for the image manifest."""
         out = [f"resize disk {r.path.name}: {r.action} {r.old_size_bytes} -> "
                f"{r.new_size_bytes} bytes{'; ' + r.note if r.note else ''}"
                for r in self.resizes]
+        out += list(self.adaptation.lines()) if self.adaptation is not None else []
         out += [f"{c.name}: {c.status}: {c.message_en}" + (f" (hint: {c.hint})" if c.hint else "")
                 for c in self.checks]
         return tuple(out)
@@ -52,12 +55,15 @@ def boot_mode_of(text: str) -> Literal["BIOS", "UEFI"]:
     return "UEFI" if text.strip().upper() == "UEFI" else "BIOS"
 
 
-def prepare_disks(disks: Sequence[SizedDisk], *, boot_mode: str) -> Preparation:
-    """Resize every disk to its target size (system disk first), then run the checks."""
+def prepare_disks(disks: Sequence[SizedDisk], *, boot_mode: str,
+                  adapt: bool = False) -> Preparation:
+    """Resize every disk (system disk first), adapt the guest when asked, run the checks."""
     ordered = sorted(disks, key=lambda d: d.index)
     resizes = tuple(resize_disk(d.path, target_size_bytes=d.target_size_bytes) for d in ordered)
+    # on the working copy, before the checks: they must judge the disks that get published
+    report = adapt_linux_guest([d.path for d in ordered], log=lambda c: None) if adapt else None
     checks = tuple(run_checks([d.path for d in ordered], boot_mode=boot_mode_of(boot_mode)))
-    return Preparation(resizes=resizes, checks=checks)
+    return Preparation(resizes=resizes, checks=checks, adaptation=report)
 
 
 def verify_published(disk_paths: Sequence[Path], *, image_dir: Path, boot_mode: str,

@@ -90,6 +90,16 @@ def kvm_available() -> bool:
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
 
 
+def kvm_usable() -> bool:
+    """True when /dev/kvm opens and KVM has not failed to run a guest in this process."""
+    return kvm_available() and "kvm" not in _kvm_failed
+
+
+def mark_kvm_broken() -> None:
+    """Remember that this host's KVM cannot run guests (nested hosts): use TCG from now on."""
+    _kvm_failed.add("kvm")
+
+
 def _choose_accelerator(accelerator: Accelerator) -> str:
     """kvm when asked or usable, else tcg."""
     if accelerator != "auto":

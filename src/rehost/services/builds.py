@@ -154,6 +154,8 @@ def _preparer(log: JobLog, prepare: Preparer | None, boot_mode: str, accept_fail
                 log(EventLevel.INFO, "Image.Resized",
                     f"Disk {r.path.name}: {r.action} to {r.new_size_bytes} bytes.",
                     f"磁盘 {r.path.name}：调整为 {r.new_size_bytes} 字节。", "")
+        for a in done.adaptation.changes if done.adaptation is not None else ():
+            log(EventLevel.INFO, a.code, a.message_en, a.message_zh, "")
         for c in done.checks:
             log(_CHECK_LEVEL[c.status], f"Check.{c.name}", c.message_en, c.message_zh, c.hint)
         _stop_on_failures(log, done, accept_failed)

@@ -1,0 +1,177 @@
+"""A guest's root filesystem edited through libguestfs (guestfish --listen / --remote).
+
+The guest's own programs (update-initramfs, dracut, grub-mkconfig) run inside the libguestfs
+appliance VM, chrooted into the guest, never on this host. LIBGUESTFS_BACKEND=direct: the
+appliance is a plain QEMU child (KVM when /dev/kvm works, TCG otherwise), no libvirtd.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+from rehost.imaging.errors import ImagingError
+from rehost.imaging.verify import kvm_usable, mark_kvm_broken
+
+GUESTFISH = "guestfish"
+START_TIMEOUT_S = 600.0
+KVM_START_TIMEOUT_S = 120.0  # KVM boots the appliance in seconds; longer means it hangs
+COMMAND_TIMEOUT_S = 1800.0
+# the daemon's own PATH need not hold the guest's sbin directories
+GUEST_ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C; "
+             "export PATH LC_ALL; ")
+
+
+class GuestfishError(ImagingError):
+    """libguestfs could not open or edit the guest."""
+
+    code = "Adapt.Failed"
+
+
+class GuestShell(Protocol):
+    """A mounted guest root: files read and written, the guest's commands run in the guest."""
+
+    def sh(self, script: str) -> str:
+        """Run a /bin/sh script inside the guest; its stdout."""
+
+    def read(self, path: str) -> str | None:
+        """A file's text, None when it is not a regular file."""
+
+    def write(self, path: str, text: str) -> None:
+        """Replace a file's content."""
+
+    def ls(self, directory: str) -> list[str]:
+        """Names in a directory; empty when it does not exist."""
+
+    def remove(self, path: str) -> None:
+        """Delete a file or symlink."""
+
+    def uuid(self, device: str) -> str | None:
+        """Filesystem UUID of an appliance device (/dev/sda1), None when it has none."""
+
+    def os_type(self) -> str:
+        """libguestfs' inspection of the guest: linux, windows, ..."""
+
+
+class GuestfishShell:
+    """GuestShell over one guestfish --listen process."""
+
+    def __init__(self, pid: str) -> None:
+        self._pid = pid
+
+    def run(self, *args: str, ok: bool = False) -> str:
+        """One guestfish command; raises GuestfishError unless it succeeds (or ok=True)."""
+        # a failing command makes the listener exit, unless prefixed with "-"
+        command = [f"-{args[0]}" if ok else args[0], *args[1:]]
+        proc = subprocess.run([GUESTFISH, f"--remote={self._pid}", "--", *command],
+                              capture_output=True, text=True, errors="replace",
+                              timeout=COMMAND_TIMEOUT_S, check=False)
+        if proc.returncode != 0 and not ok:
+            detail = (proc.stderr or proc.stdout).strip()[-600:]
+            raise GuestfishError(f"guestfish {args[0]} failed: {detail}",
+                                 f"guestfish {args[0]} 执行失败：{detail}")
+        return proc.stdout if proc.returncode == 0 else ""
+
+    def sh(self, script: str) -> str:
+        """Run a /bin/sh script inside the guest; its stdout."""
+        return self.run("sh", GUEST_ENV + script)
+
+    def read(self, path: str) -> str | None:
+        """A file's text, None when it is not a regular file."""
+        if self.run("is-file", path, "followsymlinks:true", ok=True).strip() != "true":
+            return None
+        text = self.run("cat", path)
+        return text[:-1] if text.endswith("\n") else text  # guestfish prints one more newline
+
+    def write(self, path: str, text: str) -> None:
+        """Replace a file's content."""
+        self.run("write", path, text)
+
+    def ls(self, directory: str) -> list[str]:
+        """Names in a directory; empty when it does not exist."""
+        if self.run("is-dir", directory, ok=True).strip() != "true":
+            return []
+        return [n for n in self.run("ls", directory).splitlines() if n]
+
+    def remove(self, path: str) -> None:
+        """Delete a file or symlink."""
+        self.run("rm-f", path)
+
+    def uuid(self, device: str) -> str | None:
+        """Filesystem UUID of an appliance device (/dev/sda1), None when it has none."""
+        return self.run("vfs-uuid", device, ok=True).strip() or None
+
+    def os_type(self) -> str:
+        """libguestfs' inspection of the guest: linux, windows, ..."""
+        roots = self.run("inspect-get-roots").split()
+        return self.run("inspect-get-type", roots[0]).strip() if roots else "unknown"
+
+
+@contextmanager
+def open_guest(disk_paths: Sequence[Path]) -> Iterator[GuestfishShell]:
+    """Launch the appliance read-write on the disks, mount the guest's filesystems by inspection."""
+    args = [GUESTFISH, "--listen", "--rw", "-i"]
+    for disk in disk_paths:
+        args += ["-a", str(disk)]
+    shell = GuestfishShell(_start(args))
+    try:
+        yield shell
+        shell.run("umount-all")
+        shell.run("sync")
+    finally:
+        shell.run("exit", ok=True)
+
+
+def _start(args: list[str]) -> str:
+    """The listener's pid; KVM first when usable (a hung KVM appliance is retried on TCG)."""
+    env = {**os.environ, "LIBGUESTFS_BACKEND": os.environ.get("LIBGUESTFS_BACKEND", "direct")}
+    if "LIBGUESTFS_BACKEND_SETTINGS" in os.environ:  # the operator chose the accelerator
+        try:
+            return _launch(args, env, START_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise GuestfishError(str(exc), f"libguestfs 设备在 {START_TIMEOUT_S:.0f} 秒内未启动"
+                                 ) from exc
+    if kvm_usable():
+        try:
+            return _launch(args, env, KVM_START_TIMEOUT_S)
+        except TimeoutError:
+            mark_kvm_broken()
+    try:
+        return _launch(args, {**env, "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"}, START_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise GuestfishError(f"{exc} (TCG)", f"libguestfs 设备在 {START_TIMEOUT_S:.0f} 秒内未启动"
+                             "（TCG）") from exc
+
+
+def _launch(args: list[str], env: dict[str, str], timeout_s: float) -> str:
+    """Run guestfish --listen in its own process group; TimeoutError kills the whole group."""
+    # output to files, not pipes: the forked listener keeps them open for its whole life
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        try:
+            proc = subprocess.Popen(args, stdout=out, stderr=err, env=env,
+                                    start_new_session=True)
+        except OSError as exc:
+            raise GuestfishError(f"cannot start libguestfs: {exc}; install libguestfs-tools",
+                                 f"无法启动 libguestfs：{exc}；请安装 libguestfs-tools") from exc
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise TimeoutError(f"libguestfs appliance did not start in {timeout_s:.0f} s") from exc
+        out.seek(0)
+        err.seek(0)
+        match = re.search(r"GUESTFISH_PID=(\d+)", out.read())
+        if proc.returncode != 0 or match is None:
+            detail = err.read().strip()[-600:]
+            raise GuestfishError(f"libguestfs could not open the guest's disks (no operating "
+                                 f"system found?): {detail}",
+                                 f"libguestfs 无法打开客户机磁盘（未找到操作系统？）：{detail}")
+        return match.group(1)

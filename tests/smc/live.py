@@ -53,20 +53,35 @@ def _wait_ready(endpoint: str, proc: subprocess.Popen[bytes], timeout_s: float =
     raise TimeoutError("rehost server did not start")
 
 
+def _start(data_dir: Path, env: dict[str, str],
+           log_path: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start the server on free ports; another try when a port was taken meanwhile."""
+    for _attempt in range(3):
+        host_port = f"127.0.0.1:{free_port()}"
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "rehost.cli.main", "server", "--data-dir", str(data_dir),
+                 "--listen", host_port, "--data-listen", f"127.0.0.1:{free_port()}"],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        try:
+            _wait_ready(f"http://{host_port}", proc)
+            return host_port, proc
+        except RuntimeError:
+            if "Address already in use" not in log_path.read_text(errors="replace"):
+                raise
+    raise RuntimeError("no free port pair for rehost server after 3 tries")
+
+
 @contextmanager
 def run_server(data_dir: Path, *, heartbeat_s: float = 30.0) -> Iterator[LiveServer]:
     """Start `rehost server` as a real process on a free port; stop it afterwards."""
-    host_port = f"127.0.0.1:{free_port()}"
     env = {**os.environ, "REHOST_HEARTBEAT_INTERVAL_S": str(heartbeat_s)}
     env.pop("REHOST_DATABASE_URL", None)
-    log = (data_dir.parent / f"{data_dir.name}-server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rehost.cli.main", "server", "--data-dir", str(data_dir),
-         "--listen", host_port], env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    log_path = data_dir.parent / f"{data_dir.name}-server.log"
+    host_port, proc = _start(data_dir, env, log_path)
     endpoint = f"http://{host_port}"
     try:
-        _wait_ready(endpoint, proc)
         creds = json.loads((data_dir / "admin-credentials.json").read_text())
         yield LiveServer(endpoint, host_port, data_dir, creds["access_key_id"],
                          creds["access_key_secret"])
@@ -77,4 +92,3 @@ def run_server(data_dir: Path, *, heartbeat_s: float = 30.0) -> Iterator[LiveSer
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        log.close()

@@ -28,7 +28,7 @@ from rehost.agent.reader import (
 from rehost.agent.sendspec import SendError, SendProgress, SendResult, SendSpec
 from rehost.agent.sendstate import ReadChunk, SendState
 from rehost.agent.throttle import bucket_for
-from rehost.pki import agent_client_context
+from rehost.agent.tls import pinned_client_context
 from rehost.wire import WireError
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def send_job(
                                       chunk_bytes=spec.chunk_bytes)) for d in spec.disks}
     hello = _hello(spec, plans)
     readers = {d.index: DiskReader(d.path, direct_io=spec.direct_io) for d in spec.disks}
-    ctx = agent_client_context(spec.ca_pem)
+    ctx = pinned_client_context(spec.ca_pem)
     buffers = [aligned_buffer(spec.chunk_bytes) for _ in range(2 * spec.connections + 2)]
     try:
         first = Channel(spec, ctx, _NULL_STATE, readers=readers, bucket=None, buffer=buffers[0][1])

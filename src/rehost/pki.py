@@ -103,7 +103,7 @@ def issue_transit_cert(
 
 
 def transit_server_context(cert: IssuedCert) -> ssl.SSLContext:
-    """Server-side context of the transit listener: TLS 1.2 floor (ECDHE + AES-GCM), 1.3 preferred."""
+    """Transit listener context: TLS 1.2 floor (ECDHE + AES-GCM), TLS 1.3 preferred."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     set_tls12_floor(ctx)
     # no session tickets: a ticket arriving after the handshake would wake a reader that polls

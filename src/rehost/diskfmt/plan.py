@@ -1,9 +1,7 @@
 """The send plan (which byte ranges of a disk must be copied) and the shrink limit."""
 
-from __future__ import annotations
-
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rehost.diskfmt.errors import DiskFormatError
 from rehost.diskfmt.extalloc import ext_allocation
@@ -26,17 +24,16 @@ from rehost.diskfmt.reader import FileDisk
 MIN_SKIP_BYTES = 64 << 10
 
 
-@dataclass(frozen=True, slots=True)
-class SendPlan:
+class SendPlan(NamedTuple):
     """Extents to read, how many bytes they cover, and why anything was copied whole."""
 
     disk_size_bytes: int
-    extents: tuple[Extent, ...]
+    extents: "tuple[Extent, ...]"
     planned_bytes: int
-    notes: tuple[str, ...]
+    notes: "tuple[str, ...]"
 
 
-def _skippable(disk: FileDisk, vol: Volume, notes: list[str]) -> list[Span]:
+def _skippable(disk: FileDisk, vol: Volume, notes: "list[str]") -> "list[Span]":
     """Free spans of one ext volume that need not be sent; [] when in doubt."""
     sb = vol.ext
     if sb is None:
@@ -66,7 +63,7 @@ def _skippable(disk: FileDisk, vol: Volume, notes: list[str]) -> list[Span]:
     return list(alloc.free_spans)
 
 
-def describe_plan(path: str | os.PathLike[str]) -> SendPlan:
+def describe_plan(path: "str | os.PathLike[str]") -> "SendPlan":
     """Everything except free ext blocks and file holes, rounded out to 4 KiB."""
     with FileDisk(path) as disk:
         size = disk.size_bytes
@@ -82,12 +79,12 @@ def describe_plan(path: str | os.PathLike[str]) -> SendPlan:
                     planned_bytes=total_bytes(spans), notes=tuple(notes))
 
 
-def plan_extents(path: str | os.PathLike[str]) -> list[Extent]:
+def plan_extents(path: "str | os.PathLike[str]") -> "list[Extent]":
     """Sorted, non-overlapping byte ranges the sender must read; the rest reads as zeros."""
     return list(describe_plan(path).extents)
 
 
-def read_layout(path: str | os.PathLike[str]) -> DiskLayout:
+def read_layout(path: "str | os.PathLike[str]") -> DiskLayout:
     """Inspect the disk at `path`."""
     with FileDisk(path) as disk:
         return inspect_disk(disk)

@@ -29,7 +29,10 @@ import struct
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import xxhash
+try:  # optional accelerator: the portable agent runs without it
+    import xxhash
+except ImportError:
+    xxhash = None  # type: ignore[assignment]
 
 PROTOCOL_VERSION = 1  # what every frame but DATA_PIECES carries in its header
 PIECES_VERSION = 2  # DATA_PIECES frames

@@ -5,7 +5,10 @@ import socket
 import ssl
 from typing import Any
 
-import zstandard
+try:  # optional accelerator: the portable agent runs without it
+    import zstandard
+except ImportError:
+    zstandard = None  # type: ignore[assignment]
 
 from rehost import wire
 from rehost.agent.reader import Cell, DiskReader
@@ -40,7 +43,8 @@ class Channel:
         self._bucket = bucket
         self._buffer = buffer
         level = ZSTD_LEVELS.get(spec.compress_level)
-        self._cctx = zstandard.ZstdCompressor(level=level) if level else None
+        # without zstandard the chunks go RAW (Codec.RAW), which every transit accepts
+        self._cctx = zstandard.ZstdCompressor(level=level) if level and zstandard else None
         self._window = spec.window_chunks_per_connection()
         self._inflight: dict[tuple[int, int], Cell] = {}
         self._sock: ssl.SSLSocket | None = None

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rehost.agent.apiclient import AgentApiError, UrllibAgentClient
 from rehost.agent.sender import send_job
 from rehost.agent.sendspec import SendDisk, SendError, SendSpec
-from rehost.cli.agent_state import AgentState
-from rehost.client import AgentClient, ClientError
+from rehost.agent.state import AgentState
 
 if TYPE_CHECKING:  # typing.Protocol is Python 3.8+; the agent runs on 3.6
     from typing import Protocol  # novermin: type checking only
@@ -116,7 +116,7 @@ class AgentLoop:
                 self.api.heartbeat()
                 self._last_beat = self.clock()
             work = self.api.poll_work()
-        except ClientError as exc:
+        except AgentApiError as exc:
             log.warning("server refused or unreachable: %s", exc)
             return
         self.act(work)
@@ -175,7 +175,7 @@ class AgentLoop:
             hint, hint_zh = HINTS.get(code, ("", ""))
             self.api.report_error(job_id=rep.job_id, code=code, message=message,
                                   hint=hint, hint_zh=hint_zh)
-        except ClientError as exc:
+        except AgentApiError as exc:
             log.warning("could not report the error: %s", exc)
 
     def _halt(self) -> None:
@@ -206,8 +206,7 @@ HINTS = {  # code -> (hint en, hint zh)
 def run(state: AgentState, *, heartbeat_interval_s: float, stop: threading.Event,
         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S) -> None:
     """Entry point used by `rehost agent run`."""
-    client = AgentClient(state.endpoint, token=state.agent_token,
-                         verify=state.ca_file or True)
+    client = UrllibAgentClient(state.endpoint, token=state.agent_token, ca_file=state.ca_file)
     try:
         AgentLoop(state, client, heartbeat_interval_s=heartbeat_interval_s,
                   poll_interval_s=poll_interval_s).run(stop)

@@ -10,7 +10,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import xxhash
+try:  # optional accelerator: the portable agent runs without it
+    import xxhash
+except ImportError:
+    xxhash = None  # type: ignore[assignment]
 
 from rehost import wire
 from rehost.agent.channel import Channel
@@ -47,6 +50,9 @@ def send_job(
     planner: Planner = default_planner,
 ) -> SendResult:
     """Send every disk of spec; resumes from the transit's durable state; raises SendError."""
+    if xxhash is None:
+        raise SendError("Agent.NoDigest", "the xxhash module is missing: install python3-xxhash "
+                        "(pip install xxhash) / 缺少 xxhash 模块：请安装 python3-xxhash")
     started = time.monotonic()
     stop = stop or threading.Event()
     plans = {d.index: list(plan_cells(d.index, planner(str(d.path)), size_bytes=d.size_bytes,

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI
 
 from rehost import __version__
 from rehost.api import errors
-from rehost.api.routes import agent, jobs, resources, sources, transit_hosts
+from rehost.api.routes import agent, agentdist, jobs, resources, sources, transit_hosts
 from rehost.config import Settings
 from rehost.services import bootstrap
 from rehost.services.context import ServiceContext
@@ -40,6 +40,7 @@ def create_app(
     errors.install(app)
     for module in (sources, jobs, resources, agent, transit_hosts):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(agentdist.router)  # /agent/rehost-agent.pyz, outside /api/v1
     for extra in routers:
         app.include_router(extra)
 

@@ -31,7 +31,7 @@ if sys.version_info < (3, 6):
 from rehost.agent.cli import main
 
 sys.exit(main())
-""".encode("utf-8")
+""".encode()
 EPOCH = (2020, 1, 1, 0, 0, 0)
 
 

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from rehost import __version__
 from rehost.agent.inventory import BootMode, DiskInfo, PartitionInfo, SourceInventory, TableKind
+from rehost.agent.sysblock import sysfs_devices
 from rehost.diskfmt.e2tools import debugfs_cat, debugfs_list
 from rehost.diskfmt.errors import DiskFormatError
 from rehost.diskfmt.layout import DiskLayout, Volume, inspect_disk
@@ -148,6 +149,12 @@ def discover_image_files(system: Path, data: "list[Path]") -> SourceInventory:
 
 
 # ---- the real server ------------------------------------------------------------------
+
+
+def _block_devices() -> "list[dict[str, Any]]":
+    """Block device tree from sysfs/procfs; `lsblk` only where sysfs shows no disk."""
+    devices = sysfs_devices()
+    return devices if devices else _lsblk()
 
 
 def _lsblk() -> "list[dict[str, Any]]":
@@ -295,7 +302,7 @@ def _os_release() -> "tuple[str, str]":
 
 def discover_server() -> SourceInventory:
     """Inventory of this machine: the disk holding / first, then disks with mounted filesystems."""
-    disks = _candidate_disks(_lsblk())
+    disks = _candidate_disks(_block_devices())
     system = next((d for d in disks if _has_mount(d, "/")), None)
     if system is None:
         raise DiscoveryError("no disk holds the root filesystem / 未找到承载根文件系统的磁盘")

@@ -57,3 +57,10 @@ def test_this_machine_sysfs_agrees_with_lsblk() -> None:
         return discovery._real_disk(0, found)
 
     assert system(sysfs_devices()) == system(discovery._lsblk())
+
+
+def test_redhat_release_when_there_is_no_os_release() -> None:
+    assert discovery.redhat_release("CentOS release 6.10 (Final)\n") == ("CentOS", "6.10")
+    assert discovery.redhat_release("Red Hat Enterprise Linux Server release 7.9 (Maipo)") \
+        == ("Red Hat Enterprise Linux Server", "7.9")
+    assert discovery.redhat_release("garbage") == ("unknown", "unknown")

@@ -291,13 +291,24 @@ def _has_mount(disk: "dict[str, Any]", mountpoint: "str | None" = None) -> bool:
     return mountpoint in points if mountpoint else any(p.startswith("/") for p in points)
 
 
-def _os_release() -> "tuple[str, str]":
-    for name in ("/etc/os-release", "/usr/lib/os-release"):
+def redhat_release(text: str) -> "tuple[str, str]":
+    """'CentOS release 6.10 (Final)' -> ('CentOS', '6.10'): old releases have no os-release."""
+    head, sep, rest = text.strip().partition(" release ")
+    if not sep or not head:
+        return "unknown", "unknown"
+    return head, (rest.split() or ["unknown"])[0]
+
+
+def _os_release(etc: Path = Path("/etc")) -> "tuple[str, str]":
+    for path in (etc / "os-release", Path("/usr/lib/os-release")):
         try:
-            return os_name_version(Path(name).read_text())
+            return os_name_version(path.read_text())
         except OSError:
             continue
-    return "unknown", "unknown"
+    try:
+        return redhat_release((etc / "redhat-release").read_text())
+    except OSError:
+        return "unknown", "unknown"
 
 
 def discover_server() -> SourceInventory:

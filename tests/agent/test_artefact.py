@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rehost import __version__
-from rehost.agentpkg import agent_artefact, build_artefact
+from rehost.agentdist.pyz import agent_artefact, build_artefact
 from rehost.api.app import create_app
 from rehost.services.context import ServiceContext
 

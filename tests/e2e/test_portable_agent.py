@@ -14,7 +14,7 @@ import pytest
 
 from diskfactory import MIB, PartSpec, compare_disks, make_disk
 from e2e.harness import Agent, Server
-from rehost.agentpkg import agent_artefact
+from rehost.agentdist.pyz import agent_artefact
 
 # xxhash stays importable: the blake2b digest fallback is not negotiated yet (docs/agent.md)
 BLOCKED = ("fastapi", "sqlalchemy", "pydantic", "httpx", "click", "zstandard", "cryptography",

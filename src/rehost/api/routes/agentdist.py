@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from rehost.agentpkg import agent_artefact
+from rehost.agentdist.installer import install_script
+from rehost.agentdist.pyz import agent_artefact
 
 router = APIRouter(prefix="/agent", tags=["agent"])
 
@@ -23,3 +24,11 @@ def pyz() -> Response:
 def pyz_sha256() -> str:
     """`sha256sum -c` format."""
     return f"{agent_artefact().sha256}  rehost-agent.pyz\n"
+
+
+@router.get("/install.sh", response_class=PlainTextResponse)
+def install_sh(request: Request) -> str:
+    """The installer, with this server's URL and the pyz digest baked in."""
+    art = agent_artefact()
+    endpoint = str(request.base_url).rstrip("/")
+    return install_script(endpoint=endpoint, sha256=art.sha256, version=art.version)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rehost import __version__
 
-PACKAGE_ROOT = Path(__file__).resolve().parent  # src/rehost
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/rehost
 # what the agent imports (tests/agent/test_portable_imports.py proves the closure)
 CLOSURE = ("__init__.py", "agent", "wire.py", "diskfmt", "privatefile.py")
 SHEBANG = b"#!/usr/bin/env python3\n"

@@ -18,6 +18,7 @@ if [[ "$profile" == test || "$profile" == demo ]]; then
 fi
 if [[ "$profile" == test ]]; then
   need+=([chromium]=chromium [chromedriver]=chromium-driver [pg_ctlcluster]=postgresql
+         [curl]=curl [sha256sum]=coreutils  # tests/e2e/test_agent_installer.py
          [initdb]=postgresql)
 fi
 files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/lib/syslinux/mbr/mbr.bin:syslinux-common

@@ -3,6 +3,7 @@ stack and the accelerators blocked, and `vermin` finds nothing newer than Python
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -64,3 +65,46 @@ def test_vermin_finds_nothing_newer_than_python_36() -> None:
                            *(str(SRC / p) for p in CLOSURE)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _runtime_annotations(tree: ast.AST) -> list[ast.expr]:
+    """Annotations Python evaluates at definition time: signatures and class-level fields."""
+    found: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            args = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+            found += [x.annotation for x in args if x is not None and x.annotation is not None]
+            found += [node.returns] if node.returns is not None else []
+        elif isinstance(node, ast.ClassDef):
+            found += [s.annotation for s in node.body if isinstance(s, ast.AnnAssign)]
+    return found
+
+
+TYPING_ONLY = {"Optional", "List", "Dict", "Tuple", "Set", "FrozenSet", "Union", "Type"}
+
+
+def _safe_on_36(node: ast.expr) -> bool:
+    """A string, None, a bare (dotted) name or typing.Optional[...]-style generics:
+    no `list[int]`, no `X | None`, no `collections.abc.Sequence[...]`."""
+    if isinstance(node, ast.Constant):
+        return node.value is None or isinstance(node.value, str)
+    if isinstance(node, ast.Subscript):
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        return (isinstance(node.value, ast.Name) and node.value.id in TYPING_ONLY
+                and all(_safe_on_36(i) for i in items))
+    if isinstance(node, ast.Attribute):
+        return _safe_on_36(node.value)
+    return isinstance(node, ast.Name)
+
+
+def test_runtime_annotations_are_quoted_where_python_36_would_fail() -> None:
+    """vermin does not read annotations: `def f(x: list[int])` would fail to import on 3.8."""
+    bad = []
+    for part in CLOSURE:
+        path = SRC / part
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            for node in _runtime_annotations(ast.parse(file.read_text(encoding="utf-8"))):
+                if not _safe_on_36(node):
+                    bad.append(f"{file.relative_to(SRC)}:{node.lineno}: {ast.unparse(node)}")
+    assert not bad, "quote these annotations:\n" + "\n".join(bad)

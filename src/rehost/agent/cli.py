@@ -1,4 +1,4 @@
-"""`rehost-agent import|run|version`: the portable agent's command line (argparse, stdlib only).
+"""`rehost-agent import|run|check|version`: the portable agent's CLI (argparse, stdlib only).
 
 The same state directory and server calls as `rehost agent import|run` on a full install.
 """
@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import List, Optional
 
 from rehost import __version__
-from rehost.agent import discovery, state
+from rehost.agent import discovery, preflight, state
 from rehost.agent.apiclient import AgentApiError, UrllibAgentClient
+from rehost.agent.sysblock import sysfs_devices
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="Heartbeat, poll for work, replicate disks.")
     run.add_argument("--state-dir", type=Path, default=state.DEFAULT_STATE_DIR)
     run.add_argument("--poll-interval", type=float, default=3.0)
+    check = sub.add_parser("check", help="Pre-flight report: root, disks, server, clock.")
+    check.add_argument("--state-dir", type=Path, default=state.DEFAULT_STATE_DIR)
+    check.add_argument("--endpoint", default="", help="Server URL [default: the imported one].")
+    check.add_argument("--ca-file", default="")
+    check.add_argument("--disk", dest="disks", action="append", default=[],
+                       help="Disk to test [default: the imported image files, else /sys/block].")
     sub.add_parser("version", help="Print the agent version.")
     return parser
 
@@ -81,6 +88,26 @@ def run_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def check(args: argparse.Namespace) -> int:
+    """Print the pre-flight report; exit 1 when a check fails."""
+    try:
+        loaded: Optional[state.AgentState] = state.load(args.state_dir)
+    except state.AgentStateError:
+        loaded = None
+    endpoint = args.endpoint or (loaded.endpoint if loaded else "")
+    if not endpoint:
+        return _fail("give --endpoint (or import first) / 请提供 --endpoint")
+    disks = list(args.disks)
+    if not disks and loaded is not None and loaded.system_disk:
+        disks = [loaded.system_disk, *loaded.data_disks]
+    if not disks:
+        disks = [str(d["path"]) for d in sysfs_devices() if d.get("size")]
+    checks = [preflight.check_root(), *preflight.check_disks(disks),
+              *preflight.check_server(endpoint, args.ca_file or (loaded.ca_file if loaded else ""))]
+    print(preflight.render(checks))
+    return 0 if preflight.passed(checks) else 1
+
+
 def _fail(message: str) -> int:
     print(f"rehost-agent: {message}", file=sys.stderr)
     return 2
@@ -93,6 +120,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return import_source(args)
     if args.command == "run":
         return run_agent(args)
+    if args.command == "check":
+        return check(args)
     if args.command == "version":
         print(__version__)
         return 0

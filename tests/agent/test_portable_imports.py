@@ -15,7 +15,8 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 BLOCKED = ("fastapi", "sqlalchemy", "pydantic", "httpx", "click", "zstandard", "xxhash",
            "cryptography", "uvicorn")
 AGENT_MODULES = ("rehost.agent.main", "rehost.agent.discovery", "rehost.agent.sender",
-                 "rehost.agent.apiclient", "rehost.agent.state", "rehost.agent.tls")
+                 "rehost.agent.apiclient", "rehost.agent.state", "rehost.agent.tls",
+                 "rehost.agent.cli", "rehost.agent.preflight", "rehost.agent.sysblock")
 CLOSURE = ("rehost/agent", "rehost/wire.py", "rehost/diskfmt", "rehost/privatefile.py")
 
 PROBE = """

@@ -22,14 +22,14 @@ class Check(NamedTuple):
     detail: str
 
 
-def check_root(euid: Callable[[], int] = os.geteuid) -> Check:
+def check_root(euid: "Callable[[], int]" = os.geteuid) -> Check:
     """Reading raw block devices needs root."""
     if euid() == 0:
         return Check("root", "OK", "running as root")
     return Check("root", "FAIL", "run as root to read the disks / 请以 root 身份运行")
 
 
-def check_disks(paths: Sequence[str]) -> List[Check]:
+def check_disks(paths: "Sequence[str]") -> List[Check]:
     """Each disk opens for reading."""
     found = []
     for path in paths:
@@ -43,7 +43,7 @@ def check_disks(paths: Sequence[str]) -> List[Check]:
 
 
 def check_server(endpoint: str, ca_file: str = "", *, timeout_s: float = 10.0,
-                 now: Callable[[], float] = time.time) -> List[Check]:
+                 now: "Callable[[], float]" = time.time) -> List[Check]:
     """The API answers /api/v1/health, and the clocks agree within MAX_SKEW_S."""
     url = endpoint.rstrip("/") + "/api/v1/health"
     context = api_context(ca_file) if endpoint.startswith("https:") else None
@@ -67,11 +67,11 @@ def check_server(endpoint: str, ca_file: str = "", *, timeout_s: float = 10.0,
     return found
 
 
-def render(checks: Sequence[Check]) -> str:
+def render(checks: "Sequence[Check]") -> str:
     """The report, one line per check."""
     return "\n".join(f"{c.level:<4} {c.name}: {c.detail}" for c in checks)
 
 
-def passed(checks: Sequence[Check]) -> bool:
+def passed(checks: "Sequence[Check]") -> bool:
     """No FAIL."""
     return all(c.level != "FAIL" for c in checks)

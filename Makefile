@@ -33,9 +33,12 @@ demo: sysdeps-demo $(STAMP)
 postgres: sysdeps
 	@bash scripts/start-postgres.sh > .postgres-url
 
+AGENT_CLOSURE := src/rehost/agent src/rehost/wire.py src/rehost/diskfmt src/rehost/privatefile.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/vermin --target=3.6- --no-tips --violations -q $(AGENT_CLOSURE)
 
 test: sysdeps $(STAMP) postgres lint
 	REHOST_TEST_DATABASE_URL="$$(cat .postgres-url)" $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_SELECT)

@@ -22,6 +22,7 @@ if [[ "$profile" == test ]]; then
          [xfs_repair]=xfsprogs [mkfs.btrfs]=btrfs-progs [fsck.vfat]=dosfstools
          [guestfish]=libguestfs-tools)
   need+=([chromium]=chromium [chromedriver]=chromium-driver [pg_ctlcluster]=postgresql
+         [curl]=curl [sha256sum]=coreutils  # tests/e2e/test_agent_installer.py
          [initdb]=postgresql [pg_dump]=postgresql-client [systemd-analyze]=systemd)
 fi
 files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/lib/syslinux/mbr/mbr.bin:syslinux-common

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from rehost.agent.tls import pinned_client_context, set_tls12_floor
 from rehost.privatefile import write_private
 
 CA_CERT_FILE = "ca.pem"
@@ -102,9 +103,9 @@ def issue_transit_cert(
 
 
 def transit_server_context(cert: IssuedCert) -> ssl.SSLContext:
-    """Server-side TLS 1.3 context of the transit listener."""
+    """Transit listener context: TLS 1.2 floor (ECDHE + AES-GCM), TLS 1.3 preferred."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    set_tls12_floor(ctx)
     # no session tickets: a ticket arriving after the handshake would wake a reader that polls
     # for ACKs and then block it inside SSL_read waiting for application data
     ctx.num_tickets = 0
@@ -117,13 +118,8 @@ def transit_server_context(cert: IssuedCert) -> ssl.SSLContext:
 
 
 def agent_client_context(ca_pem: bytes) -> ssl.SSLContext:
-    """Client-side TLS 1.3 context trusting only the CA the agent stored at import."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    ctx.check_hostname = True
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.load_verify_locations(cadata=ca_pem.decode("ascii"))
-    return ctx
+    """Client-side context trusting only the CA the agent stored at import."""
+    return pinned_client_context(ca_pem)
 
 
 def _san(name: str) -> x509.GeneralName:

@@ -1,12 +1,10 @@
 """Secrets on disk: files only their owner can read, replaced atomically."""
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 
 
-def write_private(path: Path, data: bytes | str) -> None:
+def write_private(path: Path, data: "bytes | str") -> None:
     """Write path with mode 0600 via a temporary file and rename: never half-written."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     tmp = path.with_name(path.name + ".tmp")

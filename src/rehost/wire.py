@@ -18,8 +18,6 @@ this pass (`pack_base`). The agent then sends only cells whose digest differs, a
 for cells that are no longer planned, which the transit punches out of the target.
 """
 
-from __future__ import annotations
-
 import base64
 import binascii
 import enum
@@ -29,10 +27,12 @@ import socket
 import ssl
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-import xxhash
+try:  # optional accelerator: the portable agent runs without it
+    import xxhash
+except ImportError:
+    xxhash = None  # type: ignore[assignment]
 
 PROTOCOL_VERSION = 1  # what every frame but DATA_PIECES carries in its header
 PIECES_VERSION = 2  # DATA_PIECES frames
@@ -80,20 +80,18 @@ class WireError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class DataHeader:
+class DataHeader(NamedTuple):
     """Fixed part of a DATA frame; plan_bytes is how much of the send plan the chunk covers."""
 
     disk_index: int
-    codec: Codec
+    codec: "Codec"
     offset_bytes: int
     raw_length_bytes: int
     plan_bytes: int
     digest: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkRange:
+class ChunkRange(NamedTuple):
     """A chunk identified by disk and byte range (used by ACK and NACK)."""
 
     disk_index: int
@@ -101,15 +99,14 @@ class ChunkRange:
     length_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):
     """A received frame: its type and body (a view into the reader's buffer for DATA)."""
 
-    type: FrameType
+    type: "FrameType"
     body: memoryview
 
 
-def pack_data_header(h: DataHeader, payload_bytes: int) -> bytes:
+def pack_data_header(h: "DataHeader", payload_bytes: int) -> bytes:
     """Frame header + DATA header for a payload of payload_bytes."""
     if h.raw_length_bytes > MAX_RAW_BYTES or payload_bytes > MAX_PAYLOAD_BYTES:
         raise WireError("Wire.FrameTooLarge", "chunk larger than the protocol allows")
@@ -119,7 +116,7 @@ def pack_data_header(h: DataHeader, payload_bytes: int) -> bytes:
     )
 
 
-def unpack_data(body: memoryview) -> tuple[DataHeader, memoryview]:
+def unpack_data(body: memoryview) -> "tuple[DataHeader, memoryview]":
     """Split a DATA body into its header and a zero-copy payload view."""
     if len(body) < DATA_HEADER.size:
         raise WireError("Wire.BadFrame", "DATA frame too short")
@@ -133,7 +130,7 @@ def unpack_data(body: memoryview) -> tuple[DataHeader, memoryview]:
     return DataHeader(disk, codec_v, offset, raw_len, plan, digest), body[DATA_HEADER.size :]
 
 
-def pack_pieces_header(h: DataHeader, pieces: Sequence[tuple[int, int]],
+def pack_pieces_header(h: "DataHeader", pieces: "Sequence[tuple[int, int]]",
                        payload_bytes: int) -> bytes:
     """Frame header + DATA header + piece list of a DATA_PIECES frame (version 2)."""
     _check_pieces(pieces, h.raw_length_bytes, h.plan_bytes)
@@ -144,7 +141,7 @@ def pack_pieces_header(h: DataHeader, pieces: Sequence[tuple[int, int]],
     return FRAME_HEADER.pack(MAGIC, PIECES_VERSION, FrameType.DATA_PIECES, body_len) + head + table
 
 
-def unpack_pieces(body: memoryview) -> tuple[DataHeader, tuple[tuple[int, int], ...], memoryview]:
+def unpack_pieces(body: memoryview) -> "tuple[DataHeader, tuple[tuple[int, int], ...], memoryview]":
     """Split a DATA_PIECES body into header, validated piece list and payload view."""
     head, rest = unpack_data(body)
     if len(rest) < PIECE_COUNT.size:
@@ -154,12 +151,12 @@ def unpack_pieces(body: memoryview) -> tuple[DataHeader, tuple[tuple[int, int], 
     if count == 0 or len(rest) < table_end:
         raise WireError("Wire.BadFrame", "DATA_PIECES piece list is truncated")
     flat = struct.unpack_from(f"!{2 * count}I", rest, PIECE_COUNT.size)
-    pieces = tuple(zip(flat[::2], flat[1::2], strict=True))
+    pieces = tuple(zip(flat[::2], flat[1::2]))
     _check_pieces(pieces, head.raw_length_bytes, head.plan_bytes)
     return head, pieces, rest[table_end:]
 
 
-def _check_pieces(pieces: Sequence[tuple[int, int]], raw_len: int, plan: int) -> None:
+def _check_pieces(pieces: "Sequence[tuple[int, int]]", raw_len: int, plan: int) -> None:
     pos, total = 0, 0
     for start, length in pieces:
         if start < pos or length <= 0 or start + length > raw_len:
@@ -169,13 +166,13 @@ def _check_pieces(pieces: Sequence[tuple[int, int]], raw_len: int, plan: int) ->
         raise WireError("Wire.BadFrame", "DATA_PIECES pieces do not add up to plan_bytes")
 
 
-def gather_pieces(cell: memoryview, pieces: Sequence[tuple[int, int]]) -> bytes:
+def gather_pieces(cell: memoryview, pieces: "Sequence[tuple[int, int]]") -> bytes:
     """The pieces' bytes of a cell, concatenated (one copy)."""
     return b"".join([cell[start : start + length] for start, length in pieces])
 
 
-def scatter_pieces(cell: memoryview, pieces: Sequence[tuple[int, int]],
-                   packed: memoryview | bytes) -> None:
+def scatter_pieces(cell: memoryview, pieces: "Sequence[tuple[int, int]]",
+                   packed: "memoryview | bytes") -> None:
     """Rebuild a whole cell from its packed pieces; the gaps become zeros."""
     pos, src = 0, memoryview(packed)
     for start, length in pieces:
@@ -187,13 +184,13 @@ def scatter_pieces(cell: memoryview, pieces: Sequence[tuple[int, int]],
         cell[pos:] = zero_bytes(len(cell) - pos)
 
 
-def pack_control(ftype: FrameType, doc: dict[str, Any]) -> bytes:
+def pack_control(ftype: "FrameType", doc: "dict[str, Any]") -> bytes:
     """A control frame with a JSON body."""
     body = json.dumps(doc, separators=(",", ":")).encode()
     return FRAME_HEADER.pack(MAGIC, PROTOCOL_VERSION, ftype, len(body)) + body
 
 
-def unpack_control(body: memoryview) -> dict[str, Any]:
+def unpack_control(body: memoryview) -> "dict[str, Any]":
     """Parse the JSON body of a control frame."""
     try:
         doc = json.loads(bytes(body))
@@ -204,26 +201,26 @@ def unpack_control(body: memoryview) -> dict[str, Any]:
     return doc
 
 
-def pack_ranges(ftype: FrameType, ranges: Sequence[ChunkRange]) -> bytes:
+def pack_ranges(ftype: "FrameType", ranges: "Sequence[ChunkRange]") -> bytes:
     """An ACK frame listing durably written chunks."""
     body = b"".join(RANGE.pack(r.disk_index, r.offset_bytes, r.length_bytes) for r in ranges)
     return FRAME_HEADER.pack(MAGIC, PROTOCOL_VERSION, ftype, len(body)) + body
 
 
-def unpack_ranges(body: memoryview) -> list[ChunkRange]:
+def unpack_ranges(body: memoryview) -> "list[ChunkRange]":
     """Parse an ACK body."""
     if len(body) % RANGE.size:
         raise WireError("Wire.BadFrame", "ACK body has a partial range")
     return [ChunkRange(*t) for t in RANGE.iter_unpack(body)]
 
 
-def pack_nack(r: ChunkRange, reason: int = 1) -> bytes:
+def pack_nack(r: "ChunkRange", reason: int = 1) -> bytes:
     """A NACK frame: the chunk arrived damaged and must be sent again."""
     body = NACK_BODY.pack(r.disk_index, r.offset_bytes, r.length_bytes, reason)
     return FRAME_HEADER.pack(MAGIC, PROTOCOL_VERSION, FrameType.NACK, len(body)) + body
 
 
-def unpack_nack(body: memoryview) -> ChunkRange:
+def unpack_nack(body: memoryview) -> "ChunkRange":
     """Parse a NACK body."""
     if len(body) != NACK_BODY.size:
         raise WireError("Wire.BadFrame", "NACK body has the wrong size")
@@ -239,7 +236,7 @@ def pack_error(code: str, message: str) -> bytes:
 class FrameReader:
     """Reads frames from a (TLS) socket into one reused buffer; supports non-blocking polls."""
 
-    def __init__(self, sock: socket.socket | ssl.SSLSocket, max_body_bytes: int) -> None:
+    def __init__(self, sock: "socket.socket | ssl.SSLSocket", max_body_bytes: int) -> None:
         self._sock = sock
         # anonymous mmap: pages are zero-filled on first touch, so a 16 MiB bound costs
         # nothing until a frame that large arrives (a bytearray would be zeroed up front)
@@ -254,14 +251,14 @@ class FrameReader:
             raise ValueError("the limit is larger than the reader's buffer")
         self._max_body = max_body_bytes
 
-    def read(self) -> Frame:
+    def read(self) -> "Frame":
         """Wait for one whole frame (socket timeout applies; partial data is kept for a retry)."""
         self._fill(FRAME_HEADER.size, block=True)
         total = FRAME_HEADER.size + self._body_length()
         self._fill(total, block=True)
         return self._take(total)
 
-    def read_start(self, prefix_bytes: int) -> tuple[FrameType, int]:
+    def read_start(self, prefix_bytes: int) -> "tuple[FrameType, int]":
         """Wait for a frame header and up to prefix_bytes of its body; returns type, body length.
 
         Then either read() returns the whole frame, or read_rest_into() receives the rest of
@@ -297,7 +294,7 @@ class FrameReader:
         """Whether part of the next frame has already been read."""
         return self._have > 0
 
-    def poll(self) -> Frame | None:
+    def poll(self) -> "Frame | None":
         """Return a frame if one is complete without blocking, else None."""
         if not self._fill(FRAME_HEADER.size, block=False):
             return None
@@ -316,7 +313,7 @@ class FrameReader:
             raise WireError("Wire.FrameTooLarge", f"frame body of {length} bytes is too large")
         return int(length)
 
-    def _take(self, total: int) -> Frame:
+    def _take(self, total: int) -> "Frame":
         ftype = self._buf[3]
         self._have = 0
         try:
@@ -345,7 +342,7 @@ class FrameReader:
                 self._sock.settimeout(timeout_s)
 
 
-_ZERO_DIGESTS: dict[int, bytes] = {}
+_ZERO_DIGESTS: "dict[int, bytes]" = {}
 _ZEROS = bytes(MAX_RAW_BYTES)
 
 
@@ -371,20 +368,20 @@ def disk_digest_record(offset_bytes: int, chunk_digest: bytes) -> bytes:
     return _OFFSET.pack(offset_bytes) + chunk_digest
 
 
-def is_zero(raw: memoryview | bytes, digest: bytes) -> bool:
+def is_zero(raw: "memoryview | bytes", digest: bytes) -> bool:
     """Whether a chunk is all zeros, given its xxh3-128 digest (confirmed byte for byte)."""
     n = len(raw)
     return digest == zero_digest(n) and bytes(raw) == _ZEROS[:n]
 
 
-def pack_base(digests: dict[int, bytes], chunk_bytes: int) -> str:
+def pack_base(digests: "dict[int, bytes]", chunk_bytes: int) -> str:
     """Base64 of (cell number, digest) records, sorted: a compact per-disk digest map."""
     return base64.b64encode(b"".join(
         BASE_CELL.pack(offset // chunk_bytes, digests[offset]) for offset in sorted(digests)
     )).decode()
 
 
-def unpack_base(text: str, chunk_bytes: int) -> dict[int, bytes]:
+def unpack_base(text: str, chunk_bytes: int) -> "dict[int, bytes]":
     """Offset -> digest from `pack_base` text."""
     try:
         raw = base64.b64decode(text, validate=True)

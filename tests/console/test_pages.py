@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from console.conftest import csrf_of, import_source
+from rehost.agentdist.pyz import agent_artefact
 from rehost.services.bootstrap import AdminCredentials
 from rehost.services.context import ServiceContext
 
@@ -63,6 +64,8 @@ def test_activation_code_panel_shows_the_agent_command(client: TestClient) -> No
     response = client.post("/activation-codes", data={"csrf_token": csrf_of(page.text)})
     assert response.status_code == 200
     assert "rehost agent import --endpoint http://127.0.0.1 --code-id at-" in response.text
+    assert "curl -fsS http://127.0.0.1/agent/install.sh | sh -s -- --code at-" in response.text
+    assert agent_artefact().sha256 in response.text
 
 
 def test_source_search_by_name_and_exact_id(console_ctx: Ctx, client: TestClient) -> None:

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -79,7 +78,7 @@ def test_second_cycle_sends_only_changed_cells(tmp_path: Path) -> None:
         _overwrite(src, 5 * MIB + 100, os.urandom(3000))  # cell 5: a changed block
         _overwrite(src, 9 * MIB + 4096, bytes(64 * 1024))  # cell 9: some text zeroed
         _overwrite(src, 30 * MIB, os.urandom(2 * MIB))  # cells 30, 31: holes filled
-        second = send_job(replace(spec, cycle=2), planner=_freed(0))  # cell 0 freed
+        second = send_job(spec._replace(cycle=2), planner=_freed(0))  # cell 0 freed
         assert second.completed and rig.control.finished.is_set()
         expected = bytearray(src.read_bytes())
         expected[0:CHUNK] = bytes(CHUNK)
@@ -88,7 +87,7 @@ def test_second_cycle_sends_only_changed_cells(tmp_path: Path) -> None:
         assert second.zero_chunks == 1
         assert second.wire_bytes_sent < 4 * CHUNK + 4096  # 4 changed cells + 1 ZERO frame
         assert second.wire_bytes_sent < first.wire_bytes_sent // 3
-        again = send_job(replace(spec, cycle=2), planner=_freed(0))  # the same cycle: done
+        again = send_job(spec._replace(cycle=2), planner=_freed(0))  # the same cycle: done
         assert again.completed and again.chunks_sent == 0
 
 
@@ -113,7 +112,7 @@ def test_killed_delta_pass_resends_at_most_one_window(tmp_path: Path) -> None:
         spec = rig.send_spec("tok", [(0, src)], chunk_bytes=CHUNK, window_bytes=window, cycle=1)
         assert send_job(spec).completed
         src.write_bytes(os.urandom(48 * MIB))  # every cell changed: a long delta pass
-        slow = replace(spec, cycle=2, bandwidth_limit_kbps=16 * 1024)
+        slow = spec._replace(cycle=2, bandwidth_limit_kbps=16 * 1024)
         spec_file = tmp_path / "spec.pickle"
         spec_file.write_bytes(pickle.dumps(slow))
         rig.control.progress.clear()  # wait for progress of the delta pass, not of pass 1
@@ -124,7 +123,7 @@ def test_killed_delta_pass_resends_at_most_one_window(tmp_path: Path) -> None:
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait()
-        result = send_job(replace(slow, bandwidth_limit_kbps=0))
+        result = send_job(slow._replace(bandwidth_limit_kbps=0))
         assert result.completed and result.resumed_bytes >= 0.4 * 48 * MIB
         assert result.raw_bytes_sent <= 48 * MIB - result.resumed_bytes + window
         assert same_bytes(src, rig.target(job, 0))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -79,8 +78,8 @@ def test_dropped_connection_with_pieces_resends_at_most_one_window(tmp_path: Pat
     with transit_rig(tmp_path / "transit") as rig:
         job = rig.add_job("tok", [(0, src)], checksum=True)
         proxy = CuttingProxy(rig.pool.address)
-        spec = replace(rig.send_spec("tok", [(0, src)], chunk_bytes=CHUNK, window_bytes=window,
-                                     bandwidth_limit_kbps=12 * 1024), port=proxy.port)
+        spec = rig.send_spec("tok", [(0, src)], chunk_bytes=CHUNK, window_bytes=window,
+                             bandwidth_limit_kbps=12 * 1024)._replace(port=proxy.port)
         cutter = threading.Thread(target=lambda: (_wait_progress(rig, job.job_id, 0.5),
                                                   proxy.cut()))
         cutter.start()

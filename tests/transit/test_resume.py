@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from rehost.agent.sender import send_job
@@ -53,7 +52,7 @@ def test_sigkill_of_sender_resends_at_most_one_window(tmp_path: Path) -> None:
             child.wait()
         before = rig.pool.stats(job.job_id)
         assert before is not None and before.received_bytes < src.stat().st_size
-        result = send_job(replace(spec, bandwidth_limit_kbps=0))
+        result = send_job(spec._replace(bandwidth_limit_kbps=0))
         after = rig.pool.stats(job.job_id)
         assert after is not None
         assert result.completed and result.resumed_bytes >= 0.4 * src.stat().st_size
@@ -66,8 +65,8 @@ def test_dropped_connections_are_resumed(tmp_path: Path) -> None:
     with transit_rig(tmp_path / "transit") as rig:
         job = rig.add_job("tok", [(0, src)], checksum=True)
         proxy = CuttingProxy(rig.pool.address)
-        spec = replace(rig.send_spec("tok", [(0, src)], chunk_bytes=CHUNK, window_bytes=WINDOW,
-                                     bandwidth_limit_kbps=24 * 1024), port=proxy.port)
+        spec = rig.send_spec("tok", [(0, src)], chunk_bytes=CHUNK, window_bytes=WINDOW,
+                             bandwidth_limit_kbps=24 * 1024)._replace(port=proxy.port)
         cutter = threading.Thread(target=lambda: (_wait_progress(rig, job.job_id, 0.5),
                                                   proxy.cut()))
         cutter.start()

@@ -8,7 +8,6 @@ import os
 import socket
 import ssl
 import threading
-from dataclasses import replace
 
 import pytest
 
@@ -135,7 +134,7 @@ def test_bad_piece_lists_are_refused(pieces: tuple[tuple[int, int], ...]) -> Non
     head = wire.DataHeader(0, Codec.RAW, 0, 4096, 20, bytes(16))
     with pytest.raises(WireError):
         wire.pack_pieces_header(head, pieces, 20)
-    good = wire.pack_pieces_header(replace(head, plan_bytes=10), ((0, 10),), 10)
+    good = wire.pack_pieces_header(head._replace(plan_bytes=10), ((0, 10),), 10)
     body = bytearray(good[wire.FRAME_HEADER.size :]) + bytes(10)
     body[wire.DATA_HEADER.size + 4 : wire.DATA_HEADER.size + 12] = b"\0\0\x10\0\0\0\0\x0a"
     with pytest.raises(WireError, match=r"leave the chunk"):

@@ -1,13 +1,14 @@
 """One TLS data connection of the sender: HELLO, then DATA frames within a bounded window."""
 
-from __future__ import annotations
-
 import contextlib
 import socket
 import ssl
 from typing import Any
 
-import zstandard
+try:  # optional accelerator: the portable agent runs without it
+    import zstandard
+except ImportError:
+    zstandard = None  # type: ignore[assignment]
 
 from rehost import wire
 from rehost.agent.reader import Cell, DiskReader
@@ -31,8 +32,8 @@ class Channel:
         ctx: ssl.SSLContext,
         state: SendState,
         *,
-        readers: dict[int, DiskReader],
-        bucket: TokenBucket | None,
+        readers: "dict[int, DiskReader]",
+        bucket: "TokenBucket | None",
         buffer: memoryview,
     ) -> None:
         self.spec = spec
@@ -42,14 +43,15 @@ class Channel:
         self._bucket = bucket
         self._buffer = buffer
         level = ZSTD_LEVELS.get(spec.compress_level)
-        self._cctx = zstandard.ZstdCompressor(level=level) if level else None
+        # without zstandard the chunks go RAW (Codec.RAW), which every transit accepts
+        self._cctx = zstandard.ZstdCompressor(level=level) if level and zstandard else None
         self._window = spec.window_chunks_per_connection()
         self._inflight: dict[tuple[int, int], Cell] = {}
         self._sock: ssl.SSLSocket | None = None
         self._reader: wire.FrameReader | None = None
         self._pieces = False  # the transit speaks version 2 (DATA_PIECES)
 
-    def connect(self, hello: dict[str, Any]) -> dict[str, Any]:
+    def connect(self, hello: "dict[str, Any]") -> "dict[str, Any]":
         """Open a connection and exchange HELLO; returns the transit's HELLO_OK body."""
         self.close()
         raw = socket.create_connection((self.spec.host, self.spec.port), timeout=CONNECT_TIMEOUT_S)
@@ -104,7 +106,7 @@ class Channel:
                 self._sock.close()
         self._sock, self._reader = None, None
 
-    def _send(self, item: ReadChunk | Cell) -> None:
+    def _send(self, item: "ReadChunk | Cell") -> None:
         if isinstance(item, Cell):
             item = self._reread(item)
         try:
@@ -124,7 +126,8 @@ class Channel:
         finally:
             item.release()
 
-    def _encode(self, data: memoryview | bytes, *, zero: bool) -> tuple[Codec, memoryview | bytes]:
+    def _encode(self, data: "memoryview | bytes", *,
+                zero: bool) -> "tuple[Codec, memoryview | bytes]":
         if zero:
             return Codec.ZERO, b""
         if self._cctx is not None:
@@ -140,7 +143,7 @@ class Channel:
         digest, zero = digest_chunk(data)
         return ReadChunk(cell, data, digest, zero, lambda: None)
 
-    def _write(self, data: memoryview | bytes) -> None:
+    def _write(self, data: "memoryview | bytes") -> None:
         assert self._sock is not None
         self._sock.settimeout(None)
         view = memoryview(data)

@@ -1,38 +1,34 @@
 """Incremental passes on the agent: which cells changed since the transit's last pass."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from rehost import wire
 from rehost.agent.reader import Cell
 from rehost.agent.sendstate import ReadChunk
 
 
-@dataclass(frozen=True, slots=True)
-class DeltaBase:
+class DeltaBase(NamedTuple):
     """Digests of one target disk's non-zero cells before this pass (offset -> xxh3-128)."""
 
     disk_index: int
     size_bytes: int
     chunk_bytes: int
-    digests: dict[int, bytes]
+    digests: "dict[int, bytes]"
 
     def unchanged(self, cell: Cell, digest: bytes) -> bool:
         """Whether the target already holds exactly this cell (absent = zeros)."""
         return self.digests.get(cell.offset_bytes, wire.zero_digest(cell.length_bytes)) == digest
 
-    def freed_cells(self, planned_offsets: Iterable[int]) -> list[Cell]:
+    def freed_cells(self, planned_offsets: "Iterable[int]") -> "list[Cell]":
         """Cells with data on the target that the plan no longer has: they must become zeros."""
         gone = sorted(set(self.digests) - set(planned_offsets))
         return [Cell(self.disk_index, o, min(self.chunk_bytes, self.size_bytes - o), ())
                 for o in gone if o < self.size_bytes]
 
 
-def delta_bases(resume: dict[str, Any], sizes: dict[int, int],
-                chunk_bytes: int) -> dict[int, DeltaBase] | None:
+def delta_bases(resume: "dict[str, Any]", sizes: "dict[int, int]",
+                chunk_bytes: int) -> "dict[int, DeltaBase] | None":
     """Per-disk bases from HELLO_OK when the transit runs a delta pass, else None."""
     if not resume.get("delta"):
         return None

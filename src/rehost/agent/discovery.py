@@ -1,19 +1,17 @@
 """Discover what to migrate: the real server (lsblk, /proc, sysfs) or disk image files."""
 
-from __future__ import annotations
-
 import json
 import os
 import platform
 import socket
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rehost import __version__
 from rehost.agent.inventory import BootMode, DiskInfo, PartitionInfo, SourceInventory, TableKind
+from rehost.agent.sysblock import sysfs_devices
 from rehost.diskfmt.e2tools import debugfs_cat, debugfs_list
 from rehost.diskfmt.errors import DiskFormatError
 from rehost.diskfmt.layout import DiskLayout, Volume, inspect_disk
@@ -70,7 +68,7 @@ def _image_disk(index: int, path: Path, layout: DiskLayout, limit: ShrinkLimit) 
     )
 
 
-def _inspect_image(path: Path) -> tuple[DiskLayout, ShrinkLimit]:
+def _inspect_image(path: Path) -> "tuple[DiskLayout, ShrinkLimit]":
     """Layout and shrink limit of an image, errors made bilingual."""
     with _open_image(path) as disk:
         try:
@@ -81,7 +79,7 @@ def _inspect_image(path: Path) -> tuple[DiskLayout, ShrinkLimit]:
             ) from exc
 
 
-def _root_volumes(layout: DiskLayout) -> list[Volume]:
+def _root_volumes(layout: DiskLayout) -> "list[Volume]":
     """ext volumes, the one last mounted on / first."""
     exts = [v for v in layout.volumes if v.ext is not None]
     return sorted(exts, key=lambda v: v.ext is None or v.ext.last_mounted != "/")
@@ -100,18 +98,17 @@ def _guest_kernel(path: Path, vol: Volume) -> str:
     """Newest kernel version found as /boot/vmlinuz-*, or ""."""
     names = sorted(n for n in debugfs_list(path, vol.start_bytes, "/boot")
                    if n.startswith("vmlinuz-"))
-    return names[-1].removeprefix("vmlinuz-") if names else ""
+    return names[-1][len("vmlinuz-"):] if names else ""
 
 
-@dataclass(frozen=True, slots=True)
-class _GuestFacts:
+class _GuestFacts(NamedTuple):
     os_name: str = "unknown"
     os_version: str = "unknown"
     hostname: str = ""
     kernel: str = ""
 
 
-def _guest_facts(path: Path, layout: DiskLayout) -> _GuestFacts:
+def _guest_facts(path: Path, layout: DiskLayout) -> "_GuestFacts":
     """OS, hostname and kernel read from the image's root filesystem without mounting."""
     for vol in _root_volumes(layout):
         release = _read_guest_file(path, vol, "/etc/os-release", "/usr/lib/os-release")
@@ -129,7 +126,7 @@ def _arch_of(kernel: str) -> str:
     return KERNEL_ARCH.get(suffix, platform.machine() or "unknown")
 
 
-def discover_image_files(system: Path, data: list[Path]) -> SourceInventory:
+def discover_image_files(system: Path, data: "list[Path]") -> SourceInventory:
     """Inventory of a system disk image plus data disk images with a recognised filesystem."""
     if len(data) > MAX_DATA_DISKS:
         raise DiscoveryError(
@@ -154,10 +151,17 @@ def discover_image_files(system: Path, data: list[Path]) -> SourceInventory:
 # ---- the real server ------------------------------------------------------------------
 
 
-def _lsblk() -> list[dict[str, Any]]:
+def _block_devices() -> "list[dict[str, Any]]":
+    """Block device tree from sysfs/procfs; `lsblk` only where sysfs shows no disk."""
+    devices = sysfs_devices()
+    return devices if devices else _lsblk()
+
+
+def _lsblk() -> "list[dict[str, Any]]":
     """Block device tree from `lsblk -J -b -O`."""
     try:
-        out = subprocess.run(["lsblk", "-J", "-b", "-O"], capture_output=True, text=True,
+        out = subprocess.run(["lsblk", "-J", "-b", "-O"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True,
                              check=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         raise DiscoveryError(f"lsblk failed: {exc} / lsblk 执行失败：{exc}") from exc
@@ -165,14 +169,14 @@ def _lsblk() -> list[dict[str, Any]]:
     return devices
 
 
-def _walk(dev: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _walk(dev: "dict[str, Any]") -> "Iterator[dict[str, Any]]":
     """The device and all its descendants (partitions, LVM, dm...)."""
     yield dev
     for child in dev.get("children") or []:
         yield from _walk(child)
 
 
-def _mountpoints(dev: dict[str, Any]) -> list[str]:
+def _mountpoints(dev: "dict[str, Any]") -> "list[str]":
     points = dev.get("mountpoints") or [dev.get("mountpoint")]
     return [p for p in points if p]
 
@@ -193,19 +197,19 @@ def _sys_int(kname: str, attr: str) -> int:
         return 0
 
 
-def _dev_used(dev: dict[str, Any]) -> int:
+def _dev_used(dev: "dict[str, Any]") -> int:
     """Used bytes below a partition: mounted filesystems (incl. LVM inside), else 0."""
     return sum(_statvfs_used(_mountpoints(d)[0]) for d in _walk(dev)
                if _mountpoints(d) and d.get("fstype") != "swap")
 
 
-def _first_mountpoint(dev: dict[str, Any]) -> str:
+def _first_mountpoint(dev: "dict[str, Any]") -> str:
     """The shortest mount point in the subtree (/ before /home)."""
     points = [p for d in _walk(dev) for p in _mountpoints(d) if p.startswith("/")]
     return min(points, key=len, default="")
 
 
-def _mounted_fstype(mountpoints: list[str]) -> str:
+def _mounted_fstype(mountpoints: "list[str]") -> str:
     """Filesystem type from /proc/mounts (lsblk leaves it empty without udev)."""
     if not mountpoints:
         return ""
@@ -224,7 +228,7 @@ def _part_type(raw: str) -> str:
     return f"{int(raw, 16):02x}" if raw else ""
 
 
-def _real_partition(dev: dict[str, Any], number: int, start: int) -> PartitionInfo:
+def _real_partition(dev: "dict[str, Any]", number: int, start: int) -> PartitionInfo:
     return PartitionInfo(
         number=number, start_bytes=start, size_bytes=int(dev.get("size") or 0),
         type=_part_type(str(dev.get("parttype") or "")),
@@ -235,7 +239,7 @@ def _real_partition(dev: dict[str, Any], number: int, start: int) -> PartitionIn
     )
 
 
-def _real_partitions(disk: dict[str, Any]) -> tuple[PartitionInfo, ...]:
+def _real_partitions(disk: "dict[str, Any]") -> "tuple[PartitionInfo, ...]":
     """Partitions of a disk, or one pseudo partition 0 when the disk holds a filesystem."""
     parts = [c for c in disk.get("children") or [] if c.get("type") == "part"]
     if not parts and (disk.get("fstype") or _mountpoints(disk)):
@@ -247,7 +251,7 @@ def _real_partitions(disk: dict[str, Any]) -> tuple[PartitionInfo, ...]:
     )
 
 
-def _table_kind(disk: dict[str, Any]) -> TableKind:
+def _table_kind(disk: "dict[str, Any]") -> TableKind:
     pttype = str(disk.get("pttype") or "")
     return "mbr" if pttype == "dos" else "gpt" if pttype == "gpt" else "none"
 
@@ -261,7 +265,7 @@ def _device_limit(path: str, size: int) -> ShrinkLimit:
         return ShrinkLimit(min_size_bytes=size, shrink_note=str(exc))
 
 
-def _real_disk(index: int, disk: dict[str, Any]) -> DiskInfo:
+def _real_disk(index: int, disk: "dict[str, Any]") -> DiskInfo:
     size = int(disk.get("size") or 0)
     parts = _real_partitions(disk)
     path = str(disk.get("path") or f"/dev/{disk['kname']}")
@@ -273,7 +277,7 @@ def _real_disk(index: int, disk: dict[str, Any]) -> DiskInfo:
     )
 
 
-def _candidate_disks(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _candidate_disks(devices: "list[dict[str, Any]]") -> "list[dict[str, Any]]":
     """Real disks: type disk, non-zero size, not loop/ram/zram/optical."""
     return [
         d for d in devices
@@ -282,23 +286,34 @@ def _candidate_disks(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _has_mount(disk: dict[str, Any], mountpoint: str | None = None) -> bool:
+def _has_mount(disk: "dict[str, Any]", mountpoint: "str | None" = None) -> bool:
     points = [p for d in _walk(disk) if d.get("fstype") != "swap" for p in _mountpoints(d)]
     return mountpoint in points if mountpoint else any(p.startswith("/") for p in points)
 
 
-def _os_release() -> tuple[str, str]:
-    for name in ("/etc/os-release", "/usr/lib/os-release"):
+def redhat_release(text: str) -> "tuple[str, str]":
+    """'CentOS release 6.10 (Final)' -> ('CentOS', '6.10'): old releases have no os-release."""
+    head, sep, rest = text.strip().partition(" release ")
+    if not sep or not head:
+        return "unknown", "unknown"
+    return head, (rest.split() or ["unknown"])[0]
+
+
+def _os_release(etc: Path = Path("/etc")) -> "tuple[str, str]":
+    for path in (etc / "os-release", Path("/usr/lib/os-release")):
         try:
-            return os_name_version(Path(name).read_text())
+            return os_name_version(path.read_text())
         except OSError:
             continue
-    return "unknown", "unknown"
+    try:
+        return redhat_release((etc / "redhat-release").read_text())
+    except OSError:
+        return "unknown", "unknown"
 
 
 def discover_server() -> SourceInventory:
     """Inventory of this machine: the disk holding / first, then disks with mounted filesystems."""
-    disks = _candidate_disks(_lsblk())
+    disks = _candidate_disks(_block_devices())
     system = next((d for d in disks if _has_mount(d, "/")), None)
     if system is None:
         raise DiscoveryError("no disk holds the root filesystem / 未找到承载根文件系统的磁盘")

@@ -1,19 +1,21 @@
 """The agent's main loop: heartbeat, poll for work, run one replication at a time."""
 
-from __future__ import annotations
-
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from rehost.agent.apiclient import AgentApiError, UrllibAgentClient
 from rehost.agent.sender import send_job
 from rehost.agent.sendspec import SendDisk, SendError, SendSpec
-from rehost.cli.agent_state import AgentState
-from rehost.client import AgentClient, ClientError
+from rehost.agent.state import AgentState
+
+if TYPE_CHECKING:  # typing.Protocol is Python 3.8+; the agent runs on 3.6
+    from typing import Protocol  # novermin: type checking only
+else:
+    Protocol = object
 
 log = logging.getLogger(__name__)
 DEFAULT_POLL_INTERVAL_S = 3.0
@@ -24,32 +26,31 @@ RESEND_GRACE_S = 30.0
 class AgentApi(Protocol):
     """What the loop needs from the server (AgentClient, or a fake in tests)."""
 
-    def heartbeat(self, *, inventory: dict[str, Any] | None = None) -> dict[str, Any]: ...
-    def poll_work(self) -> dict[str, Any]: ...
+    def heartbeat(self, *, inventory: "dict[str, Any] | None" = None) -> "dict[str, Any]": ...
+    def poll_work(self) -> "dict[str, Any]": ...
     def report_error(self, *, job_id: str, code: str, message: str,
-                     hint: str = "", hint_zh: str = "") -> dict[str, Any]: ...
+                     hint: str = "", hint_zh: str = "") -> "dict[str, Any]": ...
 
 
 Sender = Callable[..., Any]
 
 
-@dataclass
 class Replication:
     """One running send of a job, in its own thread."""
 
-    job_id: str
-    token: str
-    cycle: int = 0  # incremental jobs: a new cycle on the same transit is a new send
-    stop: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-    completed_at: float = 0.0
+    def __init__(self, job_id: str, token: str, cycle: int = 0) -> None:
+        self.job_id, self.token = job_id, token
+        self.cycle = cycle  # incremental jobs: a new cycle on the same transit is a new send
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.completed_at = 0.0
 
     def is_alive(self) -> bool:
         """Whether the send thread still runs."""
         return self.thread is not None and self.thread.is_alive()
 
 
-def split_endpoint(endpoint: str) -> tuple[str, int]:
+def split_endpoint(endpoint: str) -> "tuple[str, int]":
     """'host:port' (or '[v6]:port') → (host, port)."""
     host, _, port = endpoint.rpartition(":")
     if not host or not port.isdigit():
@@ -57,7 +58,7 @@ def split_endpoint(endpoint: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def disk_path(state: AgentState, task: dict[str, Any]) -> Path:
+def disk_path(state: AgentState, task: "dict[str, Any]") -> Path:
     """The device or image file of a job disk: image-file mode maps by index."""
     index = int(task["index"])
     if state.system_disk:
@@ -70,7 +71,7 @@ def disk_path(state: AgentState, task: dict[str, Any]) -> Path:
                     f"disk {index} of the job is not known to this agent / 代理找不到磁盘 {index}")
 
 
-def send_spec(state: AgentState, work: dict[str, Any], *, connections: int) -> SendSpec:
+def send_spec(state: AgentState, work: "dict[str, Any]", *, connections: int) -> SendSpec:
     """Build the sender's spec from a `replicate` work item."""
     host, port = split_endpoint(str(work["transit_endpoint"]))
     ca_pem = Path(state.server_ca_file).read_bytes() if state.server_ca_file else b""
@@ -91,7 +92,7 @@ class AgentLoop:
 
     def __init__(self, state: AgentState, api: AgentApi, *, heartbeat_interval_s: float,
                  poll_interval_s: float = DEFAULT_POLL_INTERVAL_S, connections: int = 2,
-                 sender: Sender = send_job, clock: Callable[[], float] = time.monotonic) -> None:
+                 sender: Sender = send_job, clock: "Callable[[], float]" = time.monotonic) -> None:
         self.state, self.api, self.sender, self.clock = state, api, sender, clock
         self.heartbeat_interval_s = heartbeat_interval_s
         self.poll_interval_s = min(poll_interval_s, heartbeat_interval_s)
@@ -115,12 +116,12 @@ class AgentLoop:
                 self.api.heartbeat()
                 self._last_beat = self.clock()
             work = self.api.poll_work()
-        except ClientError as exc:
+        except AgentApiError as exc:
             log.warning("server refused or unreachable: %s", exc)
             return
         self.act(work)
 
-    def act(self, work: dict[str, Any]) -> None:
+    def act(self, work: "dict[str, Any]") -> None:
         """Start, keep or stop the replication to match the server's instruction."""
         action, job_id = work.get("action"), str(work.get("job_id") or "")
         cur = self.current
@@ -137,7 +138,7 @@ class AgentLoop:
         self._halt()
         self._start(work, job_id)
 
-    def _start(self, work: dict[str, Any], job_id: str) -> None:
+    def _start(self, work: "dict[str, Any]", job_id: str) -> None:
         rep = Replication(job_id=job_id, token=str(work.get("data_token") or ""),
                           cycle=int(work.get("cycle") or 0))
         rep.thread = threading.Thread(target=self._replicate, args=(rep, work),
@@ -146,7 +147,7 @@ class AgentLoop:
         log.info("job %s: replicating to %s", job_id, work.get("transit_endpoint"))
         rep.thread.start()
 
-    def _replicate(self, rep: Replication, work: dict[str, Any]) -> None:
+    def _replicate(self, rep: "Replication", work: "dict[str, Any]") -> None:
         try:
             spec = send_spec(self.state, work, connections=self.connections)
             result = self.sender(spec, stop=rep.stop)
@@ -165,7 +166,7 @@ class AgentLoop:
             log.info("job %s: all disks sent (%d bytes on the wire)", rep.job_id,
                      result.wire_bytes_sent)
 
-    def _report(self, rep: Replication, code: str, message: str) -> None:
+    def _report(self, rep: "Replication", code: str, message: str) -> None:
         log.error("job %s failed: %s %s", rep.job_id, code, message)
         rep.completed_at = self.clock()
         if rep.stop.is_set():
@@ -174,7 +175,7 @@ class AgentLoop:
             hint, hint_zh = HINTS.get(code, ("", ""))
             self.api.report_error(job_id=rep.job_id, code=code, message=message,
                                   hint=hint, hint_zh=hint_zh)
-        except ClientError as exc:
+        except AgentApiError as exc:
             log.warning("could not report the error: %s", exc)
 
     def _halt(self) -> None:
@@ -205,8 +206,7 @@ HINTS = {  # code -> (hint en, hint zh)
 def run(state: AgentState, *, heartbeat_interval_s: float, stop: threading.Event,
         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S) -> None:
     """Entry point used by `rehost agent run`."""
-    client = AgentClient(state.endpoint, token=state.agent_token,
-                         verify=state.ca_file or True)
+    client = UrllibAgentClient(state.endpoint, token=state.agent_token, ca_file=state.ca_file)
     try:
         AgentLoop(state, client, heartbeat_interval_s=heartbeat_interval_s,
                   poll_interval_s=poll_interval_s).run(stop)

@@ -1,19 +1,21 @@
 """Reads a source disk (block device or image file, read-only) in plan-aligned chunks."""
 
-from __future__ import annotations
-
 import ctypes
 import errno
 import mmap
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple
 
 from rehost.diskfmt import DiskFormatError, describe_plan, plan_extents
 from rehost.wire import zero_bytes
+
+if TYPE_CHECKING:  # typing.Protocol is Python 3.8+; the agent runs on 3.6
+    from typing import Protocol  # novermin: type checking only
+else:
+    Protocol = object
 
 CHUNK_BYTES = 4 * 1024 * 1024
 DIRECT_ALIGN = 4096
@@ -32,14 +34,13 @@ class ExtentLike(Protocol):
 Planner = Callable[[str], Sequence[ExtentLike]]
 
 
-@dataclass(frozen=True, slots=True)
-class Cell:
+class Cell(NamedTuple):
     """One chunk of the fixed grid; pieces are the plan ranges inside it (relative offsets)."""
 
     disk_index: int
     offset_bytes: int
     length_bytes: int
-    pieces: tuple[tuple[int, int], ...]
+    pieces: "tuple[tuple[int, int], ...]"
 
     @property
     def plan_bytes(self) -> int:
@@ -47,12 +48,12 @@ class Cell:
         return sum(length for _start, length in self.pieces)
 
 
-def default_planner(path: str) -> Sequence[ExtentLike]:
+def default_planner(path: str) -> "Sequence[ExtentLike]":
     """The disk-format-aware plan: tables and gaps, allocated ext blocks, no holes."""
     return plan_extents(path)
 
 
-def plan_notes(path: str) -> list[str]:
+def plan_notes(path: str) -> "list[str]":
     """Why the plan copies volumes whole (or skips them), for the job log; [] if unreadable."""
     try:
         return list(describe_plan(path).notes)
@@ -61,8 +62,8 @@ def plan_notes(path: str) -> list[str]:
 
 
 def plan_cells(
-    disk_index: int, extents: Sequence[ExtentLike], *, size_bytes: int, chunk_bytes: int
-) -> Iterator[Cell]:
+    disk_index: int, extents: "Sequence[ExtentLike]", *, size_bytes: int, chunk_bytes: int
+) -> "Iterator[Cell]":
     """Grid cells that contain planned bytes, in offset order, with their planned pieces."""
     cell_start, pieces = -1, list[tuple[int, int]]()
     for ext in extents:
@@ -80,8 +81,17 @@ def plan_cells(
         yield _cell(disk_index, cell_start, size_bytes, chunk_bytes, pieces)
 
 
-def _cell(index: int, start: int, size: int, chunk: int, pieces: list[tuple[int, int]]) -> Cell:
+def _cell(index: int, start: int, size: int, chunk: int, pieces: "list[tuple[int, int]]") -> "Cell":
     return Cell(index, start, min(chunk, size - start), tuple(pieces))
+
+
+def pread_into(fd: int, view: memoryview, offset: int) -> int:
+    """Read into view at offset: `os.preadv` (no copy) where there is one (3.7+), else pread."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [view], offset)  # novermin: guarded
+    data = os.pread(fd, len(view), offset)
+    view[: len(data)] = data
+    return len(data)
 
 
 class DiskReader:
@@ -98,7 +108,7 @@ class DiskReader:
         self.direct = False
         self.fd = -1
         self.cached_fd = -1  # buffered descriptor for RWF_NOWAIT page-cache reads
-        if direct_io and hasattr(os, "O_DIRECT"):
+        if direct_io and hasattr(os, "O_DIRECT") and hasattr(os, "preadv"):  # aligned reads
             try:
                 self.fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
                 self.direct = True
@@ -109,7 +119,7 @@ class DiskReader:
         elif hasattr(os, "RWF_NOWAIT"):
             self.cached_fd = os.open(path, os.O_RDONLY)
 
-    def read_cell(self, cell: Cell, buf: memoryview) -> memoryview:
+    def read_cell(self, cell: "Cell", buf: memoryview) -> memoryview:
         """The cell's bytes with everything outside the plan zeroed; buf must be page aligned."""
         view = buf[: cell.length_bytes]
         if cell.pieces == ((0, cell.length_bytes),) or self.direct:
@@ -128,7 +138,7 @@ class DiskReader:
             os.close(self.cached_fd)
             self.cached_fd = -1
 
-    def _read_full(self, cell: Cell, buf: memoryview) -> None:
+    def _read_full(self, cell: "Cell", buf: memoryview) -> None:
         cached = self._read_cached(buf[: cell.length_bytes], cell.offset_bytes)
         if cached >= cell.length_bytes:
             return
@@ -137,12 +147,12 @@ class DiskReader:
             want = min(len(buf) - cached, -(-want // DIRECT_ALIGN) * DIRECT_ALIGN)
         rest = buf[cached : cached + want]
         try:
-            n = os.preadv(self.fd, [rest], cell.offset_bytes + cached)
+            n = pread_into(self.fd, rest, cell.offset_bytes + cached)
         except OSError as exc:
             if exc.errno != errno.EINVAL or not self.direct:
                 raise
             self._drop_direct()
-            n = os.preadv(self.fd, [rest], cell.offset_bytes + cached)
+            n = pread_into(self.fd, rest, cell.offset_bytes + cached)
         n += cached
         if n < cell.length_bytes:
             self._read_exact(buf[n : cell.length_bytes], cell.offset_bytes + n)
@@ -159,7 +169,7 @@ class DiskReader:
         if resident * mmap.PAGESIZE < len(view):
             return 0
         try:
-            n = os.preadv(self.cached_fd, [view], offset, os.RWF_NOWAIT)
+            n = os.preadv(self.cached_fd, [view], offset, os.RWF_NOWAIT)  # novermin: guarded
         except BlockingIOError:
             return 0
         except OSError as exc:
@@ -172,7 +182,7 @@ class DiskReader:
 
     def _read_exact(self, view: memoryview, offset: int) -> None:
         while view:
-            n = os.preadv(self.fd, [view], offset)
+            n = pread_into(self.fd, view, offset)
             if n == 0:
                 raise OSError(errno.EIO, f"unexpected end of {self.path} at {offset}")
             view, offset = view[n:], offset + n
@@ -186,7 +196,7 @@ class DiskReader:
             self.cached_fd = -1
 
     @staticmethod
-    def _zero_gaps(cell: Cell, view: memoryview) -> None:
+    def _zero_gaps(cell: "Cell", view: memoryview) -> None:
         pos = 0
         for start, length in (*cell.pieces, (cell.length_bytes, 0)):
             if start > pos:
@@ -207,7 +217,7 @@ _SYS_CACHESTAT = 451  # the same number on x86_64 and arm64
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def cached_pages(fd: int, offset: int, length: int) -> int | None:
+def cached_pages(fd: int, offset: int, length: int) -> "int | None":
     """Pages of fd's byte range in the page cache (cachestat(2)); None where unsupported."""
     if not sys.platform.startswith("linux"):
         return None
@@ -217,7 +227,7 @@ def cached_pages(fd: int, offset: int, length: int) -> int | None:
     return int(out.nr_cache)
 
 
-def aligned_buffer(size_bytes: int) -> tuple[mmap.mmap, memoryview]:
+def aligned_buffer(size_bytes: int) -> "tuple[mmap.mmap, memoryview]":
     """A page-aligned anonymous buffer (usable with O_DIRECT) and a view of it."""
     buf = mmap.mmap(-1, size_bytes)
     return buf, memoryview(buf)

@@ -1,7 +1,5 @@
 """send_job: stream a job's disks to its transit over several TLS connections, resumably."""
 
-from __future__ import annotations
-
 import bisect
 import contextlib
 import functools
@@ -12,7 +10,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import xxhash
+try:  # optional accelerator: the portable agent runs without it
+    import xxhash
+except ImportError:
+    xxhash = None  # type: ignore[assignment]
 
 from rehost import wire
 from rehost.agent.channel import Channel
@@ -29,14 +30,14 @@ from rehost.agent.reader import (
 from rehost.agent.sendspec import SendError, SendProgress, SendResult, SendSpec
 from rehost.agent.sendstate import ReadChunk, SendState
 from rehost.agent.throttle import bucket_for
-from rehost.pki import agent_client_context
+from rehost.agent.tls import pinned_client_context
 from rehost.wire import WireError
 
 log = logging.getLogger(__name__)
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 
-def digest_chunk(data: memoryview) -> tuple[bytes, bool]:
+def digest_chunk(data: memoryview) -> "tuple[bytes, bool]":
     """xxh3-128 of a chunk's raw bytes and whether it is all zeros."""
     digest = xxhash.xxh3_128_digest(data)
     return digest, wire.is_zero(data, digest)
@@ -45,18 +46,21 @@ def digest_chunk(data: memoryview) -> tuple[bytes, bool]:
 def send_job(
     spec: SendSpec,
     *,
-    progress: Callable[[SendProgress], None] | None = None,
-    stop: threading.Event | None = None,
+    progress: "Callable[[SendProgress], None] | None" = None,
+    stop: "threading.Event | None" = None,
     planner: Planner = default_planner,
 ) -> SendResult:
     """Send every disk of spec; resumes from the transit's durable state; raises SendError."""
+    if xxhash is None:
+        raise SendError("Agent.NoDigest", "the xxhash module is missing: install python3-xxhash "
+                        "(pip install xxhash) / 缺少 xxhash 模块：请安装 python3-xxhash")
     started = time.monotonic()
     stop = stop or threading.Event()
     plans = {d.index: list(plan_cells(d.index, planner(str(d.path)), size_bytes=d.size_bytes,
                                       chunk_bytes=spec.chunk_bytes)) for d in spec.disks}
     hello = _hello(spec, plans)
     readers = {d.index: DiskReader(d.path, direct_io=spec.direct_io) for d in spec.disks}
-    ctx = agent_client_context(spec.ca_pem)
+    ctx = pinned_client_context(spec.ca_pem)
     buffers = [aligned_buffer(spec.chunk_bytes) for _ in range(2 * spec.connections + 2)]
     try:
         first = Channel(spec, ctx, _NULL_STATE, readers=readers, bucket=None, buffer=buffers[0][1])
@@ -88,10 +92,10 @@ def send_job(
                 view_map.close()
 
 
-def _run(spec: SendSpec, ctx: Any, state: SendState, plans: dict[int, list[Cell]],
-         resume: dict[str, Any], readers: dict[int, DiskReader],
-         buffers: list[Any], hello: dict[str, Any],
-         bases: dict[int, DeltaBase] | None = None) -> dict[int, str]:
+def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell]]",
+         resume: "dict[str, Any]", readers: "dict[int, DiskReader]",
+         buffers: "list[Any]", hello: "dict[str, Any]",
+         bases: "dict[int, DeltaBase] | None" = None) -> "dict[int, str]":
     """Run the reader thread and one thread per connection until done, stopped or failed."""
     bucket = bucket_for(spec.bandwidth_limit_kbps)
     pool: queue.Queue[memoryview] = queue.Queue()
@@ -113,9 +117,9 @@ def _run(spec: SendSpec, ctx: Any, state: SendState, plans: dict[int, list[Cell]
     return digests
 
 
-def _produce(state: SendState, plans: dict[int, list[Cell]], resume: dict[str, Any],
-             readers: dict[int, DiskReader], pool: queue.Queue[memoryview],
-             digests: dict[int, str], bases: dict[int, DeltaBase] | None = None) -> None:
+def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "dict[str, Any]",
+             readers: "dict[int, DiskReader]", pool: "queue.Queue[memoryview]",
+             digests: "dict[int, str]", bases: "dict[int, DeltaBase] | None" = None) -> None:
     """Reader thread: read planned cells not yet durable; compute each disk's digest."""
     try:
         for disk in resume["disks"]:
@@ -134,9 +138,9 @@ def _produce(state: SendState, plans: dict[int, list[Cell]], resume: dict[str, A
         state.reader_finished()
 
 
-def _produce_disk(state: SendState, cells: list[Cell], acked: Sequence[Sequence[int]],
-                  reader: DiskReader, pool: queue.Queue[memoryview], *, checksum: bool,
-                  base: DeltaBase | None = None) -> str:
+def _produce_disk(state: SendState, cells: "list[Cell]", acked: "Sequence[Sequence[int]]",
+                  reader: DiskReader, pool: "queue.Queue[memoryview]", *, checksum: bool,
+                  base: "DeltaBase | None" = None) -> str:
     total = xxhash.xxh3_128()
     starts = [int(a[0]) for a in acked]
     for cell in cells:
@@ -163,8 +167,8 @@ def _produce_disk(state: SendState, cells: list[Cell], acked: Sequence[Sequence[
     return total.hexdigest() if checksum else ""
 
 
-def _produce_freed(state: SendState, base: DeltaBase, cells: list[Cell], starts: list[int],
-                   acked: Sequence[Sequence[int]]) -> None:
+def _produce_freed(state: SendState, base: DeltaBase, cells: "list[Cell]", starts: "list[int]",
+                   acked: "Sequence[Sequence[int]]") -> None:
     """Queue zero chunks for cells the target holds but the plan no longer has."""
     for cell in base.freed_cells(c.offset_bytes for c in cells):
         if state.should_quit():
@@ -173,7 +177,7 @@ def _produce_freed(state: SendState, base: DeltaBase, cells: list[Cell], starts:
             state.produced(zero_chunk(cell))
 
 
-def _take_buffer(state: SendState, pool: queue.Queue[memoryview]) -> memoryview | None:
+def _take_buffer(state: SendState, pool: "queue.Queue[memoryview]") -> "memoryview | None":
     while not state.should_quit():
         try:
             return pool.get(timeout=0.1)
@@ -182,7 +186,7 @@ def _take_buffer(state: SendState, pool: queue.Queue[memoryview]) -> memoryview 
     return None
 
 
-def _covered(starts: list[int], acked: Sequence[Sequence[int]], cell: Cell) -> bool:
+def _covered(starts: "list[int]", acked: "Sequence[Sequence[int]]", cell: Cell) -> bool:
     i = bisect.bisect_right(starts, cell.offset_bytes) - 1
     if i < 0:
         return False
@@ -190,7 +194,7 @@ def _covered(starts: list[int], acked: Sequence[Sequence[int]], cell: Cell) -> b
     return start + length >= cell.offset_bytes + cell.length_bytes
 
 
-def _drive(ch: Channel, hello: dict[str, Any], spec: SendSpec, state: SendState) -> None:
+def _drive(ch: Channel, hello: "dict[str, Any]", spec: SendSpec, state: SendState) -> None:
     """Connection thread: (re)connect and pump until finished; record fatal errors."""
     try:
         while not state.should_quit():
@@ -208,8 +212,8 @@ def _drive(ch: Channel, hello: dict[str, Any], spec: SendSpec, state: SendState)
         state.fail(exc)
 
 
-def _connect_with_backoff(ch: Channel, hello: dict[str, Any], spec: SendSpec,
-                          stop: threading.Event) -> dict[str, Any]:
+def _connect_with_backoff(ch: Channel, hello: "dict[str, Any]", spec: SendSpec,
+                          stop: threading.Event) -> "dict[str, Any]":
     deadline = time.monotonic() + spec.reconnect_timeout_s
     attempt = 0
     while True:
@@ -223,9 +227,9 @@ def _connect_with_backoff(ch: Channel, hello: dict[str, Any], spec: SendSpec,
             attempt += 1
 
 
-def _finish_disks(spec: SendSpec, ctx: Any, state: SendState, resume: dict[str, Any],
-                  digests: dict[int, str], readers: dict[int, DiskReader], buf: memoryview,
-                  hello: dict[str, Any]) -> None:
+def _finish_disks(spec: SendSpec, ctx: Any, state: SendState, resume: "dict[str, Any]",
+                  digests: "dict[int, str]", readers: "dict[int, DiskReader]", buf: memoryview,
+                  hello: "dict[str, Any]") -> None:
     ch = Channel(spec, ctx, state, readers=readers, bucket=None, buffer=buf)
     try:
         _connect_with_backoff(ch, hello, spec, state.stop)
@@ -236,7 +240,7 @@ def _finish_disks(spec: SendSpec, ctx: Any, state: SendState, resume: dict[str, 
         ch.close()
 
 
-def _hello(spec: SendSpec, plans: dict[int, list[Cell]]) -> dict[str, Any]:
+def _hello(spec: SendSpec, plans: "dict[int, list[Cell]]") -> "dict[str, Any]":
     doc = {"token": spec.token, "agent_id": spec.agent_id, "chunk_bytes": spec.chunk_bytes,
            "wire_version": wire.PIECES_VERSION,
            "disks": [{"index": d.index, "size_bytes": d.size_bytes,

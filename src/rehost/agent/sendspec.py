@@ -1,9 +1,7 @@
 """Values the sender takes and returns."""
 
-from __future__ import annotations
-
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from rehost.agent.reader import CHUNK_BYTES
 
@@ -11,17 +9,15 @@ from rehost.agent.reader import CHUNK_BYTES
 ZSTD_LEVELS = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 8, 8: 11, 9: 15, 10: 19}
 
 
-@dataclass(frozen=True, slots=True)
-class SendDisk:
+class SendDisk(NamedTuple):
     """A source disk to migrate: job disk index, device or image path, size."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field shadows tuple.index
     path: Path
     size_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class SendSpec:
+class SendSpec(NamedTuple):
     """Everything the agent needs to stream a job's disks to its transit."""
 
     host: str
@@ -29,7 +25,7 @@ class SendSpec:
     token: str
     agent_id: str
     ca_pem: bytes
-    disks: tuple[SendDisk, ...]
+    disks: "tuple[SendDisk, ...]"
     server_hostname: str = ""  # name in the transit certificate; defaults to host
     compress_level: int = 0
     bandwidth_limit_kbps: int = 0
@@ -45,26 +41,23 @@ class SendSpec:
         return max(1, self.window_bytes // self.chunk_bytes // max(1, self.connections))
 
 
-@dataclass(frozen=True, slots=True)
-class DiskSendProgress:
+class DiskSendProgress(NamedTuple):
     """Durable progress of one disk in bytes of the send plan."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field shadows tuple.index
     done_bytes: int
     total_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class SendProgress:
+class SendProgress(NamedTuple):
     """Snapshot passed to the progress callback."""
 
-    disks: tuple[DiskSendProgress, ...]
+    disks: "tuple[DiskSendProgress, ...]"
     wire_bytes: int
     rate_bytes_per_s: float
 
 
-@dataclass(frozen=True, slots=True)
-class SendResult:
+class SendResult(NamedTuple):
     """What a send_job call did."""
 
     completed: bool
@@ -75,7 +68,7 @@ class SendResult:
     resumed_bytes: int
     reconnects: int
     elapsed_s: float
-    disk_digests: dict[int, str]
+    disk_digests: "dict[int, str]"
 
 
 class SendError(Exception):

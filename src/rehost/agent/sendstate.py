@@ -1,14 +1,12 @@
 """State shared by the reader thread and the connection threads of one send_job call."""
 
-from __future__ import annotations
-
 import collections
 import contextlib
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rehost.agent.reader import Cell
 from rehost.agent.sendspec import DiskSendProgress, SendError, SendProgress
@@ -17,15 +15,14 @@ PROGRESS_INTERVAL_S = 0.5
 MAX_RESENDS_PER_CHUNK = 5
 
 
-@dataclass(frozen=True, slots=True)
-class ReadChunk:
+class ReadChunk(NamedTuple):
     """A cell read from the source, with the digest of its raw bytes."""
 
     cell: Cell
     data: memoryview
     digest: bytes
     is_zero: bool
-    release: Callable[[], None]
+    release: "Callable[[], None]"
 
 
 class SendState:
@@ -34,12 +31,12 @@ class SendState:
     def __init__(
         self,
         *,
-        totals: dict[int, int],
-        resumed: dict[int, int],
+        totals: "dict[int, int]",
+        resumed: "dict[int, int]",
         queue_chunks: int,
-        progress: Callable[[SendProgress], None] | None,
+        progress: "Callable[[SendProgress], None] | None",
         stop: threading.Event,
-        clock: Callable[[], float] = time.monotonic,
+        clock: "Callable[[], float]" = time.monotonic,
     ) -> None:
         # None in the queue only wakes a waiting connection thread (see _wake_waiters)
         self.work: queue.Queue[ReadChunk | None] = queue.Queue(maxsize=queue_chunks)
@@ -59,7 +56,7 @@ class SendState:
         self._report_at = clock()
         self._report_wire = 0
 
-    def produced(self, chunk: ReadChunk) -> None:
+    def produced(self, chunk: "ReadChunk") -> None:
         """Queue a chunk for sending (blocks while the queue is full)."""
         with self._lock:
             self._outstanding += 1
@@ -71,7 +68,7 @@ class SendState:
                 continue
         chunk.release()
 
-    def next_item(self, timeout_s: float) -> ReadChunk | Cell | None:
+    def next_item(self, timeout_s: float) -> "ReadChunk | Cell | None":
         """A cell to re-send, else a freshly read chunk, else None after timeout_s."""
         try:
             return self.retry.popleft()
@@ -87,7 +84,7 @@ class SendState:
         self.reader_done.set()
         self._wake_waiters()
 
-    def requeue(self, cells: list[Cell], *, rejected: bool) -> None:
+    def requeue(self, cells: "list[Cell]", *, rejected: bool) -> None:
         """Send cells again (lost with a connection, or NACKed by the transit)."""
         for cell in cells:
             if rejected:
@@ -99,7 +96,7 @@ class SendState:
                                         " was rejected repeatedly / 数据块多次校验失败"))
             self.retry.append(cell)
 
-    def acked(self, cells: list[Cell]) -> None:
+    def acked(self, cells: "list[Cell]") -> None:
         """Chunks are durable on the transit."""
         with self._lock:
             self._outstanding -= len(cells)

@@ -1,7 +1,5 @@
 """Token-bucket bandwidth limit on bytes on the wire, shared by a job's connections."""
 
-from __future__ import annotations
-
 import threading
 import time
 from collections.abc import Callable
@@ -23,8 +21,8 @@ class TokenBucket:
         rate_bytes_per_s: float,
         *,
         burst_bytes: int = 2 * SLICE_BYTES,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: "Callable[[], float]" = time.monotonic,
+        sleep: "Callable[[float], None]" = time.sleep,
     ) -> None:
         if rate_bytes_per_s <= 0:
             raise ValueError("rate must be positive; use no bucket for unlimited")
@@ -50,7 +48,7 @@ class TokenBucket:
             self._sleep(debt / self.rate_bytes_per_s)
 
 
-def bucket_for(bandwidth_limit_kbps: int) -> TokenBucket | None:
+def bucket_for(bandwidth_limit_kbps: int) -> "TokenBucket | None":
     """A bucket for a job's limit in KB/s (1 KB = 1024 bytes); None when 0 = unlimited."""
     if bandwidth_limit_kbps < 0:
         raise ValueError("bandwidth_limit_kbps must be >= 0")

@@ -18,6 +18,7 @@ from rehost.api.limits import BodyLimitMiddleware, BodyLimits
 from rehost.api.metrics import Metrics
 from rehost.api.routes import (
     agent,
+    agentdist,
     image_files,
     jobs,
     ops,
@@ -58,6 +59,7 @@ def create_app(
     app.include_router(ops.router)
     for module in (sources, jobs, resources, image_files, agent, transit_hosts, tags):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(agentdist.router)  # /agent/rehost-agent.pyz, outside /api/v1
     for extra in routers:
         app.include_router(extra)
 

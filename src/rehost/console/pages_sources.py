@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from rehost.agentdist.pyz import agent_artefact
 from rehost.console.web import ConsoleDeps, Form, redirect
 from rehost.domain.errors import NotFound, RehostError
 from rehost.domain.ids import PREFIX_SOURCE, AccountId, has_prefix
@@ -21,6 +22,13 @@ def import_command(endpoint: str, code: NewActivationCode) -> str:
     """The agent command shown once after an activation code is created."""
     return (f"rehost agent import --endpoint {endpoint} --code-id {code.code.id} "
             f"--code {code.secret}")
+
+
+def install_command(endpoint: str, code: NewActivationCode) -> str:
+    """The one-line installer (`GET /agent/install.sh`); https pins the server CA file."""
+    pin = ("--cacert ca.pem ", " --ca-file ca.pem") if endpoint.startswith("https:") else ("", "")
+    return (f"curl -fsS {pin[0]}{endpoint}/agent/install.sh | sh -s -- "
+            f"--code {code.code.id}:{code.secret}{pin[1]}")
 
 
 def _search(ctx: ServiceContext, account_id: AccountId, q: str, page: int) -> Any:
@@ -55,6 +63,8 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
             request, "sources.html", session=session, section="/sources", page=result, q=q,
             query={"q": q}, new_code=new_code,
             import_command=import_command(endpoint, new_code) if new_code else "",
+            install_command=install_command(endpoint, new_code) if new_code else "",
+            agent_sha256=agent_artefact().sha256 if new_code else "",
         )
 
     @router.get("/sources", include_in_schema=False)

@@ -1,7 +1,5 @@
 """Errors raised by the disk format parsers."""
 
-from __future__ import annotations
-
 
 class DiskFormatError(Exception):
     """A disk or filesystem structure could not be read or is inconsistent."""

@@ -1,10 +1,8 @@
 """ext2/3/4 superblock: geometry, counters, features and identity."""
 
-from __future__ import annotations
-
 import struct
 import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rehost.diskfmt.errors import DiskFormatError
 from rehost.diskfmt.reader import DiskReader
@@ -33,8 +31,7 @@ EXT3_INCOMPAT = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_META_BG
 EXT3_RO = RO_SPARSE_SUPER | RO_LARGE_FILE | RO_BTREE_DIR
 
 
-@dataclass(frozen=True, slots=True)
-class ExtSuperblock:
+class ExtSuperblock(NamedTuple):
     """The superblock fields rehost needs; counts are in blocks unless named otherwise."""
 
     block_bytes: int
@@ -56,7 +53,7 @@ class ExtSuperblock:
     feature_compat: int
     feature_incompat: int
     feature_ro_compat: int
-    backup_bgs: tuple[int, int]
+    backup_bgs: "tuple[int, int]"
     uuid: str
     label: str
     last_mounted: str
@@ -115,7 +112,7 @@ def _cstr(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("utf-8", errors="replace")
 
 
-def probe_ext(disk: DiskReader, offset: int = 0) -> ExtSuperblock | None:
+def probe_ext(disk: DiskReader, offset: int = 0) -> "ExtSuperblock | None":
     """Parse the superblock of an ext filesystem at `offset`, or None if there is none."""
     raw = disk.read_at(offset + SUPERBLOCK_OFFSET, 1024)
     if len(raw) < 1024 or struct.unpack_from("<H", raw, 0x38)[0] != MAGIC:
@@ -123,7 +120,7 @@ def probe_ext(disk: DiskReader, offset: int = 0) -> ExtSuperblock | None:
     return parse_superblock(raw)
 
 
-def parse_superblock(raw: bytes) -> ExtSuperblock:
+def parse_superblock(raw: bytes) -> "ExtSuperblock":
     """Decode a 1024-byte superblock; raises DiskFormatError on impossible geometry."""
     (inodes, blocks_lo, r_lo, free_lo, free_inodes, first_data, log_block, log_cluster,
      bpg, cpg, ipg) = struct.unpack_from("<11I", raw, 0)

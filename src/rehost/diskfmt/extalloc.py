@@ -1,10 +1,8 @@
 """Free and allocated block ranges of an ext2/3/4 filesystem, from its block bitmaps."""
 
-from __future__ import annotations
-
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from rehost.diskfmt.ext import RO_BIGALLOC, ExtSuperblock
 from rehost.diskfmt.extent import Span, normalize, subtract
@@ -22,16 +20,15 @@ from rehost.diskfmt.reader import DiskReader
 _READ_CAP_BYTES = 64 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class ExtAllocation:
+class ExtAllocation(NamedTuple):
     """Free byte spans (absolute on the disk) and notes on groups copied whole."""
 
-    free_spans: tuple[Span, ...]
-    notes: tuple[str, ...]
+    free_spans: "tuple[Span, ...]"
+    notes: "tuple[str, ...]"
 
 
 @lru_cache(maxsize=16)
-def _free_run(min_units: int) -> re.Pattern[str]:
+def _free_run(min_units: int) -> "re.Pattern[str]":
     """Regex for runs of at least `min_units` free bits."""
     return re.compile(f"0{{{max(1, min_units)},}}")
 
@@ -49,7 +46,7 @@ def _bits(raw: bytes, count: int) -> str:
     return format(int.from_bytes(raw, "little"), f"0{nbits}b")[::-1][:count]
 
 
-def _metadata_by_group(sb: ExtSuperblock, descs: list[GroupDesc]) -> dict[int, list[Span]]:
+def _metadata_by_group(sb: ExtSuperblock, descs: "list[GroupDesc]") -> "dict[int, list[Span]]":
     """Every group's bitmaps and inode table, keyed by the group the blocks lie in."""
     out: dict[int, list[Span]] = {}
     itb = inode_table_blocks(sb)
@@ -66,7 +63,7 @@ def _metadata_by_group(sb: ExtSuperblock, descs: list[GroupDesc]) -> dict[int, l
     return out
 
 
-def _uninit_bits(sb: ExtSuperblock, group: int, meta: dict[int, list[Span]]) -> str:
+def _uninit_bits(sb: ExtSuperblock, group: int, meta: "dict[int, list[Span]]") -> str:
     """Bitmap of a BLOCK_UNINIT group: only superblock/descriptor copies and metadata used."""
     first = group_first_block(sb, group)
     bits = bytearray(b"0" * _units_in_group(sb, group))
@@ -79,8 +76,8 @@ def _uninit_bits(sb: ExtSuperblock, group: int, meta: dict[int, list[Span]]) -> 
 
 
 def _read_bitmaps(
-    disk: DiskReader, fs_offset: int, sb: ExtSuperblock, wanted: dict[int, int]
-) -> dict[int, bytes]:
+    disk: DiskReader, fs_offset: int, sb: ExtSuperblock, wanted: "dict[int, int]"
+) -> "dict[int, bytes]":
     """Read the block bitmaps {group: block}, coalescing adjacent blocks into big reads."""
     order = sorted(wanted.items(), key=lambda kv: kv[1])
     out: dict[int, bytes] = {}
@@ -99,9 +96,9 @@ def _read_bitmaps(
 
 
 def _group_bits(
-    sb: ExtSuperblock, group: int, desc: GroupDesc, raw: bytes | None,
-    meta: dict[int, list[Span]], notes: list[str],
-) -> str | None:
+    sb: ExtSuperblock, group: int, desc: GroupDesc, raw: "bytes | None",
+    meta: "dict[int, list[Span]]", notes: "list[str]",
+) -> "str | None":
     """The group's bitmap bits, or None when it must be treated as fully allocated."""
     count = _units_in_group(sb, group)
     if sb.has_group_csum and desc.flags & BG_BLOCK_UNINIT:
@@ -120,9 +117,9 @@ def _group_bits(
 
 
 def _replayed_bits(
-    sb: ExtSuperblock, group: int, desc: GroupDesc, raw: bytes | None,
-    meta: dict[int, list[Span]], copies: list[bytes],
-) -> str | None:
+    sb: ExtSuperblock, group: int, desc: GroupDesc, raw: "bytes | None",
+    meta: "dict[int, list[Span]]", copies: "list[bytes]",
+) -> "str | None":
     """Union of the on-disk bitmap and every journal copy of it; None if unreadable."""
     count = _units_in_group(sb, group)
     if raw is None or len(raw) * 8 < count:
@@ -136,12 +133,12 @@ def _replayed_bits(
         if sb.has(ro_compat=RO_BIGALLOC):
             return None
         uninit = _uninit_bits(sb, group, meta)
-        bits = "".join("1" if "1" in (a, b) else "0" for a, b in zip(bits, uninit, strict=True))
+        bits = "".join("1" if "1" in (a, b) else "0" for a, b in zip(bits, uninit))
     return bits
 
 
-def _wanted_bitmaps(sb: ExtSuperblock, descs: list[GroupDesc],
-                    overlay: JournalOverlay | None) -> dict[int, int]:
+def _wanted_bitmaps(sb: ExtSuperblock, descs: "list[GroupDesc]",
+                    overlay: "JournalOverlay | None") -> "dict[int, int]":
     """{group: bitmap block} to read: initialized groups, plus any the journal touches."""
     touched = overlay.touched_groups if overlay else frozenset()
     return {
@@ -153,8 +150,8 @@ def _wanted_bitmaps(sb: ExtSuperblock, descs: list[GroupDesc],
 
 def ext_allocation(
     disk: DiskReader, fs_offset: int, sb: ExtSuperblock, *, min_free_bytes: int = 0,
-    overlay: JournalOverlay | None = None,
-) -> ExtAllocation:
+    overlay: "JournalOverlay | None" = None,
+) -> "ExtAllocation":
     """Free spans of the fs at `fs_offset` (runs >= min_free_bytes), conservative when unsure."""
     descs = read_group_descs(disk, fs_offset, sb)
     meta = _metadata_by_group(sb, descs)
@@ -183,7 +180,7 @@ def ext_allocation(
     return ExtAllocation(free_spans=tuple(normalize(clipped)), notes=tuple(notes))
 
 
-def allocated_spans(disk: DiskReader, fs_offset: int, sb: ExtSuperblock) -> list[Span]:
+def allocated_spans(disk: DiskReader, fs_offset: int, sb: ExtSuperblock) -> "list[Span]":
     """Allocated byte spans of the filesystem (its whole range minus free spans)."""
     whole = [(fs_offset, fs_offset + sb.blocks_count * sb.block_bytes)]
     return subtract(whole, list(ext_allocation(disk, fs_offset, sb).free_spans))

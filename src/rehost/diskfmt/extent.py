@@ -1,15 +1,12 @@
 """Byte ranges on a disk and the set operations the send plan needs."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 ALIGN_BYTES = 4096
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Extent:
+class Extent(NamedTuple):
     """A half-open byte range [offset_bytes, offset_bytes + length_bytes)."""
 
     offset_bytes: int
@@ -24,7 +21,7 @@ class Extent:
 Span = tuple[int, int]  # (start, end), half-open; the internal working form
 
 
-def normalize(spans: Iterable[Span]) -> list[Span]:
+def normalize(spans: "Iterable[Span]") -> "list[Span]":
     """Sort spans, drop empty ones and merge overlapping or touching ones."""
     out: list[Span] = []
     for start, end in sorted(s for s in spans if s[1] > s[0]):
@@ -36,7 +33,7 @@ def normalize(spans: Iterable[Span]) -> list[Span]:
     return out
 
 
-def subtract(base: list[Span], holes: list[Span]) -> list[Span]:
+def subtract(base: "list[Span]", holes: "list[Span]") -> "list[Span]":
     """Return normalized `base` minus normalized `holes`."""
     out: list[Span] = []
     j = 0
@@ -55,7 +52,7 @@ def subtract(base: list[Span], holes: list[Span]) -> list[Span]:
     return out
 
 
-def intersect(a: list[Span], b: list[Span]) -> list[Span]:
+def intersect(a: "list[Span]", b: "list[Span]") -> "list[Span]":
     """Return the intersection of two normalized span lists."""
     out: list[Span] = []
     i = j = 0
@@ -71,18 +68,18 @@ def intersect(a: list[Span], b: list[Span]) -> list[Span]:
     return out
 
 
-def align_outward(spans: list[Span], *, align: int = ALIGN_BYTES, limit: int) -> list[Span]:
+def align_outward(spans: "list[Span]", *, align: int = ALIGN_BYTES, limit: int) -> "list[Span]":
     """Round every span outward to `align` (clipped at `limit`) and merge again."""
     return normalize(
         (s - s % align, min(limit, -(-e // align) * align)) for s, e in spans
     )
 
 
-def to_extents(spans: list[Span]) -> list[Extent]:
+def to_extents(spans: "list[Span]") -> "list[Extent]":
     """Convert normalized spans into Extent values."""
     return [Extent(offset_bytes=s, length_bytes=e - s) for s, e in spans]
 
 
-def total_bytes(spans: Iterable[Span]) -> int:
+def total_bytes(spans: "Iterable[Span]") -> int:
     """Sum of the lengths of the spans."""
     return sum(e - s for s, e in spans)

@@ -1,9 +1,7 @@
 """ext block group descriptors and where each group's fixed metadata lives."""
 
-from __future__ import annotations
-
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rehost.diskfmt.errors import DiskFormatError
 from rehost.diskfmt.ext import (
@@ -18,8 +16,7 @@ BG_INODE_UNINIT = 0x1
 BG_BLOCK_UNINIT = 0x2
 
 
-@dataclass(frozen=True, slots=True)
-class GroupDesc:
+class GroupDesc(NamedTuple):
     """One block group descriptor (free count in clusters)."""
 
     block_bitmap: int
@@ -76,7 +73,7 @@ def old_desc_blocks(sb: ExtSuperblock) -> int:
     return desc_blocks(sb) + sb.reserved_gdt_blocks
 
 
-def super_and_desc(sb: ExtSuperblock, group: int) -> list[tuple[int, int]]:
+def super_and_desc(sb: ExtSuperblock, group: int) -> "list[tuple[int, int]]":
     """(first block, count) of the superblock and descriptor copies inside a group."""
     start = group_first_block(sb, group)
     if start == 0 and sb.block_bytes == 1024:
@@ -103,7 +100,7 @@ def desc_block_location(sb: ExtSuperblock, index: int) -> int:
     return group_first_block(sb, group) + int(has_super(sb, group))
 
 
-def read_group_descs(disk: DiskReader, fs_offset: int, sb: ExtSuperblock) -> list[GroupDesc]:
+def read_group_descs(disk: DiskReader, fs_offset: int, sb: ExtSuperblock) -> "list[GroupDesc]":
     """Read every group descriptor, coalescing contiguous descriptor blocks into one read."""
     locations = [desc_block_location(sb, i) for i in range(desc_blocks(sb))]
     raw = bytearray()
@@ -120,7 +117,7 @@ def read_group_descs(disk: DiskReader, fs_offset: int, sb: ExtSuperblock) -> lis
     return [parse_desc(raw, g * sb.desc_bytes, sb.desc_bytes) for g in range(sb.group_count)]
 
 
-def parse_desc(raw: bytearray, off: int, size: int) -> GroupDesc:
+def parse_desc(raw: bytearray, off: int, size: int) -> "GroupDesc":
     """Decode one descriptor, adding the high halves of 64-bit descriptors."""
     bb, ib, it, free, _, _, flags = struct.unpack_from("<IIIHHHH", raw, off)
     if size >= 64:

@@ -1,9 +1,7 @@
 """Read one ext inode and map its logical blocks to filesystem blocks (extents or indirect)."""
 
-from __future__ import annotations
-
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rehost.diskfmt.errors import DiskFormatError
 from rehost.diskfmt.ext import ExtSuperblock
@@ -16,15 +14,14 @@ _MAX_DEPTH = 5
 _INIT_MAX_LEN = 32768
 
 
-@dataclass(frozen=True, slots=True)
-class BlockMap:
+class BlockMap(NamedTuple):
     """Logical -> physical block runs of an inode, plus the mapping blocks themselves."""
 
-    runs: tuple[tuple[int, int, int], ...]  # (logical, physical, count)
-    meta_blocks: tuple[int, ...]  # extent-tree or indirect blocks
+    runs: "tuple[tuple[int, int, int], ...]"  # (logical, physical, count)
+    meta_blocks: "tuple[int, ...]"  # extent-tree or indirect blocks
     size_bytes: int
 
-    def physical(self, count: int) -> list[int]:
+    def physical(self, count: int) -> "list[int]":
         """Physical block of each logical block 0..count-1; raises on any hole."""
         out = [-1] * count
         for logical, phys, n in self.runs:
@@ -36,7 +33,7 @@ class BlockMap:
 
 
 def read_inode(disk: DiskReader, fs_offset: int, sb: ExtSuperblock,
-               descs: list[GroupDesc], ino: int) -> bytes:
+               descs: "list[GroupDesc]", ino: int) -> bytes:
     """The raw on-disk inode `ino` (1-based)."""
     if not 1 <= ino <= sb.inodes_count:
         raise DiskFormatError(f"inode {ino} out of range")
@@ -56,7 +53,7 @@ def _check_block(sb: ExtSuperblock, block: int) -> int:
 
 
 def _walk_extents(disk: DiskReader, fs_offset: int, sb: ExtSuperblock, node: bytes,
-                  depth_left: int, runs: list[tuple[int, int, int]], meta: list[int]) -> None:
+                  depth_left: int, runs: "list[tuple[int, int, int]]", meta: "list[int]") -> None:
     """Collect leaf extents under one extent-tree node."""
     magic, entries, _, depth = struct.unpack_from("<HHHH", node, 0)
     if magic != EXTENT_MAGIC or depth > depth_left or 12 + 12 * entries > len(node):
@@ -78,8 +75,8 @@ def _walk_extents(disk: DiskReader, fs_offset: int, sb: ExtSuperblock, node: byt
 
 
 def _walk_indirect(disk: DiskReader, fs_offset: int, sb: ExtSuperblock, block: int,
-                   level: int, logical: int, runs: list[tuple[int, int, int]],
-                   meta: list[int]) -> None:
+                   level: int, logical: int, runs: "list[tuple[int, int, int]]",
+                   meta: "list[int]") -> None:
     """Collect the data blocks under an indirect block of the given level (1..3)."""
     meta.append(_check_block(sb, block))
     raw = read_exact(disk, fs_offset + block * sb.block_bytes, sb.block_bytes, "indirect block")
@@ -94,7 +91,7 @@ def _walk_indirect(disk: DiskReader, fs_offset: int, sb: ExtSuperblock, block: i
             _walk_indirect(disk, fs_offset, sb, ptr, level - 1, logical + i * span, runs, meta)
 
 
-def inode_block_map(disk: DiskReader, fs_offset: int, sb: ExtSuperblock, raw: bytes) -> BlockMap:
+def inode_block_map(disk: DiskReader, fs_offset: int, sb: ExtSuperblock, raw: bytes) -> "BlockMap":
     """Map an inode's blocks, through its extent tree or its indirect blocks."""
     flags = struct.unpack_from("<I", raw, 0x20)[0]
     size = struct.unpack_from("<I", raw, 0x4)[0] | struct.unpack_from("<I", raw, 0x6C)[0] << 32

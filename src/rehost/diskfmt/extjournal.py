@@ -1,8 +1,5 @@
 """What a pending journal replay will add to an ext fs's block bitmaps (conservatively)."""
-
-from __future__ import annotations
-
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rehost.diskfmt.errors import DiskFormatError
 from rehost.diskfmt.ext import COMPAT_HAS_JOURNAL, ExtSuperblock, parse_superblock
@@ -26,26 +23,25 @@ _GEOMETRY = ("block_bytes", "cluster_bytes", "blocks_count", "first_data_block",
              "first_meta_bg", "feature_incompat", "inodes_per_group")
 
 
-@dataclass(frozen=True, slots=True)
-class JournalOverlay:
+class JournalOverlay(NamedTuple):
     """Journal copies of block bitmaps per group, groups to treat as initialized, the journal."""
 
-    bitmap_copies: tuple[tuple[int, bytes], ...]  # (group, bitmap block as replay writes it)
-    init_groups: frozenset[int]
-    journal_spans: tuple[Span, ...]  # disk byte spans of the journal inode
+    bitmap_copies: "tuple[tuple[int, bytes], ...]"  # (group, bitmap block as replay writes it)
+    init_groups: "frozenset[int]"
+    journal_spans: "tuple[Span, ...]"  # disk byte spans of the journal inode
 
-    def copies_of(self, group: int) -> list[bytes]:
+    def copies_of(self, group: int) -> "list[bytes]":
         """Journal copies of one group's block bitmap."""
         return [raw for g, raw in self.bitmap_copies if g == group]
 
     @property
-    def touched_groups(self) -> frozenset[int]:
+    def touched_groups(self) -> "frozenset[int]":
         """Groups whose bitmap the replay may change or initialize."""
         return self.init_groups | {g for g, _ in self.bitmap_copies}
 
 
 def _journal_map(disk: DiskReader, fs_offset: int, sb: ExtSuperblock,
-                 descs: list[GroupDesc]) -> tuple[list[int], list[Span]]:
+                 descs: "list[GroupDesc]") -> "tuple[list[int], list[Span]]":
     """Physical block of each journal block, and the fs block spans the journal occupies."""
     if sb.journal_dev or sb.journal_uuid:
         raise DiskFormatError("external journal (not read)")
@@ -60,7 +56,7 @@ def _journal_map(disk: DiskReader, fs_offset: int, sb: ExtSuperblock,
     return bmap.physical(count), normalize(spans)
 
 
-def _read_copy(disk: DiskReader, fs_offset: int, sb: ExtSuperblock, physical: list[int],
+def _read_copy(disk: DiskReader, fs_offset: int, sb: ExtSuperblock, physical: "list[int]",
                tag: JournalTag) -> bytes:
     """The block a replay would write for `tag`."""
     off = fs_offset + physical[tag.log_block] * sb.block_bytes
@@ -76,7 +72,7 @@ def _check_super_copy(sb: ExtSuperblock, raw: bytes) -> None:
             raise DiskFormatError(f"journaled superblock changes {name} (resize pending)")
 
 
-def _gdt_groups(sb: ExtSuperblock, descs: list[GroupDesc], index: int, raw: bytes) -> set[int]:
+def _gdt_groups(sb: ExtSuperblock, descs: "list[GroupDesc]", index: int, raw: bytes) -> "set[int]":
     """Groups a journaled descriptor block leaves initialized (BLOCK_UNINIT clear)."""
     per = desc_per_block(sb)
     out: set[int] = set()
@@ -90,7 +86,7 @@ def _gdt_groups(sb: ExtSuperblock, descs: list[GroupDesc], index: int, raw: byte
     return out
 
 
-def journal_overlay(disk: DiskReader, fs_offset: int, sb: ExtSuperblock) -> JournalOverlay:
+def journal_overlay(disk: DiskReader, fs_offset: int, sb: ExtSuperblock) -> "JournalOverlay":
     """Read the internal journal and collect every logged bitmap, descriptor and superblock."""
     descs = read_group_descs(disk, fs_offset, sb)
     physical, spans = _journal_map(disk, fs_offset, sb, descs)

@@ -1,8 +1,5 @@
 """Minimum size an ext2/3/4 filesystem can shrink to (the estimate of `resize2fs -P`)."""
-
-from __future__ import annotations
-
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rehost.diskfmt.ext import INCOMPAT_EXTENTS, INCOMPAT_FLEX_BG, ExtSuperblock
 from rehost.diskfmt.extgroups import GroupDesc, inode_table_blocks, super_and_desc
@@ -11,12 +8,11 @@ MAGIC_SLACK_BLOCKS = 50  # resize2fs's "worth making a group" constant
 MARGIN_BYTES = 8 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class _Geometry:
+class _Geometry(NamedTuple):
     """What the estimate needs, precomputed per filesystem."""
 
     sb: ExtSuperblock
-    overheads: list[int]
+    overheads: "list[int]"
     bpg: int
     flex: int
 
@@ -26,7 +22,7 @@ def _overhead(sb: ExtSuperblock, group: int, itb: int) -> int:
     return itb + 2 + sum(n for _, n in super_and_desc(sb, group))
 
 
-def _geometry(sb: ExtSuperblock) -> _Geometry:
+def _geometry(sb: ExtSuperblock) -> "_Geometry":
     """Precompute per-group overheads."""
     itb = inode_table_blocks(sb)
     over = [_overhead(sb, g, itb) for g in range(sb.group_count)]
@@ -34,22 +30,22 @@ def _geometry(sb: ExtSuperblock) -> _Geometry:
     return _Geometry(sb=sb, overheads=over, bpg=sb.blocks_per_group, flex=max(1, flex))
 
 
-def _flex_cap(geo: _Geometry, groups: int) -> int:
+def _flex_cap(geo: "_Geometry", groups: int) -> int:
     """Groups rounded up to the next flex group boundary, capped at the group count."""
     if geo.flex <= 1:
         return groups
     return min(len(geo.overheads), groups + geo.flex - (groups & (geo.flex - 1)))
 
 
-def _data_needed(geo: _Geometry, descs: list[GroupDesc]) -> int:
+def _data_needed(geo: "_Geometry", descs: "list[GroupDesc]") -> int:
     """Blocks holding data: all blocks minus free and fixed per-group metadata."""
     ratio = geo.sb.cluster_bytes // geo.sb.block_bytes
     fixed = sum(min(d.free_clusters * ratio, geo.bpg) + o
-                for d, o in zip(descs, geo.overheads, strict=True))
+                for d, o in zip(descs, geo.overheads))
     return max(0, geo.sb.blocks_count - fixed)
 
 
-def _grow_for_data(geo: _Geometry, data_needed: int, groups: int) -> tuple[int, int, int]:
+def _grow_for_data(geo: "_Geometry", data_needed: int, groups: int) -> "tuple[int, int, int]":
     """Add groups until the data fits; returns (groups, flex_groups, last_start)."""
     over, bpg = geo.overheads, geo.bpg
     flex_groups = _flex_cap(geo, groups)
@@ -72,7 +68,7 @@ def _grow_for_data(geo: _Geometry, data_needed: int, groups: int) -> tuple[int, 
     return groups, flex_groups, last_start
 
 
-def min_fs_blocks(sb: ExtSuperblock, descs: list[GroupDesc]) -> int:
+def min_fs_blocks(sb: ExtSuperblock, descs: "list[GroupDesc]") -> int:
     """Minimum blocks of the filesystem, ported from resize2fs's calculate_minimum_resize_size."""
     if sb.cluster_bytes > sb.block_bytes:
         return sb.blocks_count  # bigalloc: resize2fs's cluster rules are not ported; no shrink
@@ -100,7 +96,7 @@ def min_fs_blocks(sb: ExtSuperblock, descs: list[GroupDesc]) -> int:
     return needed
 
 
-def min_fs_bytes(sb: ExtSuperblock, descs: list[GroupDesc]) -> int:
+def min_fs_bytes(sb: ExtSuperblock, descs: "list[GroupDesc]") -> int:
     """Minimum size in bytes plus rehost's safety margin, never above the current size."""
     blocks = min_fs_blocks(sb, descs)
     return min(sb.size_bytes, blocks * sb.block_bytes + MARGIN_BYTES)

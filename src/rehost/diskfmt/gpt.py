@@ -1,11 +1,9 @@
 """GUID partition tables: header and entry CRCs, with fallback to the backup header."""
 
-from __future__ import annotations
-
 import struct
 import uuid
 import zlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rehost.diskfmt.errors import DiskFormatError
 from rehost.diskfmt.reader import DiskReader
@@ -16,8 +14,7 @@ HEADER_FMT = "<8sIIIIQQQQ16sQIII"  # up to the entries CRC: 92 bytes
 MAX_ENTRIES_BYTES = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class GptHeader:
+class GptHeader(NamedTuple):
     """The fields of a GPT header rehost uses."""
 
     current_lba: int
@@ -31,7 +28,7 @@ class GptHeader:
     entries_crc: int
 
 
-def parse_header(raw: bytes) -> GptHeader:
+def parse_header(raw: bytes) -> "GptHeader":
     """Parse and CRC-check a header sector; raises DiskFormatError when invalid."""
     if raw[:8] != SIGNATURE:
         raise DiskFormatError("GPT header signature missing")
@@ -51,7 +48,7 @@ def parse_header(raw: bytes) -> GptHeader:
     )
 
 
-def _read_entries(disk: DiskReader, hdr: GptHeader, sector: int) -> bytes:
+def _read_entries(disk: DiskReader, hdr: "GptHeader", sector: int) -> bytes:
     """Read the entry array and check its CRC."""
     raw = disk.read_at(hdr.entries_lba * sector, hdr.entry_count * hdr.entry_bytes)
     if len(raw) != hdr.entry_count * hdr.entry_bytes or zlib.crc32(raw) != hdr.entries_crc:
@@ -59,7 +56,7 @@ def _read_entries(disk: DiskReader, hdr: GptHeader, sector: int) -> bytes:
     return raw
 
 
-def _parse_entries(raw: bytes, hdr: GptHeader, sector: int) -> tuple[Partition, ...]:
+def _parse_entries(raw: bytes, hdr: "GptHeader", sector: int) -> "tuple[Partition, ...]":
     """Turn non-empty entries into partitions, numbered by their slot."""
     parts = []
     for i in range(hdr.entry_count):
@@ -78,7 +75,7 @@ def _parse_entries(raw: bytes, hdr: GptHeader, sector: int) -> tuple[Partition, 
     return tuple(sorted(parts, key=lambda p: p.start_bytes))
 
 
-def _try(disk: DiskReader, lba: int, sector: int) -> tuple[GptHeader, bytes]:
+def _try(disk: DiskReader, lba: int, sector: int) -> "tuple[GptHeader, bytes]":
     """Read and validate the header at `lba` and its entries."""
     hdr = parse_header(disk.read_at(lba * sector, sector))
     if hdr.current_lba != lba:

@@ -1,7 +1,5 @@
 """Data segments of sparse image files (SEEK_DATA / SEEK_HOLE)."""
 
-from __future__ import annotations
-
 import errno
 import os
 import stat
@@ -9,7 +7,7 @@ import stat
 from rehost.diskfmt.extent import Span
 
 
-def data_spans(fd: int, size_bytes: int) -> list[Span]:
+def data_spans(fd: int, size_bytes: int) -> "list[Span]":
     """Spans holding data; a block device or a filesystem without SEEK_DATA is all data."""
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         return [(0, size_bytes)]

@@ -1,9 +1,7 @@
 """jbd2 journal of ext3/4: superblock and every descriptor tag found in the log area."""
 
-from __future__ import annotations
-
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rehost.diskfmt.errors import DiskFormatError
 from rehost.diskfmt.reader import DiskReader
@@ -32,8 +30,7 @@ _MAX_SEQ_BEHIND = 1 << 24
 _SCAN_CHUNK_BYTES = 8 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class JournalSuper:
+class JournalSuper(NamedTuple):
     """The fields of a jbd2 superblock the scan needs."""
 
     block_bytes: int
@@ -57,8 +54,7 @@ class JournalSuper:
         return 4 if self.incompat & (INCOMPAT_CSUM_V2 | INCOMPAT_CSUM_V3) else 0
 
 
-@dataclass(frozen=True, slots=True)
-class JournalTag:
+class JournalTag(NamedTuple):
     """One logged block: its home in the filesystem and the log block holding its copy."""
 
     target: int
@@ -67,16 +63,15 @@ class JournalTag:
     sequence: int
 
 
-@dataclass(frozen=True, slots=True)
-class JournalScan:
+class JournalScan(NamedTuple):
     """Every tag of every plausible descriptor block, and descriptors ignored as foreign."""
 
-    tags: tuple[JournalTag, ...]
+    tags: "tuple[JournalTag, ...]"
     descriptors: int
     ignored_descriptors: int
 
 
-def parse_journal_super(raw: bytes, fs_block_bytes: int, journal_blocks: int) -> JournalSuper:
+def parse_journal_super(raw: bytes, fs_block_bytes: int, journal_blocks: int) -> "JournalSuper":
     """Decode and sanity-check a jbd2 superblock; raises DiskFormatError when unusable."""
     magic, kind, _ = struct.unpack_from(">III", raw, 0)
     if magic != JBD2_MAGIC or kind not in (SUPERBLOCK_V1, SUPERBLOCK_V2):
@@ -95,19 +90,19 @@ def parse_journal_super(raw: bytes, fs_block_bytes: int, journal_blocks: int) ->
                         start=start, incompat=incompat)
 
 
-def _plausible(js: JournalSuper, seq: int) -> bool:
+def _plausible(js: "JournalSuper", seq: int) -> bool:
     """True when a descriptor's sequence could belong to this journal's recent history."""
     delta = (seq - js.sequence) & 0xFFFFFFFF
     return delta <= js.max_len or delta >= (1 << 32) - _MAX_SEQ_BEHIND
 
 
-def _next_log(js: JournalSuper, block: int) -> int:
+def _next_log(js: "JournalSuper", block: int) -> int:
     """The log block after `block`, wrapping from the end of the log to its start."""
     block += 1
     return js.first if block >= js.max_len else block
 
 
-def parse_descriptor(js: JournalSuper, raw: bytes, log_block: int) -> list[JournalTag]:
+def parse_descriptor(js: "JournalSuper", raw: bytes, log_block: int) -> "list[JournalTag]":
     """Tags of one descriptor block; each names the next log block in order."""
     seq = struct.unpack_from(">I", raw, 8)[0]
     tags: list[JournalTag] = []
@@ -129,7 +124,7 @@ def parse_descriptor(js: JournalSuper, raw: bytes, log_block: int) -> list[Journ
     return tags
 
 
-def _log_chunks(js: JournalSuper, physical: list[int]) -> list[tuple[int, int]]:
+def _log_chunks(js: "JournalSuper", physical: "list[int]") -> "list[tuple[int, int]]":
     """(first log block, count) runs of the log area that are contiguous on disk."""
     runs: list[tuple[int, int]] = []
     cap = max(1, _SCAN_CHUNK_BYTES // js.block_bytes)
@@ -141,8 +136,8 @@ def _log_chunks(js: JournalSuper, physical: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def scan_journal(disk: DiskReader, fs_offset: int, js: JournalSuper,
-                 physical: list[int]) -> JournalScan:
+def scan_journal(disk: DiskReader, fs_offset: int, js: "JournalSuper",
+                 physical: "list[int]") -> "JournalScan":
     """Read the whole log area and collect the tags of every plausible descriptor block."""
     bs = js.block_bytes
     tags: list[JournalTag] = []
@@ -166,6 +161,6 @@ def scan_journal(disk: DiskReader, fs_offset: int, js: JournalSuper,
     return JournalScan(tags=tuple(tags), descriptors=found, ignored_descriptors=ignored)
 
 
-def unescape(raw: bytes, tag: JournalTag) -> bytes:
+def unescape(raw: bytes, tag: "JournalTag") -> bytes:
     """A logged copy as it will be written home: escaped blocks get their magic back."""
     return JBD2_MAGIC_BYTES + raw[4:] if tag.escaped else raw

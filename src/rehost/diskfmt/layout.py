@@ -1,8 +1,5 @@
 """What a disk holds: its partition table and the filesystem in each volume."""
-
-from __future__ import annotations
-
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rehost.diskfmt.ext import ExtSuperblock, probe_ext
 from rehost.diskfmt.reader import DiskReader
@@ -10,8 +7,7 @@ from rehost.diskfmt.sniff import FsProbe, sniff_fs
 from rehost.diskfmt.table import Partition, PartitionTable, read_partition_table
 
 
-@dataclass(frozen=True, slots=True)
-class Volume:
+class Volume(NamedTuple):
     """A partition (or the whole disk when there is no table) and its filesystem."""
 
     number: int  # partition number; 0 for a whole-disk filesystem
@@ -19,8 +15,8 @@ class Volume:
     size_bytes: int
     type_code: str
     fs: FsProbe
-    ext: ExtSuperblock | None
-    partition: Partition | None
+    ext: "ExtSuperblock | None"
+    partition: "Partition | None"
 
     @property
     def end_bytes(self) -> int:
@@ -28,18 +24,17 @@ class Volume:
         return self.start_bytes + self.size_bytes
 
     @property
-    def used_bytes(self) -> int | None:
+    def used_bytes(self) -> "int | None":
         """Used bytes when the filesystem says so (ext2/3/4 only)."""
         return self.ext.used_bytes if self.ext else None
 
 
-@dataclass(frozen=True, slots=True)
-class DiskLayout:
+class DiskLayout(NamedTuple):
     """A disk's size, partition table and volumes (containers left out)."""
 
     size_bytes: int
     table: PartitionTable
-    volumes: tuple[Volume, ...]
+    volumes: "tuple[Volume, ...]"
 
     @property
     def is_uefi_bootable(self) -> bool:
@@ -49,7 +44,7 @@ class DiskLayout:
         )
 
 
-def _volume(disk: DiskReader, part: Partition) -> Volume:
+def _volume(disk: DiskReader, part: Partition) -> "Volume":
     """Probe the filesystem inside one partition."""
     inside = part.start_bytes < disk.size_bytes
     probe = sniff_fs(disk, part.start_bytes) if inside else FsProbe("")
@@ -60,7 +55,7 @@ def _volume(disk: DiskReader, part: Partition) -> Volume:
     )
 
 
-def inspect_disk(disk: DiskReader) -> DiskLayout:
+def inspect_disk(disk: DiskReader) -> "DiskLayout":
     """Read the partition table and identify every volume's filesystem."""
     table = read_partition_table(disk)
     if table.kind == "none":

@@ -1,7 +1,5 @@
 """MBR (DOS) partition tables, including extended and logical partitions."""
 
-from __future__ import annotations
-
 import struct
 
 from rehost.diskfmt.errors import DiskFormatError
@@ -14,7 +12,7 @@ PROTECTIVE_TYPE = 0xEE
 MAX_LOGICAL = 128
 
 
-def _entries(sector: bytes) -> list[tuple[int, int, int, int]]:
+def _entries(sector: bytes) -> "list[tuple[int, int, int, int]]":
     """(status, type, first LBA, sector count) of the four slots."""
     out = []
     for i in range(4):
@@ -62,7 +60,7 @@ def _partition(
     )
 
 
-def _logical(disk: DiskReader, ext_lba: int) -> list[Partition]:
+def _logical(disk: DiskReader, ext_lba: int) -> "list[Partition]":
     """Follow the EBR chain: slot 1 is relative to the EBR, slot 2 to the extended start."""
     out: list[Partition] = []
     ebr_lba = ext_lba

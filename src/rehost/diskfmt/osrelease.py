@@ -1,11 +1,9 @@
 """Parse /etc/os-release (freedesktop.org format)."""
 
-from __future__ import annotations
-
 import shlex
 
 
-def parse_os_release(text: str) -> dict[str, str]:
+def parse_os_release(text: str) -> "dict[str, str]":
     """KEY=value lines, shell-quoted values unquoted; malformed lines ignored."""
     out: dict[str, str] = {}
     for line in text.splitlines():
@@ -21,7 +19,7 @@ def parse_os_release(text: str) -> dict[str, str]:
     return out
 
 
-def os_name_version(text: str) -> tuple[str, str]:
+def os_name_version(text: str) -> "tuple[str, str]":
     """(NAME, VERSION_ID), with "unknown" for what is missing."""
     fields = parse_os_release(text)
     return fields.get("NAME") or "unknown", fields.get("VERSION_ID") or "unknown"

@@ -1,9 +1,7 @@
 """The send plan (which byte ranges of a disk must be copied) and the shrink limit."""
 
-from __future__ import annotations
-
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rehost.diskfmt.extent import (
     Extent,
@@ -22,27 +20,26 @@ from rehost.diskfmt.reader import DiskReader, FileDisk
 from rehost.diskfmt.volfree import volume_free_spans
 
 
-@dataclass(frozen=True, slots=True)
-class SendPlan:
+class SendPlan(NamedTuple):
     """Extents to read, how many bytes they cover, and why anything was copied whole."""
 
     disk_size_bytes: int
-    extents: tuple[Extent, ...]
+    extents: "tuple[Extent, ...]"
     planned_bytes: int
-    notes: tuple[str, ...]
+    notes: "tuple[str, ...]"
 
 
 def _volume_name(vol: Volume) -> str:
     return f"partition {vol.number}" if vol.number else "whole disk"
 
 
-def _lv_free(reader: DiskReader, label: str, notes: list[str]) -> list[Span]:
+def _lv_free(reader: DiskReader, label: str, notes: "list[str]") -> "list[Span]":
     """Free spans of the filesystem inside one logical volume (LV coordinates)."""
     return volume_free_spans(reader, offset=0, size_bytes=reader.size_bytes, label=label,
                              notes=notes)
 
 
-def _free_spans(disk: DiskReader, layout: DiskLayout, notes: list[str]) -> list[Span]:
+def _free_spans(disk: DiskReader, layout: DiskLayout, notes: "list[str]") -> "list[Span]":
     """Disk spans no volume needs: free filesystem space, unallocated LVM extents."""
     free: list[Span] = []
     pvs: list[PvOnDisk] = []
@@ -58,7 +55,7 @@ def _free_spans(disk: DiskReader, layout: DiskLayout, notes: list[str]) -> list[
     return free
 
 
-def describe_plan(path: str | os.PathLike[str]) -> SendPlan:
+def describe_plan(path: "str | os.PathLike[str]") -> "SendPlan":
     """Everything except free filesystem space, unallocated LVM extents and file holes (4 KiB)."""
     with FileDisk(path) as disk:
         size = disk.size_bytes
@@ -74,12 +71,12 @@ def describe_plan(path: str | os.PathLike[str]) -> SendPlan:
                     planned_bytes=total_bytes(spans), notes=tuple(notes))
 
 
-def plan_extents(path: str | os.PathLike[str]) -> list[Extent]:
+def plan_extents(path: "str | os.PathLike[str]") -> "list[Extent]":
     """Sorted, non-overlapping byte ranges the sender must read; the rest reads as zeros."""
     return list(describe_plan(path).extents)
 
 
-def read_layout(path: str | os.PathLike[str]) -> DiskLayout:
+def read_layout(path: "str | os.PathLike[str]") -> DiskLayout:
     """Inspect the disk at `path`."""
     with FileDisk(path) as disk:
         return inspect_disk(disk)

@@ -1,13 +1,16 @@
 """Random-access readers over disk image files, block devices and file objects."""
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO
 
 from rehost.diskfmt.errors import DiskFormatError, DiskUnreadableError
+
+if TYPE_CHECKING:  # typing.Protocol is Python 3.8+; the agent runs on 3.6
+    from typing import Protocol  # novermin: type checking only
+else:
+    Protocol = object
 
 
 class DiskReader(Protocol):
@@ -26,7 +29,7 @@ class DiskReader(Protocol):
 class FileDisk:
     """A disk image file or block device opened read-only by path."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: "str | os.PathLike[str]") -> None:
         self.path = Path(path)
         try:
             self.fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
@@ -58,11 +61,11 @@ class FileDisk:
         """Close the file descriptor."""
         os.close(self.fd)
 
-    def __enter__(self) -> FileDisk:
+    def __enter__(self) -> "FileDisk":
         return self
 
     def __exit__(
-        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
+        self, t: "type[BaseException] | None", v: "BaseException | None", tb: "TracebackType | None"
     ) -> None:
         self.close()
 
@@ -88,7 +91,7 @@ class StreamDisk:
 class WindowDisk:
     """A sub-range of another disk (a partition), addressed from 0."""
 
-    def __init__(self, base: DiskReader, *, offset_bytes: int, size_bytes: int) -> None:
+    def __init__(self, base: "DiskReader", *, offset_bytes: int, size_bytes: int) -> None:
         self.base = base
         self.offset_bytes = offset_bytes
         self._size = max(0, min(size_bytes, base.size_bytes - offset_bytes))
@@ -104,7 +107,7 @@ class WindowDisk:
         return self.base.read_at(self.offset_bytes + offset, length)
 
 
-def read_exact(disk: DiskReader, offset: int, length: int, what: str) -> bytes:
+def read_exact(disk: "DiskReader", offset: int, length: int, what: str) -> bytes:
     """Read and fail with a clear error when the disk is too short."""
     data = disk.read_at(offset, length)
     if len(data) != length:

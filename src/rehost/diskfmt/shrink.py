@@ -1,9 +1,7 @@
 """How far a disk can shrink: the end of its last partition, or less for an ext one."""
 
-from __future__ import annotations
-
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rehost.diskfmt.extgroups import read_group_descs
 from rehost.diskfmt.extminsize import min_fs_bytes
@@ -14,8 +12,7 @@ MIB = 1 << 20
 GPT_BACKUP_BYTES = 33 * 512
 
 
-@dataclass(frozen=True, slots=True)
-class ShrinkLimit:
+class ShrinkLimit(NamedTuple):
     """Smallest size the disk can shrink to, and why it cannot go lower ("" if by data)."""
 
     min_size_bytes: int
@@ -26,12 +23,12 @@ def _round_up(value: int, unit: int) -> int:
     return -(-value // unit) * unit
 
 
-def _last_volume(layout: DiskLayout) -> Volume | None:
+def _last_volume(layout: DiskLayout) -> "Volume | None":
     """The volume that ends last on the disk."""
     return max(layout.volumes, key=lambda v: v.end_bytes, default=None)
 
 
-def _fixed(end_bytes: int, layout: DiskLayout, note: str) -> ShrinkLimit:
+def _fixed(end_bytes: int, layout: DiskLayout, note: str) -> "ShrinkLimit":
     """A limit at the end of the partitions (plus the GPT backup area)."""
     tail = GPT_BACKUP_BYTES if layout.table.kind == "gpt" else 0
     size = min(layout.size_bytes, _round_up(end_bytes + tail, MIB))
@@ -43,7 +40,7 @@ def _partitions_end(layout: DiskLayout) -> int:
     return max((p.end_bytes for p in layout.table.partitions), default=0)
 
 
-def shrink_limit_of(disk: DiskReader) -> ShrinkLimit:
+def shrink_limit_of(disk: DiskReader) -> "ShrinkLimit":
     """Compute the shrink limit of an open disk."""
     layout = inspect_disk(disk)
     last = _last_volume(layout)
@@ -69,12 +66,12 @@ def shrink_limit_of(disk: DiskReader) -> ShrinkLimit:
     return _fixed(max(shrunk, others_end), layout, "")
 
 
-def shrink_limit(path: str | os.PathLike[str]) -> ShrinkLimit:
+def shrink_limit(path: "str | os.PathLike[str]") -> "ShrinkLimit":
     """Shrink limit of the disk at `path`."""
     with FileDisk(path) as disk:
         return shrink_limit_of(disk)
 
 
-def min_size_bytes(path: str | os.PathLike[str]) -> int:
+def min_size_bytes(path: "str | os.PathLike[str]") -> int:
     """Smallest size in bytes the disk at `path` can shrink to."""
     return shrink_limit(path).min_size_bytes

@@ -1,19 +1,20 @@
 """Partition table values and detection (MBR, GPT or none)."""
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, NamedTuple
 
 from rehost.diskfmt.reader import DiskReader
 
-TableKind = Literal["mbr", "gpt", "none"]
+if TYPE_CHECKING:  # typing.Literal is Python 3.8+; the agent runs on 3.6
+    from typing import Literal  # novermin: type checking only
+
+    TableKind = Literal["mbr", "gpt", "none"]
+else:
+    TableKind = str
 ESP_GUID = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 MBR_ESP_TYPE = "ef"
 
 
-@dataclass(frozen=True, slots=True)
-class Partition:
+class Partition(NamedTuple):
     """One partition: MBR type as 2-digit hex ("83"), GPT type as upper-case GUID."""
 
     number: int
@@ -36,23 +37,22 @@ class Partition:
         return self.type_code in (ESP_GUID, MBR_ESP_TYPE)
 
 
-@dataclass(frozen=True, slots=True)
-class PartitionTable:
+class PartitionTable(NamedTuple):
     """A disk's partition table; `kind` "none" means no table was found."""
 
-    kind: TableKind
-    partitions: tuple[Partition, ...] = ()
+    kind: "TableKind"
+    partitions: "tuple[Partition, ...]" = ()
     disk_id: str = ""
     sector_bytes: int = 512
-    notes: tuple[str, ...] = ()
+    notes: "tuple[str, ...]" = ()
 
     @property
-    def data_partitions(self) -> tuple[Partition, ...]:
+    def data_partitions(self) -> "tuple[Partition, ...]":
         """Partitions that hold data (extended containers left out)."""
         return tuple(p for p in self.partitions if not p.is_container)
 
 
-def read_partition_table(disk: DiskReader) -> PartitionTable:
+def read_partition_table(disk: DiskReader) -> "PartitionTable":
     """Detect and parse the disk's partition table."""
     from rehost.diskfmt import gpt, mbr
 

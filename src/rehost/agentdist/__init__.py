@@ -1,0 +1,1 @@
+"""The portable agent as the control plane serves it: the zipapp and its installer."""

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from diskfactory import BuiltDisk, compare_disks
 from e2e.harness import REHOST, Proc, Server, free_port, wait_for
+from rehost.transit.remote import HostApi, HostApiError
 
 HOST_IP = "127.0.0.3"
 REGION = "edge"
@@ -19,7 +23,9 @@ LIMIT_KBPS = 3072  # slow enough to pause the sync part way
 def start_host(server: Server, work: Path) -> tuple[Proc, str]:
     """`rehost transit run` on 127.0.0.3 with its own work dir and image store; wait Online."""
     port = free_port(HOST_IP)
+    code = server.client.create_host_code(region_id=REGION, host_name=HOST_IP)
     argv = [REHOST, "transit", "run", "--endpoint", server.endpoint, "--region", REGION,
+            "--registration-code", str(code["registration_code"]),
             "--data-listen", f"{HOST_IP}:{port}", "--advertise", HOST_IP,
             "--work-dir", str(work / "work"), "--image-store", str(work / "store"),
             "--state-dir", str(work / "state"), "--name", "edge-1", "--poll-interval", "0.2"]
@@ -87,3 +93,9 @@ def test_region_jobs_go_through_the_transit_host_and_fall_back_when_offline(
     assert host_id is None and endpoint == server.data_listen  # the embedded pool served it
     image = server_store / str(doc["image_id"]) / "disk-0.raw"
     assert compare_disks(e2e_mbr_disk, image) == []
+
+    state = json.loads(state_file.read_text())
+    server.client.revoke_transit_host(state["host_id"])
+    with pytest.raises(HostApiError):  # a revoked host's token is refused at once
+        HostApi(server.endpoint, state["host_token"]).post("heartbeat")
+    assert host_state(server) == "Revoked"

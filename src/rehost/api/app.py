@@ -7,9 +7,9 @@ through `rehost.api.deps.get_context(request)` / `app.state.ctx`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from rehost import __version__
 from rehost.api import errors
@@ -19,6 +19,18 @@ from rehost.services import bootstrap
 from rehost.services.context import ServiceContext
 
 API_PREFIX = "/api/v1"
+HSTS = "max-age=31536000"  # one year; only sent over --tls (browsers ignore it over http)
+
+
+def install_hsts(app: FastAPI) -> None:
+    """Send Strict-Transport-Security on every answer (the API and console are HTTPS-only)."""
+
+    @app.middleware("http")
+    async def hsts(request: Request, call_next: Callable[[Request], Awaitable[Response]],
+                   ) -> Response:
+        response = await call_next(request)
+        response.headers["Strict-Transport-Security"] = HSTS
+        return response
 
 
 def create_app(
@@ -38,8 +50,11 @@ def create_app(
     app.state.ctx = ctx
     app.state.settings = settings
     errors.install(app)
+    if settings.api_tls:
+        install_hsts(app)
     for module in (sources, jobs, resources, agent, transit_hosts):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(transit_hosts.codes_router, prefix=API_PREFIX)
     for extra in routers:
         app.include_router(extra)
 

@@ -95,3 +95,8 @@ def ensure_admin(ctx: ServiceContext) -> AdminCredentials | None:
     path.unlink(missing_ok=True)
     _write_private(path, (json.dumps(body, indent=2) + "\n").encode())
     return creds
+
+
+def forget_admin_credentials(ctx: ServiceContext) -> None:
+    """Delete admin-credentials.json: its secrets are in use now (first login or configure)."""
+    (ctx.settings.data_dir / CREDENTIALS_FILE).unlink(missing_ok=True)

@@ -199,6 +199,10 @@ class RehostClient:
         """Delete an image and its files."""
         return self._call("DELETE", f"/images/{image_id}")
 
+    def confirm_credentials(self) -> Document:
+        """Tell the server the AccessKey is saved (it deletes admin-credentials.json)."""
+        return self._call("POST", "/credentials/confirm")
+
     # transit hosts
     def create_host_code(self, *, region_id: str, host_name: str,
                          ttl_hours: int | None = None) -> Document:

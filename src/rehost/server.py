@@ -15,6 +15,7 @@ from typing import TextIO
 import uvicorn
 from fastapi import APIRouter
 
+from rehost import filemode
 from rehost.api.app import create_app
 from rehost.config import Settings
 from rehost.services import bootstrap
@@ -109,7 +110,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--listen")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    run_server(load_settings(data_dir=args.data_dir, listen=args.listen))
+    settings = load_settings(data_dir=args.data_dir, listen=args.listen)
+    filemode.apply(settings.data_dir, group=settings.file_group)
+    run_server(settings)
 
 
 if __name__ == "__main__":

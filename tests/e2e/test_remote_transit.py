@@ -54,7 +54,7 @@ def test_region_jobs_go_through_the_transit_host_and_fall_back_when_offline(
 ) -> None:
     server = start_server()
     host_dir = tmp_path / "edge"
-    server_store = tmp_path / "server-store"  # the embedded pool's images (not the host's)
+    server_store = server.data_dir / "server-store"  # the embedded pool's images
     server.client.create_region({"region_id": REGION, "image_store_path": str(server_store)})
     host, data_endpoint = start_host(server, host_dir)
     state_file = host_dir / "state" / "transit-host.json"
@@ -93,6 +93,9 @@ def test_region_jobs_go_through_the_transit_host_and_fall_back_when_offline(
     assert host_id is None and endpoint == server.data_listen  # the embedded pool served it
     image = server_store / str(doc["image_id"]) / "disk-0.raw"
     assert compare_disks(e2e_mbr_disk, image) == []
+    for path, mode in ((server.data_dir, 0o700), (server.data_dir / "rehost.db", 0o600),
+                       (image, 0o600), (image_dir.parent, 0o700)):
+        assert stat.S_IMODE(os.stat(path).st_mode) == mode, path  # nothing world-readable
 
     state = json.loads(state_file.read_text())
     server.client.revoke_transit_host(state["host_id"])

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 
 from rehost import __version__
 from rehost.api import errors
-from rehost.api.routes import agent, jobs, resources, sources, transit_hosts
+from rehost.api.routes import agent, credentials, jobs, resources, sources, transit_hosts
 from rehost.config import Settings
 from rehost.services import bootstrap
 from rehost.services.context import ServiceContext
@@ -52,7 +52,7 @@ def create_app(
     errors.install(app)
     if settings.api_tls:
         install_hsts(app)
-    for module in (sources, jobs, resources, agent, transit_hosts):
+    for module in (sources, jobs, resources, agent, transit_hosts, credentials):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(transit_hosts.codes_router, prefix=API_PREFIX)
     for extra in routers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from rehost import filemode
 from rehost.config import DEFAULT_LISTEN, SettingsError, load_settings
 
 
@@ -19,8 +20,16 @@ from rehost.config import DEFAULT_LISTEN, SettingsError, load_settings
               help="Serve the API and console over HTTPS with a certificate from the server "
                    "CA (<data-dir>/pki/ca.pem; give it to clients with --ca-file / "
                    "REHOST_CA_FILE) [default: $REHOST_TLS or off].")
+@click.option("--file-group", default=None,
+              help="Group allowed to read the data dir, database and images (0640/2750) "
+                   "[default: $REHOST_FILE_GROUP or none: owner only, 0600/0700].")
+@click.option("--image-store-root", "image_store_roots", multiple=True,
+              type=click.Path(file_okay=False),
+              help="Folder region image stores must lie in (repeatable) "
+                   "[default: $REHOST_IMAGE_STORE_ROOTS, else the data dir].")
 def server(data_dir: str | None, listen: str | None, data_listen: str | None,
-           data_advertise: str | None, api_tls: bool | None) -> None:
+           data_advertise: str | None, api_tls: bool | None, file_group: str | None,
+           image_store_roots: tuple[str, ...]) -> None:
     """Run the rehost server; the first start prints the admin AccessKey once."""
     from rehost.api.smc.router import build_router  # heavy imports only for this command
     from rehost.console import create_console_router
@@ -28,9 +37,16 @@ def server(data_dir: str | None, listen: str | None, data_listen: str | None,
 
     try:
         settings = load_settings(data_dir=data_dir, listen=listen, data_listen=data_listen,
-                                 data_advertise=data_advertise, api_tls=api_tls)
+                                 data_advertise=data_advertise, api_tls=api_tls,
+                                 file_group=file_group, image_store_roots=image_store_roots)
+        filemode.apply(settings.data_dir, group=settings.file_group)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot prepare the data dir {settings.data_dir}: {exc}. Pick a --data-dir (and "
+            f"--file-group) this user may own. 无法准备数据目录：{exc}。请指定当前用户可拥有的 "
+            "--data-dir（及 --file-group）。") from exc
     try:
         run_server(settings, routers=[build_router(), create_console_router()])
     except OSError as exc:  # a port in use, an unwritable data dir: say what to change

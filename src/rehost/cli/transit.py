@@ -88,8 +88,10 @@ def run(endpoint: str, region_id: str, data_listen: str, advertise: str, work_di
         image_store: Path, name: str, state_dir: Path, poll_interval: float,
         registration_code: str, profile: str) -> None:
     """Register (first time, with a registration code) and serve the region's transits."""
+    from rehost.filemode import PRIVATE_UMASK
     from rehost.transit.hostmain import HostConfig, load_or_register
 
+    os.umask(PRIVATE_UMASK)  # disks, journals and images of this host: owner only
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     config = HostConfig(endpoint=endpoint, region_id=region_id,

@@ -252,12 +252,24 @@ class RehostClient:
         """Delete an image and its files."""
         return self._call("DELETE", f"/images/{image_id}")
 
+    def confirm_credentials(self) -> Document:
+        """Tell the server the AccessKey is saved (it deletes admin-credentials.json)."""
+        return self._call("POST", "/credentials/confirm")
+
     # transit hosts
-    def register_transit_host(self, *, region_id: str, name: str,
-                              data_endpoint: str) -> Document:
-        """Register a `rehost transit` host: its token, certificate, key and the CA (once)."""
-        return self._call("POST", "/transit-hosts", json={
-            "region_id": region_id, "name": name, "data_endpoint": data_endpoint})
+    def create_host_code(self, *, region_id: str, host_name: str,
+                         ttl_hours: int | None = None) -> Document:
+        """A one-use transit host registration code (the secret is in the answer once)."""
+        return self._call("POST", "/transit-host-codes", json=_present({
+            "region_id": region_id, "host_name": host_name, "ttl_hours": ttl_hours}))
+
+    def list_host_codes(self) -> Document:
+        """The account's transit host registration codes."""
+        return self._call("GET", "/transit-host-codes")
+
+    def revoke_transit_host(self, host_id: str) -> Document:
+        """Refuse a transit host's token from now on."""
+        return self._call("POST", f"/transit-hosts/{host_id}/revoke")
 
     def list_transit_hosts(self, *, region_id: str | None = None) -> Document:
         """Transit hosts with state (Online/Offline) and active transits."""
@@ -308,6 +320,20 @@ class AgentClient:
         if hint_zh:  # older servers reject unknown fields; send it only when there is one
             body["hint_zh"] = hint_zh
         return dict(self.transport.call("POST", "/agent/error", json=body))
+
+
+def register_transit_host(endpoint: str, *, code: str, region_id: str, name: str,
+                          data_endpoint: str, verify: str | bool = True,
+                          http: httpx.Client | None = None) -> Document:
+    """Register a `rehost transit` host with its code: token, certificate, key and CA (once)."""
+    transport = Transport(endpoint, verify=verify, http=http)
+    try:
+        return dict(transport.call("POST", "/transit-hosts", json={
+            "registration_code": code, "region_id": region_id, "name": name,
+            "data_endpoint": data_endpoint}))
+    finally:
+        if http is None:  # a caller's client stays open
+            transport.close()
 
 
 def _present(body: Document) -> Document:

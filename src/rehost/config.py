@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +46,15 @@ class Settings:
     data_port_limits: DataPortLimits = field(default_factory=DataPortLimits)
     # the built-in `local` region, when first created, publishes images whose checks fail
     local_accept_failed_checks: bool = False
+    # group that may read the data dir, database and images ("" = owner only)
+    file_group: str = ""
+    # folders region image stores must lie in (empty = the data dir only)
+    image_store_roots: tuple[Path, ...] = ()
+
+    @property
+    def store_roots(self) -> tuple[Path, ...]:
+        """Where region image stores may be: the configured roots, else the data dir."""
+        return self.image_store_roots or (self.data_dir,)
 
     @property
     def data_listen_addr(self) -> tuple[str, int]:
@@ -124,6 +133,8 @@ def load_settings(
     api_tls: bool | None = None,
     log_format: str | None = None,
     log_level: str | None = None,
+    file_group: str | None = None,
+    image_store_roots: Sequence[str | Path] = (),
 ) -> Settings:
     """Build settings from arguments, then `REHOST_*` environment variables, then defaults."""
     env = os.environ if env is None else env
@@ -152,6 +163,8 @@ def load_settings(
                                 or "info", LOG_LEVELS),
         data_port_limits=_data_port_limits(env),
         local_accept_failed_checks=lenient in ("1", "true"),
+        file_group=file_group or env.get("REHOST_FILE_GROUP", ""),
+        image_store_roots=_parse_roots(image_store_roots or _env_roots(env)),
     )
 
 
@@ -160,3 +173,17 @@ def _data_port_limits(env: Mapping[str, str]) -> DataPortLimits:
         return limits_from_env(env)
     except LimitSettingError as exc:
         raise SettingsError(str(exc)) from exc
+
+
+def _env_roots(env: Mapping[str, str]) -> list[str]:
+    return [p for p in env.get("REHOST_IMAGE_STORE_ROOTS", "").split(os.pathsep) if p]
+
+
+def _parse_roots(roots: Sequence[str | Path]) -> tuple[Path, ...]:
+    parsed = tuple(Path(r).expanduser() for r in roots)
+    for root in parsed:
+        if not root.is_absolute() or root == Path("/"):
+            raise SettingsError(
+                f"--image-store-root {str(root)!r} must be an absolute folder other than '/'. "
+                f"--image-store-root {str(root)!r} 须为 '/' 以外的绝对路径。")
+    return parsed

@@ -15,6 +15,7 @@ from typing import TextIO
 import uvicorn
 from fastapi import APIRouter
 
+from rehost import filemode
 from rehost.api.app import create_app
 from rehost.config import Settings
 from rehost.logformat import configure_logging
@@ -128,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = load_settings(data_dir=args.data_dir, listen=args.listen)
     configure_logging(log_format=settings.log_format, log_level=settings.log_level)
+    filemode.apply(settings.data_dir, group=settings.file_group)
     run_server(settings)
 
 

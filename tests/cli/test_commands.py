@@ -116,7 +116,7 @@ def test_configure_profile_region_and_image(live: LiveServer, tmp_path: Path) ->
                    live.access_key_id, "--access-key-secret", live.access_key_secret, env=env)
     assert saved.code == 0, saved.stderr
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
-    store = tmp_path / "store-east"
+    store = live.data_dir / "store-east"  # image stores must be inside the server's roots
     created = rehost("region", "create", "east-1", "--name", "East", "--image-store",
                      str(store), "--network-quota", "3", "--output", "json", env=env)
     assert created.code == 0, created.stderr

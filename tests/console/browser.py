@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,11 @@ class RunningServer:
     log_path: Path
 
     def admin(self) -> dict[str, Any]:
-        """The first-start credentials written to the data dir."""
+        """The first-start credentials (read once: the first console login deletes the file)."""
+        return dict(self._admin)
+
+    @cached_property
+    def _admin(self) -> dict[str, Any]:
         return dict(json.loads((self.data_dir / "admin-credentials.json").read_text()))
 
 
@@ -115,7 +120,9 @@ def run_server(data_dir: Path, *, heartbeat_s: float = 30.0) -> Iterator[Running
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_healthy(base, proc, log_path)
-            yield RunningServer(base, data_dir, log_path)
+            running = RunningServer(base, data_dir, log_path)
+            running.admin()  # read before any login deletes the file
+            yield running
         finally:
             stop_process(proc)
 

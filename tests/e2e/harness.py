@@ -176,6 +176,7 @@ class Server:
                               "REHOST_LOCAL_ACCEPT_FAILED_CHECKS": "1",
                               **(env or {})})
         self._client: RehostClient | None = None
+        self._creds: dict[str, str] | None = None
         self.agents: list[Agent] = []
 
     @property
@@ -209,9 +210,11 @@ class Server:
 
     @property
     def credentials(self) -> dict[str, str]:
-        """The first-start admin credentials file."""
-        doc: dict[str, str] = json.loads((self.data_dir / "admin-credentials.json").read_text())
-        return doc
+        """The first-start admin credentials (read once: the first console login deletes it)."""
+        if self._creds is None:
+            path = self.data_dir / "admin-credentials.json"
+            self._creds = json.loads(path.read_text())
+        return dict(self._creds)
 
     @property
     def cli_env(self) -> dict[str, str]:

@@ -35,7 +35,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     running = start_stack(root / "run")
     try:
         running.json("region", "create", "verified", "--verify", "--image-store",
-                      str(root / "verified-images"))
+                      str(root / "run" / "server" / "verified-images"))
         yield running
     finally:
         running.stop()

@@ -22,7 +22,8 @@ def _mount(*args: str) -> None:
 
 def _small_tmpfs_under(server: Server, tmpfs: Path) -> list[Path]:
     """One small tmpfs holding the transits dir and the image store (bind mounts); mounts."""
-    store = server.data_dir / "regions" / "local" / "images"
+    store = Path(next(r["image_store_path"] for r in server.client.list_regions()["regions"]
+                      if r["region_id"] == "local"))
     tmpfs.mkdir()
     _mount("-t", "tmpfs", "-o", f"size={TMPFS_SMALL}", "tmpfs", str(tmpfs))
     mounts = [tmpfs]

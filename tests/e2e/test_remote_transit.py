@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from diskfactory import BuiltDisk, compare_disks
 from e2e.harness import REHOST, Proc, Server, free_port, wait_for
+from rehost.transit.remote import HostApi, HostApiError
 
 HOST_IP = "127.0.0.3"
 REGION = "edge"
@@ -19,7 +23,9 @@ LIMIT_KBPS = 3072  # slow enough to pause the sync part way
 def start_host(server: Server, work: Path) -> tuple[Proc, str]:
     """`rehost transit run` on 127.0.0.3 with its own work dir and image store; wait Online."""
     port = free_port(HOST_IP)
+    code = server.client.create_host_code(region_id=REGION, host_name=HOST_IP)
     argv = [REHOST, "transit", "run", "--endpoint", server.endpoint, "--region", REGION,
+            "--registration-code", str(code["registration_code"]),
             "--data-listen", f"{HOST_IP}:{port}", "--advertise", HOST_IP,
             "--work-dir", str(work / "work"), "--image-store", str(work / "store"),
             "--state-dir", str(work / "state"), "--name", "edge-1", "--poll-interval", "0.2"]
@@ -48,7 +54,7 @@ def test_region_jobs_go_through_the_transit_host_and_fall_back_when_offline(
 ) -> None:
     server = start_server()
     host_dir = tmp_path / "edge"
-    server_store = tmp_path / "server-store"  # the embedded pool's images (not the host's)
+    server_store = server.data_dir / "server-store"  # the embedded pool's images
     server.client.create_region({"region_id": REGION, "image_store_path": str(server_store),
                                  "accept_failed_checks": True})  # synthetic disks: no kernel
     host, data_endpoint = start_host(server, host_dir)
@@ -88,3 +94,12 @@ def test_region_jobs_go_through_the_transit_host_and_fall_back_when_offline(
     assert host_id is None and endpoint == server.data_listen  # the embedded pool served it
     image = server_store / str(doc["image_id"]) / "disk-0.raw"
     assert compare_disks(e2e_mbr_disk, image) == []
+    for path, mode in ((server.data_dir, 0o700), (server.data_dir / "rehost.db", 0o600),
+                       (image, 0o600), (image_dir.parent, 0o700)):
+        assert stat.S_IMODE(os.stat(path).st_mode) == mode, path  # nothing world-readable
+
+    state = json.loads(state_file.read_text())
+    server.client.revoke_transit_host(state["host_id"])
+    with pytest.raises(HostApiError):  # a revoked host's token is refused at once
+        HostApi(server.endpoint, state["host_token"]).post("heartbeat")
+    assert host_state(server) == "Revoked"

@@ -95,7 +95,7 @@ def test_region_image_format_qcow2_publishes_qcow2(
 ) -> None:
     ctx = _ctx(ctl_ctx)
     regions.create_region(ctx, ctl_account.id, region_id="q-1", image_format="qcow2",
-                          image_store_path=str(tmp_path / "store"))
+                          image_store_path=str(ctx.settings.data_dir / "store"))
     job_id, disk = _synced_job(ctx, ctl_account, ctl_source, "q-1")
     source_bytes = disk.read_bytes()
     ImageBuilder(ctx, store_for=_store).build(job_id, {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,7 +94,8 @@ def test_finish_registers_image_and_releases(
     assert regions.get_region(ctl_ctx, ctl_account.id, "local").slots_in_use == 0
     with pytest.raises(Exception, match="InvalidDataToken"):
         dataplane.task_by_data_token(ctl_ctx, token)
-    (store := ctl_ctx.settings.data_dir / "regions" / "local" / "images" / image.id).mkdir()
+    local = regions.get_region(ctl_ctx, ctl_account.id, "local")
+    (store := Path(local.image_store_path) / image.id).mkdir()
     images.delete_image(ctl_ctx, ctl_account.id, image.id)
     assert not store.exists() and jobs.get_job(ctl_ctx, ctl_account.id, job.id).image_id is None
 

@@ -12,7 +12,16 @@ from rehost.api.app import create_app
 from rehost.domain.errors import NotFound, Unauthenticated
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import BusinessStatus, JobStatus
-from rehost.services import accounts, dataplane, host_work, jobs, lookup, regions, runs
+from rehost.services import (
+    accounts,
+    dataplane,
+    host_codes,
+    host_work,
+    jobs,
+    lookup,
+    regions,
+    runs,
+)
 from rehost.services import transit_hosts as th
 from rehost.services.context import ServiceContext
 from rehost.services.transit_control import ServiceTransitControl
@@ -35,10 +44,12 @@ def transit_of(ctx: ServiceContext, job_id: str) -> Any:
         return row
 
 
-def register(ctx: ServiceContext, account: Any, port: int) -> th.Registration:
-    """A host at 127.0.0.3:port in region `edge`."""
-    return th.register_host(ctx, account.id, region_id="edge", name=f"edge-{port}",
-                            data_endpoint=f"127.0.0.3:{port}")
+def register(ctx: ServiceContext, account: Any, port: int,
+             host: str = "127.0.0.3") -> th.Registration:
+    """A host at host:port in region `edge`, registered with a fresh code."""
+    code = host_codes.create_code(ctx, account.id, region_id="edge", host_name=host)
+    return th.register_host(ctx, code=code.secret, name=f"edge-{port}",
+                            data_endpoint=f"{host}:{port}")
 
 
 @pytest.fixture
@@ -79,8 +90,7 @@ def test_host_token_and_job_ownership(
         th.authenticate(ctl_ctx, "not-a-token")
     other = accounts.create_account(ctl_ctx, name="other-acct-th", password="pw-123456")
     regions.create_region(ctl_ctx, other.id, region_id="edge")
-    stranger = th.register_host(ctl_ctx, other.id, region_id="edge", name="stranger",
-                                data_endpoint="127.0.0.4:9001")
+    stranger = register(ctl_ctx, other, 9001, host="127.0.0.4")
     job = started(ctl_ctx, ctl_account, ctl_source)
     token = dataplane_token(ctl_ctx, job.id)
     mine = th.authenticate(ctl_ctx, reg.token)
@@ -137,9 +147,12 @@ def test_api_register_and_host_auth(
 ) -> None:
     key = accounts.create_access_key(ctl_ctx, ctl_account.id)
     with TestClient(create_app(ctl_ctx.settings, context=ctl_ctx)) as client:
-        r = client.post("/api/v1/transit-hosts", headers=basic(key.key.id, key.secret),
-                        json={"region_id": edge, "name": "edge-1",
-                              "data_endpoint": "127.0.0.3:9001"})
+        made = client.post("/api/v1/transit-host-codes", headers=basic(key.key.id, key.secret),
+                           json={"region_id": edge, "host_name": "127.0.0.3"})
+        assert made.status_code == 201, made.text
+        r = client.post("/api/v1/transit-hosts", json={
+            "registration_code": made.json()["registration_code"], "region_id": edge,
+            "name": "edge-1", "data_endpoint": "127.0.0.3:9001"})
         assert r.status_code == 201, r.text
         doc = r.json()
         assert doc["host_id"].startswith("th-") and "BEGIN CERTIFICATE" in doc["cert_pem"]
@@ -153,9 +166,8 @@ def test_api_register_and_host_auth(
         r = client.post(f"/api/v1/transit-hosts/self/jobs/{other.id}/build-failed", headers=host,
                         json={"code": "X", "message": "x"})
         assert r.status_code == 404  # not this host's job
-        r = client.post("/api/v1/transit-hosts", headers=basic(key.key.id, key.secret),
-                        json={"region_id": "nowhere", "name": "edge-2",
-                              "data_endpoint": "127.0.0.3:9002"})
+        r = client.post("/api/v1/transit-host-codes", headers=basic(key.key.id, key.secret),
+                        json={"region_id": "nowhere", "host_name": "127.0.0.3"})
         assert r.status_code == 404
         listed = client.get("/api/v1/transit-hosts", headers=basic(key.key.id, key.secret))
         assert [h["state"] for h in listed.json()["transit_hosts"]] == ["Online"]

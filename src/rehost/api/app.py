@@ -7,9 +7,9 @@ through `rehost.api.deps.get_context(request)` / `app.state.ctx`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from rehost import __version__
 from rehost.api import errors
@@ -19,6 +19,7 @@ from rehost.api.metrics import Metrics
 from rehost.api.routes import (
     agent,
     agentdist,
+    credentials,
     image_files,
     jobs,
     ops,
@@ -32,6 +33,18 @@ from rehost.services import bootstrap
 from rehost.services.context import ServiceContext
 
 API_PREFIX = "/api/v1"
+HSTS = "max-age=31536000"  # one year; only sent over --tls (browsers ignore it over http)
+
+
+def install_hsts(app: FastAPI) -> None:
+    """Send Strict-Transport-Security on every answer (the API and console are HTTPS-only)."""
+
+    @app.middleware("http")
+    async def hsts(request: Request, call_next: Callable[[Request], Awaitable[Response]],
+                   ) -> Response:
+        response = await call_next(request)
+        response.headers["Strict-Transport-Security"] = HSTS
+        return response
 
 
 def create_app(
@@ -56,9 +69,13 @@ def create_app(
     app.add_middleware(AccessMiddleware, metrics=app.state.metrics)  # outside errors' middleware
     # added last, so it is outermost: bodies are bounded before any route or credential check
     app.add_middleware(BodyLimitMiddleware, limits=body_limits or BodyLimits())
+    if settings.api_tls:
+        install_hsts(app)
     app.include_router(ops.router)
-    for module in (sources, jobs, resources, image_files, agent, transit_hosts, tags):
+    for module in (sources, jobs, resources, image_files, agent, transit_hosts, tags,
+                   credentials):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(transit_hosts.codes_router, prefix=API_PREFIX)
     app.include_router(agentdist.router)  # /agent/rehost-agent.pyz, outside /api/v1
     for extra in routers:
         app.include_router(extra)

@@ -23,6 +23,7 @@ STATUS: dict[type[errors.RehostError], int] = {
     errors.NotFound: 404,
     errors.Unauthenticated: 401,
     errors.Forbidden: 403,
+    errors.Throttled: 429,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from rehost.cli.connect import client_for
 from rehost.cli.profile import (
     Profile,
     ProfileError,
@@ -12,6 +13,7 @@ from rehost.cli.profile import (
     read_profiles,
     write_profile,
 )
+from rehost.client import ClientError
 
 
 @click.command("configure")
@@ -43,3 +45,20 @@ def configure(name: str, endpoint: str | None, access_key_id: str | None,
             "服务地址须为 http:// 或 https:// 开头的 URL。", param_hint="--endpoint")
     write_profile(path, name, profile)
     click.echo(f"Saved profile {name!r} to {path}")
+    confirm_with_server(name)
+
+
+def confirm_with_server(name: str) -> None:
+    """Check the saved AccessKey; the server then deletes its admin-credentials.json."""
+    try:
+        with client_for(name) as client:
+            doc = client.confirm_credentials()
+    except (ClientError, ProfileError) as exc:
+        click.echo(f"warning: could not check the AccessKey with the server ({exc}); "
+                   "admin-credentials.json is kept until the first login or a successful "
+                   "`rehost configure`. 警告：无法向服务器验证 AccessKey；admin-credentials.json "
+                   "将保留至首次登录或下次成功执行 `rehost configure`。", err=True)
+        return
+    if doc.get("credentials_file_deleted"):
+        click.echo("The server deleted admin-credentials.json (the key is saved here now). "
+                   "服务器已删除 admin-credentials.json。")

@@ -6,6 +6,7 @@ import os
 
 import click
 
+from rehost import filemode
 from rehost.config import DEFAULT_LISTEN, LOG_FORMATS, LOG_LEVELS, SettingsError, load_settings
 from rehost.configfile import DEFAULT_CONFIG_PATH, merged_environment
 
@@ -25,6 +26,13 @@ from rehost.configfile import DEFAULT_CONFIG_PATH, merged_environment
               help="Serve the API and console over HTTPS with a certificate from the server "
                    "CA (<data-dir>/pki/ca.pem; give it to clients with --ca-file / "
                    "REHOST_CA_FILE) [default: $REHOST_TLS or off].")
+@click.option("--file-group", default=None,
+              help="Group allowed to read the data dir, database and images (0640/2750) "
+                   "[default: $REHOST_FILE_GROUP or none: owner only, 0600/0700].")
+@click.option("--image-store-root", "image_store_roots", multiple=True,
+              type=click.Path(file_okay=False),
+              help="Folder region image stores must lie in (repeatable) "
+                   "[default: $REHOST_IMAGE_STORE_ROOTS, else the data dir].")
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), default=None,
               help="Log lines as text or one JSON object per line (with request ids) "
                    "[default: $REHOST_LOG_FORMAT or text].")
@@ -33,7 +41,8 @@ from rehost.configfile import DEFAULT_CONFIG_PATH, merged_environment
                    "$REHOST_LOG_LEVEL or info].")
 def server(config: str | None, data_dir: str | None, listen: str | None,
            data_listen: str | None, data_advertise: str | None, api_tls: bool | None,
-           log_format: str | None, log_level: str | None) -> None:
+           log_format: str | None, log_level: str | None, file_group: str | None,
+           image_store_roots: tuple[str, ...]) -> None:
     """Run the rehost server; the first start prints the admin AccessKey once."""
     from rehost.api.smc.router import build_router  # heavy imports only for this command
     from rehost.console import create_console_router
@@ -44,9 +53,16 @@ def server(config: str | None, data_dir: str | None, listen: str | None,
         settings = load_settings(
             env=merged_environment(config, os.environ), data_dir=data_dir, listen=listen,
             data_listen=data_listen, data_advertise=data_advertise, api_tls=api_tls,
-            log_format=log_format, log_level=log_level)
+            log_format=log_format, log_level=log_level, file_group=file_group,
+            image_store_roots=image_store_roots)
+        filemode.apply(settings.data_dir, group=settings.file_group)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot prepare the data dir {settings.data_dir}: {exc}. Pick a --data-dir (and "
+            f"--file-group) this user may own. 无法准备数据目录：{exc}。请指定当前用户可拥有的 "
+            "--data-dir（及 --file-group）。") from exc
     from rehost.db.probe import DatabaseUnwritable
 
     configure_logging(log_format=settings.log_format, log_level=settings.log_level)

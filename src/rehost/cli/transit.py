@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 import click
 
 from rehost.cli import output as out
-from rehost.cli.connect import call, client_for, profile_option
+from rehost.cli.connect import call, profile_option
 from rehost.cli.profile import Profile, ProfileError, config_path, read_profiles
-from rehost.client import ClientError
+from rehost.client import ClientError, register_transit_host
 
 if TYPE_CHECKING:
     from rehost.transit.hostmain import HostConfig, HostState, TransitHost
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 COLUMNS = [("ID", "host_id"), ("NAME", "name"), ("REGION", "region_id"),
            ("DATA ENDPOINT", "data_endpoint"), ("STATE", "state"),
            ("TRANSITS", "active_transits"), ("LAST SEEN", "last_seen_at")]
+CODE_COLUMNS = [("ID", "code_id"), ("REGION", "region_id"), ("HOST NAME", "host_name"),
+                ("EXPIRES", "expires_at"), ("USED", "used_at"), ("HOST", "host_id")]
 
 
 def split_hostport(value: str) -> tuple[str, int]:
@@ -78,14 +80,19 @@ def transit() -> None:
               help="Where the host token and certificate are kept (0600).")
 @click.option("--poll-interval", type=click.FloatRange(min=0.05), default=0.5,
               show_default=True, help="Seconds between work polls.")
+@click.option("--registration-code", envvar="REHOST_TRANSIT_CODE", default="",
+              help="One-use code from `rehost transit code create` (first run only; "
+              "default: REHOST_TRANSIT_CODE).")
 @profile_option
 def run(endpoint: str, region_id: str, data_listen: str, advertise: str, work_dir: Path,
         image_store: Path, name: str, state_dir: Path, poll_interval: float,
-        profile: str) -> None:
-    """Register (first time, with the AccessKey) and serve the region's transits."""
+        registration_code: str, profile: str) -> None:
+    """Register (first time, with a registration code) and serve the region's transits."""
+    from rehost.filemode import PRIVATE_UMASK
     from rehost.transit.hostmain import HostConfig, load_or_register
     from rehost.transit.limits import LimitSettingError, limits_from_env
 
+    os.umask(PRIVATE_UMASK)  # disks, journals and images of this host: owner only
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
@@ -98,10 +105,14 @@ def run(endpoint: str, region_id: str, data_listen: str, advertise: str, work_di
                         name=name, poll_interval_s=poll_interval, data_port_limits=limits)
 
     def register(region: str, host_name: str, data_endpoint: str) -> dict[str, object]:
-        os.environ["REHOST_ENDPOINT"] = endpoint  # --endpoint wins over the profile's
-        with client_for(profile) as client:
-            return client.register_transit_host(region_id=region, name=host_name,
-                                                data_endpoint=data_endpoint)
+        if not registration_code:
+            raise click.UsageError(
+                "This host is not registered yet: pass --registration-code (create one with "
+                "`rehost transit code create --region R --host-name H`). 该主机尚未注册："
+                "请传入 --registration-code（用 `rehost transit code create` 创建）。")
+        return register_transit_host(endpoint, code=registration_code, region_id=region,
+                                     name=host_name, data_endpoint=data_endpoint,
+                                     verify=ca_file(profile) or True)
 
     try:
         state = load_or_register(config, register)
@@ -138,3 +149,40 @@ def list_hosts(region_id: str | None, output: str, profile: str) -> None:
 def delete(host_id: str, output: str, profile: str) -> None:
     """Forget a transit host (refused while it holds transits)."""
     out.show(call(profile, output, lambda c: c.delete_transit_host(host_id)), output)
+
+
+@transit.command("revoke")
+@click.argument("host_id")
+@out.output_option
+@profile_option
+def revoke(host_id: str, output: str, profile: str) -> None:
+    """Refuse a transit host's token at once (register it again with a new code)."""
+    out.show(call(profile, output, lambda c: c.revoke_transit_host(host_id)), output)
+
+
+@transit.group("code")
+def code() -> None:
+    """One-use registration codes: the only way a transit host gets a certificate."""
+
+
+@code.command("create")
+@click.option("--region", "region_id", required=True, help="Region the host will serve.")
+@click.option("--host-name", required=True,
+              help="The name or IP the host advertises (its certificate names only this).")
+@click.option("--ttl-hours", type=int, default=None, help="Hours the code stays usable (24).")
+@out.output_option
+@profile_option
+def create_code(region_id: str, host_name: str, ttl_hours: int | None, output: str,
+                profile: str) -> None:
+    """Create a code; pass it once to `rehost transit run --registration-code`."""
+    out.show(call(profile, output, lambda c: c.create_host_code(
+        region_id=region_id, host_name=host_name, ttl_hours=ttl_hours)), output)
+
+
+@code.command("list")
+@out.output_option
+@profile_option
+def list_codes(output: str, profile: str) -> None:
+    """List registration codes (used ones name the host that redeemed them)."""
+    out.show(call(profile, output, lambda c: c.list_host_codes()), output,
+             columns=CODE_COLUMNS, items_key="codes")

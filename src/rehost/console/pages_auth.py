@@ -10,8 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 from rehost.console.i18n import LANG_COOKIE, LOCALES
 from rehost.console.session import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL_S
 from rehost.console.web import ConsoleDeps, Form, redirect, safe_next
-from rehost.domain.errors import Unauthenticated
-from rehost.services import auth
+from rehost.domain.errors import Throttled, Unauthenticated
+from rehost.services import bootstrap, console_login
 
 
 def _secure(request: Request) -> bool:
@@ -52,13 +52,22 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
         ):
             return _login_page(deps, request, next_path=next_path, account=account,
                                error=t("login.expired"), status_code=400)
+        ctx = deps.context(request)
+        address = request.client.host if request.client else ""
         try:
-            account_id = auth.login(deps.context(request), account, form.get("password"))
+            account_id = console_login.login(ctx, account, form.get("password"), address=address)
+        except Throttled as exc:
+            page = _login_page(deps, request, next_path=next_path, account=account,
+                               error=exc.localized(t.locale), status_code=429)
+            page.headers["Retry-After"] = str(exc.retry_after_s)
+            return page
         except Unauthenticated:
             return _login_page(deps, request, next_path=next_path, account=account,
                                error=t("login.failed"), status_code=401)
+        bootstrap.forget_admin_credentials(ctx)
+        session_id = console_login.open_session(ctx, account_id, ttl_s=SESSION_TTL_S)
         value = deps.codec(request).issue_session(account_id=account_id, account_name=account,
-                                         now=time.time())
+                                                  now=time.time(), session_id=session_id)
         response = redirect(next_path)
         response.set_cookie(SESSION_COOKIE, value, max_age=SESSION_TTL_S, path="/",
                             httponly=True, samesite="lax", secure=_secure(request))
@@ -70,6 +79,7 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
         guarded = deps.guard_post(request, form)
         if isinstance(guarded, Response):
             return guarded
+        console_login.revoke(deps.context(request), guarded.session_id)
         response = redirect("/login")
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

@@ -1,4 +1,8 @@
-"""Signed session cookies and CSRF tokens for the console (HMAC-SHA256, no server state)."""
+"""Signed session cookies and CSRF tokens for the console (HMAC-SHA256).
+
+The cookie names a server-side session (`rehost.services.console_login`) so that logout
+ends it everywhere; the signature only keeps forged cookies from reaching the database.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ class Session:
     account_name: str
     csrf_token: str
     expires_at: float
+    session_id: str = ""
 
 
 def _b64(raw: bytes) -> str:
@@ -61,11 +66,12 @@ class SessionCodec:
             return None
         return data if isinstance(data, dict) else None
 
-    def issue_session(self, *, account_id: str, account_name: str, now: float) -> str:
+    def issue_session(self, *, account_id: str, account_name: str, now: float,
+                      session_id: str = "") -> str:
         """Create a fresh session cookie value with a new CSRF token."""
         payload: dict[str, object] = {
             "a": account_id, "n": account_name, "c": secrets.token_urlsafe(24),
-            "e": now + SESSION_TTL_S,
+            "e": now + SESSION_TTL_S, "s": session_id,
         }
         return self.sign("session", payload)
 
@@ -75,11 +81,12 @@ class SessionCodec:
         if data is None:
             return None
         account_id, name, csrf, expires = data.get("a"), data.get("n"), data.get("c"), data.get("e")
-        if not (isinstance(account_id, str) and isinstance(name, str) and isinstance(csrf, str)):
+        sid = data.get("s", "")
+        if not all(isinstance(v, str) for v in (account_id, name, csrf, sid)):
             return None
         if not isinstance(expires, (int, float)) or expires <= now:
             return None
-        return Session(account_id, name, csrf, float(expires))
+        return Session(str(account_id), str(name), str(csrf), float(expires), str(sid))
 
     def issue_login_token(self) -> tuple[str, str]:
         """Return (cookie value, form token) for the anonymous login form."""

@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from rehost.console.i18n import Translator
 from rehost.console.render import Renderer, current_path, translator_for
 from rehost.console.session import SESSION_COOKIE, Session, SessionCodec, csrf_matches
+from rehost.services import console_login
 from rehost.services.context import ServiceContext
 
 
@@ -71,7 +72,12 @@ class ConsoleDeps:
     def session(self, request: Request) -> Session | None:
         """The logged-in session, or None."""
         cookie = request.cookies.get(SESSION_COOKIE)
-        return self.codec(request).read_session(cookie, now=time.time())
+        found = self.codec(request).read_session(cookie, now=time.time())
+        # a cookie without a server-side session (or a revoked one) is no session
+        if found is None or not console_login.is_active(self.context(request), found.session_id,
+                                                        found.account_id):
+            return None
+        return found
 
     def login_redirect(self, request: Request) -> RedirectResponse:
         """Send an anonymous visitor to the login page, remembering where they were."""

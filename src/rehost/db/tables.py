@@ -214,6 +214,42 @@ class TransitHostRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class HostCodeRow(Base):
+    """host_codes: one-use registration codes of transit hosts, bound to region + host name."""
+
+    __tablename__ = "host_codes"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    region_id: Mapped[str] = mapped_column(String(64))
+    host_name: Mapped[str] = mapped_column(String(253))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+    host_id: Mapped[str | None] = mapped_column(String(40), default=None)
+
+
+class ConsoleSessionRow(Base):
+    """console_sessions: server-side console sessions (logout revokes them)."""
+
+    __tablename__ = "console_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LoginFailureRow(Base):
+    """login_failures: consecutive failed console logins per account name or address."""
+
+    __tablename__ = "login_failures"
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failed_at: Mapped[datetime]
 
 
 class ImageRow(Base):

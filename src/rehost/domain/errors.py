@@ -7,7 +7,8 @@
     ├── QuotaExceeded                400  QuotaExceeded.Vpc, QuotaExceeded.BatchSize
     ├── NotFound                     404  InvalidJobId.NotFound, InvalidSourceServerId.NotFound, …
     ├── Unauthenticated              401  InvalidAccessKeyId.NotFound, IncompleteSignature, …
-    └── Forbidden                    403  Forbidden.*
+    ├── Forbidden                    403  Forbidden.*
+    └── Throttled                    429  Throttling.Login
 
 No HTTP here: the API maps classes to status codes in one table (`rehost.api.errors`).
 """
@@ -56,6 +57,14 @@ class Unauthenticated(RehostError):
 
 class Forbidden(RehostError):
     """Credentials are valid but the action is not allowed."""
+
+
+class Throttled(RehostError):
+    """Too many attempts; retry after `retry_after_s` seconds."""
+
+    def __init__(self, code: str, message: str, message_zh: str, *, retry_after_s: int) -> None:
+        super().__init__(code, message, message_zh)
+        self.retry_after_s = retry_after_s
 
 
 def invalid(field: str, message: str, message_zh: str) -> InvalidParameter:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from sqlalchemy import select
 
 from rehost.db.tables import AccessKeyRow, AccountRow, SourceRow
@@ -51,11 +53,18 @@ def account_of_key(ctx: ServiceContext, key_id: str) -> AccountId:
     return AccountId(_key_row(ctx, key_id).account_id)
 
 
+@cache
+def _dummy_hash() -> str:
+    # an unknown account name is checked against this hash so that it costs one scrypt too
+    return crypto.hash_password("rehost-no-such-account")
+
+
 def login(ctx: ServiceContext, name: str, password: str) -> AccountId:
     """Check account name + password (console); return the account id."""
     with ctx.db.read() as session:
         row = session.scalars(select(AccountRow).where(AccountRow.name == name)).first()
-    if row is None or not crypto.check_password(password, row.password_hash):
+    matches = crypto.check_password(password, row.password_hash if row else _dummy_hash())
+    if row is None or not matches:
         raise Unauthenticated(
             "InvalidCredentials", "Wrong account name or password.", "账号名或密码错误。"
         )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from rehost import filemode
 from rehost.config import Settings
 from rehost.db.engine import Database
 from rehost.db.migrate import upgrade
@@ -56,6 +57,14 @@ def load_master_key(settings: Settings) -> bytes:
     return path.read_bytes().strip()
 
 
+def _private_database(settings: Settings) -> None:
+    path = settings.sqlite_path
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, filemode.file_mode(settings.file_group)))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        filemode.restrict_file(name, group=settings.file_group)
+
+
 def database_url(settings: Settings) -> str:
     """The configured database URL (SQLite in the data dir by default)."""
     return settings.database_url or f"sqlite:///{settings.sqlite_path}"
@@ -70,6 +79,9 @@ def open_context(
 ) -> ServiceContext:
     """Create the data dir, open + migrate the database, load the master key."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, filemode.dir_mode(settings.file_group))
+    if not settings.database_url:  # SQLite creates -wal/-shm with the database file's mode
+        _private_database(settings)
     db = database or Database(database_url(settings))
     require_writable(db, migrate=upgrade)  # a read-only database refuses the start, clearly
     return ServiceContext(
@@ -96,3 +108,19 @@ def ensure_admin(ctx: ServiceContext) -> AdminCredentials | None:
     path.unlink(missing_ok=True)
     _write_private(path, (json.dumps(body, indent=2) + "\n").encode())
     return creds
+
+
+def forget_admin_credentials(ctx: ServiceContext) -> None:
+    """Delete admin-credentials.json: its secrets are in use now (first login or configure)."""
+    (ctx.settings.data_dir / CREDENTIALS_FILE).unlink(missing_ok=True)
+
+
+def confirm_admin_key(ctx: ServiceContext, account_id: AccountId) -> bool:
+    """The admin's AccessKey is saved by a client: forget admin-credentials.json (if kept)."""
+    with ctx.db.read() as session:
+        row = session.get(AccountRow, account_id)
+    path = ctx.settings.data_dir / CREDENTIALS_FILE
+    if row is None or row.name != ADMIN or not path.exists():
+        return False
+    forget_admin_credentials(ctx)
+    return True

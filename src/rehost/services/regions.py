@@ -13,12 +13,11 @@ from rehost.db.tables import RegionRow
 from rehost.domain import errors, ids, quotas
 from rehost.domain.ids import AccountId, RegionId
 from rehost.domain.models import DiskLimits, Region
-from rehost.services import lookup
+from rehost.services import lookup, store_paths
 from rehost.services.context import ServiceContext
 
 LOCAL = RegionId("local")
 DISK_GIB_MAX = 1024 * 1024  # 1 PiB: larger limits are typos (and overflow 32-bit columns)
-STORE_PATH_MAX = 4096
 
 
 IMAGE_FORMATS = ("raw", "qcow2")
@@ -52,8 +51,6 @@ def _bad_store(path: str, why: str) -> errors.InvalidParameter:
 
 def _prepare_store(path: str) -> None:
     """Create the image store directory (or refuse the path with InvalidParameter)."""
-    if not Path(path).is_absolute() or len(path) > STORE_PATH_MAX:
-        raise _bad_store(path[:STORE_PATH_MAX], "not an absolute path")
     try:
         Path(path).mkdir(parents=True, exist_ok=True)
     except (OSError, ValueError) as exc:
@@ -76,12 +73,12 @@ def create_region(
     image_format: str = "raw",
     accept_failed_checks: bool = False,
 ) -> Region:
-    """Create a region (image store defaults to `<data-dir>/regions/<id>/images`)."""
+    """Create a region (store default: `<first root>/regions/<account>/<id>/images`)."""
     _check(region_id, name, limits, network_quota, reserved_slots)
     if image_format not in IMAGE_FORMATS:
         raise errors.invalid("ImageFormat", "image_format must be raw or qcow2.",
                              "image_format 须为 raw 或 qcow2。")
-    store = image_store_path or str(ctx.settings.data_dir / "regions" / region_id / "images")
+    store = image_store_path or store_paths.default_store(ctx.settings, account_id, region_id)
     row = RegionRow(
         account_id=account_id, id=region_id, name=name or region_id, image_store_path=store,
         network_quota=network_quota, reserved_slots=reserved_slots,
@@ -94,6 +91,8 @@ def create_region(
         with ctx.db.transaction() as session:
             session.add(row)
             session.flush()  # a duplicate id fails here, before the directory is made
+            store_paths.check_store(session, ctx.settings, store,
+                                    region=(account_id, region_id))
             _prepare_store(store)  # a refused path rolls the region back: nothing half-made
     except IntegrityError as exc:
         raise errors.Duplicate(

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rehost.db.tables import TransitHostRow, TransitRow
+from rehost.db.tables import HostCodeRow, TransitHostRow, TransitRow
 from rehost.domain import errors, rules
 from rehost.domain.ids import AccountId
-from rehost.services import crypto, lookup
+from rehost.services import crypto, host_codes
 from rehost.services.context import ServiceContext
 
 PREFIX_TRANSIT_HOST = "th"
-ONLINE, OFFLINE = "Online", "Offline"
+ONLINE, OFFLINE, REVOKED = "Online", "Offline", "Revoked"
 MISSED_BEATS = 3  # a host is offline after 3 missed heartbeat intervals
 
 
@@ -45,12 +45,16 @@ class Registration:
 def bad_host_token() -> errors.Unauthenticated:
     """The error for an unknown host token."""
     return errors.Unauthenticated(
-        "InvalidHostToken", "Unknown transit host token; register the host again.",
-        "中转主机令牌无效；请重新注册该主机。",
+        "InvalidHostToken",
+        "Unknown or revoked transit host token; register the host again with a new "
+        "registration code.",
+        "中转主机令牌无效或已吊销；请使用新的注册码重新注册该主机。",
     )
 
 
 def _online(ctx: ServiceContext, row: TransitHostRow, now: datetime) -> bool:
+    if row.revoked_at is not None:
+        return False
     limit = timedelta(seconds=MISSED_BEATS * ctx.settings.heartbeat_interval_s)
     return row.last_seen_at is not None and now - row.last_seen_at <= limit
 
@@ -65,6 +69,8 @@ def _active_counts(session: Session, host_ids: list[str]) -> dict[str, int]:
 
 def _value(ctx: ServiceContext, row: TransitHostRow, active: int = 0) -> TransitHost:
     state = ONLINE if _online(ctx, row, ctx.now()) else OFFLINE
+    if row.revoked_at is not None:
+        state = REVOKED
     return TransitHost(id=row.id, account_id=row.account_id, region_id=row.region_id,
                        name=row.name, data_endpoint=row.data_endpoint, state=state,
                        created_at=row.created_at, last_seen_at=row.last_seen_at,
@@ -80,22 +86,59 @@ def check_endpoint(endpoint: str) -> str:
     return endpoint
 
 
-def register_host(ctx: ServiceContext, account_id: AccountId, *, region_id: str, name: str,
-                  data_endpoint: str) -> Registration:
-    """Register a transit host in one of the account's regions; the token is shown once."""
+def _endpoint_host(data_endpoint: str) -> str:
+    return host_codes.check_host_name(data_endpoint.rpartition(":")[0].strip("[]"))
+
+
+def _check_code_matches(code: HostCodeRow, *, region_id: str, data_endpoint: str) -> None:
+    if region_id and region_id != code.region_id:
+        raise errors.invalid(
+            "RegionId", f"The registration code is for region {code.region_id!r}, not "
+            f"{region_id!r}; pass --region {code.region_id} or create a code for {region_id!r}.",
+            f"该注册码属于地域 {code.region_id!r}，而非 {region_id!r}；"
+            f"请使用 --region {code.region_id} 或为 {region_id!r} 创建注册码。")
+    if _endpoint_host(data_endpoint) != code.host_name:
+        raise errors.invalid(
+            "DataEndpoint", f"The registration code is for host {code.host_name!r}; advertise "
+            f"that name (--advertise {code.host_name}) or create a code for this host.",
+            f"该注册码仅适用于主机 {code.host_name!r}；请使用 --advertise {code.host_name}"
+            "，或为本主机创建注册码。")
+
+
+def register_host(ctx: ServiceContext, *, code: str, name: str, data_endpoint: str,
+                  region_id: str = "") -> Registration:
+    """Redeem a registration code: the host of its region and name; the token is shown once."""
     rules.check_name(name, field="Name", what_en="transit host name", what_zh="中转主机名称")
     check_endpoint(data_endpoint)
     now, token = ctx.now(), crypto.new_token()
     with ctx.db.transaction() as session:
-        lookup.region_row(session, account_id, region_id)
+        found = host_codes.redeem(session, code, now=now)
+        _check_code_matches(found, region_id=region_id, data_endpoint=data_endpoint)
         row = TransitHostRow(
-            id=ctx.new_id(PREFIX_TRANSIT_HOST), account_id=account_id, region_id=region_id,
-            name=name, data_endpoint=data_endpoint, token_hash=crypto.sha256_hex(token),
-            state=ONLINE, created_at=now, last_seen_at=now,
+            id=ctx.new_id(PREFIX_TRANSIT_HOST), account_id=found.account_id,
+            region_id=found.region_id, name=name, data_endpoint=data_endpoint,
+            token_hash=crypto.sha256_hex(token), state=ONLINE, created_at=now, last_seen_at=now,
         )
         session.add(row)
+        found.used_at, found.host_id = now, row.id
         session.flush()
         return Registration(_value(ctx, row), token)
+
+
+def certificate_name(host: TransitHost) -> str:
+    """The one name a host's certificate may carry: the host name its code was made for."""
+    return _endpoint_host(host.data_endpoint)
+
+
+def revoke_host(ctx: ServiceContext, account_id: AccountId, host_id: str) -> TransitHost:
+    """Refuse the host's token from now on (its transits are recovered as an offline host's)."""
+    with ctx.db.transaction() as session:
+        row = session.get(TransitHostRow, host_id, with_for_update=True)
+        if row is None or row.account_id != account_id:
+            raise errors.not_found("TransitHost", host_id)
+        if row.revoked_at is None:
+            row.revoked_at, row.state = ctx.now(), REVOKED
+        return _value(ctx, row)
 
 
 def list_hosts(ctx: ServiceContext, account_id: AccountId,
@@ -128,7 +171,7 @@ def authenticate(ctx: ServiceContext, token: str) -> TransitHost:
     with ctx.db.read() as session:
         row = session.scalars(select(TransitHostRow).where(
             TransitHostRow.token_hash == crypto.sha256_hex(token))).first()
-        if row is None:
+        if row is None or row.revoked_at is not None:
             raise bad_host_token()
         return _value(ctx, row)
 
@@ -138,7 +181,7 @@ def heartbeat(ctx: ServiceContext, token: str) -> TransitHost:
     with ctx.db.transaction() as session:
         row = session.scalars(select(TransitHostRow).where(
             TransitHostRow.token_hash == crypto.sha256_hex(token)).with_for_update()).first()
-        if row is None:
+        if row is None or row.revoked_at is not None:
             raise bad_host_token()
         row.last_seen_at, row.state = ctx.now(), ONLINE
         return _value(ctx, row)

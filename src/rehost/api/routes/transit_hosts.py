@@ -1,7 +1,9 @@
-"""/api/v1/transit-hosts: register/list/delete (AccessKey) and the host's own calls (Bearer).
+"""/api/v1/transit-hosts: codes/list/revoke/delete (AccessKey), register (code), host calls.
 
-A `rehost transit` process registers once with an AccessKey and then authenticates every
-call with `Authorization: Bearer <host token>`.
+An account creates a one-use registration code for a region and a host name
+(`POST /transit-host-codes`); a `rehost transit` process registers once with that code (no
+AccessKey: an AccessKey alone never yields a certificate) and then authenticates every call
+with `Authorization: Bearer <host token>`.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from pydantic import Field
 from rehost.api.deps import Account, AgentToken, Ctx
 from rehost.api.schemas import Model
 from rehost.pki import issue_transit_cert, load_or_create_ca
-from rehost.services import host_work, transit_hosts
+from rehost.services import host_codes, host_work, transit_hosts
+from rehost.services.host_codes import HostCode
 from rehost.services.transit_hosts import TransitHost
 from rehost.transit.ports import DiskDigest, DiskProgress, JobProgress
 
 router = APIRouter(prefix="/transit-hosts", tags=["transit-hosts"])
+codes_router = APIRouter(prefix="/transit-host-codes", tags=["transit-hosts"])
 PKI_DIR = "pki"  # the server CA's directory under --data-dir (as rehost.embedded)
 
 
@@ -32,11 +36,20 @@ Host = Annotated[TransitHost, Depends(host_auth)]
 
 
 class RegisterIn(Model):
-    """POST /transit-hosts."""
+    """POST /transit-hosts (authenticated by the registration code, not an AccessKey)."""
 
-    region_id: str = Field(max_length=64)
+    registration_code: str = Field(min_length=1, max_length=256)
+    region_id: str = Field("", max_length=64)
     name: str = Field(max_length=128)
     data_endpoint: str = Field(max_length=300)
+
+
+class CodeIn(Model):
+    """POST /transit-host-codes."""
+
+    region_id: str = Field(max_length=64)
+    host_name: str = Field(max_length=253)
+    ttl_hours: int = Field(host_codes.TTL_HOURS_DEFAULT, ge=1, le=host_codes.TTL_HOURS_MAX)
 
 
 class LookupIn(Model):
@@ -116,15 +129,36 @@ def host_out(host: TransitHost) -> dict[str, Any]:
     return doc
 
 
+def code_out(code: HostCode) -> dict[str, Any]:
+    """A registration code (without its secret) as JSON."""
+    doc = asdict(code)
+    doc["code_id"] = doc.pop("id")
+    return doc
+
+
+@codes_router.post("", status_code=201)
+def create_code(body: CodeIn, ctx: Ctx, account: Account) -> dict[str, Any]:
+    """A one-use code to register a transit host of `host_name` in a region (shown once)."""
+    new = host_codes.create_code(ctx, account, region_id=body.region_id,
+                                 host_name=body.host_name, ttl_hours=body.ttl_hours)
+    return {**code_out(new.code), "registration_code": new.secret}
+
+
+@codes_router.get("")
+def list_codes(ctx: Ctx, account: Account) -> dict[str, Any]:
+    """The account's registration codes (used ones name their host)."""
+    return {"codes": [code_out(c) for c in host_codes.list_codes(ctx, account)]}
+
+
 @router.post("", status_code=201)
-def register(body: RegisterIn, ctx: Ctx, account: Account) -> dict[str, Any]:
-    """Register a transit host; returns its token, TLS certificate + key and the CA (once)."""
-    reg = transit_hosts.register_host(ctx, account, region_id=body.region_id, name=body.name,
-                                      data_endpoint=body.data_endpoint)
+def register(body: RegisterIn, ctx: Ctx) -> dict[str, Any]:
+    """Redeem a registration code; returns token, certificate + key (its name only) and CA."""
+    reg = transit_hosts.register_host(ctx, code=body.registration_code, name=body.name,
+                                      data_endpoint=body.data_endpoint,
+                                      region_id=body.region_id)
     now = ctx.now()
     ca = load_or_create_ca(ctx.settings.data_dir / PKI_DIR, now=now)
-    name = body.data_endpoint.rpartition(":")[0].strip("[]")
-    cert = issue_transit_cert(ca, [name], now=now)
+    cert = issue_transit_cert(ca, [transit_hosts.certificate_name(reg.host)], now=now)
     return {**host_out(reg.host), "host_token": reg.token,
             "cert_pem": cert.cert_pem.decode("ascii"), "key_pem": cert.key_pem.decode("ascii"),
             "ca_pem": ca.cert_pem.decode("ascii"),
@@ -136,6 +170,12 @@ def list_hosts(ctx: Ctx, account: Account, region_id: str | None = None) -> dict
     """The account's transit hosts with state (Online/Offline) and active transits."""
     return {"transit_hosts": [host_out(h) for h in
                               transit_hosts.list_hosts(ctx, account, region_id)]}
+
+
+@router.post("/{host_id}/revoke")
+def revoke_host(host_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
+    """Refuse the host's token at once (its transits are recovered as an offline host's)."""
+    return host_out(transit_hosts.revoke_host(ctx, account, host_id))
 
 
 @router.delete("/{host_id}")

@@ -75,7 +75,8 @@ def start_embedded_transit(settings: Settings) -> EmbeddedTransit:
     ctx = bootstrap.open_context(settings, transit_pool=shared, image_store_for=local_store)
     builder = ImageBuilder(
         ctx, store_for=local_store,
-        prepare=lambda disks, boot_mode: prepare_disks(disks, boot_mode=boot_mode),
+        prepare=lambda disks, boot_mode, adapt: prepare_disks(disks, boot_mode=boot_mode,
+                                                             adapt=adapt),
         verify=verify_record, pause=pause_from_env(os.environ),  # test-only, unset in use
     )
     control = ServiceTransitControl(ctx, on_synced=builder.submit)

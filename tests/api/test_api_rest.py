@@ -228,6 +228,12 @@ def test_sources_codes_regions_images(client: TestClient, auth: dict[str, str]) 
     reg = client.post("/api/v1/regions", headers=auth,
                       json={"region_id": "dc-2", "network_quota": 2, "reserved_slots": 1})
     assert reg.status_code == 201 and reg.json()["network_quota"] == 2
+    assert reg.json()["adapt_guests"] is False  # default: byte-exact copies
+    adapting = client.post("/api/v1/regions", headers=auth,
+                           json={"region_id": "dc-3", "adapt_guests": True})
+    assert adapting.status_code == 201 and adapting.json()["adapt_guests"] is True
+    assert client.get("/api/v1/regions/dc-3", headers=auth).json()["adapt_guests"] is True
+    assert client.get("/api/v1/regions/dc-2", headers=auth).json()["adapt_guests"] is False
     again = client.post("/api/v1/regions", headers=auth, json={"region_id": "dc-2"})
     assert again.json()["code"] == "RegionId.Duplicate"
     assert client.post("/api/v1/regions", headers=auth,

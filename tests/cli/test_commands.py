@@ -122,9 +122,12 @@ def test_configure_profile_region_and_image(live: LiveServer, tmp_path: Path) ->
     assert created.code == 0, created.stderr
     assert (created.json()["region_id"], created.json()["network_quota"]) == ("east-1", 3)
     assert created.json()["accept_failed_checks"] is False
-    lenient = rehost("region", "create", "east-2", "--image-store", str(tmp_path / "store-2"),
-                     "--accept-failed-checks", "--output", "json", env=env)
+    assert created.json()["adapt_guests"] is False
+    lenient = rehost("region", "create", "east-2", "--image-store",
+                     str(live.data_dir / "store-east-2"),
+                     "--accept-failed-checks", "--adapt-guests", "--output", "json", env=env)
     assert lenient.code == 0 and lenient.json()["accept_failed_checks"] is True, lenient.stderr
+    assert lenient.json()["adapt_guests"] is True
     regions = rehost("region", "list", "--output", "json", env=env).json()["regions"]
     assert {"local", "east-1", "east-2"} <= {r["region_id"] for r in regions}
     images = rehost("image", "list", "--output", "json", env=env).json()

@@ -90,7 +90,7 @@ def test_crash_during_resize_leaves_received_disk_untouched_and_restart_rebuilds
     received = disk.read_bytes()
     given: list[Path] = []
 
-    def crashing(disks: Sequence[SizedDisk], boot_mode: str) -> Preparation:
+    def crashing(disks: Sequence[SizedDisk], boot_mode: str, adapt: bool = False) -> Preparation:
         given.extend(d.path for d in disks)
         _grow_and_scribble(disks)
         raise Crash
@@ -103,7 +103,7 @@ def test_crash_during_resize_leaves_received_disk_untouched_and_restart_rebuilds
     given[0].write_bytes(b"\xee" * MIB)
     seen: list[bytes] = []
 
-    def growing(disks: Sequence[SizedDisk], boot_mode: str) -> Preparation:
+    def growing(disks: Sequence[SizedDisk], boot_mode: str, adapt: bool = False) -> Preparation:
         seen.append(disks[0].path.read_bytes()[: 64 * MIB])
         for d in disks:
             os.truncate(d.path, d.target_size_bytes)
@@ -120,7 +120,7 @@ def test_crash_during_resize_leaves_received_disk_untouched_and_restart_rebuilds
 
 
 def _failing(status: str, name: str = "fsck:disk0p1") -> Any:
-    def prepare(disks: Sequence[SizedDisk], boot_mode: str) -> Preparation:
+    def prepare(disks: Sequence[SizedDisk], boot_mode: str, adapt: bool = False) -> Preparation:
         check = CheckResult(name, status, "disk 0 partition 1 (ext4) has errors (e2fsck exit 4)",
                             "磁盘 0 分区 1（ext4）存在错误（e2fsck 退出码 4）",
                             "run e2fsck -f on the source")
@@ -158,7 +158,7 @@ def test_warnings_do_not_fail_and_an_accepting_region_finishes_with_a_warning(
     ImageBuilder(ctx, store_for=_store, prepare=_failing("warn")).build(job_id, {})
     assert jobs.get_job(ctx, ctl_account.id, job_id).status is JobStatus.FINISHED
     regions.create_region(ctx, ctl_account.id, region_id="lenient", accept_failed_checks=True,
-                          image_store_path=str(tmp_path / "lenient"))
+                          image_store_path=str(ctx.settings.data_dir / "lenient"))
     assert regions.get_region(ctx, ctl_account.id, "lenient").accept_failed_checks
     job_id, _disk = _synced(ctx, ctl_account, ctl_source, "lenient")
     ImageBuilder(ctx, store_for=_store, prepare=_failing("fail")).build(job_id, {})

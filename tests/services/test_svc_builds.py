@@ -10,9 +10,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import BusinessStatus, JobStatus
-from rehost.imaging.pipeline import Preparation, SizedDisk
+from rehost.imaging import pipeline
+from rehost.imaging.adapt import AdaptReport, Change
+from rehost.imaging.pipeline import Preparation, SizedDisk, prepare_disks
+from rehost.imaging.resize import ResizeResult
 from rehost.services import images, jobs, lookup, regions, runs, transits
 from rehost.services.builds import ImageBuilder
 from rehost.services.context import ServiceContext
@@ -74,7 +79,7 @@ def test_builder_publishes_registers_and_finishes(
     source_bytes = disk.read_bytes()
     seen: list[tuple[list[int], str]] = []
 
-    def prepare(disks: Sequence[SizedDisk], boot_mode: str) -> Preparation:
+    def prepare(disks: Sequence[SizedDisk], boot_mode: str, adapt: bool = False) -> Preparation:
         seen.append(([d.target_size_bytes for d in disks], boot_mode))
         return Preparation(resizes=(), checks=())
 
@@ -129,3 +134,90 @@ def test_failed_build_leaves_no_image_and_job_in_error(
     region = regions.get_region(ctx, ctl_account.id, "local")
     assert [p for p in Path(region.image_store_path).iterdir() if p.name.startswith("m-")] == []
     assert images.describe_images(ctx, ctl_account.id).total_count == 0
+
+
+class FakeAdapter:
+    """adapt_linux_guest at the OS edge: records the disks it was given, reports two lines."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[Path]] = []
+
+    def __call__(self, disk_paths: Sequence[Path], *, log: Any) -> AdaptReport:
+        self.calls.append(list(disk_paths))
+        change = Change("Adapt.Initramfs", "virtio drivers added to the initramfs",
+                        "已将 virtio 驱动加入 initramfs")
+        note = Change("Adapt.GuestAgent", "qemu-guest-agent not installed",
+                      "未安装 qemu-guest-agent", changed=False)
+        return AdaptReport((change,), 0.01, (note,))
+
+
+@pytest.fixture
+def adapter(monkeypatch: pytest.MonkeyPatch) -> FakeAdapter:
+    """The real prepare_disks, its libguestfs, resize and check tools replaced by fakes."""
+    fake = FakeAdapter()
+    monkeypatch.setattr(pipeline, "adapt_linux_guest", fake)
+    monkeypatch.setattr(pipeline, "resize_disk", lambda path, *, target_size_bytes: ResizeResult(
+        path=path, action="none", old_size_bytes=target_size_bytes,
+        new_size_bytes=target_size_bytes, partition_number=None, fs="",
+        fs_old_size_bytes=0, fs_new_size_bytes=0))
+    monkeypatch.setattr(pipeline, "run_checks", lambda paths, *, boot_mode: [])
+    return fake
+
+
+def _prepare(disks: Sequence[SizedDisk], boot_mode: str, adapt: bool) -> Preparation:
+    return prepare_disks(disks, boot_mode=boot_mode, adapt=adapt)  # what embedded.py passes
+
+
+def _region(ctx: ServiceContext, account: Any, region_id: str, adapt: bool) -> None:
+    regions.create_region(ctx, account.id, region_id=region_id, adapt_guests=adapt,
+                          image_store_path=str(ctx.settings.data_dir / f"store-{region_id}"))
+    assert regions.get_region(ctx, account.id, region_id).adapt_guests is adapt
+
+
+def test_adapting_region_adapts_the_working_copy_and_logs_adapt_events(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, adapter: FakeAdapter
+) -> None:
+    ctx = _ctx(ctl_ctx)
+    _region(ctx, ctl_account, "adapt-1", True)
+    job_id, disk = _synced_job(ctx, ctl_account, ctl_source, "adapt-1")
+    ImageBuilder(ctx, store_for=_store, prepare=_prepare).build(job_id, {})
+    job = jobs.get_job(ctx, ctl_account.id, job_id)
+    assert job.status is JobStatus.FINISHED and job.image_id
+    assert len(adapter.calls) == 1
+    adapted = adapter.calls[0][0]
+    assert adapted != disk and adapted.parent.name == "build"  # never the received disk
+    codes = [e.code for e in jobs.list_events(ctx, ctl_account.id, job_id)]
+    assert "Adapt.Initramfs" in codes and "Adapt.GuestAgent" in codes
+
+
+def test_default_region_does_not_adapt(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, adapter: FakeAdapter
+) -> None:
+    ctx = _ctx(ctl_ctx)
+    _region(ctx, ctl_account, "plain-1", False)
+    job_id, _disk = _synced_job(ctx, ctl_account, ctl_source, "plain-1")
+    ImageBuilder(ctx, store_for=_store, prepare=_prepare).build(job_id, {})
+    assert jobs.get_job(ctx, ctl_account.id, job_id).image_id
+    assert adapter.calls == []
+    codes = [e.code for e in jobs.list_events(ctx, ctl_account.id, job_id)]
+    assert not [c for c in codes if c.startswith("Adapt.")]
+
+
+def test_adapting_region_without_libguestfs_fails_with_adapt_failed(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, adapter: FakeAdapter,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = _ctx(ctl_ctx)
+    _region(ctx, ctl_account, "adapt-2", True)
+    job_id, _disk = _synced_job(ctx, ctl_account, ctl_source, "adapt-2")
+    monkeypatch.setattr("rehost.services.builds.shutil.which", lambda name: None)
+    ImageBuilder(ctx, store_for=_store, prepare=_prepare).submit(job_id)
+    for _ in range(200):
+        job = jobs.get_job(ctx, ctl_account.id, job_id)
+        if job.status is not JobStatus.RUNNING:
+            break
+        time.sleep(0.05)
+    assert job.status is JobStatus.IN_ERROR and job.error_code == "Adapt.Failed"
+    assert "libguestfs-tools" in job.error_hint and "libguestfs-tools" in job.error_hint_zh
+    assert "--no-adapt-guests" in job.error_hint
+    assert adapter.calls == []

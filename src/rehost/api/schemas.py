@@ -168,6 +168,7 @@ class RegionIn(Model):
     verify_after_migration: bool = False
     image_format: Literal["raw", "qcow2"] = "raw"
     accept_failed_checks: bool = False
+    adapt_guests: bool = False
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -230,7 +231,7 @@ def region_out(r: Region) -> dict[str, Any]:
         "system_disk_max": r.limits.system_max_gib, "data_disk_min": r.limits.data_min_gib,
         "data_disk_max": r.limits.data_max_gib, "creation_time": _iso(r.created_at),
         "verify_after_migration": r.verify_after_migration, "image_format": r.image_format,
-        "accept_failed_checks": r.accept_failed_checks,
+        "accept_failed_checks": r.accept_failed_checks, "adapt_guests": r.adapt_guests,
     }
 
 

@@ -46,18 +46,23 @@ def list_regions(output: str, profile: str) -> None:
 @click.option("--accept-failed-checks", is_flag=True, default=None,
               help="Publish images whose hard checks fail (fsck errors, no kernel, no "
                    "bootloader) with a warning on the job, instead of InError (default: off).")
+@click.option("--adapt-guests/--no-adapt-guests", "adapt_guests", default=None,
+              help="OS-adapt Linux guests before publishing (virtio initramfs, fstab by UUID, "
+                   "serial console); needs libguestfs-tools on the transit (default: off, "
+                   "byte-exact copies).")
 @out.output_option
 @profile_option
 def create(region_id: str, name: str | None, image_store_path: str | None,
            network_quota: int | None, reserved_slots: int | None, system_disk_min: int | None,
            system_disk_max: int | None, data_disk_min: int | None, data_disk_max: int | None,
            verify_after_migration: bool | None, image_format: str | None,
-           accept_failed_checks: bool | None, output: str, profile: str) -> None:
+           accept_failed_checks: bool | None, adapt_guests: bool | None, output: str,
+           profile: str) -> None:
     """Create a region."""
     body = {"region_id": region_id, "name": name, "image_store_path": image_store_path,
             "network_quota": network_quota, "reserved_slots": reserved_slots,
             "system_disk_min": system_disk_min, "system_disk_max": system_disk_max,
             "data_disk_min": data_disk_min, "data_disk_max": data_disk_max,
             "verify_after_migration": verify_after_migration, "image_format": image_format,
-            "accept_failed_checks": accept_failed_checks}
+            "accept_failed_checks": accept_failed_checks, "adapt_guests": adapt_guests}
     out.show(call(profile, output, lambda c: c.create_region(body)), output)

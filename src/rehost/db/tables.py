@@ -124,6 +124,7 @@ class RegionRow(Base):
     verify_after_migration: Mapped[bool] = mapped_column(default=False)
     image_format: Mapped[str] = mapped_column(String(8), default="raw")
     accept_failed_checks: Mapped[bool] = mapped_column(default=False)
+    adapt_guests: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
 
 

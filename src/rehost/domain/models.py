@@ -176,6 +176,7 @@ class Region:
     verify_after_migration: bool = False
     image_format: str = "raw"  # disk files of the region's images: "raw" (sparse) or "qcow2"
     accept_failed_checks: bool = False  # publish despite hard check failures (warned on the job)
+    adapt_guests: bool = False  # OS-adapt Linux guests with libguestfs (off: byte-exact copies)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from rehost.domain.ids import PREFIX_IMAGE, AccountId, JobId
 from rehost.domain.models import EventLevel, Job, Region
 from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.imaging.checks import failure_code
+from rehost.imaging.guestfish import GUESTFISH
 from rehost.imaging.pipeline import Preparation, SizedDisk
 from rehost.imaging.workcopy import discard_working_copy, fresh_working_copy
 from rehost.services import dataplane, failures, regions
@@ -31,8 +33,9 @@ log = logging.getLogger(__name__)
 PublishingStoreFactory = Callable[[Region], ImageStore]
 # (image record, region) -> (verify result text, passed); None = verification off
 Verifier = Callable[[ImageRecord, Region], tuple[str, bool]]
-# (disks with target sizes, boot mode) -> what resize + checks did; None = publish as received
-Preparer = Callable[[Sequence[SizedDisk], str], Preparation]
+# (disks with target sizes, boot mode, adapt the guest) -> what resize, adaptation and checks
+# did; None = publish as received
+Preparer = Callable[[Sequence[SizedDisk], str, bool], Preparation]
 # (record) -> (verify result text, passed): the Verifier bound to a region
 RecordVerifier = Callable[[ImageRecord], tuple[str, bool]]
 # (level, code, message en, message zh, hint) -> None: one line of the job's log
@@ -58,6 +61,7 @@ class BuildPlan:
     verify: bool = False
     digests: tuple[tuple[int, str], ...] = ()  # (index, agreed whole-disk digest)
     accept_failed_checks: bool = False  # region setting: publish despite hard check failures
+    adapt_guests: bool = False  # region setting: OS-adapt the guest (libguestfs) before checks
 
 
 def no_pause(step: str) -> None:
@@ -74,6 +78,8 @@ def run_build(plan: BuildPlan, *, store: ImageStore, now: datetime, log: JobLog,
     costs the build done so far.
     """
     log(EventLevel.INFO, "Image.Building", "Building the image.", "正在构建镜像。", "")
+    if plan.adapt_guests and prepare is not None:
+        _require_guestfish()  # before any copy: a missing tool is not worth a retry loop
     store.discard_partial(plan.job_id)  # a publish a crash interrupted: start it again
     build_dir = _working_copy(plan, log)
     pause("copied")
@@ -87,7 +93,7 @@ def run_build(plan: BuildPlan, *, store: ImageStore, now: datetime, log: JobLog,
                                image_id=plan.image_id, image_name=plan.image_name, disks=disks,
                                boot_mode=plan.boot_mode,
                                disk_format="qcow2" if plan.disk_format == "qcow2" else "raw")
-        preparer = _preparer(log, prepare, plan.boot_mode, plan.accept_failed_checks, pause)
+        preparer = _preparer(log, prepare, plan, pause)
         record = _publish(request, store, now, preparer)
     finally:
         discard_working_copy(plan.work_dir)
@@ -130,35 +136,51 @@ def _publish(request: BuildRequest, store: ImageStore, now: datetime,
         raise _build_failed(exc) from exc
 
 
+def _require_guestfish() -> None:
+    """Adapt.Failed when the region asks for OS adaptation but libguestfs is not installed."""
+    if shutil.which(GUESTFISH) is not None:
+        return
+    raise BuildFailed("Adapt.Failed",
+                      "the region adapts guests (adapt_guests) but libguestfs (guestfish) is "
+                      "not installed on the building host: install libguestfs-tools or turn "
+                      "the region's adapt_guests off (构建主机未安装 libguestfs：请安装 "
+                      "libguestfs-tools 或关闭该地域的客户机适配)",
+                      _ADAPT_HINT, _ADAPT_HINT_ZH,
+                      message_zh="该地域开启了客户机适配（adapt_guests），但构建主机未安装 "
+                                 "libguestfs（guestfish）")
+
+
 def _build_failed(exc: Exception) -> BuildFailed:
     code = getattr(exc, "code", "") or "Image.BuildFailed"
-    hint = getattr(exc, "hint", "") or _STORE_HINT
+    fallback = _ADAPT_HINT if code.startswith("Adapt.") else _STORE_HINT
+    hint = getattr(exc, "hint", "") or fallback
     return BuildFailed(code, f"image build failed: {exc}", hint,
                        getattr(exc, "hint_zh", "") or HINTS_ZH.get(hint, ""))
 
 
-def _preparer(log: JobLog, prepare: Preparer | None, boot_mode: str, accept_failed: bool,
+def _preparer(log: JobLog, prepare: Preparer | None, plan: BuildPlan,
               pause: PausePoint) -> DiskPreparer:
-    """Resize + check the working copy, logging each result; a hard failure stops the build.
+    """Resize (+ adapt, when the region asks) + check the working copy, logging each result.
 
-    This is the hook for more steps (OS adaptation): `prepare` gets the working-copy paths.
+    A hard check failure stops the build; `prepare` gets the working-copy paths.
     """
 
     def run(disks: Sequence[BuildDisk]) -> Sequence[str]:
         if prepare is None:
             return ()
         done = prepare([SizedDisk(d.index, d.path, d.target_size_bytes) for d in disks],
-                       boot_mode)
+                       plan.boot_mode, plan.adapt_guests)
         for r in done.resizes:
             if r.action != "none":
                 log(EventLevel.INFO, "Image.Resized",
                     f"Disk {r.path.name}: {r.action} to {r.new_size_bytes} bytes.",
                     f"磁盘 {r.path.name}：调整为 {r.new_size_bytes} 字节。", "")
-        for a in done.adaptation.changes if done.adaptation is not None else ():
+        adapted = done.adaptation
+        for a in (*adapted.changes, *adapted.notes) if adapted is not None else ():
             log(EventLevel.INFO, a.code, a.message_en, a.message_zh, "")
         for c in done.checks:
             log(_CHECK_LEVEL[c.status], f"Check.{c.name}", c.message_en, c.message_zh, c.hint)
-        _stop_on_failures(log, done, accept_failed)
+        _stop_on_failures(log, done, plan.accept_failed_checks)
         pause("prepared")
         return done.lines()
 
@@ -276,7 +298,7 @@ class ImageBuilder:
             boot_mode=task.boot_mode, disk_format=region.image_format,
             verify=self._verify is not None and region.verify_after_migration,
             digests=tuple(sorted(digests.items())),
-            accept_failed_checks=region.accept_failed_checks,
+            accept_failed_checks=region.accept_failed_checks, adapt_guests=region.adapt_guests,
         )
         verifier = self._verify
         record, verify_text = run_build(
@@ -352,6 +374,11 @@ _RETRY_HINT = ("the received disks are kept: fix the source, then start the job 
                "(only changed data is sent)")
 _RETRY_HINT_ZH = "已接收的磁盘会保留：请修复迁移源后重新开始任务（只发送变化的数据）。"
 _ACCEPTED_HINT = "Test the image before using it: rehost image verify."
+_ADAPT_HINT = ("Install libguestfs-tools on the building host (the server or transit host), "
+               "or turn guest adaptation off for the region (--no-adapt-guests), then start "
+               "the job again.")
+_ADAPT_HINT_ZH = ("请在构建主机（服务器或中转主机）上安装 libguestfs-tools，或关闭该地域的客户机"
+                  "适配（--no-adapt-guests），然后重新开始任务。")
 _METHOD_ZH = {"reflink": "写时复制克隆", "sparse copy": "稀疏复制"}
 HINTS_ZH = {  # the build's English hints -> their Chinese text (JobLog carries English only)
     _VERIFY_HINT: ("请查看镜像旁保存的控制台日志，检查迁移源的引导程序、内核和 /etc/fstab，"
@@ -361,5 +388,6 @@ HINTS_ZH = {  # the build's English hints -> their Chinese text (JobLog carries 
     _TRANSIT_FULL_HINT: "请清理中转实例工作目录的磁盘空间，然后重新开始任务。",
     _SERVER_FULL_HINT: "请清理服务器数据卷（数据库和镜像存储）的磁盘空间，然后重新开始任务。",
     _ACCEPTED_HINT: "使用前请先测试镜像：rehost image verify。",
+    _ADAPT_HINT: _ADAPT_HINT_ZH,
 }
 

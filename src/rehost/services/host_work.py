@@ -151,6 +151,7 @@ def _plan(ctx: ServiceContext, region: RegionRow, transit: TransitRow) -> BuildP
                     for i, size in sorted(task.disk_sizes_bytes.items())),
         boot_mode=task.boot_mode, disk_format=region.image_format,
         verify=region.verify_after_migration, accept_failed_checks=region.accept_failed_checks,
+        adapt_guests=region.adapt_guests,
     )
 
 

@@ -72,6 +72,7 @@ def create_region(
     verify_after_migration: bool = False,
     image_format: str = "raw",
     accept_failed_checks: bool = False,
+    adapt_guests: bool = False,
 ) -> Region:
     """Create a region (store default: `<first root>/regions/<account>/<id>/images`)."""
     _check(region_id, name, limits, network_quota, reserved_slots)
@@ -85,7 +86,7 @@ def create_region(
         system_min_gib=limits.system_min_gib, system_max_gib=limits.system_max_gib,
         data_min_gib=limits.data_min_gib, data_max_gib=limits.data_max_gib, created_at=ctx.now(),
         verify_after_migration=verify_after_migration, image_format=image_format,
-        accept_failed_checks=accept_failed_checks,
+        accept_failed_checks=accept_failed_checks, adapt_guests=adapt_guests,
     )
     try:
         with ctx.db.transaction() as session:

@@ -30,11 +30,12 @@ def plan_from(order: dict[str, Any], work_root: Path, digests: dict[int, str]) -
         boot_mode=str(order["boot_mode"]), disk_format=str(order["disk_format"]),
         verify=bool(order["verify"]), digests=tuple(sorted(digests.items())),
         accept_failed_checks=bool(order.get("accept_failed_checks", False)),
+        adapt_guests=bool(order.get("adapt_guests", False)),
     )
 
 
-def _prepare(disks: Sequence[SizedDisk], boot_mode: str) -> Preparation:
-    return prepare_disks(disks, boot_mode=boot_mode)
+def _prepare(disks: Sequence[SizedDisk], boot_mode: str, adapt: bool) -> Preparation:
+    return prepare_disks(disks, boot_mode=boot_mode, adapt=adapt)
 
 
 def _verify(record: ImageRecord) -> tuple[str, bool]:

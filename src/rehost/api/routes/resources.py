@@ -46,7 +46,7 @@ def create_region(body: RegionIn, ctx: Ctx, account: Account) -> dict[str, Any]:
         image_store_path=body.image_store_path, network_quota=body.network_quota,
         reserved_slots=body.reserved_slots, limits=limits,
         verify_after_migration=body.verify_after_migration, image_format=body.image_format,
-        accept_failed_checks=body.accept_failed_checks,
+        accept_failed_checks=body.accept_failed_checks, adapt_guests=body.adapt_guests,
     )
     return region_out(region)
 

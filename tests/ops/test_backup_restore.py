@@ -18,7 +18,17 @@ from rehost.cli.main import cli
 from rehost.config import load_settings
 from rehost.db.tables import AccessKeyRow
 from rehost.domain.rules import JobRequest
-from rehost.services import accounts, activation, agents, bootstrap, dataplane, images, jobs, runs
+from rehost.services import (
+    accounts,
+    activation,
+    agents,
+    bootstrap,
+    dataplane,
+    images,
+    jobs,
+    regions,
+    runs,
+)
 from rehost.services.context import ServiceContext
 
 IMAGE_BYTES = bytes(range(256)) * 4096
@@ -64,7 +74,7 @@ def finished_job(ctx: ServiceContext) -> tuple[str, str]:
                           request=JobRequest())
     runs.start_job(ctx, account_id, job.id)
     image_id = "m-" + uuid.uuid4().hex[:20]
-    store = ctx.settings.data_dir / "regions" / "local" / "images" / image_id
+    store = Path(regions.get_region(ctx, account_id, "local").image_store_path) / image_id
     store.mkdir(parents=True)
     (store / "disk-0.raw").write_bytes(IMAGE_BYTES)
     dataplane.finish_job(ctx, job.id, image_id=image_id, manifest={

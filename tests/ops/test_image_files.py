@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from rehost.api.app import create_app
 from rehost.client import Transport
 from rehost.domain.rules import JobRequest
-from rehost.services import accounts, dataplane, jobs, runs
+from rehost.services import accounts, dataplane, jobs, regions, runs
 from rehost.services.context import ServiceContext
 
 MIB = 1 << 20
@@ -39,7 +39,8 @@ def image(ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any) -> tuple[s
                           request=JobRequest())
     runs.start_job(ctl_ctx, ctl_account.id, job.id)
     image_id = "m-" + uuid.uuid4().hex[:20]
-    directory = ctl_ctx.settings.data_dir / "regions" / "local" / "images" / image_id
+    store = regions.get_region(ctl_ctx, ctl_account.id, "local").image_store_path
+    directory = Path(store) / image_id
     directory.mkdir(parents=True)
     disk = directory / "disk-0.raw"
     with disk.open("wb") as handle:

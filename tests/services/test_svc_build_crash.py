@@ -4,73 +4,31 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from buildkit import build_ctx, region_store, synced_job
 
 from rehost.config import SettingsError
-from rehost.domain.rules import JobRequest
 from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.imaging.pipeline import Preparation, SizedDisk
 from rehost.imaging.result import CheckResult
-from rehost.services import dataplane, images, jobs, lookup, regions, runs, transits
+from rehost.services import dataplane, images, jobs, regions
 from rehost.services.buildpause import pause_from_env
 from rehost.services.builds import BuildFailed, ImageBuilder, no_pause, published_image
 from rehost.services.context import ServiceContext
-from rehost.services.transit_control import ServiceTransitControl, SharedListenerPool
-from rehost.storage.local import LocalImageStore
 from rehost.storage.ports import DraftDisk, ImageDraft
-from rehost.transit.session import target_disk_path
 
 MIB = 1024 * 1024
 
 
-class NullPool:
-    """A listener pool with nothing to disconnect; release deletes the work dir's files."""
-
-    def disconnect_job(self, job_id: str) -> None:
-        """Nothing is connected in these tests."""
-
-    def release_job(self, job_id: str, work_dir: Path) -> None:
-        """The real pool deletes the work dir; so does this one."""
-        for f in work_dir.glob("*.raw"):
-            f.unlink()
+_synced = partial(synced_job, source_gib=0.0625, disk_mib=64)
 
 
 class Crash(BaseException):
     """kill -9 in the middle of a step: nothing after it runs in this build."""
-
-
-def _ctx(ctx: ServiceContext) -> ServiceContext:
-    return ServiceContext(db=ctx.db, settings=ctx.settings, master_key=ctx.master_key,
-                          clock=ctx.clock, transit_pool=SharedListenerPool("127.0.0.1:9",
-                                                                           NullPool()))
-
-
-def _store(region: Any) -> LocalImageStore:
-    return LocalImageStore(Path(region.image_store_path))
-
-
-def _synced(ctx: ServiceContext, account: Any, source: Any, region_id: str = "local") -> Any:
-    """A job in Processing whose transit holds a received 64 MiB disk with random data."""
-    src = source(system_gib=0.0625, system_used_gib=0.001, min_gib=0.01)
-    job = jobs.create_job(ctx, account.id, source_id=src.source_id, region_id=region_id,
-                          request=JobRequest(system_disk_size_gib=1))
-    runs.start_job(ctx, account.id, job.id)
-    with ctx.db.read() as session:
-        row = lookup.active_transit(session, job.id)
-        assert row is not None
-        token, work_dir = transits.data_token(ctx, row), Path(row.work_dir)
-    control = ServiceTransitControl(ctx)
-    assert control.lookup(token) is not None
-    disk = target_disk_path(work_dir, 0)
-    with disk.open("wb") as f:
-        f.truncate(64 * MIB)
-        f.seek(3 * MIB)
-        f.write(os.urandom(2 * MIB))
-    control.sync_done(job.id, ())
-    return job.id, disk
 
 
 def _grow_and_scribble(disks: Sequence[SizedDisk]) -> None:
@@ -85,7 +43,7 @@ def _grow_and_scribble(disks: Sequence[SizedDisk]) -> None:
 def test_crash_during_resize_leaves_received_disk_untouched_and_restart_rebuilds(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
 ) -> None:
-    ctx = _ctx(ctl_ctx)
+    ctx = build_ctx(ctl_ctx)
     job_id, disk = _synced(ctx, ctl_account, ctl_source)
     received = disk.read_bytes()
     given: list[Path] = []
@@ -96,7 +54,7 @@ def test_crash_during_resize_leaves_received_disk_untouched_and_restart_rebuilds
         raise Crash
 
     with pytest.raises(Crash):
-        ImageBuilder(ctx, store_for=_store, prepare=crashing).build(job_id, {})
+        ImageBuilder(ctx, store_for=region_store, prepare=crashing).build(job_id, {})
     assert disk.read_bytes() == received, "the build changed the received disk"
     assert given[0] != disk and given[0].parent.name == "build"
     given[0].parent.mkdir(exist_ok=True)  # what kill -9 leaves (no cleanup ran): half-built
@@ -109,12 +67,12 @@ def test_crash_during_resize_leaves_received_disk_untouched_and_restart_rebuilds
             os.truncate(d.path, d.target_size_bytes)
         return Preparation(resizes=(), checks=())
 
-    ImageBuilder(ctx, store_for=_store, prepare=growing).build(job_id, {})
+    ImageBuilder(ctx, store_for=region_store, prepare=growing).build(job_id, {})
     assert seen == [received]  # the restart started again from the received disk
     job = jobs.get_job(ctx, ctl_account.id, job_id)
     assert job.status is JobStatus.FINISHED and job.image_id
     region = regions.get_region(ctx, ctl_account.id, "local")
-    published = _store(region).disk_path(job.image_id, 0)
+    published = region_store(region).disk_path(job.image_id, 0)
     assert published.read_bytes()[: 64 * MIB] == received
     assert not (disk.parent / "build").exists()
 
@@ -134,34 +92,34 @@ def _failing(status: str, name: str = "fsck:disk0p1") -> Any:
 def test_hard_check_failure_is_in_error_keeps_transit_and_publishes_nothing(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, name: str, code: str
 ) -> None:
-    ctx = _ctx(ctl_ctx)
+    ctx = build_ctx(ctl_ctx)
     job_id, disk = _synced(ctx, ctl_account, ctl_source)
     with pytest.raises(BuildFailed) as failed:
-        ImageBuilder(ctx, store_for=_store, prepare=_failing("fail", name)).build(job_id, {})
+        ImageBuilder(ctx, store_for=region_store, prepare=_failing("fail", name)).build(job_id, {})
     assert failed.value.code == code
     assert "未通过" in failed.value.message and "failed" in failed.value.message
     assert "start the job again" in failed.value.hint and "重新开始任务" in failed.value.hint_zh
-    ImageBuilder(ctx, store_for=_store)._fail(job_id, failed.value)
+    ImageBuilder(ctx, store_for=region_store)._fail(job_id, failed.value)
     job = jobs.get_job(ctx, ctl_account.id, job_id)
     assert job.status is JobStatus.IN_ERROR and job.error_code == code
     assert dataplane.task_by_job(ctx, job_id).transit.released_at is None  # transit kept
     assert disk.exists() and images.describe_images(ctx, ctl_account.id).total_count == 0
     region = regions.get_region(ctx, ctl_account.id, "local")
-    assert _store(region).list_images() == []
+    assert region_store(region).list_images() == []
 
 
 def test_warnings_do_not_fail_and_an_accepting_region_finishes_with_a_warning(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, tmp_path: Path
 ) -> None:
-    ctx = _ctx(ctl_ctx)
+    ctx = build_ctx(ctl_ctx)
     job_id, _disk = _synced(ctx, ctl_account, ctl_source)
-    ImageBuilder(ctx, store_for=_store, prepare=_failing("warn")).build(job_id, {})
+    ImageBuilder(ctx, store_for=region_store, prepare=_failing("warn")).build(job_id, {})
     assert jobs.get_job(ctx, ctl_account.id, job_id).status is JobStatus.FINISHED
     regions.create_region(ctx, ctl_account.id, region_id="lenient", accept_failed_checks=True,
                           image_store_path=str(ctx.settings.data_dir / "lenient"))
     assert regions.get_region(ctx, ctl_account.id, "lenient").accept_failed_checks
-    job_id, _disk = _synced(ctx, ctl_account, ctl_source, "lenient")
-    ImageBuilder(ctx, store_for=_store, prepare=_failing("fail")).build(job_id, {})
+    job_id, _disk = _synced(ctx, ctl_account, ctl_source, region_id="lenient")
+    ImageBuilder(ctx, store_for=region_store, prepare=_failing("fail")).build(job_id, {})
     assert jobs.get_job(ctx, ctl_account.id, job_id).status is JobStatus.FINISHED
     accepted = [e for e in jobs.list_events(ctx, ctl_account.id, job_id)
                 if e.code == "Check.Accepted"]
@@ -171,15 +129,15 @@ def test_warnings_do_not_fail_and_an_accepting_region_finishes_with_a_warning(
 def test_restart_after_publish_registers_the_published_image_once(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
 ) -> None:
-    ctx = _ctx(ctl_ctx)
+    ctx = build_ctx(ctl_ctx)
     job_id, disk = _synced(ctx, ctl_account, ctl_source)
     job = jobs.get_job(ctx, ctl_account.id, job_id)
-    store = _store(regions.get_region(ctx, ctl_account.id, "local"))
+    store = region_store(regions.get_region(ctx, ctl_account.id, "local"))
     # the crash came after the atomic publish, before the image was registered
     record = store.publish(ImageDraft("m-published1", job.spec.image_name, job.source_id,
                                       job_id, (DraftDisk(0, disk, ""),)), now=ctx.now())
     dataplane.set_business_status(ctx, job_id, BusinessStatus.CLEANING)
-    builder = ImageBuilder(ctx, store_for=_store, prepare=_failing("fail"))
+    builder = ImageBuilder(ctx, store_for=region_store, prepare=_failing("fail"))
     assert published_image(store, job_id, job.spec.image_name) == record
     builder.build(job_id, {})  # would fail the checks if it rebuilt
     job = jobs.get_job(ctx, ctl_account.id, job_id)

@@ -3,79 +3,36 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from buildkit import build_ctx, region_store, synced_job
 
-from rehost.domain.rules import JobRequest
 from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.imaging import pipeline
 from rehost.imaging.adapt import AdaptReport, Change
 from rehost.imaging.pipeline import Preparation, SizedDisk, prepare_disks
 from rehost.imaging.resize import ResizeResult
-from rehost.services import images, jobs, lookup, regions, runs, transits
+from rehost.services import images, jobs, regions
 from rehost.services.builds import ImageBuilder
 from rehost.services.context import ServiceContext
-from rehost.services.transit_control import ServiceTransitControl, SharedListenerPool
-from rehost.storage.local import LocalImageStore
-from rehost.transit.session import target_disk_path
 
 MIB = 1024 * 1024
 
 
-class NullPool:
-    """A listener pool with nothing to disconnect or release but the work dir."""
-
-    def disconnect_job(self, job_id: str) -> None:
-        """Nothing is connected in these tests."""
-
-    def release_job(self, job_id: str, work_dir: Path) -> None:
-        """The real pool deletes the work dir; so does this one."""
-        for f in work_dir.glob("*"):
-            f.unlink()
-
-
-def _synced_job(ctx: ServiceContext, account: Any, source: Any, region_id: str) -> tuple[str, Path]:
-    """A started job whose transit holds a written 8 MiB system disk, then sync done."""
-    src = source(system_gib=1, system_used_gib=0.001, min_gib=0.01)
-    job = jobs.create_job(ctx, account.id, source_id=src.source_id, region_id=region_id,
-                          request=JobRequest(system_disk_size_gib=1))
-    runs.start_job(ctx, account.id, job.id)
-    with ctx.db.read() as session:
-        row = lookup.active_transit(session, job.id)
-        assert row is not None
-        token, work_dir = transits.data_token(ctx, row), Path(row.work_dir)
-    control = ServiceTransitControl(ctx)
-    assert control.lookup(token) is not None
-    disk = target_disk_path(work_dir, 0)
-    with disk.open("wb") as f:
-        f.truncate(1024 * MIB)
-        f.seek(3 * MIB)
-        f.write(os.urandom(2 * MIB))
-    control.sync_done(job.id, ())
-    return job.id, disk
-
-
-def _ctx(ctx: ServiceContext) -> ServiceContext:
-    return ServiceContext(db=ctx.db, settings=ctx.settings, master_key=ctx.master_key,
-                          clock=ctx.clock, transit_pool=SharedListenerPool("127.0.0.1:9",
-                                                                           NullPool()))
-
-
-def _store(region: Any) -> LocalImageStore:
-    return LocalImageStore(Path(region.image_store_path))
+_synced = partial(synced_job, source_gib=1, disk_mib=1024)
 
 
 def test_builder_publishes_registers_and_finishes(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
 ) -> None:
-    ctx = _ctx(ctl_ctx)
-    job_id, disk = _synced_job(ctx, ctl_account, ctl_source, "local")
+    ctx = build_ctx(ctl_ctx)
+    job_id, disk = _synced(ctx, ctl_account, ctl_source, region_id="local")
     source_bytes = disk.read_bytes()
     seen: list[tuple[list[int], str]] = []
 
@@ -83,13 +40,13 @@ def test_builder_publishes_registers_and_finishes(
         seen.append(([d.target_size_bytes for d in disks], boot_mode))
         return Preparation(resizes=(), checks=())
 
-    ImageBuilder(ctx, store_for=_store, prepare=prepare).build(job_id, {})
+    ImageBuilder(ctx, store_for=region_store, prepare=prepare).build(job_id, {})
     job = jobs.get_job(ctx, ctl_account.id, job_id)
     assert job.status is JobStatus.FINISHED and job.image_id
     assert seen == [([1024 * MIB], "UEFI")]
     image = images.get_image(ctx, ctl_account.id, job.image_id)
     region = regions.get_region(ctx, ctl_account.id, "local")
-    published = _store(region).disk_path(image.id, 0)
+    published = region_store(region).disk_path(image.id, 0)
     assert published.read_bytes() == source_bytes
     assert published.stat().st_blocks * 512 < 16 * MIB  # holes stayed holes
     assert image.manifest["disks"][0]["format"] == "raw"
@@ -98,16 +55,16 @@ def test_builder_publishes_registers_and_finishes(
 def test_region_image_format_qcow2_publishes_qcow2(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, tmp_path: Path
 ) -> None:
-    ctx = _ctx(ctl_ctx)
+    ctx = build_ctx(ctl_ctx)
     regions.create_region(ctx, ctl_account.id, region_id="q-1", image_format="qcow2",
                           image_store_path=str(ctx.settings.data_dir / "store"))
-    job_id, disk = _synced_job(ctx, ctl_account, ctl_source, "q-1")
+    job_id, disk = _synced(ctx, ctl_account, ctl_source, region_id="q-1")
     source_bytes = disk.read_bytes()
-    ImageBuilder(ctx, store_for=_store).build(job_id, {})
+    ImageBuilder(ctx, store_for=region_store).build(job_id, {})
     job = jobs.get_job(ctx, ctl_account.id, job_id)
     assert job.status is JobStatus.FINISHED and job.image_id
     image = images.get_image(ctx, ctl_account.id, job.image_id)
-    published = _store(regions.get_region(ctx, ctl_account.id, "q-1")).disk_path(image.id, 0)
+    published = region_store(regions.get_region(ctx, ctl_account.id, "q-1")).disk_path(image.id, 0)
     info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(published)],
                                      check=True, capture_output=True, text=True).stdout)
     assert info["format"] == "qcow2" and info["virtual-size"] == 1024 * MIB
@@ -119,10 +76,10 @@ def test_region_image_format_qcow2_publishes_qcow2(
 def test_failed_build_leaves_no_image_and_job_in_error(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
 ) -> None:
-    ctx = _ctx(ctl_ctx)
-    job_id, disk = _synced_job(ctx, ctl_account, ctl_source, "local")
+    ctx = build_ctx(ctl_ctx)
+    job_id, disk = _synced(ctx, ctl_account, ctl_source, region_id="local")
     disk.unlink()  # the transit's disk is gone: publishing must fail cleanly
-    builder = ImageBuilder(ctx, store_for=_store)
+    builder = ImageBuilder(ctx, store_for=region_store)
     builder.submit(job_id)
     for _ in range(200):
         job = jobs.get_job(ctx, ctl_account.id, job_id)
@@ -177,10 +134,10 @@ def _region(ctx: ServiceContext, account: Any, region_id: str, adapt: bool) -> N
 def test_adapting_region_adapts_the_working_copy_and_logs_adapt_events(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, adapter: FakeAdapter
 ) -> None:
-    ctx = _ctx(ctl_ctx)
+    ctx = build_ctx(ctl_ctx)
     _region(ctx, ctl_account, "adapt-1", True)
-    job_id, disk = _synced_job(ctx, ctl_account, ctl_source, "adapt-1")
-    ImageBuilder(ctx, store_for=_store, prepare=_prepare).build(job_id, {})
+    job_id, disk = _synced(ctx, ctl_account, ctl_source, region_id="adapt-1")
+    ImageBuilder(ctx, store_for=region_store, prepare=_prepare).build(job_id, {})
     job = jobs.get_job(ctx, ctl_account.id, job_id)
     assert job.status is JobStatus.FINISHED and job.image_id
     assert len(adapter.calls) == 1
@@ -193,10 +150,10 @@ def test_adapting_region_adapts_the_working_copy_and_logs_adapt_events(
 def test_default_region_does_not_adapt(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, adapter: FakeAdapter
 ) -> None:
-    ctx = _ctx(ctl_ctx)
+    ctx = build_ctx(ctl_ctx)
     _region(ctx, ctl_account, "plain-1", False)
-    job_id, _disk = _synced_job(ctx, ctl_account, ctl_source, "plain-1")
-    ImageBuilder(ctx, store_for=_store, prepare=_prepare).build(job_id, {})
+    job_id, _disk = _synced(ctx, ctl_account, ctl_source, region_id="plain-1")
+    ImageBuilder(ctx, store_for=region_store, prepare=_prepare).build(job_id, {})
     assert jobs.get_job(ctx, ctl_account.id, job_id).image_id
     assert adapter.calls == []
     codes = [e.code for e in jobs.list_events(ctx, ctl_account.id, job_id)]
@@ -207,11 +164,11 @@ def test_adapting_region_without_libguestfs_fails_with_adapt_failed(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, adapter: FakeAdapter,
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ctx = _ctx(ctl_ctx)
+    ctx = build_ctx(ctl_ctx)
     _region(ctx, ctl_account, "adapt-2", True)
-    job_id, _disk = _synced_job(ctx, ctl_account, ctl_source, "adapt-2")
+    job_id, _disk = _synced(ctx, ctl_account, ctl_source, region_id="adapt-2")
     monkeypatch.setattr("rehost.services.builds.shutil.which", lambda name: None)
-    ImageBuilder(ctx, store_for=_store, prepare=_prepare).submit(job_id)
+    ImageBuilder(ctx, store_for=region_store, prepare=_prepare).submit(job_id)
     for _ in range(200):
         job = jobs.get_job(ctx, ctl_account.id, job_id)
         if job.status is not JobStatus.RUNNING:

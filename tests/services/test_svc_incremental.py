@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from buildkit import build_ctx, region_store
 
 from rehost.domain.errors import InvalidParameter, InvalidStatus, NotFound
 from rehost.domain.rules import JobRequest
@@ -26,35 +27,11 @@ from rehost.services import (
 )
 from rehost.services.builds import ImageBuilder
 from rehost.services.context import ServiceContext
-from rehost.services.transit_control import ServiceTransitControl, SharedListenerPool
-from rehost.storage.local import LocalImageStore
+from rehost.services.transit_control import ServiceTransitControl
 from rehost.transit.session import target_disk_path
 
 MIB = 1024 * 1024
 INCREMENTAL = {"run_once": False, "frequency_hours": 6, "max_images_to_keep": 2}
-
-
-class NullPool:
-    """A listener pool with nothing to disconnect or release but the work dir."""
-
-    def disconnect_job(self, job_id: str) -> None:
-        """Nothing is connected in these tests."""
-
-    def release_job(self, job_id: str, work_dir: Path) -> None:
-        """The real pool deletes the work dir; so does this one."""
-        for f in work_dir.glob("*"):
-            if f.is_file():
-                f.unlink()
-
-
-def _ctx(ctx: ServiceContext) -> ServiceContext:
-    return ServiceContext(db=ctx.db, settings=ctx.settings, master_key=ctx.master_key,
-                          clock=ctx.clock, transit_pool=SharedListenerPool("127.0.0.1:9",
-                                                                           NullPool()))
-
-
-def _store(region: Any) -> LocalImageStore:
-    return LocalImageStore(Path(region.image_store_path))
 
 
 def _new(ctx: ServiceContext, account: Any, source: Any, **fields: Any) -> Any:
@@ -112,11 +89,11 @@ def test_create_stores_incremental_fields(
 def test_cycles_wait_restart_and_keep_images(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, ctl_clock: Any
 ) -> None:
-    ctx = _ctx(ctl_ctx)
+    ctx = build_ctx(ctl_ctx)
     job = _new(ctx, ctl_account, ctl_source, **INCREMENTAL)
     first = runs.start_job(ctx, ctl_account.id, job.id)
     assert first.cycle == 1
-    builder = ImageBuilder(ctx, store_for=_store)
+    builder = ImageBuilder(ctx, store_for=region_store)
     made = []
     for cycle in (1, 2, 3):
         disk = _sync_cycle(ctx, ctl_account, job.id)
@@ -147,18 +124,18 @@ def test_cycles_wait_restart_and_keep_images(
     kept = images.describe_images(ctx, ctl_account.id).items
     assert sorted(i.id for i in kept if i.job_id == job.id) == sorted(made[1:])
     region = regions.get_region(ctx, ctl_account.id, "local")
-    assert _store(region).describe(made[0]) is None  # files of image 1 deleted
-    assert _store(region).describe(made[2]) is not None
+    assert region_store(region).describe(made[0]) is None  # files of image 1 deleted
+    assert region_store(region).describe(made[2]) is not None
 
 
 def test_waiting_job_expiry_releases_transit(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, ctl_clock: Any
 ) -> None:
-    ctx = _ctx(ctl_ctx)
+    ctx = build_ctx(ctl_ctx)
     job = _new(ctx, ctl_account, ctl_source, **INCREMENTAL)
     runs.start_job(ctx, ctl_account.id, job.id)
     _sync_cycle(ctx, ctl_account, job.id)
-    ImageBuilder(ctx, store_for=_store).build(job.id, {})
+    ImageBuilder(ctx, store_for=region_store).build(job.id, {})
     ctl_clock.advance(days=40)
     report = scheduler.tick(ctx)
     assert job.id in report.expired and job.id not in report.started
@@ -170,14 +147,14 @@ def _waiting(ctx: ServiceContext, account: Any, source: Any) -> Any:
     job = _new(ctx, account, source, **INCREMENTAL)
     runs.start_job(ctx, account.id, job.id)
     _sync_cycle(ctx, account, job.id)
-    ImageBuilder(ctx, store_for=_store).build(job.id, {})
+    ImageBuilder(ctx, store_for=region_store).build(job.id, {})
     return jobs.get_job(ctx, account.id, job.id)
 
 
 def test_waiting_job_stops_and_reschedules_as_smc_allows(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, ctl_clock: Any
 ) -> None:
-    ctx = _ctx(ctl_ctx)
+    ctx = build_ctx(ctl_ctx)
     job = _waiting(ctx, ctl_account, ctl_source)
     valid = job.created_at + timedelta(days=60)
     changed = jobs.modify_job(ctx, ctl_account.id, job.id, JobRequest(
@@ -207,12 +184,12 @@ def test_waiting_job_stops_and_reschedules_as_smc_allows(
 def test_cut_over_with_sync_runs_a_last_cycle_then_finishes(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
 ) -> None:
-    ctx = _ctx(ctl_ctx)
+    ctx = build_ctx(ctl_ctx)
     job = _waiting(ctx, ctl_account, ctl_source)
     running = cutover.cut_over(ctx, ctl_account.id, job.id, sync_data=True)
     assert (running.status, running.cycle) == (JobStatus.RUNNING, 2)
     _sync_cycle(ctx, ctl_account, job.id)
-    ImageBuilder(ctx, store_for=_store).build(job.id, {})
+    ImageBuilder(ctx, store_for=region_store).build(job.id, {})
     done = jobs.get_job(ctx, ctl_account.id, job.id)
     assert done.status is JobStatus.FINISHED and done.transit_id is None
     assert done.image_id not in (None, job.image_id) and done.next_cycle_at is None
@@ -225,7 +202,7 @@ def test_cut_over_with_sync_runs_a_last_cycle_then_finishes(
 def test_cut_over_without_sync_keeps_the_last_image(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
 ) -> None:
-    ctx = _ctx(ctl_ctx)
+    ctx = build_ctx(ctl_ctx)
     job = _waiting(ctx, ctl_account, ctl_source)
     done = cutover.cut_over(ctx, ctl_account.id, job.id, sync_data=False)
     assert (done.status, done.image_id, done.transit_id) == (JobStatus.FINISHED, job.image_id,
@@ -239,7 +216,7 @@ def test_cut_over_without_sync_keeps_the_last_image(
 def test_deleting_a_source_keeps_its_finished_jobs_history(
     ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
 ) -> None:
-    ctx = _ctx(ctl_ctx)
+    ctx = build_ctx(ctl_ctx)
     done = cutover.cut_over(ctx, ctl_account.id, _waiting(ctx, ctl_account, ctl_source).id,
                             sync_data=False)
     ready = _new(ctx, ctl_account, ctl_source)

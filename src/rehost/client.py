@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from rehost.errorbody import error_fields
+
 API = "/api/v1"
 Document = dict[str, Any]
 
@@ -29,21 +31,10 @@ class ClientError(Exception):
 
 
 def _error_from(response: httpx.Response) -> ClientError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    detail = body.get("detail")
-    if isinstance(detail, dict):  # FastAPI wraps HTTPException payloads in "detail"
-        body = detail
-    return ClientError(
-        str(body.get("code") or f"HTTP{response.status_code}"),
-        str(body.get("message") or detail or response.reason_phrase),
-        request_id=str(body.get("request_id") or response.headers.get("x-request-id", "")),
-        status=response.status_code,
-    )
+    fields = error_fields(response.content, status=response.status_code,
+                          reason=response.reason_phrase)
+    return ClientError(fields.code, fields.message, status=response.status_code,
+                       request_id=fields.request_id or response.headers.get("x-request-id", ""))
 
 
 def trust(verify: str | bool) -> ssl.SSLContext | bool:

@@ -11,6 +11,7 @@ import urllib.request
 from typing import Any, Dict, Optional
 
 from rehost.agent.tls import set_tls12_floor
+from rehost.errorbody import error_fields
 
 API = "/api/v1"
 Document = Dict[str, Any]
@@ -101,14 +102,5 @@ def _document(raw: bytes) -> Document:
 
 
 def _refusal(exc: "urllib.error.HTTPError") -> AgentApiError:
-    try:
-        body = json.loads(exc.read().decode("utf-8"))
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    detail = body.get("detail")
-    if isinstance(detail, dict):  # FastAPI wraps HTTPException payloads in "detail"
-        body = detail
-    return AgentApiError(str(body.get("code") or f"HTTP{exc.code}"),
-                         str(body.get("message") or detail or exc.reason), status=exc.code)
+    fields = error_fields(exc.read(), status=exc.code, reason=str(exc.reason))
+    return AgentApiError(fields.code, fields.message, status=exc.code)

@@ -7,11 +7,12 @@ import os
 import random
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from rehost.diskfmt.extent import Extent
 from rehost.diskfmt.fat import fat_free_spans
 from rehost.diskfmt.reader import FileDisk
 
@@ -312,3 +313,13 @@ def e2fsck_all(disk: BuiltDisk, path: Path | None = None) -> dict[int, tuple[int
                               capture_output=True, text=True)
         results[p.number] = (proc.returncode, proc.stdout + proc.stderr)
     return results
+
+
+def copy_planned(src: Path, dst: Path, extents: Iterable[Extent]) -> None:
+    """What the sender + transit do: only planned extents land on a zeroed (sparse) target."""
+    with src.open("rb") as a, dst.open("wb") as b:
+        b.truncate(src.stat().st_size)
+        for ext in extents:
+            a.seek(ext.offset_bytes)
+            b.seek(ext.offset_bytes)
+            b.write(a.read(ext.length_bytes))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from diskfactory import MIB, run
+from diskfactory import MIB, copy_planned, run
 from fslayouts import (
     FsImage,
     LayoutDisk,
@@ -23,21 +23,11 @@ from fslayouts import (
     make_single_fs_disk,
     partition,
 )
-from rehost.diskfmt import Extent, describe_plan
+from rehost.diskfmt import describe_plan
 from rehost.diskfmt.e2tools import debugfs_cat
 
 # GPT + alignment gaps + PV label/metadata area, sent as they are
 METADATA_BYTES = 4 * MIB
-
-
-def _restore(src: Path, dst: Path, extents: tuple[Extent, ...]) -> None:
-    """What the sender + transit do: only planned extents land on a zeroed target."""
-    with src.open("rb") as a, dst.open("wb") as b:
-        b.truncate(src.stat().st_size)
-        for ext in extents:
-            a.seek(ext.offset_bytes)
-            b.seek(ext.offset_bytes)
-            b.write(a.read(ext.length_bytes))
 
 
 def _extract(image: Path, fs: FsImage, out: Path) -> Path:
@@ -100,7 +90,7 @@ def test_lvm_ext4_root_and_swap_send_only_used_blocks(lvm_ext4: LayoutDisk,
     assert plan.notes == ()
     _within_target(lvm_ext4, plan.planned_bytes)
     target = tmp_path / "target.img"
-    _restore(lvm_ext4.path, target, plan.extents)
+    copy_planned(lvm_ext4.path, target, plan.extents)
     for name in ("boot", "root"):
         fs = lvm_ext4.filesystems[name]
         proc = subprocess.run(["e2fsck", "-fn", f"{target}?offset={fs.start_bytes}"],
@@ -136,7 +126,7 @@ def test_lvm_xfs_root_is_planned_and_restores(lvm_xfs: LayoutDisk, tmp_path: Pat
     assert plan.notes == ()
     _within_target(lvm_xfs, plan.planned_bytes)
     target = tmp_path / "target.img"
-    _restore(lvm_xfs.path, target, plan.extents)
+    copy_planned(lvm_xfs.path, target, plan.extents)
     root = lvm_xfs.filesystems["root"]
     _check_xfs(_extract(target, root, tmp_path / "root.xfs"), root.files)
 
@@ -146,7 +136,7 @@ def test_xfs_partition(tmp_path: Path) -> None:
     plan = describe_plan(disk.path)
     assert plan.notes == ()
     _within_target(disk, plan.planned_bytes)
-    _restore(disk.path, tmp_path / "t.img", plan.extents)
+    copy_planned(disk.path, tmp_path / "t.img", plan.extents)
     fs = disk.filesystems["xfs"]
     _check_xfs(_extract(tmp_path / "t.img", fs, tmp_path / "x.xfs"), fs.files)
 
@@ -156,7 +146,7 @@ def test_btrfs_partition(tmp_path: Path) -> None:
     plan = describe_plan(disk.path)
     assert plan.notes == ()
     _within_target(disk, plan.planned_bytes)
-    _restore(disk.path, tmp_path / "t.img", plan.extents)
+    copy_planned(disk.path, tmp_path / "t.img", plan.extents)
     fs = disk.filesystems["btrfs"]
     img = _extract(tmp_path / "t.img", fs, tmp_path / "b.btrfs")
     proc = subprocess.run(["btrfs", "check", "--readonly", str(img)], capture_output=True,
@@ -174,7 +164,7 @@ def test_vfat_partition(tmp_path: Path) -> None:
     plan = describe_plan(disk.path)
     assert plan.notes == ()
     _within_target(disk, plan.planned_bytes)
-    _restore(disk.path, tmp_path / "t.img", plan.extents)
+    copy_planned(disk.path, tmp_path / "t.img", plan.extents)
     fs = disk.filesystems["vfat"]
     img = _extract(tmp_path / "t.img", fs, tmp_path / "f.fat")
     proc = subprocess.run(["fsck.vfat", "-n", str(img)], capture_output=True, text=True)
@@ -208,7 +198,7 @@ def test_ext4_in_an_lv_of_two_segments(tmp_path: Path) -> None:
     plan = describe_plan(image)
     assert plan.notes == ("LV vgseg/other: no filesystem recognised; copied whole",)
     assert plan.planned_bytes <= fs.used_bytes + 8 * MIB + METADATA_BYTES
-    _restore(image, tmp_path / "t.img", plan.extents)
+    copy_planned(image, tmp_path / "t.img", plan.extents)
     lv = tmp_path / "lv.ext4"
     with (tmp_path / "t.img").open("rb") as src, lv.open("wb") as out:
         for at in pieces:

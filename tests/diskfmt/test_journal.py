@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from diskfactory import run
+from diskfactory import copy_planned, run
 from rehost.diskfmt import Extent, describe_plan
 from rehost.diskfmt.e2tools import debugfs_cat
 from rehost.diskfmt.ext import probe_ext
@@ -40,16 +40,6 @@ def _stale_image(path: Path, size_mib: int, mkfs: tuple[str, ...]) -> None:
     with path.open("wb") as f:
         f.write(os.urandom(size_mib * MIB))
     run(*mkfs, "-q", "-F", "-E", "nodiscard", path)
-
-
-def _copy_plan(src: Path, dst: Path, extents: tuple[Extent, ...]) -> None:
-    """Rebuild a disk from the planned extents only (the rest reads as zeros)."""
-    with src.open("rb") as a, dst.open("wb") as b:
-        b.truncate(src.stat().st_size)
-        for ext in extents:
-            a.seek(ext.offset_bytes)
-            b.seek(ext.offset_bytes)
-            b.write(a.read(ext.length_bytes))
 
 
 def _planned(extents: tuple[Extent, ...], start: int, end: int) -> bool:
@@ -159,7 +149,7 @@ def test_mounted_fs_plan_is_small_and_replays_to_identical_files(
     if lagging:  # the case this is all about: the on-disk bitmaps alone would lose data
         assert _called_free(snap, blocks, bs) > 0
     target = tmp_path / "target.img"
-    _copy_plan(snap, target, plan.extents)
+    copy_planned(snap, target, plan.extents)
     assert _fsck(target) in (0, 1)
     assert _fsck(target) == 0  # clean after the replay
     for name, content in files.items():

@@ -12,6 +12,7 @@ from diskfactory import (
     BuiltDisk,
     PartSpec,
     compare_disks,
+    copy_planned,
     dumpe2fs_free_ranges,
     e2fsck_all,
     make_disk,
@@ -23,16 +24,6 @@ from rehost.diskfmt.holes import data_spans
 
 MIB = 1 << 20
 ALIGN = 4096
-
-
-def _copy_plan(src: Path, dst: Path, extents: list[Extent]) -> None:
-    """What the sender + transit do: copy only planned extents into a sparse file."""
-    with src.open("rb") as a, dst.open("wb") as b:
-        b.truncate(src.stat().st_size)
-        for ext in extents:
-            a.seek(ext.offset_bytes)
-            b.seek(ext.offset_bytes)
-            b.write(a.read(ext.length_bytes))
 
 
 def _assert_well_formed(extents: list[Extent], size: int) -> None:
@@ -64,7 +55,7 @@ def test_plan_skips_stale_free_space_and_keeps_everything_else(
     free = [r for p in disk.ext_partitions for r in dumpe2fs_free_ranges(disk.path, p.start_bytes)]
     assert _overlap(extents, free) == 0
     target = tmp_path / "target.img"
-    _copy_plan(disk.path, target, extents)
+    copy_planned(disk.path, target, extents)
     assert compare_disks(disk, target) == []
     assert all(rc == 0 for rc, _ in e2fsck_all(disk, target).values())
     for part in disk.ext_partitions:  # every file reads back through the filesystem
@@ -79,7 +70,7 @@ def test_plan_of_logical_partitions_keeps_ebrs(tmp_path: Path) -> None:
         PartSpec(fs="ext3", logical=True, files_bytes=MIB)))
     extents = plan_extents(disk.path)
     target = tmp_path / "target.img"
-    _copy_plan(disk.path, target, extents)
+    copy_planned(disk.path, target, extents)
     assert compare_disks(disk, target) == []
     assert [p.number for p in disk.ext_partitions] == [1, 5, 6]
     assert all(rc == 0 for rc, _ in e2fsck_all(disk, target).values())
@@ -124,7 +115,7 @@ def test_recovery_flag_with_an_empty_journal_still_skips_free_space(tmp_path: Pa
     free = dumpe2fs_free_ranges(disk.path, part.start_bytes)
     assert _overlap(list(plan.extents), free) == 0
     target = tmp_path / "target.img"
-    _copy_plan(disk.path, target, list(plan.extents))
+    copy_planned(disk.path, target, plan.extents)
     for name, content in part.files.items():
         assert debugfs_cat(target, part.start_bytes, f"/{name}") == content
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +21,12 @@ KEYS: dict[str, tuple[str, type]] = {
     "heartbeat_interval_s": ("REHOST_HEARTBEAT_INTERVAL_S", float),
     "log_format": ("REHOST_LOG_FORMAT", str),
     "log_level": ("REHOST_LOG_LEVEL", str),
+    "data_hello_timeout_s": ("REHOST_DATA_HELLO_TIMEOUT_S", float),
+    "data_max_connections": ("REHOST_DATA_MAX_CONNECTIONS", int),
+    "data_max_connections_per_ip": ("REHOST_DATA_MAX_CONNECTIONS_PER_IP", int),
+    "file_group": ("REHOST_FILE_GROUP", str),
+    "image_store_roots": ("REHOST_IMAGE_STORE_ROOTS", list),  # of folder paths
+    "local_accept_failed_checks": ("REHOST_LOCAL_ACCEPT_FAILED_CHECKS", bool),
 }
 
 
@@ -29,13 +36,17 @@ def _refuse(path: Path, en: str, zh: str) -> SettingsError:
 
 def _value(path: Path, key: str, raw: object) -> str:
     _env, kind = KEYS[key]
-    ok = isinstance(raw, kind) or (kind is float and isinstance(raw, int)
-                                   and not isinstance(raw, bool))
+    ok = (isinstance(raw, kind) and not (kind is int and isinstance(raw, bool))) or (
+        kind is float and isinstance(raw, int) and not isinstance(raw, bool))
+    if isinstance(raw, list):
+        ok = ok and all(isinstance(item, str) for item in raw)
     if not ok:
         raise _refuse(path, f"[server] {key} must be a {kind.__name__}, got {raw!r}",
                       f"[server] {key} 必须是 {kind.__name__} 类型，当前为 {raw!r}")
     if isinstance(raw, bool):
         return "true" if raw else "false"
+    if isinstance(raw, list):
+        return os.pathsep.join(raw)
     return str(raw)
 
 

@@ -33,8 +33,24 @@ def test_file_then_env_then_flags(tmp_path: Path) -> None:
     assert (flagged.listen, flagged.log_format) == ("127.0.0.1:9000", "text")
 
 
+def test_every_server_setting_can_come_from_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[server]\ndata_hello_timeout_s = 3\ndata_max_connections = 40\n'
+                 'data_max_connections_per_ip = 4\nfile_group = "root"\n'
+                 'image_store_roots = ["/srv/images", "/mnt/images"]\n'
+                 'local_accept_failed_checks = true\n')
+    settings = load_settings(env=merged_environment(str(path), {}))
+    limits = settings.data_port_limits
+    assert (limits.hello_timeout_s, limits.max_connections,
+            limits.max_connections_per_address) == (3.0, 40, 4)
+    assert settings.file_group == "root" and settings.local_accept_failed_checks
+    assert settings.image_store_roots == (Path("/srv/images"), Path("/mnt/images"))
+
+
 @pytest.mark.parametrize(("text", "named"), [
     ('[server]\nlisten_port = 1\n', "listen_port"),
+    ('[server]\ndata_max_connections = true\n', "data_max_connections must be a int"),
+    ('[server]\nimage_store_roots = "/srv"\n', "image_store_roots must be a list"),
+    ('[server]\nimage_store_roots = [1]\n', "image_store_roots must be a list"),
     ('[server]\nlisten = 7001\n', "listen must be a str"),
     ('[serverr]\nlisten = "a:1"\n', "serverr"),
     ('[server\n', "not valid TOML"),

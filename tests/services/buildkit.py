@@ -42,11 +42,12 @@ def region_store(region: Any) -> LocalImageStore:
 
 
 def synced_job(ctx: ServiceContext, account: Any, source: Any, *, region_id: str = "local",
-               source_gib: float, disk_mib: int) -> tuple[str, Path]:
+               source_gib: float, disk_mib: int,
+               request: JobRequest | None = None) -> tuple[str, Path]:
     """A started job whose transit holds a received system disk with 2 MiB of random data."""
     src = source(system_gib=source_gib, system_used_gib=0.001, min_gib=0.01)
     job = jobs.create_job(ctx, account.id, source_id=src.source_id, region_id=region_id,
-                          request=JobRequest(system_disk_size_gib=1))
+                          request=request or JobRequest(system_disk_size_gib=1))
     runs.start_job(ctx, account.id, job.id)
     with ctx.db.read() as session:
         row = lookup.active_transit(session, job.id)

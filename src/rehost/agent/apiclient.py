@@ -7,6 +7,7 @@ The portable agent cannot bring httpx: this client speaks the same four calls as
 import json
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any, Dict, Optional
 
@@ -57,9 +58,16 @@ class UrllibAgentClient:
         return self.call("POST", "/agent/heartbeat",
                          {} if inventory is None else {"inventory": inventory})
 
-    def poll_work(self) -> Document:
-        """What to do now (none / replicate / pause / stop)."""
-        return self.call("GET", "/agent/work")
+    def poll_work(self, *, wait_s: float = 0.0, known: str = "") -> Document:
+        """What to do now (none / replicate / pause / stop).
+
+        wait_s > 0: a long poll; the server answers as soon as its answer's tag differs from
+        `known` (rehost.etag), at the latest after wait_s.
+        """
+        if wait_s <= 0:
+            return self.call("GET", "/agent/work")
+        query = urllib.parse.urlencode({"wait": str(round(wait_s, 1)), "known": known})
+        return self.call("GET", "/agent/work?" + query)
 
     def report_error(self, *, job_id: str, code: str, message: str, hint: str = "",
                      hint_zh: str = "") -> Document:

@@ -11,6 +11,7 @@ from rehost.agent.apiclient import AgentApiError, UrllibAgentClient
 from rehost.agent.sender import send_job
 from rehost.agent.sendspec import SendDisk, SendError, SendSpec
 from rehost.agent.state import AgentState
+from rehost.etag import etag_of
 
 if TYPE_CHECKING:  # typing.Protocol is Python 3.8+; the agent runs on 3.6
     from typing import Protocol  # novermin: type checking only
@@ -19,6 +20,8 @@ else:
 
 log = logging.getLogger(__name__)
 DEFAULT_POLL_INTERVAL_S = 3.0
+# a long poll holds the answer up to this long (bounded so that a stop takes effect quickly)
+LONG_POLL_S = 5.0
 # after a completed send, give the transit this long to move the job on before sending again
 RESEND_GRACE_S = 30.0
 
@@ -27,7 +30,7 @@ class AgentApi(Protocol):
     """What the loop needs from the server (AgentClient, or a fake in tests)."""
 
     def heartbeat(self, *, inventory: "dict[str, Any] | None" = None) -> "dict[str, Any]": ...
-    def poll_work(self) -> "dict[str, Any]": ...
+    def poll_work(self, *, wait_s: float = 0.0, known: str = "") -> "dict[str, Any]": ...
     def report_error(self, *, job_id: str, code: str, message: str,
                      hint: str = "", hint_zh: str = "") -> "dict[str, Any]": ...
 
@@ -99,27 +102,49 @@ class AgentLoop:
         self.connections = connections
         self.current: Replication | None = None
         self._last_beat = float("-inf")
+        self._known = ""  # tag of the last answer: the server holds the next until it differs
+        self._long_poll = True  # until a server shows it answers at once (an older server)
 
     def run(self, stop: threading.Event) -> None:
         """Loop until stop is set; stops the running replication on the way out."""
         try:
             while not stop.is_set():
-                self.step()
-                stop.wait(self.poll_interval_s)
+                if not self.step():
+                    stop.wait(self.poll_interval_s)
         finally:
             self._halt()
 
-    def step(self) -> None:
-        """One round: heartbeat when due, then poll and act on the answer."""
+    def step(self) -> bool:
+        """One round: heartbeat when due, then poll and act on the answer.
+
+        Returns True when the poll was a long poll the server held (or that brought news):
+        the next poll can follow at once. False: wait the poll interval first.
+        """
         try:
             if self.clock() - self._last_beat >= self.heartbeat_interval_s:
                 self.api.heartbeat()
                 self._last_beat = self.clock()
-            work = self.api.poll_work()
+            wait = self._poll_wait()
+            started = self.clock()
+            work = self.api.poll_work(wait_s=wait, known=self._known) if wait else \
+                self.api.poll_work()
         except AgentApiError as exc:
             log.warning("server refused or unreachable: %s", exc)
-            return
+            return False
+        tag = etag_of(work)
+        changed, self._known = tag != self._known, tag
+        if wait >= 1.0 and not changed and self.clock() - started < wait / 2:
+            self._long_poll = False  # an older server answers at once: poll on a timer
+            log.info("the server does not hold polls; polling every %.1f s", self.poll_interval_s)
         self.act(work)
+        return self._long_poll
+
+    def _poll_wait(self) -> float:
+        """How long the server may hold this poll: never past the next heartbeat."""
+        if not self._long_poll or not self._known:
+            return 0.0  # the first poll answers at once and gives the tag to wait on
+        until_beat = self.heartbeat_interval_s - (self.clock() - self._last_beat)
+        return max(0.0, min(LONG_POLL_S, until_beat))
 
     def act(self, work: "dict[str, Any]") -> None:
         """Start, keep or stop the replication to match the server's instruction."""

@@ -99,7 +99,10 @@ def import_source(endpoint: str, code: str, code_id: str | None, name: str | Non
 @click.option("--heartbeat-interval", type=float, default=None,
               help="Seconds between heartbeats [default: the server's rate].")
 @click.option("--poll-interval", type=click.FloatRange(min=0.05), default=3.0,
-              show_default=True, help="Seconds between polls for work (pause/start reaction).")
+              show_default=True,
+              help="Seconds between polls for work when the server does not hold polls "
+                   "(older servers); rehost servers answer a held poll as soon as there is "
+                   "work.")
 def run(state_dir: Path, heartbeat_interval: float | None, poll_interval: float) -> None:
     """Keep the source online: heartbeat, poll for work, replicate disks."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

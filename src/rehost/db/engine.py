@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -56,6 +57,28 @@ def _pg_engine(url: str, *, schema: str | None) -> Engine:
     return engine
 
 
+class CommitCounter:
+    """How many write transactions this process committed (a long poll's wake-up signal).
+
+    Only this process's commits count: a poller also re-reads on a timer to see the writes of
+    other replicas.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value = 0
+
+    @property
+    def value(self) -> int:
+        """The current count."""
+        return self._value
+
+    def bump(self) -> None:
+        """One more committed write."""
+        with self._lock:
+            self._value += 1
+
+
 class Database:
     """Engines and sessions; `transaction()` for writes, `read()` for queries."""
 
@@ -70,12 +93,15 @@ class Database:
             self._read_engine = self.engine
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
         self._reader = sessionmaker(self._read_engine, expire_on_commit=False)
+        # bumped after every committed write of this process: long polls wake on it
+        self.commits = CommitCounter()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One write transaction: commit on success, roll back on any exception."""
         with self._writer() as session, session.begin():
             yield session
+        self.commits.bump()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -62,6 +62,9 @@ class BuildPlan:
     digests: tuple[tuple[int, str], ...] = ()  # (index, agreed whole-disk digest)
     accept_failed_checks: bool = False  # region setting: publish despite hard check failures
     adapt_guests: bool = False  # region setting: OS-adapt the guest (libguestfs) before checks
+    # no cycle writes the received disks after this build (a run-once job): the image store
+    # may hard-link them instead of copying; an incremental job's next cycle writes in place
+    received_final: bool = False
 
 
 def no_pause(step: str) -> None:
@@ -81,13 +84,15 @@ def run_build(plan: BuildPlan, *, store: ImageStore, now: datetime, log: JobLog,
     if plan.adapt_guests and prepare is not None:
         _require_guestfish()  # before any copy: a missing tool is not worth a retry loop
     store.discard_partial(plan.job_id)  # a publish a crash interrupted: start it again
-    build_dir = _working_copy(plan, log)
+    copied = _changes_disks(plan)
+    build_dir = _working_copy(plan, log) if copied else _in_place(plan, log)
     pause("copied")
     try:
         digests = dict(plan.digests)
         disks = tuple(
             BuildDisk(index=i, path=target_disk_path(build_dir, i), size_bytes=size,
-                      target_size_bytes=target, digest_hex=digests.get(i, ""))
+                      target_size_bytes=target, digest_hex=digests.get(i, ""),
+                      linkable=copied or plan.received_final)
             for i, size, target in sorted(plan.disks))
         request = BuildRequest(job_id=plan.job_id, source_id=plan.source_id,
                                image_id=plan.image_id, image_name=plan.image_name, disks=disks,
@@ -99,6 +104,25 @@ def run_build(plan: BuildPlan, *, store: ImageStore, now: datetime, log: JobLog,
         discard_working_copy(plan.work_dir)
     pause("published")
     return record, _verify_image(log, record, verify if plan.verify else None)
+
+
+def _changes_disks(plan: BuildPlan) -> bool:
+    """Whether a build step writes the disks: a resize or the guest's adaptation.
+
+    The checks only read (e2fsck -n, file reads), so a build that neither resizes nor adapts
+    needs no working copy: it reads the received disks in place, which stay untouched.
+    """
+    return plan.adapt_guests or any(size != target for _i, size, target in plan.disks)
+
+
+def _in_place(plan: BuildPlan, log: JobLog) -> Path:
+    """Build straight from the received disks (read-only steps only); no copy is made."""
+    discard_working_copy(plan.work_dir)  # what an earlier build that resized may have left
+    log(EventLevel.INFO, "Image.InPlace",
+        "No build step changes the disks: checked read-only where they were received "
+        "(no working copy).",
+        "没有构建步骤会修改磁盘：直接以只读方式检查接收到的磁盘（无需工作副本）。", "")
+    return plan.work_dir
 
 
 def _working_copy(plan: BuildPlan, log: JobLog) -> Path:
@@ -299,6 +323,7 @@ class ImageBuilder:
             verify=self._verify is not None and region.verify_after_migration,
             digests=tuple(sorted(digests.items())),
             accept_failed_checks=region.accept_failed_checks, adapt_guests=region.adapt_guests,
+            received_final=task.job.spec.run_once,
         )
         verifier = self._verify
         record, verify_text = run_build(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import re
 import shutil
@@ -11,9 +12,12 @@ import uuid
 from pathlib import Path
 
 from rehost.imaging.sparse import copy_range_out
+from rehost.imaging.workcopy import clone_file
 from rehost.storage.manifest import MANIFEST_FILE, ImageDisk, ImageRecord, read_manifest
 from rehost.storage.ports import DraftDisk, ImageDraft
 
+# another file system, or one without hard links: fall back to a reflink or a copy
+_NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP, errno.ENOTSUP}
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -100,7 +104,7 @@ class LocalImageStore:
                             str(disk.path), str(tmp / name)], check=True, capture_output=True)
             _fsync_file(tmp / name)
         else:
-            copy_sparse(disk.path, tmp / name)
+            place_disk(disk.path, tmp / name, linkable=disk.linkable)
         return ImageDisk(disk.index, name, "qcow2" if fmt == "qcow2" else "raw", size,
                          disk.digest_hex)
 
@@ -110,6 +114,25 @@ def _partial_prefix(job_id: str) -> str:
     if not _SAFE_ID.match(job_id):
         raise StoreError(f"invalid job id {job_id!r}")
     return f".tmp-{job_id}-"
+
+
+def place_disk(src: Path, dst: Path, *, linkable: bool) -> str:
+    """Put src at dst without copying its bytes where the file system allows, durably.
+
+    A hard link when nothing writes src afterwards (linkable), else a reflink (shared extents,
+    copy-on-write), else a sparse copy. Returns how ("hard link", "reflink", "sparse copy").
+    """
+    if linkable:
+        try:
+            os.link(src, dst)
+            _fsync_file(dst)
+            return "hard link"
+        except OSError as exc:
+            if exc.errno not in _NO_LINK:
+                raise
+    method = clone_file(src, dst)
+    _fsync_file(dst)
+    return method
 
 
 def copy_sparse(src: Path, dst: Path) -> None:

@@ -17,6 +17,9 @@ class DraftDisk:
     index: int
     path: Path
     digest_hex: str
+    # nothing writes path after the publish (a build's working copy, or the received disk of a
+    # job that sends no further cycle): the store may hard-link it instead of copying
+    linkable: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ class BuildDisk:
     size_bytes: int
     target_size_bytes: int
     digest_hex: str
+    linkable: bool = False  # nothing writes path after the publish: the store may link it
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,7 @@ def build_image(
         name=request.image_name,
         source_id=request.source_id,
         job_id=request.job_id,
-        disks=tuple(DraftDisk(d.index, d.path, d.digest_hex) for d in request.disks),
+        disks=tuple(DraftDisk(d.index, d.path, d.digest_hex, d.linkable) for d in request.disks),
         disk_format=request.disk_format,
         checks=checks,
         boot_mode=request.boot_mode,

@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
+from rehost.api import longpoll
 from rehost.api.deps import AgentToken, Ctx
 from rehost.api.schemas import Model
 from rehost.services import agents
 
 router = APIRouter(prefix="/agent", tags=["agent"])
+MAX_WAIT_S = 20.0
 
 
 class ImportIn(Model):
@@ -59,9 +61,24 @@ def heartbeat(body: HeartbeatIn, ctx: Ctx, token: AgentToken) -> dict[str, Any]:
 
 
 @router.get("/work")
-def poll_work(ctx: Ctx, token: AgentToken) -> dict[str, Any]:
-    """What the agent should do now: replicate / pause / none."""
-    return asdict(agents.poll_work(ctx, token))
+async def poll_work(
+    ctx: Ctx, token: AgentToken, request: Request, response: Response,
+    wait: float = Query(0.0, ge=0.0, le=MAX_WAIT_S,
+                        description="Long poll: hold the answer up to this many seconds "
+                                    "while it still has the ETag `known`"),
+    known: str = Query("", max_length=64, description="ETag of the answer the agent has"),
+) -> dict[str, Any]:
+    """What the agent should do now: replicate / pause / none.
+
+    With `wait`, the answer comes as soon as it differs from `known` (a job started, paused
+    or changed), so work reaches the agent within a fraction of a second instead of a poll
+    interval.
+    """
+    item = await longpoll.wait_for_change(
+        lambda: asdict(agents.poll_work(ctx, token)), known=known, wait_s=wait,
+        commits=ctx.db.commits, gone=request.is_disconnected)
+    response.headers["ETag"] = item.etag
+    return item.doc
 
 
 @router.post("/error")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from test_api_rest import basic, import_source
 
 from rehost.agent.main import AgentLoop
 from rehost.api.app import create_app
@@ -18,7 +19,6 @@ from rehost.domain.rules import JobRequest
 from rehost.etag import etag_of
 from rehost.services import accounts, jobs, runs
 from rehost.services.context import ServiceContext
-from test_api_rest import basic, import_source
 
 
 @pytest.fixture

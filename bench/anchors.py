@@ -9,6 +9,8 @@ local), partclone.ext4 | zstd -1 | socat over TCP to partclone's restore, qemu-i
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import shutil
 import subprocess
 import time
@@ -34,15 +36,18 @@ def _timed(run: Callable[[], Path]) -> float:
 
 
 @contextlib.contextmanager
-def _partition_device(disk: Path) -> Iterator[str]:
-    """The reference disk's ext4 partition as a read-only loop device."""
-    dev = subprocess.run(["losetup", "--find", "--show", "--read-only", "--partscan",
-                          str(disk)], check=True, capture_output=True, text=True).stdout.strip()
+def _partition_device(disk: Path) -> Iterator[tuple[str, int]]:
+    """The reference disk's ext4 partition as a read-only loop device (offset + size limit:
+    containers often have no udev to create the partition nodes of --partscan)."""
+    table = json.loads(subprocess.run(["sfdisk", "-J", str(disk)], check=True,
+                                      capture_output=True, text=True).stdout)
+    part = table["partitiontable"]["partitions"][0]
+    dev = subprocess.run(["losetup", "--find", "--show", "--read-only",
+                          "--offset", str(part["start"] * 512),
+                          "--sizelimit", str(part["size"] * 512), str(disk)],
+                         check=True, capture_output=True, text=True).stdout.strip()
     try:
-        deadline = time.monotonic() + 10
-        while not Path(f"{dev}p1").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield f"{dev}p1"
+        yield dev, part["size"] * 512
     finally:
         subprocess.run(["losetup", "-d", dev], check=False)
 
@@ -76,8 +81,10 @@ def partclone_pipe(disk: Path, work: Path) -> float:
     """partclone.ext4 -c | zstd -1 | socat TCP -> socat | zstd -d | partclone.ext4 -r."""
     out = _fresh(work) / "part.img"
     port = free_port_pair()
-    with _partition_device(disk) as part:
+    with _partition_device(disk) as (part, size):
         def run() -> Path:
+            out.touch()
+            os.truncate(out, size)  # partclone restores only into a partition of the size
             receiver = subprocess.Popen(
                 ["sh", "-c", f"socat -u TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr STDOUT"
                              f" | zstd -d -q | partclone.ext4 -q -r -s - -O {out}"],

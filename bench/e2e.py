@@ -5,7 +5,8 @@ reference disk, interleaved and in a rotating order, from a cold page cache (dro
 every run when the bench runs as root; it says so when it cannot). Medians over the rounds and
 ratios of medians are printed in the same run, phase by phase from the job's own log:
 
-- pickup: `job create` returned -> the agent started sending (first Syncing event);
+- pickup: `rehost job create` started -> the agent started sending (first Syncing event);
+  it includes the CLI's own start-up;
 - data: first Syncing event -> the transit reported every disk received (Processing began);
 - processing: Processing began -> the image was published;
 - finish: published -> `rehost job wait` returned Finished.
@@ -51,28 +52,27 @@ def rehost_run(disk: Path, work: Path, *, compress_level: int) -> RehostRun:
         started = time.time()
         job = plane.cli("job", "create", "--source", source, "--region", "local",
                         "--mode", "immediate", "--compress-level", str(compress_level))
-        created = time.time()
         done = plane.cli("job", "wait", str(job["job_id"]), "--interval", "0.1",
                          "--timeout", "900")
         ended = time.time()
         if done["status"] != "Finished":
             raise RuntimeError(f"job ended {done['status']}: {done.get('error_code')}")
         events = plane.cli("job", "logs", str(job["job_id"]))["events"]
-        return RehostRun(ended - started, _phases(events, created, ended),
+        return RehostRun(ended - started, _phases(events, started, ended),
                          int(done.get("wire_bytes") or 0))
     finally:
         plane.close()
 
 
-def _phases(events: Sequence[dict[str, Any]], created: float, ended: float) -> dict[str, float]:
+def _phases(events: Sequence[dict[str, Any]], started: float, ended: float) -> dict[str, float]:
     """Phase durations from the job log's first event of each business status."""
     marks = {"data": _first(events, ("Syncing", "Agent.SendPlan")),
              "processing": _first(events, ("Processing",)),
              "published": _first(events, ("Image.Published", "Image.Created", "Cleaning"))}
-    data = marks["data"] or created
+    data = marks["data"] or started
     processing = marks["processing"] or data
     published = marks["published"] or ended
-    return {"pickup": data - created, "data": processing - data,
+    return {"pickup": data - started, "data": processing - data,
             "processing": published - processing, "finish": ended - published}
 
 

@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import fs_layouts, tools
+from bench import e2e, fs_layouts, tools
 from bench.refdisk import reference_disk
 from bench.rehost_run import RunResult, migrate
 
@@ -55,6 +55,8 @@ def main() -> None:
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     if not args.skip_limit:
         _limit_runs(disk, work, runs)
+    print("\nend to end through the real processes (bench.e2e: server, agent, CLI; cold cache):")
+    e2e.main(["--cache", str(args.cache), "--rounds", str(max(5, args.repeat))])
 
 
 def _report(ref: dict[str, list[tools.ToolTime]],

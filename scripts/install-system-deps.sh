@@ -24,6 +24,8 @@ if [[ "$profile" == test ]]; then
   need+=([chromium]=chromium [chromedriver]=chromium-driver [pg_ctlcluster]=postgresql
          [curl]=curl [sha256sum]=coreutils  # tests/e2e/test_agent_installer.py
          [initdb]=postgresql [pg_dump]=postgresql-client [systemd-analyze]=systemd)
+  # make bench's anchors: partclone.ext4 | zstd | socat (bench/anchors.py)
+  need+=([partclone.ext4]=partclone [socat]=socat [losetup]=mount)
 fi
 files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/lib/syslinux/mbr/mbr.bin:syslinux-common
        /usr/lib/grub/x86_64-efi/modinfo.sh:grub-efi-amd64-bin /usr/lib/grub/i386-pc/modinfo.sh:grub-pc-bin

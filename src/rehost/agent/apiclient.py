@@ -12,6 +12,8 @@ from typing import Any, Dict, Optional
 
 from rehost.agent.tls import set_tls12_floor
 from rehost.errorbody import error_fields
+from rehost.protocol.work import WorkItem
+from rehost.wire import WireError
 
 API = "/api/v1"
 Document = Dict[str, Any]
@@ -57,9 +59,13 @@ class UrllibAgentClient:
         return self.call("POST", "/agent/heartbeat",
                          {} if inventory is None else {"inventory": inventory})
 
-    def poll_work(self) -> Document:
+    def poll_work(self) -> "WorkItem":
         """What to do now (none / replicate / pause / stop)."""
-        return self.call("GET", "/agent/work")
+        doc = self.call("GET", "/agent/work")
+        try:
+            return WorkItem.from_json(doc)
+        except WireError as exc:  # a server of another version: refuse, poll again later
+            raise AgentApiError(exc.code, exc.message) from exc
 
     def report_error(self, *, job_id: str, code: str, message: str, hint: str = "",
                      hint_zh: str = "") -> Document:

@@ -15,6 +15,8 @@ from rehost.cli import agent_state
 from rehost.cli import output as out
 from rehost.cli.agent_state import AgentState, AgentStateError
 from rehost.client import AgentClient, ClientError
+from rehost.protocol.work import WorkItem
+from rehost.wire import WireError
 
 log = logging.getLogger(__name__)
 
@@ -138,14 +140,14 @@ def control_loop(state: AgentState, *, interval_s: float, stop: threading.Event)
         client.close()
 
 
-def beat_and_poll(client: AgentClient) -> dict[str, Any] | None:
+def beat_and_poll(client: AgentClient) -> WorkItem | None:
     """One heartbeat + one work poll; errors are logged and retried next round."""
     try:
         client.heartbeat()
         work = client.poll_work()
-    except ClientError as exc:
+    except (ClientError, WireError) as exc:
         log.warning("server refused or unreachable: %s", exc)
         return None
-    if work.get("action") not in (None, "none"):
-        log.info("work received: %s (job %s)", work.get("action"), work.get("job_id"))
+    if work.action != "none":
+        log.info("work received: %s (job %s)", work.action, work.job_id)
     return work

@@ -73,9 +73,9 @@ def req_list(doc: Doc, key: str, where: str, code: str = BAD_MESSAGE,
              default: "object" = _MISSING) -> "List[object]":
     """A list field."""
     value = doc.get(key, default)
-    if not isinstance(value, list):
+    if not isinstance(value, (list, tuple)):  # tuples: documents built in Python
         raise bad(where, key, "a list", "列表", code)
-    return value
+    return list(value)
 
 
 def req_docs(doc: Doc, key: str, where: str, code: str = BAD_MESSAGE,

@@ -137,7 +137,7 @@ class BuildOrder(NamedTuple):
 def _triples(doc: Doc, where: str) -> "Tuple[Tuple[int, int, int], ...]":
     out = []
     for item in req_list(doc, "disks", where):
-        if not (isinstance(item, list) and len(item) == 3
+        if not (isinstance(item, (list, tuple)) and len(item) == 3
                 and all(isinstance(n, int) and not isinstance(n, bool) for n in item)):
             raise bad(where, "disks", "a list of [index, size, target size]",
                       "[序号, 大小, 目标大小] 的列表", BAD_MESSAGE)

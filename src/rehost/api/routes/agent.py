@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
@@ -61,7 +60,7 @@ def heartbeat(body: HeartbeatIn, ctx: Ctx, token: AgentToken) -> dict[str, Any]:
 @router.get("/work")
 def poll_work(ctx: Ctx, token: AgentToken) -> dict[str, Any]:
     """What the agent should do now: replicate / pause / none."""
-    return asdict(agents.poll_work(ctx, token))
+    return agents.poll_work(ctx, token).to_json()
 
 
 @router.post("/error")

@@ -17,6 +17,7 @@ from pydantic import Field
 from rehost.api.deps import Account, AgentToken, Ctx
 from rehost.api.schemas import Model
 from rehost.pki import issue_transit_cert, load_or_create_ca
+from rehost.protocol import hostapi
 from rehost.services import host_codes, host_work, transit_hosts
 from rehost.services.host_codes import HostCode
 from rehost.services.transit_hosts import TransitHost
@@ -197,10 +198,10 @@ def lookup(body: LookupIn, ctx: Ctx, host: Host) -> dict[str, Any]:
     """The job of a data token if its transit is on this host and it may send now."""
     found = host_work.lookup(ctx, host, body.data_token)
     if found is None:
-        return {"job": None}
+        return hostapi.lookup_json(None)
     spec, transit_id = found
-    return {"job": {"job_id": spec.job_id, "transit_id": transit_id, "checksum": spec.checksum,
-                    "disks": [asdict(d) for d in spec.disks]}}
+    disks = tuple(hostapi.HostDisk(d.index, d.size_bytes, d.target_size_bytes) for d in spec.disks)
+    return hostapi.lookup_json(hostapi.HostJob(spec.job_id, transit_id, spec.checksum, disks))
 
 
 @router.post("/self/progress")
@@ -230,10 +231,17 @@ def sync_failed(body: FailureIn, ctx: Ctx, host: Host) -> dict[str, Any]:
 def work(body: WorkIn, ctx: Ctx, host: Host) -> dict[str, Any]:
     """Jobs to disconnect, transits to release, images to build and images to delete."""
     todo = host_work.work(ctx, host, body.transits, body.images)
-    builds = [{"transit_id": b.transit_id, **asdict(b.plan), "work_dir": ""} for b in todo.build]
-    return {"disconnect": list(todo.disconnect),
-            "release": [{"transit_id": t, "job_id": j} for t, j in todo.release],
-            "build": builds, "delete_images": list(todo.delete_images)}
+    return hostapi.WorkOrders(
+        disconnect=todo.disconnect,
+        release=tuple(hostapi.Release(t, j) for t, j in todo.release),
+        build=tuple(hostapi.BuildOrder(
+            transit_id=b.transit_id, job_id=b.plan.job_id, source_id=b.plan.source_id,
+            image_id=b.plan.image_id, image_name=b.plan.image_name, disks=b.plan.disks,
+            boot_mode=b.plan.boot_mode, disk_format=b.plan.disk_format, verify=b.plan.verify,
+            accept_failed_checks=b.plan.accept_failed_checks,
+            adapt_guests=b.plan.adapt_guests, digests=b.plan.digests) for b in todo.build),
+        delete_images=todo.delete_images,
+    ).to_json()
 
 
 @router.post("/self/jobs/{job_id}/log")

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from rehost.api.deps import AgentToken, Ctx
 from rehost.api.schemas import Model
+from rehost.api.schemas.hosts import AgentBeatOut, ErrorReported, ImportOut, WorkItemOut
 from rehost.services import agents
 
 router = APIRouter(prefix="/agent", tags=["agent"])
@@ -40,32 +41,32 @@ class ErrorIn(Model):
 
 
 @router.post("/import", status_code=201)
-def import_source(body: ImportIn, ctx: Ctx) -> dict[str, Any]:
+def import_source(body: ImportIn, ctx: Ctx) -> ImportOut:
     """Register this machine as a source; returns its id, agent token and server CA (once)."""
     result = agents.import_source(ctx, code_id=body.code_id, code=body.code,
                                   inventory=body.inventory, name=body.name)
-    return {"source_id": result.source_id, "agent_token": result.agent_token,
-            "server_ca_pem": result.server_ca_pem,
-            "heartbeat_interval_s": ctx.settings.heartbeat_interval_s}
+    return ImportOut(source_id=result.source_id, agent_token=result.agent_token,
+                     server_ca_pem=result.server_ca_pem,
+                     heartbeat_interval_s=ctx.settings.heartbeat_interval_s)
 
 
 @router.post("/heartbeat")
-def heartbeat(body: HeartbeatIn, ctx: Ctx, token: AgentToken) -> dict[str, Any]:
+def heartbeat(body: HeartbeatIn, ctx: Ctx, token: AgentToken) -> AgentBeatOut:
     """Keep the source online (optionally with a fresh inventory)."""
     source = agents.heartbeat(ctx, token, inventory=body.inventory)
-    return {"source_id": source.id, "state": source.state,
-            "heartbeat_interval_s": ctx.settings.heartbeat_interval_s}
+    return AgentBeatOut(source_id=source.id, state=source.state,
+                        heartbeat_interval_s=ctx.settings.heartbeat_interval_s)
 
 
 @router.get("/work")
-def poll_work(ctx: Ctx, token: AgentToken) -> dict[str, Any]:
+def poll_work(ctx: Ctx, token: AgentToken) -> WorkItemOut:
     """What the agent should do now: replicate / pause / none."""
-    return agents.poll_work(ctx, token).to_json()
+    return WorkItemOut.model_validate(agents.poll_work(ctx, token).to_json())
 
 
 @router.post("/error")
-def report_error(body: ErrorIn, ctx: Ctx, token: AgentToken) -> dict[str, Any]:
+def report_error(body: ErrorIn, ctx: Ctx, token: AgentToken) -> ErrorReported:
     """Report a failure of the agent's job (→ InError with the code and hint)."""
     job = agents.report_error(ctx, token, job_id=body.job_id, code=body.code,
                               message=body.message, hint=body.hint, hint_zh=body.hint_zh)
-    return {"job_id": job.id, "status": job.status, "error_code": job.error_code}
+    return ErrorReported(job_id=job.id, status=job.status, error_code=job.error_code)

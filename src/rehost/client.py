@@ -220,7 +220,8 @@ class RehostClient:
     def list_tags(self, resource_type: str, *, resource_ids: list[str] | None = None,
                   tags: list[str] | None = None, offset: int = 0) -> Document:
         """Tags of jobs or sources (`tags`: key or key=value filters)."""
-        params: dict[str, Any] = {"resource_type": resource_type, "offset": offset}
+        params: dict[str, str | int | list[str]] = {"resource_type": resource_type,
+                                                    "offset": offset}
         if resource_ids:
             params["resource_id"] = resource_ids
         if tags:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import threading
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -21,7 +19,7 @@ from rehost.wire import WireError
 log = logging.getLogger(__name__)
 
 
-def inventory_for(system_disk: str | None, data_disks: tuple[str, ...]) -> dict[str, Any]:
+def inventory_for(system_disk: str | None, data_disks: tuple[str, ...]) -> dict[str, object]:
     """Discover the real server, or the given disk image files."""
     from rehost.agent import discovery
 
@@ -32,8 +30,7 @@ def inventory_for(system_disk: str | None, data_disks: tuple[str, ...]) -> dict[
             found = discovery.discover_server()
     except discovery.DiscoveryError as exc:
         raise click.ClickException(str(exc)) from exc
-    document: dict[str, Any] = json.loads(found.to_json())
-    return document
+    return found.to_dict()
 
 
 def split_code(code_id: str | None, code: str) -> tuple[str, str]:

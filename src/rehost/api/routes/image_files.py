@@ -23,7 +23,10 @@ class ExportIn(BaseModel):
 
 
 @router.get("/images/{image_id}/disks/{index}", tags=["images"], response_class=FileResponse,
-            responses={206: {"description": "the requested byte range"}})
+            responses={200: {"content": {"application/octet-stream": {}},
+                              "description": "the disk file"},
+                       206: {"content": {"application/octet-stream": {}},
+                             "description": "the requested byte range"}})
 def download_disk(image_id: str, index: int, ctx: Ctx, account: Account,
                   format: Annotated[str, Query()] = "") -> FileResponse:
     """Download one disk (Range requests resume); `format` picks an earlier export."""

@@ -4,7 +4,7 @@ events."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 
@@ -28,6 +28,7 @@ from rehost.domain.models import DataDiskSpec, ExecutionMode
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import parse_business_status, parse_job_status
 from rehost.domain.tags import ResourceType, Tag
+from rehost.jsonvalue import JsonObject
 from rehost.services import cutover, idempotency, images, jobs, runs, tags
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -70,7 +71,7 @@ def to_request(body: JobCreateIn | JobModifyIn) -> JobRequest:
 def create_job(body: JobCreateIn, ctx: Ctx, account: Account, lang: Lang = "en") -> JobOut:
     """Create a migration job (execution_mode immediate starts it; client_token: idempotent)."""
 
-    def create() -> dict[str, Any]:
+    def create() -> JsonObject:
         job = jobs.create_job(ctx, account, source_id=body.source_id, region_id=body.region_id,
                               request=to_request(body),
                               tags=[Tag(t.key, t.value) for t in body.tags or []])
@@ -80,7 +81,7 @@ def create_job(body: JobCreateIn, ctx: Ctx, account: Account, lang: Lang = "en")
     created = idempotency.run_once(
         ctx, account, action="rest:create_job", token=body.client_token or "",
         digest=params_digest((k, json.dumps(v)) for k, v in fields.items()), run=create)
-    return job_out(jobs.get_job(ctx, account, created["job_id"]), lang=lang)
+    return job_out(jobs.get_job(ctx, account, str(created["job_id"])), lang=lang)
 
 
 @router.get("")

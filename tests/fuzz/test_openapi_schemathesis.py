@@ -38,7 +38,8 @@ def _auth(ctx: ServiceContext, account: Any) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-def test_no_server_errors_and_every_answer_conforms(ctl_ctx: ServiceContext, ctl_account: Any) -> None:
+def test_no_server_errors_and_every_answer_conforms(ctl_ctx: ServiceContext,
+                                                   ctl_account: Any) -> None:
     app = create_app(ctl_ctx.settings, context=ctl_ctx)
     schema = schemathesis.openapi.from_asgi(f"{API_PREFIX}/openapi.json", app)
     headers = _auth(ctl_ctx, ctl_account)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from rehost.errorbody import error_fields
+from rehost.protocol.work import WorkItem
 
 API = "/api/v1"
 Document = dict[str, Any]
@@ -219,7 +220,8 @@ class RehostClient:
     def list_tags(self, resource_type: str, *, resource_ids: list[str] | None = None,
                   tags: list[str] | None = None, offset: int = 0) -> Document:
         """Tags of jobs or sources (`tags`: key or key=value filters)."""
-        params: dict[str, Any] = {"resource_type": resource_type, "offset": offset}
+        params: dict[str, str | int | list[str]] = {"resource_type": resource_type,
+                                                    "offset": offset}
         if resource_ids:
             params["resource_id"] = resource_ids
         if tags:
@@ -300,9 +302,9 @@ class AgentClient:
         return dict(self.transport.call("POST", "/agent/heartbeat",
                                         json=_present({"inventory": inventory})))
 
-    def poll_work(self) -> Document:
+    def poll_work(self) -> WorkItem:
         """What to do now (none / replicate / pause / stop)."""
-        return dict(self.transport.call("GET", "/agent/work"))
+        return WorkItem.from_json(dict(self.transport.call("GET", "/agent/work")))
 
     def report_error(self, *, job_id: str, code: str, message: str, hint: str = "",
                      hint_zh: str = "") -> Document:

@@ -7,7 +7,6 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
@@ -28,13 +27,16 @@ def _occupied(en: str, zh: str) -> errors.InvalidStatus:
     return errors.InvalidStatus("RestoreTarget.NotEmpty", en, zh)
 
 
-def read_manifest(staging: Path) -> dict[str, Any]:
+def read_manifest(staging: Path) -> dict[str, object]:
     """The archive's manifest, checked against this rehost's format and schema."""
     try:
-        doc: dict[str, Any] = json.loads((staging / MANIFEST).read_text())
+        doc = json.loads((staging / MANIFEST).read_text())
     except (OSError, ValueError) as exc:
         raise _refuse("not a rehost backup: manifest.json is missing or not JSON",
                       "不是 rehost 备份：缺少 manifest.json 或其不是 JSON") from exc
+    if not isinstance(doc, dict):
+        raise _refuse("not a rehost backup: manifest.json is not an object",
+                      "不是 rehost 备份：manifest.json 不是对象")
     if doc.get("format") != FORMAT:
         raise _refuse(f"backup format {doc.get('format')!r} is not {FORMAT}; restore it with "
                       "the rehost version that wrote it",
@@ -83,10 +85,19 @@ def _restore_postgres(url: str, staging: Path, *, force: bool) -> None:
              what="pg_restore")
 
 
-def _restore_files(settings: Settings, staging: Path, doc: dict[str, Any], *,
+def _names(doc: dict[str, object], key: str) -> list[str]:
+    """A list of names in the manifest ([] when absent)."""
+    value = doc.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _refuse(f"manifest.json: {key!r} is not a list of names",
+                      f"manifest.json：{key!r} 不是名称列表")
+    return [str(v) for v in value]
+
+
+def _restore_files(settings: Settings, staging: Path, doc: dict[str, object], *,
                    force: bool) -> None:
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for name in doc.get("secrets", []):
+    for name in _names(doc, "secrets"):
         src, dst = staging / "secrets" / name, settings.data_dir / name
         if dst.exists() and not force:
             raise _occupied(f"{dst} exists; pass --force to replace it",
@@ -94,13 +105,13 @@ def _restore_files(settings: Settings, staging: Path, doc: dict[str, Any], *,
         if dst.is_dir():
             shutil.rmtree(dst)
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
-    for number, store in enumerate(doc.get("image_stores", [])):
+    for number, store in enumerate(_names(doc, "image_stores")):
         src = staging / "images" / str(number)
         if src.is_dir():
             shutil.copytree(src, store, dirs_exist_ok=True)
 
 
-def restore_backup(settings: Settings, archive: Path, *, force: bool) -> dict[str, Any]:
+def restore_backup(settings: Settings, archive: Path, *, force: bool) -> dict[str, object]:
     """Restore database, secrets and (if archived) image stores; returns the manifest."""
     with tempfile.TemporaryDirectory(prefix="rehost-restore-") as tmp:
         staging = Path(tmp)

@@ -27,7 +27,7 @@ import socket
 import ssl
 import struct
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 try:  # optional accelerator: the portable agent runs without it
     import xxhash
@@ -184,13 +184,13 @@ def scatter_pieces(cell: memoryview, pieces: "Sequence[tuple[int, int]]",
         cell[pos:] = zero_bytes(len(cell) - pos)
 
 
-def pack_control(ftype: "FrameType", doc: "dict[str, Any]") -> bytes:
+def pack_control(ftype: "FrameType", doc: "dict[str, object]") -> bytes:
     """A control frame with a JSON body."""
     body = json.dumps(doc, separators=(",", ":")).encode()
     return FRAME_HEADER.pack(MAGIC, PROTOCOL_VERSION, ftype, len(body)) + body
 
 
-def unpack_control(body: memoryview) -> "dict[str, Any]":
+def unpack_control(body: memoryview) -> "dict[str, object]":
     """Parse the JSON body of a control frame."""
     try:
         doc = json.loads(bytes(body))

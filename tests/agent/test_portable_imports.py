@@ -18,7 +18,7 @@ AGENT_MODULES = ("rehost.agent.main", "rehost.agent.discovery", "rehost.agent.se
                  "rehost.agent.apiclient", "rehost.agent.state", "rehost.agent.tls",
                  "rehost.agent.cli", "rehost.agent.preflight", "rehost.agent.sysblock")
 CLOSURE = ("rehost/agent", "rehost/wire.py", "rehost/diskfmt", "rehost/privatefile.py",
-           "rehost/errorbody.py", "rehost/etag.py")
+           "rehost/errorbody.py", "rehost/protocol")
 
 PROBE = """
 import importlib, importlib.abc, sys
@@ -45,9 +45,8 @@ def test_agent_imports_under_isolated_python_with_server_stack_blocked() -> None
     loaded = set(proc.stdout.split())
     assert set(AGENT_MODULES) <= loaded
     outside = {m for m in loaded
-               if not m.startswith(("rehost.agent", "rehost.diskfmt"))
-               and m not in ("rehost.wire", "rehost.privatefile", "rehost.errorbody",
-                             "rehost.etag")}
+               if not m.startswith(("rehost.agent", "rehost.diskfmt", "rehost.protocol"))
+               and m not in ("rehost.wire", "rehost.privatefile", "rehost.errorbody")}
     assert not outside, f"the agent pulls in server modules: {sorted(outside)}"
 
 

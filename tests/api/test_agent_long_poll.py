@@ -16,7 +16,8 @@ from test_api_rest import basic, import_source
 from rehost.agent.main import AgentLoop
 from rehost.api.app import create_app
 from rehost.domain.rules import JobRequest
-from rehost.etag import etag_of
+from rehost.protocol.etag import etag_of
+from rehost.protocol.work import WorkItem
 from rehost.services import accounts, jobs, runs
 from rehost.services.context import ServiceContext
 
@@ -45,7 +46,9 @@ def test_a_held_poll_answers_as_soon_as_a_job_starts(
     client: TestClient, agent: dict[str, Any], ctl_ctx: ServiceContext, ctl_account: Any
 ) -> None:
     first = _poll(client, agent)
-    assert first.status_code == 200 and first.headers["ETag"] == etag_of(first.json())
+    assert first.status_code == 200
+    # the agent tags what it parsed the same way: its `known` is the server's ETag
+    assert first.headers["ETag"] == etag_of(WorkItem.from_json(first.json()).to_json())
 
     def start_later() -> None:
         time.sleep(0.5)
@@ -89,9 +92,9 @@ class ImpatientServer:
     def heartbeat(self, *, inventory: dict[str, Any] | None = None) -> dict[str, Any]:
         return {}
 
-    def poll_work(self, *, wait_s: float = 0.0, known: str = "") -> dict[str, Any]:
+    def poll_work(self, *, wait_s: float = 0.0, known: str = "") -> WorkItem:
         self.polls.append(wait_s)
-        return {"action": "none"}
+        return WorkItem(action="none")
 
     def report_error(self, **_: Any) -> dict[str, Any]:
         return {}

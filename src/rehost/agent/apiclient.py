@@ -13,6 +13,8 @@ from typing import Any, Dict, Optional
 
 from rehost.agent.tls import set_tls12_floor
 from rehost.errorbody import error_fields
+from rehost.protocol.work import WorkItem
+from rehost.wire import WireError
 
 API = "/api/v1"
 Document = Dict[str, Any]
@@ -58,16 +60,21 @@ class UrllibAgentClient:
         return self.call("POST", "/agent/heartbeat",
                          {} if inventory is None else {"inventory": inventory})
 
-    def poll_work(self, *, wait_s: float = 0.0, known: str = "") -> Document:
+    def poll_work(self, *, wait_s: float = 0.0, known: str = "") -> "WorkItem":
         """What to do now (none / replicate / pause / stop).
 
-        wait_s > 0: a long poll; the server answers as soon as its answer's tag differs from
-        `known` (rehost.etag), at the latest after wait_s.
+        wait_s > 0: a long poll; the server answers as soon as its answer's tag
+        (rehost.protocol.etag of the work item's JSON) differs from `known`, at the latest
+        after wait_s.
         """
-        if wait_s <= 0:
-            return self.call("GET", "/agent/work")
-        query = urllib.parse.urlencode({"wait": str(round(wait_s, 1)), "known": known})
-        return self.call("GET", "/agent/work?" + query)
+        path = "/agent/work"
+        if wait_s > 0:
+            path += "?" + urllib.parse.urlencode({"wait": str(round(wait_s, 1)), "known": known})
+        doc = self.call("GET", path)
+        try:
+            return WorkItem.from_json(doc)
+        except WireError as exc:  # a server of another version: refuse, poll again later
+            raise AgentApiError(exc.code, exc.message) from exc
 
     def report_error(self, *, job_id: str, code: str, message: str, hint: str = "",
                      hint_zh: str = "") -> Document:

@@ -3,7 +3,6 @@
 import contextlib
 import socket
 import ssl
-from typing import Any
 
 try:  # optional accelerator: the portable agent runs without it
     import zstandard
@@ -15,6 +14,7 @@ from rehost.agent.reader import Cell, DiskReader
 from rehost.agent.sendspec import ZSTD_LEVELS, SendError, SendSpec
 from rehost.agent.sendstate import ReadChunk, SendState
 from rehost.agent.throttle import SLICE_BYTES, TokenBucket
+from rehost.protocol.hello import DiskDone, DiskOk, ErrorFrame, Hello, HelloOk
 from rehost.wire import Codec, FrameType, WireError
 
 CONNECT_TIMEOUT_S = 15.0
@@ -51,7 +51,7 @@ class Channel:
         self._reader: wire.FrameReader | None = None
         self._pieces = False  # the transit speaks version 2 (DATA_PIECES)
 
-    def connect(self, hello: "dict[str, Any]") -> "dict[str, Any]":
+    def connect(self, hello: "Hello") -> "HelloOk":
         """Open a connection and exchange HELLO; returns the transit's HELLO_OK body."""
         self.close()
         raw = socket.create_connection((self.spec.host, self.spec.port), timeout=CONNECT_TIMEOUT_S)
@@ -63,12 +63,12 @@ class Channel:
             raw.close()
             raise
         self._reader = wire.FrameReader(self._sock, MAX_CONTROL_BODY)
-        self._sock.sendall(wire.pack_control(FrameType.HELLO, hello))
+        self._sock.sendall(wire.pack_control(FrameType.HELLO, hello.to_json()))
         frame = self._expect(FrameType.HELLO_OK)
         self._sock.settimeout(ACK_WAIT_S)
-        doc = wire.unpack_control(frame.body)
-        self._pieces = int(doc.get("wire_version", 1)) >= wire.PIECES_VERSION
-        return doc
+        resume = HelloOk.from_json(wire.unpack_control(frame.body))
+        self._pieces = resume.wire_version >= wire.PIECES_VERSION
+        return resume
 
     def pump(self) -> None:
         """Send until every chunk is acknowledged, a stop is requested or the link fails."""
@@ -89,8 +89,8 @@ class Channel:
         assert self._sock is not None
         self._sock.settimeout(DISK_DONE_TIMEOUT_S)
         self._sock.sendall(wire.pack_control(FrameType.DISK_DONE,
-                                             {"index": index, "digest": digest_hex}))
-        self._expect(FrameType.DISK_OK)
+                                             DiskDone(index, digest_hex).to_json()))
+        DiskOk.from_json(wire.unpack_control(self._expect(FrameType.DISK_OK).body))
         self._sock.settimeout(ACK_WAIT_S)
 
     def abandon(self) -> None:
@@ -191,8 +191,8 @@ class Channel:
     @staticmethod
     def _raise_for(frame: wire.Frame) -> None:
         if frame.type == FrameType.ERROR:
-            doc = wire.unpack_control(frame.body)
-            raise SendError(str(doc.get("code")), str(doc.get("message")))
+            err = ErrorFrame.from_json(wire.unpack_control(frame.body))
+            raise SendError(err.code, err.message)
         raise WireError("Wire.BadFrame", f"unexpected {frame.type.name} frame")
 
 

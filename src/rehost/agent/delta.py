@@ -1,11 +1,12 @@
 """Incremental passes on the agent: which cells changed since the transit's last pass."""
 
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from rehost import wire
 from rehost.agent.reader import Cell
 from rehost.agent.sendstate import ReadChunk
+from rehost.protocol.hello import HelloOk
 
 
 class DeltaBase(NamedTuple):
@@ -27,14 +28,14 @@ class DeltaBase(NamedTuple):
                 for o in gone if o < self.size_bytes]
 
 
-def delta_bases(resume: "dict[str, Any]", sizes: "dict[int, int]",
+def delta_bases(resume: "HelloOk", sizes: "dict[int, int]",
                 chunk_bytes: int) -> "dict[int, DeltaBase] | None":
     """Per-disk bases from HELLO_OK when the transit runs a delta pass, else None."""
-    if not resume.get("delta"):
+    if not resume.delta:
         return None
-    return {int(d["index"]): DeltaBase(int(d["index"]), sizes[int(d["index"])], chunk_bytes,
-                                       wire.unpack_base(str(d.get("base", "")), chunk_bytes))
-            for d in resume["disks"]}
+    return {d.index: DeltaBase(d.index, sizes[d.index], chunk_bytes,
+                               wire.unpack_base(d.base or "", chunk_bytes))
+            for d in resume.disks}
 
 
 def zero_chunk(cell: Cell) -> ReadChunk:

@@ -7,11 +7,11 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from rehost import __version__
 from rehost.agent.inventory import BootMode, DiskInfo, PartitionInfo, SourceInventory, TableKind
-from rehost.agent.sysblock import sysfs_devices
+from rehost.agent.sysblock import Device, sysfs_devices
 from rehost.diskfmt.e2tools import debugfs_cat, debugfs_list
 from rehost.diskfmt.errors import DiskFormatError
 from rehost.diskfmt.layout import DiskLayout, Volume, inspect_disk
@@ -151,13 +151,13 @@ def discover_image_files(system: Path, data: "list[Path]") -> SourceInventory:
 # ---- the real server ------------------------------------------------------------------
 
 
-def _block_devices() -> "list[dict[str, Any]]":
+def _block_devices() -> "list[Device]":
     """Block device tree from sysfs/procfs; `lsblk` only where sysfs shows no disk."""
     devices = sysfs_devices()
     return devices if devices else _lsblk()
 
 
-def _lsblk() -> "list[dict[str, Any]]":
+def _lsblk() -> "list[Device]":
     """Block device tree from `lsblk -J -b -O`."""
     try:
         out = subprocess.run(["lsblk", "-J", "-b", "-O"], stdout=subprocess.PIPE,
@@ -165,18 +165,18 @@ def _lsblk() -> "list[dict[str, Any]]":
                              check=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         raise DiscoveryError(f"lsblk failed: {exc} / lsblk 执行失败：{exc}") from exc
-    devices: list[dict[str, Any]] = json.loads(out).get("blockdevices", [])
+    devices: list[Device] = json.loads(out).get("blockdevices", [])
     return devices
 
 
-def _walk(dev: "dict[str, Any]") -> "Iterator[dict[str, Any]]":
+def _walk(dev: "Device") -> "Iterator[Device]":
     """The device and all its descendants (partitions, LVM, dm...)."""
     yield dev
     for child in dev.get("children") or []:
         yield from _walk(child)
 
 
-def _mountpoints(dev: "dict[str, Any]") -> "list[str]":
+def _mountpoints(dev: "Device") -> "list[str]":
     points = dev.get("mountpoints") or [dev.get("mountpoint")]
     return [p for p in points if p]
 
@@ -197,13 +197,13 @@ def _sys_int(kname: str, attr: str) -> int:
         return 0
 
 
-def _dev_used(dev: "dict[str, Any]") -> int:
+def _dev_used(dev: "Device") -> int:
     """Used bytes below a partition: mounted filesystems (incl. LVM inside), else 0."""
     return sum(_statvfs_used(_mountpoints(d)[0]) for d in _walk(dev)
                if _mountpoints(d) and d.get("fstype") != "swap")
 
 
-def _first_mountpoint(dev: "dict[str, Any]") -> str:
+def _first_mountpoint(dev: "Device") -> str:
     """The shortest mount point in the subtree (/ before /home)."""
     points = [p for d in _walk(dev) for p in _mountpoints(d) if p.startswith("/")]
     return min(points, key=len, default="")
@@ -228,7 +228,7 @@ def _part_type(raw: str) -> str:
     return f"{int(raw, 16):02x}" if raw else ""
 
 
-def _real_partition(dev: "dict[str, Any]", number: int, start: int) -> PartitionInfo:
+def _real_partition(dev: "Device", number: int, start: int) -> PartitionInfo:
     return PartitionInfo(
         number=number, start_bytes=start, size_bytes=int(dev.get("size") or 0),
         type=_part_type(str(dev.get("parttype") or "")),
@@ -239,7 +239,7 @@ def _real_partition(dev: "dict[str, Any]", number: int, start: int) -> Partition
     )
 
 
-def _real_partitions(disk: "dict[str, Any]") -> "tuple[PartitionInfo, ...]":
+def _real_partitions(disk: "Device") -> "tuple[PartitionInfo, ...]":
     """Partitions of a disk, or one pseudo partition 0 when the disk holds a filesystem."""
     parts = [c for c in disk.get("children") or [] if c.get("type") == "part"]
     if not parts and (disk.get("fstype") or _mountpoints(disk)):
@@ -251,7 +251,7 @@ def _real_partitions(disk: "dict[str, Any]") -> "tuple[PartitionInfo, ...]":
     )
 
 
-def _table_kind(disk: "dict[str, Any]") -> TableKind:
+def _table_kind(disk: "Device") -> TableKind:
     pttype = str(disk.get("pttype") or "")
     return "mbr" if pttype == "dos" else "gpt" if pttype == "gpt" else "none"
 
@@ -265,7 +265,7 @@ def _device_limit(path: str, size: int) -> ShrinkLimit:
         return ShrinkLimit(min_size_bytes=size, shrink_note=str(exc))
 
 
-def _real_disk(index: int, disk: "dict[str, Any]") -> DiskInfo:
+def _real_disk(index: int, disk: "Device") -> DiskInfo:
     size = int(disk.get("size") or 0)
     parts = _real_partitions(disk)
     path = str(disk.get("path") or f"/dev/{disk['kname']}")
@@ -277,7 +277,7 @@ def _real_disk(index: int, disk: "dict[str, Any]") -> DiskInfo:
     )
 
 
-def _candidate_disks(devices: "list[dict[str, Any]]") -> "list[dict[str, Any]]":
+def _candidate_disks(devices: "list[Device]") -> "list[Device]":
     """Real disks: type disk, non-zero size, not loop/ram/zram/optical."""
     return [
         d for d in devices
@@ -286,7 +286,7 @@ def _candidate_disks(devices: "list[dict[str, Any]]") -> "list[dict[str, Any]]":
     ]
 
 
-def _has_mount(disk: "dict[str, Any]", mountpoint: "str | None" = None) -> bool:
+def _has_mount(disk: "Device", mountpoint: "str | None" = None) -> bool:
     points = [p for d in _walk(disk) if d.get("fstype") != "swap" for p in _mountpoints(d)]
     return mountpoint in points if mountpoint else any(p.startswith("/") for p in points)
 

@@ -1,7 +1,7 @@
 """What the agent reports about its server: OS, boot mode, disks and partitions (JSON)."""
 
 import json
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 if TYPE_CHECKING:  # typing.Literal is Python 3.8+; the agent runs on 3.6
     from typing import Literal  # novermin: type checking only
@@ -31,7 +31,7 @@ class PartitionInfo(NamedTuple):
     mountpoint: str
 
     @classmethod
-    def from_dict(cls, data: "dict[str, Any]") -> "PartitionInfo":
+    def from_dict(cls, data: "dict[str, object]") -> "PartitionInfo":
         """Build from a decoded JSON object."""
         return cls(
             number=_int(data, "number"), start_bytes=_int(data, "start_bytes"),
@@ -54,7 +54,7 @@ class DiskInfo(NamedTuple):
     partitions: "tuple[PartitionInfo, ...]"
 
     @classmethod
-    def from_dict(cls, data: "dict[str, Any]") -> "DiskInfo":
+    def from_dict(cls, data: "dict[str, object]") -> "DiskInfo":
         """Build from a decoded JSON object."""
         table = _str(data, "partition_table")
         if table not in ("mbr", "gpt", "none"):
@@ -93,9 +93,9 @@ class SourceInventory(NamedTuple):
         """Disks with index 1..16."""
         return tuple(d for d in self.disks if d.index != SYSTEM_DISK_INDEX)
 
-    def to_dict(self) -> "dict[str, Any]":
+    def to_dict(self) -> "dict[str, object]":
         """A JSON-ready dict (lists, not tuples) with exactly the documented keys."""
-        data: dict[str, Any] = json.loads(json.dumps(_plain(self)))
+        data: dict[str, object] = json.loads(json.dumps(_plain(self)))
         return data
 
     def to_json(self) -> str:
@@ -103,7 +103,7 @@ class SourceInventory(NamedTuple):
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: "dict[str, Any]") -> "SourceInventory":
+    def from_dict(cls, data: "dict[str, object]") -> "SourceInventory":
         """Build from a decoded JSON object; raises InventoryError when malformed."""
         mode = _str(data, "boot_mode")
         if mode not in ("BIOS", "UEFI"):
@@ -139,20 +139,20 @@ def _plain(value: object) -> object:
     return value
 
 
-def _obj(value: object) -> "dict[str, Any]":
+def _obj(value: object) -> "dict[str, object]":
     if not isinstance(value, dict):
         raise InventoryError(f"expected a JSON object, got {type(value).__name__}")
-    return cast("dict[str, Any]", value)
+    return cast("dict[str, object]", value)
 
 
-def _int(data: "dict[str, Any]", key: str) -> int:
+def _int(data: "dict[str, object]", key: str) -> int:
     value = data.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise InventoryError(f"{key} must be a non-negative integer, got {value!r}")
     return value
 
 
-def _str(data: "dict[str, Any]", key: str) -> str:
+def _str(data: "dict[str, object]", key: str) -> str:
     value = data.get(key)
     if not isinstance(value, str):
         raise InventoryError(f"{key} must be a string, got {value!r}")

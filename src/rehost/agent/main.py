@@ -11,7 +11,8 @@ from rehost.agent.apiclient import AgentApiError, UrllibAgentClient
 from rehost.agent.sender import send_job
 from rehost.agent.sendspec import SendDisk, SendError, SendSpec
 from rehost.agent.state import AgentState
-from rehost.etag import etag_of
+from rehost.protocol.etag import etag_of
+from rehost.protocol.work import DiskTask, WorkItem
 
 if TYPE_CHECKING:  # typing.Protocol is Python 3.8+; the agent runs on 3.6
     from typing import Protocol  # novermin: type checking only
@@ -29,10 +30,10 @@ RESEND_GRACE_S = 30.0
 class AgentApi(Protocol):
     """What the loop needs from the server (AgentClient, or a fake in tests)."""
 
-    def heartbeat(self, *, inventory: "dict[str, Any] | None" = None) -> "dict[str, Any]": ...
-    def poll_work(self, *, wait_s: float = 0.0, known: str = "") -> "dict[str, Any]": ...
+    def heartbeat(self, *, inventory: "dict[str, object] | None" = None) -> object: ...
+    def poll_work(self, *, wait_s: float = 0.0, known: str = "") -> "WorkItem": ...
     def report_error(self, *, job_id: str, code: str, message: str,
-                     hint: str = "", hint_zh: str = "") -> "dict[str, Any]": ...
+                     hint: str = "", hint_zh: str = "") -> object: ...
 
 
 Sender = Callable[..., Any]
@@ -61,32 +62,30 @@ def split_endpoint(endpoint: str) -> "tuple[str, int]":
     return host.strip("[]"), int(port)
 
 
-def disk_path(state: AgentState, task: "dict[str, Any]") -> Path:
+def disk_path(state: AgentState, task: "DiskTask") -> Path:
     """The device or image file of a job disk: image-file mode maps by index."""
-    index = int(task["index"])
+    index = task.index
     if state.system_disk:
         paths = [state.system_disk, *state.data_disks]
         if index < len(paths):
             return Path(paths[index])
-    if task.get("path"):
-        return Path(str(task["path"]))
+    if task.path:
+        return Path(task.path)
     raise SendError("Agent.DiskNotFound",
                     f"disk {index} of the job is not known to this agent / 代理找不到磁盘 {index}")
 
 
-def send_spec(state: AgentState, work: "dict[str, Any]", *, connections: int) -> SendSpec:
+def send_spec(state: AgentState, work: "WorkItem", *, connections: int) -> SendSpec:
     """Build the sender's spec from a `replicate` work item."""
-    host, port = split_endpoint(str(work["transit_endpoint"]))
+    host, port = split_endpoint(work.transit_endpoint)
     ca_pem = Path(state.server_ca_file).read_bytes() if state.server_ca_file else b""
-    disks = tuple(
-        SendDisk(index=int(d["index"]), path=disk_path(state, d), size_bytes=int(d["size_bytes"]))
-        for d in work.get("disks", [])
-    )
+    disks = tuple(SendDisk(index=d.index, path=disk_path(state, d), size_bytes=d.size_bytes)
+                  for d in work.disks)
     return SendSpec(
-        host=host, port=port, token=str(work["data_token"]), agent_id=state.source_id,
-        ca_pem=ca_pem, disks=disks, compress_level=int(work.get("compress_level") or 0),
-        bandwidth_limit_kbps=int(work.get("bandwidth_limit_kbps") or 0),
-        connections=connections, cycle=int(work.get("cycle") or 0),
+        host=host, port=port, token=work.data_token, agent_id=state.source_id,
+        ca_pem=ca_pem, disks=disks, compress_level=work.compress_level,
+        bandwidth_limit_kbps=work.bandwidth_limit_kbps, connections=connections,
+        cycle=work.cycle,
     )
 
 
@@ -103,6 +102,7 @@ class AgentLoop:
         self.current: Replication | None = None
         self._last_beat = float("-inf")
         self._known = ""  # tag of the last answer: the server holds the next until it differs
+        self._last: "WorkItem | None" = None
         self._long_poll = True  # until a server shows it answers at once (an older server)
 
     def run(self, stop: threading.Event) -> None:
@@ -131,10 +131,11 @@ class AgentLoop:
         except AgentApiError as exc:
             log.warning("server refused or unreachable: %s", exc)
             return False
-        tag = etag_of(work)
-        changed, self._known = tag != self._known, tag
+        changed, self._last = work != self._last, work
+        self._known = etag_of(work.to_json())
         if wait >= 1.0 and not changed and self.clock() - started < wait / 2:
-            self._long_poll = False  # an older server answers at once: poll on a timer
+            # an older server (or one whose tag differs from ours) answers at once: a timer
+            self._long_poll = False
             log.info("the server does not hold polls; polling every %.1f s", self.poll_interval_s)
         self.act(work)
         return self._long_poll
@@ -146,33 +147,32 @@ class AgentLoop:
         until_beat = self.heartbeat_interval_s - (self.clock() - self._last_beat)
         return max(0.0, min(LONG_POLL_S, until_beat))
 
-    def act(self, work: "dict[str, Any]") -> None:
+    def act(self, work: "WorkItem") -> None:
         """Start, keep or stop the replication to match the server's instruction."""
-        action, job_id = work.get("action"), str(work.get("job_id") or "")
+        action, job_id = work.action, work.job_id or ""
         cur = self.current
         if action != "replicate":
             if cur is not None and cur.is_alive():
                 log.info("job %s: %s from the server; stopping the send", cur.job_id, action)
             self._halt()
             return
-        same = (cur is not None and cur.job_id == job_id and cur.token == work.get("data_token")
-                and cur.cycle == int(work.get("cycle") or 0))
+        same = (cur is not None and cur.job_id == job_id and cur.token == work.data_token
+                and cur.cycle == work.cycle)
         if same and cur is not None and (
                 cur.is_alive() or self.clock() - cur.completed_at < RESEND_GRACE_S):
             return
         self._halt()
         self._start(work, job_id)
 
-    def _start(self, work: "dict[str, Any]", job_id: str) -> None:
-        rep = Replication(job_id=job_id, token=str(work.get("data_token") or ""),
-                          cycle=int(work.get("cycle") or 0))
+    def _start(self, work: "WorkItem", job_id: str) -> None:
+        rep = Replication(job_id=job_id, token=work.data_token, cycle=work.cycle)
         rep.thread = threading.Thread(target=self._replicate, args=(rep, work),
                                       name=f"send-{job_id}", daemon=True)
         self.current = rep
-        log.info("job %s: replicating to %s", job_id, work.get("transit_endpoint"))
+        log.info("job %s: replicating to %s", job_id, work.transit_endpoint)
         rep.thread.start()
 
-    def _replicate(self, rep: "Replication", work: "dict[str, Any]") -> None:
+    def _replicate(self, rep: "Replication", work: "WorkItem") -> None:
         try:
             spec = send_spec(self.state, work, connections=self.connections)
             result = self.sender(spec, stop=rep.stop)

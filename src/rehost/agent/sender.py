@@ -31,6 +31,7 @@ from rehost.agent.sendspec import SendError, SendProgress, SendResult, SendSpec
 from rehost.agent.sendstate import ReadChunk, SendState
 from rehost.agent.throttle import bucket_for
 from rehost.agent.tls import pinned_client_context
+from rehost.protocol.hello import DiskOffer, DiskResume, Hello, HelloOk
 from rehost.wire import WireError
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def send_job(
         first.close()
         totals = {i: sum(c.plan_bytes for c in cells) for i, cells in plans.items()}
         state = SendState(totals=totals,
-                          resumed={int(d["index"]): int(d["done_bytes"]) for d in resume["disks"]},
+                          resumed={d.index: d.done_bytes for d in resume.disks},
                           queue_chunks=spec.connections + 2, progress=progress, stop=stop)
         bases = delta_bases(resume, {d.index: d.size_bytes for d in spec.disks},
                             spec.chunk_bytes)
@@ -80,7 +81,7 @@ def send_job(
             _finish_disks(spec, ctx, state, resume, digests, readers, buffers[0][1], hello)
         state.report(force=True)
         return SendResult(completed, state.raw_bytes, state.wire_bytes, state.chunks,
-                          state.zero_chunks, sum(int(d["done_bytes"]) for d in resume["disks"]),
+                          state.zero_chunks, sum(d.done_bytes for d in resume.disks),
                           state.reconnects, time.monotonic() - started, digests)
     finally:
         for r in readers.values():
@@ -93,8 +94,8 @@ def send_job(
 
 
 def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell]]",
-         resume: "dict[str, Any]", readers: "dict[int, DiskReader]",
-         buffers: "list[Any]", hello: "dict[str, Any]",
+         resume: "HelloOk", readers: "dict[int, DiskReader]",
+         buffers: "list[Any]", hello: "Hello",
          bases: "dict[int, DeltaBase] | None" = None) -> "dict[int, str]":
     """Run the reader thread and one thread per connection until done, stopped or failed."""
     bucket = bucket_for(spec.bandwidth_limit_kbps)
@@ -117,18 +118,15 @@ def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell
     return digests
 
 
-def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "dict[str, Any]",
+def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "HelloOk",
              readers: "dict[int, DiskReader]", pool: "queue.Queue[memoryview]",
              digests: "dict[int, str]", bases: "dict[int, DeltaBase] | None" = None) -> None:
     """Reader thread: read planned cells not yet durable; compute each disk's digest."""
     try:
-        for disk in resume["disks"]:
-            index = int(disk["index"])
-            if disk["done"]:
-                continue
-            base = bases.get(index) if bases is not None else None
-            digests[index] = _produce_disk(state, plans[index], disk["acked"], readers[index],
-                                           pool, checksum=bool(resume["checksum"]), base=base)
+        for disk in resume.pending():
+            base = bases.get(disk.index) if bases is not None else None
+            digests[disk.index] = _produce_disk(state, plans[disk.index], disk, readers[disk.index],
+                                                pool, checksum=resume.checksum, base=base)
             if state.should_quit():
                 return
     except OSError as exc:
@@ -138,11 +136,12 @@ def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "dict[str
         state.reader_finished()
 
 
-def _produce_disk(state: SendState, cells: "list[Cell]", acked: "Sequence[Sequence[int]]",
+def _produce_disk(state: SendState, cells: "list[Cell]", disk: "DiskResume",
                   reader: DiskReader, pool: "queue.Queue[memoryview]", *, checksum: bool,
                   base: "DeltaBase | None" = None) -> str:
     total = xxhash.xxh3_128()
-    starts = [int(a[0]) for a in acked]
+    acked = disk.acked
+    starts = [a[0] for a in acked]
     for cell in cells:
         if state.should_quit():
             break
@@ -168,7 +167,7 @@ def _produce_disk(state: SendState, cells: "list[Cell]", acked: "Sequence[Sequen
 
 
 def _produce_freed(state: SendState, base: DeltaBase, cells: "list[Cell]", starts: "list[int]",
-                   acked: "Sequence[Sequence[int]]") -> None:
+                   acked: "Sequence[tuple[int, int]]") -> None:
     """Queue zero chunks for cells the target holds but the plan no longer has."""
     for cell in base.freed_cells(c.offset_bytes for c in cells):
         if state.should_quit():
@@ -186,15 +185,15 @@ def _take_buffer(state: SendState, pool: "queue.Queue[memoryview]") -> "memoryvi
     return None
 
 
-def _covered(starts: "list[int]", acked: "Sequence[Sequence[int]]", cell: Cell) -> bool:
+def _covered(starts: "list[int]", acked: "Sequence[tuple[int, int]]", cell: Cell) -> bool:
     i = bisect.bisect_right(starts, cell.offset_bytes) - 1
     if i < 0:
         return False
-    start, length = int(acked[i][0]), int(acked[i][1])
+    start, length = acked[i]
     return start + length >= cell.offset_bytes + cell.length_bytes
 
 
-def _drive(ch: Channel, hello: "dict[str, Any]", spec: SendSpec, state: SendState) -> None:
+def _drive(ch: Channel, hello: "Hello", spec: SendSpec, state: SendState) -> None:
     """Connection thread: (re)connect and pump until finished; record fatal errors."""
     try:
         while not state.should_quit():
@@ -212,8 +211,8 @@ def _drive(ch: Channel, hello: "dict[str, Any]", spec: SendSpec, state: SendStat
         state.fail(exc)
 
 
-def _connect_with_backoff(ch: Channel, hello: "dict[str, Any]", spec: SendSpec,
-                          stop: threading.Event) -> "dict[str, Any]":
+def _connect_with_backoff(ch: Channel, hello: "Hello", spec: SendSpec,
+                          stop: threading.Event) -> "HelloOk":
     deadline = time.monotonic() + spec.reconnect_timeout_s
     attempt = 0
     while True:
@@ -227,29 +226,27 @@ def _connect_with_backoff(ch: Channel, hello: "dict[str, Any]", spec: SendSpec,
             attempt += 1
 
 
-def _finish_disks(spec: SendSpec, ctx: Any, state: SendState, resume: "dict[str, Any]",
+def _finish_disks(spec: SendSpec, ctx: Any, state: SendState, resume: "HelloOk",
                   digests: "dict[int, str]", readers: "dict[int, DiskReader]", buf: memoryview,
-                  hello: "dict[str, Any]") -> None:
+                  hello: "Hello") -> None:
     ch = Channel(spec, ctx, state, readers=readers, bucket=None, buffer=buf)
     try:
         _connect_with_backoff(ch, hello, spec, state.stop)
-        for disk in resume["disks"]:
-            if not disk["done"]:
-                ch.finish_disk(int(disk["index"]), digests.get(int(disk["index"]), ""))
+        for disk in resume.pending():
+            ch.finish_disk(disk.index, digests.get(disk.index, ""))
     finally:
         ch.close()
 
 
-def _hello(spec: SendSpec, plans: "dict[int, list[Cell]]") -> "dict[str, Any]":
-    doc = {"token": spec.token, "agent_id": spec.agent_id, "chunk_bytes": spec.chunk_bytes,
-           "wire_version": wire.PIECES_VERSION,
-           "disks": [{"index": d.index, "size_bytes": d.size_bytes,
-                      "plan_bytes": sum(c.plan_bytes for c in plans[d.index]),
-                      "plan_notes": plan_notes(str(d.path))}
-                     for d in spec.disks]}
-    if spec.cycle > 0:  # an incremental job: the transit may run a delta pass (version 3)
-        doc["wire_version"], doc["cycle"] = wire.DELTA_VERSION, spec.cycle
-    return doc
+def _hello(spec: SendSpec, plans: "dict[int, list[Cell]]") -> "Hello":
+    disks = tuple(DiskOffer(d.index, d.size_bytes, sum(c.plan_bytes for c in plans[d.index]),
+                            tuple(plan_notes(str(d.path)))) for d in spec.disks)
+    # an incremental job: the transit may run a delta pass (version 3)
+    delta = spec.cycle > 0
+    return Hello(token=spec.token, chunk_bytes=spec.chunk_bytes, disks=disks,
+                 agent_id=spec.agent_id,
+                 wire_version=wire.DELTA_VERSION if delta else wire.PIECES_VERSION,
+                 cycle=spec.cycle if delta else 0)
 
 
 _NULL_STATE = SendState(totals={}, resumed={}, queue_chunks=1, progress=None,

@@ -8,14 +8,34 @@ udev database, `blkid` or util-linux >= 2.27 is needed. Standard library only, P
 """
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Dict, List, Sequence
 
 from rehost.diskfmt.errors import DiskFormatError
 from rehost.diskfmt.reader import FileDisk
 from rehost.diskfmt.sniff import sniff_fs
 from rehost.diskfmt.table import read_partition_table
 
-Device = Dict[str, Any]
+if TYPE_CHECKING:  # typing.TypedDict is Python 3.8+; the agent runs on 3.6
+    from typing import TypedDict  # novermin: type checking only
+
+    class Device(TypedDict, total=False):
+        """One node of `lsblk -J -b -O` (old lsblk writes sizes as strings)."""
+
+        name: str
+        kname: str
+        path: str
+        type: str
+        size: "int | str"
+        fstype: str
+        uuid: str
+        label: str
+        parttype: str
+        pttype: str
+        mountpoint: "str | None"
+        mountpoints: "Sequence[str | None]"
+        children: "List[Device]"
+else:
+    Device = dict
 SECTOR = 512
 
 
@@ -42,18 +62,19 @@ def mounts_by_devnum(mountinfo: Path) -> "Dict[str, List[str]]":
     return found
 
 
-def _probe(path: Path, offset: int) -> "Dict[str, str]":
+def _probe(path: Path, offset: int) -> "Device":
     try:
         with FileDisk(path) as disk:
             probe = sniff_fs(disk, offset)
     except (DiskFormatError, OSError):
         return {}
-    return {"fstype": probe.name, "uuid": probe.uuid, "label": probe.label} if probe.name else {}
+    found: Device = {"fstype": probe.name, "uuid": probe.uuid, "label": probe.label}
+    return found if probe.name else {}
 
 
 def _holders(block: Path, mounts: "Dict[str, List[str]]", sys_root: Path) -> "List[Device]":
     """dm/LVM devices stacked on a disk or partition (e.g. an LV holding /)."""
-    kids = []
+    kids: List[Device] = []
     holders = block / "holders"
     for holder in sorted(holders.iterdir()) if holders.is_dir() else []:
         top = sys_root / "class" / "block" / holder.name

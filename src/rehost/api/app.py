@@ -8,6 +8,7 @@ through `rehost.api.deps.get_context(request)` / `app.state.ctx`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 
@@ -28,6 +29,7 @@ from rehost.api.routes import (
     tags,
     transit_hosts,
 )
+from rehost.api.schemas.base import ERRORS, UNUSED_STATUSES, HealthOut
 from rehost.config import Settings
 from rehost.services import bootstrap
 from rehost.services.context import ServiceContext
@@ -74,15 +76,35 @@ def create_app(
     app.include_router(ops.router)
     for module in (sources, jobs, resources, image_files, agent, transit_hosts, tags,
                    credentials):
-        app.include_router(module.router, prefix=API_PREFIX)
-    app.include_router(transit_hosts.codes_router, prefix=API_PREFIX)
+        app.include_router(module.router, prefix=API_PREFIX, responses=ERRORS)
+    app.include_router(transit_hosts.codes_router, prefix=API_PREFIX, responses=ERRORS)
     app.include_router(agentdist.router)  # /agent/rehost-agent.pyz, outside /api/v1
     for extra in routers:
         app.include_router(extra)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
-    def health() -> dict[str, str]:
+    def health() -> HealthOut:
         """Liveness probe (no auth); /healthz is the same, /readyz also checks dependencies."""
-        return {"status": "ok", "version": __version__}
+        return HealthOut(status="ok", version=__version__)
 
+    install_openapi(app)
     return app
+
+
+def install_openapi(app: FastAPI) -> None:
+    """The OpenAPI document without the 422 answers FastAPI assumes (this app answers 400)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = build()
+            for path in doc.get("paths", {}).values():
+                for operation in path.values():
+                    for status in UNUSED_STATUSES:
+                        operation.get("responses", {}).pop(status, None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                doc.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from rehost.db.engine import CommitCounter
-from rehost.etag import etag_of
+from rehost.protocol.etag import etag_of
 
 RECHECK_S = 1.0  # re-read at least this often (writes of other replicas)
 TICK_S = 0.05  # how often a waiting poll looks at the commit counter

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import threading
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -15,11 +13,13 @@ from rehost.cli import agent_state
 from rehost.cli import output as out
 from rehost.cli.agent_state import AgentState, AgentStateError
 from rehost.client import AgentClient, ClientError
+from rehost.protocol.work import WorkItem
+from rehost.wire import WireError
 
 log = logging.getLogger(__name__)
 
 
-def inventory_for(system_disk: str | None, data_disks: tuple[str, ...]) -> dict[str, Any]:
+def inventory_for(system_disk: str | None, data_disks: tuple[str, ...]) -> dict[str, object]:
     """Discover the real server, or the given disk image files."""
     from rehost.agent import discovery
 
@@ -30,8 +30,7 @@ def inventory_for(system_disk: str | None, data_disks: tuple[str, ...]) -> dict[
             found = discovery.discover_server()
     except discovery.DiscoveryError as exc:
         raise click.ClickException(str(exc)) from exc
-    document: dict[str, Any] = json.loads(found.to_json())
-    return document
+    return found.to_dict()
 
 
 def split_code(code_id: str | None, code: str) -> tuple[str, str]:
@@ -141,14 +140,14 @@ def control_loop(state: AgentState, *, interval_s: float, stop: threading.Event)
         client.close()
 
 
-def beat_and_poll(client: AgentClient) -> dict[str, Any] | None:
+def beat_and_poll(client: AgentClient) -> WorkItem | None:
     """One heartbeat + one work poll; errors are logged and retried next round."""
     try:
         client.heartbeat()
         work = client.poll_work()
-    except ClientError as exc:
+    except (ClientError, WireError) as exc:
         log.warning("server refused or unreachable: %s", exc)
         return None
-    if work.get("action") not in (None, "none"):
-        log.info("work received: %s (job %s)", work.get("action"), work.get("job_id"))
+    if work.action != "none":
+        log.info("work received: %s (job %s)", work.action, work.job_id)
     return work

@@ -90,7 +90,7 @@ def modify(job_id: str, output: str, profile: str, **fields: Any) -> None:
     out.show(call(profile, output, lambda c: c.modify_job(job_id, body)), output)
 
 
-def _incremental_body(fields: dict[str, Any]) -> dict[str, Any]:
+def _incremental_body(fields: dict[str, object]) -> dict[str, object]:
     """CLI option names → REST field names of an incremental job."""
     body = dict(fields)
     incremental = body.pop("incremental", None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -28,7 +28,7 @@ def emit_json(document: Any) -> None:
     click.echo(json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False))
 
 
-def cell(value: Any) -> str:
+def cell(value: object) -> str:
     """A table cell for one value."""
     if value is None:
         return "-"
@@ -39,7 +39,7 @@ def cell(value: Any) -> str:
     return str(value) if str(value) != "" else "-"
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
+def table(rows: Sequence[Mapping[str, object]], columns: Sequence[Column]) -> str:
     """Render rows as an aligned text table."""
     grid = [[h for h, _ in columns]] + [[cell(r.get(f)) for _, f in columns] for r in rows]
     widths = [max(len(line[i]) for line in grid) for i in range(len(columns))]
@@ -64,7 +64,7 @@ def show(document: Any, output: str, *, columns: Sequence[Column] = (),
     show_fields(document)
 
 
-def show_fields(document: dict[str, Any]) -> None:
+def show_fields(document: Mapping[str, object]) -> None:
     """Print `name: value` lines for one resource."""
     width = max((len(k) for k in document), default=0)
     for key, value in document.items():
@@ -81,7 +81,7 @@ def fail(error: ClientError, output: str) -> NoReturn:
     sys.exit(1)
 
 
-def done(document: dict[str, Any], output: str, message: str) -> None:
+def done(document: Mapping[str, object], output: str, message: str) -> None:
     """Report a successful action without a body: JSON document or one line."""
     if output == "json":
         emit_json(document)

@@ -31,8 +31,10 @@ CYCLE_LIMITS: Final = {
     "keep_default": incremental.KEEP_DEFAULT,
 }
 
+# the form's fields as shown again: text inputs (None: left out) and the checksum box
+FormValues = dict[str, str | bool | None]
 
-def _defaults(source: Source, region: Region | None) -> dict[str, Any]:
+def _defaults(source: Source, region: Region | None) -> FormValues:
     disk = source.system_disk
     return {
         "region_id": region.id if region else "", "name": "", "description": "",
@@ -44,11 +46,11 @@ def _defaults(source: Source, region: Region | None) -> dict[str, Any]:
     }
 
 
-def _submitted(form: FormFields) -> dict[str, Any]:
+def _submitted(form: FormFields) -> FormValues:
     keys = ("region_id", "name", "description", "system_disk_size", "image_name", "mode",
             "scheduled_start_time", "tz_offset_min", "bandwidth_limit", "compress_level",
             "frequency", "max_images_to_keep")
-    values: dict[str, Any] = {k: form.get(k) for k in keys}
+    values: FormValues = {k: form.get(k) for k in keys}
     values["checksum"] = form.has("checksum")
     values["run_once"] = "false" if is_incremental(form) else "true"
     return values
@@ -68,7 +70,7 @@ def _system_disk(source: Source, limits: DiskLimits) -> Any:
 def register(router: APIRouter, deps: ConsoleDeps) -> None:
     """Add the create-job routes."""
 
-    def render(request: Request, session: Session, source: Source, *, values: dict[str, Any],
+    def render(request: Request, session: Session, source: Source, *, values: FormValues,
                form: FormFields | None, errors: dict[str, str], status_code: int = 200,
                ) -> Response:
         region_list = regions.list_regions(deps.context(request), AccountId(session.account_id))

@@ -40,11 +40,16 @@ def _search(ctx: ServiceContext, account_id: AccountId, q: str, page: int) -> An
                                     page_size=PAGE_SIZE)
 
 
-def disk_details(source: Source) -> list[dict[str, Any]]:
+def _index(disk: dict[str, object]) -> int:
+    index = disk.get("index", 0)
+    return index if isinstance(index, int) else 0
+
+
+def disk_details(source: Source) -> list[dict[str, object]]:
     """Disks from the agent's inventory (partitions included), falling back to the summary."""
     reported = source.inventory.get("disks")
     if isinstance(reported, list) and reported:
-        return sorted((d for d in reported if isinstance(d, dict)), key=lambda d: d.get("index", 0))
+        return sorted((d for d in reported if isinstance(d, dict)), key=_index)
     return [
         {"index": d.index, "path": d.path, "size_bytes": d.size_bytes,
          "used_bytes": d.used_bytes, "partition_table": "", "partitions": []}

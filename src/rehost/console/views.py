@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
@@ -48,9 +49,9 @@ class JobRow:
     cycle_text: str
     next_cycle_text: str
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> dict[str, str | bool | float | None]:
         """The fields the browser's progress poller applies."""
-        data = asdict(self)
+        data: dict[str, str | bool | float | None] = asdict(self)
         data["result_html"] = str(self.result_html)
         return data
 
@@ -131,7 +132,7 @@ _CHECK_LEVEL = re.compile(r":\s*(pass|warn|fail):\s")
 CHECK_TONES: Final = {"pass": "ok", "warn": "warn", "fail": "err", "info": "idle"}
 
 
-def manifest_checks(manifest: dict[str, Any]) -> tuple[CheckView, ...]:
+def manifest_checks(manifest: Mapping[str, object]) -> tuple[CheckView, ...]:
     """The image builder's check lines (`name: level: text`, or a plain step line)."""
     lines = manifest.get("checks")
     if not isinstance(lines, list):
@@ -164,7 +165,7 @@ class ImageView:
         return sum(1 for c in self.checks if c.level == level)
 
 
-def _manifest_disks(manifest: dict[str, Any]) -> tuple[ImageDiskView, ...]:
+def _manifest_disks(manifest: Mapping[str, object]) -> tuple[ImageDiskView, ...]:
     disks = manifest.get("disks")
     if not isinstance(disks, list):
         return ()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -325,31 +325,6 @@ class JobEvent:
     def localized_hint(self, lang: str) -> str:
         """The fix hint in `lang` ("zh…" → Chinese when there is one, else English)."""
         return _pick(self.hint, self.hint_zh, lang)
-
-
-@dataclass(frozen=True, slots=True)
-class DiskTask:
-    """One disk the agent must send."""
-
-    index: int
-    size_bytes: int
-    target_size_bytes: int
-    path: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class WorkItem:
-    """What the agent should do now for its source (answer to a poll)."""
-
-    action: str  # "none" | "replicate" | "pause" | "stop"
-    job_id: JobId | None = None
-    transit_endpoint: str = ""
-    data_token: str = ""
-    disks: tuple[DiskTask, ...] = field(default=())
-    compress_level: int = 0
-    bandwidth_limit_kbps: int = 0
-    checksum: bool = False
-    cycle: int = 0  # incremental jobs: the cycle to send (its HELLO asks for a delta pass)
 
 
 def _pick(en: str, zh: str, lang: str) -> str:

@@ -11,8 +11,9 @@ from rehost.db import convert
 from rehost.db.tables import ActivationCodeRow, JobRow, SourceRow, TransitRow
 from rehost.domain import errors, rules
 from rehost.domain.ids import PREFIX_SOURCE, AccountId, JobId, SourceId
-from rehost.domain.models import GIB, DiskTask, Job, Source, WorkItem
+from rehost.domain.models import GIB, Job, Source
 from rehost.domain.states import JobStatus, SourceState
+from rehost.protocol.work import DiskTask, WorkItem
 from rehost.services import crypto, dataplane, lookup, transits
 from rehost.services.auth import bad_agent_token, verify_agent_token
 from rehost.services.context import ServiceContext

@@ -6,7 +6,6 @@ Results live in the database, so every API replica answers a retry alike.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -15,9 +14,10 @@ from rehost.db.tables import ClientTokenRow
 from rehost.domain import idempotency
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import AccountId
+from rehost.jsonvalue import JsonObject
 from rehost.services.context import ServiceContext
 
-Result = dict[str, Any]
+Result = JsonObject  # a JSON document (stored in client_tokens.result)
 
 
 def run_once(

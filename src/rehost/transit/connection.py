@@ -9,14 +9,14 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from typing import Any
 
 import xxhash
 import zstandard
 
 from rehost import wire
+from rehost.protocol.hello import DiskDone, DiskOk, Hello
 from rehost.transit.errors import TransitError
-from rehost.transit.frames import check_chunk, check_hello, parse_disk_done
+from rehost.transit.frames import check_chunk, check_hello
 from rehost.transit.journal import ChunkRecord
 from rehost.transit.limits import PREAUTH_FRAME_BYTES
 from rehost.transit.session import JobSession
@@ -92,7 +92,7 @@ class DataConnection:
             elif frame.type == FrameType.DISK_DONE:
                 writer.flush()
                 self._send_results(writer)
-                self._on_disk_done(session, wire.unpack_control(frame.body))
+                self._on_disk_done(session, DiskDone.from_json(wire.unpack_control(frame.body)))
             else:
                 raise WireError("Wire.BadFrame", f"unexpected {frame.type.name} frame")
 
@@ -100,16 +100,16 @@ class DataConnection:
         frame = self._reader.read()
         if frame.type != FrameType.HELLO:
             raise WireError("Wire.BadFrame", "the first frame must be HELLO")
-        doc = wire.unpack_control(frame.body)
-        check_hello(doc)
-        session = self._open_session(str(doc["token"]))
+        hello = Hello.from_json(wire.unpack_control(frame.body))
+        check_hello(hello)
+        session = self._open_session(hello.token)
         if session is None:
             raise WireError("Transit.InvalidToken", "unknown or inactive job data token")
         self.session = session
         self.on_session(session)
-        state = session.hello(doc)
-        self.sock.sendall(wire.pack_control(FrameType.HELLO_OK, state))
-        if all(d["done"] for d in state["disks"]):
+        state = session.hello(hello)
+        self.sock.sendall(wire.pack_control(FrameType.HELLO_OK, state.to_json()))
+        if not state.pending():
             session.maybe_sync_done()
         return session
 
@@ -207,10 +207,9 @@ class DataConnection:
             self.sock.sendall(b"".join(out))
         writer.raise_error()
 
-    def _on_disk_done(self, session: JobSession, doc: dict[str, Any]) -> None:
-        index, digest = parse_disk_done(doc)
-        session.finish_disk(index, digest)
-        self.sock.sendall(wire.pack_control(FrameType.DISK_OK, {"index": index}))
+    def _on_disk_done(self, session: JobSession, done: DiskDone) -> None:
+        session.finish_disk(done.index, done.digest)
+        self.sock.sendall(wire.pack_control(FrameType.DISK_OK, DiskOk(done.index).to_json()))
 
     def _send_quietly(self, data: bytes) -> None:
         """Send an ERROR frame, then drain briefly so closing does not reset it away."""

@@ -8,10 +8,10 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from rehost.domain.models import EventLevel
 from rehost.imaging.pipeline import Preparation, SizedDisk, prepare_disks, summary, verify_published
+from rehost.protocol.hostapi import BuildOrder
 from rehost.services.builds import BuildFailed, BuildPlan, run_build
 from rehost.storage.local import LocalImageStore
 from rehost.storage.manifest import ImageRecord
@@ -20,17 +20,19 @@ from rehost.transit.remote import HostApi, HostApiError, RemoteTransitControl
 log = logging.getLogger(__name__)
 
 
-def plan_from(order: dict[str, Any], work_root: Path, digests: dict[int, str]) -> BuildPlan:
+def plan_from(doc: dict[str, object], work_root: Path, digests: dict[int, str]) -> BuildPlan:
+    """The BuildPlan of a work order's JSON (raises WireError naming a bad field)."""
+    return build_plan(BuildOrder.from_json(doc), work_root, digests)
+
+
+def build_plan(order: BuildOrder, work_root: Path, digests: dict[int, str]) -> BuildPlan:
     """The BuildPlan of a work order, its disks in this host's work dir."""
     return BuildPlan(
-        job_id=str(order["job_id"]), source_id=str(order["source_id"]),
-        image_id=str(order["image_id"]), image_name=str(order["image_name"]),
-        work_dir=work_root / str(order["transit_id"]),
-        disks=tuple((int(i), int(s), int(t)) for i, s, t in order["disks"]),
-        boot_mode=str(order["boot_mode"]), disk_format=str(order["disk_format"]),
-        verify=bool(order["verify"]), digests=tuple(sorted(digests.items())),
-        accept_failed_checks=bool(order.get("accept_failed_checks", False)),
-        adapt_guests=bool(order.get("adapt_guests", False)),
+        job_id=order.job_id, source_id=order.source_id, image_id=order.image_id,
+        image_name=order.image_name, work_dir=work_root / order.transit_id, disks=order.disks,
+        boot_mode=order.boot_mode, disk_format=order.disk_format, verify=order.verify,
+        digests=tuple(sorted(digests.items())),
+        accept_failed_checks=order.accept_failed_checks, adapt_guests=order.adapt_guests,
     )
 
 
@@ -54,10 +56,10 @@ class HostBuilder:
         self._running: dict[str, str] = {}  # job id -> image id being built
         self._lock = threading.Lock()
 
-    def submit(self, order: dict[str, Any]) -> None:
+    def submit(self, order: BuildOrder) -> None:
         """Build the order's image unless that job's build already runs here."""
-        job_id = str(order["job_id"])
-        plan = plan_from(order, self._root, self._control.digests(job_id))
+        job_id = order.job_id
+        plan = build_plan(order, self._root, self._control.digests(job_id))
         with self._lock:
             if job_id in self._running:
                 return
@@ -121,6 +123,6 @@ class HostBuilder:
                               "Check the image name, then start the job again.") from exc
 
 
-def _manifest(record: ImageRecord) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(record.to_json())
+def _manifest(record: ImageRecord) -> dict[str, object]:
+    doc: dict[str, object] = json.loads(record.to_json())
     return doc

@@ -16,14 +16,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from rehost.pki import IssuedCert, transit_server_context
 from rehost.privatefile import write_private
+from rehost.protocol.hostapi import Registration, WorkOrders, heartbeat_interval
 from rehost.transit.hostbuild import HostBuilder
 from rehost.transit.limits import DataPortLimits
 from rehost.transit.pool import TransitPool
 from rehost.transit.remote import HostApi, HostApiError, RemoteTransitControl
+from rehost.wire import WireError
 
 log = logging.getLogger(__name__)
 STATE_FILE = "transit-host.json"
@@ -63,7 +64,7 @@ class HostState:
     heartbeat_interval_s: float
 
 
-Register = Callable[[str, str, str], dict[str, Any]]  # (region, name, endpoint) -> answer
+Register = Callable[[str, str, str], dict[str, object]]  # (region, name, endpoint) -> answer
 
 
 def load_or_register(config: HostConfig, register: Register) -> HostState:
@@ -75,10 +76,10 @@ def load_or_register(config: HostConfig, register: Register) -> HostState:
             return state
     name = config.name or f"transit-{config.advertise}"
     doc = register(config.region_id, name, config.data_endpoint)
-    state = HostState(host_id=str(doc["host_id"]), host_token=str(doc["host_token"]),
-                      cert_pem=str(doc["cert_pem"]), key_pem=str(doc["key_pem"]),
-                      ca_pem=str(doc["ca_pem"]), data_endpoint=config.data_endpoint,
-                      heartbeat_interval_s=float(doc["heartbeat_interval_s"]))
+    reg = Registration.from_json(doc)
+    state = HostState(host_id=reg.host_id, host_token=reg.host_token, cert_pem=reg.cert_pem,
+                      key_pem=reg.key_pem, ca_pem=reg.ca_pem, data_endpoint=config.data_endpoint,
+                      heartbeat_interval_s=reg.heartbeat_interval_s)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     write_private(path, json.dumps(asdict(state)))
     return state
@@ -125,8 +126,8 @@ class TransitHost:
     def _beat(self) -> float:
         try:
             doc = self.api.post("heartbeat")
-            self._interval = float(doc.get("heartbeat_interval_s", self._interval))
-        except HostApiError as exc:
+            self._interval = heartbeat_interval(doc, self._interval)
+        except (HostApiError, WireError) as exc:
             log.warning("heartbeat failed: %s", exc)
         return self._interval
 
@@ -134,19 +135,19 @@ class TransitHost:
         have = sorted(d.name for d in self.config.work_dir.iterdir() if d.is_dir())
         images = self.builder.stored_images()
         try:
-            todo = self.api.post("work", {"transits": have, "images": images})
-        except HostApiError as exc:
+            todo = WorkOrders.from_json(self.api.post("work", {"transits": have,
+                                                               "images": images}))
+        except (HostApiError, WireError) as exc:
             log.warning("work poll failed: %s", exc)
             return
-        for job_id in todo.get("disconnect", []):
-            self.pool.disconnect_job(str(job_id))
-        for item in todo.get("release", []):
-            log.info("releasing transit %s", item["transit_id"])
-            self.pool.release_job(str(item["job_id"]),
-                                  self.config.work_dir / str(item["transit_id"]))
-        for order in todo.get("build", []):
+        for job_id in todo.disconnect:
+            self.pool.disconnect_job(job_id)
+        for item in todo.release:
+            log.info("releasing transit %s", item.transit_id)
+            self.pool.release_job(item.job_id, self.config.work_dir / item.transit_id)
+        for order in todo.build:
             self.builder.submit(order)
-        for image_id in self.builder.delete_images([str(i) for i in todo.get("delete_images", [])]):
+        for image_id in self.builder.delete_images(list(todo.delete_images)):
             log.info("deleted image %s (removed from the catalogue)", image_id)
 
 

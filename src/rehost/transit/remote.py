@@ -10,11 +10,12 @@ import logging
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from rehost.client import trust
+from rehost.protocol import hostapi
+from rehost.protocol.fields import as_doc
 from rehost.transit.ports import (
     DiskDigest,
     JobProgress,
@@ -22,6 +23,7 @@ from rehost.transit.ports import (
     TransitJobSpec,
     plan_note_text,
 )
+from rehost.wire import WireError
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1/transit-hosts"
@@ -48,7 +50,7 @@ class HostApi:
         """Close the HTTP session."""
         self._http.close()
 
-    def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def post(self, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
         """POST a JSON body to /self/<path>; the decoded answer or HostApiError."""
         try:
             response = self._http.post(f"/self/{path}", json=body or {})
@@ -61,8 +63,10 @@ class HostApi:
                 doc = {}
             raise HostApiError(response.status_code, str(doc.get("code", "")),
                                str(doc.get("message", response.text[:200])))
-        answer: dict[str, Any] = response.json()
-        return answer
+        try:
+            return as_doc(response.json(), f"the answer of {path}")
+        except (ValueError, WireError) as exc:
+            raise HostApiError(response.status_code, "BadResponse", str(exc)) from exc
 
     def job_log(self, job_id: str, level: str, code: str, en: str, zh: str, hint: str) -> None:
         """One line of a job's log."""
@@ -86,18 +90,17 @@ class RemoteTransitControl:
     def lookup(self, token: str) -> TransitJobSpec | None:
         """Ask the control plane; the job's work dir is `<work_root>/<transit id>`."""
         try:
-            job = self._api.post("lookup", {"data_token": token}).get("job")
-        except HostApiError as exc:
+            job = hostapi.parse_lookup(self._api.post("lookup", {"data_token": token}))
+        except (HostApiError, WireError) as exc:
             log.warning("data token lookup failed: %s", exc)
             return None
-        if not job:
+        if job is None:
             return None
-        work_dir = self._root / str(job["transit_id"])
+        work_dir = self._root / job.transit_id
         work_dir.mkdir(parents=True, exist_ok=True)
-        disks = tuple(TransitDisk(int(d["index"]), int(d["size_bytes"]),
-                                  int(d["target_size_bytes"])) for d in job["disks"])
-        return TransitJobSpec(job_id=str(job["job_id"]), work_dir=work_dir, disks=disks,
-                              checksum=bool(job["checksum"]))
+        disks = tuple(TransitDisk(d.index, d.size_bytes, d.target_size_bytes) for d in job.disks)
+        return TransitJobSpec(job_id=job.job_id, work_dir=work_dir, disks=disks,
+                              checksum=job.checksum)
 
     def report_progress(self, progress: JobProgress) -> None:
         """Forward durable progress (a refusal, e.g. the job was paused, is only logged)."""

@@ -7,10 +7,10 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import xxhash
 
+from rehost.protocol.hello import DiskOffer, DiskResume, Hello, HelloOk
 from rehost.transit.errors import TransitError, digest_mismatch
 from rehost.transit.journal import ChunkRecord, ProgressJournal
 from rehost.transit.ports import (
@@ -21,7 +21,7 @@ from rehost.transit.ports import (
     TransitJobSpec,
 )
 from rehost.transit.target import TargetDisk
-from rehost.wire import DELTA_VERSION, PROTOCOL_VERSION, pack_base
+from rehost.wire import DELTA_VERSION, pack_base
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +29,11 @@ PROGRESS_INTERVAL_S = 0.5
 JOURNAL_FILE = "journal.bin"
 
 
-def _plan_notes(disks: dict[int, dict[str, Any]]) -> list[str]:
+def _plan_notes(disks: dict[int, DiskOffer]) -> list[str]:
     """The agent's send-plan notes of each disk, bounded (a hostile HELLO cannot flood the log)."""
     out: list[str] = []
     for index in sorted(disks):
-        notes = disks[index].get("plan_notes") or []
-        if isinstance(notes, list):
-            out.extend(f"disk {index}: {str(n)[:300]}" for n in notes[:32])
+        out.extend(f"disk {index}: {n[:300]}" for n in disks[index].plan_notes[:32])
     return out[:64]
 
 
@@ -78,33 +76,31 @@ class JobSession:
         self._failed = False
         self._plan_logged = False  # the agent's plan notes go to the job log once per session
 
-    def hello(self, doc: dict[str, Any]) -> dict[str, Any]:
+    def hello(self, hello: Hello) -> HelloOk:
         """Check the agent's disks against the job and return the resume state (HELLO_OK)."""
-        disks = {int(d["index"]): d for d in doc.get("disks", [])}
+        disks = {d.index: d for d in hello.disks}
         if sorted(disks) != sorted(self.targets):
             raise TransitError("Transit.DiskMismatch", "the agent offers other disks than the job")
         for index, d in disks.items():
-            if int(d["size_bytes"]) != self.targets[index].size_bytes:
+            if d.size_bytes != self.targets[index].size_bytes:
                 raise TransitError("Transit.DiskMismatch", f"disk {index} changed size")
-        version = min(int(doc.get("wire_version", PROTOCOL_VERSION)), DELTA_VERSION)
+        version = min(hello.wire_version, DELTA_VERSION)
         with self._lock:
             self._failed = False  # a new attempt may fail (and be reported) again
-            self.chunk_bytes = int(doc["chunk_bytes"])
-            self._plan_totals = {i: int(d["plan_bytes"]) for i, d in disks.items()}
+            self.chunk_bytes = hello.chunk_bytes
+            self._plan_totals = {i: d.plan_bytes for i, d in disks.items()}
             notes = [] if self._plan_logged else _plan_notes(disks)
             self._plan_logged = True
-            cycle = int(doc.get("cycle") or 0) if version >= DELTA_VERSION else 0
+            cycle = hello.cycle if version >= DELTA_VERSION else 0
             if cycle > self.journal.cycle:
                 log.info("job %s: incremental pass %d starts", self.spec.job_id, cycle)
                 self.journal.start_pass(cycle)
         if notes:
             self.control.log_plan(self.spec.job_id, notes)
-        reply = {"job_id": self.spec.job_id, "checksum": self.spec.checksum,
-                 "wire_version": version,
-                 "disks": [self._disk_state(i, delta=cycle > 0) for i in sorted(disks)]}
-        if cycle:
-            reply["cycle"], reply["delta"] = self.journal.cycle, self.overwrite
-        return reply
+        return HelloOk(job_id=self.spec.job_id, checksum=self.spec.checksum,
+                       disks=tuple(self._disk_state(i, delta=cycle > 0) for i in sorted(disks)),
+                       wire_version=version, cycle=self.journal.cycle if cycle else 0,
+                       delta=bool(cycle) and self.overwrite)
 
     @property
     def overwrite(self) -> bool:
@@ -192,14 +188,12 @@ class JobSession:
             t.close()
         self.journal.close()
 
-    def _disk_state(self, index: int, *, delta: bool = False) -> dict[str, Any]:
+    def _disk_state(self, index: int, *, delta: bool = False) -> DiskResume:
         state = self.journal.disk(index)
-        doc: dict[str, Any] = {"index": index, "acked": state.acked_ranges(),
-                               "done": state.done_digest is not None,
-                               "done_bytes": state.done_bytes}
-        if delta:
-            doc["base"] = pack_base({o: d for o, (_n, d) in state.base.items()}, self.chunk_bytes)
-        return doc
+        base = (pack_base({o: d for o, (_n, d) in state.base.items()}, self.chunk_bytes)
+                if delta else None)
+        return DiskResume(index, tuple(state.acked_ranges()), state.done_digest is not None,
+                          state.done_bytes, base)
 
     def _reads_back(self, c: ChunkRecord, buf: memoryview) -> bool:
         n = self.targets[c.disk_index].read_into(buf[: c.length_bytes], c.offset_bytes)

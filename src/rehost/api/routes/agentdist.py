@@ -11,7 +11,8 @@ from rehost.agentdist.pyz import agent_artefact
 router = APIRouter(prefix="/agent", tags=["agent"])
 
 
-@router.get("/rehost-agent.pyz")
+@router.get("/rehost-agent.pyz", response_class=Response, responses={
+    200: {"content": {"application/zip": {}}, "description": "the agent as one zipapp"}})
 def pyz() -> Response:
     """The zipapp; its SHA-256 in the X-Rehost-Agent-SHA256 header and at .sha256."""
     art = agent_artefact()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict
 
 from rehost.api.deps import Account, Ctx
+from rehost.api.schemas.resources import ExportOut, disk_out
 from rehost.services import image_files
-from rehost.services.image_files import DiskFile, ImageLocation
 
 router = APIRouter()
 
@@ -22,22 +22,11 @@ class ExportIn(BaseModel):
     format: str
 
 
-def disk_out(disk: DiskFile, image_id: str) -> dict[str, Any]:
-    """A disk file as JSON, with its download URL."""
-    query = f"?format={disk.format}" if disk.exported else ""
-    return {"index": disk.index, "path": str(disk.path), "format": disk.format,
-            "size_bytes": disk.size_bytes,
-            "url": f"/api/v1/images/{image_id}/disks/{disk.index}{query}"}
-
-
-def location_out(where: ImageLocation, image_id: str) -> dict[str, Any]:
-    """Where an image is (describe's `location`)."""
-    return {"path": str(where.directory), "transit_host": where.host or None,
-            "disks": [disk_out(d, image_id) for d in where.disks]}
-
-
 @router.get("/images/{image_id}/disks/{index}", tags=["images"], response_class=FileResponse,
-            responses={206: {"description": "the requested byte range"}})
+            responses={200: {"content": {"application/octet-stream": {}},
+                              "description": "the disk file"},
+                       206: {"content": {"application/octet-stream": {}},
+                             "description": "the requested byte range"}})
 def download_disk(image_id: str, index: int, ctx: Ctx, account: Account,
                   format: Annotated[str, Query()] = "") -> FileResponse:
     """Download one disk (Range requests resume); `format` picks an earlier export."""
@@ -47,8 +36,8 @@ def download_disk(image_id: str, index: int, ctx: Ctx, account: Account,
 
 
 @router.post("/images/{image_id}/export", tags=["images"])
-def export_image(image_id: str, body: ExportIn, ctx: Ctx, account: Account) -> dict[str, Any]:
+def export_image(image_id: str, body: ExportIn, ctx: Ctx, account: Account) -> ExportOut:
     """Convert every disk with qemu-img (blocks until done); download them with ?format=."""
     disks = image_files.export(ctx, account, image_id, body.format)
-    return {"image_id": image_id, "format": body.format,
-            "disks": [disk_out(d, image_id) for d in disks]}
+    return ExportOut(image_id=image_id, format=body.format,
+                     disks=[disk_out(d, image_id) for d in disks])

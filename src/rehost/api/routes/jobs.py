@@ -4,7 +4,7 @@ events."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 
@@ -12,6 +12,15 @@ from rehost.api.deps import Account, Ctx
 from rehost.api.errors import status_of
 from rehost.api.routes.tags import filter_tags
 from rehost.api.schemas import BatchStartIn, CutOverIn, JobCreateIn, JobModifyIn, event_out, job_out
+from rehost.api.schemas.jobs import (
+    JobDeleted,
+    JobEvents,
+    JobOut,
+    JobPage,
+    StartError,
+    StartResult,
+    StartResults,
+)
 from rehost.domain import errors
 from rehost.domain.idempotency import params_digest
 from rehost.domain.ids import JobId
@@ -19,6 +28,7 @@ from rehost.domain.models import DataDiskSpec, ExecutionMode
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import parse_business_status, parse_job_status
 from rehost.domain.tags import ResourceType, Tag
+from rehost.jsonvalue import JsonObject
 from rehost.services import cutover, idempotency, images, jobs, runs, tags
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -58,10 +68,10 @@ def to_request(body: JobCreateIn | JobModifyIn) -> JobRequest:
 
 
 @router.post("", status_code=201)
-def create_job(body: JobCreateIn, ctx: Ctx, account: Account, lang: Lang = "en") -> dict[str, Any]:
+def create_job(body: JobCreateIn, ctx: Ctx, account: Account, lang: Lang = "en") -> JobOut:
     """Create a migration job (execution_mode immediate starts it; client_token: idempotent)."""
 
-    def create() -> dict[str, Any]:
+    def create() -> JsonObject:
         job = jobs.create_job(ctx, account, source_id=body.source_id, region_id=body.region_id,
                               request=to_request(body),
                               tags=[Tag(t.key, t.value) for t in body.tags or []])
@@ -71,7 +81,7 @@ def create_job(body: JobCreateIn, ctx: Ctx, account: Account, lang: Lang = "en")
     created = idempotency.run_once(
         ctx, account, action="rest:create_job", token=body.client_token or "",
         digest=params_digest((k, json.dumps(v)) for k, v in fields.items()), run=create)
-    return job_out(jobs.get_job(ctx, account, created["job_id"]), lang=lang)
+    return job_out(jobs.get_job(ctx, account, str(created["job_id"])), lang=lang)
 
 
 @router.get("")
@@ -82,7 +92,7 @@ def list_jobs(
     page_number: PageNumber = 1, page_size: PageSize = 10,
     business_status: str | None = None, lang: Lang = "en",
     tag: Annotated[list[str] | None, Query()] = None,
-) -> dict[str, Any]:
+) -> JobPage:
     """Describe jobs with filters (status, business status, region, source, name, tag=key[=value])
     and paging."""
     if tag:
@@ -93,26 +103,28 @@ def list_jobs(
         source_id=source_id, name=name, page_number=page_number, page_size=page_size,
         business_status=parse_business_status(business_status),
     )
-    return {"jobs": [job_out(j, lang=lang) for j in page.items], "total_count": page.total_count,
-            "page_number": page.page_number, "page_size": page.page_size}
+    return JobPage(jobs=[job_out(j, lang=lang) for j in page.items],
+                   total_count=page.total_count, page_number=page.page_number,
+                   page_size=page.page_size)
 
 
 @router.post("/start")
 def start_batch(body: BatchStartIn, ctx: Ctx, account: Account,
-                lang: Lang = "en") -> dict[str, Any]:
+                lang: Lang = "en") -> StartResults:
     """Start or retry up to 10 jobs; each result has the job or its error."""
     results = runs.start_jobs(ctx, account, body.job_ids)
-    return {"results": [
-        {"job_id": r.job_id, "ok": r.error is None,
-         "job": job_out(r.job, lang=lang) if r.job else None,
-         "error": None if r.error is None else {
-             "code": r.error.code, "message": r.error.message, "status": status_of(r.error)}}
+    return StartResults(results=[
+        StartResult(job_id=r.job_id, ok=r.error is None,
+                    job=job_out(r.job, lang=lang) if r.job else None,
+                    error=None if r.error is None else StartError(
+                        code=r.error.code, message=r.error.message,
+                        status=status_of(r.error)))
         for r in results
-    ]}
+    ])
 
 
 @router.get("/{job_id}")
-def describe_job(job_id: str, ctx: Ctx, account: Account, lang: Lang = "en") -> dict[str, Any]:
+def describe_job(job_id: str, ctx: Ctx, account: Account, lang: Lang = "en") -> JobOut:
     """One job, with its image's verification result once it has an image."""
     job = jobs.get_job(ctx, account, job_id)
     image = None
@@ -126,33 +138,33 @@ def describe_job(job_id: str, ctx: Ctx, account: Account, lang: Lang = "en") -> 
 
 @router.patch("/{job_id}")
 def modify_job(job_id: str, body: JobModifyIn, ctx: Ctx, account: Account,
-               lang: Lang = "en") -> dict[str, Any]:
+               lang: Lang = "en") -> JobOut:
     """Modify name/description (always) or other fields (before the first run)."""
     return job_out(jobs.modify_job(ctx, account, job_id, to_request(body)), lang=lang)
 
 
 @router.delete("/{job_id}")
-def delete_job(job_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
+def delete_job(job_id: str, ctx: Ctx, account: Account) -> JobDeleted:
     """Delete a job that is not Running."""
     jobs.delete_job(ctx, account, job_id)
-    return {"job_id": job_id, "deleted": True}
+    return JobDeleted(job_id=job_id, deleted=True)
 
 
 @router.post("/{job_id}/start")
-def start_job(job_id: str, ctx: Ctx, account: Account, lang: Lang = "en") -> dict[str, Any]:
+def start_job(job_id: str, ctx: Ctx, account: Account, lang: Lang = "en") -> JobOut:
     """Start or retry one job."""
     return job_out(runs.start_job(ctx, account, JobId(job_id)), lang=lang)
 
 
 @router.post("/{job_id}/pause")
-def pause_job(job_id: str, ctx: Ctx, account: Account, lang: Lang = "en") -> dict[str, Any]:
+def pause_job(job_id: str, ctx: Ctx, account: Account, lang: Lang = "en") -> JobOut:
     """Pause a Running+Syncing job, or stop a Waiting one between cycles."""
     return job_out(runs.pause_job(ctx, account, job_id), lang=lang)
 
 
 @router.post("/{job_id}/cutover")
 def cut_over_job(job_id: str, ctx: Ctx, account: Account, body: CutOverIn | None = None,
-                 lang: Lang = "en") -> dict[str, Any]:
+                 lang: Lang = "en") -> JobOut:
     """End a Waiting incremental job: one last delta cycle first (sync_data, default) or not."""
     sync_data = True if body is None else body.sync_data
     return job_out(cutover.cut_over(ctx, account, job_id, sync_data=sync_data), lang=lang)
@@ -163,7 +175,7 @@ def job_events(
     job_id: str, ctx: Ctx, account: Account,
     after_id: Annotated[int, Query(ge=0, le=EVENT_ID_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000, lang: Lang = "en",
-) -> dict[str, Any]:
+) -> JobEvents:
     """The job's event log after `after_id` (for `rehost job logs --follow`)."""
     items = jobs.list_events(ctx, account, job_id, after_id=after_id, limit=limit)
-    return {"job_id": job_id, "events": [event_out(e, lang=lang) for e in items]}
+    return JobEvents(job_id=job_id, events=[event_out(e, lang=lang) for e in items])

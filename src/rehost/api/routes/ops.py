@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from rehost import __version__
 from rehost.api.deps import context_dependency
 from rehost.api.metrics import CONTENT_TYPE, Metrics
+from rehost.api.schemas.base import CheckOut, HealthOut, ReadyOut
 from rehost.services import readiness
 from rehost.services.context import ServiceContext
 
@@ -19,22 +20,21 @@ Ctx = Annotated[ServiceContext, Depends(context_dependency)]
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
+async def healthz() -> HealthOut:
     """Liveness: the process answers (touches nothing else)."""
-    return {"status": "ok", "version": __version__}
+    return HealthOut(status="ok", version=__version__)
 
 
-@router.get("/readyz", responses={503: {"description": "a check failed; `reason` says which"}})
+@router.get("/readyz", response_model=ReadyOut, responses={
+    503: {"model": ReadyOut, "description": "a check failed; `reason` says which"}})
 async def readyz(ctx: Ctx) -> JSONResponse:
     """Readiness: database query, data port listening, image stores writable; 503 otherwise."""
     checks = await run_in_threadpool(readiness.run_checks, ctx)
     failed = [c for c in checks if not c.ok]
-    body: dict[str, Any] = {
-        "status": "ready" if not failed else "not ready",
-        "reason": "; ".join(c.detail for c in failed),
-        "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks},
-    }
-    return JSONResponse(body, status_code=503 if failed else 200)
+    body = ReadyOut(status="ready" if not failed else "not ready",
+                    reason="; ".join(c.detail for c in failed),
+                    checks={c.name: CheckOut(ok=c.ok, detail=c.detail) for c in checks})
+    return JSONResponse(body.model_dump(), status_code=503 if failed else 200)
 
 
 @router.get("/metrics", response_class=Response)

@@ -8,17 +8,32 @@ with `Authorization: Bearer <host token>`.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import Field
 
 from rehost.api.deps import Account, AgentToken, Ctx
-from rehost.api.schemas import Model
+from rehost.api.schemas import Model, Ok
+from rehost.api.schemas.hosts import (
+    BuildFinishedOut,
+    HostBeatOut,
+    HostCodeList,
+    HostDeleted,
+    HostList,
+    HostOut,
+    LookupOut,
+    NewHostCodeOut,
+    RegisteredOut,
+    WorkOrdersOut,
+    code_fields,
+    code_out,
+    host_fields,
+    host_out,
+)
 from rehost.pki import issue_transit_cert, load_or_create_ca
+from rehost.protocol import hostapi
 from rehost.services import host_codes, host_work, transit_hosts
-from rehost.services.host_codes import HostCode
 from rehost.services.transit_hosts import TransitHost
 from rehost.transit.ports import DiskDigest, DiskProgress, JobProgress
 
@@ -122,36 +137,23 @@ class BuildFinishedIn(Model):
     verify_result: str = Field("", max_length=65536)
 
 
-def host_out(host: TransitHost) -> dict[str, Any]:
-    """A transit host as JSON."""
-    doc = asdict(host)
-    doc["host_id"] = doc.pop("id")
-    return doc
-
-
-def code_out(code: HostCode) -> dict[str, Any]:
-    """A registration code (without its secret) as JSON."""
-    doc = asdict(code)
-    doc["code_id"] = doc.pop("id")
-    return doc
-
-
 @codes_router.post("", status_code=201)
-def create_code(body: CodeIn, ctx: Ctx, account: Account) -> dict[str, Any]:
+def create_code(body: CodeIn, ctx: Ctx, account: Account) -> NewHostCodeOut:
     """A one-use code to register a transit host of `host_name` in a region (shown once)."""
     new = host_codes.create_code(ctx, account, region_id=body.region_id,
                                  host_name=body.host_name, ttl_hours=body.ttl_hours)
-    return {**code_out(new.code), "registration_code": new.secret}
+    return NewHostCodeOut.model_validate({**code_fields(new.code),
+                                          "registration_code": new.secret})
 
 
 @codes_router.get("")
-def list_codes(ctx: Ctx, account: Account) -> dict[str, Any]:
+def list_codes(ctx: Ctx, account: Account) -> HostCodeList:
     """The account's registration codes (used ones name their host)."""
-    return {"codes": [code_out(c) for c in host_codes.list_codes(ctx, account)]}
+    return HostCodeList(codes=[code_out(c) for c in host_codes.list_codes(ctx, account)])
 
 
 @router.post("", status_code=201)
-def register(body: RegisterIn, ctx: Ctx) -> dict[str, Any]:
+def register(body: RegisterIn, ctx: Ctx) -> RegisteredOut:
     """Redeem a registration code; returns token, certificate + key (its name only) and CA."""
     reg = transit_hosts.register_host(ctx, code=body.registration_code, name=body.name,
                                       data_endpoint=body.data_endpoint,
@@ -159,102 +161,113 @@ def register(body: RegisterIn, ctx: Ctx) -> dict[str, Any]:
     now = ctx.now()
     ca = load_or_create_ca(ctx.settings.data_dir / PKI_DIR, now=now)
     cert = issue_transit_cert(ca, [transit_hosts.certificate_name(reg.host)], now=now)
-    return {**host_out(reg.host), "host_token": reg.token,
-            "cert_pem": cert.cert_pem.decode("ascii"), "key_pem": cert.key_pem.decode("ascii"),
-            "ca_pem": ca.cert_pem.decode("ascii"),
-            "heartbeat_interval_s": ctx.settings.heartbeat_interval_s}
+    return RegisteredOut.model_validate({
+        **host_fields(reg.host), "host_token": reg.token,
+        "cert_pem": cert.cert_pem.decode("ascii"), "key_pem": cert.key_pem.decode("ascii"),
+        "ca_pem": ca.cert_pem.decode("ascii"),
+        "heartbeat_interval_s": ctx.settings.heartbeat_interval_s})
 
 
 @router.get("")
-def list_hosts(ctx: Ctx, account: Account, region_id: str | None = None) -> dict[str, Any]:
+def list_hosts(ctx: Ctx, account: Account, region_id: str | None = None) -> HostList:
     """The account's transit hosts with state (Online/Offline) and active transits."""
-    return {"transit_hosts": [host_out(h) for h in
-                              transit_hosts.list_hosts(ctx, account, region_id)]}
+    return HostList(transit_hosts=[host_out(h) for h in
+                                   transit_hosts.list_hosts(ctx, account, region_id)])
 
 
 @router.post("/{host_id}/revoke")
-def revoke_host(host_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
+def revoke_host(host_id: str, ctx: Ctx, account: Account) -> HostOut:
     """Refuse the host's token at once (its transits are recovered as an offline host's)."""
     return host_out(transit_hosts.revoke_host(ctx, account, host_id))
 
 
 @router.delete("/{host_id}")
-def delete_host(host_id: str, ctx: Ctx, account: Account) -> dict[str, Any]:
+def delete_host(host_id: str, ctx: Ctx, account: Account) -> HostDeleted:
     """Forget a transit host (refused while it holds transits)."""
     transit_hosts.delete_host(ctx, account, host_id)
-    return {"host_id": host_id, "deleted": True}
+    return HostDeleted(host_id=host_id, deleted=True)
 
 
 @router.post("/self/heartbeat")
-def heartbeat(ctx: Ctx, token: AgentToken) -> dict[str, Any]:
+def heartbeat(ctx: Ctx, token: AgentToken) -> HostBeatOut:
     """Keep the host online."""
     host = transit_hosts.heartbeat(ctx, token)
-    return {**host_out(host), "heartbeat_interval_s": ctx.settings.heartbeat_interval_s}
+    return HostBeatOut.model_validate({**host_fields(host),
+                                       "heartbeat_interval_s": ctx.settings.heartbeat_interval_s})
 
 
 @router.post("/self/lookup")
-def lookup(body: LookupIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+def lookup(body: LookupIn, ctx: Ctx, host: Host) -> LookupOut:
     """The job of a data token if its transit is on this host and it may send now."""
     found = host_work.lookup(ctx, host, body.data_token)
     if found is None:
-        return {"job": None}
+        return LookupOut.model_validate(hostapi.lookup_json(None))
     spec, transit_id = found
-    return {"job": {"job_id": spec.job_id, "transit_id": transit_id, "checksum": spec.checksum,
-                    "disks": [asdict(d) for d in spec.disks]}}
+    disks = tuple(hostapi.HostDisk(d.index, d.size_bytes, d.target_size_bytes) for d in spec.disks)
+    job = hostapi.HostJob(spec.job_id, transit_id, spec.checksum, disks)
+    return LookupOut.model_validate(hostapi.lookup_json(job))
 
 
 @router.post("/self/progress")
-def progress(body: ProgressIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+def progress(body: ProgressIn, ctx: Ctx, host: Host) -> Ok:
     """Durable progress of a job."""
     disks = tuple(DiskProgress(d.index, d.done_bytes, d.total_bytes) for d in body.disks)
     host_work.report_progress(ctx, host, JobProgress(body.job_id, disks, body.rate_bytes_per_s))
-    return {"ok": True}
+    return Ok(ok=True)
 
 
 @router.post("/self/sync-done")
-def sync_done(body: SyncDoneIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+def sync_done(body: SyncDoneIn, ctx: Ctx, host: Host) -> Ok:
     """Every disk of a job is durable (and verified)."""
     digests = tuple(DiskDigest(d.index, d.digest_hex) for d in body.digests)
     host_work.sync_done(ctx, host, body.job_id, digests)
-    return {"ok": True}
+    return Ok(ok=True)
 
 
 @router.post("/self/sync-failed")
-def sync_failed(body: FailureIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+def sync_failed(body: FailureIn, ctx: Ctx, host: Host) -> Ok:
     """The transit cannot continue a job."""
     host_work.sync_failed(ctx, host, body.job_id, body.code, body.message)
-    return {"ok": True}
+    return Ok(ok=True)
 
 
 @router.post("/self/work")
-def work(body: WorkIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+def work(body: WorkIn, ctx: Ctx, host: Host) -> WorkOrdersOut:
     """Jobs to disconnect, transits to release, images to build and images to delete."""
     todo = host_work.work(ctx, host, body.transits, body.images)
-    builds = [{"transit_id": b.transit_id, **asdict(b.plan), "work_dir": ""} for b in todo.build]
-    return {"disconnect": list(todo.disconnect),
-            "release": [{"transit_id": t, "job_id": j} for t, j in todo.release],
-            "build": builds, "delete_images": list(todo.delete_images)}
+    orders = hostapi.WorkOrders(
+        disconnect=todo.disconnect,
+        release=tuple(hostapi.Release(t, j) for t, j in todo.release),
+        build=tuple(hostapi.BuildOrder(
+            transit_id=b.transit_id, job_id=b.plan.job_id, source_id=b.plan.source_id,
+            image_id=b.plan.image_id, image_name=b.plan.image_name, disks=b.plan.disks,
+            boot_mode=b.plan.boot_mode, disk_format=b.plan.disk_format, verify=b.plan.verify,
+            accept_failed_checks=b.plan.accept_failed_checks,
+            adapt_guests=b.plan.adapt_guests, digests=b.plan.digests) for b in todo.build),
+        delete_images=todo.delete_images,
+    )
+    return WorkOrdersOut.model_validate(orders.to_json())
 
 
 @router.post("/self/jobs/{job_id}/log")
-def log_line(job_id: str, body: LogIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+def log_line(job_id: str, body: LogIn, ctx: Ctx, host: Host) -> Ok:
     """One line of the job's log."""
     host_work.log_line(ctx, host, job_id, level=body.level, code=body.code,
                        message_en=body.message_en, message_zh=body.message_zh, hint=body.hint)
-    return {"ok": True}
+    return Ok(ok=True)
 
 
 @router.post("/self/jobs/{job_id}/build-finished")
-def build_finished(job_id: str, body: BuildFinishedIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+def build_finished(job_id: str, body: BuildFinishedIn, ctx: Ctx, host: Host) -> BuildFinishedOut:
     """The host published the image: register it and finish the job."""
     image_id = host_work.finish_build(ctx, host, job_id, manifest=body.manifest,
                                       image_id=body.image_id, verify_result=body.verify_result)
-    return {"job_id": job_id, "image_id": image_id}
+    return BuildFinishedOut(job_id=job_id, image_id=image_id)
 
 
 @router.post("/self/jobs/{job_id}/build-failed")
-def build_failed(job_id: str, body: FailureIn, ctx: Ctx, host: Host) -> dict[str, Any]:
+def build_failed(job_id: str, body: FailureIn, ctx: Ctx, host: Host) -> Ok:
     """The host's image build failed: the job goes InError."""
     host_work.fail_build(ctx, host, job_id, code=body.code, message=body.message,
                          hint=body.hint)
-    return {"ok": True}
+    return Ok(ok=True)

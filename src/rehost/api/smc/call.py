@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from rehost.api.smc import errors
 from rehost.api.smc.params import Params
 from rehost.domain.ids import AccountId
+from rehost.jsonvalue import JsonObject
 from rehost.services.context import ServiceContext
 
 MAX_PAGE_SIZE = 50
@@ -29,7 +29,7 @@ class Call:
         return number, size
 
 
-Action = Callable[[Call], dict[str, Any]]
+Action = Callable[[Call], JsonObject]
 
 
 def single(call: Call, name: str) -> str | None:

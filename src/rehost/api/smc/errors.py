@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rehost.domain import errors as domain_errors
 from rehost.domain.errors import RehostError
+from rehost.jsonvalue import JsonObject
 
 
 class SmcError(Exception):
@@ -21,7 +20,7 @@ class SmcError(Exception):
         self.recommend = recommend
 
 
-def error_body(error: SmcError, *, request_id: str, host_id: str) -> dict[str, Any]:
+def error_body(error: SmcError, *, request_id: str, host_id: str) -> JsonObject:
     """The JSON error document the official SDK parses (Code, Message, RequestId)."""
     return {
         "RequestId": request_id,

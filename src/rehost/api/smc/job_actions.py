@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rehost.api.smc import errors
 from rehost.api.smc.call import MAX_PAGE_SIZE, Call
 from rehost.api.smc.job_request import job_request
@@ -13,14 +11,15 @@ from rehost.domain.idempotency import params_digest
 from rehost.domain.ids import JobId, RegionId, SourceId
 from rehost.domain.states import parse_business_status, parse_job_status
 from rehost.domain.tags import ResourceType
+from rehost.jsonvalue import JsonObject
 from rehost.services import cutover, idempotency, jobs, runs
 
 
-def create_replication_job(call: Call) -> dict[str, Any]:
+def create_replication_job(call: Call) -> JsonObject:
     """CreateReplicationJob → JobId (a retry with the same ClientToken gets the same JobId)."""
     p = call.params
 
-    def create() -> dict[str, Any]:
+    def create() -> JsonObject:
         job = jobs.create_job(
             call.ctx, call.account_id, source_id=SourceId(p.required("SourceId")),
             region_id=RegionId(p.required("RegionId")), request=job_request(p),
@@ -33,13 +32,13 @@ def create_replication_job(call: Call) -> dict[str, Any]:
                                 run=create)
 
 
-def start_replication_job(call: Call) -> dict[str, Any]:
+def start_replication_job(call: Call) -> JsonObject:
     """StartReplicationJob (Ready, Stopped, InError)."""
     runs.start_job(call.ctx, call.account_id, JobId(call.params.required("JobId")))
     return {}
 
 
-def cut_over_replication_job(call: Call) -> dict[str, Any]:
+def cut_over_replication_job(call: Call) -> JsonObject:
     """CutOverReplicationJob (Waiting incremental job; SyncData default true = a last cycle)."""
     sync_data = call.params.boolean("SyncData")
     cutover.cut_over(call.ctx, call.account_id, JobId(call.params.required("JobId")),
@@ -47,26 +46,26 @@ def cut_over_replication_job(call: Call) -> dict[str, Any]:
     return {}
 
 
-def stop_replication_job(call: Call) -> dict[str, Any]:
+def stop_replication_job(call: Call) -> JsonObject:
     """StopReplicationJob (Running + Syncing, or Waiting between cycles)."""
     runs.pause_job(call.ctx, call.account_id, JobId(call.params.required("JobId")))
     return {}
 
 
-def delete_replication_job(call: Call) -> dict[str, Any]:
+def delete_replication_job(call: Call) -> JsonObject:
     """DeleteReplicationJob (not while Running)."""
     jobs.delete_job(call.ctx, call.account_id, JobId(call.params.required("JobId")))
     return {}
 
 
-def modify_replication_job_attribute(call: Call) -> dict[str, Any]:
+def modify_replication_job_attribute(call: Call) -> JsonObject:
     """ModifyReplicationJobAttribute (Name/Description any time; the rest before the first run)."""
     job_id = JobId(call.params.required("JobId"))
     jobs.modify_job(call.ctx, call.account_id, job_id, job_request(call.params))
     return {}
 
 
-def describe_replication_jobs(call: Call) -> dict[str, Any]:
+def describe_replication_jobs(call: Call) -> JsonObject:
     """DescribeReplicationJobs with JobId.N, SourceId.N, Status, Name, RegionId and paging."""
     p = call.params
     job_ids = p.repeated("JobId")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from rehost.api.smc import errors
 from rehost.api.smc.params import Params
@@ -79,7 +78,7 @@ def _data_disks(params: Params) -> tuple[DataDiskSpec, ...] | None:
     return tuple(disks)
 
 
-def _replication_parameters(raw: str) -> dict[str, Any]:
+def _replication_parameters(raw: str) -> dict[str, object]:
     if not raw:
         return {}
     try:
@@ -91,7 +90,7 @@ def _replication_parameters(raw: str) -> dict[str, Any]:
     return value
 
 
-def _int_option(options: dict[str, Any], key: str) -> int | None:
+def _int_option(options: dict[str, object], key: str) -> int | None:
     value = options.get(key)
     if value is None:
         return None
@@ -106,7 +105,7 @@ def _int_option(options: dict[str, Any], key: str) -> int | None:
     raise errors.invalid_parameter("ReplicationParameters", f"{key} must be an integer")
 
 
-def _bool_option(options: dict[str, Any], key: str) -> bool | None:
+def _bool_option(options: dict[str, object], key: str) -> bool | None:
     value = options.get(key)
     if value is None or isinstance(value, bool):
         return value

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import socket
 import uuid
-from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -29,6 +28,7 @@ from rehost.api.smc.params import Params
 from rehost.api.smc.signature import group_headers, parse_query
 from rehost.domain.errors import NotFound, RehostError, Unauthenticated
 from rehost.domain.ids import AccessKeyId
+from rehost.jsonvalue import JsonObject
 from rehost.services import auth as key_auth
 from rehost.services.context import ServiceContext
 
@@ -69,7 +69,7 @@ class SmcEndpoint:
         self.nonces = nonces or MemoryNonceStore()
         self.host_id = socket.gethostname()
 
-    def handle(self, ctx: ServiceContext, request: auth.RawRequest) -> tuple[int, dict[str, Any]]:
+    def handle(self, ctx: ServiceContext, request: auth.RawRequest) -> tuple[int, JsonObject]:
         """Return (HTTP status, JSON document) for one request."""
         request_id = str(uuid.uuid4()).upper()
         try:
@@ -83,7 +83,7 @@ class SmcEndpoint:
             return self._error(errors.internal_error(), request_id)
         return 200, {"RequestId": request_id, **body}
 
-    def _run(self, ctx: ServiceContext, request: auth.RawRequest) -> dict[str, Any]:
+    def _run(self, ctx: ServiceContext, request: auth.RawRequest) -> JsonObject:
         signed = auth.verify(request, lookup_secret=lambda key: _secret(ctx, key),
                              nonces=self.nonces, now=ctx.now())
         version = auth.header(request, "x-acs-version")
@@ -100,7 +100,7 @@ class SmcEndpoint:
         accepted.check_params(name, params)
         return action(Call(ctx, account_id, params))
 
-    def _error(self, error: errors.SmcError, request_id: str) -> tuple[int, dict[str, Any]]:
+    def _error(self, error: errors.SmcError, request_id: str) -> tuple[int, JsonObject]:
         return error.http_status, errors.error_body(error, request_id=request_id,
                                                     host_id=self.host_id)
 

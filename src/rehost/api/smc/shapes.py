@@ -16,6 +16,7 @@ from rehost.domain.models import (
     Source,
     SourceDisk,
 )
+from rehost.jsonvalue import JsonObject
 
 HEARTBEAT_RATE_S = 30
 _TOKEN_STATUS = {"unactivated": "Unactivated", "activated": "Activated",
@@ -41,7 +42,7 @@ def page_fields(page: Page[Any]) -> dict[str, int]:
             "PageSize": page.page_size}
 
 
-def job_document(job: Job) -> dict[str, Any]:
+def job_document(job: Job) -> JsonObject:
     """One `ReplicationJob` of DescribeReplicationJobs."""
     spec = job.spec
     return {
@@ -93,7 +94,7 @@ def _run_type(job: Job) -> str:
 
 
 def source_document(source: Source, *, last_job_id: str = "",
-                    heartbeat_rate_s: int = HEARTBEAT_RATE_S) -> dict[str, Any]:
+                    heartbeat_rate_s: int = HEARTBEAT_RATE_S) -> JsonObject:
     """One `SourceServer` of DescribeSourceServers."""
     system = source.system_disk
     return {
@@ -120,12 +121,12 @@ def _status_info(source: Source) -> str:
                       ensure_ascii=False, separators=(",", ":"))
 
 
-def _data_disk(source: Source, disk: SourceDisk) -> dict[str, Any]:
+def _data_disk(source: Source, disk: SourceDisk) -> JsonObject:
     return {"Index": disk.index, "Size": gib_ceil(disk.size_bytes), "Path": disk.path,
             "Parts": {"Part": _parts(source, disk.index)}}
 
 
-def _parts(source: Source, index: int) -> list[dict[str, Any]]:
+def _parts(source: Source, index: int) -> list[JsonObject]:
     disks = source.inventory.get("disks", []) if isinstance(source.inventory, dict) else []
     disk = next((d for d in disks if isinstance(d, dict) and d.get("index") == index), None)
     if disk is None:
@@ -137,7 +138,7 @@ def _parts(source: Source, index: int) -> list[dict[str, Any]]:
     ]
 
 
-def token_document(code: ActivationCode) -> dict[str, Any]:
+def token_document(code: ActivationCode) -> JsonObject:
     """One `AccessToken` of ListAccessTokens."""
     ttl_days = max(1, round((code.expires_at - code.created_at).total_seconds() / 86400))
     return {

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rehost.api.smc import errors
 from rehost.api.smc.call import Call
 from rehost.api.smc.shapes import page_fields, source_document
@@ -12,10 +10,11 @@ from rehost.domain.ids import JobId, SourceId
 from rehost.domain.models import Source
 from rehost.domain.states import SourceState
 from rehost.domain.tags import ResourceType
+from rehost.jsonvalue import JsonObject
 from rehost.services import jobs, sources
 
 
-def describe_source_servers(call: Call) -> dict[str, Any]:
+def describe_source_servers(call: Call) -> JsonObject:
     """DescribeSourceServers with SourceId.N, State, Name, JobId and paging."""
     p = call.params
     ids: list[str] | None = p.repeated("SourceId") or None
@@ -53,7 +52,7 @@ def _last_job(call: Call, source: Source) -> str:
     return page.items[0].id if page.items else ""
 
 
-def modify_source_server_attribute(call: Call) -> dict[str, Any]:
+def modify_source_server_attribute(call: Call) -> JsonObject:
     """ModifySourceServerAttribute: Name and/or Description."""
     p = call.params
     sources.modify_source(
@@ -63,7 +62,7 @@ def modify_source_server_attribute(call: Call) -> dict[str, Any]:
     return {}
 
 
-def delete_source_server(call: Call) -> dict[str, Any]:
+def delete_source_server(call: Call) -> JsonObject:
     """DeleteSourceServer (Force deletes even with an unfinished job)."""
     p = call.params
     sources.delete_source(call.ctx, call.account_id, SourceId(p.required("SourceId")),

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rehost.api.smc import errors
 from rehost.api.smc.call import Call
 from rehost.api.smc.params import Params
 from rehost.domain.tags import ResourceType, Tag, parse_resource_type
+from rehost.jsonvalue import JsonObject
 from rehost.services import tags
 
 
@@ -26,14 +25,14 @@ def _resource(call: Call) -> tuple[ResourceType, list[str]]:
     return rtype, call.params.repeated("ResourceId")
 
 
-def tag_resources(call: Call) -> dict[str, Any]:
+def tag_resources(call: Call) -> JsonObject:
     """TagResources: ResourceType, ResourceId.N, Tag.N.Key/Value."""
     rtype, ids = _resource(call)
     tags.tag_resources(call.ctx, call.account_id, rtype, ids, tag_params(call.params))
     return {}
 
 
-def untag_resources(call: Call) -> dict[str, Any]:
+def untag_resources(call: Call) -> JsonObject:
     """UntagResources: ResourceType, ResourceId.N, TagKey.N or All."""
     rtype, ids = _resource(call)
     tags.untag_resources(call.ctx, call.account_id, rtype, ids, call.params.repeated("TagKey"),
@@ -41,7 +40,7 @@ def untag_resources(call: Call) -> dict[str, Any]:
     return {}
 
 
-def list_tag_resources(call: Call) -> dict[str, Any]:
+def list_tag_resources(call: Call) -> JsonObject:
     """ListTagResources: ResourceType, ResourceId.N, Tag.N, NextToken (50 per page)."""
     rtype, ids = _resource(call)
     token = call.params.text("NextToken")
@@ -55,13 +54,14 @@ def list_tag_resources(call: Call) -> dict[str, Any]:
             "TagResources": {"TagResource": found}}
 
 
-def tag_documents(call: Call, rtype: ResourceType, documents: list[dict[str, Any]],
+def tag_documents(call: Call, rtype: ResourceType, documents: list[JsonObject],
                   id_field: str) -> None:
     """Add SMC's `Tags: {Tag: [{Key, Value}]}` to described resources."""
-    held = tags.tags_of(call.ctx, call.account_id, rtype, [d[id_field] for d in documents])
-    for document in documents:
+    ids = [str(d[id_field]) for d in documents]
+    held = tags.tags_of(call.ctx, call.account_id, rtype, ids)
+    for document, resource_id in zip(documents, ids, strict=True):
         document["Tags"] = {"Tag": [{"Key": t.key, "Value": t.value}
-                                    for t in held[document[id_field]]]}
+                                    for t in held[resource_id]]}
 
 
 def tag_filter(call: Call, rtype: ResourceType, ids: list[str]) -> list[str] | None:

@@ -3,22 +3,21 @@ DisassociateSourceServers."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from rehost.api.smc import errors
 from rehost.api.smc.call import MAX_PAGE_SIZE, Call
 from rehost.api.smc.shapes import smc_time
 from rehost.api.smc.tag_actions import tag_documents, tag_filter, tag_params
 from rehost.domain.idempotency import params_digest
 from rehost.domain.tags import ResourceType
+from rehost.jsonvalue import JsonObject
 from rehost.services import idempotency, workgroups
 
 
-def create_workgroup(call: Call) -> dict[str, Any]:
+def create_workgroup(call: Call) -> JsonObject:
     """CreateWorkgroup → WorkgroupId (Name, Description, Tag.N, ClientToken)."""
     p = call.params
 
-    def create() -> dict[str, Any]:
+    def create() -> JsonObject:
         workgroup_id = workgroups.create(call.ctx, call.account_id, name=p.required("Name"),
                                          description=p.text("Description"),
                                          tag_list=tag_params(p))
@@ -29,13 +28,13 @@ def create_workgroup(call: Call) -> dict[str, Any]:
                                 run=create)
 
 
-def delete_workgroup(call: Call) -> dict[str, Any]:
+def delete_workgroup(call: Call) -> JsonObject:
     """DeleteWorkgroup (its sources stay)."""
     workgroups.delete_workgroup(call.ctx, call.account_id, call.params.required("WorkgroupId"))
     return {}
 
 
-def modify_workgroup_attribute(call: Call) -> dict[str, Any]:
+def modify_workgroup_attribute(call: Call) -> JsonObject:
     """ModifyWorkgroupAttribute: Name and/or Description."""
     p = call.params
     workgroups.modify(call.ctx, call.account_id, p.required("WorkgroupId"),
@@ -43,21 +42,21 @@ def modify_workgroup_attribute(call: Call) -> dict[str, Any]:
     return {}
 
 
-def associate_source_servers(call: Call) -> dict[str, Any]:
+def associate_source_servers(call: Call) -> JsonObject:
     """AssociateSourceServers: WorkgroupId, SourceId.N."""
     workgroups.associate(call.ctx, call.account_id, call.params.required("WorkgroupId"),
                          call.params.repeated("SourceId"))
     return {}
 
 
-def disassociate_source_servers(call: Call) -> dict[str, Any]:
+def disassociate_source_servers(call: Call) -> JsonObject:
     """DisassociateSourceServers: WorkgroupId, SourceId.N."""
     workgroups.disassociate(call.ctx, call.account_id, call.params.required("WorkgroupId"),
                             call.params.repeated("SourceId"))
     return {}
 
 
-def describe_workgroups(call: Call) -> dict[str, Any]:
+def describe_workgroups(call: Call) -> JsonObject:
     """DescribeWorkgroups: WorkgroupId.N, Name, Status (Available), Tag.N, paging."""
     p = call.params
     ids = p.repeated("WorkgroupId")
@@ -69,9 +68,10 @@ def describe_workgroups(call: Call) -> dict[str, Any]:
     wanted = tag_filter(call, ResourceType.WORKGROUP, ids)
     page = workgroups.describe(call.ctx, call.account_id, ids=wanted, name=p.text("Name"),
                                page_number=number, page_size=size)
-    documents = [{"WorkgroupId": w.id, "Name": w.name, "Description": w.description,
-                  "Status": "Available", "CreationTime": smc_time(w.created_at),
-                  "SourceServers": {"SourceId": list(w.source_ids)}} for w in page.items]
+    documents: list[JsonObject] = [
+        {"WorkgroupId": w.id, "Name": w.name, "Description": w.description,
+         "Status": "Available", "CreationTime": smc_time(w.created_at),
+         "SourceServers": {"SourceId": list(w.source_ids)}} for w in page.items]
     tag_documents(call, ResourceType.WORKGROUP, documents, "WorkgroupId")
     return {"TotalCount": page.total_count, "PageNumber": page.page_number,
             "PageSize": page.page_size, "Workgroups": {"Workgroup": documents}}

@@ -350,8 +350,33 @@ class Agent:
         self.proc.argv = [REHOST, "agent", "run", "--state-dir", str(self.state_dir),
                           "--heartbeat-interval", str(heartbeat_interval_s),
                           "--poll-interval", str(poll_interval_s)]
+        before = self._heartbeat_time()
         self.proc.start()
+        if before is not None:
+            self._wait_first_heartbeat(before)
         return self
+
+    def _heartbeat_time(self) -> str | None:
+        """The source's last heartbeat as the server saw it; None when the server is down."""
+        if not self.server.proc.alive:
+            return None
+        try:
+            return str(self.server.client.get_source(self.source_id).get("heartbeat_time"))
+        except (ClientError, httpx.HTTPError):
+            return None
+
+    def _wait_first_heartbeat(self, before: str) -> None:
+        """Wait until the new process has reported (its start-up may take seconds on a loaded
+        machine, longer than the server's 3 missed heartbeats before a job goes Offline)."""
+
+        def beat() -> bool | None:
+            if not self.proc.alive:
+                raise E2EError(f"the agent exited\n{self.proc.log_tail()}")
+            now = self._heartbeat_time()
+            return True if now is None or now != before else None
+
+        wait_for(beat, timeout_s=60, what=f"the agent of {self.source_id} to heartbeat",
+                 interval_s=0.1)
 
     def kill(self) -> None:
         """kill -9 the agent."""

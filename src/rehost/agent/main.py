@@ -5,7 +5,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from rehost.agent.apiclient import AgentApiError, UrllibAgentClient
 from rehost.agent.sender import send_job
@@ -102,7 +102,7 @@ class AgentLoop:
         self.current: Replication | None = None
         self._last_beat = float("-inf")
         self._known = ""  # tag of the last answer: the server holds the next until it differs
-        self._last: "WorkItem | None" = None
+        self._last: Optional[WorkItem] = None
         self._long_poll = True  # until a server shows it answers at once (an older server)
 
     def run(self, stop: threading.Event) -> None:

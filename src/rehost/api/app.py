@@ -27,6 +27,7 @@ from rehost.api.routes import (
     sources,
     tags,
     transit_hosts,
+    users,
 )
 from rehost.config import Settings
 from rehost.services import bootstrap
@@ -76,6 +77,8 @@ def create_app(
                    credentials):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(transit_hosts.codes_router, prefix=API_PREFIX)
+    app.include_router(users.router, prefix=API_PREFIX)
+    app.include_router(users.me_router, prefix=API_PREFIX)
     app.include_router(agentdist.router)  # /agent/rehost-agent.pyz, outside /api/v1
     for extra in routers:
         app.include_router(extra)

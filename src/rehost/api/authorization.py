@@ -10,13 +10,14 @@ from typing import Final
 
 from fastapi import Request
 
+from rehost.api.access import route_template
 from rehost.domain.authz import Action, Area, Verb
 
 ADMINISTRATION_PREFIXES: Final = (
     "/api/v1/users", "/api/v1/regions", "/api/v1/transit-hosts", "/api/v1/transit-host-codes",
-    "/api/v1/credentials",
 )
-SELF_PREFIXES: Final = ("/api/v1/me",)
+# the caller's own password; the credentials confirm only forgets the first-start file
+SELF_PREFIXES: Final = ("/api/v1/me", "/api/v1/credentials")
 # the console's pages: the same areas under the console's own paths
 CONSOLE_ADMINISTRATION: Final = ("/users", "/keys", "/regions", "/transit-hosts")
 CONSOLE_SELF: Final = ("/me", "/logout")
@@ -41,7 +42,8 @@ def action_of(method: str, route_path: str, *, administration: tuple[str, ...] =
 
 
 def _route_path(request: Request) -> str:
-    return str(getattr(request.scope.get("route"), "path", request.url.path))
+    # the full template (`/api/v1/users/{user_id}`): an included route object lacks its prefix
+    return route_template(request.scope)
 
 
 def request_action(request: Request) -> Action:

@@ -92,13 +92,13 @@ class SmcEndpoint:
         if version != API_VERSION:
             raise errors.invalid_version(version)
         name = auth.header(request, "x-acs-action")
-        if name in accepted.UNSUPPORTED:
-            raise accepted.refuse(name)
         action = ACTIONS.get(name)
-        if action is None:
+        if action is None and name not in accepted.UNSUPPORTED:
             raise errors.action_not_found(name)
         principal = key_auth.principal_of_key(ctx, AccessKeyId(signed.access_key_id))
         authz.authorize(principal, smc_action(name))
+        if action is None:
+            raise accepted.refuse(name)
         params = _params(request)
         accepted.check_params(name, params)
         return action(Call(ctx, principal.account_id, params))

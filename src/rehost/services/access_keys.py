@@ -62,10 +62,15 @@ def list_keys(ctx: ServiceContext, account_id: AccountId, *,
         return [convert.access_key(r) for r in rows]
 
 
+def not_found(key_id: str) -> errors.NotFound:
+    """`InvalidAccessKeyId.NotFound`."""
+    return errors.not_found("AccessKey", key_id)
+
+
 def _row(session: Session, account_id: AccountId, key_id: str) -> AccessKeyRow:
     row = session.get(AccessKeyRow, key_id)
     if row is None or row.account_id != account_id:
-        raise errors.not_found("AccessKey", key_id)
+        raise not_found(key_id)
     return row
 
 

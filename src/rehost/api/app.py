@@ -28,6 +28,7 @@ from rehost.api.routes import (
     tags,
     transit_hosts,
     users,
+    workgroups,
 )
 from rehost.config import Settings
 from rehost.services import bootstrap
@@ -79,6 +80,7 @@ def create_app(
     app.include_router(transit_hosts.codes_router, prefix=API_PREFIX)
     app.include_router(users.router, prefix=API_PREFIX)
     app.include_router(users.me_router, prefix=API_PREFIX)
+    app.include_router(workgroups.router, prefix=API_PREFIX)
     app.include_router(agentdist.router)  # /agent/rehost-agent.pyz, outside /api/v1
     for extra in routers:
         app.include_router(extra)

@@ -19,6 +19,7 @@ from rehost.cli.source import source
 from rehost.cli.tag import tag
 from rehost.cli.transit import transit
 from rehost.cli.user import account, user
+from rehost.cli.workgroup import workgroup
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -32,7 +33,7 @@ def cli() -> None:
 
 
 for command in (server, configure, activation_code, agent, source, region, job, image,
-                transit, backup, restore, db, tag, account, user, key):
+                transit, backup, restore, db, tag, workgroup, account, user, key):
     cli.add_command(command)
 
 

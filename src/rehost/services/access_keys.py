@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import or_, select, update
@@ -93,6 +93,11 @@ def delete_key(ctx: ServiceContext, account_id: AccountId, key_id: str) -> None:
     """Delete a key for good."""
     with ctx.db.transaction() as session:
         session.delete(_row(session, account_id, key_id))
+
+
+def use_is_stale(last_used_at: datetime | None, *, now: datetime) -> bool:
+    """Whether the recorded last use is older than its resolution (so worth a write)."""
+    return last_used_at is None or last_used_at < now - LAST_USED_RESOLUTION
 
 
 def record_use(ctx: ServiceContext, key_id: str) -> None:

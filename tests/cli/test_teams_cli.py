@@ -1,12 +1,16 @@
 """`rehost account|user|key` against a live server, and a read-only user's every CLI write
-refused with `Forbidden.Unauthorized` (the write commands are enumerated from the CLI tree)."""
+refused with `Forbidden.Unauthorized` (the write commands are enumerated from the CLI tree).
+
+The user and its key are made by the real `rehost` process; the matrix runs the same commands
+in-process (click's runner, real HTTP to the live server) to keep 30 runs fast on 2 cores."""
 
 from __future__ import annotations
 
 import click
 import pytest
+from click.testing import CliRunner
 
-from cli.conftest import rehost
+from cli.conftest import Result, rehost
 from rehost.cli.main import cli
 from smc.live import LiveServer
 
@@ -62,6 +66,12 @@ def _commands(group: click.Group, prefix: str = "") -> list[str]:
     return found
 
 
+def _run(*args: str, env: dict[str, str]) -> Result:
+    """`rehost …` in-process with `env` (exit code, stdout, stderr)."""
+    done = CliRunner(env=env).invoke(cli, list(args), catch_exceptions=False)
+    return Result(done.exit_code, done.stdout, done.stderr)
+
+
 def _is_local(path: str) -> bool:
     return any(path == n or path.startswith(n + " ") for n in NOT_REST)
 
@@ -86,27 +96,27 @@ def reader_env(live: LiveServer) -> dict[str, str]:
 
 @pytest.mark.parametrize("command", sorted(WRITES))
 def test_read_only_cli_write_refused(reader_env: dict[str, str], command: str) -> None:
-    done = rehost(*command.split(), *WRITES[command], env=reader_env)
+    done = _run(*command.split(), *WRITES[command], env=reader_env)
     assert done.code == 1, (command, done.stdout, done.stderr)
     assert "Forbidden.Unauthorized" in done.stderr and "read-only" in done.stderr, done.stderr
 
 
 def test_team_commands(live: LiveServer, reader_env: dict[str, str]) -> None:
-    me = rehost("account", "show", "-o", "json", env=reader_env).json()
+    me = _run("account", "show", "-o", "json", env=reader_env).json()
     assert (me["user_name"], me["role"]) == ("reader", "read-only")
-    users = rehost("user", "list", env=live.env())
+    users = _run("user", "list", env=live.env())
     assert users.code == 0 and "reader" in users.stdout and "read-only" in users.stdout
-    changed = rehost("account", "password", "--old-password", "reader-pass-1",
+    changed = _run("account", "password", "--old-password", "reader-pass-1",
                      "--new-password", "reader-pass-2", env=reader_env)
     assert changed.code == 0 and "Password changed" in changed.stdout, changed.stderr
-    keys = rehost("key", "list", "--user", "reader", "-o", "json", env=live.env()).json()["keys"]
+    keys = _run("key", "list", "--user", "reader", "-o", "json", env=live.env()).json()["keys"]
     key_id = reader_env["REHOST_ACCESS_KEY_ID"]
     assert [k["access_key_id"] for k in keys] == [key_id] and keys[0]["last_used_at"]
-    assert rehost("key", "disable", key_id, "--user", "reader", env=live.env()).code == 0
-    refused = rehost("account", "show", env=reader_env)
+    assert _run("key", "disable", key_id, "--user", "reader", env=live.env()).code == 0
+    refused = _run("account", "show", env=reader_env)
     assert refused.code == 1 and "InvalidAccessKeyId.NotFound" in refused.stderr
-    assert rehost("key", "enable", key_id, "--user", "reader", env=live.env()).code == 0
-    promoted = rehost("user", "set-role", "reader", "operator", "-o", "json", env=live.env())
+    assert _run("key", "enable", key_id, "--user", "reader", env=live.env()).code == 0
+    promoted = _run("user", "set-role", "reader", "operator", "-o", "json", env=live.env())
     assert promoted.json()["role"] == "operator"
-    owner = rehost("user", "delete", "admin", env=live.env())
+    owner = _run("user", "delete", "admin", env=live.env())
     assert owner.code == 1 and "User.OwnerProtected" in owner.stderr

@@ -12,9 +12,10 @@ from rehost.agent.inventory import (
     PartitionInfo,
     SourceInventory,
 )
+from rehost.agent.sysinfo import SystemInfo, collect
 
 DOC_KEYS = {"hostname", "os_name", "os_version", "kernel", "arch", "boot_mode",
-            "agent_version", "disks"}
+            "agent_version", "disks", "system"}
 DISK_KEYS = {"index", "path", "size_bytes", "used_bytes", "min_size_bytes", "shrink_note",
              "partition_table", "partitions"}
 PART_KEYS = {"number", "start_bytes", "size_bytes", "type", "fs", "uuid", "label",
@@ -34,7 +35,9 @@ def make_inventory() -> SourceInventory:
                     "shrink it", partition_table="none", partitions=())
     return SourceInventory(hostname="web-1", os_name="Debian GNU/Linux", os_version="12",
                            kernel="6.1.0-18-amd64", arch="x86_64", boot_mode="UEFI",
-                           agent_version="0.1.0", disks=(disk, data))
+                           agent_version="0.1.0", disks=(disk, data),
+                           system=SystemInfo(2, 4 << 30, 1 << 30, [0.5, 0.25, 0.0],
+                                             ["192.0.2.7", "2001:db8::7"]))
 
 
 def test_json_has_exactly_the_documented_keys() -> None:
@@ -73,3 +76,11 @@ def test_malformed_documents_are_rejected(mutate: object) -> None:
 def test_not_json_is_rejected() -> None:
     with pytest.raises(InventoryError):
         SourceInventory.from_json("{nope")
+
+
+def test_system_info_of_this_machine() -> None:
+    info = collect()
+    assert info.cpu_cores >= 1 and info.memory_bytes > info.memory_available_bytes > 0
+    assert len(info.load_average) == 3
+    assert all("." in ip or ":" in ip for ip in info.ip_addresses)
+    assert SystemInfo.from_dict(info._asdict()) == info

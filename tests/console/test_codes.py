@@ -38,7 +38,7 @@ def _row(html: str, code_id: str) -> str:
 
 def test_codes_list_states_and_counts(console_ctx: Ctx, client: TestClient) -> None:
     ctx, creds = console_ctx
-    account = AccountId(auth.login(ctx, creds.account_name, creds.password))
+    account = auth.login(ctx, creds.account_name, creds.password).account_id
     used, fresh, old = _codes(ctx, account)
     assert 'href="/activation-codes"' in client.get("/sources").text  # linked from the panel
     html = client.get("/activation-codes").text
@@ -53,7 +53,7 @@ def test_codes_list_states_and_counts(console_ctx: Ctx, client: TestClient) -> N
 
 def test_disable_needs_csrf_and_changes_state(console_ctx: Ctx, client: TestClient) -> None:
     ctx, creds = console_ctx
-    account = AccountId(auth.login(ctx, creds.account_name, creds.password))
+    account = auth.login(ctx, creds.account_name, creds.password).account_id
     code = activation.create_code(ctx, account)
     html = client.get("/activation-codes").text
     forged = client.post(f"/activation-codes/{code.code.id}/disable",

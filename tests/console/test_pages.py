@@ -18,7 +18,7 @@ Ctx = tuple[ServiceContext, AdminCredentials]
 def _account(ctx: ServiceContext, creds: AdminCredentials) -> str:
     from rehost.services import auth
 
-    return auth.login(ctx, creds.account_name, creds.password)
+    return auth.login(ctx, creds.account_name, creds.password).account_id
 
 
 def test_anonymous_visitors_go_to_login(console_ctx: Ctx) -> None:

@@ -154,14 +154,14 @@ def test_sources_describe_modify_delete(
 
 def test_access_keys_and_login(ctl_ctx: ServiceContext, ctl_account: Any) -> None:
     key = accounts.create_access_key(ctl_ctx, ctl_account.id)
-    assert auth.verify_basic(ctl_ctx, key.key.id, key.secret) == ctl_account.id
+    assert auth.verify_basic(ctl_ctx, key.key.id, key.secret).account_id == ctl_account.id
     assert auth.derive_secret(ctl_ctx, key.key.id) == key.secret
     assert auth.account_of_key(ctl_ctx, key.key.id) == ctl_account.id
     with pytest.raises(Unauthenticated):
         auth.verify_basic(ctl_ctx, key.key.id, key.secret + "x")
     with pytest.raises(Unauthenticated):
         auth.derive_secret(ctl_ctx, "RHNOPE")
-    assert auth.login(ctl_ctx, ctl_account.name, "pw-123456") == ctl_account.id
+    assert auth.login(ctl_ctx, ctl_account.name, "pw-123456").account_id == ctl_account.id
     with pytest.raises(Unauthenticated):
         auth.login(ctl_ctx, ctl_account.name, "wrong-pass")
     rotated = ServiceContext(db=ctl_ctx.db, settings=ctl_ctx.settings, master_key=b"z" * 32)

@@ -55,7 +55,9 @@ def test_job_request_maps_every_supported_field() -> None:
 
 @pytest.mark.parametrize("fields, code", [
     ({"RunOnce": "false", "Frequency": "200"}, "InvalidParameter.Frequency"),
-    ({"NetMode": "2"}, "MissingParameter"),
+    ({"NetMode": "2"}, "Unsupported.NetMode"),
+    ({"NetMode": "2", "VSwitchId": "vsw-1"}, "Unsupported.NetMode"),
+    ({"NetMode": "0", "VpcId": "vpc-1"}, "Unsupported.NetMode"),
     ({"NetMode": "1"}, "InvalidParameter.NetMode"),
     ({"JobType": "3"}, "InvalidParameter.JobType"),
     ({"DataDisk.1.Size": "10"}, "MissingParameter"),

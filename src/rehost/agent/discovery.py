@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rehost import __version__
+from rehost.agent import sysinfo
 from rehost.agent.inventory import BootMode, DiskInfo, PartitionInfo, SourceInventory, TableKind
 from rehost.agent.sysblock import Device, sysfs_devices
 from rehost.diskfmt.e2tools import debugfs_cat, debugfs_list
@@ -325,4 +326,5 @@ def discover_server() -> SourceInventory:
         kernel=platform.release(), arch=platform.machine(), boot_mode=mode,
         agent_version=__version__,
         disks=tuple(_real_disk(i, d) for i, d in enumerate([system, *data])),
+        system=sysinfo.collect(),
     )

@@ -1,7 +1,9 @@
 """What the agent reports about its server: OS, boot mode, disks and partitions (JSON)."""
 
 import json
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, cast
+
+from rehost.agent.sysinfo import SystemInfo
 
 if TYPE_CHECKING:  # typing.Literal is Python 3.8+; the agent runs on 3.6
     from typing import Literal  # novermin: type checking only
@@ -82,6 +84,7 @@ class SourceInventory(NamedTuple):
     boot_mode: "BootMode"
     agent_version: str
     disks: "tuple[DiskInfo, ...]"
+    system: "Optional[SystemInfo]" = None  # cores, memory, load, addresses (SMC SystemInfo)
 
     @property
     def system_disk(self) -> "DiskInfo | None":
@@ -117,6 +120,8 @@ class SourceInventory(NamedTuple):
             arch=_str(data, "arch"), boot_mode=cast("BootMode", mode),
             agent_version=_str(data, "agent_version"),
             disks=tuple(DiskInfo.from_dict(_obj(d)) for d in disks),
+            system=SystemInfo.from_dict(data["system"]) if isinstance(data.get("system"), dict)
+            else None,
         )
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 
@@ -13,6 +14,7 @@ from rehost.logformat import REQUEST_ID
 
 access_log = logging.getLogger("rehost.access")
 MAX_REQUEST_ID = 128
+_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
 def _request_id(scope: Scope) -> str:
@@ -31,14 +33,19 @@ def _with_request_id(scope: Scope, request_id: str) -> Scope:
     return {**scope, "headers": [*headers, (b"x-request-id", request_id.encode())]}
 
 
-def _route(scope: Scope) -> str:
+def route_template(scope: Scope) -> str:
     """The route template (`/api/v1/jobs/{job_id}`), never the raw path (unbounded labels)."""
-    if scope.get("route") is None:
+    route = scope.get("route")
+    if route is None:
         return "unmatched"
-    # rebuilt from the path and its parameters: an included route object lacks its prefix
-    names = {str(v): k for k, v in dict(scope.get("path_params", {})).items()}
-    segments = str(scope.get("path", "")).split("/")
-    return "/".join(f"{{{names[s]}}}" if s in names else s for s in segments)
+    # an included route object lacks its prefix: the prefix is what precedes its rendering
+    own, path = str(getattr(route, "path", "")), str(scope.get("path", ""))
+    params = {k: str(v) for k, v in dict(scope.get("path_params", {})).items()}
+    rendered = _PARAM.sub(lambda m: params.get(m.group(1), m.group(0)), own)
+    if own and path.endswith(rendered):
+        return path[: len(path) - len(rendered)] + own
+    names = {v: k for k, v in params.items()}
+    return "/".join(f"{{{names[s]}}}" if s in names else s for s in path.split("/"))
 
 
 class AccessMiddleware:
@@ -63,7 +70,7 @@ class AccessMiddleware:
             nonlocal status, route
             if message["type"] == "http.response.start":
                 # read the route now: FastAPI drops its routing context once the endpoint returns
-                status, route = int(message["status"]), _route(scope)
+                status, route = int(message["status"]), route_template(scope)
             await send(message)
 
         try:

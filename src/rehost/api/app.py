@@ -28,6 +28,8 @@ from rehost.api.routes import (
     sources,
     tags,
     transit_hosts,
+    users,
+    workgroups,
 )
 from rehost.api.schemas.base import ERRORS, UNUSED_STATUSES, HealthOut
 from rehost.config import Settings
@@ -78,6 +80,9 @@ def create_app(
                    credentials):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERRORS)
     app.include_router(transit_hosts.codes_router, prefix=API_PREFIX, responses=ERRORS)
+    app.include_router(users.router, prefix=API_PREFIX, responses=ERRORS)
+    app.include_router(users.me_router, prefix=API_PREFIX, responses=ERRORS)
+    app.include_router(workgroups.router, prefix=API_PREFIX, responses=ERRORS)
     app.include_router(agentdist.router)  # /agent/rehost-agent.pyz, outside /api/v1
     for extra in routers:
         app.include_router(extra)

@@ -8,6 +8,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from rehost.api.authorization import request_action
+from rehost.domain import authz
+from rehost.domain.authz import Principal
 from rehost.domain.errors import Unauthenticated
 from rehost.domain.ids import AccountId
 from rehost.services import auth
@@ -37,8 +40,8 @@ def _missing(scheme: str) -> Unauthenticated:
     )
 
 
-def basic_account(request: Request, ctx: Ctx) -> AccountId:
-    """Authenticate `Authorization: Basic base64(AccessKeyId:AccessKeySecret)`."""
+def basic_principal(request: Request, ctx: Ctx) -> Principal:
+    """Authenticate HTTP Basic (AccessKeyId:AccessKeySecret), then authorize the route."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "basic":
         raise _missing("Basic")
@@ -48,7 +51,17 @@ def basic_account(request: Request, ctx: Ctx) -> AccountId:
         raise _missing("Basic") from exc
     if not sep or "\x00" in key_id or "\x00" in secret:
         raise _missing("Basic")
-    return auth.verify_basic(ctx, key_id, secret)
+    principal = auth.verify_basic(ctx, key_id, secret)
+    authz.authorize(principal, request_action(request))
+    return principal
+
+
+Caller = Annotated[Principal, Depends(basic_principal)]
+
+
+def basic_account(principal: Caller) -> AccountId:
+    """The authorized caller's account (every resource is scoped to it)."""
+    return principal.account_id
 
 
 async def bearer_token(request: Request) -> str:

@@ -12,11 +12,14 @@ from rehost.cli.backup import backup, db, restore
 from rehost.cli.configure import configure
 from rehost.cli.image import image
 from rehost.cli.job import job
+from rehost.cli.key import key
 from rehost.cli.region import region
 from rehost.cli.server import server
 from rehost.cli.source import source
 from rehost.cli.tag import tag
 from rehost.cli.transit import transit
+from rehost.cli.user import account, user
+from rehost.cli.workgroup import workgroup
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -30,7 +33,7 @@ def cli() -> None:
 
 
 for command in (server, configure, activation_code, agent, source, region, job, image,
-                transit, backup, restore, db, tag):
+                transit, backup, restore, db, tag, workgroup, account, user, key):
     cli.add_command(command)
 
 

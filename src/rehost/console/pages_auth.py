@@ -55,7 +55,7 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
         ctx = deps.context(request)
         address = request.client.host if request.client else ""
         try:
-            account_id = console_login.login(ctx, account, form.get("password"), address=address)
+            who = console_login.login(ctx, account, form.get("password"), address=address)
         except Throttled as exc:
             page = _login_page(deps, request, next_path=next_path, account=account,
                                error=exc.localized(t.locale), status_code=429)
@@ -65,8 +65,8 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
             return _login_page(deps, request, next_path=next_path, account=account,
                                error=t("login.failed"), status_code=401)
         bootstrap.forget_admin_credentials(ctx)
-        session_id = console_login.open_session(ctx, account_id, ttl_s=SESSION_TTL_S)
-        value = deps.codec(request).issue_session(account_id=account_id, account_name=account,
+        session_id = console_login.open_session(ctx, who, ttl_s=SESSION_TTL_S)
+        value = deps.codec(request).issue_session(account_id=who.account_id, account_name=account,
                                                   now=time.time(), session_id=session_id)
         response = redirect(next_path)
         response.set_cookie(SESSION_COOKIE, value, max_age=SESSION_TTL_S, path="/",

@@ -9,13 +9,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from rehost.console.i18n import Translator
+from rehost.console.pages_tags import tagged_ids
 from rehost.console.views import job_row
 from rehost.console.web import ConsoleDeps, Form, redirect
 from rehost.domain.errors import NotFound, QuotaExceeded, RehostError
 from rehost.domain.ids import AccountId
 from rehost.domain.models import Job, JobEvent
 from rehost.domain.states import JobStatus
-from rehost.services import jobs, regions, runs
+from rehost.domain.tags import ResourceType
+from rehost.services import jobs, regions, runs, tags
 from rehost.services.context import ServiceContext
 
 PAGE_SIZE = 20
@@ -97,19 +99,21 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
     """Add the job list, action, progress and log routes."""
 
     @router.get("/jobs", include_in_schema=False)
-    def job_list(request: Request, status: str = "", page: int = 1) -> Response:
+    def job_list(request: Request, status: str = "", page: int = 1, tag: str = "") -> Response:
         session = deps.guard(request)
         if isinstance(session, Response):
             return session
-        t = deps.t(request)
+        t, ctx, account = deps.t(request), deps.context(request), AccountId(session.account_id)
         result = jobs.describe_jobs(
-            deps.context(request), AccountId(session.account_id), status=_status_filter(status),
-            page_number=max(page, 1), page_size=PAGE_SIZE,
+            ctx, account, status=_status_filter(status), page_number=max(page, 1),
+            page_size=PAGE_SIZE, job_ids=tagged_ids(ctx, account, ResourceType.JOB, tag),
         )
+        row_tags = tags.tags_of(ctx, account, ResourceType.JOB, [j.id for j in result.items])
         return deps.renderer.page(
             request, "jobs.html", session=session, section="/jobs", page=result,
             rows=[job_row(j, t) for j in result.items], statuses=[s.value for s in JobStatus],
-            status_filter=status, query={"status": status}, poll_ms=POLL_MS,
+            status_filter=status, query={"status": status, "tag": tag}, poll_ms=POLL_MS,
+            tag=tag, row_tags=row_tags,
         )
 
     @router.get("/jobs/progress.json", include_in_schema=False)

@@ -8,11 +8,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from rehost.agentdist.pyz import agent_artefact
+from rehost.console.pages_tags import NO_MATCH, tagged_ids
 from rehost.console.web import ConsoleDeps, Form, redirect
 from rehost.domain.errors import NotFound, RehostError
 from rehost.domain.ids import PREFIX_SOURCE, AccountId, has_prefix
 from rehost.domain.models import NewActivationCode, Source
-from rehost.services import activation, sources
+from rehost.domain.tags import ResourceType
+from rehost.services import activation, sources, tags
 from rehost.services.context import ServiceContext
 
 PAGE_SIZE = 20
@@ -31,13 +33,16 @@ def install_command(endpoint: str, code: NewActivationCode) -> str:
             f"--code {code.code.id}:{code.secret}{pin[1]}")
 
 
-def _search(ctx: ServiceContext, account_id: AccountId, q: str, page: int) -> Any:
+def _search(ctx: ServiceContext, account_id: AccountId, q: str, page: int,
+            tag: str = "") -> Any:
+    ids = tagged_ids(ctx, account_id, ResourceType.SOURCE, tag)
     if has_prefix(q, PREFIX_SOURCE):
         # SMC matches IDs exactly; anything that looks like an id is searched as one
-        return sources.describe_sources(ctx, account_id, source_ids=[q], page_number=page,
+        ids = [q] if ids is None or q in ids else [NO_MATCH]
+        return sources.describe_sources(ctx, account_id, source_ids=ids, page_number=page,
                                         page_size=PAGE_SIZE)
-    return sources.describe_sources(ctx, account_id, name=q or None, page_number=page,
-                                    page_size=PAGE_SIZE)
+    return sources.describe_sources(ctx, account_id, source_ids=ids, name=q or None,
+                                    page_number=page, page_size=PAGE_SIZE)
 
 
 def _index(disk: dict[str, object]) -> int:
@@ -61,23 +66,26 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
     """Add the source pages."""
 
     def render_list(request: Request, q: str, page: int, new_code: NewActivationCode | None,
-                    account_id: AccountId, session: Any) -> Response:
-        result = _search(deps.context(request), account_id, q, max(page, 1))
+                    account_id: AccountId, session: Any, tag: str = "") -> Response:
+        result = _search(deps.context(request), account_id, q, max(page, 1), tag)
+        row_tags = tags.tags_of(deps.context(request), account_id, ResourceType.SOURCE,
+                                [s.id for s in result.items])
         endpoint = str(request.base_url).rstrip("/")
         return deps.renderer.page(
             request, "sources.html", session=session, section="/sources", page=result, q=q,
-            query={"q": q}, new_code=new_code,
+            query={"q": q, "tag": tag}, new_code=new_code, tag=tag, row_tags=row_tags,
             import_command=import_command(endpoint, new_code) if new_code else "",
             install_command=install_command(endpoint, new_code) if new_code else "",
             agent_sha256=agent_artefact().sha256 if new_code else "",
         )
 
     @router.get("/sources", include_in_schema=False)
-    def source_list(request: Request, q: str = "", page: int = 1) -> Response:
+    def source_list(request: Request, q: str = "", page: int = 1, tag: str = "") -> Response:
         session = deps.guard(request)
         if isinstance(session, Response):
             return session
-        return render_list(request, q.strip(), page, None, AccountId(session.account_id), session)
+        return render_list(request, q.strip(), page, None, AccountId(session.account_id), session,
+                           tag.strip())
 
     @router.post("/activation-codes", include_in_schema=False)
     def create_code(request: Request, form: Form) -> Response:
@@ -100,8 +108,11 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
         except NotFound as exc:
             return deps.renderer.page(request, "message.html", session=session, status_code=404,
                                       message=exc.localized(deps.t(request).locale))
+        source_tags = tags.tags_of(deps.context(request), AccountId(session.account_id),
+                                   ResourceType.SOURCE, [source.id])[source.id]
         return deps.renderer.page(request, "source_detail.html", session=session,
-                                  section="/sources", source=source, disks=disk_details(source))
+                                  section="/sources", source=source, disks=disk_details(source),
+                                  source_tags=source_tags)
 
     @router.post("/sources/{source_id}/delete", include_in_schema=False)
     def source_delete(request: Request, source_id: str, form: Form) -> Response:

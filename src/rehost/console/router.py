@@ -17,6 +17,8 @@ from rehost.console import (
     pages_job_new,
     pages_jobs,
     pages_sources,
+    pages_tags,
+    pages_users,
 )
 from rehost.console.render import Renderer
 from rehost.console.session import SessionCodec
@@ -49,6 +51,6 @@ def create_console_router(
     _static_routes(router)
     # order matters: /jobs/new and /jobs/progress.json before /jobs/{job_id}/…
     for module in (pages_auth, pages_sources, pages_codes, pages_job_new, pages_jobs,
-                   pages_catalog):
+                   pages_catalog, pages_users, pages_tags):
         module.register(router, deps)
     return router

@@ -28,6 +28,8 @@ class Session:
     csrf_token: str
     expires_at: float
     session_id: str = ""
+    user_id: str = ""  # filled from the server-side session, with the role of now
+    role: str = ""
 
 
 def _b64(raw: bytes) -> str:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from rehost.api.authorization import console_action
 from rehost.console.i18n import Translator
 from rehost.console.render import Renderer, current_path, translator_for
 from rehost.console.session import SESSION_COOKIE, Session, SessionCodec, csrf_matches
+from rehost.domain import authz
 from rehost.services import console_login
 from rehost.services.context import ServiceContext
 
@@ -73,11 +75,25 @@ class ConsoleDeps:
         """The logged-in session, or None."""
         cookie = request.cookies.get(SESSION_COOKIE)
         found = self.codec(request).read_session(cookie, now=time.time())
-        # a cookie without a server-side session (or a revoked one) is no session
-        if found is None or not console_login.is_active(self.context(request), found.session_id,
-                                                        found.account_id):
+        if found is None:
             return None
-        return found
+        # a cookie without a server-side session (or a revoked one) is no session
+        who = console_login.principal(self.context(request), found.session_id, found.account_id)
+        if who is None:
+            return None
+        return replace(found, user_id=who.user_id, role=who.role.value)
+
+    def refusal(self, request: Request, session: Session) -> Response | None:
+        """A 403 page when the session's role may not do this request (`rehost.domain.authz`)."""
+        action = console_action(request)
+        if authz.is_allowed(authz.Role(session.role), action):
+            return None
+        error = authz.unauthorized(authz.Role(session.role), action)
+        t = translator_for(request)
+        return self.renderer.page(
+            request, "message.html", session=session, status_code=403,
+            message=f"{error.code}: {error.localized(t.locale)}",
+        )
 
     def login_redirect(self, request: Request) -> RedirectResponse:
         """Send an anonymous visitor to the login page, remembering where they were."""
@@ -98,7 +114,7 @@ class ConsoleDeps:
                 request, "message.html", session=session, status_code=403,
                 message=t("csrf.failed"),
             )
-        return session
+        return self.refusal(request, session) or session
 
     @staticmethod
     def t(request: Request) -> Translator:

@@ -25,6 +25,7 @@ from rehost.domain.ids import (
     RegionId,
     SourceId,
     TransitId,
+    UserId,
 )
 from rehost.domain.models import (
     AccessKey,
@@ -58,7 +59,8 @@ def access_key(row: AccessKeyRow) -> AccessKey:
     """AccessKeyRow → AccessKey."""
     return AccessKey(
         id=AccessKeyId(row.id), account_id=AccountId(row.account_id),
-        created_at=row.created_at, enabled=row.enabled,
+        created_at=row.created_at, enabled=row.enabled, user_id=UserId(row.user_id),
+        last_used_at=row.last_used_at,
     )
 
 

@@ -53,13 +53,28 @@ class Base(DeclarativeBase):
 
 
 class AccountRow(Base):
-    """accounts."""
+    """accounts (tenants); since 0012 passwords live on users (`password_hash` is unused)."""
 
     __tablename__ = "accounts"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(256))
+    password_hash: Mapped[str] = mapped_column(String(256), default="")
     created_at: Mapped[datetime]
+
+
+class UserRow(Base):
+    """users: RAM-style users inside an account; the owner is the account's first admin."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("account_id", "name", name="uq_users_account_name"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AccessKeyRow(Base):
@@ -68,10 +83,12 @@ class AccessKeyRow(Base):
     __tablename__ = "access_keys"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     salt: Mapped[str] = mapped_column(String(64))
     secret_hash: Mapped[str] = mapped_column(String(64))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ActivationCodeRow(Base):
@@ -239,6 +256,7 @@ class ConsoleSessionRow(Base):
     __tablename__ = "console_sessions"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[str] = mapped_column(String(40), default="")
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)

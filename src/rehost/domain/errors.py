@@ -82,6 +82,8 @@ def not_found(kind: str, resource_id: str) -> NotFound:
         "AccessToken": ("activation code", "激活码"),
         "Transit": ("transit", "中转实例"),
         "Workgroup": ("workgroup", "工作组"),
+        "User": ("user", "用户"),
+        "AccessKey": ("AccessKey", "AccessKey"),
     }
     en, zh = names.get(kind, (kind, kind))
     code = "InvalidRegionId.NotFound" if kind == "Region" else f"Invalid{kind}Id.NotFound"

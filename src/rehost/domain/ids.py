@@ -7,6 +7,7 @@ from typing import NewType
 
 AccountId = NewType("AccountId", str)
 AccessKeyId = NewType("AccessKeyId", str)
+UserId = NewType("UserId", str)
 ActivationCodeId = NewType("ActivationCodeId", str)
 SourceId = NewType("SourceId", str)
 JobId = NewType("JobId", str)
@@ -17,6 +18,7 @@ EventId = NewType("EventId", int)
 
 PREFIX_ACCOUNT = "acc"
 PREFIX_ACCESS_KEY = "RH"
+PREFIX_USER = "u"
 PREFIX_ACTIVATION_CODE = "at"
 PREFIX_SOURCE = "s"
 PREFIX_JOB = "j"

@@ -16,6 +16,7 @@ from rehost.domain.ids import (
     RegionId,
     SourceId,
     TransitId,
+    UserId,
 )
 from rehost.domain.states import BusinessStatus, JobStatus, SourceState
 
@@ -75,6 +76,8 @@ class AccessKey:
     account_id: AccountId
     created_at: datetime
     enabled: bool
+    user_id: UserId
+    last_used_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

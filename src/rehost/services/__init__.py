@@ -7,13 +7,17 @@ frozen dataclasses of `rehost.domain.models`):
 - `context`:    ServiceContext(db, settings, master_key, clock, transit_pool, image_store_for)
 - `bootstrap`:  open_context(settings, *, transit_pool=None, image_store_for=None) -> ServiceContext
                 ensure_admin(ctx) -> AdminCredentials | None   (first start: account + AccessKey)
-- `accounts`:   create_account(ctx, *, name, password) -> Account
-                create_access_key(ctx, account_id) -> NewAccessKey
+- `accounts`:   create_account(ctx, *, name, password) -> Account   (+ its owner user, admin)
+                create_access_key(ctx, account_id) -> NewAccessKey   (a key of the owner)
                 list_access_keys(ctx, account_id) -> list[AccessKey]
-- `auth`:       verify_basic(ctx, key_id, secret) -> AccountId            (REST: HTTP Basic)
+- `users`:      create_user / list_users / get_user / set_role / delete_user,
+                change_password (own, old one required) / reset_password (admin)
+- `access_keys`: create_key(ctx, account_id, user_id) -> NewAccessKey, list_keys, get_key,
+                set_enabled, delete_key, record_use (last_used_at, to the minute)
+- `auth`:       verify_basic(ctx, key_id, secret) -> Principal            (REST: HTTP Basic)
                 derive_secret(ctx, key_id) -> str                         (SMC ACS3 signer)
-                account_of_key(ctx, key_id) -> AccountId
-                login(ctx, name, password) -> AccountId                  (console)
+                principal_of_key(ctx, key_id) -> Principal; account_of_key -> AccountId
+                login(ctx, "account" | "user@account", password) -> Principal  (console)
                 verify_agent_token(ctx, token) -> tuple[AccountId, SourceId]  (agent Bearer)
 - `activation`: create_code(ctx, account_id, *, count=100, ttl_days=30, name="")
                     -> NewActivationCode

@@ -1,4 +1,4 @@
-"""Accounts and their AccessKeys."""
+"""Accounts (tenants): each is created with its owner user (admin) and `local` region."""
 
 from __future__ import annotations
 
@@ -6,28 +6,33 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from rehost.db import convert
-from rehost.db.tables import AccessKeyRow, AccountRow
+from rehost.db.tables import AccountRow, UserRow
 from rehost.domain import errors
-from rehost.domain.ids import PREFIX_ACCOUNT, AccessKeyId, AccountId
+from rehost.domain.authz import Role
+from rehost.domain.ids import PREFIX_ACCOUNT, AccountId
 from rehost.domain.models import AccessKey, Account, NewAccessKey
-from rehost.services import crypto, regions
-from rehost.services.context import ServiceContext, random_suffix
+from rehost.services import access_keys, regions, users
+from rehost.services.context import ServiceContext
+
+
+def _check_name(name: str) -> None:
+    if not 2 <= len(name) <= 64 or "@" in name:
+        raise errors.invalid(
+            "AccountName", "Account names are 2–64 characters, without '@'.",
+            "账号名须为 2–64 个字符，且不含 '@'。",
+        )
 
 
 def create_account(ctx: ServiceContext, *, name: str, password: str) -> Account:
-    """Create an account (with its `local` region)."""
-    if not 2 <= len(name) <= 64 or len(password) < 8:
-        raise errors.invalid(
-            "AccountName", "Account names are 2–64 characters; passwords at least 8.",
-            "账号名须为 2–64 个字符；密码至少 8 个字符。",
-        )
-    row = AccountRow(
-        id=ctx.new_id(PREFIX_ACCOUNT), name=name, password_hash=crypto.hash_password(password),
-        created_at=ctx.now(),
-    )
+    """Create an account, its owner user (named as the account, admin) and `local` region."""
+    _check_name(name)
+    row = AccountRow(id=ctx.new_id(PREFIX_ACCOUNT), name=name, created_at=ctx.now())
     try:
         with ctx.db.transaction() as session:
             session.add(row)
+            session.flush()
+            users.add_user(session, ctx, account_id=AccountId(row.id), name=name,
+                           role=Role.ADMIN, password=password, owner=True)
     except IntegrityError as exc:
         raise errors.Duplicate(
             "AccountName.Duplicate", f"An account named {name!r} already exists.",
@@ -37,36 +42,28 @@ def create_account(ctx: ServiceContext, *, name: str, password: str) -> Account:
     return convert.account(row)
 
 
-def _secret(ctx: ServiceContext, key_id: str, salt: str) -> str:
-    return crypto.derive(ctx.master_key, "ak", key_id, salt)
+def get_account(ctx: ServiceContext, account_id: AccountId) -> Account:
+    """One account."""
+    with ctx.db.read() as session:
+        row = session.get(AccountRow, account_id)
+        if row is None:
+            raise errors.not_found("Account", account_id)
+        return convert.account(row)
 
 
 def create_access_key(ctx: ServiceContext, account_id: AccountId) -> NewAccessKey:
-    """Create an AccessKey; the returned secret is shown once (re-derivable by the server)."""
-    key_id = "RH" + random_suffix(22).upper()
-    salt = crypto.new_salt()
-    secret = _secret(ctx, key_id, salt)
-    row = AccessKeyRow(
-        id=key_id, account_id=account_id, salt=salt, secret_hash=crypto.sha256_hex(secret),
-        enabled=True, created_at=ctx.now(),
-    )
+    """A new AccessKey of the account's owner (first-start admin, tests)."""
     with ctx.db.transaction() as session:
-        if session.get(AccountRow, account_id) is None:
+        owner = session.scalars(select(UserRow).where(UserRow.account_id == account_id)
+                                .where(UserRow.owner.is_(True))).first()
+        if owner is None:
             raise errors.not_found("Account", account_id)
-        session.add(row)
-    return NewAccessKey(key=convert.access_key(row), secret=secret)
+        return access_keys.add_key(session, ctx, owner)
 
 
 def list_access_keys(ctx: ServiceContext, account_id: AccountId) -> list[AccessKey]:
     """The account's AccessKeys (without secrets)."""
-    with ctx.db.read() as session:
-        rows = session.scalars(
-            select(AccessKeyRow).where(AccessKeyRow.account_id == account_id)
-            .order_by(AccessKeyRow.created_at)
-        )
-        return [convert.access_key(r) for r in rows]
+    return access_keys.list_keys(ctx, account_id)
 
 
-def key_secret(ctx: ServiceContext, row: AccessKeyRow) -> str:
-    """Re-derive an AccessKey's secret from the master key."""
-    return _secret(ctx, AccessKeyId(row.id), row.salt)
+key_secret = access_keys.key_secret  # kept here for callers of the pre-users API

@@ -6,12 +6,12 @@ from functools import cache
 
 from sqlalchemy import select
 
-from rehost.db.tables import AccessKeyRow, AccountRow, SourceRow
+from rehost.db.tables import AccessKeyRow, AccountRow, SourceRow, UserRow
+from rehost.domain.authz import Principal, Role
 from rehost.domain.errors import Unauthenticated
-from rehost.domain.ids import AccountId, SourceId
+from rehost.domain.ids import AccountId, SourceId, UserId
 from rehost.domain.states import SourceState
-from rehost.services import crypto
-from rehost.services.accounts import key_secret
+from rehost.services import access_keys, crypto
 from rehost.services.context import ServiceContext
 
 
@@ -24,6 +24,7 @@ def _bad_key(key_id: str) -> Unauthenticated:
 
 
 def _key_row(ctx: ServiceContext, key_id: str) -> AccessKeyRow:
+    # read on every request, never cached: a disabled or deleted key is refused at once
     with ctx.db.read() as session:
         row = session.get(AccessKeyRow, key_id)
     if row is None or not row.enabled:
@@ -31,8 +32,19 @@ def _key_row(ctx: ServiceContext, key_id: str) -> AccessKeyRow:
     return row
 
 
-def verify_basic(ctx: ServiceContext, key_id: str, secret: str) -> AccountId:
-    """Check an AccessKeyId + secret pair; return its account."""
+def _principal(ctx: ServiceContext, row: AccessKeyRow) -> Principal:
+    with ctx.db.read() as session:
+        user = session.get(UserRow, row.user_id)
+    if user is None:
+        raise _bad_key(row.id)
+    if access_keys.use_is_stale(row.last_used_at, now=ctx.now()):  # no write per request
+        access_keys.record_use(ctx, row.id)
+    return Principal(account_id=AccountId(user.account_id), user_id=UserId(user.id),
+                     user_name=user.name, role=Role(user.role))
+
+
+def verify_basic(ctx: ServiceContext, key_id: str, secret: str) -> Principal:
+    """Check an AccessKeyId + secret pair; return who it is (account, user, role)."""
     row = _key_row(ctx, key_id)
     if not crypto.equal(crypto.sha256_hex(secret), row.secret_hash):
         raise Unauthenticated(
@@ -40,35 +52,52 @@ def verify_basic(ctx: ServiceContext, key_id: str, secret: str) -> AccountId:
             "The AccessKey secret is wrong; check REHOST_ACCESS_KEY_SECRET.",
             "AccessKey Secret 不正确；请检查 REHOST_ACCESS_KEY_SECRET。",
         )
-    return AccountId(row.account_id)
+    return _principal(ctx, row)
 
 
 def derive_secret(ctx: ServiceContext, key_id: str) -> str:
     """The AccessKey's secret, for verifying ACS3-HMAC-SHA256 signatures."""
-    return key_secret(ctx, _key_row(ctx, key_id))
+    return access_keys.key_secret(ctx, _key_row(ctx, key_id))
+
+
+def principal_of_key(ctx: ServiceContext, key_id: str) -> Principal:
+    """Who an enabled AccessKey belongs to (after its signature was checked)."""
+    return _principal(ctx, _key_row(ctx, key_id))
 
 
 def account_of_key(ctx: ServiceContext, key_id: str) -> AccountId:
     """The account an enabled AccessKey belongs to."""
-    return AccountId(_key_row(ctx, key_id).account_id)
+    return principal_of_key(ctx, key_id).account_id
 
 
 @cache
 def _dummy_hash() -> str:
-    # an unknown account name is checked against this hash so that it costs one scrypt too
+    # an unknown user name is checked against this hash so that it costs one scrypt too
     return crypto.hash_password("rehost-no-such-account")
 
 
-def login(ctx: ServiceContext, name: str, password: str) -> AccountId:
-    """Check account name + password (console); return the account id."""
+def _login_row(ctx: ServiceContext, name: str) -> UserRow | None:
+    """`account` logs in its owner, `user@account` a user of that account."""
+    user_name, _, account_name = name.partition("@")
     with ctx.db.read() as session:
-        row = session.scalars(select(AccountRow).where(AccountRow.name == name)).first()
+        query = select(UserRow).join(AccountRow, AccountRow.id == UserRow.account_id)
+        if account_name:
+            query = query.where(AccountRow.name == account_name, UserRow.name == user_name)
+        else:
+            query = query.where(AccountRow.name == name, UserRow.owner.is_(True))
+        return session.scalars(query).first()
+
+
+def login(ctx: ServiceContext, name: str, password: str) -> Principal:
+    """Check a console login (`account` or `user@account`) + password; return who it is."""
+    row = _login_row(ctx, name)
     matches = crypto.check_password(password, row.password_hash if row else _dummy_hash())
     if row is None or not matches:
         raise Unauthenticated(
             "InvalidCredentials", "Wrong account name or password.", "账号名或密码错误。"
         )
-    return AccountId(row.id)
+    return Principal(account_id=AccountId(row.account_id), user_id=UserId(row.id),
+                     user_name=row.name, role=Role(row.role))
 
 
 def verify_agent_token(ctx: ServiceContext, token: str) -> tuple[AccountId, SourceId]:

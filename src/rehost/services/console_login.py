@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from rehost.db.tables import ConsoleSessionRow, LoginFailureRow
+from rehost.db.tables import ConsoleSessionRow, LoginFailureRow, UserRow
 from rehost.domain import errors
-from rehost.domain.ids import AccountId
+from rehost.domain.authz import Principal, Role
+from rehost.domain.ids import AccountId, UserId
 from rehost.services import auth, crypto
 from rehost.services.context import ServiceContext
 
@@ -65,37 +66,49 @@ def _record_failure(ctx: ServiceContext, keys: tuple[str, ...], now: datetime) -
                 row.failures, row.last_failed_at = 1 if fresh else row.failures + 1, now
 
 
-def login(ctx: ServiceContext, name: str, password: str, *, address: str) -> AccountId:
+def login(ctx: ServiceContext, name: str, password: str, *, address: str) -> Principal:
     """Check name + password unless throttled; failures count against name and address."""
     keys, now = subjects(name, address), ctx.now()
     with ctx.db.read() as session:
         _check_allowed(session, keys, now)
     try:
-        account_id = auth.login(ctx, name, password)
+        principal = auth.login(ctx, name, password)
     except errors.Unauthenticated:
         _record_failure(ctx, keys, now)
         raise
     with ctx.db.transaction() as session:
         session.execute(delete(LoginFailureRow).where(LoginFailureRow.subject == keys[0]))
-    return account_id
+    return principal
 
 
-def open_session(ctx: ServiceContext, account_id: AccountId, *, ttl_s: int) -> str:
+def open_session(ctx: ServiceContext, principal: Principal, *, ttl_s: int) -> str:
     """A new session id (kept hashed in the database) valid for `ttl_s` seconds."""
     session_id, now = secrets.token_urlsafe(24), ctx.now()
     with ctx.db.transaction() as session:
         session.add(ConsoleSessionRow(
-            id=crypto.sha256_hex(session_id), account_id=account_id, created_at=now,
+            id=crypto.sha256_hex(session_id), account_id=principal.account_id,
+            user_id=principal.user_id, created_at=now,
             expires_at=now + timedelta(seconds=ttl_s)))
     return session_id
 
 
-def is_active(ctx: ServiceContext, session_id: str, account_id: str) -> bool:
-    """Whether a session exists for this account, is not revoked and has not expired."""
+def principal(ctx: ServiceContext, session_id: str, account_id: str) -> Principal | None:
+    """Who an active session (not revoked, not expired) belongs to, with the role of now."""
     with ctx.db.read() as session:
         row = session.get(ConsoleSessionRow, crypto.sha256_hex(session_id))
-    return (row is not None and row.account_id == account_id and row.revoked_at is None
-            and row.expires_at > ctx.now())
+        if (row is None or row.account_id != account_id or row.revoked_at is not None
+                or row.expires_at <= ctx.now()):
+            return None
+        user = session.get(UserRow, row.user_id)
+    if user is None or user.account_id != account_id:
+        return None
+    return Principal(account_id=AccountId(user.account_id), user_id=UserId(user.id),
+                     user_name=user.name, role=Role(user.role))
+
+
+def is_active(ctx: ServiceContext, session_id: str, account_id: str) -> bool:
+    """Whether a session exists for this account, is not revoked and has not expired."""
+    return principal(ctx, session_id, account_id) is not None
 
 
 def revoke(ctx: ServiceContext, session_id: str) -> None:

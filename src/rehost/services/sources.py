@@ -24,7 +24,7 @@ from rehost.domain.states import (
     next_source_state,
 )
 from rehost.domain.tags import ResourceType
-from rehost.services import events, lookup, tags, transits
+from rehost.services import events, lookup, source_usage, tags, transits
 from rehost.services.context import ServiceContext
 
 MISSED_BEATS_OFFLINE = 3
@@ -40,8 +40,12 @@ def describe_sources(
     name: str | None = None,
     page_number: int = 1,
     page_size: int = 10,
+    smc_in_use: bool = False,
 ) -> Page[Source]:
-    """The account's sources filtered by exact ids, state and name substring, newest first."""
+    """The account's sources filtered by exact ids, state and name substring, newest first.
+
+    `smc_in_use`: SMC's states, where a source is InUse while a Ready, Running or Stopped job
+    of it exists (not only while one runs)."""
     check_page(page_number, page_size)
     query = select(SourceRow).where(SourceRow.account_id == account_id)
     if state is not SourceState.DELETING:  # tombstones of deleted sources stay hidden
@@ -49,14 +53,18 @@ def describe_sources(
     if source_ids:
         query = query.where(SourceRow.id.in_(source_ids))
     if state is not None:
-        query = query.where(SourceRow.state == state.value)
+        query = query.where(source_usage.state_filter(state) if smc_in_use
+                            else SourceRow.state == state.value)
     if name:
         query = query.where(SourceRow.name.contains(name, autoescape=True))
     query = query.order_by(SourceRow.created_at.desc(), SourceRow.id)
     with ctx.db.read() as session:
         rows, total = lookup.page_rows(session, query, page_number=page_number,
                                        page_size=page_size)
-        return Page(tuple(convert.source(r) for r in rows), total, page_number, page_size)
+        items = tuple(convert.source(r) for r in rows)
+        if smc_in_use:
+            items = source_usage.presented(session, items)
+        return Page(items, total, page_number, page_size)
 
 
 def get_source(ctx: ServiceContext, account_id: AccountId, source_id: str) -> Source:

@@ -11,7 +11,7 @@ from rehost.domain.rules import JobRequest
 
 SUPPORTED_TARGET_TYPES = ("", "image")  # compared case-insensitively, as SMC does
 UNSUPPORTED_TARGET_TYPES = ("containerimage", "targetinstance")
-SUPPORTED_NET_MODES = (0, 2)  # 0 public network, 2 VPC; rehost's data plane is TLS either way
+SMC_NET_MODES = (0, 2)  # 0 public network, 2 VPC (VSwitchId): rehost has no VPC to join
 
 
 def job_request(params: Params) -> JobRequest:
@@ -51,11 +51,23 @@ def _check_unsupported(params: Params) -> None:
             "TargetInstance")
     if params.integer("JobType") not in (None, 0):
         raise errors.invalid_parameter("JobType", "only 0 (server migration) is supported")
+    _check_net_mode(params)
+
+
+def _check_net_mode(params: Params) -> None:
     net_mode = params.integer("NetMode")
-    if net_mode is not None and net_mode not in SUPPORTED_NET_MODES:
+    if net_mode is not None and net_mode not in SMC_NET_MODES:
         raise errors.invalid_parameter("NetMode", f"{net_mode} is not 0 or 2")
-    if net_mode == 2 and not params.text("VSwitchId"):
-        raise errors.missing_parameter("VSwitchId")
+    network = [n for n in ("VSwitchId", "VpcId") if params.text(n)]
+    if net_mode == 2 or network:
+        # a VPC transfer cannot be honoured: refusing it beats sending over another network
+        named = ", ".join(["NetMode=2"] * (net_mode == 2) + network)
+        raise errors.SmcError(
+            "Unsupported.NetMode",
+            f"{named} is not supported: rehost has no VPC or VSwitch; its transit receives over "
+            "TLS on its data port (NetMode=0). Remove it. "
+            f"不支持 {named}：rehost 没有 VPC 或交换机；中转实例通过其数据端口的 TLS 接收数据"
+            "（NetMode=0）。请去掉该参数。")
 
 
 def _system_disk_size(params: Params) -> int | None:

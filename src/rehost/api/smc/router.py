@@ -26,6 +26,7 @@ from rehost.api.smc.call import Action, Call
 from rehost.api.smc.nonces import MemoryNonceStore, NonceStore
 from rehost.api.smc.params import Params
 from rehost.api.smc.signature import group_headers, parse_query
+from rehost.domain import authz
 from rehost.domain.errors import NotFound, RehostError, Unauthenticated
 from rehost.domain.ids import AccessKeyId
 from rehost.jsonvalue import JsonObject
@@ -33,6 +34,7 @@ from rehost.services import auth as key_auth
 from rehost.services.context import ServiceContext
 
 API_VERSION = "2019-06-01"
+READ_PREFIXES = ("Describe", "List")
 log = logging.getLogger(__name__)
 
 ACTIONS: dict[str, Action] = {
@@ -90,19 +92,26 @@ class SmcEndpoint:
         if version != API_VERSION:
             raise errors.invalid_version(version)
         name = auth.header(request, "x-acs-action")
-        if name in accepted.UNSUPPORTED:
-            raise accepted.refuse(name)
         action = ACTIONS.get(name)
-        if action is None:
+        if action is None and name not in accepted.UNSUPPORTED:
             raise errors.action_not_found(name)
-        account_id = key_auth.account_of_key(ctx, AccessKeyId(signed.access_key_id))
+        principal = key_auth.principal_of_key(ctx, AccessKeyId(signed.access_key_id))
+        authz.authorize(principal, smc_action(name))
+        if action is None:
+            raise accepted.refuse(name)
         params = _params(request)
         accepted.check_params(name, params)
-        return action(Call(ctx, account_id, params))
+        return action(Call(ctx, principal.account_id, params))
 
     def _error(self, error: errors.SmcError, request_id: str) -> tuple[int, JsonObject]:
         return error.http_status, errors.error_body(error, request_id=request_id,
                                                     host_id=self.host_id)
+
+
+def smc_action(name: str) -> authz.Action:
+    """An SMC action as `rehost.domain.authz` sees it: Describe*/List* read, the rest write."""
+    verb = authz.Verb.READ if name.startswith(READ_PREFIXES) else authz.Verb.WRITE
+    return authz.Action(name=name, area=authz.Area.MIGRATION, verb=verb)
 
 
 def _secret(ctx: ServiceContext, access_key_id: str) -> str | None:

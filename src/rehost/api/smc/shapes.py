@@ -108,8 +108,7 @@ def source_document(source: Source, *, last_job_id: str = "",
         "SystemDiskSize": gib_ceil(system.size_bytes) if system else 0,
         "SystemDiskParts": {"SystemDiskPart": _parts(source, 0)},
         "DataDisks": {"DataDisk": [_data_disk(source, d) for d in source.disks if d.index > 0]},
-        "SystemInfo": json.dumps({"hostname": source.hostname, "boot_mode": source.boot_mode,
-                                  "kernel": source.kernel}, separators=(",", ":")),
+        "SystemInfo": system_info(source),
         "Tags": {"Tag": []},
     }
 
@@ -131,11 +130,32 @@ def _parts(source: Source, index: int) -> list[JsonObject]:
     disk = next((d for d in disks if isinstance(d, dict) and d.get("index") == index), None)
     if disk is None:
         return []
+    parts = [p for p in disk.get("partitions", []) if isinstance(p, dict)]
+    # SMC's device ids: <disk index>_<partition position>; rehost copies every partition at
+    # block level (CanBlock), and swap needs no copy (its header is rebuilt)
     return [
-        {"Path": p.get("mountpoint", ""), "Device": f"{disk.get('path', '')}#{p.get('number')}",
-         "SizeBytes": p.get("size_bytes", 0), "Need": True, "CanBlock": True}
-        for p in disk.get("partitions", []) if isinstance(p, dict)
+        {"Path": p.get("mountpoint", ""), "Device": f"{index}_{position}",
+         "SizeBytes": p.get("size_bytes", 0), "Need": p.get("fs") != "swap", "CanBlock": True}
+        for position, p in enumerate(parts)
     ]
+
+
+def system_info(source: Source) -> str:
+    """SystemInfo: the host, its cores, memory, addresses and usage, as the agent reported."""
+    inventory: dict[str, Any] = source.inventory if isinstance(source.inventory, dict) else {}
+    found = inventory.get("system")
+    system: dict[str, Any] = found if isinstance(found, dict) else {}
+    disks = [d for d in inventory.get("disks", []) if isinstance(d, dict)]
+    info = {
+        "hostname": source.hostname, "boot_mode": source.boot_mode, "kernel": source.kernel,
+        "cpu_cores": system.get("cpu_cores", 0), "memory_bytes": system.get("memory_bytes", 0),
+        "memory_available_bytes": system.get("memory_available_bytes", 0),
+        "load_average": system.get("load_average", []),
+        "ip_addresses": system.get("ip_addresses", []),
+        "disk_size_bytes": sum(int(d.get("size_bytes", 0)) for d in disks),
+        "disk_used_bytes": sum(int(d.get("used_bytes", 0)) for d in disks),
+    }
+    return json.dumps(info, separators=(",", ":"))
 
 
 def token_document(code: ActivationCode) -> JsonObject:

@@ -28,7 +28,7 @@ def describe_source_servers(call: Call) -> JsonObject:
                 "SourceServers": {"SourceServer": []}}
     page = sources.describe_sources(
         call.ctx, call.account_id, source_ids=ids, state=_state(p.text("State")),
-        name=p.text("Name") or None, page_number=number, page_size=size,
+        name=p.text("Name") or None, page_number=number, page_size=size, smc_in_use=True,
     )
     rate_s = max(1, round(call.ctx.settings.heartbeat_interval_s))
     servers = [source_document(s, last_job_id=_last_job(call, s), heartbeat_rate_s=rate_s)

@@ -1,7 +1,7 @@
 """What the agent reports about its server: OS, boot mode, disks and partitions (JSON)."""
 
 import json
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional, cast
+from typing import TYPE_CHECKING, NamedTuple, Optional, cast
 
 from rehost.agent.sysinfo import SystemInfo
 
@@ -120,8 +120,8 @@ class SourceInventory(NamedTuple):
             arch=_str(data, "arch"), boot_mode=cast("BootMode", mode),
             agent_version=_str(data, "agent_version"),
             disks=tuple(DiskInfo.from_dict(_obj(d)) for d in disks),
-            system=SystemInfo.from_dict(data["system"]) if isinstance(data.get("system"), dict)
-            else None,
+            system=SystemInfo.from_dict(_obj(data["system"]))
+            if isinstance(data.get("system"), dict) else None,
         )
 
     @classmethod

@@ -5,7 +5,7 @@ import os
 import socket
 import struct
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 SIOCGIFADDR = 0x8915  # Linux ioctl: an interface's IPv4 address
 _GLOBAL_SCOPE = "00"  # /proc/net/if_inet6 scope of global addresses (not link or host)
@@ -21,13 +21,16 @@ class SystemInfo(NamedTuple):
     ip_addresses: "List[str]"
 
     @classmethod
-    def from_dict(cls, data: "Dict[str, Any]") -> "SystemInfo":
+    def from_dict(cls, data: "Dict[str, object]") -> "SystemInfo":
         """Build from a decoded JSON object (missing or bad fields read as unknown)."""
         def number(key: str) -> int:
             value = data.get(key)
             return value if isinstance(value, int) and not isinstance(value, bool) else 0
-        load = [float(v) for v in data.get("load_average") or [] if isinstance(v, (int, float))]
-        ips = [str(v) for v in data.get("ip_addresses") or [] if isinstance(v, str)]
+        def items(key: str) -> "List[object]":
+            value = data.get(key)
+            return list(value) if isinstance(value, list) else []
+        load = [float(v) for v in items("load_average") if isinstance(v, (int, float))]
+        ips = [str(v) for v in items("ip_addresses") if isinstance(v, str)]
         return cls(number("cpu_cores"), number("memory_bytes"),
                    number("memory_available_bytes"), load, ips)
 

@@ -7,6 +7,7 @@ from typing import Final
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from rehost.console.errortext import error_text
 from rehost.console.web import ConsoleDeps, Form, redirect
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import AccountId, ActivationCodeId
@@ -44,6 +45,6 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
                                     ActivationCodeId(code_id))
         except RehostError as exc:
             return deps.renderer.flash(request, redirect("/activation-codes"),
-                                       ("error", f"{exc.code}: {exc.localized(t.locale)}"))
+                                       ("error", f"{exc.code}: {error_text(exc, t)}"))
         return deps.renderer.flash(request, redirect("/activation-codes"),
                                    ("ok", t("codes.disabled", id=code_id)))

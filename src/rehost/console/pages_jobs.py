@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from rehost.console.errortext import error_text, localize_states
 from rehost.console.i18n import Translator
-from rehost.console.views import job_row
+from rehost.console.views import event_view, job_hint, job_row
 from rehost.console.web import ConsoleDeps, Form, redirect
 from rehost.domain.errors import NotFound, QuotaExceeded, RehostError
 from rehost.domain.ids import AccountId
@@ -39,7 +40,7 @@ def quota_explanation(ctx: ServiceContext, account_id: AccountId, region_id: str
 
 
 def _refusal(job_id: str, exc: RehostError, t: Translator) -> tuple[str, str]:
-    return ("error", f"{job_id}: {exc.code} — {exc.localized(t.locale)}")
+    return ("error", f"{job_id}: {exc.code} — {error_text(exc, t)}")
 
 
 def _start(ctx: ServiceContext, account_id: AccountId, job_ids: list[str],
@@ -70,13 +71,15 @@ def _each(ctx: ServiceContext, account_id: AccountId, action: str, job_ids: list
     return done, messages
 
 
-def error_message(job: Job, events: Sequence[JobEvent], locale: str) -> str:
+def error_message(job: Job, events: Sequence[JobEvent], t: Translator) -> str:
     """The job's error in the page's language: the Chinese text lives on its error event."""
-    if locale == "zh-CN":
-        for event in reversed(events):
-            if event.code == job.error_code and event.message_zh:
-                return event.message_zh
-    return job.error_message
+    if t.locale != "zh-CN":
+        return job.error_message
+    for event in reversed(events):
+        if event.code == job.error_code and event.message_zh:
+            return localize_states(event.message_zh, t)
+    key = f"event.{job.error_code}"
+    return t(key) if t.has(key) else ""
 
 
 def run_action(ctx: ServiceContext, account_id: AccountId, action: str, job_ids: list[str],
@@ -143,7 +146,7 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
             messages = run_action(deps.context(request), AccountId(session.account_id), action,
                                   job_ids, t)
         except RehostError as exc:
-            messages = [("error", f"{exc.code} — {exc.localized(t.locale)}")]
+            messages = [("error", f"{exc.code} — {error_text(exc, t)}")]
         return deps.renderer.flash(request, redirect(back), *messages)
 
     @router.get("/jobs/{job_id}/log", include_in_schema=False)
@@ -157,7 +160,9 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
             events = jobs.list_events(ctx, account_id, job_id)
         except NotFound as exc:
             return deps.renderer.page(request, "message.html", session=session, status_code=404,
-                                      message=exc.localized(t.locale), back="/jobs")
+                                      message=error_text(exc, t), back="/jobs")
         return deps.renderer.page(request, "job_log.html", session=session, section="/jobs",
-                                  job=job, row=job_row(job, t), events=events,
-                                  error_message=error_message(job, events, t.locale))
+                                  job=job, row=job_row(job, t),
+                                  events=[event_view(e, t) for e in events],
+                                  error_message=error_message(job, events, t),
+                                  error_hint=job_hint(job, t))

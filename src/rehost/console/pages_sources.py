@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from rehost.agentdist.pyz import agent_artefact
+from rehost.console.errortext import error_text
 from rehost.console.web import ConsoleDeps, Form, redirect
 from rehost.domain.errors import NotFound, RehostError
 from rehost.domain.ids import PREFIX_SOURCE, AccountId, has_prefix
@@ -94,7 +95,7 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
                                         source_id)
         except NotFound as exc:
             return deps.renderer.page(request, "message.html", session=session, status_code=404,
-                                      message=exc.localized(deps.t(request).locale))
+                                      message=error_text(exc, deps.t(request)))
         return deps.renderer.page(request, "source_detail.html", session=session,
                                   section="/sources", source=source, disks=disk_details(source))
 
@@ -108,6 +109,6 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
             sources.delete_source(deps.context(request), AccountId(session.account_id), source_id)
         except RehostError as exc:
             return deps.renderer.flash(request, redirect(f"/sources/{source_id}"),
-                                       ("error", f"{exc.code}: {exc.localized(t.locale)}"))
+                                       ("error", f"{exc.code}: {error_text(exc, t)}"))
         return deps.renderer.flash(request, redirect("/sources"),
                                    ("ok", t("source.deleted", id=source_id)))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from markupsafe import Markup, escape
 
+from rehost.console.errortext import pick_text
 from rehost.console.formatting import fmt_bytes, fmt_duration, fmt_rate, fmt_time
 from rehost.console.i18n import Translator
 from rehost.domain.errors import InvalidStatus
-from rehost.domain.models import Image, Job, Region
+from rehost.domain.models import EventLevel, Image, Job, JobEvent, Region
 from rehost.domain.states import JobAction, JobStatus, next_job_status
 
 _STATUS_TONES = {
@@ -55,13 +57,47 @@ class JobRow:
         return data
 
 
+EVENT_TONES: Final = {EventLevel.ERROR: "err", EventLevel.WARNING: "warn", EventLevel.INFO: "idle"}
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """One job-log line in the page's language; only an error-level code is shown in red."""
+
+    time: datetime
+    level: str
+    tone: str
+    level_label: str
+    code: str
+    code_label: str
+    message: str
+    hint: str
+
+
+def event_view(event: JobEvent, t: Translator) -> EventView:
+    """Shape a job event: level, translated code label, message and hint in one language."""
+    key = f"event.{event.code}"
+    return EventView(
+        time=event.time, level=event.level.value, tone=EVENT_TONES.get(event.level, "idle"),
+        level_label=t(f"log.level.{event.level.value}"), code=event.code,
+        code_label=t(key) if event.code and t.has(key) else "",
+        message=pick_text(event.message_en, event.message_zh, t),
+        hint=pick_text(event.hint, event.hint_zh, t),
+    )
+
+
+def job_hint(job: Job, t: Translator) -> str:
+    """The failed job's fix hint in the page's language ("" when it has none in it)."""
+    return pick_text(job.error_hint, job.error_hint_zh, t)
+
+
 def _result_html(job: Job, t: Translator) -> Markup:
     if job.image_id:
         label = t("jobs.result.image", id=job.image_id)
         return Markup('<a href="/images#{0}">{1}</a>').format(job.image_id, label)
     if job.error_code:
         return Markup('<a class="code" href="/jobs/{0}/log" title="{2}">{1}</a>').format(
-            job.id, job.error_code, job.localized_hint(t.locale))
+            job.id, job.error_code, job_hint(job, t))
     return Markup("—")
 
 

@@ -19,6 +19,7 @@ def _pages(client: TestClient, world: World) -> dict[str, str]:
     paths = ["/sources", "/sources?q=nothing-matches", f"/sources/{world.source_id}",
              "/activation-codes", "/jobs", "/jobs?status=InError", "/images", "/regions",
              f"/jobs/new?source_id={world.source_id}", "/jobs/j-nosuchjob/log",
+             "/preferences", "/sources?state=Bad", "/jobs?q=web&status=Running",
              *(f"/jobs/{j}/log" for j in world.job_ids)]
     pages = {p: client.get(p).text for p in paths}
     jobs_page = pages["/jobs"]

@@ -32,7 +32,8 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
         result = activation.list_codes(deps.context(request), AccountId(session.account_id),
                                        page_number=max(page, 1), page_size=PAGE_SIZE)
         return deps.renderer.page(request, "activation_codes.html", session=session,
-                                  section="/sources", page=result, query={}, tones=CODE_TONES)
+                                  section="/activation-codes", page=result, query={},
+                                  tones=CODE_TONES)
 
     @router.post("/activation-codes/{code_id}/disable", include_in_schema=False)
     def code_disable(request: Request, code_id: str, form: Form) -> Response:

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from rehost.console.errortext import error_text, localize_states
+from rehost.console.filters import bad_filter, choice
 from rehost.console.i18n import Translator
 from rehost.console.views import event_view, job_hint, job_row
 from rehost.console.web import ConsoleDeps, Form, redirect
 from rehost.domain.errors import NotFound, QuotaExceeded, RehostError
-from rehost.domain.ids import AccountId
-from rehost.domain.models import Job, JobEvent
+from rehost.domain.ids import PREFIX_JOB, AccountId, has_prefix
+from rehost.domain.models import Job, JobEvent, Page
 from rehost.domain.states import JobStatus
 from rehost.services import jobs, regions, runs
 from rehost.services.context import ServiceContext
@@ -23,11 +24,13 @@ PAGE_SIZE = 20
 POLL_MS = 3000
 
 
-def _status_filter(value: str) -> JobStatus | None:
-    try:
-        return JobStatus(value) if value else None
-    except ValueError:
-        return None
+def _search(ctx: ServiceContext, account_id: AccountId, *, q: str, status: JobStatus | None,
+            page: int) -> Page[Job]:
+    # like sources: anything that looks like an id is matched exactly, the rest by name
+    by_id = has_prefix(q, PREFIX_JOB)
+    return jobs.describe_jobs(ctx, account_id, status=status, job_ids=[q] if by_id else None,
+                              name=None if by_id else q or None, page_number=page,
+                              page_size=PAGE_SIZE)
 
 
 def quota_explanation(ctx: ServiceContext, account_id: AccountId, region_id: str,
@@ -100,19 +103,22 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
     """Add the job list, action, progress and log routes."""
 
     @router.get("/jobs", include_in_schema=False)
-    def job_list(request: Request, status: str = "", page: int = 1) -> Response:
+    def job_list(request: Request, status: str = "", page: int = 1, q: str = "") -> Response:
         session = deps.guard(request)
         if isinstance(session, Response):
             return session
-        t = deps.t(request)
-        result = jobs.describe_jobs(
-            deps.context(request), AccountId(session.account_id), status=_status_filter(status),
-            page_number=max(page, 1), page_size=PAGE_SIZE,
-        )
+        t, q = deps.t(request), q.strip()
+        chosen = choice(JobStatus, status)
+        if chosen is False:
+            return bad_filter(deps, request, session, name="status", value=status, back="/jobs",
+                              allowed=[t(f"job.status.{s.value}")
+                                       for s in JobStatus])
+        result = _search(deps.context(request), AccountId(session.account_id), q=q,
+                         status=chosen, page=max(page, 1))
         return deps.renderer.page(
             request, "jobs.html", session=session, section="/jobs", page=result,
             rows=[job_row(j, t) for j in result.items], statuses=[s.value for s in JobStatus],
-            status_filter=status, query={"status": status}, poll_ms=POLL_MS,
+            status_filter=status, q=q, query={"status": status, "q": q}, poll_ms=POLL_MS,
         )
 
     @router.get("/jobs/progress.json", include_in_schema=False)

@@ -9,10 +9,12 @@ from fastapi.responses import Response
 
 from rehost.agentdist.pyz import agent_artefact
 from rehost.console.errortext import error_text
+from rehost.console.filters import bad_filter, choice
 from rehost.console.web import ConsoleDeps, Form, redirect
 from rehost.domain.errors import NotFound, RehostError
 from rehost.domain.ids import PREFIX_SOURCE, AccountId, has_prefix
 from rehost.domain.models import NewActivationCode, Source
+from rehost.domain.states import SourceState
 from rehost.services import activation, sources
 from rehost.services.context import ServiceContext
 
@@ -32,13 +34,14 @@ def install_command(endpoint: str, code: NewActivationCode) -> str:
             f"--code {code.code.id}:{code.secret}{pin[1]}")
 
 
-def _search(ctx: ServiceContext, account_id: AccountId, q: str, page: int) -> Any:
+def _search(ctx: ServiceContext, account_id: AccountId, q: str, page: int,
+            state: SourceState | None = None) -> Any:
     if has_prefix(q, PREFIX_SOURCE):
         # SMC matches IDs exactly; anything that looks like an id is searched as one
-        return sources.describe_sources(ctx, account_id, source_ids=[q], page_number=page,
-                                        page_size=PAGE_SIZE)
-    return sources.describe_sources(ctx, account_id, name=q or None, page_number=page,
-                                    page_size=PAGE_SIZE)
+        return sources.describe_sources(ctx, account_id, source_ids=[q], state=state,
+                                        page_number=page, page_size=PAGE_SIZE)
+    return sources.describe_sources(ctx, account_id, name=q or None, state=state,
+                                    page_number=page, page_size=PAGE_SIZE)
 
 
 def disk_details(source: Source) -> list[dict[str, Any]]:
@@ -57,23 +60,31 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
     """Add the source pages."""
 
     def render_list(request: Request, q: str, page: int, new_code: NewActivationCode | None,
-                    account_id: AccountId, session: Any) -> Response:
-        result = _search(deps.context(request), account_id, q, max(page, 1))
+                    account_id: AccountId, session: Any, state: str = "") -> Response:
+        t = deps.t(request)
+        chosen = choice(SourceState, state)
+        if chosen is False:
+            return bad_filter(deps, request, session, name="state", value=state,
+                              allowed=[t(f"source.state.{s.value}")
+                                       for s in SourceState], back="/sources")
+        result = _search(deps.context(request), account_id, q, max(page, 1), chosen)
         endpoint = str(request.base_url).rstrip("/")
         return deps.renderer.page(
             request, "sources.html", session=session, section="/sources", page=result, q=q,
-            query={"q": q}, new_code=new_code,
+            query={"q": q, "state": state}, new_code=new_code, states=list(SourceState),
+            state_filter=state,
             import_command=import_command(endpoint, new_code) if new_code else "",
             install_command=install_command(endpoint, new_code) if new_code else "",
             agent_sha256=agent_artefact().sha256 if new_code else "",
         )
 
     @router.get("/sources", include_in_schema=False)
-    def source_list(request: Request, q: str = "", page: int = 1) -> Response:
+    def source_list(request: Request, q: str = "", page: int = 1, state: str = "") -> Response:
         session = deps.guard(request)
         if isinstance(session, Response):
             return session
-        return render_list(request, q.strip(), page, None, AccountId(session.account_id), session)
+        return render_list(request, q.strip(), page, None, AccountId(session.account_id), session,
+                           state)
 
     @router.post("/activation-codes", include_in_schema=False)
     def create_code(request: Request, form: Form) -> Response:

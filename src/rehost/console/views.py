@@ -49,6 +49,7 @@ class JobRow:
     incremental: bool
     cycle_text: str
     next_cycle_text: str
+    created_text: str
 
     def as_json(self) -> dict[str, Any]:
         """The fields the browser's progress poller applies."""
@@ -106,7 +107,9 @@ def cycle_texts(job: Job, t: Translator) -> tuple[str, str]:
     if job.spec.run_once:
         return "", ""
     cycle = t("jobs.cycle", n=job.cycle) if job.cycle else t("jobs.cycle_none")
-    due = t("jobs.next_cycle", time=fmt_time(job.next_cycle_at)) if job.next_cycle_at else ""
+    due = ""
+    if job.next_cycle_at:
+        due = t("jobs.next_cycle", time=fmt_time(job.next_cycle_at, t.zone))
     return cycle, due
 
 
@@ -143,6 +146,7 @@ def job_row(job: Job, t: Translator) -> JobRow:
         live=job.status in LIVE_STATUSES, has_run=job.has_run,
         can_start=allows(job, JobAction.START), can_pause=allows(job, JobAction.PAUSE),
         incremental=not job.spec.run_once, cycle_text=cycle_text, next_cycle_text=next_cycle_text,
+        created_text=fmt_time(job.created_at, t.zone),
     )
 
 

@@ -20,6 +20,8 @@ def _pages(client: TestClient, world: World) -> dict[str, str]:
              "/activation-codes", "/jobs", "/jobs?status=InError", "/images", "/regions",
              f"/jobs/new?source_id={world.source_id}", "/jobs/j-nosuchjob/log",
              "/preferences", "/sources?state=Bad", "/jobs?q=web&status=Running",
+             "/transit-hosts", "/regions/new", "/regions/local/edit",
+             f"/images/{world.image_id}/disks/7",
              *(f"/jobs/{j}/log" for j in world.job_ids)]
     pages = {p: client.get(p).text for p in paths}
     jobs_page = pages["/jobs"]
@@ -32,6 +34,11 @@ def _pages(client: TestClient, world: World) -> dict[str, str]:
         "name": "1bad", "system_disk_size": "0", "mode": "create-only",
         "bandwidth_limit": "-1", "compress_level": "11"})
     pages["/jobs/new (errors)"] = bad.text
+    region_form = client.get("/regions/new").text
+    pages["/regions/new (errors)"] = client.post("/regions/new", data={
+        "csrf_token": csrf_of(region_form), "region_id": "Bad Id", "network_quota": "0",
+        "reserved_slots": "x", "system_min_gib": "9", "system_max_gib": "1",
+        "data_min_gib": "1", "data_max_gib": "2"}).text
     return pages
 
 

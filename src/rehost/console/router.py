@@ -14,9 +14,12 @@ from rehost.console import (
     pages_auth,
     pages_catalog,
     pages_codes,
+    pages_hosts,
+    pages_images,
     pages_job_new,
     pages_jobs,
     pages_prefs,
+    pages_regions,
     pages_sources,
 )
 from rehost.console.render import Renderer
@@ -59,6 +62,7 @@ def create_console_router(
     _static_routes(router)
     # order matters: /jobs/new and /jobs/progress.json before /jobs/{job_id}/…
     for module in (pages_auth, pages_sources, pages_codes, pages_job_new, pages_jobs,
-                   pages_catalog, pages_prefs):
+                   pages_catalog, pages_prefs, pages_hosts, pages_images,
+                   pages_regions):
         module.register(router, deps)
     return router

@@ -230,14 +230,15 @@ def _verify(result: str, t: Translator) -> tuple[str, str]:
     return result, "warn"
 
 
-def image_view(image: Image, t: Translator) -> ImageView:
+def image_view(image: Image, t: Translator, *, verifying: bool = False) -> ImageView:
     """Build an image row from its manifest."""
     disks = _manifest_disks(image.manifest)
     total_bytes = sum(
         d.get("size_bytes", 0) for d in image.manifest.get("disks", [])
         if isinstance(d, dict) and isinstance(d.get("size_bytes"), int)
     ) if isinstance(image.manifest.get("disks"), list) else 0
-    label, tone = _verify(image.verify_result, t)
+    label, tone = (t("images.verify.running"), "run") if verifying else _verify(
+        image.verify_result, t)
     return ImageView(
         id=image.id, name=image.name, region_id=image.region_id, job_id=image.job_id or "",
         source_id=image.source_id or "", disks=disks,

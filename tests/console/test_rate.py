@@ -1,4 +1,4 @@
-"""The rate and ETA the jobs page shows under a bandwidth limit, in real headless Chromium.
+"""The jobs page's rate and ETA under a bandwidth limit, and the local API docs, in Chromium.
 
 A real `rehost server` and `rehost agent run` copy ~28 MiB of file data under a 1 MiB/s limit
 (compression off, so the wire and the disks' bytes agree). After 10 s of Syncing the rate read
@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -105,3 +106,16 @@ def test_rate_and_eta_follow_the_bandwidth_limit(page: Any, tmp_path: Path) -> N
     sent, total = (_bytes(part) for part in done.split("/"))
     honest_s = (total - sent) / limit
     assert abs(_seconds(eta) - honest_s) <= max(0.25 * honest_s, 3), (eta, done)
+
+
+def test_api_docs_load_with_no_request_off_loopback(page: Any) -> None:
+    server: RunningServer = page.server
+    hosts: list[str] = []
+    page.on("request", lambda request: hosts.append(urlsplit(request.url).hostname or ""))
+    page.goto(server.base_url + "/docs")  # the shortcut to /api/v1/docs
+    page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
+    assert "rehost" in page.inner_text(".swagger-ui .info .title")
+    page.wait_for_selector(".opblock-tag", timeout=20_000)  # the spec was read and drawn
+    page.wait_for_timeout(500)
+    assert hosts and set(hosts) == {"127.0.0.1"}, sorted(set(hosts))
+    assert 'href="/favicon.svg"' in page.content()  # not FastAPI's icon from its site

@@ -29,7 +29,8 @@ if [[ "$profile" == test ]]; then
 fi
 files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/lib/syslinux/mbr/mbr.bin:syslinux-common
        /usr/lib/grub/x86_64-efi/modinfo.sh:grub-efi-amd64-bin /usr/lib/grub/i386-pc/modinfo.sh:grub-pc-bin
-       /usr/lib/syslinux/modules/bios/ldlinux.c32:syslinux-common)
+       /usr/lib/syslinux/modules/bios/ldlinux.c32:syslinux-common
+       /usr/share/zoneinfo/Asia/Shanghai:tzdata)  # the console shows times in a chosen zone
 missing=()
 # Debian's python3 has no ensurepip until python3-venv is installed (make creates a .venv)
 py="${PYTHON:-python3}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi import FastAPI
@@ -16,6 +17,9 @@ from rehost.console import create_console_router
 from rehost.services import activation, agents, bootstrap
 from rehost.services.bootstrap import AdminCredentials
 from rehost.services.context import ServiceContext
+
+if TYPE_CHECKING:
+    from console.world import World
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -43,6 +47,16 @@ def import_source(ctx: ServiceContext, account_id: str, hostname: str, **kwargs:
     result = agents.import_source(ctx, code_id=code.code.id, code=code.secret,
                                   inventory=make_inventory(hostname, **kwargs))  # type: ignore[arg-type]
     return result.source_id
+
+
+@pytest.fixture
+def world(console_ctx: tuple[ServiceContext, AdminCredentials]) -> World:
+    """Real data every page can be rendered with (see console/world.py)."""
+    from console.world import build_world
+    from rehost.services import auth
+
+    ctx, creds = console_ctx
+    return build_world(ctx, auth.login(ctx, creds.account_name, creds.password))  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -163,5 +163,11 @@ def test_console_workflow(browser: Any, built_disks: Disks, server: RunningServe
     page.goto(server.base_url + "/regions")
     assert "1/10" in page.inner_text("#regions-table")  # the failed job keeps its slot
     shoot(page, shot("regions", lang))
+    for name, path in (("region-new", "/regions/new"), ("transit-hosts", "/transit-hosts"),
+                       ("preferences", "/preferences"), ("api-docs", "/docs")):
+        page.goto(server.base_url + path)
+        if name == "api-docs":
+            page.wait_for_selector(".opblock-tag")
+        shoot(page, shot(name, lang), full_page=name != "api-docs")
     _mobile_pass(context, server, lang, source_id)
     context.close()

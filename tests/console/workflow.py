@@ -9,7 +9,7 @@ from typing import Any, Final
 from console.browser import RunningServer, shoot
 
 OFFLINE_CODE: Final = "SourceServer.Offline"
-BANDWIDTH_KBPS: Final = 2048  # ~10 MiB to send: the sync lasts several seconds
+BANDWIDTH_KBPS: Final = 1024  # ~10 MiB to send: the sync lasts ~10 s (rate shown after 1 s)
 TEXT: Final = {
     "zh-CN": {"ready": "未开始", "running": "运行中", "preparing": "准备中", "syncing": "同步中",
               "stopped": "已暂停", "finished": "已完成", "error": "出错", "start": "开始/重试",
@@ -25,7 +25,7 @@ TEXT: Final = {
 SHOTS: Final = {
     ("zh-CN", False): {"login", "sources", "sources-import", "activation-codes", "source-detail",
                        "job-new", "job-new-error", "jobs", "jobs-progress", "job-log", "images",
-                       "regions"},
+                       "regions", "region-new", "transit-hosts", "preferences", "api-docs"},
     ("en", False): {"sources", "job-new", "jobs-progress", "job-log", "images"},
     ("zh-CN", True): {"sources", "job-new", "jobs", "images"},
     ("en", True): {"jobs"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from conftest import FakeClock
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.services import jobs, lookup, runs, transits
@@ -39,7 +40,7 @@ def _token(ctx: ServiceContext, job_id: str) -> str:
 
 
 def test_transit_control_drives_a_job(
-    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, ctl_clock: FakeClock
 ) -> None:
     pool = RecordingPool()
     ctx = _ctx_with_pool(ctl_ctx, pool)
@@ -52,8 +53,11 @@ def test_transit_control_drives_a_job(
     spec = control.lookup(_token(ctx, job.id))
     assert spec is not None and [d.index for d in spec.disks] == [0, 1] and spec.checksum
     assert jobs.get_job(ctx, ctl_account.id, job.id).business_status is BusinessStatus.SYNCING
+    control.report_progress(JobProgress(job.id, (DiskProgress(0, 0, 100),
+                                                 DiskProgress(1, 10, 10)), 999.0))
+    ctl_clock.advance(seconds=2)  # the rate is the job's bytes over its samples' time
     control.report_progress(JobProgress(job.id, (DiskProgress(0, 50, 100),
-                                                 DiskProgress(1, 10, 10)), 25.0))
+                                                 DiskProgress(1, 10, 10)), 999.0))
     got = jobs.get_job(ctx, ctl_account.id, job.id).progress
     assert (got.bytes_done, got.bytes_total, got.percent) == (60, 110, 54.55)
     assert got.disks[0].eta_s == 2.0 and got.disks[0].rate_bytes_per_s == 25.0
@@ -71,7 +75,7 @@ def test_transit_control_drives_a_job(
 
 
 def test_progress_milestones_go_to_the_job_log_once_per_ten_percent(
-    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, ctl_clock: FakeClock
 ) -> None:
     ctx = _ctx_with_pool(ctl_ctx, RecordingPool())
     src = ctl_source()
@@ -81,13 +85,17 @@ def test_progress_milestones_go_to_the_job_log_once_per_ten_percent(
     control = ServiceTransitControl(ctx)
     assert control.lookup(_token(ctx, job.id)) is not None
     mib = 1024 * 1024
-    for done in (5, 12, 14, 37, 38, 99, 100):
+    previous = 0
+    for done in (0, 5, 12, 14, 37, 38, 60, 99, 100):
+        ctl_clock.advance(seconds=(done - previous) / 4)  # 4 MiB/s, whatever one connection says
+        previous = done
         control.report_progress(JobProgress(job.id, (DiskProgress(0, done * mib, 100 * mib),),
-                                            float(4 * mib)))
+                                            float(400 * mib)))
     lines = [e.message_en for e in jobs.list_events(ctx, ctl_account.id, job.id)
              if e.code == "Transit.Progress"]
     assert lines == ["Synced 12% (12/100 MiB), 4.0 MiB/s, ETA 22 s.",
                      "Synced 37% (37/100 MiB), 4.0 MiB/s, ETA 16 s.",
+                     "Synced 60% (60/100 MiB), 4.0 MiB/s, ETA 10 s.",
                      "Synced 99% (99/100 MiB), 4.0 MiB/s, ETA 0 s."]
 
 

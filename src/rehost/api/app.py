@@ -32,6 +32,7 @@ from rehost.api.routes import (
     workgroups,
 )
 from rehost.api.schemas.base import ERRORS, UNUSED_STATUSES, HealthOut
+from rehost.api.swagger_ui import docs_router
 from rehost.config import Settings
 from rehost.services import bootstrap
 from rehost.services.context import ServiceContext
@@ -64,8 +65,11 @@ def create_app(
         title="rehost", version=__version__,
         description="Self-hosted server migration center. REST auth: HTTP Basic with "
         "AccessKeyId:AccessKeySecret; agent endpoints: Bearer <agent token>.",
-        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None,
     )
+    # Swagger UI from the package's own assets, not a CDN (air-gapped sites)
+    app.include_router(docs_router(openapi_url=f"{API_PREFIX}/openapi.json",
+                                   docs_url=f"{API_PREFIX}/docs", title="rehost"))
     app.state.ctx = ctx
     app.state.settings = settings
     app.state.metrics = Metrics(ctx)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import UTC, datetime
+from functools import cache
 
 from rehost.console.i18n import Translator
 
@@ -42,10 +44,24 @@ def fmt_duration(seconds: float | None, t: Translator) -> str:
     return t("unit.s", s=secs)
 
 
-def fmt_time(value: datetime | None) -> str:
-    """Format a timestamp in UTC, ``2026-01-02 03:04:05 UTC``."""
+def known_zone(name: str | None) -> str | None:
+    """The IANA zone name if this machine's tz database has it, else None."""
+    if not name or name not in available_zones():
+        return None
+    return name
+
+
+@cache
+def available_zones() -> tuple[str, ...]:
+    """Every IANA zone name, sorted (UTC first)."""
+    return ("UTC", *sorted(z for z in zoneinfo.available_timezones() if z != "UTC"))
+
+
+def fmt_time(value: datetime | None, zone: str = "UTC") -> str:
+    """Format a timestamp in ``zone``, ``2026-01-02 11:04:05 Asia/Shanghai`` (UTC by default)."""
     if value is None:
         return "—"
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    tz = UTC if zone == "UTC" else zoneinfo.ZoneInfo(zone)
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S ") + zone

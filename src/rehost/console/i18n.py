@@ -11,6 +11,8 @@ from typing import Final
 LOCALES: Final = ("zh-CN", "en")
 DEFAULT_LOCALE: Final = "zh-CN"
 LANG_COOKIE: Final = "rehost_lang"
+TZ_COOKIE: Final = "rehost_tz"
+DEFAULT_ZONE: Final = "UTC"
 _CATALOG_DIR: Final = Path(__file__).parent / "i18n"
 
 
@@ -30,9 +32,13 @@ def pick_locale(cookie_value: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Translator:
-    """Looks up messages for one locale, falling back to English, then to the key."""
+    """Looks up messages for one locale, falling back to English, then to the key.
+
+    It also carries the person's time zone (an IANA name), in which the pages show times.
+    """
 
     locale: str
+    zone: str = DEFAULT_ZONE
 
     def __call__(self, key: str, **params: object) -> str:
         """Translate ``key`` and fill ``{name}`` placeholders from ``params``."""

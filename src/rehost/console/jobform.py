@@ -103,6 +103,7 @@ class Parsed:
 
     request: JobRequest
     errors: dict[str, str] = field(default_factory=dict)
+    region_id: str = ""
 
 
 def _int(form: FormFields, name: str, errors: dict[str, str], t: Translator) -> int | None:
@@ -183,5 +184,5 @@ def parse_form(form: FormFields, source: Source, t: Translator) -> Parsed:
         frequency_hours=frequency,
         max_images_to_keep=keep,
     )
-    return Parsed(request, errors)
+    return Parsed(request, errors, form.get("region_id"))
 

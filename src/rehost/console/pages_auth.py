@@ -7,6 +7,7 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from rehost.console.errortext import error_text
 from rehost.console.i18n import LANG_COOKIE, LOCALES
 from rehost.console.session import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL_S
 from rehost.console.web import ConsoleDeps, Form, redirect, safe_next
@@ -58,7 +59,7 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
             who = console_login.login(ctx, account, form.get("password"), address=address)
         except Throttled as exc:
             page = _login_page(deps, request, next_path=next_path, account=account,
-                               error=exc.localized(t.locale), status_code=429)
+                               error=error_text(exc, t), status_code=429)
             page.headers["Retry-After"] = str(exc.retry_after_s)
             return page
         except Unauthenticated:

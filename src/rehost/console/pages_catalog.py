@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from rehost.console.views import CHECK_TONES, image_view, region_view
 from rehost.console.web import ConsoleDeps
 from rehost.domain.ids import AccountId
-from rehost.services import images, regions
+from rehost.services import image_verify, images, regions
 
 IMAGE_PAGE_SIZE = 50
 
@@ -28,7 +28,8 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
         result = images.describe_images(ctx, account_id, region_id=region or None,
                                         page_number=min(max(page, 1), 1_000_000),
                                         page_size=IMAGE_PAGE_SIZE)
-        views = sorted((image_view(i, t) for i in result.items), key=lambda v: v.region_id)
+        views = sorted((image_view(i, t, verifying=image_verify.is_verifying(i.id))
+                        for i in result.items), key=lambda v: v.region_id)
         groups = [(rid, list(items)) for rid, items in groupby(views, key=lambda v: v.region_id)]
         return deps.renderer.page(request, "images.html", session=session, section="/images",
                                   groups=groups, regions=region_list, region_filter=region,

@@ -7,6 +7,7 @@ from typing import Final
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from rehost.console.errortext import error_text
 from rehost.console.web import ConsoleDeps, Form, redirect
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import AccountId, ActivationCodeId
@@ -31,7 +32,8 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
         result = activation.list_codes(deps.context(request), AccountId(session.account_id),
                                        page_number=max(page, 1), page_size=PAGE_SIZE)
         return deps.renderer.page(request, "activation_codes.html", session=session,
-                                  section="/sources", page=result, query={}, tones=CODE_TONES)
+                                  section="/activation-codes", page=result, query={},
+                                  tones=CODE_TONES)
 
     @router.post("/activation-codes/{code_id}/disable", include_in_schema=False)
     def code_disable(request: Request, code_id: str, form: Form) -> Response:
@@ -44,6 +46,6 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
                                     ActivationCodeId(code_id))
         except RehostError as exc:
             return deps.renderer.flash(request, redirect("/activation-codes"),
-                                       ("error", f"{exc.code}: {exc.localized(t.locale)}"))
+                                       ("error", f"{exc.code}: {error_text(exc, t)}"))
         return deps.renderer.flash(request, redirect("/activation-codes"),
                                    ("ok", t("codes.disabled", id=code_id)))

@@ -7,6 +7,9 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from rehost.console.errortext import error_text
+from rehost.console.formcheck import field_errors
+from rehost.console.i18n import Translator
 from rehost.console.jobform import (
     ADVANCED_FIELDS,
     Parsed,
@@ -85,13 +88,22 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
             data_disks=data_disk_rows(source, disk_limits, form), cycle_limits=CYCLE_LIMITS,
         )
 
+    def all_errors(request: Request, session: Session, source: Source, parsed: Parsed,
+                   t: Translator) -> dict[str, str]:
+        ctx = deps.context(request)
+        region_list = regions.list_regions(ctx, AccountId(session.account_id))
+        chosen = next((r for r in region_list if r.id == parsed.region_id), None)
+        checked = field_errors(parsed.request, source=source, now=ctx.now(), t=t,
+                               limits=chosen.limits if chosen else DiskLimits())
+        return {**checked, **parsed.errors}  # a field that did not parse keeps that error
+
     def load_source(request: Request, session: Session, source_id: str) -> Source | Response:
         try:
             ctx = deps.context(request)
             return sources.get_source(ctx, AccountId(session.account_id), source_id)
         except NotFound as exc:
             return deps.renderer.page(request, "message.html", session=session, status_code=404,
-                                      message=exc.localized(deps.t(request).locale))
+                                      message=error_text(exc, deps.t(request)))
 
     @router.get("/jobs/new", include_in_schema=False)
     def new_job(request: Request, source_id: str = "") -> Response:
@@ -115,14 +127,14 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
         if isinstance(source, Response):
             return source
         parsed: Parsed = parse_form(form, source, t)
-        errors = dict(parsed.errors)
+        errors = all_errors(request, session, source, parsed, t)
         if not errors:
             try:
                 job = jobs.create_job(deps.context(request), AccountId(session.account_id),
                                       source_id=source.id, region_id=form.get("region_id"),
                                       request=parsed.request)
             except RehostError as exc:
-                errors[field_for_code(exc.code)] = f"{exc.localized(t.locale)} ({exc.code})"
+                errors[field_for_code(exc.code)] = f"{error_text(exc, t)} ({exc.code})"
             else:
                 created = ("ok", t("job.created", id=job.id))
                 return deps.renderer.flash(request, redirect("/jobs"), created)

@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from rehost.console.errortext import error_text, localize_states
+from rehost.console.filters import bad_filter, choice
 from rehost.console.i18n import Translator
-from rehost.console.pages_tags import tagged_ids
-from rehost.console.views import job_row
+from rehost.console.pages_tags import NO_MATCH, tagged_ids
+from rehost.console.views import event_view, job_hint, job_row
 from rehost.console.web import ConsoleDeps, Form, redirect
 from rehost.domain.errors import NotFound, QuotaExceeded, RehostError
-from rehost.domain.ids import AccountId
-from rehost.domain.models import Job, JobEvent
+from rehost.domain.ids import PREFIX_JOB, AccountId, has_prefix
+from rehost.domain.models import Job, JobEvent, Page
 from rehost.domain.states import JobStatus
 from rehost.domain.tags import ResourceType
 from rehost.services import jobs, regions, runs, tags
@@ -24,11 +26,17 @@ PAGE_SIZE = 20
 POLL_MS = 3000
 
 
-def _status_filter(value: str) -> JobStatus | None:
-    try:
-        return JobStatus(value) if value else None
-    except ValueError:
-        return None
+def _search(ctx: ServiceContext, account_id: AccountId, *, q: str, status: JobStatus | None,
+            page: int, tagged: list[str] | None = None) -> Page[Job]:
+    # like sources: anything that looks like an id is matched exactly, the rest by name;
+    # tagged: the ids a tag filter allows (None: no tag filter)
+    by_id = has_prefix(q, PREFIX_JOB)
+    ids = tagged
+    if by_id:
+        ids = [q] if tagged is None or q in tagged else [NO_MATCH]
+    return jobs.describe_jobs(ctx, account_id, status=status, job_ids=ids,
+                              name=None if by_id else q or None, page_number=page,
+                              page_size=PAGE_SIZE)
 
 
 def quota_explanation(ctx: ServiceContext, account_id: AccountId, region_id: str,
@@ -41,7 +49,7 @@ def quota_explanation(ctx: ServiceContext, account_id: AccountId, region_id: str
 
 
 def _refusal(job_id: str, exc: RehostError, t: Translator) -> tuple[str, str]:
-    return ("error", f"{job_id}: {exc.code} — {exc.localized(t.locale)}")
+    return ("error", f"{job_id}: {exc.code} — {error_text(exc, t)}")
 
 
 def _start(ctx: ServiceContext, account_id: AccountId, job_ids: list[str],
@@ -72,13 +80,15 @@ def _each(ctx: ServiceContext, account_id: AccountId, action: str, job_ids: list
     return done, messages
 
 
-def error_message(job: Job, events: Sequence[JobEvent], locale: str) -> str:
+def error_message(job: Job, events: Sequence[JobEvent], t: Translator) -> str:
     """The job's error in the page's language: the Chinese text lives on its error event."""
-    if locale == "zh-CN":
-        for event in reversed(events):
-            if event.code == job.error_code and event.message_zh:
-                return event.message_zh
-    return job.error_message
+    if t.locale != "zh-CN":
+        return job.error_message
+    for event in reversed(events):
+        if event.code == job.error_code and event.message_zh:
+            return localize_states(event.message_zh, t)
+    key = f"event.{job.error_code}"
+    return t(key) if t.has(key) else ""
 
 
 def run_action(ctx: ServiceContext, account_id: AccountId, action: str, job_ids: list[str],
@@ -99,21 +109,26 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
     """Add the job list, action, progress and log routes."""
 
     @router.get("/jobs", include_in_schema=False)
-    def job_list(request: Request, status: str = "", page: int = 1, tag: str = "") -> Response:
+    def job_list(request: Request, status: str = "", page: int = 1, q: str = "",
+                 tag: str = "") -> Response:
         session = deps.guard(request)
         if isinstance(session, Response):
             return session
-        t, ctx, account = deps.t(request), deps.context(request), AccountId(session.account_id)
-        result = jobs.describe_jobs(
-            ctx, account, status=_status_filter(status), page_number=max(page, 1),
-            page_size=PAGE_SIZE, job_ids=tagged_ids(ctx, account, ResourceType.JOB, tag),
-        )
+        t, q = deps.t(request), q.strip()
+        ctx, account = deps.context(request), AccountId(session.account_id)
+        chosen = choice(JobStatus, status)
+        if chosen is False:
+            return bad_filter(deps, request, session, name="status", value=status, back="/jobs",
+                              allowed=[t(f"job.status.{s.value}")
+                                       for s in JobStatus])
+        result = _search(ctx, account, q=q, status=chosen, page=max(page, 1),
+                         tagged=tagged_ids(ctx, account, ResourceType.JOB, tag))
         row_tags = tags.tags_of(ctx, account, ResourceType.JOB, [j.id for j in result.items])
         return deps.renderer.page(
             request, "jobs.html", session=session, section="/jobs", page=result,
             rows=[job_row(j, t) for j in result.items], statuses=[s.value for s in JobStatus],
-            status_filter=status, query={"status": status, "tag": tag}, poll_ms=POLL_MS,
-            tag=tag, row_tags=row_tags,
+            status_filter=status, q=q, query={"status": status, "q": q, "tag": tag},
+            poll_ms=POLL_MS, tag=tag, row_tags=row_tags,
         )
 
     @router.get("/jobs/progress.json", include_in_schema=False)
@@ -147,7 +162,7 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
             messages = run_action(deps.context(request), AccountId(session.account_id), action,
                                   job_ids, t)
         except RehostError as exc:
-            messages = [("error", f"{exc.code} — {exc.localized(t.locale)}")]
+            messages = [("error", f"{exc.code} — {error_text(exc, t)}")]
         return deps.renderer.flash(request, redirect(back), *messages)
 
     @router.get("/jobs/{job_id}/log", include_in_schema=False)
@@ -161,7 +176,9 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
             events = jobs.list_events(ctx, account_id, job_id)
         except NotFound as exc:
             return deps.renderer.page(request, "message.html", session=session, status_code=404,
-                                      message=exc.localized(t.locale), back="/jobs")
+                                      message=error_text(exc, t), back="/jobs")
         return deps.renderer.page(request, "job_log.html", session=session, section="/jobs",
-                                  job=job, row=job_row(job, t), events=events,
-                                  error_message=error_message(job, events, t.locale))
+                                  job=job, row=job_row(job, t),
+                                  events=[event_view(e, t) for e in events],
+                                  error_message=error_message(job, events, t),
+                                  error_hint=job_hint(job, t))

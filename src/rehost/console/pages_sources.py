@@ -8,11 +8,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from rehost.agentdist.pyz import agent_artefact
+from rehost.console.errortext import error_text
+from rehost.console.filters import bad_filter, choice
 from rehost.console.pages_tags import NO_MATCH, tagged_ids
 from rehost.console.web import ConsoleDeps, Form, redirect
 from rehost.domain.errors import NotFound, RehostError
 from rehost.domain.ids import PREFIX_SOURCE, AccountId, has_prefix
 from rehost.domain.models import NewActivationCode, Source
+from rehost.domain.states import SourceState
 from rehost.domain.tags import ResourceType
 from rehost.services import activation, sources, tags
 from rehost.services.context import ServiceContext
@@ -34,14 +37,14 @@ def install_command(endpoint: str, code: NewActivationCode) -> str:
 
 
 def _search(ctx: ServiceContext, account_id: AccountId, q: str, page: int,
-            tag: str = "") -> Any:
+            state: SourceState | None = None, tag: str = "") -> Any:
     ids = tagged_ids(ctx, account_id, ResourceType.SOURCE, tag)
     if has_prefix(q, PREFIX_SOURCE):
         # SMC matches IDs exactly; anything that looks like an id is searched as one
         ids = [q] if ids is None or q in ids else [NO_MATCH]
-        return sources.describe_sources(ctx, account_id, source_ids=ids, page_number=page,
-                                        page_size=PAGE_SIZE)
-    return sources.describe_sources(ctx, account_id, source_ids=ids, name=q or None,
+        return sources.describe_sources(ctx, account_id, source_ids=ids, state=state,
+                                        page_number=page, page_size=PAGE_SIZE)
+    return sources.describe_sources(ctx, account_id, source_ids=ids, name=q or None, state=state,
                                     page_number=page, page_size=PAGE_SIZE)
 
 
@@ -66,26 +69,35 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
     """Add the source pages."""
 
     def render_list(request: Request, q: str, page: int, new_code: NewActivationCode | None,
-                    account_id: AccountId, session: Any, tag: str = "") -> Response:
-        result = _search(deps.context(request), account_id, q, max(page, 1), tag)
+                    account_id: AccountId, session: Any, state: str = "",
+                    tag: str = "") -> Response:
+        t = deps.t(request)
+        chosen = choice(SourceState, state)
+        if chosen is False:
+            return bad_filter(deps, request, session, name="state", value=state,
+                              allowed=[t(f"source.state.{s.value}")
+                                       for s in SourceState], back="/sources")
+        result = _search(deps.context(request), account_id, q, max(page, 1), chosen, tag)
         row_tags = tags.tags_of(deps.context(request), account_id, ResourceType.SOURCE,
                                 [s.id for s in result.items])
         endpoint = str(request.base_url).rstrip("/")
         return deps.renderer.page(
             request, "sources.html", session=session, section="/sources", page=result, q=q,
-            query={"q": q, "tag": tag}, new_code=new_code, tag=tag, row_tags=row_tags,
+            query={"q": q, "state": state, "tag": tag}, new_code=new_code,
+            states=list(SourceState), state_filter=state, tag=tag, row_tags=row_tags,
             import_command=import_command(endpoint, new_code) if new_code else "",
             install_command=install_command(endpoint, new_code) if new_code else "",
             agent_sha256=agent_artefact().sha256 if new_code else "",
         )
 
     @router.get("/sources", include_in_schema=False)
-    def source_list(request: Request, q: str = "", page: int = 1, tag: str = "") -> Response:
+    def source_list(request: Request, q: str = "", page: int = 1, state: str = "",
+                    tag: str = "") -> Response:
         session = deps.guard(request)
         if isinstance(session, Response):
             return session
         return render_list(request, q.strip(), page, None, AccountId(session.account_id), session,
-                           tag.strip())
+                           state, tag.strip())
 
     @router.post("/activation-codes", include_in_schema=False)
     def create_code(request: Request, form: Form) -> Response:
@@ -107,7 +119,7 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
                                         source_id)
         except NotFound as exc:
             return deps.renderer.page(request, "message.html", session=session, status_code=404,
-                                      message=exc.localized(deps.t(request).locale))
+                                      message=error_text(exc, deps.t(request)))
         source_tags = tags.tags_of(deps.context(request), AccountId(session.account_id),
                                    ResourceType.SOURCE, [source.id])[source.id]
         return deps.renderer.page(request, "source_detail.html", session=session,
@@ -124,6 +136,6 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
             sources.delete_source(deps.context(request), AccountId(session.account_id), source_id)
         except RehostError as exc:
             return deps.renderer.flash(request, redirect(f"/sources/{source_id}"),
-                                       ("error", f"{exc.code}: {exc.localized(t.locale)}"))
+                                       ("error", f"{exc.code}: {error_text(exc, t)}"))
         return deps.renderer.flash(request, redirect("/sources"),
                                    ("ok", t("source.deleted", id=source_id)))

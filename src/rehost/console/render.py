@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.runtime import Context
 
-from rehost.console.formatting import fmt_bytes, fmt_time
-from rehost.console.i18n import LANG_COOKIE, Translator, pick_locale
+from rehost.console.formatting import fmt_bytes, fmt_time, known_zone
+from rehost.console.i18n import DEFAULT_ZONE, LANG_COOKIE, TZ_COOKIE, Translator, pick_locale
 from rehost.console.session import Session, SessionCodec
 from rehost.domain.states import SourceState
 
@@ -43,6 +51,13 @@ def _merge_query(params: dict[str, str], **changes: object) -> str:
     return urlencode(merged)
 
 
+@pass_context
+def _time_in_zone(context: Context, value: datetime | None) -> str:
+    """The ``time`` filter: a timestamp in the page's time zone (the translator's)."""
+    t = context.get("t")
+    return fmt_time(value, t.zone if isinstance(t, Translator) else "UTC")
+
+
 def build_environment() -> Environment:
     """Create the template environment with the console's filters."""
     env = Environment(
@@ -52,14 +67,15 @@ def build_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(bytes=fmt_bytes, time=fmt_time, source_tone=_source_tone)
+    env.filters.update(bytes=fmt_bytes, time=_time_in_zone, source_tone=_source_tone)
     env.filters["merge_query"] = _merge_query
     return env
 
 
 def translator_for(request: Request) -> Translator:
     """Pick the request's language from its cookie (zh-CN by default)."""
-    return Translator(pick_locale(request.cookies.get(LANG_COOKIE)))
+    zone = known_zone(request.cookies.get(TZ_COOKIE)) or DEFAULT_ZONE
+    return Translator(pick_locale(request.cookies.get(LANG_COOKIE)), zone)
 
 
 def current_path(request: Request) -> str:

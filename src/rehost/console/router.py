@@ -14,8 +14,12 @@ from rehost.console import (
     pages_auth,
     pages_catalog,
     pages_codes,
+    pages_hosts,
+    pages_images,
     pages_job_new,
     pages_jobs,
+    pages_prefs,
+    pages_regions,
     pages_sources,
     pages_tags,
     pages_users,
@@ -26,7 +30,9 @@ from rehost.console.web import ConsoleDeps
 from rehost.services.context import ServiceContext
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
-_STATIC_TYPES: Final = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+_STATIC_TYPES: Final = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                        ".svg": "image/svg+xml"}
+FAVICON: Final = STATIC_DIR / "favicon.svg"
 
 
 def _static_routes(router: APIRouter) -> None:
@@ -40,6 +46,13 @@ def _static_routes(router: APIRouter) -> None:
         return FileResponse(path, media_type=_STATIC_TYPES[path.suffix],
                             headers={"Cache-Control": "public, max-age=300"})
 
+    @router.get("/favicon.svg", include_in_schema=False)
+    @router.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # one SVG for both: browsers ask /favicon.ico before they read the page's <link>
+        return FileResponse(FAVICON, media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
 
 def create_console_router(
     context: Callable[[Request], ServiceContext] = get_context,
@@ -51,6 +64,7 @@ def create_console_router(
     _static_routes(router)
     # order matters: /jobs/new and /jobs/progress.json before /jobs/{job_id}/…
     for module in (pages_auth, pages_sources, pages_codes, pages_job_new, pages_jobs,
-                   pages_catalog, pages_users, pages_tags):
+                   pages_catalog, pages_prefs, pages_hosts, pages_images,
+                   pages_regions, pages_users, pages_tags):
         module.register(router, deps)
     return router

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from markupsafe import Markup, escape
 
+from rehost.console.errortext import pick_text
 from rehost.console.formatting import fmt_bytes, fmt_duration, fmt_rate, fmt_time
 from rehost.console.i18n import Translator
 from rehost.domain.errors import InvalidStatus
-from rehost.domain.models import Image, Job, Region
+from rehost.domain.models import EventLevel, Image, Job, JobEvent, Region
 from rehost.domain.states import JobAction, JobStatus, next_job_status
 
 _STATUS_TONES = {
@@ -48,6 +50,7 @@ class JobRow:
     incremental: bool
     cycle_text: str
     next_cycle_text: str
+    created_text: str
 
     def as_json(self) -> dict[str, str | bool | float | None]:
         """The fields the browser's progress poller applies."""
@@ -56,13 +59,47 @@ class JobRow:
         return data
 
 
+EVENT_TONES: Final = {EventLevel.ERROR: "err", EventLevel.WARNING: "warn", EventLevel.INFO: "idle"}
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """One job-log line in the page's language; only an error-level code is shown in red."""
+
+    time: datetime
+    level: str
+    tone: str
+    level_label: str
+    code: str
+    code_label: str
+    message: str
+    hint: str
+
+
+def event_view(event: JobEvent, t: Translator) -> EventView:
+    """Shape a job event: level, translated code label, message and hint in one language."""
+    key = f"event.{event.code}"
+    return EventView(
+        time=event.time, level=event.level.value, tone=EVENT_TONES.get(event.level, "idle"),
+        level_label=t(f"log.level.{event.level.value}"), code=event.code,
+        code_label=t(key) if event.code and t.has(key) else "",
+        message=pick_text(event.message_en, event.message_zh, t),
+        hint=pick_text(event.hint, event.hint_zh, t),
+    )
+
+
+def job_hint(job: Job, t: Translator) -> str:
+    """The failed job's fix hint in the page's language ("" when it has none in it)."""
+    return pick_text(job.error_hint, job.error_hint_zh, t)
+
+
 def _result_html(job: Job, t: Translator) -> Markup:
     if job.image_id:
         label = t("jobs.result.image", id=job.image_id)
         return Markup('<a href="/images#{0}">{1}</a>').format(job.image_id, label)
     if job.error_code:
         return Markup('<a class="code" href="/jobs/{0}/log" title="{2}">{1}</a>').format(
-            job.id, job.error_code, job.localized_hint(t.locale))
+            job.id, job.error_code, job_hint(job, t))
     return Markup("—")
 
 
@@ -71,7 +108,9 @@ def cycle_texts(job: Job, t: Translator) -> tuple[str, str]:
     if job.spec.run_once:
         return "", ""
     cycle = t("jobs.cycle", n=job.cycle) if job.cycle else t("jobs.cycle_none")
-    due = t("jobs.next_cycle", time=fmt_time(job.next_cycle_at)) if job.next_cycle_at else ""
+    due = ""
+    if job.next_cycle_at:
+        due = t("jobs.next_cycle", time=fmt_time(job.next_cycle_at, t.zone))
     return cycle, due
 
 
@@ -108,6 +147,7 @@ def job_row(job: Job, t: Translator) -> JobRow:
         live=job.status in LIVE_STATUSES, has_run=job.has_run,
         can_start=allows(job, JobAction.START), can_pause=allows(job, JobAction.PAUSE),
         incremental=not job.spec.run_once, cycle_text=cycle_text, next_cycle_text=next_cycle_text,
+        created_text=fmt_time(job.created_at, t.zone),
     )
 
 
@@ -191,14 +231,15 @@ def _verify(result: str, t: Translator) -> tuple[str, str]:
     return result, "warn"
 
 
-def image_view(image: Image, t: Translator) -> ImageView:
+def image_view(image: Image, t: Translator, *, verifying: bool = False) -> ImageView:
     """Build an image row from its manifest."""
     disks = _manifest_disks(image.manifest)
     total_bytes = sum(
         d.get("size_bytes", 0) for d in image.manifest.get("disks", [])
         if isinstance(d, dict) and isinstance(d.get("size_bytes"), int)
     ) if isinstance(image.manifest.get("disks"), list) else 0
-    label, tone = _verify(image.verify_result, t)
+    label, tone = (t("images.verify.running"), "run") if verifying else _verify(
+        image.verify_result, t)
     return ImageView(
         id=image.id, name=image.name, region_id=image.region_id, job_id=image.job_id or "",
         source_id=image.source_id or "", disks=disks,

@@ -131,3 +131,9 @@ def _store(ctx: ServiceContext, account_id: AccountId, image_id: str, text: str,
             message_zh=f"镜像 {image_id} 启动验证：{text}",
             hint="" if result.passed else f"Read the console log {result.log_path}.",
         )
+
+
+def is_verifying(image_id: str) -> bool:
+    """Whether a verification boot of the image is running in this process now."""
+    with _busy_lock:
+        return image_id in _busy

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
@@ -23,21 +24,47 @@ DISK_GIB_MAX = 1024 * 1024  # 1 PiB: larger limits are typos (and overflow 32-bi
 IMAGE_FORMATS = ("raw", "qcow2")
 
 
-def _check(region_id: str, name: str, limits: DiskLimits, quota: int, reserved: int) -> None:
+def _check_id(region_id: str) -> None:
     if not ids.is_region_id(region_id):
         raise errors.invalid(
             "RegionId", "Region ids are 1–64 lowercase letters, digits and hyphens (e.g. dc-2).",
             "地域 ID 须为 1–64 位小写字母、数字和连字符（如 dc-2）。",
         )
+
+
+def _check_name(name: str) -> None:
     if len(name) > 128:
         raise errors.invalid("RegionName", "Region names are at most 128 characters.",
                              "地域名称最多 128 个字符。")
+
+
+def _check_limits(limits: DiskLimits) -> None:
     top = DISK_GIB_MAX
     if not (1 <= limits.system_min_gib <= limits.system_max_gib <= top
             and 1 <= limits.data_min_gib <= limits.data_max_gib <= top):
         raise errors.invalid("DiskLimits", f"Disk limits need 1 ≤ min ≤ max ≤ {top} (GiB).",
                              f"磁盘大小限制须满足 1 ≤ 最小值 ≤ 最大值 ≤ {top}（GiB）。")
-    quotas.check_region_quota(quota=quota, reserved=reserved)
+
+
+def region_errors(region_id: str, name: str, limits: DiskLimits, quota: int,
+                  reserved: int) -> list[errors.RehostError]:
+    """Every refused region field at once (a form shows them all), in field order."""
+    found: list[errors.RehostError] = []
+    checks: tuple[Callable[[], None], ...] = (
+        lambda: _check_id(region_id), lambda: _check_name(name), lambda: _check_limits(limits),
+        lambda: quotas.check_region_quota(quota=quota, reserved=reserved))
+    for check in checks:
+        try:
+            check()
+        except errors.RehostError as exc:
+            found.append(exc)
+    return found
+
+
+def _check(region_id: str, name: str, limits: DiskLimits, quota: int, reserved: int) -> None:
+    found = region_errors(region_id, name, limits, quota, reserved)
+    if found:
+        raise found[0]
 
 
 def _bad_store(path: str, why: str) -> errors.InvalidParameter:
@@ -101,6 +128,29 @@ def create_region(
             f"地域 {region_id!r} 已存在；请换一个 ID。",
         ) from exc
     return convert.region(row)
+
+
+def modify_region(
+    ctx: ServiceContext, account_id: AccountId, region_id: str, *, name: str,
+    network_quota: int, reserved_slots: int, limits: DiskLimits,
+    verify_after_migration: bool, accept_failed_checks: bool, adapt_guests: bool,
+) -> Region:
+    """Change a region's name, quota, reserved slots, disk limits and image options.
+
+    The id, image store and image format stay: images and transits already point at them.
+    """
+    _check(region_id, name, limits, network_quota, reserved_slots)
+    with ctx.db.transaction() as session:
+        row = lookup.region_row(session, account_id, region_id)
+        row.name, row.network_quota, row.reserved_slots = name or region_id, network_quota, \
+            reserved_slots
+        row.system_min_gib, row.system_max_gib = limits.system_min_gib, limits.system_max_gib
+        row.data_min_gib, row.data_max_gib = limits.data_min_gib, limits.data_max_gib
+        row.verify_after_migration, row.accept_failed_checks = (verify_after_migration,
+                                                                accept_failed_checks)
+        row.adapt_guests = adapt_guests
+        used = len(lookup.slots_in_use(session, account_id, region_id))
+        return convert.region(row, slots_in_use=used)
 
 
 def ensure_local_region(ctx: ServiceContext, account_id: AccountId) -> Region:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -16,6 +17,7 @@ from rehost.domain.errors import RehostError
 from rehost.domain.ids import JobId, RegionId, TransitId
 from rehost.domain.models import DiskProgress, EventLevel
 from rehost.domain.states import BusinessStatus, JobStatus
+from rehost.domain.throughput import ProgressSample, Throughput, add_sample, throughput
 from rehost.services import dataplane, failures
 from rehost.services.context import ServiceContext
 from rehost.transit.ports import (
@@ -41,6 +43,8 @@ class ServiceTransitControl:
         self._on_synced = on_synced
         self._host_id = host_id
         self._milestones: dict[str, int] = {}  # job id -> last 10 % step logged
+        self._samples: dict[str, tuple[ProgressSample, ...]] = {}  # job id -> rate window
+        self._lock = threading.Lock()
 
     def lookup(self, token: str) -> TransitJobSpec | None:
         """The Running job of this data token (first data moves it to Syncing), else None."""
@@ -60,23 +64,29 @@ class ServiceTransitControl:
                               disks=disks, checksum=task.job.spec.checksum)
 
     def report_progress(self, progress: JobProgress) -> None:
-        """Store per-disk progress with the rate spread over unfinished disks and an ETA."""
+        """Store per-disk progress with the job's windowed rate spread over unfinished disks."""
+        done = sum(d.done_bytes for d in progress.disks)
+        total = sum(d.total_bytes for d in progress.disks)
+        sample = ProgressSample(self._ctx.now().timestamp(), done)
+        with self._lock:  # the job's connections report from their own threads
+            samples = add_sample(self._samples.get(progress.job_id, ()), sample)
+            self._samples[progress.job_id] = samples
+        # the job's own samples over a window, not the interval of the connection that reported
+        speed = throughput(samples, bytes_total=total)
         busy = [d for d in progress.disks if d.done_bytes < d.total_bytes] or list(progress.disks)
-        share = progress.rate_bytes_per_s / max(1, len(busy))
-        left = sum(d.total_bytes - d.done_bytes for d in progress.disks)
-        eta = left / progress.rate_bytes_per_s if progress.rate_bytes_per_s > 0 else None
+        share = speed.rate_bytes_per_s / max(1, len(busy))
         disks = [
             DiskProgress(index=d.index, bytes_total=d.total_bytes, bytes_done=d.done_bytes,
                          rate_bytes_per_s=share if d in busy else 0.0,
-                         eta_s=eta if d in busy else 0.0)
+                         eta_s=speed.eta_s if d in busy else 0.0)
             for d in progress.disks
         ]
         # paused or failed meanwhile: the pool drops the job's connections
         with contextlib.suppress(RehostError):
             dataplane.update_progress(self._ctx, JobId(progress.job_id), disks)
-            self._log_milestone(progress, eta)
+            self._log_milestone(progress, speed)
 
-    def _log_milestone(self, progress: JobProgress, eta_s: float | None) -> None:
+    def _log_milestone(self, progress: JobProgress, speed: Throughput) -> None:
         """One job-log line each time the sync crosses another 10 % of its bytes."""
         total = sum(d.total_bytes for d in progress.disks)
         done = sum(d.done_bytes for d in progress.disks)
@@ -86,14 +96,16 @@ class ServiceTransitControl:
         self._milestones[progress.job_id] = step
         mib = 1024 * 1024
         text = (f"{done * 100 / total:.0f}% ({done / mib:.0f}/{total / mib:.0f} MiB), "
-                f"{progress.rate_bytes_per_s / mib:.1f} MiB/s"
-                + (f", ETA {eta_s:.0f} s" if eta_s else ""))
+                f"{speed.rate_bytes_per_s / mib:.1f} MiB/s"
+                + (f", ETA {speed.eta_s:.0f} s" if speed.eta_s else ""))
         dataplane.log_event(self._ctx, JobId(progress.job_id), level=EventLevel.INFO,
                             code="Transit.Progress", message_en=f"Synced {text}.",
                             message_zh=f"已同步 {text}。")
 
     def sync_done(self, job_id: str, digests: tuple[DiskDigest, ...]) -> None:
         """All data durable: Processing, digests logged, image build handed on (idempotent)."""
+        with self._lock:
+            self._samples.pop(job_id, None)
         try:
             task = dataplane.task_by_job(self._ctx, JobId(job_id))
         except RehostError:

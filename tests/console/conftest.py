@@ -56,7 +56,7 @@ def world(console_ctx: tuple[ServiceContext, AdminCredentials]) -> World:
     from rehost.services import auth
 
     ctx, creds = console_ctx
-    return build_world(ctx, auth.login(ctx, creds.account_name, creds.password))  # type: ignore[arg-type]
+    return build_world(ctx, auth.login(ctx, creds.account_name, creds.password).account_id)
 
 
 @pytest.fixture

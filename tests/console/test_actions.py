@@ -17,7 +17,7 @@ Ctx = tuple[ServiceContext, AdminCredentials]
 
 
 def _account(ctx: Ctx) -> str:
-    return auth.login(ctx[0], ctx[1].account_name, ctx[1].password)
+    return auth.login(ctx[0], ctx[1].account_name, ctx[1].password).account_id
 
 
 def _flash(client: TestClient, path: str) -> str:

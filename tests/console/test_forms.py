@@ -32,7 +32,8 @@ def test_a_good_form_still_creates_the_job(console_ctx: Ctx, client: TestClient)
     from rehost.services import auth
 
     ctx, creds = console_ctx
-    source = import_source(ctx, auth.login(ctx, creds.account_name, creds.password), "db-9")
+    account = auth.login(ctx, creds.account_name, creds.password).account_id
+    source = import_source(ctx, account, "db-9")
     form = client.get(f"/jobs/new?source_id={source}").text
     created = client.post("/jobs/new", data={
         "csrf_token": csrf_of(form), "source_id": source, "region_id": "local",

@@ -23,7 +23,7 @@ def test_times_follow_the_chosen_time_zone(console_ctx: Ctx, client: TestClient,
     from rehost.services import auth
 
     ctx, creds = console_ctx
-    account = auth.login(ctx, creds.account_name, creds.password)
+    account = auth.login(ctx, creds.account_name, creds.password).account_id
     job = jobs.get_job(ctx, account, world.job_ids[0])  # type: ignore[arg-type]
     assert fmt_time(job.created_at) in client.get("/jobs").text
     assert "时区：UTC" in client.get("/jobs").text

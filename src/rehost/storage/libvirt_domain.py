@@ -36,6 +36,7 @@ class DomainSpec:
     disks: tuple[DomainDisk, ...]
     console_log: str
     network: str = ""
+    uuid: str = ""  # the existing domain's, when redefining it
 
 
 def domain_name(image_id: str) -> str:
@@ -113,6 +114,8 @@ def domain_xml(spec: DomainSpec) -> str:
     """The domain: virtio disks, the image's boot mode, its CPU and memory, a serial console."""
     root = ET.Element("domain", type=spec.domain_type)
     ET.SubElement(root, "name").text = spec.name
+    if spec.uuid:
+        ET.SubElement(root, "uuid").text = spec.uuid
     ET.SubElement(root, "title").text = spec.title
     ET.SubElement(root, "description").text = spec.description
     ET.SubElement(root, "memory", unit="MiB").text = str(spec.size.memory_mib)

@@ -193,12 +193,13 @@ class LibvirtPublisher:
     def _spec(self, conn: Any, order: PublishOrder,
               disks: tuple[xml.DomainDisk, ...]) -> xml.DomainSpec:
         name = xml.domain_name(order.image_id)
+        existing = [d.UUIDString() for d in conn.listAllDomains(0) if d.name() == name]
         return xml.DomainSpec(
             name=name, title=order.name, description=f"rehost image {order.image_id} "
             f"(source {order.source_id})", domain_type=self._domain_type(conn),
             boot_mode=order.boot_mode, size=order.size, disks=disks,
             console_log=f"{self.target.console_log_dir.rstrip('/')}/{name}-console.log",
-            network=self.target.network)
+            network=self.target.network, uuid=existing[0] if existing else "")
 
     def launch_info(self, remote: Mapping[str, Any], *, wait_ip_s: float) -> LaunchInfo:
         """State, console (log file, pty) and DHCP addresses of the published domain."""

@@ -143,10 +143,10 @@ def test_glance_publish_reads_back_byte_identical(stack: LocalStack, migrated: d
     assert doc["container_format"] == "bare" and "hw_firmware_type" not in doc  # BIOS
     uploaded = Path(image["location"]["path"]) / "exports" / "disk-0.qcow2"
     back = stack.root / "glance-back.qcow2"
-    with httpx.stream("GET", f"{glance}/v2/images/{entry['id']}/file", timeout=120) as r:
-        with back.open("wb") as f:
-            for block in r.iter_bytes():
-                f.write(block)
+    url = f"{glance}/v2/images/{entry['id']}/file"
+    with httpx.stream("GET", url, timeout=120) as r, back.open("wb") as f:
+        for block in r.iter_bytes():
+            f.write(block)
     assert _sha512(back) == _sha512(uploaded) == doc["os_hash_value"] == entry["os_hash_value"]
     same = subprocess.run(["qemu-img", "compare", "-q", str(back),
                            image["location"]["disks"][0]["path"]], check=False)

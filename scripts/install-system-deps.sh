@@ -21,6 +21,8 @@ if [[ "$profile" == test ]]; then
   need+=([pvcreate]=lvm2 [lvcreate]=lvm2 [mkfs.xfs]=xfsprogs [xfs_db]=xfsprogs
          [xfs_repair]=xfsprogs [mkfs.btrfs]=btrfs-progs [fsck.vfat]=dosfstools
          [guestfish]=libguestfs-tools)
+  # the real-Debian test corpus (tests/oscorpus): debootstrap onto loop devices
+  need+=([debootstrap]=debootstrap [losetup]=mount [chroot]=coreutils)
   need+=([chromium]=chromium [chromedriver]=chromium-driver [pg_ctlcluster]=postgresql
          [curl]=curl [sha256sum]=coreutils  # tests/e2e/test_agent_installer.py
          [initdb]=postgresql [pg_dump]=postgresql-client [systemd-analyze]=systemd)

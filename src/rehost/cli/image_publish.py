@@ -15,7 +15,8 @@ from rehost.domain.publish import TARGET_KINDS
 PUBLISH_TIMEOUT_S = 6 * 3600.0  # uploading large disks to a remote pool or Glance
 PUB_COLUMNS = [("TARGET", "target"), ("STATUS", "status"), ("PROGRESS %", "progress_percent"),
                ("BYTES", "bytes_done"), ("ERROR", "error_code"), ("UPDATED", "update_time")]
-LIBVIRT_KEYS = ("uri", "pool", "pool_path", "network", "console_log_dir", "domain_type")
+LIBVIRT_KEYS = ("uri", "pool", "pool_path", "network", "console_log_dir", "domain_type",
+                "disk_bus")
 GLANCE_KEYS = ("endpoint", "cloud", "disk_format", "visibility")
 
 
@@ -125,6 +126,8 @@ def publish_target() -> None:
               "/var/log/libvirt/qemu).")
 @click.option("--domain-type", type=click.Choice(["kvm", "qemu"]),
               help="libvirt: kvm or qemu (TCG); default: kvm when the host offers it.")
+@click.option("--disk-bus", type=click.Choice(["virtio", "sata"]),
+              help="libvirt: disk bus (default virtio; sata for guests without virtio drivers).")
 @click.option("--endpoint", help="glance: image API URL of a Glance without authentication.")
 @click.option("--cloud", help="glance: a clouds.yaml entry on the server (Keystone).")
 @click.option("--disk-format", type=click.Choice(["raw", "qcow2"]),

@@ -14,6 +14,7 @@ from rehost.domain import errors
 TARGET_KINDS = ("libvirt", "glance")
 GLANCE_DISK_FORMATS = ("raw", "qcow2")
 DOMAIN_TYPES = ("", "kvm", "qemu")
+DISK_BUSES = ("virtio", "sata")
 DEFAULT_VCPUS = 1
 DEFAULT_MEMORY_MIB = 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -37,6 +38,7 @@ class LibvirtTarget:
     network: str = ""  # libvirt network of the NIC ("" = no NIC)
     console_log_dir: str = "/var/log/libvirt/qemu"  # serial console log files (libvirtd side)
     domain_type: str = ""  # kvm | qemu | "" (kvm when the host offers it)
+    disk_bus: str = "virtio"  # sata: for guests without virtio drivers (not adapted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,10 @@ def _libvirt(doc: dict[str, str]) -> LibvirtTarget:
         raise _bad("PublishTarget", f"libvirt domain_type must be kvm, qemu or empty (auto), got "
                    f"{target.domain_type!r}.", f"libvirt domain_type 只能是 kvm、qemu 或留空"
                    f"（自动），当前为 {target.domain_type!r}。")
+    if target.disk_bus not in DISK_BUSES:
+        raise _bad("PublishTarget", f"libvirt disk_bus must be virtio or sata, got "
+                   f"{target.disk_bus!r}.", f"libvirt disk_bus 只能是 virtio 或 sata，当前为 "
+                   f"{target.disk_bus!r}。")
     return target
 
 

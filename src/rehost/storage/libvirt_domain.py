@@ -37,6 +37,7 @@ class DomainSpec:
     console_log: str
     network: str = ""
     uuid: str = ""  # the existing domain's, when redefining it
+    disk_bus: str = "virtio"  # or sata, for guests without virtio drivers
 
 
 def domain_name(image_id: str) -> str:
@@ -95,7 +96,8 @@ def _devices(root: ET.Element, spec: DomainSpec) -> None:
         el = ET.SubElement(devices, "disk", type="volume", device="disk")
         ET.SubElement(el, "driver", name="qemu", type=disk.format)
         ET.SubElement(el, "source", pool=disk.pool, volume=disk.volume)
-        ET.SubElement(el, "target", dev=f"vd{chr(ord('a') + n)}", bus="virtio")
+        prefix = "vd" if spec.disk_bus == "virtio" else "sd"
+        ET.SubElement(el, "target", dev=f"{prefix}{chr(ord('a') + n)}", bus=spec.disk_bus)
     if spec.network:
         nic = ET.SubElement(devices, "interface", type="network")
         ET.SubElement(nic, "source", network=spec.network)
@@ -111,7 +113,7 @@ def _devices(root: ET.Element, spec: DomainSpec) -> None:
 
 
 def domain_xml(spec: DomainSpec) -> str:
-    """The domain: virtio disks, the image's boot mode, its CPU and memory, a serial console."""
+    """The domain: virtio (or SATA) disks, the image's boot mode, its CPU and memory, a serial console."""
     root = ET.Element("domain", type=spec.domain_type)
     ET.SubElement(root, "name").text = spec.name
     if spec.uuid:

@@ -199,7 +199,8 @@ class LibvirtPublisher:
             f"(source {order.source_id})", domain_type=self._domain_type(conn),
             boot_mode=order.boot_mode, size=order.size, disks=disks,
             console_log=f"{self.target.console_log_dir.rstrip('/')}/{name}-console.log",
-            network=self.target.network, uuid=existing[0] if existing else "")
+            network=self.target.network, uuid=existing[0] if existing else "",
+            disk_bus=self.target.disk_bus)
 
     def launch_info(self, remote: Mapping[str, Any], *, wait_ip_s: float) -> LaunchInfo:
         """State, console (log file, pty) and DHCP addresses of the published domain."""

@@ -113,7 +113,7 @@ def _devices(root: ET.Element, spec: DomainSpec) -> None:
 
 
 def domain_xml(spec: DomainSpec) -> str:
-    """The domain: virtio (or SATA) disks, the image's boot mode, its CPU and memory, a serial console."""
+    """The domain: virtio (or SATA) disks, boot mode, CPU and memory, a serial console."""
     root = ET.Element("domain", type=spec.domain_type)
     ET.SubElement(root, "name").text = spec.name
     if spec.uuid:

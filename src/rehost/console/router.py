@@ -16,6 +16,7 @@ from rehost.console import (
     pages_codes,
     pages_job_new,
     pages_jobs,
+    pages_publish,
     pages_sources,
 )
 from rehost.console.render import Renderer
@@ -49,6 +50,6 @@ def create_console_router(
     _static_routes(router)
     # order matters: /jobs/new and /jobs/progress.json before /jobs/{job_id}/…
     for module in (pages_auth, pages_sources, pages_codes, pages_job_new, pages_jobs,
-                   pages_catalog):
+                   pages_catalog, pages_publish):
         module.register(router, deps)
     return router

@@ -112,7 +112,7 @@ def _need(kind: str, key: str, value: str) -> None:
 
 
 def _libvirt(doc: dict[str, str]) -> LibvirtTarget:
-    target = LibvirtTarget(**doc)
+    target = LibvirtTarget(**{"uri": "", "pool": "", **doc})
     _need("libvirt", "uri", target.uri)
     _need("libvirt", "pool", target.pool)
     for key in ("pool", "network"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ from rehost.agent.inventory import (
 )
 
 DOC_KEYS = {"hostname", "os_name", "os_version", "kernel", "arch", "boot_mode",
-            "agent_version", "disks"}
+            "agent_version", "disks", "cpu_count", "memory_bytes"}
 DISK_KEYS = {"index", "path", "size_bytes", "used_bytes", "min_size_bytes", "shrink_note",
              "partition_table", "partitions"}
 PART_KEYS = {"number", "start_bytes", "size_bytes", "type", "fs", "uuid", "label",
@@ -73,3 +74,21 @@ def test_malformed_documents_are_rejected(mutate: object) -> None:
 def test_not_json_is_rejected() -> None:
     with pytest.raises(InventoryError):
         SourceInventory.from_json("{nope")
+
+
+def test_cpu_and_memory_are_optional_and_checked() -> None:
+    doc = make_inventory().to_dict()
+    del doc["cpu_count"], doc["memory_bytes"]  # an agent of an older version
+    assert SourceInventory.from_dict(doc).cpu_count == 0
+    doc["memory_bytes"] = -1
+    with pytest.raises(InventoryError, match="memory_bytes must be a non-negative integer"):
+        SourceInventory.from_dict(doc)
+
+
+def test_memory_comes_from_meminfo(tmp_path: Path) -> None:
+    from rehost.agent.discovery import _memory_bytes
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:        8048532 kB\nMemFree:  1 kB\n")
+    assert _memory_bytes(meminfo) == 8048532 * 1024
+    assert _memory_bytes(tmp_path / "absent") == 0

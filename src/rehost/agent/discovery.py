@@ -325,4 +325,16 @@ def discover_server() -> SourceInventory:
         kernel=platform.release(), arch=platform.machine(), boot_mode=mode,
         agent_version=__version__,
         disks=tuple(_real_disk(i, d) for i, d in enumerate([system, *data])),
+        cpu_count=os.cpu_count() or 0, memory_bytes=_memory_bytes(),
     )
+
+
+def _memory_bytes(meminfo: Path = Path("/proc/meminfo")) -> int:
+    """MemTotal of this machine (0 when /proc/meminfo does not say)."""
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0

@@ -82,6 +82,8 @@ class SourceInventory(NamedTuple):
     boot_mode: "BootMode"
     agent_version: str
     disks: "tuple[DiskInfo, ...]"
+    cpu_count: int = 0  # 0 = unknown (an image file, not a running server)
+    memory_bytes: int = 0
 
     @property
     def system_disk(self) -> "DiskInfo | None":
@@ -117,6 +119,8 @@ class SourceInventory(NamedTuple):
             arch=_str(data, "arch"), boot_mode=cast("BootMode", mode),
             agent_version=_str(data, "agent_version"),
             disks=tuple(DiskInfo.from_dict(_obj(d)) for d in disks),
+            cpu_count=_int({"cpu_count": data.get("cpu_count", 0)}, "cpu_count"),
+            memory_bytes=_int({"memory_bytes": data.get("memory_bytes", 0)}, "memory_bytes"),
         )
 
     @classmethod

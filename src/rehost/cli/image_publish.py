@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -13,6 +15,7 @@ from rehost.cli.region import region
 from rehost.domain.publish import TARGET_KINDS
 
 PUBLISH_TIMEOUT_S = 6 * 3600.0  # uploading large disks to a remote pool or Glance
+PROGRESS_EVERY_S = 5.0
 PUB_COLUMNS = [("TARGET", "target"), ("STATUS", "status"), ("PROGRESS %", "progress_percent"),
                ("BYTES", "bytes_done"), ("ERROR", "error_code"), ("UPDATED", "update_time")]
 LIBVIRT_KEYS = ("uri", "pool", "pool_path", "network", "console_log_dir", "domain_type",
@@ -46,12 +49,36 @@ def publish(image_id: str, target: str, start: bool, vcpus: int | None,
             memory_mib: int | None, output: str, profile: str) -> None:
     """Copy an image into libvirt (pool volumes + domain) or Glance; a retry resumes."""
     body = {"target": target, "start": start, "vcpus": vcpus, "memory_mib": memory_mib}
-    doc: dict[str, Any] = _long_call(profile, output, PUBLISH_TIMEOUT_S, lambda c: (
-        c.transport.call("POST", f"/images/{image_id}/publish", json=body)))
+    doc: dict[str, Any] = _with_progress(profile, output, image_id, target, lambda: _long_call(
+        profile, output, PUBLISH_TIMEOUT_S, lambda c: (
+            c.transport.call("POST", f"/images/{image_id}/publish", json=body))))
     if output == "json":
         out.emit_json(doc)
     else:
         _show_publication(doc)
+
+
+def _with_progress(profile: str, output: str, image_id: str, target: str,
+                   action: Callable[[], Any]) -> Any:
+    """Run the blocking publish; meanwhile print its recorded progress on stderr (tables)."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(PROGRESS_EVERY_S):
+            docs = call(profile, output, lambda c: c.transport.call(
+                "GET", f"/images/{image_id}/publications"))["publications"]
+            for pub in docs:
+                if pub["target"] == target and pub["status"] == "Publishing":
+                    click.echo(f"publishing to {target}: {pub['progress_percent']:.1f}% "
+                               f"({pub['bytes_done']} / {pub['bytes_total']} bytes)", err=True)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    if output != "json":
+        watcher.start()
+    try:
+        return action()
+    finally:
+        stop.set()
 
 
 @image.command("publications")

@@ -21,11 +21,18 @@ if [[ "$profile" == test ]]; then
   need+=([pvcreate]=lvm2 [lvcreate]=lvm2 [mkfs.xfs]=xfsprogs [xfs_db]=xfsprogs
          [xfs_repair]=xfsprogs [mkfs.btrfs]=btrfs-progs [fsck.vfat]=dosfstools
          [guestfish]=libguestfs-tools)
+  # the real-Debian test corpus (tests/oscorpus): debootstrap onto loop devices
+  need+=([debootstrap]=debootstrap [losetup]=mount [chroot]=coreutils)
   need+=([chromium]=chromium [chromedriver]=chromium-driver [pg_ctlcluster]=postgresql
          [curl]=curl [sha256sum]=coreutils  # tests/e2e/test_agent_installer.py
          [initdb]=postgresql [pg_dump]=postgresql-client [systemd-analyze]=systemd)
   # make bench's anchors: partclone.ext4 | zstd | socat (bench/anchors.py)
   need+=([partclone.ext4]=partclone [socat]=socat [losetup]=mount)
+  # publish targets started by tests/publish: a private libvirtd and a no-auth glance-api;
+  # libvirt-dev + pkg-config + gcc build PyPI's libvirt-python (the publish extra)
+  need+=([libvirtd]=libvirt-daemon-system [virsh]=libvirt-clients [unshare]=util-linux
+         [glance-api]=glance-api [glance-manage]=glance-common [pkg-config]=pkg-config
+         [gcc]=gcc [cmp]=diffutils)
 fi
 files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/lib/syslinux/mbr/mbr.bin:syslinux-common
        /usr/lib/grub/x86_64-efi/modinfo.sh:grub-efi-amd64-bin /usr/lib/grub/i386-pc/modinfo.sh:grub-pc-bin
@@ -40,6 +47,9 @@ fi
 if [[ "$profile" == test ]]; then
   # OS adaptation: the libguestfs appliance boots the host's own kernel from /boot
   compgen -G "/boot/vmlinuz-*" >/dev/null || missing+=("linux-image-amd64")
+  # libvirt-python (the publish extra) compiles against Python.h
+  "$py" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(
+      sysconfig.get_paths()["include"], "Python.h")))' || missing+=("python3-dev")
 fi
 for cmd in "${!need[@]}"; do
   if ! command -v "$cmd" >/dev/null 2>&1 && [[ ! -x "/usr/sbin/$cmd" && ! -x "/sbin/$cmd" ]] \
@@ -50,6 +60,8 @@ done
 if [[ "$profile" == test ]]; then
   # console screenshots (docs/screenshots) need a CJK font in headless Chromium
   files+=(/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei)
+  files+=(/usr/include/libvirt/libvirt.h:libvirt-dev
+          /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so:libvirt-daemon-driver-qemu)
 fi
 for entry in "${files[@]}"; do
   [[ -e "${entry%%:*}" ]] || missing+=("${entry##*:}")

@@ -50,6 +50,8 @@ class Settings:
     file_group: str = ""
     # folders region image stores must lie in (empty = the data dir only)
     image_store_roots: tuple[Path, ...] = ()
+    # bearer token Prometheus sends to /metrics ("" = loopback clients only)
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def store_roots(self) -> tuple[Path, ...]:
@@ -165,7 +167,16 @@ def load_settings(
         local_accept_failed_checks=lenient in ("1", "true"),
         file_group=file_group or env.get("REHOST_FILE_GROUP", ""),
         image_store_roots=_parse_roots(image_store_roots or _env_roots(env)),
+        metrics_token=_parse_metrics_token(env.get("REHOST_METRICS_TOKEN", "")),
     )
+
+
+def _parse_metrics_token(token: str) -> str:
+    if token and (len(token) < 16 or not token.isprintable() or " " in token):
+        raise SettingsError("REHOST_METRICS_TOKEN (metrics_token) must be at least 16 printable "
+                            "characters without spaces; REHOST_METRICS_TOKEN（metrics_token）须为"
+                            "至少 16 个不含空格的可打印字符")
+    return token
 
 
 def _data_port_limits(env: Mapping[str, str]) -> DataPortLimits:

@@ -27,6 +27,7 @@ KEYS: dict[str, tuple[str, type]] = {
     "file_group": ("REHOST_FILE_GROUP", str),
     "image_store_roots": ("REHOST_IMAGE_STORE_ROOTS", list),  # of folder paths
     "local_accept_failed_checks": ("REHOST_LOCAL_ACCEPT_FAILED_CHECKS", bool),
+    "metrics_token": ("REHOST_METRICS_TOKEN", str),
 }
 
 

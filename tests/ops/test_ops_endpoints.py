@@ -40,7 +40,9 @@ class ListeningPool:
 
 @pytest.fixture
 def client(ctl_ctx: ServiceContext) -> Iterator[TestClient]:
-    with TestClient(create_app(ctl_ctx.settings, context=ctl_ctx)) as c:
+    # a loopback peer: /metrics answers only loopback clients without a metrics_token
+    with TestClient(create_app(ctl_ctx.settings, context=ctl_ctx),
+                    client=("127.0.0.1", 50000)) as c:
         yield c
 
 

@@ -328,3 +328,4 @@ def discover_server() -> SourceInventory:
         disks=tuple(_real_disk(i, d) for i, d in enumerate([system, *data])),
         system=sysinfo.collect(),
     )
+

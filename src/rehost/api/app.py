@@ -22,6 +22,7 @@ from rehost.api.routes import (
     agentdist,
     credentials,
     image_files,
+    image_publish,
     jobs,
     ops,
     resources,
@@ -80,8 +81,8 @@ def create_app(
     if settings.api_tls:
         install_hsts(app)
     app.include_router(ops.router)
-    for module in (sources, jobs, resources, image_files, agent, transit_hosts, tags,
-                   credentials):
+    for module in (sources, jobs, resources, image_files, image_publish, agent,
+                   transit_hosts, tags, credentials):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERRORS)
     app.include_router(transit_hosts.codes_router, prefix=API_PREFIX, responses=ERRORS)
     app.include_router(users.router, prefix=API_PREFIX, responses=ERRORS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+import rehost.cli.image_publish  # registers `image publish|launch|…`, `region publish-target`
 import rehost.cli.job_watch  # noqa: F401  (registers `job logs` and `job wait`)
 from rehost import __version__
 from rehost.cli.activation import activation_code

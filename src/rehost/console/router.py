@@ -20,6 +20,7 @@ from rehost.console import (
     pages_jobs,
     pages_prefs,
     pages_regions,
+    pages_publish,
     pages_sources,
     pages_tags,
     pages_users,
@@ -66,5 +67,6 @@ def create_console_router(
     for module in (pages_auth, pages_sources, pages_codes, pages_job_new, pages_jobs,
                    pages_catalog, pages_prefs, pages_hosts, pages_images,
                    pages_regions, pages_users, pages_tags):
+    pages_publish,
         module.register(router, deps)
     return router

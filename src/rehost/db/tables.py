@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -345,3 +346,36 @@ class WorkgroupSourceRow(Base):
     __tablename__ = "workgroup_sources"
     workgroup_id: Mapped[str] = mapped_column(ForeignKey("workgroups.id"), primary_key=True)
     source_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class PublishTargetRow(Base):
+    """publish_targets: where a region's images may be published (libvirt, glance) and how."""
+
+    __tablename__ = "publish_targets"
+    __table_args__ = (
+        ForeignKeyConstraint(["account_id", "region_id"], ["regions.account_id", "regions.id"],
+                             ondelete="CASCADE"),
+    )
+    account_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    region_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    config: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class PublicationRow(Base):
+    """image_publications: an image put into a target, its progress and what it made there."""
+
+    __tablename__ = "image_publications"
+    image_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    target: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40), index=True)
+    region_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    remote: Mapped[dict[str, Any]]
+    error_code: Mapped[str] = mapped_column(String(128), default="")
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -23,6 +23,7 @@ from rehost.imaging.console import (
 
 BootMode = Literal["BIOS", "UEFI"]
 Accelerator = Literal["auto", "kvm", "tcg"]
+DiskBus = Literal["virtio", "sata"]  # sata: how the source ran (VMware, bare metal); tests
 QEMU = "qemu-system-x86_64"
 QCOW2_MAGIC = b"QFI\xfb"
 QUIET_S = 0.5  # console silent this long: an unfinished line is a prompt
@@ -49,6 +50,15 @@ class VerifyResult:
 
 
 @dataclass(frozen=True, slots=True)
+class _Machine:
+    """The virtual machine a verification boots: firmware, memory, disk controller."""
+
+    boot_mode: BootMode
+    memory_mib: int
+    disk_bus: DiskBus
+
+
+@dataclass(frozen=True, slots=True)
 class _Run:
     """One QEMU run: the decisive match (if any), exit code and accelerator used."""
 
@@ -62,7 +72,7 @@ def verify_image(
     disks: Sequence[Path], *, boot_mode: BootMode, timeout_s: float = 300.0,
     success_patterns: Sequence[str] = DEFAULT_SUCCESS_PATTERNS,
     failure_patterns: Sequence[FailurePattern] = (), log_path: Path,
-    memory_mib: int = 512, accelerator: Accelerator = "auto",
+    memory_mib: int = 512, accelerator: Accelerator = "auto", disk_bus: DiskBus = "virtio",
 ) -> VerifyResult:
     """Boot the disks (system disk first) and PASS only when a success line shows on the console."""
     if not disks:
@@ -70,12 +80,12 @@ def verify_image(
     started = time.monotonic()
     accel = _choose_accelerator(accelerator)
     watch = [*failure_patterns, *DEFAULT_FAILURE_PATTERNS]
-    run = _boot(disks, boot_mode, accel, memory_mib, timeout_s, success_patterns, watch, log_path)
+    machine = _Machine(boot_mode, memory_mib, disk_bus)
+    run = _boot(disks, machine, accel, timeout_s, success_patterns, watch, log_path)
     if accel == "kvm" and accelerator == "auto" and _kvm_broken(run, log_path):
         _kvm_failed.add("kvm")
         remaining = max(timeout_s - (time.monotonic() - started), 1.0)
-        run = _boot(disks, boot_mode, "tcg", memory_mib, remaining, success_patterns, watch,
-                    log_path)
+        run = _boot(disks, machine, "tcg", remaining, success_patterns, watch, log_path)
     return _result(run, log_path, time.monotonic() - started, timeout_s)
 
 
@@ -134,14 +144,14 @@ def _result(run: _Run, log_path: Path, duration_s: float, timeout_s: float) -> V
 
 
 def _boot(
-    disks: Sequence[Path], boot_mode: BootMode, accel: str, memory_mib: int, timeout_s: float,
+    disks: Sequence[Path], machine: _Machine, accel: str, timeout_s: float,
     success_patterns: Sequence[str], failure_patterns: Sequence[FailurePattern], log_path: Path,
 ) -> _Run:
     """Run QEMU once, streaming the serial console into the log and the watcher."""
     watcher = ConsoleWatcher(success_patterns=success_patterns, failure_patterns=failure_patterns)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rehost-verify-") as tmp, log_path.open("wb") as log:
-        args = _qemu_args(disks, boot_mode, accel, memory_mib, Path(tmp))
+        args = _qemu_args(disks, machine, accel, Path(tmp))
         log.write(("# " + " ".join(args) + "\n").encode())
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
@@ -184,23 +194,31 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.stdout.close()
 
 
-def _qemu_args(
-    disks: Sequence[Path], boot_mode: BootMode, accel: str, memory_mib: int, tmp: Path
-) -> list[str]:
+def _qemu_args(disks: Sequence[Path], machine: _Machine, accel: str, tmp: Path) -> list[str]:
     """The QEMU command line: headless, no network, serial on stdio, virtio disks, snapshot."""
     args = [QEMU, "-nodefaults", "-machine", "pc,graphics=off", "-accel", accel,
-            "-m", str(memory_mib), "-smp", "1", "-display", "none", "-serial", "stdio",
+            "-m", str(machine.memory_mib), "-smp", "1", "-display", "none", "-serial", "stdio",
             "-nic", "none", "-no-reboot", "-snapshot"]
     # RHEL 9 and newer kernels need x86-64-v2: never the qemu64 default
     args += ["-cpu", "host" if accel == "kvm" else "max"]
-    if boot_mode == "UEFI":
+    if machine.boot_mode == "UEFI":
         code, vars_template = _ovmf()
         vars_copy = tmp / "OVMF_VARS.fd"
         shutil.copyfile(vars_template, vars_copy)
         args += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
                  "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}"]
-    for disk in disks:
-        args += ["-drive", f"file={disk},format={disk_format(disk)},if=virtio,snapshot=on"]
+    return args + _disk_args(disks, machine.disk_bus)
+
+
+def _disk_args(disks: Sequence[Path], bus: DiskBus) -> list[str]:
+    """One drive per disk, in order, on virtio-blk or on an AHCI (SATA) controller."""
+    if bus == "virtio":
+        return [arg for disk in disks for arg in (
+            "-drive", f"file={disk},format={disk_format(disk)},if=virtio,snapshot=on")]
+    args = ["-device", "ahci,id=ahci"]
+    for n, disk in enumerate(disks):
+        args += ["-drive", f"id=disk{n},file={disk},format={disk_format(disk)},if=none,"
+                 "snapshot=on", "-device", f"ide-hd,drive=disk{n},bus=ahci.{n}"]
     return args
 
 

@@ -1,4 +1,4 @@
-"""Operations endpoints (no auth): /healthz, /readyz, /metrics at the root, like most servers."""
+"""Operations endpoints at the root: /healthz, /readyz (no auth), /metrics (token or loopback)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from rehost import __version__
 from rehost.api.deps import context_dependency
 from rehost.api.metrics import CONTENT_TYPE, Metrics
 from rehost.api.schemas.base import CheckOut, HealthOut, ReadyOut
+from rehost.api.metrics_access import check_scraper
+from rehost.config import Settings
 from rehost.services import readiness
 from rehost.services.context import ServiceContext
 
@@ -39,6 +41,9 @@ async def readyz(ctx: Ctx) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    """Prometheus text exposition."""
+    """Prometheus text exposition (bearer metrics_token when set, else loopback clients only)."""
+    settings: Settings = request.app.state.settings
+    check_scraper(token=settings.metrics_token, client_host=request.client.host
+                  if request.client else "", authorization=request.headers.get("authorization", ""))
     registry: Metrics = request.app.state.metrics
     return Response(await run_in_threadpool(registry.render), media_type=CONTENT_TYPE)

@@ -1,0 +1,53 @@
+"""corpus_image(name, target): the cached zstd image of a layout, rebuilt when absent or stale."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .builder import build_raw
+from .cache import cache_dir, compress, decompress, progress, recipe_hash
+from .recipe import LAYOUTS
+
+TOOLS = ("debootstrap", "losetup", "sfdisk", "mkfs.ext4", "mkfs.xfs", "pvcreate", "zstd",
+         "chroot", "mount", "blkid")
+
+
+def missing_tools() -> list[str]:
+    """Host tools the builder needs and cannot find (scripts/install-system-deps.sh test)."""
+    return [t for t in TOOLS if shutil.which(t) is None and not Path("/usr/sbin", t).exists()]
+
+
+def cached_path(name: str) -> Path:
+    """Where the layout's image lives in the cache (keyed by the builder's source hash)."""
+    if name not in LAYOUTS:
+        raise KeyError(f"unknown corpus layout {name!r}; known: {', '.join(sorted(LAYOUTS))}")
+    return cache_dir() / f"{name}-{recipe_hash()}.raw.zst"
+
+
+def ensure_cached(name: str) -> Path:
+    """The layout's compressed image in the cache, built now when absent."""
+    packed = cached_path(name)
+    if packed.exists():
+        return packed
+    if os.geteuid() != 0:
+        raise PermissionError("building a corpus image needs root (loop devices, chroot)")
+    progress(f"building {name} (no cached {packed.name})")
+    with tempfile.TemporaryDirectory(prefix=f"oscorpus-{name}-", dir=cache_dir()) as tmp:
+        raw = Path(tmp) / f"{name}.raw"
+        build_raw(LAYOUTS[name], raw, Path(tmp))
+        progress(f"compressing into {packed}")
+        compress(raw, packed)
+    for stale in cache_dir().glob(f"{name}-*.raw.zst"):
+        if stale != packed:
+            stale.unlink()  # an older recipe's image
+    progress(f"{name} ready: {packed} ({packed.stat().st_size // (1 << 20)} MiB compressed)")
+    return packed
+
+
+def corpus_image(name: str, target: Path) -> Path:
+    """A fresh raw copy of the layout's image at `target` (sparse), built first if needed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return decompress(ensure_cached(name), target)

@@ -1,0 +1,106 @@
+"""The files and initramfs of a corpus guest: fstab, GRUB, serial login, a SATA-only initramfs."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from rehost.imaging.initramfs import read_initramfs
+
+from .cache import progress
+from .mounts import in_chroot
+from .recipe import ROOT_PASSWORD, SATA_DRIVERS, VIRTIO_DISK_DRIVERS, VIRTIO_MODULES, Layout
+
+VG = "corpus"
+ROOT_LV_DEVICE = f"/dev/mapper/{VG}-root"
+CMDLINE = "console=tty0 console=ttyS0,115200n8"
+# the initramfs waits 180 s for a missing root by default; 30 s shows the same dead end sooner
+WAIT_FOR_ROOT = {"initramfs-tools": "rootdelay=30", "dracut": "rd.retry=30 rd.timeout=30"}
+
+
+def root_device(layout: Layout) -> str:
+    """The root= the source's GRUB names: a kernel device name, as many real servers do."""
+    return ROOT_LV_DEVICE if layout.lvm else "/dev/sda1"
+
+
+def kernel_cmdline(layout: Layout) -> str:
+    """GRUB_CMDLINE_LINUX of the source (dracut needs the LV to activate named)."""
+    lvm = f" rd.lvm.lv={VG}/root" if layout.lvm else ""
+    return f"{CMDLINE} {WAIT_FOR_ROOT[layout.initramfs]}{lvm}"
+
+
+def write_files(layout: Layout, root: Path) -> None:
+    """hostname, fstab by device name, root password, GRUB defaults, initramfs settings."""
+    host = f"corpus-{layout.name.split('-')[0]}"
+    (root / "etc/hostname").write_text(host + "\n")
+    (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {host}\n")
+    fstab = (f"{ROOT_LV_DEVICE} / xfs defaults 0 1\n/dev/sda1 /boot ext4 defaults 0 2\n"
+             if layout.lvm else "/dev/sda1 / ext4 errors=remount-ro 0 1\n")
+    (root / "etc/fstab").write_text("# written by tests/oscorpus (names kernel devices)\n" + fstab)
+    (root / "etc/default/grub").write_text(
+        'GRUB_DEFAULT=0\nGRUB_TIMEOUT=0\nGRUB_DISTRIBUTOR="Debian"\n'
+        'GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n'
+        f'GRUB_CMDLINE_LINUX="{kernel_cmdline(layout)}"\nGRUB_TERMINAL="console serial"\n'
+        'GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"\n')
+    if layout.initramfs == "dracut":
+        conf = root / "etc/dracut.conf.d"
+        conf.mkdir(parents=True, exist_ok=True)
+        (conf / "10-hostonly.conf").write_text('hostonly="yes"\nhostonly_cmdline="no"\n')
+    else:
+        conf_file = root / "etc/initramfs-tools/initramfs.conf"
+        text = conf_file.read_text().replace("MODULES=most", "MODULES=dep")
+        conf_file.write_text(text)
+        (root / "etc/initramfs-tools/modules").write_text(
+            "# what MODULES=dep found on the SATA host this server was installed on\n"
+            + "\n".join(SATA_DRIVERS) + "\n")
+    in_chroot(root, f"echo root:{ROOT_PASSWORD} | chpasswd")
+
+
+def kernel_version(root: Path) -> str:
+    """The one kernel installed in the guest."""
+    versions = sorted(p.name for p in (root / "lib/modules").iterdir())
+    if len(versions) != 1:
+        raise RuntimeError(f"expected one kernel in the guest, found {versions}")
+    return versions[0]
+
+
+def build_initramfs(layout: Layout, root: Path, version: str) -> None:
+    """The guest's own tool builds an initramfs as on a SATA host: no virtio driver in it."""
+    progress(f"initramfs for {version} with {layout.initramfs} (SATA drivers only)")
+    if layout.initramfs == "dracut":
+        omit = " ".join(VIRTIO_MODULES)
+        add = " ".join((*SATA_DRIVERS, "dm_mod", "xfs", "ext4"))
+        # --hostonly here sees this build host, not the SATA server: name what that one has
+        in_chroot(root, f"dracut -f --hostonly --add lvm --omit-drivers {shlex.quote(omit)} "
+                  f"--add-drivers {shlex.quote(add)} --kver {version} "
+                  f"/boot/initrd.img-{version} {version}")
+    else:
+        in_chroot(root, f"update-initramfs -u -k {version}")
+    check_no_virtio(root / f"boot/initrd.img-{version}")
+
+
+def check_no_virtio(initrd: Path) -> None:
+    """Fail the build unless the project's initramfs reader finds no virtio disk driver in it."""
+    contents = read_initramfs(initrd.read_bytes())
+    present = sorted(m for m in VIRTIO_DISK_DRIVERS if contents.has_driver(m))
+    if present:
+        raise RuntimeError(f"{initrd} holds virtio disk drivers {present}: the recipe must "
+                           "leave them out")
+    others = sorted(m for m in VIRTIO_MODULES if contents.has_driver(m))
+    progress(f"initramfs: no virtio disk driver (other virtio modules: {others or 'none'})")
+    missing = sorted(m for m in ("ahci", "sd_mod") if not contents.has_driver(m))
+    if missing:
+        raise RuntimeError(f"{initrd} lacks {missing}: the source could not boot on SATA")
+
+
+def grub_cfg(layout: Layout, version: str, boot_uuid: str) -> str:
+    """A grub.cfg naming the root by kernel device (as the server's installer left it)."""
+    prefix = "" if layout.lvm else "/boot"
+    return (
+        "set timeout=0\nserial --unit=0 --speed=115200\nterminal_input console serial\n"
+        "terminal_output console serial\ninsmod part_msdos\ninsmod ext2\n"
+        f"search --no-floppy --fs-uuid --set=root {boot_uuid}\n"
+        f"menuentry 'Debian GNU/Linux' {{\n"
+        f"\tlinux\t{prefix}/vmlinuz-{version} root={root_device(layout)} ro "
+        f"{kernel_cmdline(layout)} quiet\n"
+        f"\tinitrd\t{prefix}/initrd.img-{version}\n}}\n")

@@ -53,7 +53,7 @@ def test_a_target_round_trips_through_its_document() -> None:
 
 
 def test_machine_size_from_request_inventory_or_defaults() -> None:
-    inv = {"cpu_count": 4, "memory_bytes": 8 << 30}
+    inv = {"system": {"cpu_cores": 4, "memory_bytes": 8 << 30}}
     assert machine_size(inv, vcpus=None, memory_mib=None) == MachineSize(4, 8192, "inventory")
     assert machine_size(inv, vcpus=2, memory_mib=None) == MachineSize(2, 1024, "request")
     assert machine_size({}, vcpus=None, memory_mib=None) == MachineSize(1, 1024, "default")

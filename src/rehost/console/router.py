@@ -19,8 +19,8 @@ from rehost.console import (
     pages_job_new,
     pages_jobs,
     pages_prefs,
-    pages_regions,
     pages_publish,
+    pages_regions,
     pages_sources,
     pages_tags,
     pages_users,
@@ -66,7 +66,6 @@ def create_console_router(
     # order matters: /jobs/new and /jobs/progress.json before /jobs/{job_id}/…
     for module in (pages_auth, pages_sources, pages_codes, pages_job_new, pages_jobs,
                    pages_catalog, pages_prefs, pages_hosts, pages_images,
-                   pages_regions, pages_users, pages_tags):
-    pages_publish,
+                   pages_regions, pages_users, pages_tags, pages_publish):
         module.register(router, deps)
     return router

@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from rehost import __version__
 from rehost.api.deps import context_dependency
 from rehost.api.metrics import CONTENT_TYPE, Metrics
-from rehost.api.schemas.base import CheckOut, HealthOut, ReadyOut
 from rehost.api.metrics_access import check_scraper
+from rehost.api.schemas.base import CheckOut, HealthOut, ReadyOut
 from rehost.config import Settings
 from rehost.services import readiness
 from rehost.services.context import ServiceContext

@@ -6,7 +6,8 @@ Each job must end Finished with an image whose filesystems are clean and whose i
 equals the source's (or InError with a clear code: none of these jobs has a reason to), never
 stuck: every wait is bounded and nothing is restarted by hand but the killed process.
 The seed is printed; `REHOST_FAULT_SEED=<seed>` replays a run's instants. Test names say how
-many kills each phase gets (a kill that lands in another phase than aimed is printed as such).
+many kills each phase gets (a kill that lands in another phase than aimed is printed as such);
+over the suite at least 16 + 14 = 30 kills.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 
 from diskfactory import BuiltDisk
 from e2e.faultkit import Killer, Victim, as_raw, assert_same_data, start_agent, suite_seed
-from e2e.harness import Agent, Server
+from e2e.harness import Agent, Server, run_cli
 from e2e.test_remote_transit import REGION, start_host
 from rehost.services.builds import BUILD_STEPS
 
@@ -32,6 +33,7 @@ SEED = suite_seed()
 JOB_TIMEOUT_S = 240.0
 # offline after 3 missed beats: a process restarting on a loaded 2-core machine took up to 12 s
 HEARTBEAT_S = 5.0
+HOST_HEARTBEAT_S = 10.0  # `rehost transit run` took 20 s to come back at a load average of 19
 
 
 def _rng(name: str) -> random.Random:
@@ -59,7 +61,7 @@ def _sync_kills(killer: Killer, choices: list[list[Victim]], count: int) -> None
         killer.at_progress(killer.rng.choice(choices), fraction)
 
 
-def test_server_and_agent_kills_preparing1_syncing6_resize2_checks1_conversion2_publish1_cleaning2(
+def test_server_and_agent_kills_preparing1_syncing6_resize1_checks1_conversion1_publish1_cleaning2(
     start_server: Callable[..., Server], tmp_path: Path, e2e_mbr_disk: BuiltDisk,
 ) -> None:
     rng = _rng("embedded")
@@ -75,19 +77,17 @@ def test_server_and_agent_kills_preparing1_syncing6_resize2_checks1_conversion2_
     killer = Killer(server, job_id, rng)
     killer.kill([srv], "Preparing", rng.uniform(0.0, 0.08))
     killer.at_progress([srv, agt], killer.rng.uniform(0.05, 0.15))
-    _sync_kills(killer, [[srv], [agt], [agt], [srv, agt]], 5)
+    _sync_kills(killer, [[agt], [agt], [agt], [srv]], 5)  # server restarts are the slow part
     seen = {s: 0 for s in BUILD_STEPS}
     for step, label, spread_s, victims in (
-            ("copied", "resize", 0.8, [srv]), ("copied", "resize", 0.8, [srv, agt]),
-            ("resized", "checks", 0.3, [srv]),
-            ("prepared", "conversion", 0.3, [srv]), ("prepared", "conversion", 0.3, [srv]),
-            ("published", "publish", 0.3, [srv]),
+            ("copied", "resize", 0.8, [srv, agt]), ("resized", "checks", 0.3, [srv, agt]),
+            ("prepared", "conversion", 0.3, [srv]), ("published", "publish", 0.3, [srv]),
             ("cleaning", "Cleaning", 1.0, [srv]), ("cleaning", "Cleaning", 0.5, [srv])):
         pause = 0.0 if step in ("published", "cleaning") else PAUSE_S
         seen = killer.at_step(victims, server.proc, step, seen,
                               pause + rng.uniform(0.0, spread_s), label)
     doc = server.wait_job(job_id, {"Finished"}, timeout_s=JOB_TIMEOUT_S)
-    _report(killer, 17)
+    _report(killer, 16)
     manifest = server.client.get_image(str(doc["image_id"]))["manifest"]
     image = server.data_dir / "faults-images" / str(doc["image_id"]) / manifest["disks"][0]["file"]
     assert image.suffix == ".qcow2"
@@ -96,6 +96,8 @@ def test_server_and_agent_kills_preparing1_syncing6_resize2_checks1_conversion2_
     assert not (server.transits_dir() / str(doc["transit_id"] or "-")).exists()
     codes = [e["code"] for e in server.events(job_id)]
     assert "Image.Resized" in codes and "Check.Accepted" in codes
+    for command in (("job", "describe", job_id), ("job", "wait", job_id)):  # not folded away
+        assert "!! WARNING [Check.Accepted] Checks failed" in run_cli(*command, env=server.cli_env)
 
 
 def test_transit_host_kills_preparing1_syncing6_resize1_publish3(
@@ -103,7 +105,7 @@ def test_transit_host_kills_preparing1_syncing6_resize1_publish3(
     request: pytest.FixtureRequest,
 ) -> None:
     rng = _rng("host")
-    server = start_server(heartbeat_interval_s=HEARTBEAT_S)
+    server = start_server(heartbeat_interval_s=HOST_HEARTBEAT_S)
     server.client.create_region({"region_id": REGION, "accept_failed_checks": True,
                                  "image_store_path": str(server.data_dir / "edge-images")})
     host_dir = tmp_path / "edge"
@@ -117,16 +119,16 @@ def test_transit_host_kills_preparing1_syncing6_resize1_publish3(
                                bandwidth_limit=LIMIT_KBPS)
     killer = Killer(server, job_id, rng)
     killer.kill([hst], "Preparing", rng.uniform(0.0, 0.08))
-    _sync_kills(killer, [[hst], [hst], [hst, agt], [srv], [hst, srv]], 6)
+    _sync_kills(killer, [[hst], [hst], [hst, agt], [agt], [srv], [hst, srv]], 6)
     seen = {s: 0 for s in BUILD_STEPS}
     for step, label, spread_s, victims in (  # the server too: the host's report must retry
-            ("copied", "resize", 0.8, [hst, agt]), ("prepared", "publish", 0.3, [hst]),
+            ("copied", "resize", 0.8, [hst, agt]), ("prepared", "publish", 0.3, [hst, agt]),
             ("prepared", "publish", 0.3, [srv]), ("published", "publish", 0.2, [hst, srv])):
         pause = 0.0 if step == "published" else PAUSE_S
         seen = killer.at_step(victims, host, step, seen, pause + rng.uniform(0.0, spread_s),
                               label)
     doc = server.wait_job(job_id, {"Finished"}, timeout_s=JOB_TIMEOUT_S)
-    _report(killer, 13)
+    _report(killer, 14)
     image = host_dir / "store" / str(doc["image_id"]) / "disk-0.raw"
     assert_same_data(e2e_mbr_disk, image, tmp_path)
     assert [p.name for p in image.parent.parent.iterdir()] == [doc["image_id"]]

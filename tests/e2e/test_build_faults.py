@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from diskfactory import BuiltDisk
-from e2e.faultkit import assert_same_data
+from e2e.faultkit import assert_same_data, start_agent
 from e2e.harness import E2EError, Server, run_cli
 from rehost.services.builds import BUILD_STEPS
 
@@ -57,9 +57,13 @@ def _kill_at(server: Server, before: dict[str, int], step: str, delay_s: float,
 def test_server_kill9_through_processing_and_cleaning_finishes_a_clean_image(
     start_server: Callable[..., Server], tmp_path: Path, e2e_mbr_disk: BuiltDisk,
 ) -> None:
-    pause = f"{','.join(BUILD_STEPS)}:{PAUSE_S}"
+    # Cleaning longer: a restarted server resumes the build before its API answers (slow
+    # under load), so a short pause there would be over before the test could see it
+    steps = ",".join(s for s in BUILD_STEPS if s != "cleaning")
+    pause = f"{steps}:{PAUSE_S};cleaning:4"
     server = start_server(env={"REHOST_TEST_BUILD_PAUSE": pause})
-    agent = server.import_agent(tmp_path / "agent", system_disk=e2e_mbr_disk.path).start()
+    agent = start_agent(server, server.import_agent(tmp_path / "agent",
+                                                    system_disk=e2e_mbr_disk.path))
     before = _markers(server)
     job_id = server.create_job(agent.source_id, system_disk_size=2)
     hits = []
@@ -83,7 +87,8 @@ def test_hard_check_failure_ends_in_error_and_start_rebuilds_without_resending(
     start_server: Callable[..., Server], tmp_path: Path, e2e_mbr_disk: BuiltDisk,
 ) -> None:
     server = start_server(env={"REHOST_LOCAL_ACCEPT_FAILED_CHECKS": "0"}, relay=True)
-    agent = server.import_agent(tmp_path / "agent", system_disk=e2e_mbr_disk.path).start()
+    agent = start_agent(server, server.import_agent(tmp_path / "agent",
+                                                    system_disk=e2e_mbr_disk.path))
     job_id = server.create_job(agent.source_id)
     failed = server.wait_job(job_id, {"InError"}, timeout_s=120)
     assert failed["error_code"] == "Check.Kernel", failed  # the synthetic disk has no kernel

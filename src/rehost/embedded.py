@@ -73,11 +73,12 @@ def start_embedded_transit(settings: Settings) -> EmbeddedTransit:
     cert = issue_transit_cert(ca, _cert_names(settings), now=now)
     shared = SharedListenerPool(settings.data_endpoint)
     ctx = bootstrap.open_context(settings, transit_pool=shared, image_store_for=local_store)
+    pause = pause_from_env(os.environ)  # test-only, unset in use
     builder = ImageBuilder(
         ctx, store_for=local_store,
         prepare=lambda disks, boot_mode, adapt: prepare_disks(disks, boot_mode=boot_mode,
-                                                             adapt=adapt),
-        verify=verify_record, pause=pause_from_env(os.environ),  # test-only, unset in use
+                                                             adapt=adapt, step=pause),
+        verify=verify_record, pause=pause,
     )
     control = ServiceTransitControl(ctx, on_synced=builder.submit)
     host, port = settings.data_listen_addr

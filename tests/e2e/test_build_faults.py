@@ -10,20 +10,19 @@ in-use data equals the source's; the received disks are never changed by a build
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from diskfactory import BuiltDisk, _must_match_ranges, e2fsck_all
+from diskfactory import BuiltDisk
+from e2e.faultkit import assert_same_data, start_agent
 from e2e.harness import E2EError, Server, run_cli
 from rehost.services.builds import BUILD_STEPS
 
 pytestmark = pytest.mark.slow
 PAUSE_S = 0.6
-GIB = 1024**3
 # (step whose pause marker we wait for, seconds after it to kill): ≥ 10 instants
 KILLS = (("copied", 0.0), ("copied", PAUSE_S + 0.05), ("copied", PAUSE_S + 0.3),
          ("copied", PAUSE_S + 0.6), ("prepared", 0.0), ("prepared", PAUSE_S + 0.02),
@@ -55,37 +54,16 @@ def _kill_at(server: Server, before: dict[str, int], step: str, delay_s: float,
     raise E2EError(f"no build pause at {step} within {timeout_s} s\n{server.proc.log_tail()}")
 
 
-def _root_files(image: Path, start_bytes: int, out: Path) -> None:
-    out.mkdir()
-    subprocess.run(["debugfs", "-R", f"rdump / {out}", f"{image}?offset={start_bytes}"],
-                   check=True, capture_output=True)
-
-
-def _assert_same_data(source: BuiltDisk, image: Path, tmp_path: Path) -> None:
-    """Clean filesystems; boot code, first partitions and every root file as in the source."""
-    assert image.stat().st_size == 2 * GIB
-    fsck = e2fsck_all(source, image)
-    assert all(code == 0 for code, _out in fsck.values()), fsck
-    root = source.partitions[-1]
-    with source.path.open("rb") as a, image.open("rb") as b:
-        assert a.read(446) == b.read(446)  # boot code (the table itself was grown)
-        for lo, hi in _must_match_ranges(source):  # in-use bytes before the grown root
-            lo, hi = max(lo, 512), min(hi, root.start_bytes)
-            if lo < hi:
-                a.seek(lo)
-                b.seek(lo)
-                assert a.read(hi - lo) == b.read(hi - lo), (lo, hi)
-    _root_files(image, root.start_bytes, tmp_path / "root")
-    for rel, data in root.files.items():
-        assert (tmp_path / "root" / rel).read_bytes() == data, rel
-
-
 def test_server_kill9_through_processing_and_cleaning_finishes_a_clean_image(
     start_server: Callable[..., Server], tmp_path: Path, e2e_mbr_disk: BuiltDisk,
 ) -> None:
-    pause = f"{','.join(BUILD_STEPS)}:{PAUSE_S}"
+    # Cleaning longer: a restarted server resumes the build before its API answers (slow
+    # under load), so a short pause there would be over before the test could see it
+    steps = ",".join(s for s in BUILD_STEPS if s != "cleaning")
+    pause = f"{steps}:{PAUSE_S};cleaning:4"
     server = start_server(env={"REHOST_TEST_BUILD_PAUSE": pause})
-    agent = server.import_agent(tmp_path / "agent", system_disk=e2e_mbr_disk.path).start()
+    agent = start_agent(server, server.import_agent(tmp_path / "agent",
+                                                    system_disk=e2e_mbr_disk.path))
     before = _markers(server)
     job_id = server.create_job(agent.source_id, system_disk_size=2)
     hits = []
@@ -97,7 +75,7 @@ def test_server_kill9_through_processing_and_cleaning_finishes_a_clean_image(
     assert len(hits) >= 10
     doc = server.wait_job(job_id, {"Finished"}, timeout_s=180)
     image = server.image_disks(doc["image_id"])[0]
-    _assert_same_data(e2e_mbr_disk, image, tmp_path)
+    assert_same_data(e2e_mbr_disk, image, tmp_path)
     store = image.parent.parent
     assert [p.name for p in store.iterdir()] == [doc["image_id"]]  # no orphan, no half image
     assert len(server.client.list_images()["images"]) == 1
@@ -109,7 +87,8 @@ def test_hard_check_failure_ends_in_error_and_start_rebuilds_without_resending(
     start_server: Callable[..., Server], tmp_path: Path, e2e_mbr_disk: BuiltDisk,
 ) -> None:
     server = start_server(env={"REHOST_LOCAL_ACCEPT_FAILED_CHECKS": "0"}, relay=True)
-    agent = server.import_agent(tmp_path / "agent", system_disk=e2e_mbr_disk.path).start()
+    agent = start_agent(server, server.import_agent(tmp_path / "agent",
+                                                    system_disk=e2e_mbr_disk.path))
     job_id = server.create_job(agent.source_id)
     failed = server.wait_job(job_id, {"InError"}, timeout_s=120)
     assert failed["error_code"] == "Check.Kernel", failed  # the synthetic disk has no kernel

@@ -20,7 +20,8 @@ REGION = "edge"
 LIMIT_KBPS = 3072  # slow enough to pause the sync part way
 
 
-def start_host(server: Server, work: Path) -> tuple[Proc, str]:
+def start_host(server: Server, work: Path, *,
+               env: dict[str, str] | None = None) -> tuple[Proc, str]:
     """`rehost transit run` on 127.0.0.3 with its own work dir and image store; wait Online."""
     port = free_port(HOST_IP)
     code = server.client.create_host_code(region_id=REGION, host_name=HOST_IP)
@@ -30,7 +31,7 @@ def start_host(server: Server, work: Path) -> tuple[Proc, str]:
             "--work-dir", str(work / "work"), "--image-store", str(work / "store"),
             "--state-dir", str(work / "state"), "--name", "edge-1", "--poll-interval", "0.2"]
     proc = Proc("transit host", argv, work.parent / "transit-host.log",
-                env=server.cli_env).start()
+                env={**server.cli_env, **(env or {})}).start()
     wait_for(lambda: host_state(server) == "Online", timeout_s=30, what="the host Online")
     return proc, f"{HOST_IP}:{port}"
 

@@ -8,6 +8,7 @@ import click
 
 from rehost.cli import output as out
 from rehost.cli.connect import call, profile_option
+from rehost.cli.job_warning import echo_accepted_warning
 
 COLUMNS = [("ID", "job_id"), ("NAME", "name"), ("STATUS", "status"),
            ("BUSINESS", "business_status"), ("PROGRESS %", "progress"), ("SOURCE", "source_id"),
@@ -173,5 +174,8 @@ def list_jobs(output: str, profile: str, **filters: Any) -> None:
 @out.output_option
 @profile_option
 def describe(job_id: str, output: str, profile: str) -> None:
-    """Show one job with progress, timestamps and its image."""
-    out.show(call(profile, output, lambda c: c.get_job(job_id)), output)
+    """Show one job with progress, timestamps and its image (and a failed-checks warning)."""
+    doc = call(profile, output, lambda c: c.get_job(job_id))
+    out.show(doc, output)
+    if output != "json":
+        call(profile, output, lambda c: echo_accepted_warning(c, doc))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Any
@@ -12,20 +11,11 @@ import click
 from rehost.cli import output as out
 from rehost.cli.connect import call, client_for, profile_option
 from rehost.cli.job import job
+from rehost.cli.job_warning import echo_accepted_warning, event_line
 from rehost.client import ClientError, RehostClient
 
 TERMINAL = {"Finished", "InError", "Expired"}
 EXIT_FINISHED, EXIT_ERROR, EXIT_TIMEOUT = 0, 1, 2
-
-
-def event_line(event: dict[str, Any]) -> str:
-    """One human line of the event log, in the user's language (LANG=zh… → Chinese)."""
-    chinese = os.environ.get("LANG", "").lower().startswith("zh")
-    message = (event.get("message_zh") if chinese else "") or event.get("message", "")
-    code = f" [{event['code']}]" if event.get("code") else ""
-    hint_text = (event.get("hint_zh") if chinese else "") or event.get("hint", "")
-    hint = f"  → {hint_text}" if hint_text else ""
-    return f"{event.get('time', '')} {str(event.get('level', '')).upper():7}{code} {message}{hint}"
 
 
 @job.command("logs")
@@ -81,6 +71,8 @@ def wait(job_id: str, timeout: float | None, interval: float, output: str, profi
     try:
         with client_for(profile) as client:
             doc = _poll(client, job_id, deadline, interval, show)
+            if output != "json":
+                echo_accepted_warning(client, doc)
     except ClientError as exc:
         out.fail(exc, output)
     status = str(doc.get("status", ""))

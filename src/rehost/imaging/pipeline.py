@@ -55,13 +55,23 @@ def boot_mode_of(text: str) -> Literal["BIOS", "UEFI"]:
     return "UEFI" if text.strip().upper() == "UEFI" else "BIOS"
 
 
-def prepare_disks(disks: Sequence[SizedDisk], *, boot_mode: str,
-                  adapt: bool = False) -> Preparation:
-    """Resize every disk (system disk first), adapt the guest when asked, run the checks."""
+def no_step(step: str) -> None:
+    """Production: the imaging steps run back to back."""
+
+
+def prepare_disks(disks: Sequence[SizedDisk], *, boot_mode: str, adapt: bool = False,
+                  step: Callable[[str], None] = no_step) -> Preparation:
+    """Resize every disk (system disk first), adapt the guest when asked, run the checks.
+
+    `step("resized")` / `step("adapted")` are called as each step ends (a test's pause hook).
+    """
     ordered = sorted(disks, key=lambda d: d.index)
     resizes = tuple(resize_disk(d.path, target_size_bytes=d.target_size_bytes) for d in ordered)
+    step("resized")
     # on the working copy, before the checks: they must judge the disks that get published
     report = adapt_linux_guest([d.path for d in ordered], log=lambda c: None) if adapt else None
+    if adapt:
+        step("adapted")
     checks = tuple(run_checks([d.path for d in ordered], boot_mode=boot_mode_of(boot_mode)))
     return Preparation(resizes=resizes, checks=checks, adaptation=report)
 

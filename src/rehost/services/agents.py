@@ -133,7 +133,8 @@ def poll_work(ctx: ServiceContext, token: str) -> WorkItem:
             data_token=transits.data_token(ctx, transit),
             disks=_disk_tasks(convert.source(src), job), compress_level=job.compress_level,
             bandwidth_limit_kbps=job.bandwidth_limit_kbps, checksum=job.checksum,
-            cycle=0 if job.run_once else job.cycle,
+            # one-time jobs: pass 2+ after a failed check re-reads the source as a delta pass
+            cycle=job.cycle if not job.run_once or job.cycle > 1 else 0,
         )
 
 

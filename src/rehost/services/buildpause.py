@@ -1,8 +1,9 @@
 """Test-only: pause the image build at named steps so a fault test can kill the server there.
 
-`REHOST_TEST_BUILD_PAUSE=copied,prepared:1.5` logs "test pause at build step <step>" and
-sleeps 1.5 s after each named step (steps: rehost.services.builds.BUILD_STEPS). Unset in
-production; an unknown step or a bad number refuses the start.
+`REHOST_TEST_BUILD_PAUSE=copied,prepared:1.5;cleaning:4` logs "test pause at build step
+<step>" and sleeps 1.5 s after each of copied and prepared, 4 s after cleaning (steps:
+rehost.services.builds.BUILD_STEPS). Unset in production; an unknown step or a bad number
+refuses the start.
 """
 
 from __future__ import annotations
@@ -22,7 +23,24 @@ def pause_from_env(env: Mapping[str, str]) -> PausePoint:
     text = env.get(ENV, "").strip()
     if not text:
         return no_pause
-    names, _, seconds = text.partition(":")
+    delays: dict[str, float] = {}
+    for group in text.split(";"):
+        delays.update(_group(group, text))
+
+    def pause(step: str) -> None:
+        delay_s = delays.get(step)
+        if delay_s is not None:
+            # straight to stderr, flushed: the server's logging config may drop early loggers
+            sys.stderr.write(f"test pause at build step {step} for {delay_s:.1f} s\n")
+            sys.stderr.flush()
+            time.sleep(delay_s)
+
+    return pause
+
+
+def _group(group: str, text: str) -> dict[str, float]:
+    """STEP[,STEP…][:SECONDS] -> {step: seconds}; SettingsError naming the variable."""
+    names, _, seconds = group.partition(":")
     steps = {s.strip() for s in names.split(",") if s.strip()}
     unknown = steps - set(BUILD_STEPS)
     try:
@@ -31,14 +49,7 @@ def pause_from_env(env: Mapping[str, str]) -> PausePoint:
         delay_s = -1.0
     if unknown or not steps or not 0 <= delay_s <= 600:
         raise SettingsError(
-            f"{ENV} must be STEP[,STEP…][:SECONDS] with steps from {', '.join(BUILD_STEPS)} "
-            f"and 0–600 seconds, got {text!r} ({ENV} 格式应为 步骤[,步骤…][:秒数])")
-
-    def pause(step: str) -> None:
-        if step in steps:
-            # straight to stderr, flushed: the server's logging config may drop early loggers
-            sys.stderr.write(f"test pause at build step {step} for {delay_s:.1f} s\n")
-            sys.stderr.flush()
-            time.sleep(delay_s)
-
-    return pause
+            f"{ENV} must be STEP[,STEP…][:SECONDS] groups separated by ';' with steps from "
+            f"{', '.join(BUILD_STEPS)} and 0–600 seconds, got {text!r} "
+            f"({ENV} 格式应为 步骤[,步骤…][:秒数]，多组以分号分隔)")
+    return dict.fromkeys(steps, delay_s)

@@ -42,7 +42,8 @@ RecordVerifier = Callable[[ImageRecord], tuple[str, bool]]
 JobLog = Callable[[EventLevel, str, str, str, str], None]
 # (step name) -> None: called between build steps; a test-only pause (REHOST_TEST_BUILD_PAUSE)
 PausePoint = Callable[[str], None]
-BUILD_STEPS = ("copied", "prepared", "published", "cleaning")
+# in order; "resized" and "adapted" are called by the Preparer (imaging.pipeline.prepare_disks)
+BUILD_STEPS = ("copied", "resized", "adapted", "prepared", "published", "cleaning")
 _CHECK_LEVEL = {"pass": EventLevel.INFO, "warn": EventLevel.WARNING, "fail": EventLevel.ERROR}
 
 
@@ -311,6 +312,7 @@ class ImageBuilder:
         store = self._store_for(region)
         published = published_image(store, job_id, _image_name(task.job))
         if published is not None:  # a restart after publishing: the image is durable, reuse it
+            dataplane.set_business_status(self._ctx, job_id, BusinessStatus.CLEANING)
             self._pause("cleaning")
             finish_build(self._ctx, job_id, published, "", store)
             return

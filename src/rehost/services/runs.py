@@ -58,6 +58,8 @@ def _start_in_session(ctx: ServiceContext, session: Session, row: JobRow, *,
     if kept is not None and transit_hosts.is_offline(ctx, session, kept.host_id):
         _leave_offline_host(session, row, kept, now)
         kept = None
+    if kept is not None and _source_fix_retry(previous, row):
+        _resend_pass(session, row, now)
     if kept is None:
         # lock the region row so concurrent starts cannot take the same slot
         region = lookup.region_row(session, AccountId(row.account_id), row.region_id, lock=True)
@@ -77,6 +79,32 @@ def _start_in_session(ctx: ServiceContext, session: Session, row: JobRow, *,
     events.add(session, job_id=row.id, account_id=row.account_id, now=now, level=EventLevel.INFO,
                message_en="Job started; preparing the transit.",
                message_zh="任务已开始，正在准备中转实例。")
+
+
+# a build that failed for a reason on the source (fix it there, then start the job again)
+SOURCE_FIX_CODES = ("Check.", "Adapt.")
+
+
+def _source_fix_retry(previous: JobStatus, row: JobRow) -> bool:
+    """A one-time job InError after a check of its received disks: the source may be fixed."""
+    return previous is JobStatus.IN_ERROR and bool(row.run_once) and (
+        row.error_code or "").startswith(SOURCE_FIX_CODES)
+
+
+def _resend_pass(session: Session, row: JobRow, now: datetime) -> None:
+    """Read the source again, send only the cells that differ from the transit's copy.
+
+    The job's cycle counts the send passes (as an incremental job's cycles do): the agent
+    asks the transit for a delta pass of the new number, compares its cells' digests with
+    what the transit kept and sends only the changed ones.
+    """
+    row.cycle, row.progress = (row.cycle or 1) + 1, []
+    events.add(session, job_id=row.id, account_id=row.account_id, now=now,
+               level=EventLevel.INFO, code="ReplicationJob.DeltaPass",
+               message_en=(f"Started again after {row.error_code}: the source is read again "
+                           "and only data that differs from the transit's copy is sent."),
+               message_zh=(f"因 {row.error_code} 失败后重新开始：重新读取迁移源，"
+                           "只发送与中转实例副本不同的数据。"))
 
 
 def _leave_offline_host(session: Session, row: JobRow, kept: TransitRow, now: datetime) -> None:

@@ -117,6 +117,7 @@ class ServiceTransitControl:
                 BusinessStatus.PREPARING, BusinessStatus.SYNCING):
             return  # a repeated DISK_DONE after the build started
         dataplane.sync_done(self._ctx, JobId(job_id))
+        _log_delta_pass(self._ctx, task, digests)
         if self._on_synced is not None:
             self._on_synced(job_id, {d.index: d.digest_hex for d in digests})
         digests = tuple(d for d in digests if d.digest_hex)
@@ -138,6 +139,22 @@ class ServiceTransitControl:
         hint, hint_zh = _HINTS.get(code, _DEFAULT_HINT)
         failures.fail_or_defer(self._ctx, failures.Failure(  # deferred if the DB is full too
             JobId(job_id), code, message, message, hint, hint_zh))
+
+
+def _log_delta_pass(ctx: ServiceContext, task: dataplane.TransitTask,
+                    digests: tuple[DiskDigest, ...]) -> None:
+    """After a delta pass: how many bytes were sent again, against the disks' size."""
+    sent = [d.pass_bytes for d in digests if d.pass_bytes >= 0]
+    if not sent:
+        return
+    resent, total = sum(sent), sum(task.disk_sizes_bytes.values())
+    share = f"{resent * 100 / total:.2f}%" if total else "-"
+    dataplane.log_event(
+        ctx, task.job.id, level=EventLevel.INFO, code="Transit.DeltaSent",
+        message_en=(f"Delta pass {task.job.cycle}: {resent} bytes re-sent ({share} of the "
+                    f"disks' {total} bytes); unchanged data was kept from the transit."),
+        message_zh=(f"第 {task.job.cycle} 次增量传输：重新发送 {resent} 字节（占磁盘 {total} "
+                    f"字节的 {share}）；未变化的数据沿用中转实例上的副本。"))
 
 
 _DEFAULT_HINT = ("Fix the cause, then retry.", "请排除故障原因，然后重试。")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rehost.domain.models import EventLevel
 from rehost.imaging.pipeline import Preparation, SizedDisk, prepare_disks, summary, verify_published
 from rehost.protocol.hostapi import BuildOrder
-from rehost.services.builds import BuildFailed, BuildPlan, run_build
+from rehost.services.builds import BuildFailed, BuildPlan, PausePoint, no_pause, run_build
 from rehost.storage.local import LocalImageStore
 from rehost.storage.manifest import ImageRecord
 from rehost.transit.remote import HostApi, HostApiError, RemoteTransitControl
@@ -36,8 +36,11 @@ def build_plan(order: BuildOrder, work_root: Path, digests: dict[int, str]) -> B
     )
 
 
-def _prepare(disks: Sequence[SizedDisk], boot_mode: str, adapt: bool) -> Preparation:
-    return prepare_disks(disks, boot_mode=boot_mode, adapt=adapt)
+def _preparer(pause: PausePoint) -> Callable[[Sequence[SizedDisk], str, bool], Preparation]:
+    def prepare(disks: Sequence[SizedDisk], boot_mode: str, adapt: bool) -> Preparation:
+        return prepare_disks(disks, boot_mode=boot_mode, adapt=adapt, step=pause)
+
+    return prepare
 
 
 def _verify(record: ImageRecord) -> tuple[str, bool]:
@@ -50,8 +53,8 @@ class HostBuilder:
     """One thread per job in Processing; publishes into the host's image store."""
 
     def __init__(self, api: HostApi, control: RemoteTransitControl, work_root: Path,
-                 image_store: Path) -> None:
-        self._api, self._control = api, control
+                 image_store: Path, *, pause: PausePoint = no_pause) -> None:
+        self._api, self._control, self._pause = api, control, pause
         self._root, self._store = work_root, LocalImageStore(image_store)
         self._running: dict[str, str] = {}  # job id -> image id being built
         self._lock = threading.Lock()
@@ -109,7 +112,8 @@ class HostBuilder:
 
         self._store.delete(plan.image_id)  # a build interrupted by a restart: start clean
         record, verify_text = run_build(plan, store=self._store, now=datetime.now(UTC),
-                                        log=job_log, prepare=_prepare, verify=_verify)
+                                        log=job_log, prepare=_preparer(self._pause),
+                                        verify=_verify, pause=self._pause)
         try:
             self._api.post(f"jobs/{plan.job_id}/build-finished", {
                 "image_id": record.image_id, "manifest": _manifest(record),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from pathlib import Path
 from rehost.pki import IssuedCert, transit_server_context
 from rehost.privatefile import write_private
 from rehost.protocol.hostapi import Registration, WorkOrders, heartbeat_interval
+from rehost.services.buildpause import pause_from_env
 from rehost.transit.hostbuild import HostBuilder
 from rehost.transit.limits import DataPortLimits
 from rehost.transit.pool import TransitPool
@@ -99,7 +101,8 @@ class TransitHost:
         host, port = config.data_listen
         self.pool = TransitPool(control=self.control, ssl_context=ssl_ctx, host=host, port=port,
                                 limits=config.data_port_limits)
-        self.builder = HostBuilder(self.api, self.control, config.work_dir, config.image_store)
+        self.builder = HostBuilder(self.api, self.control, config.work_dir, config.image_store,
+                                   pause=pause_from_env(os.environ))  # test-only, unset in use
         self._stop = threading.Event()
         self._interval = state.heartbeat_interval_s
 

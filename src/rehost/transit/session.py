@@ -12,7 +12,7 @@ import xxhash
 
 from rehost.protocol.hello import DiskOffer, DiskResume, Hello, HelloOk
 from rehost.transit.errors import TransitError, digest_mismatch
-from rehost.transit.journal import ChunkRecord, ProgressJournal
+from rehost.transit.journal import ChunkRecord, DiskState, ProgressJournal
 from rehost.transit.ports import (
     DiskDigest,
     DiskProgress,
@@ -21,7 +21,7 @@ from rehost.transit.ports import (
     TransitJobSpec,
 )
 from rehost.transit.target import TargetDisk
-from rehost.wire import DELTA_VERSION, pack_base
+from rehost.wire import DELTA_VERSION, PROTOCOL_VERSION, pack_base, zero_digest
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,12 @@ class TransitStats:
     received_bytes: int
     duplicate_bytes: int
     chunks: int
+
+
+def _pass_bytes(state: DiskState) -> int:
+    """Bytes of the non-zero cells this pass wrote (durable: read from the journal)."""
+    return sum(length for offset, (length, _plan) in state.chunks.items()
+               if state.digests.get(offset, b"") not in (b"", zero_digest(length)))
 
 
 def target_disk_path(work_dir: Path, index: int) -> Path:
@@ -162,8 +168,10 @@ class JobSession:
         states = [self.journal.disk(i) for i in sorted(self.targets)]
         if any(s.done_digest is None for s in states):
             return False
+        delta = self.journal.cycle > 1
         digests = tuple(
-            DiskDigest(i, (s.done_digest or b"").hex() if self.spec.checksum else "")
+            DiskDigest(i, (s.done_digest or b"").hex() if self.spec.checksum else "",
+                       _pass_bytes(s) if delta else -1)
             for i, s in zip(sorted(self.targets), states, strict=True)
         )
         self.control.sync_done(self.spec.job_id, digests)

@@ -94,6 +94,7 @@ class DigestIn(Model):
 
     index: int = Field(ge=0, le=16)
     digest_hex: str = Field("", max_length=128)
+    pass_bytes: int = Field(-1, ge=-1)  # a delta pass: bytes of the changed cells received
 
 
 class SyncDoneIn(Model):
@@ -219,7 +220,7 @@ def progress(body: ProgressIn, ctx: Ctx, host: Host) -> Ok:
 @router.post("/self/sync-done")
 def sync_done(body: SyncDoneIn, ctx: Ctx, host: Host) -> Ok:
     """Every disk of a job is durable (and verified)."""
-    digests = tuple(DiskDigest(d.index, d.digest_hex) for d in body.digests)
+    digests = tuple(DiskDigest(d.index, d.digest_hex, d.pass_bytes) for d in body.digests)
     host_work.sync_done(ctx, host, body.job_id, digests)
     return Ok(ok=True)
 

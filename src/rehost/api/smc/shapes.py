@@ -88,7 +88,7 @@ def _runs(job: Job) -> list[dict[str, str]]:
 
 def _run_type(job: Job) -> str:
     """SMC's run type: Schedule (a scheduled start or a later incremental cycle) or Manual."""
-    if job.spec.mode is ExecutionMode.SCHEDULED or job.cycle > 1:
+    if job.spec.mode is ExecutionMode.SCHEDULED or (not job.spec.run_once and job.cycle > 1):
         return "Schedule"
     return "Manual"
 

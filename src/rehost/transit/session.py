@@ -21,7 +21,7 @@ from rehost.transit.ports import (
     TransitJobSpec,
 )
 from rehost.transit.target import TargetDisk
-from rehost.wire import DELTA_VERSION, PROTOCOL_VERSION, pack_base, zero_digest
+from rehost.wire import DELTA_VERSION, pack_base, zero_digest
 
 log = logging.getLogger(__name__)
 

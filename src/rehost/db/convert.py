@@ -26,6 +26,7 @@ from rehost.domain.ids import (
     SourceId,
     TransitId,
 )
+from rehost.domain.jobs import JobError, JobLifecycle
 from rehost.domain.models import (
     AccessKey,
     Account,
@@ -193,6 +194,29 @@ def job(row: JobRow, *, transit_id: str | None = None) -> Job:
         updated_at=row.updated_at, started_at=row.started_at, finished_at=row.finished_at,
         run_count=row.run_count, cycle=row.cycle or 0, next_cycle_at=row.next_cycle_at,
     )
+
+
+def lifecycle(row: JobRow) -> JobLifecycle:
+    """JobRow → the part of the job its transitions change."""
+    return JobLifecycle(
+        status=JobStatus(row.status), business_status=BusinessStatus(row.business_status),
+        run_once=bool(row.run_once), updated_at=row.updated_at, run_count=row.run_count,
+        cycle=row.cycle or 0, cutover_pending=bool(row.cutover_pending),
+        next_cycle_at=row.next_cycle_at, started_at=row.started_at, finished_at=row.finished_at,
+        error=JobError(code=row.error_code, message=row.error_message, hint=row.error_hint,
+                       hint_zh=row.error_hint_zh or ""),
+    )
+
+
+def write_lifecycle(row: JobRow, value: JobLifecycle) -> None:
+    """Save a lifecycle returned by `rehost.domain.jobs` onto its row."""
+    row.status, row.business_status = value.status.value, value.business_status.value
+    row.run_count, row.cycle = value.run_count, value.cycle
+    row.cutover_pending = value.cutover_pending
+    row.next_cycle_at, row.started_at = value.next_cycle_at, value.started_at
+    row.finished_at, row.updated_at = value.finished_at, value.updated_at
+    row.error_code, row.error_message = value.error.code, value.error.message
+    row.error_hint, row.error_hint_zh = value.error.hint, value.error.hint_zh
 
 
 def transit(row: TransitRow) -> Transit:

@@ -13,20 +13,12 @@ from sqlalchemy.orm import Session
 
 from rehost.db import convert
 from rehost.db.tables import ImageRow, JobRow, SourceRow, TransitRow
-from rehost.domain import errors
+from rehost.domain import errors, jobs
 from rehost.domain.ids import PREFIX_IMAGE, AccountId, ImageId, JobId
+from rehost.domain.jobs import JobError
 from rehost.domain.models import DiskProgress, EventLevel, Image, Job, JobProgress, Transit
-from rehost.domain.states import (
-    BusinessStatus,
-    JobAction,
-    JobStatus,
-    SourceEvent,
-    SourceState,
-    next_business_status,
-    next_job_status,
-    next_source_state,
-)
-from rehost.services import crypto, cycles, events, transits
+from rehost.domain.states import BusinessStatus, JobStatus
+from rehost.services import crypto, cycles, events, lifecycle, transits
 from rehost.services.context import ServiceContext
 from rehost.services.jobs import job_value
 
@@ -100,8 +92,7 @@ def set_business_status(ctx: ServiceContext, job_id: JobId, status: BusinessStat
     with ctx.db.transaction() as session:
         row = _job(session, job_id)
         current = BusinessStatus(row.business_status)
-        row.business_status = next_business_status(JobStatus(row.status), current, status).value
-        row.updated_at = ctx.now()
+        lifecycle.apply(session, row, lambda job: jobs.advance(job, status, now=ctx.now()))
         if current is not status:
             events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
                        level=EventLevel.INFO, message_en=f"Business status: {status}.",
@@ -136,14 +127,6 @@ def jobs_in_business_status(ctx: ServiceContext, status: BusinessStatus) -> list
     return [JobId(i) for i in ids]
 
 
-def _end(session: Session, row: JobRow, action: JobAction) -> None:
-    row.status = next_job_status(JobStatus(row.status), action).value
-    row.business_status = BusinessStatus.NONE.value
-    src = session.get(SourceRow, row.source_id)
-    if src is not None:
-        src.state = next_source_state(SourceState(src.state), SourceEvent.JOB_ENDED).value
-
-
 def fail_job(
     ctx: ServiceContext, job_id: JobId, *, code: str, message_en: str, message_zh: str,
     hint: str = "", hint_zh: str = "",
@@ -151,10 +134,9 @@ def fail_job(
     """Running job → InError with code/message/hint (en + zh) and an error event; transit kept."""
     with ctx.db.transaction() as session:
         row = _job(session, job_id)
-        _end(session, row, JobAction.FAIL)
-        row.error_code, row.error_message, row.error_hint = code, message_en, hint
-        row.error_hint_zh = hint_zh
-        row.updated_at = ctx.now()
+        error = JobError(code=code, message=message_en, message_zh=message_zh, hint=hint,
+                         hint_zh=hint_zh)
+        lifecycle.apply(session, row, lambda job: jobs.fail(job, now=ctx.now(), error=error))
         events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
                    level=EventLevel.ERROR, code=code, message_en=message_en,
                    message_zh=message_zh, hint=hint, hint_zh=hint_zh)
@@ -178,11 +160,11 @@ def finish_job(
         with ctx.db.transaction() as session:
             row = _job(session, job_id)
             image = _register(session, row, image_id, manifest, verify_result, now)
-            if row.run_once or row.cutover_pending:  # a cut-over's cycle is the last one
-                _end(session, row, JobAction.FINISH)
+            last = jobs.is_last_cycle(convert.lifecycle(row))  # a cut-over's cycle is last
+            lifecycle.apply(session, row, lambda job: jobs.finish(
+                job, now=now, frequency_hours=row.frequency_hours))
+            if last:
                 released = transits.release(session, row.id, now=now)
-            else:
-                cycles.end_cycle(session, row, now)
             if not row.run_once:
                 pruned = cycles.images_beyond_keep(session, row)
             _log_end(session, row, image_id, now)
@@ -205,7 +187,7 @@ def _register(session: Session, row: JobRow, image_id: ImageId, manifest: dict[s
     )
     session.add(image)
     session.flush()
-    row.image_id, row.finished_at, row.updated_at = image_id, now, now
+    row.image_id = image_id
     return image
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from rehost.db import convert
 from rehost.db.tables import ImageRow, JobEventRow, JobRow, RegionRow
-from rehost.domain import errors, incremental, jobspec
+from rehost.domain import errors, incremental, jobs, jobspec
 from rehost.domain.ids import PREFIX_JOB, AccountId, JobId
 from rehost.domain.models import EventLevel, ExecutionMode, Job, JobEvent, JobSpec, Page
 from rehost.domain.paging import check_page
@@ -21,7 +21,6 @@ from rehost.domain.states import (
     JobStatus,
     SourceState,
     is_unfinished,
-    next_job_status,
 )
 from rehost.domain.tags import ResourceType, Tag, check_tags
 from rehost.services import events, lookup, transits
@@ -198,20 +197,18 @@ def modify_job(
             spec = convert.spec(row)
             if request.changes_more_than_labels() and request.changes_only_schedule() and (
                     status is not JobStatus.READY):
-                next_job_status(status, JobAction.RESCHEDULE)
+                jobs.check_change(convert.lifecycle(row), JobAction.RESCHEDULE)
                 spec = jobspec.apply_schedule(spec, request, created_at=row.created_at)
                 _reschedule_cycle(row, spec.frequency_hours)
             elif request.changes_more_than_labels():
-                if row.run_count > 0:
-                    raise errors.job_status("modify", f"{status}, already run", "Ready, never run")
-                next_job_status(status, JobAction.MODIFY)
+                jobs.check_change(convert.lifecycle(row), JobAction.MODIFY)
                 src = lookup.source_row(session, account_id, row.source_id)
                 region = lookup.region_row(session, account_id, row.region_id)
                 spec = jobspec.apply_modify(spec, request, source=convert.source(src),
                                             limits=convert.limits(region), now=now,
                                             created_at=row.created_at)
             else:
-                next_job_status(status, JobAction.RENAME)
+                jobs.check_change(convert.lifecycle(row), JobAction.RENAME)
                 spec = jobspec.apply_labels(spec, request)
             _check_unique(session, row, spec, job_id=row.id)
             convert.write_spec(row, spec)
@@ -232,7 +229,7 @@ def delete_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> None:
     """Delete a job (not while Running); releases its transit and slot."""
     with ctx.db.transaction() as session:
         row = lookup.job_row(session, account_id, job_id, lock=True)
-        next_job_status(JobStatus(row.status), JobAction.DELETE)
+        jobs.delete(convert.lifecycle(row))  # refused while Running; the row goes below
         released = transits.release(session, row.id, now=ctx.now())
         session.execute(delete(JobEventRow).where(JobEventRow.job_id == row.id))
         tag_service.drop_all(session, ResourceType.JOB, row.id)

@@ -19,7 +19,7 @@ import pytest
 
 from diskfactory import BuiltDisk, _must_match_ranges, e2fsck_all
 from e2e.harness import E2EError, Server, run_cli
-from rehost.services.builds import BUILD_STEPS
+from rehost.transit.buildstep import BUILD_STEPS
 
 pytestmark = pytest.mark.slow
 PAUSE_S = 0.6

@@ -28,19 +28,13 @@ from rehost.agent.reader import (
     plan_notes,
 )
 from rehost.agent.sendspec import SendError, SendProgress, SendResult, SendSpec
-from rehost.agent.sendstate import ReadChunk, SendState
+from rehost.agent.sendstate import ReadChunk, SendState, digest_chunk
 from rehost.agent.throttle import bucket_for
 from rehost.agent.tls import pinned_client_context
 from rehost.wire import WireError
 
 log = logging.getLogger(__name__)
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
-
-
-def digest_chunk(data: memoryview) -> "tuple[bytes, bool]":
-    """xxh3-128 of a chunk's raw bytes and whether it is all zeros."""
-    digest = xxhash.xxh3_128_digest(data)
-    return digest, wire.is_zero(data, digest)
 
 
 def send_job(

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 from rehost.diskfmt.errors import DiskFormatError
+from rehost.diskfmt.partitions import read_partition_table
 from rehost.diskfmt.reader import FileDisk
 from rehost.diskfmt.sniff import sniff_fs
-from rehost.diskfmt.table import read_partition_table
 
 Device = Dict[str, Any]
 SECTOR = 512

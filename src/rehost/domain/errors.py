@@ -8,7 +8,8 @@
     ├── NotFound                     404  InvalidJobId.NotFound, InvalidSourceServerId.NotFound, …
     ├── Unauthenticated              401  InvalidAccessKeyId.NotFound, IncompleteSignature, …
     ├── Forbidden                    403  Forbidden.*
-    └── Throttled                    429  Throttling.Login
+    ├── Throttled                    429  Throttling.Login
+    └── BuildFailed                  (job)  Image.*, Check.*, Adapt.*, Transit.DiskFull, …
 
 No HTTP here: the API maps classes to status codes in one table (`rehost.api.errors`).
 """
@@ -65,6 +66,16 @@ class Throttled(RehostError):
     def __init__(self, code: str, message: str, message_zh: str, *, retry_after_s: int) -> None:
         super().__init__(code, message, message_zh)
         self.retry_after_s = retry_after_s
+
+
+class BuildFailed(RehostError):
+    """An image could not be built: the job goes InError with this code, texts and hint."""
+
+    def __init__(self, code: str, message: str, hint: str, hint_zh: str = "", *,
+                 message_zh: str = "") -> None:
+        super().__init__(code, message, message_zh or message, hint=hint)
+        self.hint_zh = hint_zh
+        self.args = (message,)  # str(exc) is the message, as the job log shows it
 
 
 def invalid(field: str, message: str, message_zh: str) -> InvalidParameter:

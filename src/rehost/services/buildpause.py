@@ -1,7 +1,7 @@
 """Test-only: pause the image build at named steps so a fault test can kill the server there.
 
 `REHOST_TEST_BUILD_PAUSE=copied,prepared:1.5` logs "test pause at build step <step>" and
-sleeps 1.5 s after each named step (steps: rehost.services.builds.BUILD_STEPS). Unset in
+sleeps 1.5 s after each named step (steps: rehost.transit.buildstep.BUILD_STEPS). Unset in
 production; an unknown step or a bad number refuses the start.
 """
 
@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 
 from rehost.config import SettingsError
-from rehost.services.builds import BUILD_STEPS, PausePoint, no_pause
+from rehost.transit.buildstep import BUILD_STEPS, PausePoint, no_pause
 
 ENV = "REHOST_TEST_BUILD_PAUSE"
 

@@ -7,7 +7,6 @@ from rehost.domain.ids import AccountId, JobId
 from rehost.domain.models import EventLevel, Job
 from rehost.services import events, lifecycle, lookup, runs, transits
 from rehost.services.context import ServiceContext
-from rehost.services.jobs import get_job
 
 
 def cut_over(ctx: ServiceContext, account_id: AccountId, job_id: str, *, sync_data: bool) -> Job:
@@ -27,4 +26,5 @@ def cut_over(ctx: ServiceContext, account_id: AccountId, job_id: str, *, sync_da
                    message_en=f"Cut over without a last sync: image {row.image_id} is final.",
                    message_zh=f"已切换（未再同步）：镜像 {row.image_id} 为最终镜像。")
     transits.close_receiver(ctx, released)
-    return get_job(ctx, account_id, job_id)
+    with ctx.db.read() as session:
+        return lookup.read_job(session, account_id, job_id)

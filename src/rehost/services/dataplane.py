@@ -18,9 +18,8 @@ from rehost.domain.ids import PREFIX_IMAGE, AccountId, ImageId, JobId
 from rehost.domain.jobs import JobError
 from rehost.domain.models import DiskProgress, EventLevel, Image, Job, JobProgress, Transit
 from rehost.domain.states import BusinessStatus, JobStatus
-from rehost.services import crypto, cycles, events, lifecycle, transits
+from rehost.services import crypto, cycles, events, lifecycle, lookup, transits
 from rehost.services.context import ServiceContext
-from rehost.services.jobs import job_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +71,7 @@ def task_by_job(ctx: ServiceContext, job_id: JobId) -> TransitTask:
 
 
 def _task(session: Session, row: TransitRow) -> TransitTask:
-    job = job_value(session, _job(session, row.job_id, lock=False))
+    job = lookup.job_value(session, _job(session, row.job_id, lock=False))
     src = convert.source(session.get_one(SourceRow, job.source_id))
     sizes = {d.index: d.size_bytes for d in src.disks}
     targets = {0: job.spec.system_disk_size_gib * 1024**3}
@@ -84,7 +83,7 @@ def _task(session: Session, row: TransitRow) -> TransitTask:
 def get_job_any(ctx: ServiceContext, job_id: JobId) -> Job:
     """A job by id, whatever its account (the data plane authenticated by data token)."""
     with ctx.db.read() as session:
-        return job_value(session, _job(session, job_id, lock=False))
+        return lookup.job_value(session, _job(session, job_id, lock=False))
 
 
 def set_business_status(ctx: ServiceContext, job_id: JobId, status: BusinessStatus) -> Job:
@@ -97,20 +96,47 @@ def set_business_status(ctx: ServiceContext, job_id: JobId, status: BusinessStat
             events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
                        level=EventLevel.INFO, message_en=f"Business status: {status}.",
                        message_zh=f"业务状态：{_BUSINESS_ZH.get(status.value, status.value)}。")
-        return job_value(session, row)
+        return lookup.job_value(session, row)
 
 
-def update_progress(ctx: ServiceContext, job_id: JobId, disks: Sequence[DiskProgress]) -> Job:
-    """Replace per-disk progress (bytes total/done, rate, ETA) of a Running job."""
+def update_progress(ctx: ServiceContext, job_id: JobId, disks: Sequence[DiskProgress], *,
+                    log_milestones: bool = False) -> Job:
+    """Replace per-disk progress (bytes total/done, rate, ETA) of a Running job.
+
+    `log_milestones`: one job-log line each time the sync crosses another 10 % of its bytes
+    (decided from the stored progress, so any API replica may receive the report).
+    """
     with ctx.db.transaction() as session:
         row = _job(session, job_id)
         if row.status != JobStatus.RUNNING:
             raise errors.job_status("report progress", row.status, JobStatus.RUNNING)
-        merged = {d.index: d for d in convert.progress(row.progress).disks}
+        before = convert.progress(row.progress)
+        merged = {d.index: d for d in before.disks}
         merged.update({d.index: d for d in disks})
-        row.progress = convert.progress_json(JobProgress(tuple(merged[i] for i in sorted(merged))))
+        after = JobProgress(tuple(merged[i] for i in sorted(merged)))
+        row.progress = convert.progress_json(after)
         row.updated_at = ctx.now()
-        return job_value(session, row)
+        if log_milestones and _step(before) < _step(after) < 10:
+            events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
+                       level=EventLevel.INFO, code="Transit.Progress",
+                       message_en=f"Synced {_progress_text(after)}.",
+                       message_zh=f"已同步 {_progress_text(after)}。")
+        return lookup.job_value(session, row)
+
+
+def _step(progress: JobProgress) -> int:
+    """How many tenths of the job's bytes are synced (0–10)."""
+    total = progress.bytes_total
+    return int(progress.bytes_done * 10 // total) if total > 0 else 0
+
+
+def _progress_text(progress: JobProgress) -> str:
+    mib = 1024 * 1024
+    done, total = progress.bytes_done, progress.bytes_total
+    rate = sum(d.rate_bytes_per_s for d in progress.disks)
+    eta_s = max((d.eta_s or 0.0 for d in progress.disks), default=0.0)
+    return (f"{done * 100 / total:.0f}% ({done / mib:.0f}/{total / mib:.0f} MiB), "
+            f"{rate / mib:.1f} MiB/s" + (f", ETA {eta_s:.0f} s" if eta_s else ""))
 
 
 def sync_done(ctx: ServiceContext, job_id: JobId) -> Job:
@@ -140,7 +166,7 @@ def fail_job(
         events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
                    level=EventLevel.ERROR, code=code, message_en=message_en,
                    message_zh=message_zh, hint=hint, hint_zh=hint_zh)
-        return job_value(session, row)
+        return lookup.job_value(session, row)
 
 
 def finish_job(

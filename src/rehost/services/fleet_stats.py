@@ -13,7 +13,7 @@ from rehost.db import convert
 from rehost.db.tables import ImageRow, JobEventRow, JobRow, SourceRow, TransitRow
 from rehost.services.context import ServiceContext
 
-BUILD_STARTED = "Image.Building"  # the event services.builds logs when a build begins
+BUILD_STARTED = "Image.Building"  # the event transit.buildstep logs when a build begins
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +17,11 @@ from rehost.domain.ids import PREFIX_IMAGE, JobId
 from rehost.domain.models import EventLevel
 from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.services import crypto, dataplane
-from rehost.services.builds import BuildPlan
 from rehost.services.context import ServiceContext
 from rehost.services.dataplane import TransitTask
 from rehost.services.transit_control import ServiceTransitControl
 from rehost.services.transit_hosts import TransitHost, is_offline
+from rehost.transit.buildstep import BuildPlan
 from rehost.transit.ports import DiskDigest, JobProgress, TransitJobSpec
 
 _PAUSED = (JobStatus.STOPPED.value, JobStatus.IN_ERROR.value)
@@ -46,14 +45,9 @@ class HostWork:
     delete_images: tuple[str, ...] = ()  # registered here, since deleted from the catalogue
 
 
-_controls: dict[tuple[int, str], ServiceTransitControl] = {}
-_controls_lock = threading.Lock()
-
-
 def control_for(ctx: ServiceContext, host_id: str) -> ServiceTransitControl:
-    """The host's TransitControl (kept per host so progress milestones are logged once)."""
-    with _controls_lock:
-        return _controls.setdefault((id(ctx), host_id), ServiceTransitControl(ctx, host_id=host_id))
+    """The host's TransitControl (it holds no state: any API replica may serve the host)."""
+    return ServiceTransitControl(ctx, host_id=host_id)
 
 
 def own_task(ctx: ServiceContext, host: TransitHost, job_id: str) -> TransitTask:

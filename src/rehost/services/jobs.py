@@ -23,7 +23,7 @@ from rehost.domain.states import (
     is_unfinished,
 )
 from rehost.domain.tags import ResourceType, Tag, check_tags
-from rehost.services import events, lookup, transits
+from rehost.services import events, lookup, runs, transits
 from rehost.services import tags as tag_service
 from rehost.services.context import ServiceContext
 
@@ -118,9 +118,7 @@ def create_job(
     except IntegrityError as exc:
         raise _duplicate_name(request.name or job_id) from exc
     if spec.mode is ExecutionMode.IMMEDIATE:
-        from rehost.services.runs import start_or_log  # runs imports this module
-
-        return start_or_log(ctx, account_id, JobId(job_id))
+        return runs.start_or_log(ctx, account_id, JobId(job_id))
     return get_job(ctx, account_id, job_id)
 
 
@@ -137,16 +135,10 @@ def _new_row(
     return row
 
 
-def job_value(session: Session, row: JobRow) -> Job:
-    """A job row with its active transit id."""
-    transit = lookup.active_transit(session, row.id)
-    return convert.job(row, transit_id=transit.id if transit else None)
-
-
 def get_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> Job:
     """One job of the account."""
     with ctx.db.read() as session:
-        return job_value(session, lookup.job_row(session, account_id, job_id))
+        return lookup.read_job(session, account_id, job_id)
 
 
 def describe_jobs(
@@ -181,7 +173,8 @@ def describe_jobs(
     with ctx.db.read() as session:
         rows, total = lookup.page_rows(session, query, page_number=page_number,
                                        page_size=page_size)
-        return Page(tuple(job_value(session, r) for r in rows), total, page_number, page_size)
+        values = tuple(lookup.job_value(session, r) for r in rows)
+        return Page(values, total, page_number, page_size)
 
 
 def modify_job(
@@ -214,7 +207,7 @@ def modify_job(
             convert.write_spec(row, spec)
             row.updated_at = now
             session.flush()
-            return job_value(session, row)
+            return lookup.job_value(session, row)
     except IntegrityError as exc:
         raise _duplicate_name(request.name or job_id) from exc
 

@@ -8,9 +8,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from rehost.db import convert
 from rehost.db.tables import ImageRow, JobRow, RegionRow, SourceRow, TransitRow, WorkgroupRow
 from rehost.domain import errors
 from rehost.domain.ids import AccountId
+from rehost.domain.models import Job
 
 _Owned = TypeVar("_Owned", JobRow, SourceRow, RegionRow, WorkgroupRow)
 
@@ -84,3 +86,14 @@ def page_rows(
 def count(session: Session, query: Select[Any]) -> int:
     """COUNT(*) of a select (used for paging totals)."""
     return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+def job_value(session: Session, row: JobRow) -> Job:
+    """A job row with its active transit id."""
+    transit = active_transit(session, row.id)
+    return convert.job(row, transit_id=transit.id if transit else None)
+
+
+def read_job(session: Session, account_id: AccountId, job_id: str) -> Job:
+    """One job of the account, as a value."""
+    return job_value(session, job_row(session, account_id, job_id))

@@ -16,7 +16,6 @@ from rehost.domain.models import EventLevel, Job
 from rehost.domain.states import SourceState
 from rehost.services import dataplane, events, lifecycle, lookup, transit_hosts, transits
 from rehost.services.context import ServiceContext
-from rehost.services.jobs import get_job, job_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +102,8 @@ def start_job(ctx: ServiceContext, account_id: AccountId, job_id: str, *,
                                message_zh=f"中转实例启动失败：{exc}",
                                hint="Check free disk space and ports on the server, then retry.",
                                hint_zh="请检查服务器的可用磁盘空间和端口，然后重试。")
-    return get_job(ctx, account_id, job_id)
+    with ctx.db.read() as session:
+        return lookup.read_job(session, account_id, job_id)
 
 
 def start_jobs(ctx: ServiceContext, account_id: AccountId, job_ids: list[str]) -> list[StartResult]:
@@ -129,7 +129,7 @@ def start_or_log(ctx: ServiceContext, account_id: AccountId, job_id: JobId) -> J
                        level=EventLevel.WARNING, code=exc.code, message_en=exc.message,
                        message_zh=exc.message_zh, hint=exc.hint,
                        hint_zh=getattr(exc, "hint_zh", ""))
-            return job_value(session, row)
+            return lookup.job_value(session, row)
 
 
 def pause_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> Job:
@@ -140,6 +140,6 @@ def pause_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> Job:
         events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
                    level=EventLevel.INFO, message_en="Job paused; start it to resume.",
                    message_zh="任务已暂停；重新开始即可继续。")
-        paused = job_value(session, row)
+        paused = lookup.job_value(session, row)
     ctx.transit_pool.disconnect(job_id=paused.id)
     return paused

@@ -40,7 +40,6 @@ class ServiceTransitControl:
         self._ctx = ctx
         self._on_synced = on_synced
         self._host_id = host_id
-        self._milestones: dict[str, int] = {}  # job id -> last 10 % step logged
 
     def lookup(self, token: str) -> TransitJobSpec | None:
         """The Running job of this data token (first data moves it to Syncing), else None."""
@@ -73,24 +72,8 @@ class ServiceTransitControl:
         ]
         # paused or failed meanwhile: the pool drops the job's connections
         with contextlib.suppress(RehostError):
-            dataplane.update_progress(self._ctx, JobId(progress.job_id), disks)
-            self._log_milestone(progress, eta)
-
-    def _log_milestone(self, progress: JobProgress, eta_s: float | None) -> None:
-        """One job-log line each time the sync crosses another 10 % of its bytes."""
-        total = sum(d.total_bytes for d in progress.disks)
-        done = sum(d.done_bytes for d in progress.disks)
-        step = int(done * 10 // total) if total > 0 else 0
-        if step >= 10 or step <= self._milestones.get(progress.job_id, 0):
-            return
-        self._milestones[progress.job_id] = step
-        mib = 1024 * 1024
-        text = (f"{done * 100 / total:.0f}% ({done / mib:.0f}/{total / mib:.0f} MiB), "
-                f"{progress.rate_bytes_per_s / mib:.1f} MiB/s"
-                + (f", ETA {eta_s:.0f} s" if eta_s else ""))
-        dataplane.log_event(self._ctx, JobId(progress.job_id), level=EventLevel.INFO,
-                            code="Transit.Progress", message_en=f"Synced {text}.",
-                            message_zh=f"已同步 {text}。")
+            dataplane.update_progress(self._ctx, JobId(progress.job_id), disks,
+                                      log_milestones=True)
 
     def sync_done(self, job_id: str, digests: tuple[DiskDigest, ...]) -> None:
         """All data durable: Processing, digests logged, image build handed on (idempotent)."""

@@ -63,11 +63,8 @@ def starts_next_cycle(job: JobLifecycle) -> bool:
 def check_cutover(job: JobLifecycle) -> None:
     """Only an incremental job waiting between cycles can be cut over."""
     if job.run_once:
-        raise errors.InvalidStatus(
-            "ReplicationJob.InvalidStatus",
-            "Only an incremental job (RunOnce=false) can be cut over; a one-time job finishes "
-            "by itself.",
-            "只有增量迁移任务（RunOnce=false）可以切换；一次性任务会自行完成。")
+        raise errors.from_catalogue(errors.InvalidStatus, "ReplicationJob.InvalidStatus",
+                                    key="ReplicationJob.InvalidStatus.CutOverOneTime")
     next_job_status(job.status, JobAction.CUTOVER)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from rehost import messages
 from rehost.db import convert
 from rehost.db.tables import ActivationCodeRow, JobRow, SourceRow, TransitRow
 from rehost.domain import errors, rules
@@ -146,6 +147,9 @@ def report_error(
         row = lookup.job_row(session, AccountId(account_id), job_id)
         if row.source_id != source_id:
             raise errors.not_found("Job", job_id)
+    known = f"hint.agent.{code}"
+    if not hint and messages.has(known):  # the fix the server knows for the agent's code
+        hint, hint_zh = messages.both(known)
     return dataplane.fail_job(ctx, JobId(job_id), code=code or "Agent.Error",
                               message_en=message, message_zh=message, hint=hint,
                               hint_zh=hint_zh)

@@ -90,11 +90,8 @@ def _claim(image_id: str, directory: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise errors.InvalidStatus(
-                "Image.VerifyInProgress",
-                f"Image {image_id} is being verified already; wait for that boot to end.",
-                f"镜像 {image_id} 正在验证中，请等待本次启动结束。",
-            ) from exc
+            raise errors.from_catalogue(errors.InvalidStatus, "Image.VerifyInProgress",
+                                        image_id=image_id) from exc
         yield
     finally:
         os.close(fd)

@@ -29,11 +29,7 @@ from rehost.services.context import ServiceContext
 
 
 def _duplicate_name(name: str) -> errors.Duplicate:
-    return errors.Duplicate(
-        "ReplicationJobName.Duplicate",
-        f"A migration job named {name!r} already exists in this region; choose another name.",
-        f"该地域已存在名为 {name!r} 的迁移任务；请换一个名称。",
-    )
+    return errors.from_catalogue(errors.Duplicate, "ReplicationJobName.Duplicate", name=name)
 
 
 def _check_unique(session: Session, row_like: JobRow, spec: JobSpec, *, job_id: str) -> None:

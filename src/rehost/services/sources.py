@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from rehost import messages
 from rehost.db import convert
 from rehost.db.tables import JobEventRow, JobRow, SourceRow, WorkgroupSourceRow
 from rehost.domain import errors, jobs, rules
@@ -176,12 +177,8 @@ def mark_offline_sources(ctx: ServiceContext, *, up_since: datetime | None = Non
 
 
 OFFLINE_CODE = "SourceServer.Offline"
-OFFLINE_EN = ("The agent on the source server stopped sending heartbeats (3 missed); "
-              "the replication cannot continue.")
-OFFLINE_ZH = "迁移源上的代理已停止发送心跳（连续 3 次未收到），复制无法继续。"
-OFFLINE_HINT = ("Start the agent on the source (rehost agent run), then start the job again; "
-                "it resumes where it stopped.")
-OFFLINE_HINT_ZH = "在源服务器上启动代理（rehost agent run），然后重新开始任务；任务会从中断处继续。"
+OFFLINE_EN, OFFLINE_ZH = messages.both("SourceServer.Offline")
+OFFLINE_HINT, OFFLINE_HINT_ZH = messages.both("hint.SourceServer.Offline")
 _OFFLINE = JobError(code=OFFLINE_CODE, message=OFFLINE_EN, message_zh=OFFLINE_ZH,
                     hint=OFFLINE_HINT, hint_zh=OFFLINE_HINT_ZH)
 _NEEDS_AGENT = [BusinessStatus.PREPARING.value, BusinessStatus.SYNCING.value]

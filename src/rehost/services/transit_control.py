@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from rehost import messages
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import JobId, RegionId, TransitId
 from rehost.domain.models import DiskProgress, EventLevel
@@ -106,16 +107,10 @@ class ServiceTransitControl:
 
     def sync_failed(self, job_id: str, code: str, message: str) -> None:
         """The transit gave up: job → InError with the transit's code and message."""
-        hint, hint_zh = _HINTS.get(code, _DEFAULT_HINT)
+        key = f"hint.transit.{code}"
+        hint, hint_zh = messages.both(key if messages.has(key) else "hint.transit.default")
         failures.fail_or_defer(self._ctx, failures.Failure(  # deferred if the DB is full too
             JobId(job_id), code, message, message, hint, hint_zh))
-
-
-_DEFAULT_HINT = ("Fix the cause, then retry.", "请排除故障原因，然后重试。")
-_HINTS = {  # code -> (hint en, hint zh)
-    "Transit.DiskFull": ("Free space in the server's data directory, then start the job again.",
-                         "请清理服务器数据目录的磁盘空间，然后重新开始任务。"),
-}
 
 
 class ListenerPool(Protocol):

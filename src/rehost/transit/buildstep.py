@@ -19,6 +19,7 @@ from rehost.imaging.checks import failure_code
 from rehost.imaging.guestfish import GUESTFISH
 from rehost.imaging.pipeline import Preparation, SizedDisk
 from rehost.imaging.workcopy import discard_working_copy, fresh_working_copy
+from rehost.messages import both, render
 from rehost.storage.manifest import ImageRecord
 from rehost.storage.ports import ImageStore
 from rehost.transit.build import BuildDisk, BuildRequest, DiskPreparer, build_image
@@ -212,30 +213,14 @@ def _verify_image(log: JobLog, record: ImageRecord, verify: RecordVerifier | Non
     return text
 
 
-_VERIFY_HINT = ("Read the console log saved beside the image; check the bootloader, kernel "
-                "and /etc/fstab of the source, then migrate again.")
-_STORE_HINT = "Free space in the image store or fix the disk."
-CRASH_HINT = "See the server log; fix the cause and start the job again."
-_TRANSIT_FULL_HINT = "Free space in the transit work directory, then start the job again."
-SERVER_FULL_HINT = ("Free space on the server's data volume (database and image store), "
-                     "then start the job again.")
-_RETRY_HINT = ("the received disks are kept: fix the source, then start the job again "
-               "(only changed data is sent)")
-_RETRY_HINT_ZH = "已接收的磁盘会保留：请修复迁移源后重新开始任务（只发送变化的数据）。"
-_ACCEPTED_HINT = "Test the image before using it: rehost image verify."
-_ADAPT_HINT = ("Install libguestfs-tools on the building host (the server or transit host), "
-               "or turn guest adaptation off for the region (--no-adapt-guests), then start "
-               "the job again.")
-_ADAPT_HINT_ZH = ("请在构建主机（服务器或中转主机）上安装 libguestfs-tools，或关闭该地域的客户机"
-                  "适配（--no-adapt-guests），然后重新开始任务。")
+_VERIFY_HINT, _STORE_HINT = render("hint.build.verify"), render("hint.build.store")
+CRASH_HINT, SERVER_FULL_HINT = render("hint.build.crash"), render("hint.build.server-full")
+_TRANSIT_FULL_HINT, _ACCEPTED_HINT = (render("hint.build.transit-full"),
+                                      render("hint.build.accepted"))
+_RETRY_HINT, _RETRY_HINT_ZH = both("hint.build.retry")
+_ADAPT_HINT, _ADAPT_HINT_ZH = both("hint.build.adapt")
 _METHOD_ZH = {"reflink": "写时复制克隆", "sparse copy": "稀疏复制"}
-HINTS_ZH = {  # the build's English hints -> their Chinese text (JobLog carries English only)
-    _VERIFY_HINT: ("请查看镜像旁保存的控制台日志，检查迁移源的引导程序、内核和 /etc/fstab，"
-                   "然后重新迁移。"),
-    _STORE_HINT: "请清理镜像存储的磁盘空间，或修复磁盘故障。",
-    CRASH_HINT: "请查看服务器日志，排除故障原因后重新开始任务。",
-    _TRANSIT_FULL_HINT: "请清理中转实例工作目录的磁盘空间，然后重新开始任务。",
-    SERVER_FULL_HINT: "请清理服务器数据卷（数据库和镜像存储）的磁盘空间，然后重新开始任务。",
-    _ACCEPTED_HINT: "使用前请先测试镜像：rehost image verify。",
-    _ADAPT_HINT: _ADAPT_HINT_ZH,
-}
+# the build's English hints -> their Chinese text (JobLog carries English only)
+HINTS_ZH = {render(key): render(key, "zh-CN") for key in (
+    "hint.build.verify", "hint.build.store", "hint.build.crash", "hint.build.transit-full",
+    "hint.build.server-full", "hint.build.accepted", "hint.build.adapt")}

@@ -1,7 +1,7 @@
 """Adapters between the services and the [data] area's transit (wired by the server's main).
 
 - `ServiceTransitControl(ctx)` implements `rehost.transit.ports.TransitControl`.
-- `SharedListenerPool(endpoint, pool)` adapts `rehost.transit.pool.TransitPool` (one TLS
+- `SharedListenerPool(endpoint, pool)` adapts `rehost.transit.pool.ReceiverPool` (one TLS
   listener routed by data token) to the services' `TransitPool` port.
 """
 
@@ -114,7 +114,7 @@ class ServiceTransitControl:
 
 
 class ListenerPool(Protocol):
-    """The part of `rehost.transit.pool.TransitPool` the adapter uses."""
+    """The part of `rehost.transit.pool.ReceiverPool` the adapter uses."""
 
     def disconnect_job(self, job_id: str) -> None:
         """Drop a job's connections."""

@@ -1,7 +1,7 @@
 """A transit host's side of the control plane: the host API over HTTP (httpx, Bearer token).
 
 `HostApi` wraps `/api/v1/transit-hosts/self/*`; `RemoteTransitControl` implements
-`rehost.transit.ports.TransitControl` on top of it for `rehost.transit.pool.TransitPool`.
+`rehost.transit.ports.TransitControl` on top of it for `rehost.transit.pool.ReceiverPool`.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def load_or_register(config: HostConfig, register: Register) -> HostState:
     return state
 
 
-class TransitHost:
+class TransitHostRunner:
     """The running host: pool, control, builder and the heartbeat/work loop."""
 
     def __init__(self, config: HostConfig, state: HostState, *, verify: str | bool = True) -> None:

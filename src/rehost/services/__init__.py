@@ -61,7 +61,7 @@ frozen dataclasses of `rehost.domain.models`):
 - `transits`:   unreleased(ctx) -> list[Transit]; data_token(ctx, row) (re-derived, hash stored)
 - `transit_control`: ServiceTransitControl(ctx) implements rehost.transit.ports.TransitControl;
                 SharedListenerPool(endpoint, pool) adapts rehost.transit.pool.TransitPool
-- `ports`:      TransitPool (open/disconnect/close), ImageStore (delete) Protocols;
+- `ports`:      TransitPool (open/disconnect/close), ImageDeleter (delete) Protocols;
                 NoTransitPool (data plane not wired: started jobs wait in Preparing)
 - `scheduler`:  tick(ctx) -> TickReport; Scheduler(ctx).start() / .stop()
 """

@@ -11,7 +11,7 @@ except ImportError:
     zstandard = None  # type: ignore[assignment]
 
 from rehost import wire
-from rehost.agent.reader import Cell, DiskReader
+from rehost.agent.reader import Cell, CellReader
 from rehost.agent.sendspec import ZSTD_LEVELS, SendError, SendSpec
 from rehost.agent.sendstate import ReadChunk, SendState, digest_chunk
 from rehost.agent.throttle import SLICE_BYTES, TokenBucket
@@ -32,7 +32,7 @@ class Channel:
         ctx: ssl.SSLContext,
         state: SendState,
         *,
-        readers: "dict[int, DiskReader]",
+        readers: "dict[int, CellReader]",
         bucket: "TokenBucket | None",
         buffer: memoryview,
     ) -> None:

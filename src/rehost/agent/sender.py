@@ -20,7 +20,7 @@ from rehost.agent.channel import Channel
 from rehost.agent.delta import DeltaBase, delta_bases, zero_chunk
 from rehost.agent.reader import (
     Cell,
-    DiskReader,
+    CellReader,
     Planner,
     aligned_buffer,
     default_planner,
@@ -53,7 +53,7 @@ def send_job(
     plans = {d.index: list(plan_cells(d.index, planner(str(d.path)), size_bytes=d.size_bytes,
                                       chunk_bytes=spec.chunk_bytes)) for d in spec.disks}
     hello = _hello(spec, plans)
-    readers = {d.index: DiskReader(d.path, direct_io=spec.direct_io) for d in spec.disks}
+    readers = {d.index: CellReader(d.path, direct_io=spec.direct_io) for d in spec.disks}
     ctx = pinned_client_context(spec.ca_pem)
     buffers = [aligned_buffer(spec.chunk_bytes) for _ in range(2 * spec.connections + 2)]
     try:
@@ -87,7 +87,7 @@ def send_job(
 
 
 def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell]]",
-         resume: "dict[str, Any]", readers: "dict[int, DiskReader]",
+         resume: "dict[str, Any]", readers: "dict[int, CellReader]",
          buffers: "list[Any]", hello: "dict[str, Any]",
          bases: "dict[int, DeltaBase] | None" = None) -> "dict[int, str]":
     """Run the reader thread and one thread per connection until done, stopped or failed."""
@@ -112,7 +112,7 @@ def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell
 
 
 def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "dict[str, Any]",
-             readers: "dict[int, DiskReader]", pool: "queue.Queue[memoryview]",
+             readers: "dict[int, CellReader]", pool: "queue.Queue[memoryview]",
              digests: "dict[int, str]", bases: "dict[int, DeltaBase] | None" = None) -> None:
     """Reader thread: read planned cells not yet durable; compute each disk's digest."""
     try:
@@ -133,7 +133,7 @@ def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "dict[str
 
 
 def _produce_disk(state: SendState, cells: "list[Cell]", acked: "Sequence[Sequence[int]]",
-                  reader: DiskReader, pool: "queue.Queue[memoryview]", *, checksum: bool,
+                  reader: CellReader, pool: "queue.Queue[memoryview]", *, checksum: bool,
                   base: "DeltaBase | None" = None) -> str:
     total = xxhash.xxh3_128()
     starts = [int(a[0]) for a in acked]
@@ -222,7 +222,7 @@ def _connect_with_backoff(ch: Channel, hello: "dict[str, Any]", spec: SendSpec,
 
 
 def _finish_disks(spec: SendSpec, ctx: Any, state: SendState, resume: "dict[str, Any]",
-                  digests: "dict[int, str]", readers: "dict[int, DiskReader]", buf: memoryview,
+                  digests: "dict[int, str]", readers: "dict[int, CellReader]", buf: memoryview,
                   hello: "dict[str, Any]") -> None:
     ch = Channel(spec, ctx, state, readers=readers, bucket=None, buffer=buf)
     try:

@@ -24,7 +24,7 @@ SFDISK = ["sfdisk", "--no-reread", "--no-tell-kernel", "-q"]
 
 
 @dataclass(frozen=True, slots=True)
-class ShrinkLimit:
+class ImageShrinkLimit:
     """The smallest size a disk can be cut to, and why not smaller."""
 
     min_size_bytes: int
@@ -54,21 +54,21 @@ def min_size_bytes(path: Path) -> int:
     return shrink_limit(path).min_size_bytes
 
 
-def shrink_limit(path: Path) -> ShrinkLimit:
+def shrink_limit(path: Path) -> ImageShrinkLimit:
     """Minimum size: the last ext partition shrunk to resize2fs -P, else the end of the data."""
     layout = read_layout(path)
     last = layout.last_partition
     if last is None:
-        return ShrinkLimit(layout.size_bytes, False, "", "no partition or filesystem found",
+        return ImageShrinkLimit(layout.size_bytes, False, "", "no partition or filesystem found",
                            "未找到分区或文件系统")
     if last.is_ext:
         device = extfs.spec(path, last.start_bytes)
         fs_min = extfs.min_blocks(device) * extfs.geometry(device).block_size
         needed = _round_up(last.start_bytes + fs_min + layout.tail_reserve_bytes, MiB)
-        return ShrinkLimit(min(needed, layout.size_bytes), True, last.fs, "", "")
+        return ImageShrinkLimit(min(needed, layout.size_bytes), True, last.fs, "", "")
     needed = min(_round_up(last.end_bytes + layout.tail_reserve_bytes, MiB), layout.size_bytes)
     fs = last.fs or "unknown"
-    return ShrinkLimit(
+    return ImageShrinkLimit(
         needed, False, fs,
         f"the last partition holds a {fs} filesystem, which rehost cannot shrink",
         f"最后一个分区的文件系统为 {fs}，rehost 无法缩小",

@@ -10,7 +10,7 @@ from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.services import jobs, lookup, runs, transits
 from rehost.services.context import ServiceContext
 from rehost.services.transit_control import ServiceTransitControl, SharedListenerPool
-from rehost.transit.ports import DiskDigest, DiskProgress, JobProgress
+from rehost.transit.ports import DiskDigest, ReceivedDisk, ReceiverProgress
 
 
 class RecordingPool:
@@ -52,8 +52,8 @@ def test_transit_control_drives_a_job(
     spec = control.lookup(_token(ctx, job.id))
     assert spec is not None and [d.index for d in spec.disks] == [0, 1] and spec.checksum
     assert jobs.get_job(ctx, ctl_account.id, job.id).business_status is BusinessStatus.SYNCING
-    control.report_progress(JobProgress(job.id, (DiskProgress(0, 50, 100),
-                                                 DiskProgress(1, 10, 10)), 25.0))
+    control.report_progress(ReceiverProgress(job.id, (ReceivedDisk(0, 50, 100),
+                                                 ReceivedDisk(1, 10, 10)), 25.0))
     got = jobs.get_job(ctx, ctl_account.id, job.id).progress
     assert (got.bytes_done, got.bytes_total, got.percent) == (60, 110, 54.55)
     assert got.disks[0].eta_s == 2.0 and got.disks[0].rate_bytes_per_s == 25.0
@@ -82,7 +82,7 @@ def test_progress_milestones_go_to_the_job_log_once_per_ten_percent(
     assert control.lookup(_token(ctx, job.id)) is not None
     mib = 1024 * 1024
     for done in (5, 12, 14, 37, 38, 99, 100):
-        control.report_progress(JobProgress(job.id, (DiskProgress(0, done * mib, 100 * mib),),
+        control.report_progress(ReceiverProgress(job.id, (ReceivedDisk(0, done * mib, 100 * mib),),
                                             float(4 * mib)))
     lines = [e.message_en for e in jobs.list_events(ctx, ctl_account.id, job.id)
              if e.code == "Transit.Progress"]

@@ -22,7 +22,7 @@ from rehost.services.dataplane import TransitTask
 from rehost.services.transit_control import ServiceTransitControl
 from rehost.services.transit_hosts import TransitHost, is_offline
 from rehost.transit.buildstep import BuildPlan
-from rehost.transit.ports import DiskDigest, JobProgress, TransitJobSpec
+from rehost.transit.ports import DiskDigest, ReceiverProgress, TransitJobSpec
 
 _PAUSED = (JobStatus.STOPPED.value, JobStatus.IN_ERROR.value)
 
@@ -73,7 +73,7 @@ def lookup(ctx: ServiceContext, host: TransitHost, token: str) -> tuple[TransitJ
     return (spec, task.transit.id) if spec is not None else None
 
 
-def report_progress(ctx: ServiceContext, host: TransitHost, progress: JobProgress) -> None:
+def report_progress(ctx: ServiceContext, host: TransitHost, progress: ReceiverProgress) -> None:
     """Durable progress of one of the host's jobs."""
     own_task(ctx, host, progress.job_id)
     control_for(ctx, host.id).report_progress(progress)

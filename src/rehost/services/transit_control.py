@@ -21,7 +21,7 @@ from rehost.services import dataplane, failures
 from rehost.services.context import ServiceContext
 from rehost.transit.ports import (
     DiskDigest,
-    JobProgress,
+    ReceiverProgress,
     TransitDisk,
     TransitJobSpec,
     plan_note_text,
@@ -59,7 +59,7 @@ class ServiceTransitControl:
         return TransitJobSpec(job_id=task.job.id, work_dir=Path(task.transit.work_dir),
                               disks=disks, checksum=task.job.spec.checksum)
 
-    def report_progress(self, progress: JobProgress) -> None:
+    def report_progress(self, progress: ReceiverProgress) -> None:
         """Store per-disk progress with the rate spread over unfinished disks and an ETA."""
         busy = [d for d in progress.disks if d.done_bytes < d.total_bytes] or list(progress.disks)
         share = progress.rate_bytes_per_s / max(1, len(busy))

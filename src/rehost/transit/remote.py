@@ -17,7 +17,7 @@ import httpx
 from rehost.client import trust
 from rehost.transit.ports import (
     DiskDigest,
-    JobProgress,
+    ReceiverProgress,
     TransitDisk,
     TransitJobSpec,
     plan_note_text,
@@ -99,7 +99,7 @@ class RemoteTransitControl:
         return TransitJobSpec(job_id=str(job["job_id"]), work_dir=work_dir, disks=disks,
                               checksum=bool(job["checksum"]))
 
-    def report_progress(self, progress: JobProgress) -> None:
+    def report_progress(self, progress: ReceiverProgress) -> None:
         """Forward durable progress (a refusal, e.g. the job was paused, is only logged)."""
         body = {"job_id": progress.job_id, "rate_bytes_per_s": progress.rate_bytes_per_s,
                 "disks": [asdict(d) for d in progress.disks]}

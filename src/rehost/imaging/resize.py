@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from rehost.imaging import extfs, gpt
+from rehost.imaging import extfs, gptbackup
 from rehost.imaging.command import run_tool
 from rehost.imaging.errors import InvalidSizeError, NotShrinkableError, ShrinkBelowMinimumError
 from rehost.imaging.layout import ImageLayout, ImagePartition, read_layout
@@ -99,7 +99,7 @@ def _grow(layout: ImageLayout, target: int) -> ResizeResult:
     old_fs = _fs_size(path, last)
     os.truncate(path, target)
     if layout.table == "gpt":
-        gpt.relocate_backup(path)
+        gptbackup.relocate_backup(path)
     if last is None or not last.is_ext:
         note = "last partition not grown: " + (f"{last.fs or 'unknown'} filesystem" if last
                                                 else "no partition")
@@ -134,7 +134,7 @@ def _shrink(layout: ImageLayout, target: int) -> ResizeResult:
             _set_partition_end(layout, last, end)
     os.truncate(path, target)
     if layout.table == "gpt":
-        gpt.relocate_backup(path)
+        gptbackup.relocate_backup(path)
     return ResizeResult(path, "shrink", layout.size_bytes, target,
                         last.number if last else None, last.fs if last else "", old_fs, new_fs)
 

@@ -223,7 +223,7 @@ class JobProgress:
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """Validated job parameters (the create/modify fields of DESIGN.md)."""
+    """Validated job parameters (the create/modify fields of docs/design.md)."""
 
     name: str
     description: str

@@ -14,7 +14,7 @@ from rehost.db.tables import (
     JobRow,
     RegionRow,
     SourceRow,
-    TransitRow,
+    TransitSlotRow,
 )
 from rehost.domain.ids import (
     AccessKeyId,
@@ -45,7 +45,7 @@ from rehost.domain.models import (
     Region,
     Source,
     SourceDisk,
-    Transit,
+    TransitSlot,
 )
 from rehost.domain.states import BusinessStatus, JobStatus, SourceState
 
@@ -219,9 +219,9 @@ def write_lifecycle(row: JobRow, value: JobLifecycle) -> None:
     row.error_hint, row.error_hint_zh = value.error.hint, value.error.hint_zh
 
 
-def transit(row: TransitRow) -> Transit:
-    """TransitRow → Transit."""
-    return Transit(
+def transit(row: TransitSlotRow) -> TransitSlot:
+    """TransitSlotRow → TransitSlot."""
+    return TransitSlot(
         id=TransitId(row.id), job_id=JobId(row.job_id), account_id=AccountId(row.account_id),
         region_id=RegionId(row.region_id), slot=row.slot, endpoint=row.endpoint,
         work_dir=row.work_dir, created_at=row.created_at, released_at=row.released_at,

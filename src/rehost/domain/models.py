@@ -278,8 +278,8 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
-class Transit:
-    """A per-job receiver and its network slot."""
+class TransitSlot:
+    """A job's transit slot (its row in `transits`): network slot, data token, work dir, host."""
 
     id: TransitId
     job_id: JobId

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from rehost import messages
 from rehost.db import convert
-from rehost.db.tables import ActivationCodeRow, JobRow, SourceRow, TransitRow
+from rehost.db.tables import ActivationCodeRow, JobRow, SourceRow, TransitSlotRow
 from rehost.domain import errors, rules
 from rehost.domain.ids import PREFIX_SOURCE, AccountId, JobId, SourceId
 from rehost.domain.models import GIB, DiskTask, Job, Source, WorkItem
@@ -125,7 +125,7 @@ def poll_work(ctx: ServiceContext, token: str) -> WorkItem:
             return WorkItem(action="none")
         if job.status == JobStatus.STOPPED:
             return WorkItem(action="pause", job_id=JobId(job.id))
-        transit: TransitRow | None = lookup.active_transit(session, job.id)
+        transit: TransitSlotRow | None = lookup.active_transit(session, job.id)
         if transit is None or not transit.endpoint:
             return WorkItem(action="none", job_id=JobId(job.id))
         return WorkItem(

@@ -12,11 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rehost.db import convert
-from rehost.db.tables import ImageRow, JobRow, SourceRow, TransitRow
+from rehost.db.tables import ImageRow, JobRow, SourceRow, TransitSlotRow
 from rehost.domain import errors, jobs
 from rehost.domain.ids import PREFIX_IMAGE, AccountId, ImageId, JobId
 from rehost.domain.jobs import JobError
-from rehost.domain.models import DiskProgress, EventLevel, Image, Job, JobProgress, Transit
+from rehost.domain.models import DiskProgress, EventLevel, Image, Job, JobProgress, TransitSlot
 from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.services import crypto, cycles, events, lifecycle, lookup, transits
 from rehost.services.context import ServiceContext
@@ -27,7 +27,7 @@ class TransitTask:
     """What a transit needs to receive a job's disks."""
 
     job: Job
-    transit: Transit
+    transit: TransitSlot
     disk_sizes_bytes: dict[int, int]  # index -> source size
     target_sizes_bytes: dict[int, int]  # index -> target size
     boot_mode: str = "BIOS"
@@ -48,9 +48,9 @@ def _job(session: Session, job_id: str, *, lock: bool = True) -> JobRow:
 def task_by_data_token(ctx: ServiceContext, data_token: str) -> TransitTask:
     """The job + transit a data token belongs to (unreleased transits only)."""
     with ctx.db.read() as session:
-        row = session.scalars(select(TransitRow).where(
-            TransitRow.data_token_hash == crypto.sha256_hex(data_token),
-            TransitRow.released_at.is_(None),
+        row = session.scalars(select(TransitSlotRow).where(
+            TransitSlotRow.data_token_hash == crypto.sha256_hex(data_token),
+            TransitSlotRow.released_at.is_(None),
         )).first()
         if row is None:
             raise errors.Unauthenticated(
@@ -62,15 +62,15 @@ def task_by_data_token(ctx: ServiceContext, data_token: str) -> TransitTask:
 def task_by_job(ctx: ServiceContext, job_id: JobId) -> TransitTask:
     """The job + its unreleased transit (for the image builder)."""
     with ctx.db.read() as session:
-        row = session.scalars(select(TransitRow).where(
-            TransitRow.job_id == job_id, TransitRow.released_at.is_(None),
+        row = session.scalars(select(TransitSlotRow).where(
+            TransitSlotRow.job_id == job_id, TransitSlotRow.released_at.is_(None),
         )).first()
         if row is None:
             raise errors.not_found("Transit of job", job_id)
         return _task(session, row)
 
 
-def _task(session: Session, row: TransitRow) -> TransitTask:
+def _task(session: Session, row: TransitSlotRow) -> TransitTask:
     job = lookup.job_value(session, _job(session, row.job_id, lock=False))
     src = convert.source(session.get_one(SourceRow, job.source_id))
     sizes = {d.index: d.size_bytes for d in src.disks}

@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from rehost.db import convert
-from rehost.db.tables import ImageRow, JobRow, RegionRow, SourceRow, TransitRow, WorkgroupRow
+from rehost.db.tables import ImageRow, JobRow, RegionRow, SourceRow, TransitSlotRow, WorkgroupRow
 from rehost.domain import errors
 from rehost.domain.ids import AccountId
 from rehost.domain.models import Job
@@ -60,17 +60,18 @@ def image_row(session: Session, account_id: AccountId, image_id: str) -> ImageRo
     return row
 
 
-def active_transit(session: Session, job_id: str) -> TransitRow | None:
+def active_transit(session: Session, job_id: str) -> TransitSlotRow | None:
     """The job's unreleased transit, if any."""
-    query = select(TransitRow).where(TransitRow.job_id == job_id, TransitRow.released_at.is_(None))
+    query = select(TransitSlotRow).where(TransitSlotRow.job_id == job_id,
+                                         TransitSlotRow.released_at.is_(None))
     return session.scalars(query).first()
 
 
 def slots_in_use(session: Session, account_id: AccountId, region_id: str) -> set[int]:
     """Slot numbers held by unreleased transits in a region."""
-    query = select(TransitRow.slot).where(
-        TransitRow.account_id == account_id, TransitRow.region_id == region_id,
-        TransitRow.released_at.is_(None),
+    query = select(TransitSlotRow.slot).where(
+        TransitSlotRow.account_id == account_id, TransitSlotRow.region_id == region_id,
+        TransitSlotRow.released_at.is_(None),
     )
     return set(session.scalars(query))
 

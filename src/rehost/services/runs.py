@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from rehost.db import convert
-from rehost.db.tables import JobRow, TransitRow
+from rehost.db.tables import JobRow, TransitSlotRow
 from rehost.domain import errors, jobs, quotas
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import AccountId, JobId
@@ -55,7 +55,7 @@ def _start_in_session(ctx: ServiceContext, session: Session, row: JobRow, *,
                message_zh="任务已开始，正在准备中转实例。")
 
 
-def _leave_offline_host(session: Session, row: JobRow, kept: TransitRow, now: datetime) -> None:
+def _leave_offline_host(session: Session, row: JobRow, kept: TransitSlotRow, now: datetime) -> None:
     """Release a transit whose host is offline: the job re-migrates through a new transit.
 
     The host deletes the work dir itself when it comes back (its work poll sees it released).

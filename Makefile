@@ -39,6 +39,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/vermin --target=3.6- --no-tips --violations -q $(AGENT_CLOSURE)
+	$(BIN)/lint-imports --no-cache
 
 test: sysdeps $(STAMP) postgres lint
 	REHOST_TEST_DATABASE_URL="$$(cat .postgres-url)" $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_SELECT)

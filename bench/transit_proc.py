@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rehost.pki import CertificateAuthority, issue_transit_cert, transit_server_context
 from rehost.transit.fake import FakeTransitControl
-from rehost.transit.pool import TransitPool
+from rehost.transit.pool import ReceiverPool
 from rehost.transit.ports import TransitDisk, TransitJobSpec
 
 
@@ -22,7 +22,7 @@ def main() -> None:
     disks = tuple(TransitDisk(i, s, s) for i, s in doc["disks"])
     control.add_job(doc["token"], TransitJobSpec("j-bench", Path(doc["work_dir"]), disks,
                                                  bool(doc["checksum"])))
-    pool = TransitPool(control=control, ssl_context=transit_server_context(cert),
+    pool = ReceiverPool(control=control, ssl_context=transit_server_context(cert),
                        host="127.0.0.1", port=0)
     pool.start()
     print(pool.address[1], flush=True)

@@ -20,13 +20,13 @@ from rehost.pki import (
 )
 from rehost.privatefile import write_private
 from rehost.services import bootstrap
-from rehost.services.buildpause import pause_from_env
 from rehost.services.builds import ImageBuilder
 from rehost.services.context import ServiceContext, utcnow
 from rehost.services.transit_control import ServiceTransitControl, SharedListenerPool
 from rehost.storage.local import LocalImageStore
 from rehost.storage.manifest import ImageRecord
-from rehost.transit.pool import TransitPool
+from rehost.transit.buildpause import pause_from_env
+from rehost.transit.pool import ReceiverPool
 
 PKI_DIR = "pki"
 
@@ -36,7 +36,7 @@ class EmbeddedTransit:
     """The running data plane of a single-process server."""
 
     ctx: ServiceContext
-    pool: TransitPool
+    pool: ReceiverPool
     builder: ImageBuilder
     api_tls: tuple[Path, Path] | None = None  # (certificate, key) files when --tls
 
@@ -82,7 +82,7 @@ def start_embedded_transit(settings: Settings) -> EmbeddedTransit:
     )
     control = ServiceTransitControl(ctx, on_synced=builder.submit)
     host, port = settings.data_listen_addr
-    pool = TransitPool(control=control, ssl_context=transit_server_context(cert),
+    pool = ReceiverPool(control=control, ssl_context=transit_server_context(cert),
                        host=host, port=port, limits=settings.data_port_limits)
     shared.attach(pool)
     pool.start()

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from rehost.agent.reader import Cell, DiskReader, aligned_buffer, cached_pages
+from rehost.agent.reader import Cell, CellReader, aligned_buffer, cached_pages
 from rehost.agent.sendstate import SendState
 
 MIB = 1024 * 1024
@@ -36,7 +36,7 @@ def _drop_cache(path: Path, offset: int, length: int) -> None:
 def test_cached_and_uncached_parts_read_back_exactly(tmp_path: Path) -> None:
     size = 3 * MIB + 12_345  # the last cell is not a multiple of the O_DIRECT alignment
     path, data = _disk(tmp_path, size)
-    reader = DiskReader(path)
+    reader = CellReader(path)
     mapping, buf = aligned_buffer(MIB)
     try:
         assert reader.direct and reader.cached_fd >= 0  # /tmp file systems take O_DIRECT

@@ -9,8 +9,9 @@ import pytest
 
 from diskfactory import run
 from rehost.diskfmt import DiskFormatError
+from rehost.diskfmt.partitions import read_partition_table
 from rehost.diskfmt.reader import FileDisk
-from rehost.diskfmt.table import PartitionTable, read_partition_table
+from rehost.diskfmt.table import PartitionTable
 
 MIB = 1 << 20
 

@@ -1,4 +1,4 @@
-"""Every job parameter rule of DESIGN.md, good and bad input."""
+"""Every job parameter rule of docs/design.md, good and bad input."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ R, RUN, S, E, F, W, X, D = (
 )
 A = JobAction
 
-# Written out by hand from DESIGN.md (not derived from the code's table).
+# Written out by hand from docs/design.md (not derived from the code's table).
 EXPECTED: dict[tuple[JobStatus, JobAction], JobStatus] = {
     (R, A.START): RUN, (S, A.START): RUN, (E, A.START): RUN,
     (W, A.START): RUN,  # an incremental job between cycles: start the next cycle now

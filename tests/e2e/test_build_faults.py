@@ -19,7 +19,7 @@ import pytest
 from diskfactory import BuiltDisk
 from e2e.faultkit import assert_same_data, start_agent
 from e2e.harness import E2EError, Server, run_cli
-from rehost.services.builds import BUILD_STEPS
+from rehost.transit.buildstep import BUILD_STEPS
 
 pytestmark = pytest.mark.slow
 PAUSE_S = 0.6

@@ -10,7 +10,14 @@ import httpx
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from rehost.db.tables import ActivationCodeRow, ImageRow, JobRow, RegionRow, SourceRow, TransitRow
+from rehost.db.tables import (
+    ActivationCodeRow,
+    ImageRow,
+    JobRow,
+    RegionRow,
+    SourceRow,
+    TransitSlotRow,
+)
 from rehost.services.context import ServiceContext
 
 # REST codes are SMC-style: Word(.Word)* (InvalidParameter.Name, InvalidJobId.NotFound, …)
@@ -80,7 +87,7 @@ def assert_error_shape(response: httpx.Response) -> dict[str, Any]:
     return dict(document) if isinstance(document, dict) else {"value": document}
 
 
-TABLES = (JobRow, SourceRow, RegionRow, ActivationCodeRow, ImageRow, TransitRow)
+TABLES = (JobRow, SourceRow, RegionRow, ActivationCodeRow, ImageRow, TransitSlotRow)
 
 
 def counts(ctx: ServiceContext) -> dict[str, int]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from rehost.db.tables import JobRow, TransitRow
+from rehost.db.tables import JobRow, TransitSlotRow
 from rehost.domain.errors import RehostError
 from rehost.domain.rules import JobRequest
 from rehost.services import jobs, regions, runs
@@ -44,8 +44,8 @@ def _codes(results: list[Any]) -> list[str]:
 
 def _active_transits(ctx: ServiceContext, region_id: str) -> list[int]:
     with ctx.db.read() as session:
-        return list(session.scalars(select(TransitRow.slot).where(
-            TransitRow.region_id == region_id, TransitRow.released_at.is_(None))))
+        return list(session.scalars(select(TransitSlotRow.slot).where(
+            TransitSlotRow.region_id == region_id, TransitSlotRow.released_at.is_(None))))
 
 
 def test_batch_starts_compete_for_the_last_slot(ctl_ctx: ServiceContext, ctl_account: Any,
@@ -97,8 +97,8 @@ def test_delete_races_start(ctl_ctx: ServiceContext, ctl_account: Any,
         assert started != deleted, results  # exactly one wins
         live = jobs.describe_jobs(ctl_ctx, ctl_account.id, job_ids=[job_id]).total_count
         with ctl_ctx.db.read() as session:
-            held = session.scalars(select(TransitRow.id).where(
-                TransitRow.job_id == job_id, TransitRow.released_at.is_(None))).all()
+            held = session.scalars(select(TransitSlotRow.id).where(
+                TransitSlotRow.job_id == job_id, TransitSlotRow.released_at.is_(None))).all()
         assert (live, len(held)) == ((1, 1) if started else (0, 0))  # no orphan slot
         if started:
             ctl_ctx.transit_pool.disconnect(job_id=job_id)

@@ -1,6 +1,6 @@
 """Property: any bad frame sequence against a real receiver on loopback ends in ERROR + close.
 
-The receiver (a real TransitPool, TLS on 127.0.0.1, real files) gets well-formed but possibly
+The receiver (a real ReceiverPool, TLS on 127.0.0.1, real files) gets well-formed but possibly
 damaged DATA frames, then one bad frame drawn from every kind the codecs must refuse. It must
 answer only ACK/NACK/DISK_OK until one ERROR with an SMC-style code, close the connection,
 and leave no connection or thread behind; afterwards a real send still finishes byte-exact.

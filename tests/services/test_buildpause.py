@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rehost.config import SettingsError
-from rehost.services.buildpause import pause_from_env
+from rehost.transit.buildpause import pause_from_env
 
 
 def test_groups_give_each_step_its_own_seconds(capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,14 +12,16 @@ import pytest
 from buildkit import build_ctx, region_store, synced_job
 
 from rehost.config import SettingsError
+from rehost.domain.errors import BuildFailed
 from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.imaging.pipeline import Preparation, SizedDisk
 from rehost.imaging.result import CheckResult
 from rehost.services import dataplane, images, jobs, regions
-from rehost.services.buildpause import pause_from_env
-from rehost.services.builds import BuildFailed, ImageBuilder, no_pause, published_image
+from rehost.services.builds import ImageBuilder, published_image
 from rehost.services.context import ServiceContext
 from rehost.storage.ports import DraftDisk, ImageDraft
+from rehost.transit.buildpause import pause_from_env
+from rehost.transit.buildstep import no_pause
 
 MIB = 1024 * 1024
 

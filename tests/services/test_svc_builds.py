@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from functools import partial
@@ -13,12 +14,14 @@ from typing import Any
 import pytest
 from buildkit import build_ctx, region_store, synced_job
 
+from rehost.domain.errors import InvalidStatus
 from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.imaging import pipeline
 from rehost.imaging.adapt import AdaptReport, Change
 from rehost.imaging.pipeline import Preparation, SizedDisk, prepare_disks
 from rehost.imaging.resize import ResizeResult
-from rehost.services import images, jobs, regions
+from rehost.imaging.verify import VerifyResult
+from rehost.services import image_verify, images, jobs, regions
 from rehost.services.builds import ImageBuilder
 from rehost.services.context import ServiceContext
 
@@ -167,7 +170,7 @@ def test_adapting_region_without_libguestfs_fails_with_adapt_failed(
     ctx = build_ctx(ctl_ctx)
     _region(ctx, ctl_account, "adapt-2", True)
     job_id, _disk = _synced(ctx, ctl_account, ctl_source, region_id="adapt-2")
-    monkeypatch.setattr("rehost.services.builds.shutil.which", lambda name: None)
+    monkeypatch.setattr("rehost.transit.buildstep.shutil.which", lambda name: None)
     ImageBuilder(ctx, store_for=region_store, prepare=_prepare).submit(job_id)
     for _ in range(200):
         job = jobs.get_job(ctx, ctl_account.id, job_id)
@@ -178,3 +181,37 @@ def test_adapting_region_without_libguestfs_fails_with_adapt_failed(
     assert "libguestfs-tools" in job.error_hint and "libguestfs-tools" in job.error_hint_zh
     assert "--no-adapt-guests" in job.error_hint
     assert adapter.calls == []
+
+
+def test_one_verification_per_image_even_across_processes(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
+) -> None:
+    ctx = build_ctx(ctl_ctx)
+    job_id, _disk = _synced(ctx, ctl_account, ctl_source, region_id="local")
+    ImageBuilder(ctx, store_for=region_store).build(job_id, {})
+    image_id = jobs.get_job(ctx, ctl_account.id, job_id).image_id
+    assert image_id
+    image_dir = region_store(regions.get_region(ctx, ctl_account.id, "local")).disk_path(
+        image_id, 0).parent
+    boots: list[str] = []
+
+    def boot(disks: Sequence[Path], *, image_dir: Path, **_kw: Any) -> VerifyResult:
+        boots.append(image_dir.name)
+        with pytest.raises(InvalidStatus, match="being verified already"):  # same process
+            image_verify.verify_image(ctx, ctl_account.id, image_id, boot=boot)
+        return VerifyResult(True, "login prompt", 0.1, "login:", image_dir / "console.log")
+
+    assert image_verify.verify_image(ctx, ctl_account.id, image_id, boot=boot).result.passed
+    holder = subprocess.Popen(  # another process (an API replica) holds the image's claim
+        [sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()",
+         str(image_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(InvalidStatus) as refused:
+            image_verify.verify_image(ctx, ctl_account.id, image_id, boot=boot)
+        assert refused.value.code == "Image.VerifyInProgress"
+    finally:
+        holder.communicate("", timeout=10)
+    assert image_verify.verify_image(ctx, ctl_account.id, image_id, boot=boot).result.passed
+    assert boots == [image_id, image_id]

@@ -11,7 +11,7 @@ from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.services import jobs, lookup, runs, transits
 from rehost.services.context import ServiceContext
 from rehost.services.transit_control import ServiceTransitControl, SharedListenerPool
-from rehost.transit.ports import DiskDigest, DiskProgress, JobProgress
+from rehost.transit.ports import DiskDigest, ReceivedDisk, ReceiverProgress
 
 
 class RecordingPool:
@@ -53,11 +53,11 @@ def test_transit_control_drives_a_job(
     spec = control.lookup(_token(ctx, job.id))
     assert spec is not None and [d.index for d in spec.disks] == [0, 1] and spec.checksum
     assert jobs.get_job(ctx, ctl_account.id, job.id).business_status is BusinessStatus.SYNCING
-    control.report_progress(JobProgress(job.id, (DiskProgress(0, 0, 100),
-                                                 DiskProgress(1, 10, 10)), 999.0))
+    control.report_progress(ReceiverProgress(job.id, (ReceivedDisk(0, 0, 100),
+                                                 ReceivedDisk(1, 10, 10)), 999.0))
     ctl_clock.advance(seconds=2)  # the rate is the job's bytes over its samples' time
-    control.report_progress(JobProgress(job.id, (DiskProgress(0, 50, 100),
-                                                 DiskProgress(1, 10, 10)), 999.0))
+    control.report_progress(ReceiverProgress(job.id, (ReceivedDisk(0, 50, 100),
+                                                 ReceivedDisk(1, 10, 10)), 999.0))
     got = jobs.get_job(ctx, ctl_account.id, job.id).progress
     assert (got.bytes_done, got.bytes_total, got.percent) == (60, 110, 54.55)
     assert got.disks[0].eta_s == 2.0 and got.disks[0].rate_bytes_per_s == 25.0
@@ -89,7 +89,7 @@ def test_progress_milestones_go_to_the_job_log_once_per_ten_percent(
     for done in (0, 5, 12, 14, 37, 38, 60, 99, 100):
         ctl_clock.advance(seconds=(done - previous) / 4)  # 4 MiB/s, whatever one connection says
         previous = done
-        control.report_progress(JobProgress(job.id, (DiskProgress(0, done * mib, 100 * mib),),
+        control.report_progress(ReceiverProgress(job.id, (ReceivedDisk(0, done * mib, 100 * mib),),
                                             float(400 * mib)))
     lines = [e.message_en for e in jobs.list_events(ctx, ctl_account.id, job.id)
              if e.code == "Transit.Progress"]

@@ -20,7 +20,7 @@ from rehost.pki import (
 )
 from rehost.transit.fake import FakeTransitControl
 from rehost.transit.limits import DataPortLimits
-from rehost.transit.pool import TransitPool
+from rehost.transit.pool import ReceiverPool
 from rehost.transit.ports import TransitDisk, TransitJobSpec
 from rehost.transit.session import target_disk_path
 
@@ -30,9 +30,9 @@ NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 @dataclass
 class Rig:
-    """A started TransitPool with a fake control plane."""
+    """A started ReceiverPool with a fake control plane."""
 
-    pool: TransitPool
+    pool: ReceiverPool
     control: FakeTransitControl
     ca: CertificateAuthority
     root: Path
@@ -64,7 +64,7 @@ def transit_rig(root: Path, *, port: int = 0,
     ca = create_ca(now=NOW)
     cert = issue_transit_cert(ca, ["127.0.0.1", "localhost"], now=NOW)
     control = FakeTransitControl()
-    pool = TransitPool(control=control, ssl_context=transit_server_context(cert),
+    pool = ReceiverPool(control=control, ssl_context=transit_server_context(cert),
                        host="127.0.0.1", port=port, limits=limits)
     pool.start()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from rehost.services.builds import BuildPlan
+from rehost.transit.buildstep import BuildPlan
 from rehost.transit.hostbuild import plan_from
 
 

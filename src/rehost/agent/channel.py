@@ -10,9 +10,9 @@ except ImportError:
     zstandard = None  # type: ignore[assignment]
 
 from rehost import wire
-from rehost.agent.reader import Cell, DiskReader
+from rehost.agent.reader import Cell, CellReader
 from rehost.agent.sendspec import ZSTD_LEVELS, SendError, SendSpec
-from rehost.agent.sendstate import ReadChunk, SendState
+from rehost.agent.sendstate import ReadChunk, SendState, digest_chunk
 from rehost.agent.throttle import SLICE_BYTES, TokenBucket
 from rehost.protocol.hello import DiskDone, DiskOk, ErrorFrame, Hello, HelloOk
 from rehost.wire import Codec, FrameType, WireError
@@ -32,7 +32,7 @@ class Channel:
         ctx: ssl.SSLContext,
         state: SendState,
         *,
-        readers: "dict[int, DiskReader]",
+        readers: "dict[int, CellReader]",
         bucket: "TokenBucket | None",
         buffer: memoryview,
     ) -> None:
@@ -137,8 +137,6 @@ class Channel:
         return Codec.RAW, data
 
     def _reread(self, cell: Cell) -> ReadChunk:
-        from rehost.agent.sender import digest_chunk  # late import: sender imports channel
-
         data = self._readers[cell.disk_index].read_cell(cell, self._buffer)
         digest, zero = digest_chunk(data)
         return ReadChunk(cell, data, digest, zero, lambda: None)

@@ -197,9 +197,8 @@ class AgentLoop:
         if rep.stop.is_set():
             return  # the server paused the job; the error is only the interrupted stream
         try:
-            hint, hint_zh = HINTS.get(code, ("", ""))
-            self.api.report_error(job_id=rep.job_id, code=code, message=message,
-                                  hint=hint, hint_zh=hint_zh)
+            # the server adds the fix hint for the code from its message catalogue
+            self.api.report_error(job_id=rep.job_id, code=code, message=message)
         except AgentApiError as exc:
             log.warning("could not report the error: %s", exc)
 
@@ -210,22 +209,6 @@ class AgentLoop:
             if cur.thread is not None:
                 cur.thread.join(timeout=30)
         self.current = None
-
-
-HINTS = {  # code -> (hint en, hint zh)
-    "Agent.ReadError": ("Check that the agent can read the source disk (root, device present).",
-                        "请确认代理能够读取源磁盘（以 root 运行且磁盘设备存在）。"),
-    "Agent.DiskNotFound": ("Re-import the source so its disk list is current.",
-                           "请重新导入迁移源，以更新其磁盘列表。"),
-    "Agent.TransitUnreachable": (
-        "Check the network path from the source to the transit data port.",
-        "请检查迁移源到中转实例数据端口的网络连通性。"),
-    "Transit.DiskFull": ("Free space in the transit work directory, then start the job again.",
-                         "请清理中转实例工作目录的磁盘空间，然后重新开始任务。"),
-    "Transit.InvalidToken": (
-        "The transit was released; start the job again for a full migration.",
-        "中转实例已被释放；请重新开始任务以进行全量迁移。"),
-}
 
 
 def run(state: AgentState, *, heartbeat_interval_s: float, stop: threading.Event,

@@ -94,7 +94,7 @@ def pread_into(fd: int, view: memoryview, offset: int) -> int:
     return len(data)
 
 
-class DiskReader:
+class CellReader:
     """Reads cells of one disk into caller buffers; O_DIRECT when the file system allows it.
 
     With O_DIRECT, a cell the page cache holds whole (``cachestat``, Linux >= 6.5) is copied

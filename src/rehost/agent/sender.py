@@ -20,7 +20,7 @@ from rehost.agent.channel import Channel
 from rehost.agent.delta import DeltaBase, delta_bases, zero_chunk
 from rehost.agent.reader import (
     Cell,
-    DiskReader,
+    CellReader,
     Planner,
     aligned_buffer,
     default_planner,
@@ -28,7 +28,7 @@ from rehost.agent.reader import (
     plan_notes,
 )
 from rehost.agent.sendspec import SendError, SendProgress, SendResult, SendSpec
-from rehost.agent.sendstate import ReadChunk, SendState
+from rehost.agent.sendstate import ReadChunk, SendState, digest_chunk
 from rehost.agent.throttle import bucket_for
 from rehost.agent.tls import pinned_client_context
 from rehost.protocol.hello import DiskOffer, DiskResume, Hello, HelloOk
@@ -36,12 +36,6 @@ from rehost.wire import WireError
 
 log = logging.getLogger(__name__)
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
-
-
-def digest_chunk(data: memoryview) -> "tuple[bytes, bool]":
-    """xxh3-128 of a chunk's raw bytes and whether it is all zeros."""
-    digest = xxhash.xxh3_128_digest(data)
-    return digest, wire.is_zero(data, digest)
 
 
 def send_job(
@@ -60,7 +54,7 @@ def send_job(
     plans = {d.index: list(plan_cells(d.index, planner(str(d.path)), size_bytes=d.size_bytes,
                                       chunk_bytes=spec.chunk_bytes)) for d in spec.disks}
     hello = _hello(spec, plans)
-    readers = {d.index: DiskReader(d.path, direct_io=spec.direct_io) for d in spec.disks}
+    readers = {d.index: CellReader(d.path, direct_io=spec.direct_io) for d in spec.disks}
     ctx = pinned_client_context(spec.ca_pem)
     buffers = [aligned_buffer(spec.chunk_bytes) for _ in range(2 * spec.connections + 2)]
     try:
@@ -94,7 +88,7 @@ def send_job(
 
 
 def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell]]",
-         resume: "HelloOk", readers: "dict[int, DiskReader]",
+         resume: "HelloOk", readers: "dict[int, CellReader]",
          buffers: "list[Any]", hello: "Hello",
          bases: "dict[int, DeltaBase] | None" = None) -> "dict[int, str]":
     """Run the reader thread and one thread per connection until done, stopped or failed."""
@@ -119,7 +113,7 @@ def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell
 
 
 def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "HelloOk",
-             readers: "dict[int, DiskReader]", pool: "queue.Queue[memoryview]",
+             readers: "dict[int, CellReader]", pool: "queue.Queue[memoryview]",
              digests: "dict[int, str]", bases: "dict[int, DeltaBase] | None" = None) -> None:
     """Reader thread: read planned cells not yet durable; compute each disk's digest."""
     try:
@@ -137,7 +131,7 @@ def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "HelloOk"
 
 
 def _produce_disk(state: SendState, cells: "list[Cell]", disk: "DiskResume",
-                  reader: DiskReader, pool: "queue.Queue[memoryview]", *, checksum: bool,
+                  reader: CellReader, pool: "queue.Queue[memoryview]", *, checksum: bool,
                   base: "DeltaBase | None" = None) -> str:
     total = xxhash.xxh3_128()
     acked = disk.acked
@@ -227,7 +221,7 @@ def _connect_with_backoff(ch: Channel, hello: "Hello", spec: SendSpec,
 
 
 def _finish_disks(spec: SendSpec, ctx: Any, state: SendState, resume: "HelloOk",
-                  digests: "dict[int, str]", readers: "dict[int, DiskReader]", buf: memoryview,
+                  digests: "dict[int, str]", readers: "dict[int, CellReader]", buf: memoryview,
                   hello: "Hello") -> None:
     ch = Channel(spec, ctx, state, readers=readers, bucket=None, buffer=buf)
     try:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Sequence
 
 from rehost.diskfmt.errors import DiskFormatError
+from rehost.diskfmt.partitions import read_partition_table
 from rehost.diskfmt.reader import FileDisk
 from rehost.diskfmt.sniff import sniff_fs
-from rehost.diskfmt.table import read_partition_table
 
 if TYPE_CHECKING:  # typing.TypedDict is Python 3.8+; the agent runs on 3.6
     from typing import TypedDict  # novermin: type checking only

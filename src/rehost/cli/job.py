@@ -31,7 +31,7 @@ def parse_data_disk(_ctx: click.Context, _param: click.Parameter,
 
 
 def job_fields(func: Any) -> Any:
-    """Options shared by create and modify (the job parameters of DESIGN.md)."""
+    """Options shared by create and modify (the job parameters of docs/design.md)."""
     options = [
         click.option("--name", default=None, help="2–128 chars, starts with a letter."),
         click.option("--description", default=None, help="Up to 256 chars."),

@@ -18,7 +18,7 @@ from rehost.cli.profile import Profile, ProfileError, config_path, read_profiles
 from rehost.client import ClientError, register_transit_host
 
 if TYPE_CHECKING:
-    from rehost.transit.hostmain import HostConfig, HostState, TransitHost
+    from rehost.transit.hostmain import HostConfig, HostState, TransitHostRunner
 
 COLUMNS = [("ID", "host_id"), ("NAME", "name"), ("REGION", "region_id"),
            ("DATA ENDPOINT", "data_endpoint"), ("STATE", "state"),
@@ -41,16 +41,16 @@ def ca_file(profile: str) -> str:
     return os.environ.get("REHOST_CA_FILE") or saved.ca_file
 
 
-def serving_host(config: HostConfig, state: HostState, profile: str) -> TransitHost:
+def serving_host(config: HostConfig, state: HostState, profile: str) -> TransitHostRunner:
     """The host process, its API client trusting REHOST_CA_FILE / the profile's ca_file."""
-    from rehost.transit.hostmain import TransitHost
+    from rehost.transit.hostmain import TransitHostRunner
 
     try:
         trusted = ca_file(profile)
     except ProfileError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        return TransitHost(config, state, verify=trusted or True)
+        return TransitHostRunner(config, state, verify=trusted or True)
     except (OSError, ssl.SSLError) as exc:
         raise click.ClickException(
             f"Cannot load the CA file {trusted!r} ({exc}); fix REHOST_CA_FILE or the profile's "

@@ -28,7 +28,7 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
         result = images.describe_images(ctx, account_id, region_id=region or None,
                                         page_number=min(max(page, 1), 1_000_000),
                                         page_size=IMAGE_PAGE_SIZE)
-        views = sorted((image_view(i, t, verifying=image_verify.is_verifying(i.id))
+        views = sorted((image_view(i, t, verifying=image_verify.is_verifying(ctx, account_id, i.id))
                         for i in result.items), key=lambda v: v.region_id)
         groups = [(rid, list(items)) for rid, items in groupby(views, key=lambda v: v.region_id)]
         return deps.renderer.page(request, "images.html", session=session, section="/images",

@@ -59,7 +59,7 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
             images.get_image(ctx, account_id, image_id)  # refuse an unknown id now, not later
         except RehostError as exc:
             return refused(request, back, exc)
-        if image_verify.is_verifying(image_id):
+        if image_verify.is_verifying(ctx, account_id, image_id):
             busy = ("error", t("images.verify.busy", id=image_id))
             return deps.renderer.flash(request, back, busy)
         tasks.add_task(_verify, ctx, account_id, image_id)

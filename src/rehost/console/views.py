@@ -26,7 +26,7 @@ LIVE_STATUSES = frozenset({JobStatus.RUNNING, JobStatus.WAITING, JobStatus.DELET
 
 
 @dataclass(frozen=True, slots=True)
-class JobRow:
+class JobTableRow:
     """One row of the jobs table; also the payload of the live progress JSON."""
 
     job_id: str
@@ -123,7 +123,7 @@ def allows(job: Job, action: JobAction) -> bool:
     return True
 
 
-def job_row(job: Job, t: Translator) -> JobRow:
+def job_row(job: Job, t: Translator) -> JobTableRow:
     """Build the table row: labels, tone, and progress only from the job's real fields."""
     progress = job.progress
     total, done = progress.bytes_total, progress.bytes_done
@@ -133,7 +133,7 @@ def job_row(job: Job, t: Translator) -> JobRow:
     etas = [d.eta_s for d in progress.disks if d.eta_s is not None]
     business = job.business_status.value
     cycle_text, next_cycle_text = cycle_texts(job, t)
-    return JobRow(
+    return JobTableRow(
         job_id=job.id, name=job.spec.name, source_id=job.source_id, region_id=job.region_id,
         status=job.status.value, status_label=t(f"job.status.{job.status.value}"),
         status_tone=_STATUS_TONES.get(job.status, "idle"),

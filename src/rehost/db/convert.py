@@ -14,7 +14,7 @@ from rehost.db.tables import (
     JobRow,
     RegionRow,
     SourceRow,
-    TransitRow,
+    TransitSlotRow,
 )
 from rehost.domain.ids import (
     AccessKeyId,
@@ -27,6 +27,7 @@ from rehost.domain.ids import (
     TransitId,
     UserId,
 )
+from rehost.domain.jobs import JobError, JobLifecycle
 from rehost.domain.models import (
     AccessKey,
     Account,
@@ -45,7 +46,7 @@ from rehost.domain.models import (
     Region,
     Source,
     SourceDisk,
-    Transit,
+    TransitSlot,
 )
 from rehost.domain.states import BusinessStatus, JobStatus, SourceState
 
@@ -197,9 +198,32 @@ def job(row: JobRow, *, transit_id: str | None = None) -> Job:
     )
 
 
-def transit(row: TransitRow) -> Transit:
-    """TransitRow → Transit."""
-    return Transit(
+def lifecycle(row: JobRow) -> JobLifecycle:
+    """JobRow → the part of the job its transitions change."""
+    return JobLifecycle(
+        status=JobStatus(row.status), business_status=BusinessStatus(row.business_status),
+        run_once=bool(row.run_once), updated_at=row.updated_at, run_count=row.run_count,
+        cycle=row.cycle or 0, cutover_pending=bool(row.cutover_pending),
+        next_cycle_at=row.next_cycle_at, started_at=row.started_at, finished_at=row.finished_at,
+        error=JobError(code=row.error_code, message=row.error_message, hint=row.error_hint,
+                       hint_zh=row.error_hint_zh or ""),
+    )
+
+
+def write_lifecycle(row: JobRow, value: JobLifecycle) -> None:
+    """Save a lifecycle returned by `rehost.domain.jobs` onto its row."""
+    row.status, row.business_status = value.status.value, value.business_status.value
+    row.run_count, row.cycle = value.run_count, value.cycle
+    row.cutover_pending = value.cutover_pending
+    row.next_cycle_at, row.started_at = value.next_cycle_at, value.started_at
+    row.finished_at, row.updated_at = value.finished_at, value.updated_at
+    row.error_code, row.error_message = value.error.code, value.error.message
+    row.error_hint, row.error_hint_zh = value.error.hint, value.error.hint_zh
+
+
+def transit(row: TransitSlotRow) -> TransitSlot:
+    """TransitSlotRow → TransitSlot."""
+    return TransitSlot(
         id=TransitId(row.id), job_id=JobId(row.job_id), account_id=AccountId(row.account_id),
         region_id=RegionId(row.region_id), slot=row.slot, endpoint=row.endpoint,
         work_dir=row.work_dir, created_at=row.created_at, released_at=row.released_at,

@@ -192,7 +192,7 @@ class JobRow(Base):
     cutover_pending: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class TransitRow(Base):
+class TransitSlotRow(Base):
     """transits: a job's receiver and network slot (unique among unreleased ones)."""
 
     __tablename__ = "transits"

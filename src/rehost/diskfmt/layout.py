@@ -2,9 +2,10 @@
 from typing import NamedTuple
 
 from rehost.diskfmt.ext import ExtSuperblock, probe_ext
+from rehost.diskfmt.partitions import read_partition_table
 from rehost.diskfmt.reader import DiskReader
 from rehost.diskfmt.sniff import FsProbe, sniff_fs
-from rehost.diskfmt.table import Partition, PartitionTable, read_partition_table
+from rehost.diskfmt.table import Partition, PartitionTable
 
 
 class Volume(NamedTuple):

@@ -1,8 +1,6 @@
-"""Partition table values and detection (MBR, GPT or none)."""
+"""Partition table values: a table kind and its partitions (found by diskfmt.partitions)."""
 
 from typing import TYPE_CHECKING, NamedTuple
-
-from rehost.diskfmt.reader import DiskReader
 
 if TYPE_CHECKING:  # typing.Literal is Python 3.8+; the agent runs on 3.6
     from typing import Literal  # novermin: type checking only
@@ -50,20 +48,3 @@ class PartitionTable(NamedTuple):
     def data_partitions(self) -> "tuple[Partition, ...]":
         """Partitions that hold data (extended containers left out)."""
         return tuple(p for p in self.partitions if not p.is_container)
-
-
-def read_partition_table(disk: DiskReader) -> "PartitionTable":
-    """Detect and parse the disk's partition table."""
-    from rehost.diskfmt import gpt, mbr
-
-    boot = disk.read_at(0, 512)
-    if len(boot) < 512 or boot[510:512] != b"\x55\xaa":
-        return PartitionTable(kind="none")
-    if boot[3:11] == b"NTFS    " or boot[54:57] == b"FAT" or boot[82:87] == b"FAT32":
-        return PartitionTable(kind="none")  # a volume boot record, not a partition table
-    if mbr.is_protective(boot):
-        return gpt.read_gpt(disk)
-    table = mbr.read_mbr(disk, boot)
-    if not table.partitions and not mbr.looks_like_mbr(boot):
-        return PartitionTable(kind="none")
-    return table

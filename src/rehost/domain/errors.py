@@ -8,26 +8,42 @@
     ├── NotFound                     404  InvalidJobId.NotFound, InvalidSourceServerId.NotFound, …
     ├── Unauthenticated              401  InvalidAccessKeyId.NotFound, IncompleteSignature, …
     ├── Forbidden                    403  Forbidden.*
-    └── Throttled                    429  Throttling.Login
+    ├── Throttled                    429  Throttling.Login
+    └── BuildFailed                  (job)  Image.*, Check.*, Adapt.*, Transit.DiskFull, …
 
 No HTTP here: the API maps classes to status codes in one table (`rehost.api.errors`).
+
+Texts: `from_catalogue(InvalidStatus, code, key=…, **params)` renders the message (and hint)
+from `rehost.messages` and keeps key + params, so an edge renders it in its caller's language.
+Passing the English and Chinese texts directly (the older way) keeps working.
 """
 
 from __future__ import annotations
+
+from typing import TypeVar
+
+from rehost import messages
 
 
 class RehostError(Exception):
     """Base of every error rehost reports to a user."""
 
-    def __init__(self, code: str, message: str, message_zh: str, *, hint: str = "") -> None:
+    def __init__(self, code: str, message: str, message_zh: str, *, hint: str = "",
+                 hint_zh: str = "", key: str = "",
+                 params: dict[str, object] | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.message_zh = message_zh
         self.hint = hint
+        self.hint_zh = hint_zh
+        self.key = key  # the catalogue entry of the message ("" = texts given directly)
+        self.params: dict[str, object] = dict(params or {})
 
     def localized(self, lang: str) -> str:
         """Return the message in `lang` ("zh…" → Chinese, else English)."""
+        if self.key:
+            return messages.render(self.key, lang, **self.params)
         return self.message_zh if lang.lower().startswith("zh") else self.message
 
 
@@ -67,6 +83,27 @@ class Throttled(RehostError):
         self.retry_after_s = retry_after_s
 
 
+class BuildFailed(RehostError):
+    """An image could not be built: the job goes InError with this code, texts and hint."""
+
+    def __init__(self, code: str, message: str, hint: str, hint_zh: str = "", *,
+                 message_zh: str = "") -> None:
+        super().__init__(code, message, message_zh or message, hint=hint, hint_zh=hint_zh)
+        self.args = (message,)  # str(exc) is the message, as the job log shows it
+
+
+E = TypeVar("E", bound=RehostError)
+
+
+def from_catalogue(cls: type[E], code: str, *, key: str = "", hint_key: str = "",
+                   **params: object) -> E:
+    """An error of `cls` whose texts (and hint) come from the message catalogue."""
+    key = key or code
+    en, zh = messages.both(key, **params)
+    hint, hint_zh = messages.both(hint_key, **params) if hint_key else ("", "")
+    return cls(code, en, zh, hint=hint, hint_zh=hint_zh, key=key, params=params)
+
+
 def invalid(field: str, message: str, message_zh: str) -> InvalidParameter:
     """Build `InvalidParameter.<Field>`."""
     return InvalidParameter(f"InvalidParameter.{field}", message, message_zh)
@@ -96,17 +133,11 @@ def not_found(kind: str, resource_id: str) -> NotFound:
 
 def job_status(action: str, status: str, allowed: str) -> InvalidStatus:
     """Build `ReplicationJob.InvalidStatus` for `action` refused in `status`."""
-    return InvalidStatus(
-        "ReplicationJob.InvalidStatus",
-        f"Cannot {action} a migration job in status {status}; allowed only in: {allowed}.",
-        f"迁移任务状态为 {status}，无法执行“{action}”；仅允许的状态：{allowed}。",
-    )
+    return from_catalogue(InvalidStatus, "ReplicationJob.InvalidStatus", action=action,
+                          status=str(status), allowed=allowed)
 
 
 def source_state(state: str, allowed: str) -> InvalidStatus:
     """Build `SourceServerState.Invalid`."""
-    return InvalidStatus(
-        "SourceServerState.Invalid",
-        f"The source server is {state}; it must be {allowed}. Make sure its agent is running.",
-        f"迁移源状态为 {state}，需要为 {allowed}。请确认迁移源上的客户端正在运行。",
-    )
+    return from_catalogue(InvalidStatus, "SourceServerState.Invalid", state=str(state),
+                          allowed=str(allowed))

@@ -226,7 +226,7 @@ class JobProgress:
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """Validated job parameters (the create/modify fields of DESIGN.md)."""
+    """Validated job parameters (the create/modify fields of docs/design.md)."""
 
     name: str
     description: str
@@ -281,8 +281,8 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
-class Transit:
-    """A per-job receiver and its network slot."""
+class TransitSlot:
+    """A job's transit slot (its row in `transits`): network slot, data token, work dir, host."""
 
     id: TransitId
     job_id: JobId

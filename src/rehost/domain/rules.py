@@ -1,4 +1,4 @@
-"""Job parameter rules of DESIGN.md: names, disk sizes, schedule, advanced options."""
+"""Job parameter rules of docs/design.md: names, disk sizes, schedule, advanced options."""
 
 from __future__ import annotations
 

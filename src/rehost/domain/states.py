@@ -147,11 +147,8 @@ def next_business_status(
     if target is current:
         return current
     if target not in BUSINESS_NEXT[current]:
-        raise errors.InvalidStatus(
-            "ReplicationJob.InvalidBusinessStatus",
-            f"Business status cannot move from {current or '-'} to {target}.",
-            f"业务状态不能从 {current or '-'} 变为 {target}。",
-        )
+        raise errors.from_catalogue(errors.InvalidStatus, "ReplicationJob.InvalidBusinessStatus",
+                                    current=current or "-", target=str(target))
     return target
 
 

@@ -9,8 +9,8 @@ from rehost.imaging.errors import (
     ToolError,
 )
 from rehost.imaging.resize import (
+    ImageShrinkLimit,
     ResizeResult,
-    ShrinkLimit,
     min_size_bytes,
     resize_disk,
     shrink_limit,
@@ -18,7 +18,19 @@ from rehost.imaging.resize import (
 from rehost.imaging.verify import VerifyResult, verify_image
 
 __all__ = [
-    "CheckResult", "ImagingError", "InvalidSizeError", "NotShrinkableError", "ResizeResult",
-    "ShrinkBelowMinimumError", "ShrinkLimit", "ToolError", "VerifyResult", "has_failures",
-    "min_size_bytes", "resize_disk", "run_checks", "shrink_limit", "verify_image",
+    "CheckResult",
+    "ImageShrinkLimit",
+    "ImagingError",
+    "InvalidSizeError",
+    "NotShrinkableError",
+    "ResizeResult",
+    "ShrinkBelowMinimumError",
+    "ToolError",
+    "VerifyResult",
+    "has_failures",
+    "min_size_bytes",
+    "resize_disk",
+    "run_checks",
+    "shrink_limit",
+    "verify_image",
 ]

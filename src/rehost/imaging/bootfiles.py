@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from rehost.imaging import extfs, fat
-from rehost.imaging.layout import DiskLayout, Partition
+from rehost.imaging.layout import ImageLayout, ImagePartition
 from rehost.imaging.result import CheckResult
 from rehost.imaging.virtio import check_virtio
 
@@ -13,7 +13,7 @@ KERNEL_NAME = re.compile(r"^(vmlinuz|vmlinux|bzImage|kernel)(-.*)?$")
 INITRD_NAME = re.compile(r"^(initrd|initramfs)([-.].*)?$")
 
 
-def boot_file_names(layout: DiskLayout) -> list[str]:
+def boot_file_names(layout: ImageLayout) -> list[str]:
     """Base names of files in /boot of ext filesystems, and on FAT (/, /boot) partitions."""
     names: list[str] = []
     for part in layout.data_partitions:
@@ -30,13 +30,13 @@ def boot_file_names(layout: DiskLayout) -> list[str]:
 READABLE_OR_NOT_BOOT = ("vfat", "swap", "")  # "" = no filesystem found: holds no /boot
 
 
-def unreadable_filesystems(layout: DiskLayout) -> list[str]:
+def unreadable_filesystems(layout: ImageLayout) -> list[str]:
     """Filesystems (or volume managers) on the disk whose files rehost cannot list."""
     return sorted({p.fs for p in layout.data_partitions
                    if not p.is_ext and p.fs not in READABLE_OR_NOT_BOOT})
 
 
-def check_kernel(layout: DiskLayout, root: Partition | None) -> list[CheckResult]:
+def check_kernel(layout: ImageLayout, root: ImagePartition | None) -> list[CheckResult]:
     """Kernel and initramfs present, and virtio_blk inside the initramfs (or built in)."""
     names = boot_file_names(layout)
     kernels = sorted(n for n in names if KERNEL_NAME.match(n))

@@ -9,7 +9,7 @@ from typing import Literal
 from rehost.imaging import extfs, fat
 from rehost.imaging.bootfiles import check_kernel
 from rehost.imaging.fstab import check_fstab
-from rehost.imaging.layout import BIOS_BOOT_TYPE, DiskLayout, Partition, read_layout
+from rehost.imaging.layout import BIOS_BOOT_TYPE, ImageLayout, ImagePartition, read_layout
 from rehost.imaging.result import CheckResult, CheckStatus
 
 __all__ = ["CheckResult", "CheckStatus", "failure_code", "has_failures", "run_checks"]
@@ -59,7 +59,7 @@ def has_failures(results: Sequence[CheckResult]) -> bool:
     return any(r.status == "fail" for r in results)
 
 
-def check_filesystems(layouts: Sequence[DiskLayout]) -> list[CheckResult]:
+def check_filesystems(layouts: Sequence[ImageLayout]) -> list[CheckResult]:
     """e2fsck -fn on every ext partition of every disk."""
     results = []
     for index, layout in enumerate(layouts):
@@ -83,7 +83,7 @@ def check_filesystems(layouts: Sequence[DiskLayout]) -> list[CheckResult]:
     return results
 
 
-def find_root(layout: DiskLayout) -> Partition | None:
+def find_root(layout: ImageLayout) -> ImagePartition | None:
     """The ext partition holding /etc/fstab (the root filesystem)."""
     for part in layout.data_partitions:
         if part.is_ext and "fstab" in (
@@ -92,7 +92,7 @@ def find_root(layout: DiskLayout) -> Partition | None:
     return None
 
 
-def check_bootloader(layout: DiskLayout, boot_mode: Literal["BIOS", "UEFI"] | None) -> CheckResult:
+def check_bootloader(layout: ImageLayout, boot_mode: Literal["BIOS", "UEFI"] | None) -> CheckResult:
     """Boot code in the MBR (BIOS) or an ESP with the fallback loader (UEFI)."""
     bios_ok = _has_boot_code(layout) and (layout.table == "mbr" or any(
         p.type_code.upper() == BIOS_BOOT_TYPE for p in layout.partitions))
@@ -116,14 +116,14 @@ def check_bootloader(layout: DiskLayout, boot_mode: Literal["BIOS", "UEFI"] | No
                        "reinstall the bootloader on the source (grub-install) and migrate again")
 
 
-def _has_boot_code(layout: DiskLayout) -> bool:
+def _has_boot_code(layout: ImageLayout) -> bool:
     """True when the first 440 bytes of the disk are not all zero and the 0x55AA mark is set."""
     with layout.path.open("rb") as disk:
         sector = disk.read(512)
     return len(sector) == 512 and sector[510:] == b"\x55\xaa" and any(sector[:440])
 
 
-def _esp_files(layout: DiskLayout) -> list[str]:
+def _esp_files(layout: ImageLayout) -> list[str]:
     """Files on the disk's EFI System Partitions."""
     return [f for p in layout.data_partitions if p.is_esp and p.fs == "vfat"
             for f in fat.list_files(layout.path, offset_bytes=p.start_bytes)]

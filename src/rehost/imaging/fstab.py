@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rehost.imaging.layout import DiskLayout
+from rehost.imaging.layout import ImageLayout
 from rehost.imaging.result import CheckResult, CheckStatus
 
 VIRTUAL_TYPES = frozenset({"proc", "sysfs", "tmpfs", "devpts", "devtmpfs", "cgroup", "cgroup2",
@@ -44,7 +44,7 @@ def parse_fstab(text: str) -> list[FstabEntry]:
     return entries
 
 
-def check_fstab(text: str, layouts: Sequence[DiskLayout]) -> list[CheckResult]:
+def check_fstab(text: str, layouts: Sequence[ImageLayout]) -> list[CheckResult]:
     """One result per problem entry, or a single pass."""
     problems = [r for e in parse_fstab(text) if (r := _check_entry(e, layouts)) is not None]
     if problems:
@@ -53,7 +53,7 @@ def check_fstab(text: str, layouts: Sequence[DiskLayout]) -> list[CheckResult]:
                         "/etc/fstab 中的所有条目均可解析")]
 
 
-def _check_entry(entry: FstabEntry, layouts: Sequence[DiskLayout]) -> CheckResult | None:
+def _check_entry(entry: FstabEntry, layouts: Sequence[ImageLayout]) -> CheckResult | None:
     """None when the entry resolves (or is not a block device); else a warn/fail result."""
     spec = entry.spec
     for prefix, tag in BY_PATH.items():
@@ -70,7 +70,7 @@ def _check_entry(entry: FstabEntry, layouts: Sequence[DiskLayout]) -> CheckResul
     return _check_device_name(entry, spec, layouts)
 
 
-def _resolve_tag(spec: str, layouts: Sequence[DiskLayout]) -> bool | None:
+def _resolve_tag(spec: str, layouts: Sequence[ImageLayout]) -> bool | None:
     """Whether a TAG=value spec matches a partition (None: cannot tell)."""
     tag, value = spec.split("=", 1)
     value = value.strip('"')
@@ -87,7 +87,7 @@ def _resolve_tag(spec: str, layouts: Sequence[DiskLayout]) -> bool | None:
 
 
 def _check_device_name(
-    entry: FstabEntry, spec: str, layouts: Sequence[DiskLayout]
+    entry: FstabEntry, spec: str, layouts: Sequence[ImageLayout]
 ) -> CheckResult | None:
     """Kernel device names: /dev/vdXN must exist; sd/xvd/hd/nvme names will not under virtio."""
     virtio = VIRTIO_NAME.match(spec)
@@ -105,7 +105,7 @@ def _check_device_name(
     return _unverifiable(entry)
 
 
-def _uuid_hint(match: re.Match[str], layouts: Sequence[DiskLayout]) -> str:
+def _uuid_hint(match: re.Match[str], layouts: Sequence[ImageLayout]) -> str:
     """Suggest the UUID= spec for a sdXN/nvmeXnYpN name when the partition is known."""
     if match.group(1) is not None:
         index, number = ord(match.group(1)) - ord("a"), int(match.group(2) or 0)

@@ -19,7 +19,7 @@ GPT_BACKUP_BYTES = 33 * 512  # backup partition entries (32 sectors) + backup he
 
 
 @dataclass(frozen=True, slots=True)
-class Partition:
+class ImagePartition:
     """One partition (or, for a disk without a table, the whole disk as number 0)."""
 
     number: int
@@ -54,21 +54,21 @@ class Partition:
 
 
 @dataclass(frozen=True, slots=True)
-class DiskLayout:
+class ImageLayout:
     """Partition table kind, disk size and partitions sorted by start."""
 
     path: Path
     size_bytes: int
     table: TableKind
-    partitions: tuple[Partition, ...]
+    partitions: tuple[ImagePartition, ...]
 
     @property
-    def data_partitions(self) -> tuple[Partition, ...]:
+    def data_partitions(self) -> tuple[ImagePartition, ...]:
         """Partitions holding data (MBR extended containers left out)."""
         return tuple(p for p in self.partitions if not p.is_extended)
 
     @property
-    def last_partition(self) -> Partition | None:
+    def last_partition(self) -> ImagePartition | None:
         """The data partition that ends last on the disk."""
         parts = self.data_partitions
         return max(parts, key=lambda p: p.end_bytes) if parts else None
@@ -79,28 +79,28 @@ class DiskLayout:
         return GPT_BACKUP_BYTES if self.table == "gpt" else 0
 
 
-def read_layout(path: Path) -> DiskLayout:
+def read_layout(path: Path) -> ImageLayout:
     """Read the partition table and probe each partition's filesystem."""
     size = path.stat().st_size
     try:
         dump = json.loads(run_tool(["sfdisk", "--json", str(path)]).stdout)["partitiontable"]
     except ToolError:
         whole = probe_fs(path, offset_bytes=0, size_bytes=size)
-        whole_disk = (Partition(0, 0, size, "", *whole),) if whole[0] else ()
-        return DiskLayout(path, size, "none", whole_disk)
+        whole_disk = (ImagePartition(0, 0, size, "", *whole),) if whole[0] else ()
+        return ImageLayout(path, size, "none", whole_disk)
     sector = int(dump.get("sectorsize", 512))
     table: TableKind = "gpt" if dump["label"] == "gpt" else "mbr"
-    parts: list[Partition] = []
+    parts: list[ImagePartition] = []
     for entry in dump.get("partitions", []):
         start, length = int(entry["start"]) * sector, int(entry["size"]) * sector
         number = int(str(entry["node"])[len(str(path)):].lstrip("p"))
         fs = ("", "", "")
         if str(entry["type"]).lower() not in EXTENDED_TYPES:
             fs = probe_fs(path, offset_bytes=start, size_bytes=length)
-        parts.append(Partition(number, start, length, str(entry["type"]), *fs,
+        parts.append(ImagePartition(number, start, length, str(entry["type"]), *fs,
                                partuuid=str(entry.get("uuid", "")),
                                partlabel=str(entry.get("name", ""))))
-    return DiskLayout(path, size, table, tuple(sorted(parts, key=lambda p: p.start_bytes)))
+    return ImageLayout(path, size, table, tuple(sorted(parts, key=lambda p: p.start_bytes)))
 
 
 def probe_fs(path: Path, *, offset_bytes: int, size_bytes: int) -> tuple[str, str, str]:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from rehost.imaging import extfs, gpt
+from rehost.imaging import extfs, gptbackup
 from rehost.imaging.command import run_tool
 from rehost.imaging.errors import InvalidSizeError, NotShrinkableError, ShrinkBelowMinimumError
-from rehost.imaging.layout import DiskLayout, Partition, read_layout
+from rehost.imaging.layout import ImageLayout, ImagePartition, read_layout
 
 MiB = 1024 * 1024
 SECTOR = 512
@@ -24,7 +24,7 @@ SFDISK = ["sfdisk", "--no-reread", "--no-tell-kernel", "-q"]
 
 
 @dataclass(frozen=True, slots=True)
-class ShrinkLimit:
+class ImageShrinkLimit:
     """The smallest size a disk can be cut to, and why not smaller."""
 
     min_size_bytes: int
@@ -54,21 +54,21 @@ def min_size_bytes(path: Path) -> int:
     return shrink_limit(path).min_size_bytes
 
 
-def shrink_limit(path: Path) -> ShrinkLimit:
+def shrink_limit(path: Path) -> ImageShrinkLimit:
     """Minimum size: the last ext partition shrunk to resize2fs -P, else the end of the data."""
     layout = read_layout(path)
     last = layout.last_partition
     if last is None:
-        return ShrinkLimit(layout.size_bytes, False, "", "no partition or filesystem found",
+        return ImageShrinkLimit(layout.size_bytes, False, "", "no partition or filesystem found",
                            "未找到分区或文件系统")
     if last.is_ext:
         device = extfs.spec(path, last.start_bytes)
         fs_min = extfs.min_blocks(device) * extfs.geometry(device).block_size
         needed = _round_up(last.start_bytes + fs_min + layout.tail_reserve_bytes, MiB)
-        return ShrinkLimit(min(needed, layout.size_bytes), True, last.fs, "", "")
+        return ImageShrinkLimit(min(needed, layout.size_bytes), True, last.fs, "", "")
     needed = min(_round_up(last.end_bytes + layout.tail_reserve_bytes, MiB), layout.size_bytes)
     fs = last.fs or "unknown"
-    return ShrinkLimit(
+    return ImageShrinkLimit(
         needed, False, fs,
         f"the last partition holds a {fs} filesystem, which rehost cannot shrink",
         f"最后一个分区的文件系统为 {fs}，rehost 无法缩小",
@@ -93,13 +93,13 @@ def resize_disk(path: Path, *, target_size_bytes: int) -> ResizeResult:
                         last.number if last else None, last.fs if last else "", fs_size, fs_size)
 
 
-def _grow(layout: DiskLayout, target: int) -> ResizeResult:
+def _grow(layout: ImageLayout, target: int) -> ResizeResult:
     """Extend the file, move the GPT backup, grow the last ext partition and filesystem."""
     path, last = layout.path, layout.last_partition
     old_fs = _fs_size(path, last)
     os.truncate(path, target)
     if layout.table == "gpt":
-        gpt.relocate_backup(path)
+        gptbackup.relocate_backup(path)
     if last is None or not last.is_ext:
         note = "last partition not grown: " + (f"{last.fs or 'unknown'} filesystem" if last
                                                 else "no partition")
@@ -116,7 +116,7 @@ def _grow(layout: DiskLayout, target: int) -> ResizeResult:
                         old_fs, new_fs)
 
 
-def _shrink(layout: DiskLayout, target: int) -> ResizeResult:
+def _shrink(layout: ImageLayout, target: int) -> ResizeResult:
     """Shrink the last ext filesystem and partition to fit, then cut the file."""
     path, last = layout.path, layout.last_partition
     limit = shrink_limit(path)
@@ -134,12 +134,12 @@ def _shrink(layout: DiskLayout, target: int) -> ResizeResult:
             _set_partition_end(layout, last, end)
     os.truncate(path, target)
     if layout.table == "gpt":
-        gpt.relocate_backup(path)
+        gptbackup.relocate_backup(path)
     return ResizeResult(path, "shrink", layout.size_bytes, target,
                         last.number if last else None, last.fs if last else "", old_fs, new_fs)
 
 
-def _resize_fs(path: Path, part: Partition, new_part_bytes: int) -> int:
+def _resize_fs(path: Path, part: ImagePartition, new_part_bytes: int) -> int:
     """Resize the ext fs of a partition to fill new_part_bytes; returns the new fs size."""
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.resize-") as tmp:
         work = Path(tmp) / "fs.img"
@@ -157,7 +157,7 @@ def _resize_fs(path: Path, part: Partition, new_part_bytes: int) -> int:
         return extfs.geometry(str(work)).size_bytes
 
 
-def _set_partition_end(layout: DiskLayout, part: Partition, end_bytes: int) -> Partition:
+def _set_partition_end(layout: ImageLayout, part: ImagePartition, end_bytes: int) -> ImagePartition:
     """Move the partition's end (and its MBR extended container's) to end_bytes."""
     sectors = (end_bytes - part.start_bytes) // SECTOR
     container = _container(layout, part)
@@ -170,20 +170,20 @@ def _set_partition_end(layout: DiskLayout, part: Partition, end_bytes: int) -> P
     return next(p for p in new.partitions if p.number == part.number)
 
 
-def _sfdisk_size(path: Path, part: Partition, sectors: int) -> None:
+def _sfdisk_size(path: Path, part: ImagePartition, sectors: int) -> None:
     """Set a partition's size in sectors, keeping its start."""
     run_tool([*SFDISK, "-N", str(part.number), str(path)],
              input_text=f"{part.start_bytes // SECTOR},{sectors}\n")
 
 
-def _container(layout: DiskLayout, part: Partition) -> Partition | None:
+def _container(layout: ImageLayout, part: ImagePartition) -> ImagePartition | None:
     """The MBR extended partition holding a logical partition, if any."""
     if layout.table != "mbr" or part.number < 5:
         return None
     return next((p for p in layout.partitions if p.is_extended), None)
 
 
-def _fs_size(path: Path, part: Partition | None) -> int:
+def _fs_size(path: Path, part: ImagePartition | None) -> int:
     """Size of the ext fs in the partition, or the partition size for other filesystems."""
     if part is None:
         return 0

@@ -14,7 +14,7 @@ from functools import partial
 from rehost.imaging import extfs, fat
 from rehost.imaging.errors import ImagingError
 from rehost.imaging.initramfs import read_initramfs
-from rehost.imaging.layout import DiskLayout, Partition
+from rehost.imaging.layout import ImageLayout, ImagePartition
 from rehost.imaging.result import CheckResult
 
 INITRD_VERSION = re.compile(
@@ -37,7 +37,7 @@ class InitramfsVerdict:
     error: str = ""
 
 
-def check_virtio(layout: DiskLayout, root: Partition | None) -> CheckResult:
+def check_virtio(layout: ImageLayout, root: ImagePartition | None) -> CheckResult:
     """pass when the newest kernel's initramfs has virtio_blk; fail when it lacks it."""
     verdicts = initramfs_verdicts(layout, root)
     if not verdicts:
@@ -64,7 +64,7 @@ def check_virtio(layout: DiskLayout, root: Partition | None) -> CheckResult:
                        f"initramfs 中包含 {DRIVER}：{', '.join(good)}")
 
 
-def initramfs_verdicts(layout: DiskLayout, root: Partition | None) -> list[InitramfsVerdict]:
+def initramfs_verdicts(layout: ImageLayout, root: ImagePartition | None) -> list[InitramfsVerdict]:
     """Every versioned initramfs in /boot, at the top of a /boot partition or on FAT, read."""
     root_device = extfs.spec(layout.path, root.start_bytes) if root is not None else None
     verdicts: dict[str, InitramfsVerdict] = {}
@@ -75,7 +75,7 @@ def initramfs_verdicts(layout: DiskLayout, root: Partition | None) -> list[Initr
     return list(verdicts.values())
 
 
-def _candidates(layout: DiskLayout) -> Iterator[tuple[str, Callable[[], bytes | None]]]:
+def _candidates(layout: ImageLayout) -> Iterator[tuple[str, Callable[[], bytes | None]]]:
     """(base name, reader) of every file in ext /boot and / and on FAT partitions."""
     for part in layout.data_partitions:
         if part.is_ext:

@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from rehost import messages
 from rehost.db import convert
-from rehost.db.tables import ActivationCodeRow, JobRow, SourceRow, TransitRow
+from rehost.db.tables import ActivationCodeRow, JobRow, SourceRow, TransitSlotRow
 from rehost.domain import errors, rules
 from rehost.domain.ids import PREFIX_SOURCE, AccountId, JobId, SourceId
 from rehost.domain.models import GIB, Job, Source
@@ -125,7 +126,7 @@ def poll_work(ctx: ServiceContext, token: str) -> WorkItem:
             return WorkItem(action="none")
         if job.status == JobStatus.STOPPED:
             return WorkItem(action="pause", job_id=JobId(job.id))
-        transit: TransitRow | None = lookup.active_transit(session, job.id)
+        transit: TransitSlotRow | None = lookup.active_transit(session, job.id)
         if transit is None or not transit.endpoint:
             return WorkItem(action="none", job_id=JobId(job.id))
         return WorkItem(
@@ -148,6 +149,9 @@ def report_error(
         row = lookup.job_row(session, AccountId(account_id), job_id)
         if row.source_id != source_id:
             raise errors.not_found("Job", job_id)
+    known = f"hint.agent.{code}"
+    if not hint and messages.has(known):  # the fix the server knows for the agent's code
+        hint, hint_zh = messages.both(known)
     return dataplane.fail_job(ctx, JobId(job_id), code=code or "Agent.Error",
                               message_en=message, message_zh=message, hint=hint,
                               hint_zh=hint_zh)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from rehost.domain import jobs
 from rehost.domain.ids import AccountId, JobId
 from rehost.domain.models import EventLevel, Job
-from rehost.domain.states import JobAction, JobStatus, next_job_status
-from rehost.services import events, lookup, runs, transits
+from rehost.services import events, lifecycle, lookup, runs, transits
 from rehost.services.context import ServiceContext
-from rehost.services.jobs import get_job
 
 
 def cut_over(ctx: ServiceContext, account_id: AccountId, job_id: str, *, sync_data: bool) -> Job:
@@ -20,13 +19,12 @@ def cut_over(ctx: ServiceContext, account_id: AccountId, job_id: str, *, sync_da
     now = ctx.now()
     with ctx.db.transaction() as session:
         row = lookup.job_row(session, account_id, job_id, lock=True)
-        runs.check_cutover(row)
-        row.status = next_job_status(JobStatus(row.status), JobAction.CUTOVER).value
-        row.next_cycle_at, row.updated_at, row.finished_at = None, now, now
+        lifecycle.apply(session, row, lambda job: jobs.cut_over(job, now=now))
         released = transits.release(session, row.id, now=now)
         events.add(session, job_id=row.id, account_id=row.account_id, now=now,
                    level=EventLevel.INFO, code="ReplicationJob.CutOver",
                    message_en=f"Cut over without a last sync: image {row.image_id} is final.",
                    message_zh=f"已切换（未再同步）：镜像 {row.image_id} 为最终镜像。")
     transits.close_receiver(ctx, released)
-    return get_job(ctx, account_id, job_id)
+    with ctx.db.read() as session:
+        return lookup.read_job(session, account_id, job_id)

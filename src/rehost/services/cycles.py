@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rehost.db.tables import ImageRow, JobRow, SourceRow
+from rehost.db.tables import ImageRow, JobRow
 from rehost.domain import incremental
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import AccountId, JobId
 from rehost.domain.models import EventLevel
-from rehost.domain.states import (
-    BusinessStatus,
-    JobAction,
-    JobStatus,
-    SourceEvent,
-    SourceState,
-    next_job_status,
-    next_source_state,
-)
+from rehost.domain.states import JobStatus
 from rehost.services import events, images
 from rehost.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
-
-
-def end_cycle(session: Session, row: JobRow, now: datetime) -> None:
-    """A Running incremental job's image is built: Waiting until now + frequency (transit kept)."""
-    row.status = next_job_status(JobStatus(row.status), JobAction.WAIT).value
-    row.business_status = BusinessStatus.NONE.value
-    row.next_cycle_at = incremental.next_cycle_at(now, row.frequency_hours)
-    src = session.get(SourceRow, row.source_id)
-    if src is not None:
-        src.state = next_source_state(SourceState(src.state), SourceEvent.JOB_ENDED).value
 
 
 def image_name(row: JobRow) -> str:

@@ -12,23 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rehost.db import convert
-from rehost.db.tables import ImageRow, JobRow, SourceRow, TransitRow
-from rehost.domain import errors
+from rehost.db.tables import ImageRow, JobRow, SourceRow, TransitSlotRow
+from rehost.domain import errors, jobs
 from rehost.domain.ids import PREFIX_IMAGE, AccountId, ImageId, JobId
-from rehost.domain.models import DiskProgress, EventLevel, Image, Job, JobProgress, Transit
-from rehost.domain.states import (
-    BusinessStatus,
-    JobAction,
-    JobStatus,
-    SourceEvent,
-    SourceState,
-    next_business_status,
-    next_job_status,
-    next_source_state,
-)
-from rehost.services import crypto, cycles, events, transits
+from rehost.domain.jobs import JobError
+from rehost.domain.models import DiskProgress, EventLevel, Image, Job, JobProgress, TransitSlot
+from rehost.domain.states import BusinessStatus, JobStatus
+from rehost.services import crypto, cycles, events, lifecycle, lookup, transits
 from rehost.services.context import ServiceContext
-from rehost.services.jobs import job_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +27,7 @@ class TransitTask:
     """What a transit needs to receive a job's disks."""
 
     job: Job
-    transit: Transit
+    transit: TransitSlot
     disk_sizes_bytes: dict[int, int]  # index -> source size
     target_sizes_bytes: dict[int, int]  # index -> target size
     boot_mode: str = "BIOS"
@@ -57,9 +48,9 @@ def _job(session: Session, job_id: str, *, lock: bool = True) -> JobRow:
 def task_by_data_token(ctx: ServiceContext, data_token: str) -> TransitTask:
     """The job + transit a data token belongs to (unreleased transits only)."""
     with ctx.db.read() as session:
-        row = session.scalars(select(TransitRow).where(
-            TransitRow.data_token_hash == crypto.sha256_hex(data_token),
-            TransitRow.released_at.is_(None),
+        row = session.scalars(select(TransitSlotRow).where(
+            TransitSlotRow.data_token_hash == crypto.sha256_hex(data_token),
+            TransitSlotRow.released_at.is_(None),
         )).first()
         if row is None:
             raise errors.Unauthenticated(
@@ -71,16 +62,16 @@ def task_by_data_token(ctx: ServiceContext, data_token: str) -> TransitTask:
 def task_by_job(ctx: ServiceContext, job_id: JobId) -> TransitTask:
     """The job + its unreleased transit (for the image builder)."""
     with ctx.db.read() as session:
-        row = session.scalars(select(TransitRow).where(
-            TransitRow.job_id == job_id, TransitRow.released_at.is_(None),
+        row = session.scalars(select(TransitSlotRow).where(
+            TransitSlotRow.job_id == job_id, TransitSlotRow.released_at.is_(None),
         )).first()
         if row is None:
             raise errors.not_found("Transit of job", job_id)
         return _task(session, row)
 
 
-def _task(session: Session, row: TransitRow) -> TransitTask:
-    job = job_value(session, _job(session, row.job_id, lock=False))
+def _task(session: Session, row: TransitSlotRow) -> TransitTask:
+    job = lookup.job_value(session, _job(session, row.job_id, lock=False))
     src = convert.source(session.get_one(SourceRow, job.source_id))
     sizes = {d.index: d.size_bytes for d in src.disks}
     targets = {0: job.spec.system_disk_size_gib * 1024**3}
@@ -92,7 +83,7 @@ def _task(session: Session, row: TransitRow) -> TransitTask:
 def get_job_any(ctx: ServiceContext, job_id: JobId) -> Job:
     """A job by id, whatever its account (the data plane authenticated by data token)."""
     with ctx.db.read() as session:
-        return job_value(session, _job(session, job_id, lock=False))
+        return lookup.job_value(session, _job(session, job_id, lock=False))
 
 
 def set_business_status(ctx: ServiceContext, job_id: JobId, status: BusinessStatus) -> Job:
@@ -100,26 +91,52 @@ def set_business_status(ctx: ServiceContext, job_id: JobId, status: BusinessStat
     with ctx.db.transaction() as session:
         row = _job(session, job_id)
         current = BusinessStatus(row.business_status)
-        row.business_status = next_business_status(JobStatus(row.status), current, status).value
-        row.updated_at = ctx.now()
+        lifecycle.apply(session, row, lambda job: jobs.advance(job, status, now=ctx.now()))
         if current is not status:
             events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
                        level=EventLevel.INFO, message_en=f"Business status: {status}.",
                        message_zh=f"业务状态：{_BUSINESS_ZH.get(status.value, status.value)}。")
-        return job_value(session, row)
+        return lookup.job_value(session, row)
 
 
-def update_progress(ctx: ServiceContext, job_id: JobId, disks: Sequence[DiskProgress]) -> Job:
-    """Replace per-disk progress (bytes total/done, rate, ETA) of a Running job."""
+def update_progress(ctx: ServiceContext, job_id: JobId, disks: Sequence[DiskProgress], *,
+                    log_milestones: bool = False) -> Job:
+    """Replace per-disk progress (bytes total/done, rate, ETA) of a Running job.
+
+    `log_milestones`: one job-log line each time the sync crosses another 10 % of its bytes
+    (decided from the stored progress, so any API replica may receive the report).
+    """
     with ctx.db.transaction() as session:
         row = _job(session, job_id)
         if row.status != JobStatus.RUNNING:
             raise errors.job_status("report progress", row.status, JobStatus.RUNNING)
-        merged = {d.index: d for d in convert.progress(row.progress).disks}
+        before = convert.progress(row.progress)
+        merged = {d.index: d for d in before.disks}
         merged.update({d.index: d for d in disks})
-        row.progress = convert.progress_json(JobProgress(tuple(merged[i] for i in sorted(merged))))
+        after = JobProgress(tuple(merged[i] for i in sorted(merged)))
+        row.progress = convert.progress_json(after)
         row.updated_at = ctx.now()
-        return job_value(session, row)
+        if log_milestones and _step(before) < _step(after) < 10:
+            events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
+                       level=EventLevel.INFO, code="Transit.Progress",
+                       message_en=f"Synced {_progress_text(after)}.",
+                       message_zh=f"已同步 {_progress_text(after)}。")
+        return lookup.job_value(session, row)
+
+
+def _step(progress: JobProgress) -> int:
+    """How many tenths of the job's bytes are synced (0–10)."""
+    total = progress.bytes_total
+    return int(progress.bytes_done * 10 // total) if total > 0 else 0
+
+
+def _progress_text(progress: JobProgress) -> str:
+    mib = 1024 * 1024
+    done, total = progress.bytes_done, progress.bytes_total
+    rate = sum(d.rate_bytes_per_s for d in progress.disks)
+    eta_s = max((d.eta_s or 0.0 for d in progress.disks), default=0.0)
+    return (f"{done * 100 / total:.0f}% ({done / mib:.0f}/{total / mib:.0f} MiB), "
+            f"{rate / mib:.1f} MiB/s" + (f", ETA {eta_s:.0f} s" if eta_s else ""))
 
 
 def sync_done(ctx: ServiceContext, job_id: JobId) -> Job:
@@ -136,14 +153,6 @@ def jobs_in_business_status(ctx: ServiceContext, status: BusinessStatus) -> list
     return [JobId(i) for i in ids]
 
 
-def _end(session: Session, row: JobRow, action: JobAction) -> None:
-    row.status = next_job_status(JobStatus(row.status), action).value
-    row.business_status = BusinessStatus.NONE.value
-    src = session.get(SourceRow, row.source_id)
-    if src is not None:
-        src.state = next_source_state(SourceState(src.state), SourceEvent.JOB_ENDED).value
-
-
 def fail_job(
     ctx: ServiceContext, job_id: JobId, *, code: str, message_en: str, message_zh: str,
     hint: str = "", hint_zh: str = "",
@@ -151,14 +160,13 @@ def fail_job(
     """Running job → InError with code/message/hint (en + zh) and an error event; transit kept."""
     with ctx.db.transaction() as session:
         row = _job(session, job_id)
-        _end(session, row, JobAction.FAIL)
-        row.error_code, row.error_message, row.error_hint = code, message_en, hint
-        row.error_hint_zh = hint_zh
-        row.updated_at = ctx.now()
+        error = JobError(code=code, message=message_en, message_zh=message_zh, hint=hint,
+                         hint_zh=hint_zh)
+        lifecycle.apply(session, row, lambda job: jobs.fail(job, now=ctx.now(), error=error))
         events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
                    level=EventLevel.ERROR, code=code, message_en=message_en,
                    message_zh=message_zh, hint=hint, hint_zh=hint_zh)
-        return job_value(session, row)
+        return lookup.job_value(session, row)
 
 
 def finish_job(
@@ -178,11 +186,11 @@ def finish_job(
         with ctx.db.transaction() as session:
             row = _job(session, job_id)
             image = _register(session, row, image_id, manifest, verify_result, now)
-            if row.run_once or row.cutover_pending:  # a cut-over's cycle is the last one
-                _end(session, row, JobAction.FINISH)
+            last = jobs.is_last_cycle(convert.lifecycle(row))  # a cut-over's cycle is last
+            lifecycle.apply(session, row, lambda job: jobs.finish(
+                job, now=now, frequency_hours=row.frequency_hours))
+            if last:
                 released = transits.release(session, row.id, now=now)
-            else:
-                cycles.end_cycle(session, row, now)
             if not row.run_once:
                 pruned = cycles.images_beyond_keep(session, row)
             _log_end(session, row, image_id, now)
@@ -205,7 +213,7 @@ def _register(session: Session, row: JobRow, image_id: ImageId, manifest: dict[s
     )
     session.add(image)
     session.flush()
-    row.image_id, row.finished_at, row.updated_at = image_id, now, now
+    row.image_id = image_id
     return image
 
 

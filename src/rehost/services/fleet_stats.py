@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rehost.db import convert
-from rehost.db.tables import ImageRow, JobEventRow, JobRow, SourceRow, TransitRow
+from rehost.db.tables import ImageRow, JobEventRow, JobRow, SourceRow, TransitSlotRow
 from rehost.services.context import ServiceContext
 
-BUILD_STARTED = "Image.Building"  # the event services.builds logs when a build begins
+BUILD_STARTED = "Image.Building"  # the event transit.buildstep logs when a build begins
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +68,9 @@ def read_stats(ctx: ServiceContext) -> FleetStats:
     with ctx.db.read() as session:
         rows = session.scalars(select(JobRow)).all()
         slots = session.execute(
-            select(TransitRow.region_id, func.count()).where(TransitRow.released_at.is_(None))
-            .group_by(TransitRow.region_id)).all()
+            select(TransitSlotRow.region_id, func.count())
+            .where(TransitSlotRow.released_at.is_(None))
+            .group_by(TransitSlotRow.region_id)).all()
         sources = session.execute(select(SourceRow.id, SourceRow.state,
                                          SourceRow.last_heartbeat_at)).all()
         builds = _build_durations(session)

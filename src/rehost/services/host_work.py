@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,19 +10,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rehost.db.tables import ImageRow, JobRow, RegionRow, TransitRow
+from rehost.db.tables import ImageRow, JobRow, RegionRow, TransitSlotRow
 from rehost.domain import errors
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import PREFIX_IMAGE, JobId
 from rehost.domain.models import EventLevel
 from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.services import crypto, dataplane
-from rehost.services.builds import BuildPlan
 from rehost.services.context import ServiceContext
 from rehost.services.dataplane import TransitTask
 from rehost.services.transit_control import ServiceTransitControl
 from rehost.services.transit_hosts import TransitHost, is_offline
-from rehost.transit.ports import DiskDigest, JobProgress, TransitJobSpec
+from rehost.transit.buildstep import BuildPlan
+from rehost.transit.ports import DiskDigest, ReceiverProgress, TransitJobSpec
 
 _PAUSED = (JobStatus.STOPPED.value, JobStatus.IN_ERROR.value)
 
@@ -46,14 +45,9 @@ class HostWork:
     delete_images: tuple[str, ...] = ()  # registered here, since deleted from the catalogue
 
 
-_controls: dict[tuple[int, str], ServiceTransitControl] = {}
-_controls_lock = threading.Lock()
-
-
 def control_for(ctx: ServiceContext, host_id: str) -> ServiceTransitControl:
-    """The host's TransitControl (kept per host so progress milestones are logged once)."""
-    with _controls_lock:
-        return _controls.setdefault((id(ctx), host_id), ServiceTransitControl(ctx, host_id=host_id))
+    """The host's TransitControl (it holds no state: any API replica may serve the host)."""
+    return ServiceTransitControl(ctx, host_id=host_id)
 
 
 def own_task(ctx: ServiceContext, host: TransitHost, job_id: str) -> TransitTask:
@@ -79,7 +73,7 @@ def lookup(ctx: ServiceContext, host: TransitHost, token: str) -> tuple[TransitJ
     return (spec, task.transit.id) if spec is not None else None
 
 
-def report_progress(ctx: ServiceContext, host: TransitHost, progress: JobProgress) -> None:
+def report_progress(ctx: ServiceContext, host: TransitHost, progress: ReceiverProgress) -> None:
     """Durable progress of one of the host's jobs."""
     own_task(ctx, host, progress.job_id)
     control_for(ctx, host.id).report_progress(progress)
@@ -110,7 +104,8 @@ def work(ctx: ServiceContext, host: TransitHost, have: list[str],
     disconnect: list[str] = []
     build: list[BuildOrder] = []
     with ctx.db.read() as session:
-        rows = session.scalars(select(TransitRow).where(TransitRow.host_id == host.id)).all()
+        rows = session.scalars(
+            select(TransitSlotRow).where(TransitSlotRow.host_id == host.id)).all()
         active = {r.id: r for r in rows if r.released_at is None}
         known = {r.id: r.job_id for r in rows}
         for row in active.values():
@@ -126,7 +121,7 @@ def work(ctx: ServiceContext, host: TransitHost, have: list[str],
     return HostWork(tuple(disconnect), release, tuple(build), doomed)
 
 
-def _deleted_images(session: Session, rows: Sequence[TransitRow],
+def _deleted_images(session: Session, rows: Sequence[TransitSlotRow],
                     images: list[str]) -> tuple[str, ...]:
     """Ids of `images` registered from this host's builds and since deleted from the catalogue.
 
@@ -142,7 +137,7 @@ def _deleted_images(session: Session, rows: Sequence[TransitRow],
     return tuple(i for i in wanted if i not in kept)
 
 
-def _plan(ctx: ServiceContext, region: RegionRow, transit: TransitRow) -> BuildPlan:
+def _plan(ctx: ServiceContext, region: RegionRow, transit: TransitSlotRow) -> BuildPlan:
     task = dataplane.task_by_job(ctx, JobId(transit.job_id))
     return BuildPlan(
         job_id=task.job.id, source_id=task.job.source_id, image_id=image_id_for(transit.id),
@@ -175,7 +170,7 @@ def finish_build(ctx: ServiceContext, host: TransitHost, job_id: str, *,
     image = dataplane.finish_job(ctx, JobId(job_id), manifest=manifest,
                                  verify_result=verify_result, image_id=image_id)
     with ctx.db.transaction() as session:  # the host keeps the files (see `work`)
-        session.get_one(TransitRow, task.transit.id).image_id = image.id
+        session.get_one(TransitSlotRow, task.transit.id).image_id = image.id
     return image.id
 
 
@@ -207,9 +202,9 @@ def fail_stranded(ctx: ServiceContext) -> tuple[JobId, ...]:
     is still offline, the job re-migrates through another transit (`runs.start_job`).
     """
     with ctx.db.read() as session:
-        rows = session.execute(select(TransitRow.host_id, JobRow.id).join(
-            JobRow, JobRow.id == TransitRow.job_id).where(
-            TransitRow.host_id.is_not(None), TransitRow.released_at.is_(None),
+        rows = session.execute(select(TransitSlotRow.host_id, JobRow.id).join(
+            JobRow, JobRow.id == TransitSlotRow.job_id).where(
+            TransitSlotRow.host_id.is_not(None), TransitSlotRow.released_at.is_(None),
             JobRow.status == JobStatus.RUNNING.value, JobRow.business_status.in_(_STRANDED),
         )).all()
         stranded = [JobId(j) for h, j in rows if is_offline(ctx, session, h)]

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from rehost.db.tables import TransitHostRow, TransitRow
+from rehost.db.tables import TransitHostRow, TransitSlotRow
 from rehost.domain import errors
 from rehost.domain.ids import AccountId
 from rehost.services import lookup
@@ -60,8 +60,9 @@ def locate(ctx: ServiceContext, account_id: AccountId, image_id: str) -> ImageLo
         row = lookup.image_row(session, account_id, image_id)
         region = lookup.region_row(session, account_id, row.region_id)
         host = session.scalars(
-            select(TransitHostRow.name).join(TransitRow, TransitRow.host_id == TransitHostRow.id)
-            .where(TransitRow.image_id == image_id)).first()
+            select(TransitHostRow.name)
+            .join(TransitSlotRow, TransitSlotRow.host_id == TransitHostRow.id)
+            .where(TransitSlotRow.image_id == image_id)).first()
     manifest = dict(row.manifest)
     directory = Path(manifest.get("path") or Path(region.image_store_path) / image_id)
     return ImageLocation(directory=directory, disks=_disks(directory, manifest), host=host or "")

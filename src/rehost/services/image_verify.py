@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import re
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rehost.db.tables import ImageRow, JobRow
 from rehost.domain import errors
+from rehost.domain.errors import RehostError
 from rehost.domain.ids import AccountId
 from rehost.domain.models import EventLevel
 from rehost.imaging.console import DEFAULT_SUCCESS_PATTERNS
@@ -21,8 +24,6 @@ from rehost.storage.manifest import MANIFEST_FILE, ImageRecord, read_manifest
 
 # (disks, image dir, boot mode, timeout, success patterns) -> result; the QEMU boot by default
 Booter = Callable[..., VerifyResult]
-_busy: set[str] = set()
-_busy_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +44,8 @@ def verify_image(
     """Boot the image's disks in its source's boot mode; store the result on image and job."""
     _check_patterns(success_patterns)
     record = _record(ctx, account_id, image_id)
-    _claim(image_id)
-    try:
+    with _claim(image_id, record.path):
         result = _boot(record, timeout_s=timeout_s, success_patterns=success_patterns, boot=boot)
-    finally:
-        with _busy_lock:
-            _busy.discard(image_id)
     text = summary(result)
     _store(ctx, account_id, image_id, text, result)
     return ImageVerification(image_id=image_id, boot_mode=record.boot_mode, result=result,
@@ -82,16 +79,23 @@ def _record(ctx: ServiceContext, account_id: AccountId, image_id: str) -> ImageR
     return read_manifest(directory)
 
 
-def _claim(image_id: str) -> None:
-    """One verification per image at a time (they share the console log)."""
-    with _busy_lock:
-        if image_id in _busy:
-            raise errors.InvalidStatus(
-                "Image.VerifyInProgress",
-                f"Image {image_id} is being verified already; wait for that boot to end.",
-                f"镜像 {image_id} 正在验证中，请等待本次启动结束。",
-            )
-        _busy.add(image_id)
+@contextlib.contextmanager
+def _claim(image_id: str, directory: Path) -> Iterator[None]:
+    """One verification per image at a time (they share the console log).
+
+    The claim is a lock on the image's directory, not process memory: API replicas sharing
+    the store see it, and it ends with the process that held it.
+    """
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise errors.from_catalogue(errors.InvalidStatus, "Image.VerifyInProgress",
+                                        image_id=image_id) from exc
+        yield
+    finally:
+        os.close(fd)
 
 
 def _boot(record: ImageRecord, *, timeout_s: float, success_patterns: Sequence[str],
@@ -133,7 +137,17 @@ def _store(ctx: ServiceContext, account_id: AccountId, image_id: str, text: str,
         )
 
 
-def is_verifying(image_id: str) -> bool:
-    """Whether a verification boot of the image is running in this process now."""
-    with _busy_lock:
-        return image_id in _busy
+def is_verifying(ctx: ServiceContext, account_id: AccountId, image_id: str) -> bool:
+    """Whether a verification boot of the image runs now (in any process sharing the store)."""
+    try:
+        directory = _record(ctx, account_id, image_id).path
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except (RehostError, OSError):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True  # _claim holds it
+    finally:
+        os.close(fd)  # closing drops a lock this call took
+    return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from rehost.db import convert
-from rehost.db.tables import ImageRow, JobRow, TransitRow
+from rehost.db.tables import ImageRow, JobRow, TransitSlotRow
 from rehost.domain.ids import AccountId, ImageId
 from rehost.domain.models import Image, Page
 from rehost.domain.paging import check_page
@@ -53,8 +53,8 @@ def delete_image(ctx: ServiceContext, account_id: AccountId, image_id: str) -> N
     with ctx.db.read() as session:
         row = lookup.image_row(session, account_id, image_id)
         region = convert.region(lookup.region_row(session, account_id, row.region_id))
-        on_host = session.scalars(select(TransitRow.id).where(
-            TransitRow.image_id == image_id, TransitRow.host_id.is_not(None))).first()
+        on_host = session.scalars(select(TransitSlotRow.id).where(
+            TransitSlotRow.image_id == image_id, TransitSlotRow.host_id.is_not(None))).first()
     if on_host is None:
         ctx.image_store_for(region).delete(ImageId(image_id))
     with ctx.db.transaction() as session:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from rehost.db import convert
 from rehost.db.tables import ImageRow, JobEventRow, JobRow, RegionRow
-from rehost.domain import errors, incremental, jobspec
+from rehost.domain import errors, incremental, jobs, jobspec
 from rehost.domain.ids import PREFIX_JOB, AccountId, JobId
 from rehost.domain.models import EventLevel, ExecutionMode, Job, JobEvent, JobSpec, Page
 from rehost.domain.paging import check_page
@@ -21,20 +21,15 @@ from rehost.domain.states import (
     JobStatus,
     SourceState,
     is_unfinished,
-    next_job_status,
 )
 from rehost.domain.tags import ResourceType, Tag, check_tags
-from rehost.services import events, lookup, transits
+from rehost.services import events, lookup, runs, transits
 from rehost.services import tags as tag_service
 from rehost.services.context import ServiceContext
 
 
 def _duplicate_name(name: str) -> errors.Duplicate:
-    return errors.Duplicate(
-        "ReplicationJobName.Duplicate",
-        f"A migration job named {name!r} already exists in this region; choose another name.",
-        f"该地域已存在名为 {name!r} 的迁移任务；请换一个名称。",
-    )
+    return errors.from_catalogue(errors.Duplicate, "ReplicationJobName.Duplicate", name=name)
 
 
 def _check_unique(session: Session, row_like: JobRow, spec: JobSpec, *, job_id: str) -> None:
@@ -119,9 +114,7 @@ def create_job(
     except IntegrityError as exc:
         raise _duplicate_name(request.name or job_id) from exc
     if spec.mode is ExecutionMode.IMMEDIATE:
-        from rehost.services.runs import start_or_log  # runs imports this module
-
-        return start_or_log(ctx, account_id, JobId(job_id))
+        return runs.start_or_log(ctx, account_id, JobId(job_id))
     return get_job(ctx, account_id, job_id)
 
 
@@ -138,16 +131,10 @@ def _new_row(
     return row
 
 
-def job_value(session: Session, row: JobRow) -> Job:
-    """A job row with its active transit id."""
-    transit = lookup.active_transit(session, row.id)
-    return convert.job(row, transit_id=transit.id if transit else None)
-
-
 def get_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> Job:
     """One job of the account."""
     with ctx.db.read() as session:
-        return job_value(session, lookup.job_row(session, account_id, job_id))
+        return lookup.read_job(session, account_id, job_id)
 
 
 def describe_jobs(
@@ -182,7 +169,8 @@ def describe_jobs(
     with ctx.db.read() as session:
         rows, total = lookup.page_rows(session, query, page_number=page_number,
                                        page_size=page_size)
-        return Page(tuple(job_value(session, r) for r in rows), total, page_number, page_size)
+        values = tuple(lookup.job_value(session, r) for r in rows)
+        return Page(values, total, page_number, page_size)
 
 
 def modify_job(
@@ -198,26 +186,24 @@ def modify_job(
             spec = convert.spec(row)
             if request.changes_more_than_labels() and request.changes_only_schedule() and (
                     status is not JobStatus.READY):
-                next_job_status(status, JobAction.RESCHEDULE)
+                jobs.check_change(convert.lifecycle(row), JobAction.RESCHEDULE)
                 spec = jobspec.apply_schedule(spec, request, created_at=row.created_at)
                 _reschedule_cycle(row, spec.frequency_hours)
             elif request.changes_more_than_labels():
-                if row.run_count > 0:
-                    raise errors.job_status("modify", f"{status}, already run", "Ready, never run")
-                next_job_status(status, JobAction.MODIFY)
+                jobs.check_change(convert.lifecycle(row), JobAction.MODIFY)
                 src = lookup.source_row(session, account_id, row.source_id)
                 region = lookup.region_row(session, account_id, row.region_id)
                 spec = jobspec.apply_modify(spec, request, source=convert.source(src),
                                             limits=convert.limits(region), now=now,
                                             created_at=row.created_at)
             else:
-                next_job_status(status, JobAction.RENAME)
+                jobs.check_change(convert.lifecycle(row), JobAction.RENAME)
                 spec = jobspec.apply_labels(spec, request)
             _check_unique(session, row, spec, job_id=row.id)
             convert.write_spec(row, spec)
             row.updated_at = now
             session.flush()
-            return job_value(session, row)
+            return lookup.job_value(session, row)
     except IntegrityError as exc:
         raise _duplicate_name(request.name or job_id) from exc
 
@@ -232,7 +218,7 @@ def delete_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> None:
     """Delete a job (not while Running); releases its transit and slot."""
     with ctx.db.transaction() as session:
         row = lookup.job_row(session, account_id, job_id, lock=True)
-        next_job_status(JobStatus(row.status), JobAction.DELETE)
+        jobs.delete(convert.lifecycle(row))  # refused while Running; the row goes below
         released = transits.release(session, row.id, now=ctx.now())
         session.execute(delete(JobEventRow).where(JobEventRow.job_id == row.id))
         tag_service.drop_all(session, ResourceType.JOB, row.id)

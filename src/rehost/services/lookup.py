@@ -8,9 +8,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from rehost.db.tables import ImageRow, JobRow, RegionRow, SourceRow, TransitRow, WorkgroupRow
+from rehost.db import convert
+from rehost.db.tables import ImageRow, JobRow, RegionRow, SourceRow, TransitSlotRow, WorkgroupRow
 from rehost.domain import errors
 from rehost.domain.ids import AccountId
+from rehost.domain.models import Job
 
 _Owned = TypeVar("_Owned", JobRow, SourceRow, RegionRow, WorkgroupRow)
 
@@ -58,17 +60,18 @@ def image_row(session: Session, account_id: AccountId, image_id: str) -> ImageRo
     return row
 
 
-def active_transit(session: Session, job_id: str) -> TransitRow | None:
+def active_transit(session: Session, job_id: str) -> TransitSlotRow | None:
     """The job's unreleased transit, if any."""
-    query = select(TransitRow).where(TransitRow.job_id == job_id, TransitRow.released_at.is_(None))
+    query = select(TransitSlotRow).where(TransitSlotRow.job_id == job_id,
+                                         TransitSlotRow.released_at.is_(None))
     return session.scalars(query).first()
 
 
 def slots_in_use(session: Session, account_id: AccountId, region_id: str) -> set[int]:
     """Slot numbers held by unreleased transits in a region."""
-    query = select(TransitRow.slot).where(
-        TransitRow.account_id == account_id, TransitRow.region_id == region_id,
-        TransitRow.released_at.is_(None),
+    query = select(TransitSlotRow.slot).where(
+        TransitSlotRow.account_id == account_id, TransitSlotRow.region_id == region_id,
+        TransitSlotRow.released_at.is_(None),
     )
     return set(session.scalars(query))
 
@@ -84,3 +87,14 @@ def page_rows(
 def count(session: Session, query: Select[Any]) -> int:
     """COUNT(*) of a select (used for paging totals)."""
     return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+def job_value(session: Session, row: JobRow) -> Job:
+    """A job row with its active transit id."""
+    transit = active_transit(session, row.id)
+    return convert.job(row, transit_id=transit.id if transit else None)
+
+
+def read_job(session: Session, account_id: AccountId, job_id: str) -> Job:
+    """One job of the account, as a value."""
+    return job_value(session, job_row(session, account_id, job_id))

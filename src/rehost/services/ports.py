@@ -28,15 +28,15 @@ class TransitPool(Protocol):
         ...
 
 
-class ImageStore(Protocol):
-    """A region's image store (the [data] area builds `rehost.storage.LocalImageStore`)."""
+class ImageDeleter(Protocol):
+    """The part of a region's image store the services need: delete an image's files."""
 
     def delete(self, image_id: ImageId) -> None:
         """Remove the image's files (no error when already gone)."""
         ...
 
 
-ImageStoreFactory = Callable[[Region], ImageStore]
+ImageStoreFactory = Callable[[Region], ImageDeleter]
 
 
 class NoTransitPool:
@@ -72,6 +72,6 @@ class DirectoryImageStore:
             target.unlink()
 
 
-def directory_image_store(region: Region) -> ImageStore:
+def directory_image_store(region: Region) -> ImageDeleter:
     """Default ImageStoreFactory: one directory per region."""
     return DirectoryImageStore(Path(region.image_store_path))

@@ -17,7 +17,7 @@ CONNECT_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
-class Check:
+class ReadinessCheck:
     """One readiness check: its name, whether it passed, and why not."""
 
     name: str
@@ -25,28 +25,29 @@ class Check:
     detail: str = ""
 
 
-def check_database(ctx: ServiceContext) -> Check:
+def check_database(ctx: ServiceContext) -> ReadinessCheck:
     """`SELECT 1` through the read engine."""
     try:
         with ctx.db.read() as session:
             session.execute(text("SELECT 1"))
     except Exception as exc:  # any driver error means "not ready"; the reason is reported
-        return Check("database", False, f"database query failed: {exc}")
-    return Check("database", True)
+        return ReadinessCheck("database", False, f"database query failed: {exc}")
+    return ReadinessCheck("database", True)
 
 
-def check_data_port(ctx: ServiceContext) -> Check:
+def check_data_port(ctx: ServiceContext) -> ReadinessCheck:
     """A TCP connect to the embedded transit's data port (skipped when none runs here)."""
     if isinstance(ctx.transit_pool, NoTransitPool):
-        return Check("data_port", True, "no transit data port in this process")
+        return ReadinessCheck("data_port", True, "no transit data port in this process")
     host, port = ctx.settings.data_listen_addr
     target = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
     try:
         with socket.create_connection((target, port), timeout=CONNECT_TIMEOUT_S):
             pass
     except OSError as exc:
-        return Check("data_port", False, f"data port {host}:{port} is not listening: {exc}")
-    return Check("data_port", True)
+        return ReadinessCheck("data_port", False,
+                              f"data port {host}:{port} is not listening: {exc}")
+    return ReadinessCheck("data_port", True)
 
 
 def _probe_writable(root: Path) -> str:
@@ -61,17 +62,18 @@ def _probe_writable(root: Path) -> str:
     return ""
 
 
-def check_image_stores(ctx: ServiceContext) -> Check:
+def check_image_stores(ctx: ServiceContext) -> ReadinessCheck:
     """Every region's image store directory accepts a new file."""
     with ctx.db.read() as session:
         roots = sorted(set(session.scalars(select(RegionRow.image_store_path)).all()))
     failures = [f"{root}: {err}" for root in roots if (err := _probe_writable(Path(root)))]
     if failures:
-        return Check("image_store", False, "image store not writable: " + "; ".join(failures))
-    return Check("image_store", True)
+        return ReadinessCheck("image_store", False,
+                              "image store not writable: " + "; ".join(failures))
+    return ReadinessCheck("image_store", True)
 
 
-def run_checks(ctx: ServiceContext) -> list[Check]:
+def run_checks(ctx: ServiceContext) -> list[ReadinessCheck]:
     """All readiness checks; the image store check runs only when the database answers."""
     checks = [check_database(ctx), check_data_port(ctx)]
     if checks[0].ok:

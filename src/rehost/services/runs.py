@@ -8,23 +8,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from rehost.db import convert
-from rehost.db.tables import JobRow, SourceRow, TransitRow
-from rehost.domain import errors, quotas
+from rehost.db.tables import JobRow, TransitSlotRow
+from rehost.domain import errors, jobs, quotas
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import AccountId, JobId
 from rehost.domain.models import EventLevel, Job
-from rehost.domain.states import (
-    BusinessStatus,
-    JobAction,
-    JobStatus,
-    SourceEvent,
-    SourceState,
-    next_job_status,
-    next_source_state,
-)
-from rehost.services import dataplane, events, lookup, transit_hosts, transits
+from rehost.domain.states import JobStatus, SourceState
+from rehost.services import dataplane, events, lifecycle, lookup, transit_hosts, transits
 from rehost.services.context import ServiceContext
-from rehost.services.jobs import get_job, job_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,29 +27,20 @@ class StartResult:
     error: RehostError | None
 
 
-def _set_source(session: Session, source_id: str, event: SourceEvent) -> None:
-    src = session.get(SourceRow, source_id)
-    if src is not None:
-        src.state = next_source_state(SourceState(src.state), event).value
-
-
 def _start_in_session(ctx: ServiceContext, session: Session, row: JobRow, *,
                       cutover: bool = False) -> None:
     """Move a locked job to Running/Preparing with a (kept or new) transit."""
-    previous = JobStatus(row.status)
-    next_job_status(previous, JobAction.START)
-    if cutover:
-        check_cutover(row)
-        row.cutover_pending = True
+    now = ctx.now()
+    before = convert.lifecycle(row)
+    jobs.start(before, now=now, cutover=cutover)  # refused here before any slot is taken
     src = lookup.source_row(session, AccountId(row.account_id), row.source_id, lock=True)
     if src.state != SourceState.AVAILABLE:
         raise errors.source_state(src.state, SourceState.AVAILABLE)
-    now = ctx.now()
     kept = lookup.active_transit(session, row.id)
     if kept is not None and transit_hosts.is_offline(ctx, session, kept.host_id):
         _leave_offline_host(session, row, kept, now)
         kept = None
-    if kept is not None and _source_fix_retry(previous, row):
+    if kept is not None and _source_fix_retry(before.status, row):
         _resend_pass(session, row, now)
     if kept is None:
         # lock the region row so concurrent starts cannot take the same slot
@@ -66,16 +48,10 @@ def _start_in_session(ctx: ServiceContext, session: Session, row: JobRow, *,
         transits.allocate(ctx, session, row, region, now=now)
         if row.run_count > 0:
             row.progress = []  # a released transit means a full re-migration
-    row.status, row.business_status = JobStatus.RUNNING.value, BusinessStatus.PREPARING.value
-    row.error_code, row.error_message, row.error_hint = "", "", ""
-    row.error_hint_zh = ""
-    row.run_count += 1
-    row.started_at, row.updated_at = row.started_at or now, now
-    _set_source(session, src.id, SourceEvent.JOB_STARTED)
-    if previous is JobStatus.WAITING or (previous is JobStatus.STOPPED and row.next_cycle_at):
+    lifecycle.apply(session, row, lambda job: jobs.start(job, now=now, cutover=cutover))
+    if jobs.starts_next_cycle(before):
         _next_cycle(session, row, now)  # (a job stopped between cycles has a next cycle time)
         return
-    row.cycle = max(row.cycle or 0, 1)
     events.add(session, job_id=row.id, account_id=row.account_id, now=now, level=EventLevel.INFO,
                message_en="Job started; preparing the transit.",
                message_zh="任务已开始，正在准备中转实例。")
@@ -107,7 +83,7 @@ def _resend_pass(session: Session, row: JobRow, now: datetime) -> None:
                            "只发送与中转实例副本不同的数据。"))
 
 
-def _leave_offline_host(session: Session, row: JobRow, kept: TransitRow, now: datetime) -> None:
+def _leave_offline_host(session: Session, row: JobRow, kept: TransitSlotRow, now: datetime) -> None:
     """Release a transit whose host is offline: the job re-migrates through a new transit.
 
     The host deletes the work dir itself when it comes back (its work poll sees it released).
@@ -125,7 +101,7 @@ def _leave_offline_host(session: Session, row: JobRow, kept: TransitRow, now: da
 
 def _next_cycle(session: Session, row: JobRow, now: datetime) -> None:
     """A Waiting incremental job starts its next cycle on the transit it kept."""
-    row.cycle, row.next_cycle_at, row.progress = (row.cycle or 1) + 1, None, []
+    row.progress = []
     last_en = " It is the cut-over: the job finishes with its image." if row.cutover_pending else ""
     last_zh = "这是切换前的最后一轮：完成后任务结束。" if row.cutover_pending else ""
     events.add(session, job_id=row.id, account_id=row.account_id, now=now, level=EventLevel.INFO,
@@ -133,17 +109,6 @@ def _next_cycle(session: Session, row: JobRow, now: datetime) -> None:
                message_en=(f"Incremental cycle {row.cycle} started; only changed data is sent."
                            + last_en),
                message_zh=f"增量同步第 {row.cycle} 轮已开始，仅传输变化的数据。{last_zh}")
-
-
-def check_cutover(row: JobRow) -> None:
-    """Only an incremental job waiting between cycles can be cut over."""
-    if row.run_once:
-        raise errors.InvalidStatus(
-            "ReplicationJob.InvalidStatus",
-            "Only an incremental job (RunOnce=false) can be cut over; a one-time job finishes "
-            "by itself.",
-            "只有增量迁移任务（RunOnce=false）可以切换；一次性任务会自行完成。")
-    next_job_status(JobStatus(row.status), JobAction.CUTOVER)
 
 
 def start_job(ctx: ServiceContext, account_id: AccountId, job_id: str, *,
@@ -165,7 +130,8 @@ def start_job(ctx: ServiceContext, account_id: AccountId, job_id: str, *,
                                message_zh=f"中转实例启动失败：{exc}",
                                hint="Check free disk space and ports on the server, then retry.",
                                hint_zh="请检查服务器的可用磁盘空间和端口，然后重试。")
-    return get_job(ctx, account_id, job_id)
+    with ctx.db.read() as session:
+        return lookup.read_job(session, account_id, job_id)
 
 
 def start_jobs(ctx: ServiceContext, account_id: AccountId, job_ids: list[str]) -> list[StartResult]:
@@ -191,22 +157,17 @@ def start_or_log(ctx: ServiceContext, account_id: AccountId, job_id: JobId) -> J
                        level=EventLevel.WARNING, code=exc.code, message_en=exc.message,
                        message_zh=exc.message_zh, hint=exc.hint,
                        hint_zh=getattr(exc, "hint_zh", ""))
-            return job_value(session, row)
+            return lookup.job_value(session, row)
 
 
 def pause_job(ctx: ServiceContext, account_id: AccountId, job_id: str) -> Job:
     """Pause a Running+Syncing (or Waiting) job → Stopped; the transit and progress are kept."""
     with ctx.db.transaction() as session:
         row = lookup.job_row(session, account_id, job_id, lock=True)
-        row.status = next_job_status(
-            JobStatus(row.status), JobAction.PAUSE, BusinessStatus(row.business_status)
-        ).value
-        row.business_status = BusinessStatus.NONE.value
-        row.updated_at = ctx.now()
-        _set_source(session, row.source_id, SourceEvent.JOB_ENDED)
+        lifecycle.apply(session, row, lambda job: jobs.pause(job, now=ctx.now()))
         events.add(session, job_id=row.id, account_id=row.account_id, now=row.updated_at,
                    level=EventLevel.INFO, message_en="Job paused; start it to resume.",
                    message_zh="任务已暂停；重新开始即可继续。")
-        paused = job_value(session, row)
+        paused = lookup.job_value(session, row)
     ctx.transit_pool.disconnect(job_id=paused.id)
     return paused

@@ -13,11 +13,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from rehost.db.tables import JobRow
+from rehost.domain import jobs
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import AccountId, JobId
 from rehost.domain.models import EventLevel, ExecutionMode
 from rehost.domain.states import JobAction, JobStatus, allowed_from
-from rehost.services import cycles, events, failures, host_work, runs, sources, transits
+from rehost.services import (
+    cycles,
+    events,
+    failures,
+    host_work,
+    lifecycle,
+    runs,
+    sources,
+    transits,
+)
 from rehost.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -40,7 +50,7 @@ def _expire(ctx: ServiceContext) -> tuple[JobId, ...]:
         rows = session.scalars(select(JobRow).where(
             JobRow.status.in_(expirable), JobRow.valid_time <= now).with_for_update()).all()
         for row in rows:
-            row.status, row.updated_at = JobStatus.EXPIRED.value, now
+            lifecycle.apply(session, row, lambda job: jobs.expire(job, now=now))
             released.append(transits.release(session, row.id, now=now))
             events.add(session, job_id=row.id, account_id=row.account_id, now=now,
                        level=EventLevel.WARNING, code="ReplicationJob.Expired",

@@ -8,23 +8,23 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from rehost import messages
 from rehost.db import convert
 from rehost.db.tables import JobEventRow, JobRow, SourceRow, WorkgroupSourceRow
-from rehost.domain import errors, rules
+from rehost.domain import errors, jobs, rules
 from rehost.domain.ids import AccountId, JobId
+from rehost.domain.jobs import JobError
 from rehost.domain.models import EventLevel, Page, Source
 from rehost.domain.paging import check_page
 from rehost.domain.states import (
     BusinessStatus,
-    JobAction,
     JobStatus,
     SourceEvent,
     SourceState,
-    next_job_status,
     next_source_state,
 )
 from rehost.domain.tags import ResourceType
-from rehost.services import events, lookup, source_usage, tags, transits
+from rehost.services import events, lifecycle, lookup, source_usage, tags, transits
 from rehost.services.context import ServiceContext
 
 MISSED_BEATS_OFFLINE = 3
@@ -174,7 +174,8 @@ def mark_offline_sources(ctx: ServiceContext, *, up_since: datetime | None = Non
             SourceRow.state.in_([SourceState.AVAILABLE.value, SourceState.IN_USE.value]),
             SourceRow.last_heartbeat_at < now - window).with_for_update()).all()
         for row in rows:
-            row.state = SourceState.UNAVAILABLE.value
+            row.state = next_source_state(SourceState(row.state),
+                                          SourceEvent.HEARTBEAT_MISSED).value
             row.error_code = OFFLINE_CODE
             row.status_info = "No heartbeat from the agent for 3 intervals."
         lost = _fail_jobs_of(session, [r.id for r in rows], now=now)
@@ -184,12 +185,10 @@ def mark_offline_sources(ctx: ServiceContext, *, up_since: datetime | None = Non
 
 
 OFFLINE_CODE = "SourceServer.Offline"
-OFFLINE_EN = ("The agent on the source server stopped sending heartbeats (3 missed); "
-              "the replication cannot continue.")
-OFFLINE_ZH = "迁移源上的代理已停止发送心跳（连续 3 次未收到），复制无法继续。"
-OFFLINE_HINT = ("Start the agent on the source (rehost agent run), then start the job again; "
-                "it resumes where it stopped.")
-OFFLINE_HINT_ZH = "在源服务器上启动代理（rehost agent run），然后重新开始任务；任务会从中断处继续。"
+OFFLINE_EN, OFFLINE_ZH = messages.both("SourceServer.Offline")
+OFFLINE_HINT, OFFLINE_HINT_ZH = messages.both("hint.SourceServer.Offline")
+_OFFLINE = JobError(code=OFFLINE_CODE, message=OFFLINE_EN, message_zh=OFFLINE_ZH,
+                    hint=OFFLINE_HINT, hint_zh=OFFLINE_HINT_ZH)
 _NEEDS_AGENT = [BusinessStatus.PREPARING.value, BusinessStatus.SYNCING.value]
 
 
@@ -197,16 +196,12 @@ def _fail_jobs_of(session: Session, source_ids: list[str], *, now: datetime) -> 
     """Running jobs of lost sources that still need the agent → InError (locked rows)."""
     if not source_ids:
         return []
-    jobs = session.scalars(select(JobRow).where(
+    lost = session.scalars(select(JobRow).where(
         JobRow.source_id.in_(source_ids), JobRow.status == JobStatus.RUNNING.value,
         JobRow.business_status.in_(_NEEDS_AGENT)).with_for_update()).all()
-    for job in jobs:
-        job.status = next_job_status(JobStatus(job.status), JobAction.FAIL).value
-        job.business_status = BusinessStatus.NONE.value
-        job.error_code, job.error_message, job.error_hint = OFFLINE_CODE, OFFLINE_EN, OFFLINE_HINT
-        job.error_hint_zh = OFFLINE_HINT_ZH
-        job.updated_at = now
+    for job in lost:
+        lifecycle.apply(session, job, lambda value: jobs.fail(value, now=now, error=_OFFLINE))
         events.add(session, job_id=job.id, account_id=job.account_id, now=now,
                    level=EventLevel.ERROR, code=OFFLINE_CODE, message_en=OFFLINE_EN,
                    message_zh=OFFLINE_ZH, hint=OFFLINE_HINT, hint_zh=OFFLINE_HINT_ZH)
-    return [JobId(j.id) for j in jobs]
+    return [JobId(j.id) for j in lost]

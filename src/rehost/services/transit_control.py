@@ -1,7 +1,7 @@
 """Adapters between the services and the [data] area's transit (wired by the server's main).
 
 - `ServiceTransitControl(ctx)` implements `rehost.transit.ports.TransitControl`.
-- `SharedListenerPool(endpoint, pool)` adapts `rehost.transit.pool.TransitPool` (one TLS
+- `SharedListenerPool(endpoint, pool)` adapts `rehost.transit.pool.ReceiverPool` (one TLS
   listener routed by data token) to the services' `TransitPool` port.
 """
 
@@ -13,16 +13,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from rehost import messages
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import JobId, RegionId, TransitId
 from rehost.domain.models import DiskProgress, EventLevel
 from rehost.domain.states import BusinessStatus, JobStatus
-from rehost.domain.throughput import ProgressSample, Throughput, add_sample, throughput
+from rehost.domain.throughput import ProgressSample, add_sample, throughput
 from rehost.services import dataplane, failures
 from rehost.services.context import ServiceContext
 from rehost.transit.ports import (
     DiskDigest,
-    JobProgress,
+    ReceiverProgress,
     TransitDisk,
     TransitJobSpec,
     plan_note_text,
@@ -42,7 +43,6 @@ class ServiceTransitControl:
         self._ctx = ctx
         self._on_synced = on_synced
         self._host_id = host_id
-        self._milestones: dict[str, int] = {}  # job id -> last 10 % step logged
         self._samples: dict[str, tuple[ProgressSample, ...]] = {}  # job id -> rate window
         self._lock = threading.Lock()
 
@@ -63,7 +63,7 @@ class ServiceTransitControl:
         return TransitJobSpec(job_id=task.job.id, work_dir=Path(task.transit.work_dir),
                               disks=disks, checksum=task.job.spec.checksum)
 
-    def report_progress(self, progress: JobProgress) -> None:
+    def report_progress(self, progress: ReceiverProgress) -> None:
         """Store per-disk progress with the job's windowed rate spread over unfinished disks."""
         done = sum(d.done_bytes for d in progress.disks)
         total = sum(d.total_bytes for d in progress.disks)
@@ -83,24 +83,8 @@ class ServiceTransitControl:
         ]
         # paused or failed meanwhile: the pool drops the job's connections
         with contextlib.suppress(RehostError):
-            dataplane.update_progress(self._ctx, JobId(progress.job_id), disks)
-            self._log_milestone(progress, speed)
-
-    def _log_milestone(self, progress: JobProgress, speed: Throughput) -> None:
-        """One job-log line each time the sync crosses another 10 % of its bytes."""
-        total = sum(d.total_bytes for d in progress.disks)
-        done = sum(d.done_bytes for d in progress.disks)
-        step = int(done * 10 // total) if total > 0 else 0
-        if step >= 10 or step <= self._milestones.get(progress.job_id, 0):
-            return
-        self._milestones[progress.job_id] = step
-        mib = 1024 * 1024
-        text = (f"{done * 100 / total:.0f}% ({done / mib:.0f}/{total / mib:.0f} MiB), "
-                f"{speed.rate_bytes_per_s / mib:.1f} MiB/s"
-                + (f", ETA {speed.eta_s:.0f} s" if speed.eta_s else ""))
-        dataplane.log_event(self._ctx, JobId(progress.job_id), level=EventLevel.INFO,
-                            code="Transit.Progress", message_en=f"Synced {text}.",
-                            message_zh=f"已同步 {text}。")
+            dataplane.update_progress(self._ctx, JobId(progress.job_id), disks,
+                                      log_milestones=True)
 
     def sync_done(self, job_id: str, digests: tuple[DiskDigest, ...]) -> None:
         """All data durable: Processing, digests logged, image build handed on (idempotent)."""
@@ -136,7 +120,8 @@ class ServiceTransitControl:
 
     def sync_failed(self, job_id: str, code: str, message: str) -> None:
         """The transit gave up: job → InError with the transit's code and message."""
-        hint, hint_zh = _HINTS.get(code, _DEFAULT_HINT)
+        key = f"hint.transit.{code}"
+        hint, hint_zh = messages.both(key if messages.has(key) else "hint.transit.default")
         failures.fail_or_defer(self._ctx, failures.Failure(  # deferred if the DB is full too
             JobId(job_id), code, message, message, hint, hint_zh))
 
@@ -157,15 +142,8 @@ def _log_delta_pass(ctx: ServiceContext, task: dataplane.TransitTask,
                     f"字节的 {share}）；未变化的数据沿用中转实例上的副本。"))
 
 
-_DEFAULT_HINT = ("Fix the cause, then retry.", "请排除故障原因，然后重试。")
-_HINTS = {  # code -> (hint en, hint zh)
-    "Transit.DiskFull": ("Free space in the server's data directory, then start the job again.",
-                         "请清理服务器数据目录的磁盘空间，然后重新开始任务。"),
-}
-
-
 class ListenerPool(Protocol):
-    """The part of `rehost.transit.pool.TransitPool` the adapter uses."""
+    """The part of `rehost.transit.pool.ReceiverPool` the adapter uses."""
 
     def disconnect_job(self, job_id: str) -> None:
         """Drop a job's connections."""

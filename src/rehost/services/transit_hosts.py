@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rehost.db.tables import HostCodeRow, TransitHostRow, TransitRow
+from rehost.db.tables import HostCodeRow, TransitHostRow, TransitSlotRow
 from rehost.domain import errors, rules
 from rehost.domain.ids import AccountId
 from rehost.services import crypto, host_codes
@@ -61,9 +61,9 @@ def _online(ctx: ServiceContext, row: TransitHostRow, now: datetime) -> bool:
 
 def _active_counts(session: Session, host_ids: list[str]) -> dict[str, int]:
     rows = session.execute(
-        select(TransitRow.host_id, func.count()).where(
-            TransitRow.host_id.in_(host_ids), TransitRow.released_at.is_(None),
-        ).group_by(TransitRow.host_id)).all()
+        select(TransitSlotRow.host_id, func.count()).where(
+            TransitSlotRow.host_id.in_(host_ids), TransitSlotRow.released_at.is_(None),
+        ).group_by(TransitSlotRow.host_id)).all()
     return {str(h): int(n) for h, n in rows}
 
 

@@ -9,15 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rehost.db import convert
-from rehost.db.tables import JobRow, RegionRow, TransitRow
+from rehost.db.tables import JobRow, RegionRow, TransitSlotRow
 from rehost.domain import quotas
 from rehost.domain.ids import PREFIX_TRANSIT, AccountId, JobId, RegionId, TransitId
-from rehost.domain.models import Transit
+from rehost.domain.models import TransitSlot
 from rehost.services import crypto, lookup, transit_hosts
 from rehost.services.context import ServiceContext
 
 
-def data_token(ctx: ServiceContext, row: TransitRow) -> str:
+def data_token(ctx: ServiceContext, row: TransitSlotRow) -> str:
     """Re-derive a transit's data token from the master key (only its hash is stored)."""
     return crypto.derive(ctx.master_key, "dt", row.id, row.salt)
 
@@ -29,7 +29,7 @@ def work_dir(ctx: ServiceContext, transit_id: str) -> Path:
 
 def allocate(
     ctx: ServiceContext, session: Session, job: JobRow, region: RegionRow, *, now: datetime
-) -> TransitRow:
+) -> TransitSlotRow:
     """Take the lowest free slot in the (locked) region or raise QuotaExceeded.Vpc.
 
     The transit goes to the region's least busy online transit host, else the embedded pool.
@@ -40,7 +40,7 @@ def allocate(
     transit_id = ctx.new_id(PREFIX_TRANSIT)
     host = (transit_hosts.pick_host(ctx, session, job.account_id, job.region_id)
             if job.run_once else None)
-    row = TransitRow(
+    row = TransitSlotRow(
         id=transit_id, job_id=job.id, account_id=job.account_id, region_id=job.region_id,
         slot=slot, salt=crypto.new_salt(), data_token_hash="", endpoint="",
         work_dir="" if host else str(work_dir(ctx, transit_id)), created_at=now,
@@ -52,7 +52,7 @@ def allocate(
     return row
 
 
-def release(session: Session, job_id: str, *, now: datetime) -> Transit | None:
+def release(session: Session, job_id: str, *, now: datetime) -> TransitSlot | None:
     """Mark the job's transit released (slot free); return it so the caller closes it."""
     row = lookup.active_transit(session, job_id)
     if row is None:
@@ -61,7 +61,7 @@ def release(session: Session, job_id: str, *, now: datetime) -> Transit | None:
     return convert.transit(row)
 
 
-def open_receiver(ctx: ServiceContext, transit: Transit) -> str:
+def open_receiver(ctx: ServiceContext, transit: TransitSlot) -> str:
     """Ask the transit pool (or the transit's host) for a receiver; store its endpoint."""
     if transit.host_id:  # a `rehost transit` host: it opens the job at the first connection
         endpoint = transit_hosts.host_endpoint(ctx, transit.host_id)
@@ -71,13 +71,13 @@ def open_receiver(ctx: ServiceContext, transit: Transit) -> str:
             region_id=RegionId(transit.region_id), work_dir=Path(transit.work_dir),
         )
     with ctx.db.transaction() as session:
-        row = session.get(TransitRow, transit.id)
+        row = session.get(TransitSlotRow, transit.id)
         if row is not None and row.released_at is None:
             row.endpoint = endpoint
     return endpoint
 
 
-def close_receiver(ctx: ServiceContext, transit: Transit | None) -> None:
+def close_receiver(ctx: ServiceContext, transit: TransitSlot | None) -> None:
     """Stop a released transit's receiver and remove its work directory.
 
     A host's transit is released by the host itself when its work poll sees it released.
@@ -87,8 +87,8 @@ def close_receiver(ctx: ServiceContext, transit: Transit | None) -> None:
                                work_dir=Path(transit.work_dir))
 
 
-def unreleased(ctx: ServiceContext) -> list[Transit]:
+def unreleased(ctx: ServiceContext) -> list[TransitSlot]:
     """Every transit not yet released (to re-open receivers after a server restart)."""
     with ctx.db.read() as session:
-        rows = session.scalars(select(TransitRow).where(TransitRow.released_at.is_(None)))
+        rows = session.scalars(select(TransitSlotRow).where(TransitSlotRow.released_at.is_(None)))
         return [convert.transit(r) for r in rows]

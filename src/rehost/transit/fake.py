@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from rehost.transit.ports import DiskDigest, JobProgress, TransitJobSpec
+from rehost.transit.ports import DiskDigest, ReceiverProgress, TransitJobSpec
 
 
 @dataclass
@@ -13,7 +13,7 @@ class FakeTransitControl:
     """Holds job specs by token and records every call the transit makes."""
 
     jobs: dict[str, TransitJobSpec] = field(default_factory=dict)
-    progress: list[JobProgress] = field(default_factory=list)
+    progress: list[ReceiverProgress] = field(default_factory=list)
     done: dict[str, tuple[DiskDigest, ...]] = field(default_factory=dict)
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     plan_notes: list[tuple[str, str]] = field(default_factory=list)
@@ -28,7 +28,7 @@ class FakeTransitControl:
         """The spec registered for token."""
         return self.jobs.get(token)
 
-    def report_progress(self, progress: JobProgress) -> None:
+    def report_progress(self, progress: ReceiverProgress) -> None:
         """Record progress."""
         self.progress.append(progress)
 

@@ -1,4 +1,4 @@
-"""Image builds on a transit host: the Processing step of `services.builds`, results over HTTP."""
+"""Image builds on a transit host: the Processing step of `transit.buildstep`, results over HTTP."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rehost.domain.errors import BuildFailed
 from rehost.domain.models import EventLevel
 from rehost.imaging.pipeline import Preparation, SizedDisk, prepare_disks, summary, verify_published
 from rehost.protocol.hostapi import BuildOrder
-from rehost.services.builds import BuildFailed, BuildPlan, PausePoint, no_pause, run_build
 from rehost.storage.local import LocalImageStore
 from rehost.storage.manifest import ImageRecord
+from rehost.transit.buildstep import BuildPlan, PausePoint, no_pause, run_build
 from rehost.transit.remote import HostApi, HostApiError, RemoteTransitControl
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """`rehost transit run`: a transit receiver on another host of a region (threads only).
 
 Registers once with an AccessKey (host token, certificate and key kept in `--state-dir`,
-mode 0600), then runs `TransitPool` on `--data-listen` with `RemoteTransitControl`, a loop
+mode 0600), then runs `ReceiverPool` on `--data-listen` with `RemoteTransitControl`, a loop
 thread (heartbeat; work poll: disconnect paused jobs, delete released work dirs and deleted
 images, build images) and one build thread per job in Processing, into `--image-store`.
 """
@@ -21,10 +21,10 @@ from pathlib import Path
 from rehost.pki import IssuedCert, transit_server_context
 from rehost.privatefile import write_private
 from rehost.protocol.hostapi import Registration, WorkOrders, heartbeat_interval
-from rehost.services.buildpause import pause_from_env
+from rehost.transit.buildpause import pause_from_env
 from rehost.transit.hostbuild import HostBuilder
 from rehost.transit.limits import DataPortLimits
-from rehost.transit.pool import TransitPool
+from rehost.transit.pool import ReceiverPool
 from rehost.transit.remote import HostApi, HostApiError, RemoteTransitControl
 from rehost.wire import WireError
 
@@ -87,7 +87,7 @@ def load_or_register(config: HostConfig, register: Register) -> HostState:
     return state
 
 
-class TransitHost:
+class TransitHostRunner:
     """The running host: pool, control, builder and the heartbeat/work loop."""
 
     def __init__(self, config: HostConfig, state: HostState, *, verify: str | bool = True) -> None:
@@ -99,7 +99,7 @@ class TransitHost:
         ssl_ctx = transit_server_context(IssuedCert(state.cert_pem.encode(),
                                                     state.key_pem.encode()))
         host, port = config.data_listen
-        self.pool = TransitPool(control=self.control, ssl_context=ssl_ctx, host=host, port=port,
+        self.pool = ReceiverPool(control=self.control, ssl_context=ssl_ctx, host=host, port=port,
                                 limits=config.data_port_limits)
         self.builder = HostBuilder(self.api, self.control, config.work_dir, config.image_store,
                                    pause=pause_from_env(os.environ))  # test-only, unset in use

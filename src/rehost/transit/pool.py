@@ -1,4 +1,4 @@
-"""TransitPool: one TLS data listener serving many jobs, routed by the job data token."""
+"""ReceiverPool: one TLS data listener serving many jobs, routed by the job data token."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class _Peer:
     deadline: float | None  # None once HELLO named a live job
 
 
-class TransitPool:
+class ReceiverPool:
     """Accepts agent data connections; one thread per connection, one session per job.
 
     Connections over the caps of `limits` are closed at once; a connection that has not sent a

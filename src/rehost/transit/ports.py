@@ -27,7 +27,7 @@ class TransitJobSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class DiskProgress:
+class ReceivedDisk:
     """Durable progress of one disk, in bytes of the agent's send plan."""
 
     index: int
@@ -36,11 +36,11 @@ class DiskProgress:
 
 
 @dataclass(frozen=True, slots=True)
-class JobProgress:
+class ReceiverProgress:
     """Durable progress of a job and its recent write rate."""
 
     job_id: str
-    disks: tuple[DiskProgress, ...]
+    disks: tuple[ReceivedDisk, ...]
     rate_bytes_per_s: float
 
 
@@ -65,7 +65,7 @@ class TransitControl(Protocol):
         """The job whose data token this is, if it may send data now."""
         ...
 
-    def report_progress(self, progress: JobProgress) -> None:
+    def report_progress(self, progress: ReceiverProgress) -> None:
         """Durable progress moved (called at most a few times per second per job)."""
         ...
 

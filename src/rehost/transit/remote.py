@@ -1,7 +1,7 @@
 """A transit host's side of the control plane: the host API over HTTP (httpx, Bearer token).
 
 `HostApi` wraps `/api/v1/transit-hosts/self/*`; `RemoteTransitControl` implements
-`rehost.transit.ports.TransitControl` on top of it for `rehost.transit.pool.TransitPool`.
+`rehost.transit.ports.TransitControl` on top of it for `rehost.transit.pool.ReceiverPool`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rehost.protocol import hostapi
 from rehost.protocol.fields import as_doc
 from rehost.transit.ports import (
     DiskDigest,
-    JobProgress,
+    ReceiverProgress,
     TransitDisk,
     TransitJobSpec,
     plan_note_text,
@@ -102,7 +102,7 @@ class RemoteTransitControl:
         return TransitJobSpec(job_id=job.job_id, work_dir=work_dir, disks=disks,
                               checksum=job.checksum)
 
-    def report_progress(self, progress: JobProgress) -> None:
+    def report_progress(self, progress: ReceiverProgress) -> None:
         """Forward durable progress (a refusal, e.g. the job was paused, is only logged)."""
         body = {"job_id": progress.job_id, "rate_bytes_per_s": progress.rate_bytes_per_s,
                 "disks": [asdict(d) for d in progress.disks]}

@@ -15,8 +15,8 @@ from rehost.transit.errors import TransitError, digest_mismatch
 from rehost.transit.journal import ChunkRecord, DiskState, ProgressJournal
 from rehost.transit.ports import (
     DiskDigest,
-    DiskProgress,
-    JobProgress,
+    ReceivedDisk,
+    ReceiverProgress,
     TransitControl,
     TransitJobSpec,
 )
@@ -217,7 +217,7 @@ class JobSession:
             rate = self._report_bytes / elapsed if elapsed > 0 else 0.0
             self._report_at, self._report_bytes = now, 0
             disks = tuple(
-                DiskProgress(i, self.journal.disk(i).done_bytes, self._plan_totals.get(i, 0))
+                ReceivedDisk(i, self.journal.disk(i).done_bytes, self._plan_totals.get(i, 0))
                 for i in sorted(self.targets)
             )
-        self.control.report_progress(JobProgress(self.spec.job_id, disks, rate))
+        self.control.report_progress(ReceiverProgress(self.spec.job_id, disks, rate))

@@ -35,7 +35,7 @@ from rehost.pki import issue_transit_cert, load_or_create_ca
 from rehost.protocol import hostapi
 from rehost.services import host_codes, host_work, transit_hosts
 from rehost.services.transit_hosts import TransitHost
-from rehost.transit.ports import DiskDigest, DiskProgress, JobProgress
+from rehost.transit.ports import DiskDigest, ReceivedDisk, ReceiverProgress
 
 router = APIRouter(prefix="/transit-hosts", tags=["transit-hosts"])
 codes_router = APIRouter(prefix="/transit-host-codes", tags=["transit-hosts"])
@@ -212,8 +212,9 @@ def lookup(body: LookupIn, ctx: Ctx, host: Host) -> LookupOut:
 @router.post("/self/progress")
 def progress(body: ProgressIn, ctx: Ctx, host: Host) -> Ok:
     """Durable progress of a job."""
-    disks = tuple(DiskProgress(d.index, d.done_bytes, d.total_bytes) for d in body.disks)
-    host_work.report_progress(ctx, host, JobProgress(body.job_id, disks, body.rate_bytes_per_s))
+    disks = tuple(ReceivedDisk(d.index, d.done_bytes, d.total_bytes) for d in body.disks)
+    progress = ReceiverProgress(body.job_id, disks, body.rate_bytes_per_s)
+    host_work.report_progress(ctx, host, progress)
     return Ok(ok=True)
 
 

@@ -2,7 +2,7 @@
 
 `REHOST_TEST_BUILD_PAUSE=copied,prepared:1.5;cleaning:4` logs "test pause at build step
 <step>" and sleeps 1.5 s after each of copied and prepared, 4 s after cleaning (steps:
-rehost.services.builds.BUILD_STEPS). Unset in production; an unknown step or a bad number
+rehost.transit.buildstep.BUILD_STEPS). Unset in production; an unknown step or a bad number
 refuses the start.
 """
 
@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 
 from rehost.config import SettingsError
-from rehost.services.builds import BUILD_STEPS, PausePoint, no_pause
+from rehost.transit.buildstep import BUILD_STEPS, PausePoint, no_pause
 
 ENV = "REHOST_TEST_BUILD_PAUSE"
 

@@ -1,4 +1,4 @@
-"""Moves a GPT's backup header and entry array to the (new) end of a disk image."""
+"""Moves a GPT's backup header and entries to the new end of a disk image (diskfmt.gpt parses)."""
 
 from __future__ import annotations
 

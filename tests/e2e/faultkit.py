@@ -18,7 +18,7 @@ from pathlib import Path
 
 from diskfactory import BuiltDisk, _must_match_ranges, e2fsck_all
 from e2e.harness import Agent, E2EError, Proc, Server, wait_for
-from rehost.services.builds import BUILD_STEPS
+from rehost.transit.buildstep import BUILD_STEPS
 
 GIB = 1024**3
 SEED_ENV = "REHOST_FAULT_SEED"

@@ -22,7 +22,7 @@ from diskfactory import BuiltDisk
 from e2e.faultkit import Killer, Victim, as_raw, assert_same_data, start_agent, suite_seed
 from e2e.harness import Agent, Server, run_cli
 from e2e.test_remote_transit import REGION, start_host
-from rehost.services.builds import BUILD_STEPS
+from rehost.transit.buildstep import BUILD_STEPS
 
 pytestmark = pytest.mark.slow
 PAUSE_S = 0.6  # each build step pauses this long, so the kills can aim at it

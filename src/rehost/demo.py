@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TypedDict
 
 from rehost.sample import build_boot_disk, build_data_disk, expected_marker, missing_tools
 from rehost.sample.disk import BootDisk, DataDisk
@@ -105,10 +105,38 @@ def migrate(stack: LocalStack, system: BootDisk, data: DataDisk) -> str:
     return job_id
 
 
-def image_of(stack: LocalStack, job_id: str) -> dict[str, Any]:
+class ManifestDisk(TypedDict):
+    """A disk of an image's manifest (storage/manifest.py), as the demo prints it."""
+
+    index: int
+    file: str
+    size_bytes: int
+
+
+class Manifest(TypedDict, total=False):
+    """The part of an image's manifest.json the demo reads."""
+
+    disks: list[ManifestDisk]
+
+
+class ImageDoc(TypedDict, total=False):
+    """`rehost image describe` (`ImageOut`), plus the directory of its files (`path`)."""
+
+    image_id: str
+    name: str
+    region_id: str
+    job_id: str | None
+    source_id: str | None
+    manifest: Manifest
+    verify_result: str
+    creation_time: str | None
+    path: str
+
+
+def image_of(stack: LocalStack, job_id: str) -> ImageDoc:
     """The finished job's image and where its files are."""
     image_id = str(stack.json("job", "describe", job_id)["image_id"])
-    image: dict[str, Any] = stack.json("image", "describe", image_id)
+    image: ImageDoc = stack.json("image", "describe", image_id)
     regions = stack.json("region", "list")["regions"]
     store = next(r["image_store_path"] for r in regions if r["region_id"] == image["region_id"])
     image["path"] = str(Path(store) / image_id)
@@ -119,7 +147,7 @@ def image_of(stack: LocalStack, job_id: str) -> dict[str, Any]:
     return image
 
 
-def boot(stack: LocalStack, image: dict[str, Any], expected: str) -> None:
+def boot(stack: LocalStack, image: ImageDoc, expected: str) -> None:
     """Boot the image with `rehost image verify` and print the guest's marker line."""
     say("Booting the image in QEMU (rehost image verify)",
         "正在 QEMU 中启动镜像（rehost image verify）")

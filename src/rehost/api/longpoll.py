@@ -11,7 +11,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -26,11 +25,11 @@ TICK_S = 0.05  # how often a waiting poll looks at the commit counter
 class Answer:
     """The document and its ETag."""
 
-    doc: dict[str, Any]
+    doc: dict[str, object]  # a JSON object (`to_json()` of a protocol message)
     etag: str
 
 
-async def wait_for_change(read: Callable[[], dict[str, Any]], *, known: str, wait_s: float,
+async def wait_for_change(read: Callable[[], dict[str, object]], *, known: str, wait_s: float,
                           commits: CommitCounter,
                           gone: Callable[[], Awaitable[bool]]) -> Answer:
     """Read; while the answer's ETag is `known` and wait_s is not over, wait and read again."""

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import click
 
@@ -63,6 +63,40 @@ def delete(image_id: str, output: str, profile: str) -> None:
     out.done(doc, output, f"Deleted image {image_id}")
 
 
+class ExportedDisk(TypedDict, total=False):
+    """A disk of POST /images/{id}/export (`DiskFileOut`), and where it was downloaded."""
+
+    index: int
+    path: str
+    format: str
+    size_bytes: int
+    url: str
+    downloaded_to: str
+
+
+class ExportDoc(TypedDict):
+    """POST /images/{id}/export (`ExportOut`)."""
+
+    image_id: str
+    format: str
+    disks: list[ExportedDisk]
+
+
+class VerificationDoc(TypedDict):
+    """POST /images/{id}/verify (`VerificationOut`)."""
+
+    image_id: str
+    boot_mode: str
+    passed: bool
+    reason: str
+    reason_zh: str
+    matched_line: str
+    duration_s: float
+    accelerator: str
+    log_path: str
+    verify_result: str
+
+
 @image.command("export")
 @click.argument("image_id")
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True,
@@ -73,7 +107,7 @@ def delete(image_id: str, output: str, profile: str) -> None:
 @profile_option
 def export(image_id: str, fmt: str, directory: Path | None, output: str, profile: str) -> None:
     """Convert the image's disks to qcow2, vmdk or vhdx beside it on the server."""
-    doc: dict[str, Any] = _long_call(profile, output, EXPORT_TIMEOUT_S, lambda c: (
+    doc: ExportDoc = _long_call(profile, output, EXPORT_TIMEOUT_S, lambda c: (
         c.transport.call("POST", f"/images/{image_id}/export", json={"format": fmt})))
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -128,7 +162,7 @@ def verify(image_id: str, timeout_s: float, patterns: tuple[str, ...], output: s
            profile: str) -> None:
     """Boot the image headless in QEMU on the server; exit 0 on PASS, 1 on FAIL."""
     body = {"timeout": timeout_s, "success_patterns": list(patterns)}
-    doc: dict[str, Any] = _long_call(profile, output, timeout_s + HTTP_MARGIN_S, lambda c: (
+    doc: VerificationDoc = _long_call(profile, output, timeout_s + HTTP_MARGIN_S, lambda c: (
         c.transport.call("POST", f"/images/{image_id}/verify", json=body)))
     if output == "json":
         out.emit_json(doc)
@@ -137,7 +171,7 @@ def verify(image_id: str, timeout_s: float, patterns: tuple[str, ...], output: s
     sys.exit(0 if doc.get("passed") else 1)
 
 
-def _show_verification(doc: dict[str, Any]) -> None:
+def _show_verification(doc: VerificationDoc) -> None:
     """Human lines: verdict, what matched or why it failed, where the console log is."""
     if doc.get("passed"):
         click.echo(f"PASS 通过: image {doc['image_id']} booted ({doc['boot_mode']}, "

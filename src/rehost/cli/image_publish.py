@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypedDict
 
 import click
 
@@ -23,6 +23,17 @@ LIBVIRT_KEYS = ("uri", "pool", "pool_path", "network", "console_log_dir", "domai
 GLANCE_KEYS = ("endpoint", "cloud", "disk_format", "visibility")
 
 
+class PublicationDoc(TypedDict):
+    """The fields of a publication (`PublicationOut`) that the CLI prints."""
+
+    image_id: str
+    target: str
+    status: str
+    bytes_done: int
+    bytes_total: int
+    remote: dict[str, object]
+
+
 def _size_options(func: Any) -> Any:
     func = click.option("--memory-mib", type=click.IntRange(1), default=None,
                         help="Memory (default: the source's inventory, else 1024).")(func)
@@ -30,7 +41,7 @@ def _size_options(func: Any) -> Any:
                         help="vCPUs (default: the source's inventory, else 1).")(func)
 
 
-def _show_publication(doc: dict[str, Any]) -> None:
+def _show_publication(doc: PublicationDoc) -> None:
     click.echo(f"{doc['status']}: image {doc['image_id']} -> {doc['target']} "
                f"({doc['bytes_done']} / {doc['bytes_total']} bytes)")
     for key, value in sorted(doc["remote"].items()):
@@ -49,7 +60,7 @@ def publish(image_id: str, target: str, start: bool, vcpus: int | None,
             memory_mib: int | None, output: str, profile: str) -> None:
     """Copy an image into libvirt (pool volumes + domain) or Glance; a retry resumes."""
     body = {"target": target, "start": start, "vcpus": vcpus, "memory_mib": memory_mib}
-    doc: dict[str, Any] = _with_progress(profile, output, image_id, target, lambda: _long_call(
+    doc: PublicationDoc = _with_progress(profile, output, image_id, target, lambda: _long_call(
         profile, output, PUBLISH_TIMEOUT_S, lambda c: (
             c.transport.call("POST", f"/images/{image_id}/publish", json=body))))
     if output == "json":

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Mapping
+from typing import TypedDict
 
 import click
 
@@ -12,7 +13,20 @@ from rehost.client import RehostClient
 ACCEPTED = "Check.Accepted"
 
 
-def event_line(event: dict[str, Any]) -> str:
+class JobEvent(TypedDict, total=False):
+    """One line of GET /jobs/{id}/events (`EventOut`)."""
+
+    id: int
+    time: str | None
+    level: str
+    code: str
+    message: str
+    message_zh: str
+    hint: str
+    hint_zh: str
+
+
+def event_line(event: JobEvent) -> str:
     """One human line of the event log, in the user's language (LANG=zh… → Chinese)."""
     chinese = os.environ.get("LANG", "").lower().startswith("zh")
     message = (event.get("message_zh") if chinese else "") or event.get("message", "")
@@ -22,7 +36,7 @@ def event_line(event: dict[str, Any]) -> str:
     return f"{event.get('time', '')} {str(event.get('level', '')).upper():7}{code} {message}{hint}"
 
 
-def accepted_warning(client: RehostClient, doc: dict[str, Any]) -> str:
+def accepted_warning(client: RehostClient, doc: Mapping[str, object]) -> str:
     """'!! WARNING [Check.Accepted] …' for a Finished job whose last build accepted failed
     checks ("" otherwise)."""
     if doc.get("status") != "Finished":
@@ -33,7 +47,7 @@ def accepted_warning(client: RehostClient, doc: dict[str, Any]) -> str:
     return f"!! {event_line(last[-1]).split(' ', 1)[1].strip()}" if last else ""
 
 
-def echo_accepted_warning(client: RehostClient, doc: dict[str, Any]) -> None:
+def echo_accepted_warning(client: RehostClient, doc: Mapping[str, object]) -> None:
     """Print the accepted-checks warning on its own line (stdout), when there is one."""
     line = accepted_warning(client, doc)
     if line:

@@ -4,18 +4,40 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TypedDict, cast
 
 import click
 
 from rehost.cli import output as out
 from rehost.cli.connect import call, client_for, profile_option
 from rehost.cli.job import job
-from rehost.cli.job_warning import echo_accepted_warning, event_line
+from rehost.cli.job_warning import JobEvent, echo_accepted_warning, event_line
 from rehost.client import ClientError, RehostClient
 
 TERMINAL = {"Finished", "InError", "Expired"}
 EXIT_FINISHED, EXIT_ERROR, EXIT_TIMEOUT = 0, 1, 2
+
+
+class DiskProgress(TypedDict, total=False):
+    """One entry of a job's `progress_disks` (`DiskProgressOut`)."""
+
+    index: int
+    bytes_total: int
+    bytes_done: int
+    rate_bytes_per_s: float
+    eta_s: float | None
+
+
+class JobDoc(TypedDict, total=False):
+    """The fields of GET /jobs/{id} (`JobOut`) that waiting reads."""
+
+    job_id: str
+    status: str
+    business_status: str
+    progress: float
+    bytes_total: int
+    bytes_done: int
+    progress_disks: list[DiskProgress]
 
 
 @job.command("logs")
@@ -36,7 +58,7 @@ def logs(job_id: str, follow: bool, interval: float, output: str, profile: str) 
         call(profile, output, lambda c: _follow(c, job_id, events, interval, output))
 
 
-def _print_events(events: list[dict[str, Any]], output: str) -> None:
+def _print_events(events: list[JobEvent], output: str) -> None:
     import json
 
     for event in events:
@@ -44,7 +66,7 @@ def _print_events(events: list[dict[str, Any]], output: str) -> None:
         click.echo(line)
 
 
-def _follow(client: RehostClient, job_id: str, seen: list[dict[str, Any]], interval: float,
+def _follow(client: RehostClient, job_id: str, seen: list[JobEvent], interval: float,
             output: str) -> None:
     last_id = int(seen[-1]["id"]) if seen else 0
     while True:
@@ -87,9 +109,9 @@ def wait(job_id: str, timeout: float | None, interval: float, output: str, profi
 
 
 def _poll(client: RehostClient, job_id: str, deadline: float | None, interval: float,
-          show: ProgressView | None) -> dict[str, Any]:
+          show: ProgressView | None) -> JobDoc:
     while True:
-        doc = dict(client.get_job(job_id))
+        doc = cast(JobDoc, dict(client.get_job(job_id)))  # the server answers a JobOut
         if show is not None:
             show.update(doc)
         if doc.get("status") in TERMINAL:
@@ -104,7 +126,7 @@ def _poll(client: RehostClient, job_id: str, deadline: float | None, interval: f
     return doc
 
 
-def progress_text(doc: dict[str, Any]) -> str:
+def progress_text(doc: JobDoc) -> str:
     """'Running/Syncing  45.0%  120.0/266.7 MiB  35.2 MiB/s  ETA 4s' for a job document."""
     percent = float(doc.get("progress") or 0.0)
     state = "/".join(s for s in (doc.get("status"), doc.get("business_status")) if s)
@@ -130,7 +152,7 @@ class ProgressView:
         self.tty = tty
         self._last: tuple[str, int] | None = None
 
-    def update(self, doc: dict[str, Any]) -> None:
+    def update(self, doc: JobDoc) -> None:
         """Show the job's current progress."""
         percent = float(doc.get("progress") or 0.0)
         text = progress_text(doc)

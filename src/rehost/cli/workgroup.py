@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
 
 import click
 
@@ -17,7 +16,7 @@ Action = Callable[[RehostClient], Document]
 
 
 def _api(method: str, path: str, *, body: Document | None = None,
-         params: dict[str, Any] | None = None) -> Action:
+         params: Mapping[str, str | int | None] | None = None) -> Action:
     """One call of /api/v1/workgroups…"""
     def act(client: RehostClient) -> Document:
         result = client.transport.call(method, "/workgroups" + path, json=body, params=params)

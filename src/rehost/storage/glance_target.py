@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from rehost.domain import errors
 from rehost.domain.publish import GlanceTarget
+from rehost.jsonvalue import JsonObject
 from rehost.storage.publish_ports import ProgressFn, PublishDisk, PublishOrder
 
 CHUNK_BYTES = 4 << 20
@@ -18,6 +19,18 @@ try:  # the publish extra (openstacksdk)
     from keystoneauth1 import exceptions as ks_errors
 except ImportError:  # pragma: no cover - the test profile installs it
     openstack = None  # type: ignore[assignment]
+
+
+class GlanceImage(TypedDict, total=False):
+    """The fields of a Glance image document that a publication reads."""
+
+    id: str
+    status: str
+    disk_format: str
+    size: int | None
+    os_hash_algo: str | None
+    os_hash_value: str | None
+    checksum: str | None
 
 
 def tag(image_id: str, index: int) -> str:
@@ -64,16 +77,17 @@ class GlancePublisher:
                 "该地域的 glance endpoint 或 cloud。") from exc
 
     def publish(self, order: PublishOrder, *, progress: ProgressFn,
-                start: bool) -> dict[str, Any]:
+                start: bool) -> JsonObject:
         """Upload each disk once; a retry keeps a verified image and replaces a broken one."""
         del start  # Glance stores images; nothing to boot
         image = self.connect()
-        remote: dict[str, Any] = {"images": {}}
+        images: dict[str, JsonObject] = {}
+        remote: JsonObject = {"images": images}
         done = 0
         try:
             for disk in order.disks:
-                remote["images"][str(disk.index)] = self._disk(image, order, disk, done,
-                                                               progress, remote)
+                images[str(disk.index)] = self._disk(image, order, disk, done, progress,
+                                                     remote, images)
                 done += disk.path.stat().st_size
                 progress(done, dict(remote))
         except ks_errors.ClientException as exc:
@@ -81,19 +95,20 @@ class GlancePublisher:
         return remote
 
     def _disk(self, image: Any, order: PublishOrder, disk: PublishDisk, done: int,
-              progress: ProgressFn, remote: dict[str, Any]) -> dict[str, Any]:
+              progress: ProgressFn, remote: JsonObject,
+              images: dict[str, JsonObject]) -> JsonObject:
         want = sha512_file(disk.path)
         for found in self._tagged(image, order.image_id, disk.index):
             if found.get("status") == "active" and found.get("os_hash_value") == want:
                 return _entry(found, reused=True)  # an earlier attempt finished this disk
             image.delete(f"/images/{found['id']}")  # queued, saving or different: redo
-        created = image.post("/images", json=self._body(order, disk)).json()
-        remote["images"][str(disk.index)] = {"id": created["id"], "status": "queued"}
+        created: GlanceImage = image.post("/images", json=self._body(order, disk)).json()
+        images[str(disk.index)] = {"id": created["id"], "status": "queued"}
         progress(done, dict(remote))
         image.put(f"/images/{created['id']}/file", data=self._chunks(disk, done, progress,
                                                                    remote),
                   headers={"Content-Type": "application/octet-stream"})
-        doc = image.get(f"/images/{created['id']}").json()
+        doc: GlanceImage = image.get(f"/images/{created['id']}").json()
         if doc.get("status") != "active" or doc.get("os_hash_value") != want:
             raise errors.RehostError(
                 "Publish.ChecksumMismatch", f"Glance image {created['id']} of disk "
@@ -103,14 +118,14 @@ class GlancePublisher:
         return _entry(doc, reused=False)
 
     @staticmethod
-    def _tagged(image: Any, image_id: str, index: int) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = image.get(
+    def _tagged(image: Any, image_id: str, index: int) -> list[GlanceImage]:
+        found: list[GlanceImage] = image.get(
             "/images", params={"tag": tag(image_id, index)}).json()["images"]
         return found
 
-    def _body(self, order: PublishOrder, disk: PublishDisk) -> dict[str, Any]:
+    def _body(self, order: PublishOrder, disk: PublishDisk) -> JsonObject:
         name = order.name if disk.index == 0 else f"{order.name}-disk-{disk.index}"
-        body: dict[str, Any] = {
+        body: JsonObject = {
             "name": name, "disk_format": disk.format, "container_format": "bare",
             "visibility": self.target.visibility, "tags": [tag(order.image_id, disk.index)],
             "hw_disk_bus": "virtio", "rehost_image_id": order.image_id,
@@ -144,7 +159,7 @@ class GlancePublisher:
             image.delete(f"/images/{entry['id']}", raise_exc=False)
 
 
-def _entry(doc: Mapping[str, Any], *, reused: bool) -> dict[str, Any]:
+def _entry(doc: GlanceImage, *, reused: bool) -> JsonObject:
     return {"id": doc["id"], "status": doc.get("status"), "disk_format": doc.get("disk_format"),
             "size_bytes": doc.get("size"), "os_hash_algo": doc.get("os_hash_algo"),
             "os_hash_value": doc.get("os_hash_value"), "checksum_md5": doc.get("checksum"),

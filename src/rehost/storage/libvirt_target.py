@@ -12,6 +12,7 @@ from typing import Any
 
 from rehost.domain import errors
 from rehost.domain.publish import LibvirtTarget
+from rehost.jsonvalue import JsonObject
 from rehost.storage import libvirt_domain as xml
 from rehost.storage.publish_ports import LaunchInfo, ProgressFn, PublishDisk, PublishOrder
 
@@ -32,7 +33,7 @@ def _failed(what: str, exc: Exception) -> errors.RehostError:
 class _Counter:
     """Bytes walked through (data sent and holes skipped), reported every 64 MiB."""
 
-    def __init__(self, progress: ProgressFn, remote: dict[str, Any], start: int) -> None:
+    def __init__(self, progress: ProgressFn, remote: JsonObject, start: int) -> None:
         self.progress, self.remote, self.done, self.last = progress, remote, start, start
 
     def add(self, count: int) -> None:
@@ -157,7 +158,7 @@ class LibvirtPublisher:
         return name
 
     def publish(self, order: PublishOrder, *, progress: ProgressFn,
-                start: bool) -> dict[str, Any]:
+                start: bool) -> JsonObject:
         """Upload every disk (reusing finished ones), define the domain, start it if asked."""
         with self._connect() as conn:
             try:
@@ -166,18 +167,20 @@ class LibvirtPublisher:
                 raise _failed("publishing", exc) from exc
 
     def _publish(self, conn: Any, order: PublishOrder, progress: ProgressFn,
-                 start: bool) -> dict[str, Any]:
+                 start: bool) -> JsonObject:
         pool = self._pool(conn)
         finished = set(order.previous.get("volumes_done", []))
-        remote: dict[str, Any] = {"uri": self.target.uri, "pool": self.target.pool,
-                                  "volumes": [], "volumes_done": []}
+        volumes: list[str] = []
+        volumes_done: list[str] = []
+        remote: JsonObject = {"uri": self.target.uri, "pool": self.target.pool,
+                              "volumes": volumes, "volumes_done": volumes_done}
         count = _Counter(progress, remote, 0)
         disks = []
         for disk in order.disks:
             name = xml.volume_name(order.image_id, disk.index, disk.format)
-            remote["volumes"].append(name)
+            volumes.append(name)
             self._volume(conn, pool, disk, order.image_id, done=name in finished, count=count)
-            remote["volumes_done"].append(name)
+            volumes_done.append(name)
             progress(count.done, dict(remote))
             disks.append(xml.DomainDisk(self.target.pool, name, disk.format))
         spec = self._spec(conn, order, tuple(disks))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rehost.domain.publish import MachineSize
+from rehost.jsonvalue import JsonObject
 
 # (bytes handled so far, what exists remotely so far): recorded so that a retry finds it
 ProgressFn = Callable[[int, Mapping[str, Any]], None]
@@ -52,7 +53,7 @@ class Publisher(Protocol):
     """A publish target."""
 
     def publish(self, order: PublishOrder, *, progress: ProgressFn,
-                start: bool) -> dict[str, Any]:
+                start: bool) -> JsonObject:
         """Upload and register the image (reusing what `order.previous` finished)."""
         ...
 

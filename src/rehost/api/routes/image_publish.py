@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,7 +45,7 @@ class PublicationOut(BaseModel):
     bytes_done: int
     bytes_total: int
     progress_percent: float
-    remote: dict[str, Any]
+    remote: dict[str, object]  # what exists in the target (the publisher's document)
     error_code: str
     error_message: str
     creation_time: datetime
@@ -101,7 +101,7 @@ def _target_out(region_id: str, kind: str, target: Target) -> TargetOut:
 @router.put("/regions/{region_id}/publish-targets/{kind}", tags=["regions"],
             response_model=TargetOut)
 def set_target(region_id: str, kind: str, ctx: Ctx, account: Account,
-               settings: Annotated[dict[str, Any], Body()]) -> TargetOut:
+               settings: Annotated[dict[str, object], Body()]) -> TargetOut:
     """Set (replace) the region's libvirt or glance target; unknown keys are refused."""
     target = publish_targets.set_target(ctx, account, region_id, kind, settings)
     return _target_out(region_id, kind, target)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -144,7 +145,7 @@ def system_info(source: Source) -> str:
     """SystemInfo: the host, its cores, memory, addresses and usage, as the agent reported."""
     inventory: dict[str, Any] = source.inventory if isinstance(source.inventory, dict) else {}
     found = inventory.get("system")
-    system: dict[str, Any] = found if isinstance(found, dict) else {}
+    system: Mapping[str, object] = found if isinstance(found, dict) else {}
     disks = [d for d in inventory.get("disks", []) if isinstance(d, dict)]
     info = {
         "hostname": source.hostname, "boot_mode": source.boot_mode, "kernel": source.kernel,

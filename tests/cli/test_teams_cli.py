@@ -25,6 +25,7 @@ WRITES = {
     "source modify": ["s-x", "--name", "web-02"],
     "source delete": ["s-x"],
     "region create": ["east-1"],
+    "region publish-target delete": ["local", "--target", "libvirt"],
     "job create": ["--source", "s-x", "--region", "local"],
     "job modify": ["j-x", "--name", "job-2"],
     "job start": ["j-x"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .cache import cache_dir, progress, run, text_hash
+from .mounts import in_chroot
 from .recipe import MIRROR, SUITE, Packages
 
 
@@ -17,7 +18,8 @@ def tarball(packages: Packages) -> Path:
     partial = path.with_name(path.name + ".partial")
     run("rm", "-rf", work)
     progress(f"downloading {SUITE} packages ({packages.key()}) into {path.name}")
-    run("debootstrap", *_options(packages), f"--make-tarball={partial}", SUITE, work, MIRROR)
+    run("debootstrap", *_options(packages, (*packages.include, *packages.later)),
+        f"--make-tarball={partial}", SUITE, work, MIRROR)
     run("rm", "-rf", work)
     partial.replace(path)
     return path
@@ -26,13 +28,18 @@ def tarball(packages: Packages) -> Path:
 def unpack(packages: Packages, root: Path) -> None:
     """debootstrap the package set into `root` from its cached tarball (no network)."""
     progress(f"debootstrap {SUITE} into {root}")
-    run("debootstrap", *_options(packages), f"--unpack-tarball={tarball(packages)}", SUITE,
-        root, MIRROR)
+    run("debootstrap", *_options(packages, packages.include),
+        f"--unpack-tarball={tarball(packages)}", SUITE, root, MIRROR)
 
 
-def _options(packages: Packages) -> list[str]:
+def install_later(packages: Packages, root: Path) -> None:
+    """apt-get installs the `later` packages from the debs the tarball left in the root."""
+    if not packages.later:
+        return
+    progress(f"installing {', '.join(packages.later)} in the chroot (cached debs, no network)")
+    in_chroot(root, f"apt-get install -y -q --no-download {' '.join(packages.later)}")
+
+
+def _options(packages: Packages, include: tuple[str, ...]) -> list[str]:
     """debootstrap options shared by --make-tarball and --unpack-tarball."""
-    options = ["--variant=minbase", f"--include={','.join(packages.include)}"]
-    if packages.exclude:
-        options.append(f"--exclude={','.join(packages.exclude)}")
-    return options
+    return ["--variant=minbase", f"--include={','.join(include)}"]

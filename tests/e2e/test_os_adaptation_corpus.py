@@ -22,8 +22,11 @@ from oscorpus.corpus import corpus_image, missing_tools
 from rehost.imaging.verify import VerifyResult, verify_image
 from rehost.sample.stack import LocalStack, start_stack
 
-pytestmark = [pytest.mark.qemu, pytest.mark.slow, pytest.mark.xdist_group("boot")]
-JOB_TIMEOUT_S = 600.0  # sync 2-2.5 GiB + adaptation in a TCG appliance on a loaded host
+# one test: 3 TCG boots of a real Debian (1.5-3 min each on a loaded 2-core host) and an
+# adaptation whose update-initramfs/dracut runs in a TCG appliance (3-11 min)
+pytestmark = [pytest.mark.qemu, pytest.mark.slow, pytest.mark.xdist_group("boot"),
+              pytest.mark.timeout(2400)]
+JOB_TIMEOUT_S = 1500.0  # sync 2-2.5 GiB + adaptation in a TCG appliance on a loaded host
 BOOT_TIMEOUT_S = 300.0  # a Debian kernel under TCG; the fail-fast patterns end dead ends early
 DEAD_END_S = 150.0  # initramfs-tools and dracut give up on the root device well before this
 TOOLS = ("qemu-system-x86_64", "guestfish")

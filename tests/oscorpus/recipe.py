@@ -21,9 +21,10 @@ VIRTIO_DISK_DRIVERS = ("virtio_blk", "virtio_scsi")
 class Packages:
     """One debootstrap package set (its own cached tarball).
 
-    `later` is downloaded into the tarball but installed by apt in the chroot afterwards:
-    debootstrap takes the first alternative of a dependency (linux-image's initramfs-tools),
-    so a conflicting replacement (dracut) must be installed once the base system is in.
+    `later` is installed by apt in the chroot afterwards (its debs cached beside the tarball):
+    debootstrap takes the first alternative of a dependency (linux-image's initramfs-tools)
+    and --unpack-tarball installs every deb of the tarball, so a conflicting replacement
+    (dracut) can only come once the base system is in.
     """
 
     include: tuple[str, ...]
@@ -49,7 +50,8 @@ class Layout:
 
 
 INITRAMFS_TOOLS = Packages((*BASE_PACKAGES, "initramfs-tools"))
-DRACUT_LVM_XFS = Packages((*BASE_PACKAGES, "lvm2", "xfsprogs"), later=("dracut",))
+DRACUT_LVM_XFS = Packages((*BASE_PACKAGES, "initramfs-tools", "lvm2", "xfsprogs"),
+                          later=("dracut",))
 
 LAYOUTS = {layout.name: layout for layout in (
     Layout("ext4-mbr-novirtio",

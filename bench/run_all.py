@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import e2e, fs_layouts, tools
+from bench import adaptation, e2e, fs_layouts, tools
 from bench.refdisk import reference_disk
 from bench.rehost_run import RunResult, migrate
 
@@ -52,6 +52,8 @@ def main() -> None:
     _report(ref, runs)
     print("\nsend plan per disk layout (bench.fs_layouts):")
     fs_layouts.report(args.cache / "fs-layouts")
+    print("\nOS adaptation (bench.adaptation) against the best 4 GiB sync of this run:")
+    adaptation.report(args.cache, sync_s=min(r.elapsed_s for r in runs[(1, False)]))
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     if not args.skip_limit:
         _limit_runs(disk, work, runs)

@@ -64,7 +64,9 @@ INITRAMFS_SHELL = (
     b"(initramfs) "
 )
 DEAD_ENDS = [
-    (INITRAMFS_SHELL, "Dropping to a shell", "dropped to a shell"),
+    (INITRAMFS_SHELL, "Gave up waiting for root", "gave up waiting for the root device"),
+    (INITRAMFS_SHELL[INITRAMFS_SHELL.index(b"ALERT"):], "Dropping to a shell",
+     "dropped to a shell"),
     (b"BusyBox v1.35.0 built-in shell (ash)\r\n(initramfs) ", "(initramfs)", "initramfs shell"),
     (b"[  OK  ] Reached target Emergency Mode.\r\nYou are in emergency mode. After logging in, "
      b"type \"journalctl -xb\"\r\nGive root password for maintenance\r\n(or press Control-D to "

@@ -10,7 +10,7 @@ from pathlib import Path
 from fslayouts import lvm  # LVM tools confined to one loop device, no device-mapper needed
 
 from .cache import progress, run
-from .debootstrap import unpack
+from .debootstrap import install_later, unpack
 from .guestconf import VG, build_initramfs, grub_cfg, kernel_version, write_files
 from .mounts import chroot_ready, in_chroot, loop_range, mounted
 from .recipe import MIB, Layout
@@ -38,6 +38,7 @@ def build_raw(layout: Layout, image: Path, work: Path) -> None:
     with _filesystems(layout, image, work / "root") as (root, boot_uuid):
         unpack(layout.packages, root)
         with chroot_ready(root):
+            install_later(layout.packages, root)
             write_files(layout, root)
             version = kernel_version(root)
             build_initramfs(layout, root, version)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from .cache import cache_dir, progress, run, text_hash
+from .mounts import in_chroot
 from .recipe import MIRROR, SUITE, Packages
 
 
@@ -17,7 +19,8 @@ def tarball(packages: Packages) -> Path:
     partial = path.with_name(path.name + ".partial")
     run("rm", "-rf", work)
     progress(f"downloading {SUITE} packages ({packages.key()}) into {path.name}")
-    run("debootstrap", *_options(packages), f"--make-tarball={partial}", SUITE, work, MIRROR)
+    run("debootstrap", *_options(packages.include), f"--make-tarball={partial}", SUITE, work,
+        MIRROR)
     run("rm", "-rf", work)
     partial.replace(path)
     return path
@@ -26,13 +29,28 @@ def tarball(packages: Packages) -> Path:
 def unpack(packages: Packages, root: Path) -> None:
     """debootstrap the package set into `root` from its cached tarball (no network)."""
     progress(f"debootstrap {SUITE} into {root}")
-    run("debootstrap", *_options(packages), f"--unpack-tarball={tarball(packages)}", SUITE,
-        root, MIRROR)
+    run("debootstrap", *_options(packages.include), f"--unpack-tarball={tarball(packages)}",
+        SUITE, root, MIRROR)
 
 
-def _options(packages: Packages) -> list[str]:
+def install_later(packages: Packages, root: Path) -> None:
+    """apt-get installs the `later` packages; their debs are kept in the cache for next time."""
+    if not packages.later:
+        return
+    debs = cache_dir() / f"apt-archives-{SUITE}"
+    (debs / "partial").mkdir(parents=True, exist_ok=True)
+    archives = root / "var/cache/apt/archives"
+    shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")  # only when a deb is not cached
+    progress(f"installing {', '.join(packages.later)} in the chroot (debs cached in {debs})")
+    run("mount", "--bind", debs, archives)
+    try:
+        in_chroot(root, "apt-get update -q && apt-get install -y -q --no-install-recommends "
+                  f"{' '.join(packages.later)}")
+    finally:
+        run("umount", archives)
+    (root / "etc/resolv.conf").unlink()
+
+
+def _options(include: tuple[str, ...]) -> list[str]:
     """debootstrap options shared by --make-tarball and --unpack-tarball."""
-    options = ["--variant=minbase", f"--include={','.join(packages.include)}"]
-    if packages.exclude:
-        options.append(f"--exclude={','.join(packages.exclude)}")
-    return options
+    return ["--variant=minbase", f"--include={','.join(include)}"]

@@ -19,14 +19,20 @@ VIRTIO_DISK_DRIVERS = ("virtio_blk", "virtio_scsi")
 
 @dataclass(frozen=True, slots=True)
 class Packages:
-    """One debootstrap package set (its own cached tarball)."""
+    """One debootstrap package set (its own cached tarball).
+
+    `later` is installed by apt in the chroot afterwards (its debs cached beside the tarball):
+    debootstrap takes the first alternative of a dependency (linux-image's initramfs-tools)
+    and --unpack-tarball installs every deb of the tarball, so a conflicting replacement
+    (dracut) can only come once the base system is in.
+    """
 
     include: tuple[str, ...]
-    exclude: tuple[str, ...] = ()
+    later: tuple[str, ...] = ()
 
     def key(self) -> str:
         """Stable text naming the set (part of the tarball's cache key)."""
-        return f"{SUITE} minbase +{','.join(self.include)} -{','.join(self.exclude)}"
+        return f"{SUITE} minbase +{','.join(self.include)} later {','.join(self.later)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +50,8 @@ class Layout:
 
 
 INITRAMFS_TOOLS = Packages((*BASE_PACKAGES, "initramfs-tools"))
-DRACUT_LVM_XFS = Packages((*BASE_PACKAGES, "dracut", "lvm2", "xfsprogs"),
-                          exclude=("initramfs-tools",))
+DRACUT_LVM_XFS = Packages((*BASE_PACKAGES, "initramfs-tools", "lvm2", "xfsprogs"),
+                          later=("dracut",))
 
 LAYOUTS = {layout.name: layout for layout in (
     Layout("ext4-mbr-novirtio",

@@ -47,6 +47,9 @@ DEFAULT_FAILURE_PATTERNS: tuple[FailurePattern, ...] = (
                    "引导程序加载文件失败"),
     FailurePattern(r"Missing operating system|Operating system not found|No operating system",
                    "the boot code found no operating system", "引导代码未找到操作系统"),
+    FailurePattern(r"Gave up waiting for root (?:file system )?device",
+                   "the initramfs gave up waiting for the root device (no driver for the disk?)",
+                   "initramfs 等待根设备超时（缺少磁盘驱动？）"),
     FailurePattern(r"Dropping to a shell", "the initramfs could not find the root device and "
                    "dropped to a shell", "initramfs 未找到根设备，进入了 shell"),
     FailurePattern(r"^\(initramfs\)", "the boot stopped at the initramfs shell ((initramfs))",

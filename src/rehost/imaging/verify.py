@@ -20,6 +20,7 @@ from rehost.imaging.console import (
     ConsoleWatcher,
     FailurePattern,
 )
+from rehost.imaging.errors import ImagingError
 
 BootMode = Literal["BIOS", "UEFI"]
 Accelerator = Literal["auto", "kvm", "tcg"]
@@ -31,6 +32,8 @@ OVMF_PAIRS = (
     (Path("/usr/share/OVMF/OVMF_CODE_4M.fd"), Path("/usr/share/OVMF/OVMF_VARS_4M.fd")),
     (Path("/usr/share/OVMF/OVMF_CODE.fd"), Path("/usr/share/OVMF/OVMF_VARS.fd")),
 )
+# operators (and tests on nested hosts where KVM hangs silently) pin the accelerator
+ACCELERATOR_ENV = "REHOST_VERIFY_ACCELERATOR"
 KVM_BROKEN_MARKERS = (b"KVM internal error", b"failed to set MSR", b"failed to initialize kvm",
                       b"Could not access KVM kernel module")
 _kvm_failed: set[str] = set()  # remembers, per process, that this host's KVM cannot run guests
@@ -111,9 +114,15 @@ def mark_kvm_broken() -> None:
 
 
 def _choose_accelerator(accelerator: Accelerator) -> str:
-    """kvm when asked or usable, else tcg."""
+    """kvm when asked or usable, else tcg; REHOST_VERIFY_ACCELERATOR=kvm|tcg pins "auto"."""
     if accelerator != "auto":
         return accelerator
+    pinned = os.environ.get(ACCELERATOR_ENV, "").strip()
+    if pinned:
+        if pinned not in ("kvm", "tcg"):
+            raise ImagingError(f"{ACCELERATOR_ENV}={pinned!r}: set it to kvm or tcg, or unset it",
+                               f"{ACCELERATOR_ENV}={pinned!r} 无效：请设为 kvm 或 tcg 或删除")
+        return pinned
     return "kvm" if kvm_available() and "kvm" not in _kvm_failed else "tcg"
 
 

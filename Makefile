@@ -33,7 +33,7 @@ demo: sysdeps-demo $(STAMP)
 postgres: sysdeps
 	@bash scripts/start-postgres.sh > .postgres-url
 
-AGENT_CLOSURE := src/rehost/agent src/rehost/wire.py src/rehost/diskfmt src/rehost/privatefile.py src/rehost/errorbody.py
+AGENT_CLOSURE := src/rehost/agent src/rehost/wire.py src/rehost/chunkdigest.py src/rehost/diskfmt src/rehost/privatefile.py src/rehost/errorbody.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -1,6 +1,6 @@
 """The portable agent end to end: the served rehost-agent.pyz, run by a Python that cannot
-import the server stack or zstandard, imports a disk image and migrates it to Finished
-byte-identically (RAW chunks: the codec fallback)."""
+import the server stack, zstandard or xxhash, imports a disk image and migrates it to Finished
+byte-identically over the stdlib data plane (blake2b-128 digests, zlib chunks)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ from diskfactory import MIB, PartSpec, compare_disks, make_disk
 from e2e.harness import Agent, Server
 from rehost.agentdist.pyz import agent_artefact
 
-# xxhash stays importable: the blake2b digest fallback is not negotiated yet (docs/agent.md)
-BLOCKED = ("fastapi", "sqlalchemy", "pydantic", "httpx", "click", "zstandard", "cryptography",
-           "uvicorn", "starlette")
+BLOCKED = ("fastapi", "sqlalchemy", "pydantic", "httpx", "click", "zstandard", "xxhash",
+           "cryptography", "uvicorn", "starlette")
 LAUNCH = f"""
 import importlib.abc, runpy, sys
 class Block(importlib.abc.MetaPathFinder):
@@ -64,8 +63,9 @@ def test_served_pyz_migrates_an_image_to_finished(
     server.agents.append(agent)
     agent.proc.argv = [*pyz, "run", "--state-dir", str(state_dir), "--poll-interval", "0.25"]
     agent.proc.start()
-    job_id = server.create_job(source_id, system_disk_size=1)
+    job_id = server.create_job(source_id, system_disk_size=1, compress_level=3)
     finished = server.wait_job(job_id, {"Finished"}, timeout_s=240)
     image = server.image_disks(str(finished["image_id"]))[0]
     assert image.stat().st_size == source.size_bytes
     assert compare_disks(source, image) == []
+    assert "data plane: digest blake2b-128, codec zlib" in agent.proc.log_path.read_text()

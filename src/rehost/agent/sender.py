@@ -10,13 +10,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-try:  # optional accelerator: the portable agent runs without it
-    import xxhash
-except ImportError:
-    xxhash = None  # type: ignore[assignment]
-
-from rehost import wire
-from rehost.agent.channel import Channel
+from rehost import chunkdigest, wire
+from rehost.agent.channel import CODECS, Channel, agreed_digest
 from rehost.agent.delta import DeltaBase, delta_bases, zero_chunk
 from rehost.agent.reader import (
     Cell,
@@ -37,12 +32,6 @@ log = logging.getLogger(__name__)
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 
-def digest_chunk(data: memoryview) -> "tuple[bytes, bool]":
-    """xxh3-128 of a chunk's raw bytes and whether it is all zeros."""
-    digest = xxhash.xxh3_128_digest(data)
-    return digest, wire.is_zero(data, digest)
-
-
 def send_job(
     spec: SendSpec,
     *,
@@ -51,9 +40,6 @@ def send_job(
     planner: Planner = default_planner,
 ) -> SendResult:
     """Send every disk of spec; resumes from the transit's durable state; raises SendError."""
-    if xxhash is None:
-        raise SendError("Agent.NoDigest", "the xxhash module is missing: install python3-xxhash "
-                        "(pip install xxhash) / 缺少 xxhash 模块：请安装 python3-xxhash")
     started = time.monotonic()
     stop = stop or threading.Event()
     plans = {d.index: list(plan_cells(d.index, planner(str(d.path)), size_bytes=d.size_bytes,
@@ -66,13 +52,15 @@ def send_job(
         first = Channel(spec, ctx, _NULL_STATE, readers=readers, bucket=None, buffer=buffers[0][1])
         resume = _connect_with_backoff(first, hello, spec, stop)
         first.close()
+        algo = agreed_digest(resume)
+        log.info("data plane: digest %s, codec %s", algo.name, first.codec_name)
         totals = {i: sum(c.plan_bytes for c in cells) for i, cells in plans.items()}
         state = SendState(totals=totals,
                           resumed={int(d["index"]): int(d["done_bytes"]) for d in resume["disks"]},
                           queue_chunks=spec.connections + 2, progress=progress, stop=stop)
         bases = delta_bases(resume, {d.index: d.size_bytes for d in spec.disks},
-                            spec.chunk_bytes)
-        digests = _run(spec, ctx, state, plans, resume, readers, buffers, hello, bases)
+                            spec.chunk_bytes, algo)
+        digests = _run(spec, ctx, state, plans, resume, readers, buffers, hello, algo, bases)
         if state.error is not None:
             raise state.error
         completed = not stop.is_set()
@@ -94,7 +82,7 @@ def send_job(
 
 def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell]]",
          resume: "dict[str, Any]", readers: "dict[int, DiskReader]",
-         buffers: "list[Any]", hello: "dict[str, Any]",
+         buffers: "list[Any]", hello: "dict[str, Any]", algo: chunkdigest.ChunkDigest,
          bases: "dict[int, DeltaBase] | None" = None) -> "dict[int, str]":
     """Run the reader thread and one thread per connection until done, stopped or failed."""
     bucket = bucket_for(spec.bandwidth_limit_kbps)
@@ -103,7 +91,7 @@ def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell
         pool.put(view)
     digests: dict[int, str] = {}
     reader = threading.Thread(target=_produce, name="rehost-reader", daemon=True,
-                              args=(state, plans, resume, readers, pool, digests, bases))
+                              args=(state, plans, resume, readers, pool, digests, algo, bases))
     channels = [Channel(spec, ctx, state, readers=readers, bucket=bucket, buffer=buffers[i][1])
                 for i in range(spec.connections)]
     threads = [threading.Thread(target=_drive, args=(ch, hello, spec, state), daemon=True,
@@ -119,7 +107,8 @@ def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell
 
 def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "dict[str, Any]",
              readers: "dict[int, DiskReader]", pool: "queue.Queue[memoryview]",
-             digests: "dict[int, str]", bases: "dict[int, DeltaBase] | None" = None) -> None:
+             digests: "dict[int, str]", algo: chunkdigest.ChunkDigest,
+             bases: "dict[int, DeltaBase] | None" = None) -> None:
     """Reader thread: read planned cells not yet durable; compute each disk's digest."""
     try:
         for disk in resume["disks"]:
@@ -128,7 +117,8 @@ def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "dict[str
                 continue
             base = bases.get(index) if bases is not None else None
             digests[index] = _produce_disk(state, plans[index], disk["acked"], readers[index],
-                                           pool, checksum=bool(resume["checksum"]), base=base)
+                                           pool, checksum=bool(resume["checksum"]), algo=algo,
+                                           base=base)
             if state.should_quit():
                 return
     except OSError as exc:
@@ -140,8 +130,8 @@ def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "dict[str
 
 def _produce_disk(state: SendState, cells: "list[Cell]", acked: "Sequence[Sequence[int]]",
                   reader: DiskReader, pool: "queue.Queue[memoryview]", *, checksum: bool,
-                  base: "DeltaBase | None" = None) -> str:
-    total = xxhash.xxh3_128()
+                  algo: chunkdigest.ChunkDigest, base: "DeltaBase | None" = None) -> str:
+    total = algo.hasher()
     starts = [int(a[0]) for a in acked]
     for cell in cells:
         if state.should_quit():
@@ -153,7 +143,7 @@ def _produce_disk(state: SendState, cells: "list[Cell]", acked: "Sequence[Sequen
         if buf is None:
             break
         data = reader.read_cell(cell, buf)
-        digest, zero = digest_chunk(data)
+        digest, zero = algo.digest_and_zero(data)
         if not zero:
             total.update(wire.disk_digest_record(cell.offset_bytes, digest))
         if durable or (base is not None and base.unchanged(cell, digest)):
@@ -174,7 +164,7 @@ def _produce_freed(state: SendState, base: DeltaBase, cells: "list[Cell]", start
         if state.should_quit():
             return
         if not _covered(starts, acked, cell):
-            state.produced(zero_chunk(cell))
+            state.produced(zero_chunk(cell, base.algo))
 
 
 def _take_buffer(state: SendState, pool: "queue.Queue[memoryview]") -> "memoryview | None":
@@ -243,6 +233,7 @@ def _finish_disks(spec: SendSpec, ctx: Any, state: SendState, resume: "dict[str,
 def _hello(spec: SendSpec, plans: "dict[int, list[Cell]]") -> "dict[str, Any]":
     doc = {"token": spec.token, "agent_id": spec.agent_id, "chunk_bytes": spec.chunk_bytes,
            "wire_version": wire.PIECES_VERSION,
+           "digests": list(chunkdigest.available()), "codecs": list(CODECS),
            "disks": [{"index": d.index, "size_bytes": d.size_bytes,
                       "plan_bytes": sum(c.plan_bytes for c in plans[d.index]),
                       "plan_notes": plan_notes(str(d.path))}

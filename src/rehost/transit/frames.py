@@ -42,6 +42,12 @@ def check_hello(doc: dict[str, Any]) -> None:
                         f"倍数且不超过 {wire.MAX_RAW_BYTES}")
     _int(doc, "wire_version", where="HELLO", required=False)
     _int(doc, "cycle", where="HELLO", required=False)
+    for key in ("digests", "codecs"):  # optional: absent means xxh3-128 and zstd
+        names = doc.get(key)
+        if names is not None and (not isinstance(names, list) or len(names) > 16
+                                  or not all(isinstance(n, str) and len(n) <= 32 for n in names)):
+            raise bad_frame(f"HELLO: {key!r} must be a list of up to 16 short names",
+                            f"HELLO：{key!r} 必须是最多 16 个短名称的列表")
     disks = doc.get("disks")
     if not isinstance(disks, list) or not all(isinstance(d, dict) for d in disks):
         raise bad_frame("HELLO: 'disks' must be a list of objects", "HELLO：'disks' 必须是对象列表")

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import xxhash
-
+from rehost import chunkdigest
 from rehost.transit.errors import TransitError, digest_mismatch
 from rehost.transit.journal import ChunkRecord, ProgressJournal
 from rehost.transit.ports import (
@@ -26,7 +25,24 @@ from rehost.wire import DELTA_VERSION, PROTOCOL_VERSION, pack_base
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.5
+DECODABLE = ("zstd", "zlib")  # payload codecs the connection decodes
 JOURNAL_FILE = "journal.bin"
+
+
+def _agree_digest(doc: dict[str, Any]) -> chunkdigest.ChunkDigest:
+    """The chunk digest for this HELLO (an agent naming none uses xxh3-128)."""
+    try:
+        return chunkdigest.negotiate(doc.get("digests") or [chunkdigest.LEGACY])
+    except chunkdigest.DigestError as exc:
+        raise TransitError(exc.code, exc.message) from exc
+
+
+def accepted_codecs(doc: dict[str, Any]) -> list[str]:
+    """The payload codecs of the agent's HELLO this transit decodes (besides raw and zero)."""
+    offered = doc.get("codecs")
+    if offered is None:
+        return ["zstd"]  # an agent that names none compresses with zstd only
+    return [c for c in offered if c in DECODABLE]
 
 
 def _plan_notes(disks: dict[int, dict[str, Any]]) -> list[str]:
@@ -77,6 +93,7 @@ class JobSession:
         self._report_bytes = 0
         self._failed = False
         self._plan_logged = False  # the agent's plan notes go to the job log once per session
+        self.digest = chunkdigest.by_name(chunkdigest.LEGACY)  # agreed in HELLO
 
     def hello(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Check the agent's disks against the job and return the resume state (HELLO_OK)."""
@@ -87,7 +104,12 @@ class JobSession:
             if int(d["size_bytes"]) != self.targets[index].size_bytes:
                 raise TransitError("Transit.DiskMismatch", f"disk {index} changed size")
         version = min(int(doc.get("wire_version", PROTOCOL_VERSION)), DELTA_VERSION)
+        algo = _agree_digest(doc)
         with self._lock:
+            self.digest = algo
+            if self.journal.digest_name != algo.name:
+                log.info("job %s: chunk digest is now %s", self.spec.job_id, algo.name)
+                self.journal.switch_digest(algo.name)
             self._failed = False  # a new attempt may fail (and be reported) again
             self.chunk_bytes = int(doc["chunk_bytes"])
             self._plan_totals = {i: int(d["plan_bytes"]) for i, d in disks.items()}
@@ -100,7 +122,8 @@ class JobSession:
         if notes:
             self.control.log_plan(self.spec.job_id, notes)
         reply = {"job_id": self.spec.job_id, "checksum": self.spec.checksum,
-                 "wire_version": version,
+                 "wire_version": version, "digest": algo.name,
+                 "codecs": accepted_codecs(doc),
                  "disks": [self._disk_state(i, delta=cycle > 0) for i in sorted(disks)]}
         if cycle:
             reply["cycle"], reply["delta"] = self.journal.cycle, self.overwrite
@@ -153,7 +176,7 @@ class JobSession:
             log.info("disk %d: journal has %d planned bytes, current plan %d", index,
                      state.done_bytes, planned)
         if self.spec.checksum:
-            digest = self.target(index).disk_digest(self.chunk_bytes)
+            digest = self.target(index).disk_digest(self.chunk_bytes, self.digest)
             if digest != agent_digest:
                 self.journal.reset_disk(index)
                 raise digest_mismatch(f"disk {index}")
@@ -198,12 +221,24 @@ class JobSession:
                                "done": state.done_digest is not None,
                                "done_bytes": state.done_bytes}
         if delta:
-            doc["base"] = pack_base({o: d for o, (_n, d) in state.base.items()}, self.chunk_bytes)
+            doc["base"] = pack_base(self._base_digests(index), self.chunk_bytes)
         return doc
+
+    def _base_digests(self, index: int) -> dict[int, bytes]:
+        """The target's cells before this pass, in the agreed digest (re-read where another)."""
+        state, out = self.journal.disk(index), {}
+        buf = bytearray(self.chunk_bytes)
+        for offset, (length, digest) in state.base.items():
+            if state.base_names.get(offset) != self.digest.name:
+                view = memoryview(buf)[: min(length, self.chunk_bytes)]
+                n = self.targets[index].read_into(view, offset)
+                digest = self.digest.digest(view[:n])
+            out[offset] = digest
+        return out
 
     def _reads_back(self, c: ChunkRecord, buf: memoryview) -> bool:
         n = self.targets[c.disk_index].read_into(buf[: c.length_bytes], c.offset_bytes)
-        return n == c.length_bytes and xxhash.xxh3_128_digest(buf[:n]) == c.digest
+        return n == c.length_bytes and self.digest.digest(buf[:n]) == c.digest
 
     def _maybe_report(self, committed_bytes: int, *, force: bool = False) -> None:
         with self._lock:

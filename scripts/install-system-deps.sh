@@ -23,7 +23,8 @@ if [[ "$profile" == test ]]; then
          [guestfish]=libguestfs-tools)
   need+=([chromium]=chromium [chromedriver]=chromium-driver [pg_ctlcluster]=postgresql
          [curl]=curl [sha256sum]=coreutils  # tests/e2e/test_agent_installer.py
-         [initdb]=postgresql [pg_dump]=postgresql-client [systemd-analyze]=systemd)
+         [initdb]=postgresql [pg_dump]=postgresql-client [systemd-analyze]=systemd
+         [debootstrap]=debootstrap [unshare]=util-linux [chroot]=coreutils)  # test_chroot_agent
 fi
 files=(/usr/share/OVMF/OVMF_CODE.fd:ovmf /usr/lib/syslinux/mbr/mbr.bin:syslinux-common
        /usr/lib/grub/x86_64-efi/modinfo.sh:grub-efi-amd64-bin /usr/lib/grub/i386-pc/modinfo.sh:grub-pc-bin

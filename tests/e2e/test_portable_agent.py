@@ -4,6 +4,7 @@ byte-identically over the stdlib data plane (blake2b-128 digests, zlib chunks)."
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import urllib.request
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from diskfactory import MIB, PartSpec, compare_disks, make_disk
-from e2e.harness import Agent, Server
+from e2e.harness import REHOST, Agent, Server
 from rehost.agentdist.pyz import agent_artefact
 
 BLOCKED = ("fastapi", "sqlalchemy", "pydantic", "httpx", "click", "zstandard", "xxhash",
@@ -59,6 +60,7 @@ def test_served_pyz_migrates_an_image_to_finished(
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     source_id = done.stdout.split("[", 1)[1].split("]", 1)[0]
+    _check_preflight_reported(server, source_id, done.stdout)
     agent = Agent(state_dir, source_id, server)
     server.agents.append(agent)
     agent.proc.argv = [*pyz, "run", "--state-dir", str(state_dir), "--poll-interval", "0.25"]
@@ -69,3 +71,18 @@ def test_served_pyz_migrates_an_image_to_finished(
     assert image.stat().st_size == source.size_bytes
     assert compare_disks(source, image) == []
     assert "data plane: digest blake2b-128, codec zlib" in agent.proc.log_path.read_text()
+
+
+def _check_preflight_reported(server: Server, source_id: str, import_stdout: str) -> None:
+    """The import printed its pre-flight report and sent it: REST and the CLI show it."""
+    report = server.client.get_source(source_id)["preflight"]
+    by_name = {c["name"]: c["level"] for c in report}
+    assert by_name["server"] == "OK" and by_name["root"] in ("OK", "FAIL")
+    assert any(n.startswith("disk ") for n in by_name)
+    assert f"{by_name['server']:<4} server: " in import_stdout
+    described = subprocess.run(
+        [REHOST, "source", "describe", source_id], env={**os.environ, **server.cli_env},
+        capture_output=True, text=True, timeout=60, check=False)
+    assert described.returncode == 0, described.stderr
+    line = next(x for x in described.stdout.splitlines() if x.startswith("preflight"))
+    assert "OK server" in line

@@ -185,6 +185,7 @@ def source_out(s: Source) -> dict[str, Any]:
         "system_disk_size": -(-s.system_disk.size_bytes // GIB) if s.system_disk else None,
         "disks": s.inventory.get("disks", []), "creation_time": _iso(s.created_at),
         "heartbeat_time": _iso(s.last_heartbeat_at), "activation_code_id": s.activation_code_id,
+        "preflight": s.inventory.get("preflight") or [],  # the agent's report at import
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import zlib
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,15 @@ def test_incremental_base_made_with_xxh3_is_rehashed_for_blake2b(
         assert second.completed and rig.control.finished.is_set()
         assert second.chunks_sent == 1  # the base was re-read in blake2b: only cell 5 differs
         assert same_bytes(src, rig.target(job, 0))
+
+
+def test_zlib_payload_must_decode_to_exactly_the_chunk() -> None:
+    from rehost.transit.connection import _inflate
+
+    raw = b"text " * 4096
+    packed = zlib.compress(raw, 1)
+    assert _inflate(memoryview(packed), len(raw)) == raw
+    assert _inflate(memoryview(packed), len(raw) - 1) is None  # more than announced: refused
+    assert _inflate(memoryview(packed + b"x"), len(raw)) is None  # trailing bytes
+    assert _inflate(memoryview(packed[:-4]), len(raw)) is None  # truncated stream
+    assert _inflate(memoryview(b"not zlib"), len(raw)) is None

@@ -144,3 +144,15 @@ def test_zlib_payload_must_decode_to_exactly_the_chunk() -> None:
     assert _inflate(memoryview(packed + b"x"), len(raw)) is None  # trailing bytes
     assert _inflate(memoryview(packed[:-4]), len(raw)) is None  # truncated stream
     assert _inflate(memoryview(b"not zlib"), len(raw)) is None
+
+
+@pytest.mark.parametrize("field, value", [("digests", "xxh3-128"), ("digests", [1]),
+                                          ("codecs", ["z" * 33]), ("codecs", ["zstd"] * 17)])
+def test_malformed_digest_or_codec_offer_is_a_bad_frame(field: str, value: object) -> None:
+    from rehost.transit.frames import check_hello
+
+    hello = {"token": "t", "chunk_bytes": CHUNK, "disks": [], field: value}
+    with pytest.raises(wire.WireError) as err:
+        check_hello(hello)
+    assert err.value.code == "Wire.BadFrame" and field in err.value.message
+    check_hello({**hello, field: ["blake2b-128"]})  # a well-formed offer passes

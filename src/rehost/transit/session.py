@@ -11,7 +11,7 @@ from typing import Any
 
 from rehost import chunkdigest
 from rehost.transit.errors import TransitError, digest_mismatch
-from rehost.transit.journal import ChunkRecord, ProgressJournal
+from rehost.transit.journal import ChunkRecord, DiskState, ProgressJournal
 from rehost.transit.ports import (
     DiskDigest,
     DiskProgress,
@@ -93,6 +93,8 @@ class JobSession:
         self._report_bytes = 0
         self._failed = False
         self._plan_logged = False  # the agent's plan notes go to the job log once per session
+        # (disk, cycle, digest) -> (the DiskState it was made from, base digests)
+        self._rehashed: dict[tuple[int, int, str], tuple[DiskState, dict[int, bytes]]] = {}
         self.digest = chunkdigest.by_name(chunkdigest.LEGACY)  # agreed in HELLO
 
     def hello(self, doc: dict[str, Any]) -> dict[str, Any]:
@@ -226,6 +228,14 @@ class JobSession:
 
     def _base_digests(self, index: int) -> dict[int, bytes]:
         """The target's cells before this pass, in the agreed digest (re-read where another)."""
+        key, state = (index, self.journal.cycle, self.digest.name), self.journal.disk(index)
+        found = self._rehashed.get(key)
+        if found is None or found[0] is not state:  # a reset disk is a new DiskState
+            # once per pass and digest, not on every connection's HELLO
+            found = self._rehashed[key] = (state, self._rehash_base(index))
+        return found[1]
+
+    def _rehash_base(self, index: int) -> dict[int, bytes]:
         state, out = self.journal.disk(index), {}
         buf = bytearray(self.chunk_bytes)
         for offset, (length, digest) in state.base.items():

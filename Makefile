@@ -17,7 +17,7 @@ endif
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[server,dev]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -33,7 +33,7 @@ demo: sysdeps-demo $(STAMP)
 postgres: sysdeps
 	@bash scripts/start-postgres.sh > .postgres-url
 
-AGENT_CLOSURE := src/rehost/agent src/rehost/wire.py src/rehost/diskfmt src/rehost/privatefile.py src/rehost/errorbody.py src/rehost/protocol
+AGENT_CLOSURE := src/rehost/agent src/rehost/wire.py src/rehost/chunkdigest.py src/rehost/diskfmt src/rehost/privatefile.py src/rehost/errorbody.py src/rehost/protocol
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import pickle
 import resource
 import shutil
 import subprocess
@@ -17,6 +18,8 @@ from pathlib import Path
 from rehost.agent.sender import send_job
 from rehost.agent.sendspec import SendDisk, SendProgress, SendSpec
 from rehost.pki import create_ca
+
+BENCH_ROOT = Path(__file__).resolve().parents[1]  # holds the bench package
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,12 @@ def _cpu_s() -> float:
 
 def migrate(disk: Path, work: Path, *, compress_level: int, checksum: bool,
             bandwidth_limit_kbps: int = 0, stop_after_s: float | None = None,
-            direct_io: bool = True, connections: int = 2) -> RunResult:
-    """Start a transit process, run send_job against it, tear everything down."""
+            direct_io: bool = True, connections: int = 2, stdlib: bool = False) -> RunResult:
+    """Start a transit process, run send_job against it, tear everything down.
+
+    stdlib=True runs the send in a `python -I -S` child without xxhash and zstandard (the
+    portable agent's blake2b-128 + zlib path); its CPU counts through RUSAGE_CHILDREN.
+    """
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     ca = create_ca(now=dt.datetime.now(dt.UTC))
@@ -59,7 +66,7 @@ def migrate(disk: Path, work: Path, *, compress_level: int, checksum: bool,
                         compress_level=compress_level, bandwidth_limit_kbps=bandwidth_limit_kbps,
                         direct_io=direct_io, connections=connections)
         os.sync()  # earlier runs' dirty pages must not be flushed during this one
-        result = _timed_send(spec, stop_after_s)
+        result = _stdlib_send(spec, work) if stdlib else _timed_send(spec, stop_after_s)
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
@@ -82,3 +89,16 @@ def _timed_send(spec: SendSpec, stop_after_s: float | None) -> RunResult:
     done = sum(d.done_bytes for d in last[-1].disks) if last else 0
     return RunResult(elapsed, result.wire_bytes_sent, result.raw_bytes_sent, done,
                      result.completed, 0.0)
+
+
+def _stdlib_send(spec: SendSpec, work: Path) -> RunResult:
+    spec_file = work / "spec.pickle"
+    spec_file.write_bytes(pickle.dumps(spec))
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    code = (f"import sys; sys.path.insert(0, {src!r}); sys.path.insert(0, {str(BENCH_ROOT)!r});"
+            " import runpy; runpy.run_module('bench.stdlib_send', run_name='__main__')")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(spec_file)],
+                         capture_output=True, text=True, timeout=1800, check=True).stdout
+    doc = json.loads(out.strip().splitlines()[-1])
+    return RunResult(float(doc["elapsed_s"]), int(doc["wire_bytes"]), int(doc["raw_bytes"]),
+                     int(doc["done"]), bool(doc["completed"]), 0.0)

@@ -50,6 +50,7 @@ def main() -> None:
             runs[(level, checksum)].append(migrate(disk, work, compress_level=level,
                                                    checksum=checksum))
     _report(ref, runs)
+    _stdlib_runs(disk, work, runs)
     print("\nsend plan per disk layout (bench.fs_layouts):")
     fs_layouts.report(args.cache / "fs-layouts")
     print("\nOS adaptation (bench.adaptation) against the best 4 GiB sync of this run:")
@@ -98,6 +99,21 @@ def _ratios(title: str, rehost: dict[tuple[int, bool], float], ref: dict[str, fl
     print(f"{kind} rehost / {kind} rsync           = {top / ref['rsync']:.2f}   (target <= 0.35)")
     print(f"{kind} rehost / {kind} e2image -ra     = {top / ref['e2image']:.2f}   (target <= 1.5)")
     print(f"{kind} rehost / {kind} e2image + fsync = {top / ref['e2image+fsync']:.2f}")
+
+
+def _stdlib_runs(disk: Path, work: Path, runs: dict[tuple[int, bool], list[RunResult]]) -> None:
+    """The portable agent's stdlib path (blake2b-128, zlib) next to the accelerated one, once."""
+    print("\nstdlib fallback (python -I -S, no xxhash/zstandard) vs accelerated, checksum on:")
+    for level in (0, 1):
+        fast = min(runs[(level, True)], key=lambda x: x.elapsed_s)
+        slow = migrate(disk, work, compress_level=level, checksum=True, stdlib=True)
+        assert slow.completed, "the stdlib path did not finish"
+        codec = ("zlib" if level else "raw", "zstd" if level else "raw")
+        print(f"compress={level}: stdlib blake2b+{codec[0]} {slow.elapsed_s:6.2f} s "
+              f"({disk.stat().st_size / MIB / slow.elapsed_s:6.0f} MiB/s, wire "
+              f"{slow.wire_bytes / MIB:7.1f} MiB)   accelerated xxh3+{codec[1]} "
+              f"{fast.elapsed_s:6.2f} s (wire {fast.wire_bytes / MIB:7.1f} MiB)   "
+              f"stdlib / accelerated = {slow.elapsed_s / fast.elapsed_s:.2f} x")
 
 
 def _limit_runs(disk: Path, work: Path, runs: dict[tuple[int, bool], list[RunResult]]) -> None:

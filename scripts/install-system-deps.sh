@@ -25,7 +25,8 @@ if [[ "$profile" == test ]]; then
   need+=([debootstrap]=debootstrap [losetup]=mount [chroot]=coreutils)
   need+=([chromium]=chromium [chromedriver]=chromium-driver [pg_ctlcluster]=postgresql
          [curl]=curl [sha256sum]=coreutils  # tests/e2e/test_agent_installer.py
-         [initdb]=postgresql [pg_dump]=postgresql-client [systemd-analyze]=systemd)
+         [initdb]=postgresql [pg_dump]=postgresql-client [systemd-analyze]=systemd
+         [debootstrap]=debootstrap [unshare]=util-linux [chroot]=coreutils)  # test_chroot_agent
   # make bench's anchors: partclone.ext4 | zstd | socat (bench/anchors.py)
   need+=([partclone.ext4]=partclone [socat]=socat [losetup]=mount)
   # publish targets started by tests/publish: a private libvirtd and a no-auth glance-api;

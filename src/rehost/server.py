@@ -10,12 +10,13 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import uvicorn
 from fastapi import APIRouter
 
 from rehost import filemode
+from rehost.agent.tls import TLS12_CIPHERS
 from rehost.api.app import create_app
 from rehost.config import Settings
 from rehost.logformat import configure_logging
@@ -77,6 +78,14 @@ def check_port_free(host: str, port: int) -> None:
         pass
 
 
+def uvicorn_config(app: Any, *, host: str, port: int, log_level: str,
+                   tls: tuple[Path, Path] | None) -> uvicorn.Config:
+    """uvicorn's settings; HTTPS gets the data port's policy (ECDHE+AES-GCM floor, 1.3 first)."""
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
+                          log_config=None, ssl_certfile=str(tls[0]) if tls else None,
+                          ssl_keyfile=str(tls[1]) if tls else None, ssl_ciphers=TLS12_CIPHERS)
+
+
 def serve(ctx: ServiceContext, *, routers: Sequence[APIRouter] = (),
           tls: tuple[Path, Path] | None = None) -> None:
     """First-start credentials, scheduler, then uvicorn (HTTPS with `tls`) until interrupted."""
@@ -92,10 +101,12 @@ def serve(ctx: ServiceContext, *, routers: Sequence[APIRouter] = (),
                     data_port=not isinstance(ctx.transit_pool, NoTransitPool))
     try:
         # rehost.api.access writes the access log; uvicorn logs through the root logger
-        uvicorn.run(app, host=settings.listen_host, port=settings.listen_port,
-                    log_level=settings.log_level, access_log=False, log_config=None,
-                    ssl_certfile=str(tls[0]) if tls else None,
-                    ssl_keyfile=str(tls[1]) if tls else None)
+        server = uvicorn.Server(uvicorn_config(app, host=settings.listen_host,
+                                               port=settings.listen_port,
+                                               log_level=settings.log_level, tls=tls))
+        server.run()
+        if not server.started:
+            sys.exit(3)  # what uvicorn.run does when start-up fails
     finally:
         scheduler.stop()
         ctx.db.dispose()

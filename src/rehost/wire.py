@@ -16,6 +16,13 @@ its ``cycle``; when the cycle is newer than the transit's last pass, the transit
 pass and HELLO_OK gives, per disk, ``base``: the digests of the target's non-zero cells before
 this pass (`pack_base`). The agent then sends only cells whose digest differs, and ZERO frames
 for cells that are no longer planned, which the transit punches out of the target.
+
+Optional HELLO fields (absent = the legacy choice): ``digests``, the chunk digests the agent
+computes, preferred first (`chunkdigest`: ``xxh3-128``, ``blake2b-128``), and ``codecs``, the
+payload compressions it can send (``zstd``, ``zlib``). HELLO_OK answers ``digest``, the one
+digest every DATA digest, read-back, base and whole-disk digest of the job then uses, and
+``codecs``, those of the offered codecs the transit decodes. A peer naming none means
+``xxh3-128`` and ``zstd``.
 """
 
 import base64
@@ -29,10 +36,7 @@ import struct
 from collections.abc import Sequence
 from typing import NamedTuple
 
-try:  # optional accelerator: the portable agent runs without it
-    import xxhash
-except ImportError:
-    xxhash = None  # type: ignore[assignment]
+from rehost import chunkdigest
 
 PROTOCOL_VERSION = 1  # what every frame but DATA_PIECES carries in its header
 PIECES_VERSION = 2  # DATA_PIECES frames
@@ -69,6 +73,7 @@ class Codec(enum.IntEnum):
     RAW = 0
     ZSTD = 1
     ZERO = 2  # the raw chunk is all zeros; no payload
+    ZLIB = 3  # zlib stream (stdlib): sent only when HELLO_OK lists "zlib" in "codecs"
 
 
 class WireError(Exception):
@@ -342,8 +347,7 @@ class FrameReader:
                 self._sock.settimeout(timeout_s)
 
 
-_ZERO_DIGESTS: "dict[int, bytes]" = {}
-_ZEROS = bytes(MAX_RAW_BYTES)
+_ZEROS = chunkdigest.ZEROS
 
 
 def zero_bytes(length: int) -> memoryview:
@@ -354,13 +358,9 @@ def zero_bytes(length: int) -> memoryview:
 _OFFSET = struct.Struct("!Q")
 
 
-def zero_digest(length: int) -> bytes:
-    """xxh3-128 of length zero bytes (cached): lets a chunk digest double as a zero check."""
-    digest = _ZERO_DIGESTS.get(length)
-    if digest is None:
-        digest = xxhash.xxh3_128_digest(zero_bytes(length))
-        _ZERO_DIGESTS[length] = digest
-    return digest
+def zero_digest(length: int, digest_name: str = chunkdigest.LEGACY) -> bytes:
+    """The digest of length zero bytes (cached): lets a chunk digest double as a zero check."""
+    return chunkdigest.by_name(digest_name).zero(length)
 
 
 def disk_digest_record(offset_bytes: int, chunk_digest: bytes) -> bytes:
@@ -368,10 +368,10 @@ def disk_digest_record(offset_bytes: int, chunk_digest: bytes) -> bytes:
     return _OFFSET.pack(offset_bytes) + chunk_digest
 
 
-def is_zero(raw: "memoryview | bytes", digest: bytes) -> bool:
-    """Whether a chunk is all zeros, given its xxh3-128 digest (confirmed byte for byte)."""
-    n = len(raw)
-    return digest == zero_digest(n) and bytes(raw) == _ZEROS[:n]
+def is_zero(raw: "memoryview | bytes", digest: bytes,
+            digest_name: str = chunkdigest.LEGACY) -> bool:
+    """Whether a chunk is all zeros, given its digest (confirmed byte for byte)."""
+    return chunkdigest.by_name(digest_name).is_zero(raw, digest)
 
 
 def pack_base(digests: "dict[int, bytes]", chunk_bytes: int) -> str:

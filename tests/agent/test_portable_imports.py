@@ -17,8 +17,8 @@ BLOCKED = ("fastapi", "sqlalchemy", "pydantic", "httpx", "click", "zstandard", "
 AGENT_MODULES = ("rehost.agent.main", "rehost.agent.discovery", "rehost.agent.sender",
                  "rehost.agent.apiclient", "rehost.agent.state", "rehost.agent.tls",
                  "rehost.agent.cli", "rehost.agent.preflight", "rehost.agent.sysblock")
-CLOSURE = ("rehost/agent", "rehost/wire.py", "rehost/diskfmt", "rehost/privatefile.py",
-           "rehost/errorbody.py", "rehost/protocol")
+CLOSURE = ("rehost/agent", "rehost/wire.py", "rehost/chunkdigest.py", "rehost/diskfmt",
+           "rehost/privatefile.py", "rehost/errorbody.py", "rehost/protocol")
 
 PROBE = """
 import importlib, importlib.abc, sys
@@ -46,7 +46,8 @@ def test_agent_imports_under_isolated_python_with_server_stack_blocked() -> None
     assert set(AGENT_MODULES) <= loaded
     outside = {m for m in loaded
                if not m.startswith(("rehost.agent", "rehost.diskfmt", "rehost.protocol"))
-               and m not in ("rehost.wire", "rehost.privatefile", "rehost.errorbody")}
+               and m not in ("rehost.wire", "rehost.chunkdigest", "rehost.privatefile",
+                             "rehost.errorbody")}
     assert not outside, f"the agent pulls in server modules: {sorted(outside)}"
 
 

@@ -4,16 +4,22 @@ leave nothing installed."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import http.server
 import os
 import shlex
+import ssl
 import subprocess
+import threading
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from e2e.harness import Agent, Server, wait_for
+from rehost.pki import create_ca, issue_transit_cert, transit_server_context
 
 
 def _script(server: Server) -> str:
@@ -57,25 +63,54 @@ def test_install_sh_leaves_a_unit_that_brings_the_source_online(
                                                     ).exists()
 
 
+@contextlib.contextmanager
+def _https_server_of_another_ca(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTPS server whose certificate a new CA issued, and the old CA's file (the pin)."""
+    now = dt.datetime.now(dt.UTC)
+    old_ca, new_ca = create_ca(now=now), create_ca(now=now)
+    pin = tmp_path / "old-ca.pem"
+    pin.write_bytes(old_ca.cert_pem)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    ctx: ssl.SSLContext = transit_server_context(issue_transit_cert(new_ca, ["127.0.0.1"], now=now))
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{httpd.server_address[1]}", pin
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _fake_python(tmp_path: Path, version: str) -> dict[str, str]:
+    """PATH with a python3 that reports version and cannot run Python 3 code."""
+    fake = tmp_path / f"py-{version}"
+    fake.mkdir()
+    (fake / "python3").write_text(f"#!/bin/sh\n[ \"$1\" = -V ] && echo 'Python {version}'\n"
+                                  "exit 1\n")
+    (fake / "python3").chmod(0o755)
+    return _env(tmp_path, PATH=f"{fake}:{os.environ['PATH']}")
+
+
 @pytest.mark.slow
-def test_bad_digest_changed_ca_and_python27_fail_cleanly(
+def test_bad_digest_changed_ca_and_old_pythons_fail_cleanly(
     start_server: Callable[..., Server], tmp_path: Path,
 ) -> None:
     server = start_server()
     script = _script(server)
     sha = script.split("SHA256='", 1)[1].split("'", 1)[0]
-    bad_digest = _sh(script.replace(sha, "0" * 64), ["--code", "at-x:y"], _env(tmp_path))
-    # a TLS failure of the download (what a changed server CA gives curl --cacert)
-    changed_ca = _sh(script.replace("ENDPOINT='http://", "ENDPOINT='https://"),
-                     ["--code", "at-x:y"], _env(tmp_path))
-    fake = tmp_path / "py27"
-    fake.mkdir()
-    (fake / "python3").write_text("#!/bin/sh\n[ \"$1\" = -V ] && echo 'Python 2.7.18'\nexit 1\n")
-    (fake / "python3").chmod(0o755)
-    old = _sh(script, ["--code", "at-x:y"],
-              _env(tmp_path, PATH=f"{fake}:{os.environ['PATH']}"))
-    for result, words in ((bad_digest, "digest"), (changed_ca, "CA"), (old, "Python 2.7.18")):
+    code = ["--code", server.activation_code()]
+    bad_digest = _sh(script.replace(sha, "0" * 64), code, _env(tmp_path))
+    with _https_server_of_another_ca(tmp_path) as (url, old_pin):
+        moved = script.replace(f"ENDPOINT='{server.endpoint}'", f"ENDPOINT='{url}'")
+        changed_ca = _sh(moved, [*code, "--ca-file", str(old_pin)], _env(tmp_path))
+    py27 = _sh(script, code, _fake_python(tmp_path, "2.7.18"))
+    py35 = _sh(script, code, _fake_python(tmp_path, "3.5.10"))
+    for result, words in ((bad_digest, "digest"), (changed_ca, "changed server CA"),
+                          (py27, "Python 2.7.18"), (py35, "Python 3.5.10")):
         assert result.returncode != 0
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and words in lines[0], result.stderr
-    assert not (tmp_path / "opt").exists() and not (tmp_path / "state").exists()
+        assert len(lines) == 1 and words in lines[0] and "安装失败" in lines[0], result.stderr
+    for left in ("opt", "state", "units", "init.d"):
+        assert not (tmp_path / left).exists(), f"{left} was left half-installed"
+    assert server.client.list_sources()["total_count"] == 0  # nothing was registered either

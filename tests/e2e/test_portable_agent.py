@@ -1,9 +1,10 @@
 """The portable agent end to end: the served rehost-agent.pyz, run by a Python that cannot
-import the server stack or zstandard, imports a disk image and migrates it to Finished
-byte-identically (RAW chunks: the codec fallback)."""
+import the server stack, zstandard or xxhash, imports a disk image and migrates it to Finished
+byte-identically over the stdlib data plane (blake2b-128 digests, zlib chunks)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import urllib.request
@@ -13,12 +14,11 @@ from pathlib import Path
 import pytest
 
 from diskfactory import MIB, PartSpec, compare_disks, make_disk
-from e2e.harness import Agent, Server
+from e2e.harness import REHOST, Agent, Server, wait_for
 from rehost.agentdist.pyz import agent_artefact
 
-# xxhash stays importable: the blake2b digest fallback is not negotiated yet (docs/agent.md)
-BLOCKED = ("fastapi", "sqlalchemy", "pydantic", "httpx", "click", "zstandard", "cryptography",
-           "uvicorn", "starlette")
+BLOCKED = ("fastapi", "sqlalchemy", "pydantic", "httpx", "click", "zstandard", "xxhash",
+           "cryptography", "uvicorn", "starlette")
 LAUNCH = f"""
 import importlib.abc, runpy, sys
 class Block(importlib.abc.MetaPathFinder):
@@ -63,9 +63,28 @@ def test_served_pyz_migrates_an_image_to_finished(
     agent = Agent(state_dir, source_id, server)
     server.agents.append(agent)
     agent.proc.argv = [*pyz, "run", "--state-dir", str(state_dir), "--poll-interval", "0.25"]
-    agent.proc.start()
-    job_id = server.create_job(source_id, system_disk_size=1)
+    agent.proc.start()  # before the slow checks: 3 missed heartbeats make the source Unavailable
+    _check_preflight_reported(server, source_id, done.stdout)  # heartbeats keep the report
+    wait_for(lambda: server.client.get_source(source_id)["state"] == "Available" or None,
+             timeout_s=30, what="the source back Available after the agent's heartbeat")
+    job_id = server.create_job(source_id, system_disk_size=1, compress_level=3)
     finished = server.wait_job(job_id, {"Finished"}, timeout_s=240)
     image = server.image_disks(str(finished["image_id"]))[0]
     assert image.stat().st_size == source.size_bytes
     assert compare_disks(source, image) == []
+    assert "data plane: digest blake2b-128, codec zlib" in agent.proc.log_path.read_text()
+
+
+def _check_preflight_reported(server: Server, source_id: str, import_stdout: str) -> None:
+    """The import printed its pre-flight report and sent it: REST and the CLI show it."""
+    report = server.client.get_source(source_id)["preflight"]
+    by_name = {c["name"]: c["level"] for c in report}
+    assert by_name["server"] == "OK" and by_name["root"] in ("OK", "FAIL")
+    assert any(n.startswith("disk ") for n in by_name)
+    assert f"{by_name['server']:<4} server: " in import_stdout
+    described = subprocess.run(
+        [REHOST, "source", "describe", source_id], env={**os.environ, **server.cli_env},
+        capture_output=True, text=True, timeout=60, check=False)
+    assert described.returncode == 0, described.stderr
+    line = next(x for x in described.stdout.splitlines() if x.startswith("preflight"))
+    assert "OK server" in line

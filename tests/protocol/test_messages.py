@@ -21,9 +21,11 @@ from rehost.protocol.work import DiskTask, WorkItem
 from rehost.wire import WireError
 
 HELLO = Hello(token="t", chunk_bytes=4 << 20, agent_id="s-1", wire_version=3, cycle=2,
-              disks=(DiskOffer(0, 1 << 30, 1 << 20, ("partition 1: copied whole",)),))
+              disks=(DiskOffer(0, 1 << 30, 1 << 20, ("partition 1: copied whole",)),),
+              digests=("xxh3-128", "blake2b-128"), codecs=("zstd", "zlib"))
 HELLO_OK = HelloOk(job_id="j-1", checksum=True, wire_version=3, cycle=2, delta=True,
-                   disks=(DiskResume(0, ((0, 4096), (8192, 4096)), False, 8192, "AAAA"),))
+                   disks=(DiskResume(0, ((0, 4096), (8192, 4096)), False, 8192, "AAAA"),),
+                   digest="blake2b-128", codecs=("zlib",))
 WORK = WorkItem(action="replicate", job_id="j-1", transit_endpoint="h:8", data_token="d",
                 disks=(DiskTask(0, 10, 20, "/dev/vda"),), compress_level=3,
                 bandwidth_limit_kbps=100, checksum=True, cycle=1)
@@ -45,11 +47,13 @@ def test_round_trip(message: HelloOk) -> None:
 
 
 def test_optional_fields_stay_off_the_wire_at_their_default() -> None:
-    first_pass = HELLO._replace(cycle=0, wire_version=2)
-    assert "cycle" not in first_pass.to_json()
-    plain = HELLO_OK._replace(cycle=0, delta=False, disks=(HELLO_OK.disks[0]._replace(base=None),))
+    first_pass = HELLO._replace(cycle=0, wire_version=2, digests=None, codecs=None)
+    assert not {"cycle", "digests", "codecs"} & set(first_pass.to_json())
+    plain = HELLO_OK._replace(cycle=0, delta=False, disks=(HELLO_OK.disks[0]._replace(base=None),),
+                              digest="", codecs=None)
     doc = plain.to_json()
     assert "cycle" not in doc and "delta" not in doc and "base" not in doc["disks"][0]  # type: ignore[index]
+    assert "digest" not in doc and "codecs" not in doc
     assert HelloOk.from_json(_wire(doc)) == plain
 
 
@@ -59,6 +63,9 @@ def test_an_older_peers_documents_parse_with_defaults() -> None:
     hello = Hello.from_json({"token": "t", "chunk_bytes": 4096,
                              "disks": [{"index": 0, "size_bytes": 1, "plan_bytes": 1}]})
     assert hello.wire_version == 1 and hello.disks[0].plan_notes == ()
+    assert hello.digests is None and hello.codecs is None  # xxh3-128 and zstd
+    ok = HelloOk.from_json({"job_id": "j", "checksum": False, "disks": []})
+    assert ok.digest == "" and ok.codecs is None
 
 
 @pytest.mark.parametrize(("parse", "doc", "field"), [
@@ -66,6 +73,10 @@ def test_an_older_peers_documents_parse_with_defaults() -> None:
     (Hello.from_json, {**HELLO.to_json(), "chunk_bytes": "4096"}, "'chunk_bytes'"),
     (Hello.from_json, {**HELLO.to_json(), "disks": [{"index": -1}]}, "'index'"),
     (Hello.from_json, {**HELLO.to_json(), "cycle": True}, "'cycle'"),
+    (Hello.from_json, {**HELLO.to_json(), "digests": "xxh3-128"}, "'digests'"),
+    (Hello.from_json, {**HELLO.to_json(), "codecs": ["zstd"] * 17}, "'codecs'"),
+    (HelloOk.from_json, {**HELLO_OK.to_json(), "digest": 5}, "'digest'"),
+    (HelloOk.from_json, {**HELLO_OK.to_json(), "codecs": [1]}, "'codecs'"),
     (HelloOk.from_json, {**HELLO_OK.to_json(), "checksum": "yes"}, "'checksum'"),
     (HelloOk.from_json, {**HELLO_OK.to_json(), "disks": [{"index": 0, "acked": [[1]],
                                                          "done": False, "done_bytes": 0}]},

@@ -3,16 +3,19 @@
 import contextlib
 import socket
 import ssl
+import zlib
+from collections.abc import Sequence
+from typing import Any
 
 try:  # optional accelerator: the portable agent runs without it
     import zstandard
 except ImportError:
     zstandard = None  # type: ignore[assignment]
 
-from rehost import wire
+from rehost import chunkdigest, wire
 from rehost.agent.reader import Cell, CellReader
 from rehost.agent.sendspec import ZSTD_LEVELS, SendError, SendSpec
-from rehost.agent.sendstate import ReadChunk, SendState, digest_chunk
+from rehost.agent.sendstate import ReadChunk, SendState
 from rehost.agent.throttle import SLICE_BYTES, TokenBucket
 from rehost.protocol.hello import DiskDone, DiskOk, ErrorFrame, Hello, HelloOk
 from rehost.wire import Codec, FrameType, WireError
@@ -21,6 +24,16 @@ CONNECT_TIMEOUT_S = 15.0
 ACK_WAIT_S = 0.2
 DISK_DONE_TIMEOUT_S = 900.0
 MAX_CONTROL_BODY = wire.MAX_CONTROL_BYTES  # HELLO_OK of a delta pass carries cell digests
+# payload codecs this agent can send, preferred first (zstd only with the accelerator)
+CODECS = (("zstd",) if zstandard is not None else ()) + ("zlib",)
+
+
+def agreed_digest(hello_ok: "HelloOk") -> chunkdigest.ChunkDigest:
+    """The chunk digest HELLO_OK names (an older transit names none: xxh3-128)."""
+    try:
+        return chunkdigest.by_name(hello_ok.digest or chunkdigest.LEGACY)
+    except chunkdigest.DigestError as exc:
+        raise SendError("Agent.NoDigest", exc.message) from exc
 
 
 class Channel:
@@ -42,14 +55,14 @@ class Channel:
         self._readers = readers
         self._bucket = bucket
         self._buffer = buffer
-        level = ZSTD_LEVELS.get(spec.compress_level)
-        # without zstandard the chunks go RAW (Codec.RAW), which every transit accepts
-        self._cctx = zstandard.ZstdCompressor(level=level) if level and zstandard else None
         self._window = spec.window_chunks_per_connection()
         self._inflight: dict[tuple[int, int], Cell] = {}
         self._sock: ssl.SSLSocket | None = None
         self._reader: wire.FrameReader | None = None
         self._pieces = False  # the transit speaks version 2 (DATA_PIECES)
+        self._digest = chunkdigest.by_name(chunkdigest.BLAKE2B_128)  # set by HELLO_OK
+        self._compress: Any = None  # set by HELLO_OK: a zstd context, a zlib level or None
+        self.codec_name = "raw"
 
     def connect(self, hello: "Hello") -> "HelloOk":
         """Open a connection and exchange HELLO; returns the transit's HELLO_OK body."""
@@ -68,7 +81,21 @@ class Channel:
         self._sock.settimeout(ACK_WAIT_S)
         resume = HelloOk.from_json(wire.unpack_control(frame.body))
         self._pieces = resume.wire_version >= wire.PIECES_VERSION
+        self._digest = agreed_digest(resume)
+        self._pick_codec(("zstd",) if resume.codecs is None else resume.codecs)
         return resume
+
+    def _pick_codec(self, accepted: "Sequence[str]") -> None:
+        """Compress with the first of our codecs the transit decodes (raw when none or off)."""
+        level = self.spec.compress_level
+        usable = [c for c in CODECS if c in accepted]
+        self.codec_name = usable[0] if level and usable else "raw"
+        if self.codec_name == "zstd":
+            self._compress = zstandard.ZstdCompressor(level=ZSTD_LEVELS[level])
+        elif self.codec_name == "zlib":
+            self._compress = min(level, 9)
+        else:
+            self._compress = None
 
     def pump(self) -> None:
         """Send until every chunk is acknowledged, a stop is requested or the link fails."""
@@ -130,15 +157,17 @@ class Channel:
                 zero: bool) -> "tuple[Codec, memoryview | bytes]":
         if zero:
             return Codec.ZERO, b""
-        if self._cctx is not None:
-            packed = self._cctx.compress(data)
-            if len(packed) < len(data):
-                return Codec.ZSTD, packed
-        return Codec.RAW, data
+        if self._compress is None:
+            return Codec.RAW, data
+        if isinstance(self._compress, int):
+            codec, packed = Codec.ZLIB, zlib.compress(data, self._compress)
+        else:
+            codec, packed = Codec.ZSTD, self._compress.compress(data)
+        return (codec, packed) if len(packed) < len(data) else (Codec.RAW, data)
 
     def _reread(self, cell: Cell) -> ReadChunk:
         data = self._readers[cell.disk_index].read_cell(cell, self._buffer)
-        digest, zero = digest_chunk(data)
+        digest, zero = self._digest.digest_and_zero(data)
         return ReadChunk(cell, data, digest, zero, lambda: None)
 
     def _write(self, data: "memoryview | bytes") -> None:

@@ -55,8 +55,12 @@ def import_source(args: argparse.Namespace) -> int:
                                                    [Path(p) for p in args.data_disks])
         else:
             found = discovery.discover_server()
+        inventory = found.to_dict()
+        checks = preflight.report_for([d.path for d in found.disks], args.endpoint,
+                                      args.ca_file or "")
+        inventory["preflight"] = preflight.to_doc(checks)  # shown on the source
         client = UrllibAgentClient(args.endpoint, ca_file=args.ca_file)
-        doc = client.import_source(code_id=code_id, code=code, inventory=found.to_dict(),
+        doc = client.import_source(code_id=code_id, code=code, inventory=inventory,
                                    name=args.name)
     except (discovery.DiscoveryError, AgentApiError) as exc:
         return _fail(str(exc))
@@ -68,6 +72,7 @@ def import_source(args: argparse.Namespace) -> int:
         data_disks=tuple(str(Path(p).resolve()) for p in args.data_disks),
         ca_file=args.ca_file), ca_pem=str(doc.get("server_ca_pem") or ""))
     print(f"Import Source Server [{saved.source_id}] Successfully!")
+    print(preflight.render(checks))
     return 0
 
 
@@ -102,8 +107,8 @@ def check(args: argparse.Namespace) -> int:
         disks = [loaded.system_disk, *loaded.data_disks]
     if not disks:
         disks = [str(d["path"]) for d in sysfs_devices() if d.get("size")]
-    checks = [preflight.check_root(), *preflight.check_disks(disks),
-              *preflight.check_server(endpoint, args.ca_file or (loaded.ca_file if loaded else ""))]
+    checks = preflight.report_for(disks, endpoint,
+                                  args.ca_file or (loaded.ca_file if loaded else ""))
     print(preflight.render(checks))
     return 0 if preflight.passed(checks) else 1
 

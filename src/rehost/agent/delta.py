@@ -3,23 +3,24 @@
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from rehost import wire
+from rehost import chunkdigest, wire
 from rehost.agent.reader import Cell
 from rehost.agent.sendstate import ReadChunk
 from rehost.protocol.hello import HelloOk
 
 
 class DeltaBase(NamedTuple):
-    """Digests of one target disk's non-zero cells before this pass (offset -> xxh3-128)."""
+    """Digests of one target disk's non-zero cells before this pass (offset -> digest)."""
 
     disk_index: int
     size_bytes: int
     chunk_bytes: int
     digests: "dict[int, bytes]"
+    algo: chunkdigest.ChunkDigest  # the digest agreed in HELLO
 
     def unchanged(self, cell: Cell, digest: bytes) -> bool:
         """Whether the target already holds exactly this cell (absent = zeros)."""
-        return self.digests.get(cell.offset_bytes, wire.zero_digest(cell.length_bytes)) == digest
+        return self.digests.get(cell.offset_bytes, self.algo.zero(cell.length_bytes)) == digest
 
     def freed_cells(self, planned_offsets: "Iterable[int]") -> "list[Cell]":
         """Cells with data on the target that the plan no longer has: they must become zeros."""
@@ -28,17 +29,17 @@ class DeltaBase(NamedTuple):
                 for o in gone if o < self.size_bytes]
 
 
-def delta_bases(resume: "HelloOk", sizes: "dict[int, int]",
-                chunk_bytes: int) -> "dict[int, DeltaBase] | None":
+def delta_bases(resume: "HelloOk", sizes: "dict[int, int]", chunk_bytes: int,
+                algo: chunkdigest.ChunkDigest) -> "dict[int, DeltaBase] | None":
     """Per-disk bases from HELLO_OK when the transit runs a delta pass, else None."""
     if not resume.delta:
         return None
     return {d.index: DeltaBase(d.index, sizes[d.index], chunk_bytes,
-                               wire.unpack_base(d.base or "", chunk_bytes))
+                               wire.unpack_base(d.base or "", chunk_bytes), algo)
             for d in resume.disks}
 
 
-def zero_chunk(cell: Cell) -> ReadChunk:
+def zero_chunk(cell: Cell, algo: chunkdigest.ChunkDigest) -> ReadChunk:
     """A freed cell as an all-zero chunk (a ZERO frame on the wire)."""
-    return ReadChunk(cell, wire.zero_bytes(cell.length_bytes),
-                     wire.zero_digest(cell.length_bytes), True, lambda: None)
+    return ReadChunk(cell, wire.zero_bytes(cell.length_bytes), algo.zero(cell.length_bytes),
+                     True, lambda: None)

@@ -1,13 +1,14 @@
 """`rehost-agent check`: the pre-flight report (root, readable disks, server reachable, clock).
 
-Standard library only, Python 3.6+. Each check is one line `OK|WARN|FAIL name: detail`.
+Standard library only, Python 3.6+. Each check is one line `OK|WARN|FAIL name: detail`. The
+import sends the same report to the server in the inventory (`preflight`), shown on the source.
 """
 
 import email.utils
 import os
 import time
 import urllib.request
-from typing import Callable, List, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 from rehost.agent.apiclient import api_context
 
@@ -75,3 +76,13 @@ def render(checks: "Sequence[PreflightCheck]") -> str:
 def passed(checks: "Sequence[PreflightCheck]") -> bool:
     """No FAIL."""
     return all(c.level != "FAIL" for c in checks)
+
+
+def to_doc(checks: "Sequence[PreflightCheck]") -> "List[Dict[str, str]]":
+    """The report as JSON for the inventory's `preflight` list."""
+    return [{"name": c.name, "level": c.level, "detail": c.detail} for c in checks]
+
+
+def report_for(disks: "Sequence[str]", endpoint: str, ca_file: str = "") -> "List[PreflightCheck]":
+    """Every check, in the order `check` prints them."""
+    return [check_root(), *check_disks(disks), *check_server(endpoint, ca_file)]

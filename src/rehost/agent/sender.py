@@ -10,13 +10,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-try:  # optional accelerator: the portable agent runs without it
-    import xxhash
-except ImportError:
-    xxhash = None  # type: ignore[assignment]
-
-from rehost import wire
-from rehost.agent.channel import Channel
+from rehost import chunkdigest, wire
+from rehost.agent.channel import CODECS, Channel, agreed_digest
 from rehost.agent.delta import DeltaBase, delta_bases, zero_chunk
 from rehost.agent.reader import (
     Cell,
@@ -28,7 +23,7 @@ from rehost.agent.reader import (
     plan_notes,
 )
 from rehost.agent.sendspec import SendError, SendProgress, SendResult, SendSpec
-from rehost.agent.sendstate import ReadChunk, SendState, digest_chunk
+from rehost.agent.sendstate import ReadChunk, SendState
 from rehost.agent.throttle import bucket_for
 from rehost.agent.tls import pinned_client_context
 from rehost.protocol.hello import DiskOffer, DiskResume, Hello, HelloOk
@@ -46,9 +41,6 @@ def send_job(
     planner: Planner = default_planner,
 ) -> SendResult:
     """Send every disk of spec; resumes from the transit's durable state; raises SendError."""
-    if xxhash is None:
-        raise SendError("Agent.NoDigest", "the xxhash module is missing: install python3-xxhash "
-                        "(pip install xxhash) / 缺少 xxhash 模块：请安装 python3-xxhash")
     started = time.monotonic()
     stop = stop or threading.Event()
     plans = {d.index: list(plan_cells(d.index, planner(str(d.path)), size_bytes=d.size_bytes,
@@ -61,13 +53,15 @@ def send_job(
         first = Channel(spec, ctx, _NULL_STATE, readers=readers, bucket=None, buffer=buffers[0][1])
         resume = _connect_with_backoff(first, hello, spec, stop)
         first.close()
+        algo = agreed_digest(resume)
+        log.info("data plane: digest %s, codec %s", algo.name, first.codec_name)
         totals = {i: sum(c.plan_bytes for c in cells) for i, cells in plans.items()}
         state = SendState(totals=totals,
                           resumed={d.index: d.done_bytes for d in resume.disks},
                           queue_chunks=spec.connections + 2, progress=progress, stop=stop)
         bases = delta_bases(resume, {d.index: d.size_bytes for d in spec.disks},
-                            spec.chunk_bytes)
-        digests = _run(spec, ctx, state, plans, resume, readers, buffers, hello, bases)
+                            spec.chunk_bytes, algo)
+        digests = _run(spec, ctx, state, plans, resume, readers, buffers, hello, algo, bases)
         if state.error is not None:
             raise state.error
         completed = not stop.is_set()
@@ -89,7 +83,7 @@ def send_job(
 
 def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell]]",
          resume: "HelloOk", readers: "dict[int, CellReader]",
-         buffers: "list[Any]", hello: "Hello",
+         buffers: "list[Any]", hello: "Hello", algo: chunkdigest.ChunkDigest,
          bases: "dict[int, DeltaBase] | None" = None) -> "dict[int, str]":
     """Run the reader thread and one thread per connection until done, stopped or failed."""
     bucket = bucket_for(spec.bandwidth_limit_kbps)
@@ -98,7 +92,7 @@ def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell
         pool.put(view)
     digests: dict[int, str] = {}
     reader = threading.Thread(target=_produce, name="rehost-reader", daemon=True,
-                              args=(state, plans, resume, readers, pool, digests, bases))
+                              args=(state, plans, resume, readers, pool, digests, algo, bases))
     channels = [Channel(spec, ctx, state, readers=readers, bucket=bucket, buffer=buffers[i][1])
                 for i in range(spec.connections)]
     threads = [threading.Thread(target=_drive, args=(ch, hello, spec, state), daemon=True,
@@ -114,13 +108,15 @@ def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell
 
 def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "HelloOk",
              readers: "dict[int, CellReader]", pool: "queue.Queue[memoryview]",
-             digests: "dict[int, str]", bases: "dict[int, DeltaBase] | None" = None) -> None:
+             digests: "dict[int, str]", algo: chunkdigest.ChunkDigest,
+             bases: "dict[int, DeltaBase] | None" = None) -> None:
     """Reader thread: read planned cells not yet durable; compute each disk's digest."""
     try:
         for disk in resume.pending():
             base = bases.get(disk.index) if bases is not None else None
             digests[disk.index] = _produce_disk(state, plans[disk.index], disk, readers[disk.index],
-                                                pool, checksum=resume.checksum, base=base)
+                                                pool, checksum=resume.checksum, algo=algo,
+                                                base=base)
             if state.should_quit():
                 return
     except OSError as exc:
@@ -132,8 +128,8 @@ def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "HelloOk"
 
 def _produce_disk(state: SendState, cells: "list[Cell]", disk: "DiskResume",
                   reader: CellReader, pool: "queue.Queue[memoryview]", *, checksum: bool,
-                  base: "DeltaBase | None" = None) -> str:
-    total = xxhash.xxh3_128()
+                  algo: chunkdigest.ChunkDigest, base: "DeltaBase | None" = None) -> str:
+    total = algo.hasher()
     acked = disk.acked
     starts = [a[0] for a in acked]
     for cell in cells:
@@ -146,7 +142,7 @@ def _produce_disk(state: SendState, cells: "list[Cell]", disk: "DiskResume",
         if buf is None:
             break
         data = reader.read_cell(cell, buf)
-        digest, zero = digest_chunk(data)
+        digest, zero = algo.digest_and_zero(data)
         if not zero:
             total.update(wire.disk_digest_record(cell.offset_bytes, digest))
         if durable or (base is not None and base.unchanged(cell, digest)):
@@ -167,7 +163,7 @@ def _produce_freed(state: SendState, base: DeltaBase, cells: "list[Cell]", start
         if state.should_quit():
             return
         if not _covered(starts, acked, cell):
-            state.produced(zero_chunk(cell))
+            state.produced(zero_chunk(cell, base.algo))
 
 
 def _take_buffer(state: SendState, pool: "queue.Queue[memoryview]") -> "memoryview | None":
@@ -240,7 +236,8 @@ def _hello(spec: SendSpec, plans: "dict[int, list[Cell]]") -> "Hello":
     return Hello(token=spec.token, chunk_bytes=spec.chunk_bytes, disks=disks,
                  agent_id=spec.agent_id,
                  wire_version=wire.DELTA_VERSION if delta else wire.PIECES_VERSION,
-                 cycle=spec.cycle if delta else 0)
+                 cycle=spec.cycle if delta else 0,
+                 digests=tuple(chunkdigest.available()), codecs=tuple(CODECS))
 
 
 _NULL_STATE = SendState(totals={}, resumed={}, queue_chunks=1, progress=None,

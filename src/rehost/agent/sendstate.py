@@ -8,23 +8,11 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-try:  # optional accelerator: send_job refuses to start without it (Agent.NoDigest)
-    import xxhash
-except ImportError:
-    xxhash = None  # type: ignore[assignment]
-
-from rehost import wire
 from rehost.agent.reader import Cell
 from rehost.agent.sendspec import DiskSendProgress, SendError, SendProgress
 
 PROGRESS_INTERVAL_S = 0.5
 MAX_RESENDS_PER_CHUNK = 5
-
-
-def digest_chunk(data: memoryview) -> "tuple[bytes, bool]":
-    """xxh3-128 of a chunk's raw bytes and whether it is all zeros."""
-    digest = xxhash.xxh3_128_digest(data)
-    return digest, wire.is_zero(data, digest)
 
 
 class ReadChunk(NamedTuple):

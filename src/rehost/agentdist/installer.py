@@ -6,7 +6,8 @@ It downloads rehost-agent.pyz (pinned to --ca-file when given), checks the SHA-2
 by the server, refuses Python < 3.6, imports the source with the activation code, then
 installs /opt/rehost-agent and the `rehost-agent.service` unit (SysV init script where there is
 no systemd). Nothing is installed before the download, digest and import have succeeded.
-`--uninstall` removes the unit, the files and the state.
+`--system-disk DEV` names the system disk where discovery cannot find the root file system
+(a chroot or container). `--uninstall` removes the unit, the files and the state.
 """
 
 TEMPLATE = r"""#!/bin/sh
@@ -18,16 +19,17 @@ PREFIX="${REHOST_AGENT_PREFIX:-/opt/rehost-agent}"
 STATE="${REHOST_AGENT_STATE:-/var/lib/rehost-agent}"
 UNIT_DIR="${REHOST_AGENT_UNIT_DIR:-/etc/systemd/system}"
 INIT_DIR="${REHOST_AGENT_INIT_DIR:-/etc/init.d}"
-CODE=""; CA=""; NAME=""; START=1; UNINSTALL=0
+CODE=""; CA=""; NAME=""; DISK=""; START=1; UNINSTALL=0
 die() { echo "rehost-agent install: $* / 安装失败" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --code) CODE="${2:-}"; shift 2 ;;
     --ca-file) CA="${2:-}"; shift 2 ;;
     --name) NAME="${2:-}"; shift 2 ;;
+    --system-disk) DISK="${2:-}"; shift 2 ;;
     --no-start) START=0; shift ;;
     --uninstall) UNINSTALL=1; shift ;;
-    *) die "unknown option $1 (use --code CODE_ID:CODE [--ca-file ca.pem] [--name N] [--no-start] | --uninstall)" ;;
+    *) die "unknown option $1 (use --code CODE_ID:CODE [--ca-file ca.pem] [--name N] [--system-disk DEV] [--no-start] | --uninstall)" ;;
   esac
 done
 has_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
@@ -55,6 +57,7 @@ GOT="$(sha256sum "$TMP/rehost-agent.pyz" | cut -d' ' -f1)"
 set -- import --endpoint "$ENDPOINT" --code "$CODE" --state-dir "$STATE"
 if [ -n "$CA" ]; then set -- "$@" --ca-file "$(cd "$(dirname "$CA")" && pwd)/$(basename "$CA")"; fi
 if [ -n "$NAME" ]; then set -- "$@" --name "$NAME"; fi
+if [ -n "$DISK" ]; then set -- "$@" --system-disk "$DISK"; fi
 "$PY" "$TMP/rehost-agent.pyz" "$@" || die "the import was refused (see above)"
 mkdir -p "$PREFIX"
 cp "$TMP/rehost-agent.pyz" "$PREFIX/rehost-agent.pyz"

@@ -18,8 +18,8 @@ from rehost import __version__
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/rehost
 # what the agent imports (tests/agent/test_portable_imports.py proves the closure)
-CLOSURE = ("__init__.py", "agent", "wire.py", "diskfmt", "privatefile.py", "errorbody.py",
-           "protocol")
+CLOSURE = ("__init__.py", "agent", "wire.py", "chunkdigest.py", "diskfmt", "privatefile.py",
+           "errorbody.py", "protocol")
 SHEBANG = b"#!/usr/bin/env python3\n"
 MAIN = """# -*- coding: utf-8 -*-
 \"\"\"rehost-agent.pyz entry point (parses on Python 2 too, to refuse it clearly).\"\"\"

@@ -37,8 +37,19 @@ def list_sources(state: str | None, name: str | None, page_number: int | None,
 @out.output_option
 @profile_option
 def describe(source_id: str, output: str, profile: str) -> None:
-    """Show one source server with its disks."""
-    out.show(call(profile, output, lambda c: c.get_source(source_id)), output)
+    """Show one source server with its disks and the agent's pre-flight report."""
+    doc = call(profile, output, lambda c: c.get_source(source_id))
+    if output != "json":
+        doc = {**doc, "preflight": preflight_line(doc.get("preflight") or [])}
+    out.show(doc, output)
+
+
+def preflight_line(report: list[dict[str, str]]) -> str:
+    """The pre-flight report on one line: `OK root · FAIL clock: +900 s from the server`."""
+    if not report:
+        return "(not reported)"
+    return " · ".join(f"{c['level']} {c['name']}" + (f": {c['detail']}" if c["level"] != "OK"
+                                                      else "") for c in report)
 
 
 @source.command("modify")

@@ -19,7 +19,22 @@ from rehost.protocol.fields import (
 )
 from rehost.wire import WireError
 
-DIGEST_HEX_CHARS = 32  # xxh3-128
+DIGEST_HEX_CHARS = 32  # a 128-bit chunk digest (xxh3-128 or blake2b-128, `rehost.chunkdigest`)
+MAX_NAMES = 16  # digests / codecs a peer may name
+MAX_NAME_CHARS = 32
+
+
+def req_names(doc: Doc, key: str, where: str) -> "Optional[Tuple[str, ...]]":
+    """An optional list of up to 16 short names (digests, codecs); None when absent."""
+    if doc.get(key) is None:
+        return None
+    names = doc[key]
+    if (not isinstance(names, list) or len(names) > MAX_NAMES
+            or not all(isinstance(n, str) and len(n) <= MAX_NAME_CHARS for n in names)):
+        raise WireError(BAD_FRAME,
+                        f"{where}: {key!r} must be a list of up to {MAX_NAMES} short names"
+                        f" / {where}：{key!r} 必须是最多 {MAX_NAMES} 个短名称的列表")
+    return tuple(names)
 
 
 class DiskOffer(NamedTuple):
@@ -45,7 +60,11 @@ class DiskOffer(NamedTuple):
 
 
 class Hello(NamedTuple):
-    """The agent's first frame: its data token, chunk grid, wire version and disks."""
+    """The agent's first frame: its data token, chunk grid, wire version and disks.
+
+    `digests` and `codecs` name the chunk digests it computes and the payload codecs it sends,
+    preferred first; None (absent: an older agent) means xxh3-128 and zstd only.
+    """
 
     token: str
     chunk_bytes: int
@@ -53,14 +72,20 @@ class Hello(NamedTuple):
     agent_id: str = ""
     wire_version: int = 1
     cycle: int = 0  # incremental jobs (wire version 3): the pass the agent sends
+    digests: "Optional[Tuple[str, ...]]" = None
+    codecs: "Optional[Tuple[str, ...]]" = None
 
     def to_json(self) -> Doc:
-        """A JSON-ready dict (cycle only when set)."""
+        """A JSON-ready dict (cycle, digests and codecs only when set)."""
         doc: Doc = {"token": self.token, "agent_id": self.agent_id,
                     "chunk_bytes": self.chunk_bytes, "wire_version": self.wire_version,
                     "disks": [d.to_json() for d in self.disks]}
         if self.cycle:
             doc["cycle"] = self.cycle
+        if self.digests is not None:
+            doc["digests"] = list(self.digests)
+        if self.codecs is not None:
+            doc["codecs"] = list(self.codecs)
         return doc
 
     @classmethod
@@ -74,6 +99,8 @@ class Hello(NamedTuple):
             agent_id=req_str(doc, "agent_id", w, BAD_FRAME, default=""),
             wire_version=req_int(doc, "wire_version", w, BAD_FRAME, default=1),
             cycle=req_int(doc, "cycle", w, BAD_FRAME, default=0),
+            digests=req_names(doc, "digests", w),
+            codecs=req_names(doc, "codecs", w),
         )
 
 
@@ -105,7 +132,11 @@ class DiskResume(NamedTuple):
 
 
 class HelloOk(NamedTuple):
-    """The transit's answer to HELLO: the resume state of every disk."""
+    """The transit's answer to HELLO: the resume state of every disk.
+
+    `digest` is the chunk digest agreed for the connection ("": an older transit, xxh3-128);
+    `codecs` the agent's codecs the transit decodes (None: an older transit, zstd only).
+    """
 
     job_id: str
     checksum: bool
@@ -113,12 +144,18 @@ class HelloOk(NamedTuple):
     wire_version: int = 1
     cycle: int = 0  # delta passes: the transit's pass after this HELLO
     delta: bool = False  # the transit runs a delta pass (base digests in disks)
+    digest: str = ""
+    codecs: "Optional[Tuple[str, ...]]" = None
 
     def to_json(self) -> Doc:
         """A JSON-ready dict (cycle and delta only on an incremental job)."""
         doc: Doc = {"job_id": self.job_id, "checksum": self.checksum,
                     "wire_version": self.wire_version,
                     "disks": [d.to_json() for d in self.disks]}
+        if self.digest:
+            doc["digest"] = self.digest
+        if self.codecs is not None:
+            doc["codecs"] = list(self.codecs)
         if self.cycle:
             doc["cycle"], doc["delta"] = self.cycle, self.delta
         return doc
@@ -134,6 +171,8 @@ class HelloOk(NamedTuple):
             wire_version=req_int(doc, "wire_version", w, BAD_FRAME, default=1),
             cycle=req_int(doc, "cycle", w, BAD_FRAME, default=0),
             delta=req_bool(doc, "delta", w, BAD_FRAME, default=False),
+            digest=req_str(doc, "digest", w, BAD_FRAME, default=""),
+            codecs=req_names(doc, "codecs", w),
         )
 
     def pending(self) -> "Tuple[DiskResume, ...]":

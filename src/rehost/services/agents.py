@@ -52,7 +52,28 @@ def check_inventory(inventory: dict[str, Any]) -> dict[str, Any]:
             "磁盘清单须包含系统盘（序号 0）及最多 16 块数据盘，且每块盘 size_bytes > 0、"
             "0 ≤ used_bytes ≤ size_bytes。",
         )
+    _check_preflight(inventory.get("preflight"))
     return inventory
+
+
+PREFLIGHT_LEVELS = ("OK", "WARN", "FAIL")
+PREFLIGHT_MAX_CHECKS = 64
+
+
+def _check_preflight(report: Any) -> None:
+    """The agent's pre-flight report: a short list of {name, level, detail} (optional)."""
+    if report is None:
+        return
+    if not isinstance(report, list) or len(report) > PREFLIGHT_MAX_CHECKS or not all(
+            isinstance(c, dict) and set(c) == {"name", "level", "detail"}
+            and c["level"] in PREFLIGHT_LEVELS and isinstance(c["name"], str)
+            and isinstance(c["detail"], str) and len(c["name"]) <= 256
+            and len(c["detail"]) <= 1024 for c in report):
+        raise errors.invalid(
+            "Inventory.Preflight", "preflight must be a list of at most 64 checks, each "
+            "{name, level, detail} with level OK, WARN or FAIL.",
+            "preflight 须为最多 64 项检查的列表，每项为 {name, level, detail}，"
+            "level 取 OK、WARN 或 FAIL。")
 
 
 def import_source(
@@ -97,8 +118,10 @@ def heartbeat(
         row.state = (SourceState.IN_USE if running else SourceState.AVAILABLE).value
         row.error_code, row.status_info = "", ""
         row.last_heartbeat_at = ctx.now()
-        if inventory is not None:
-            row.inventory = inventory
+        if inventory is not None:  # the import's pre-flight report stays until a new one
+            kept = row.inventory.get("preflight")
+            row.inventory = inventory if "preflight" in inventory or kept is None else {
+                **inventory, "preflight": kept}
         return convert.source(row)
 
 

@@ -8,9 +8,9 @@ import select
 import socket
 import ssl
 import time
+import zlib
 from collections.abc import Callable
 
-import xxhash
 import zstandard
 
 from rehost import wire
@@ -144,7 +144,8 @@ class DataConnection:
     def _check_and_submit(self, writer: ChunkWriter, head: wire.DataHeader,
                           raw: memoryview | None, buffer: memoryview | None) -> None:
         """Queue a staged chunk for writing if its digest matches, else NACK it."""
-        if raw is None or xxhash.xxh3_128_digest(raw) != head.digest:
+        assert self.session is not None
+        if raw is None or self.session.digest.digest(raw) != head.digest:
             if buffer is not None:
                 writer.give_back(buffer)
             rng = ChunkRange(head.disk_index, head.offset_bytes, head.raw_length_bytes)
@@ -174,6 +175,8 @@ class DataConnection:
         """The decoded payload of exactly length bytes, or None when it is damaged."""
         if codec == Codec.RAW:
             return payload if len(payload) == length else None
+        if codec == Codec.ZLIB:
+            return _inflate(payload, length)
         try:
             raw = self._dctx.decompress(payload, max_output_size=length)
         except zstandard.ZstdError:
@@ -235,3 +238,14 @@ class DataConnection:
             self._writer.close()
         with contextlib.suppress(OSError):
             self.sock.close()
+
+
+def _inflate(payload: memoryview, length: int) -> bytes | None:
+    """A zlib payload decoded to exactly length bytes (never more), or None when damaged."""
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(payload, length)
+    except zlib.error:
+        return None
+    complete = inflater.eof and not inflater.unconsumed_tail and not inflater.unused_data
+    return raw if complete and len(raw) == length else None

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rehost.wire import zero_digest
+from rehost import chunkdigest
 
 # kind, disk, offset, length, plan bytes, digest, crc32 of everything before it
 RECORD = struct.Struct("!BxHQII16sI")
@@ -18,6 +18,7 @@ KIND_CHUNK = 1
 KIND_DISK_DONE = 2
 KIND_DISK_RESET = 3
 KIND_PASS = 4  # a new pass (incremental cycle) starts; offset = its cycle number
+KIND_DIGEST = 5  # the chunk digest changes (name in the digest field): unfinished disks restart
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,25 +41,33 @@ class DiskState:
     done_digest: bytes | None = None
     digests: dict[int, bytes] = field(default_factory=dict)  # offset -> digest (this pass)
     base: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # before: (len, digest)
+    base_names: dict[int, str] = field(default_factory=dict)  # offset -> digest of base entry
+    names: dict[int, str] = field(default_factory=dict)  # offset -> digest name (this pass)
 
-    def add(self, offset: int, length: int, plan: int, digest: bytes = b"") -> None:
-        """Record a durable chunk (idempotent)."""
+    def add(self, offset: int, length: int, plan: int, digest: bytes = b"",
+            digest_name: str = chunkdigest.LEGACY) -> None:
+        """Record a durable chunk (idempotent) and the algorithm of its digest."""
         old = self.chunks.get(offset)
         if old is not None:
             self.done_bytes -= old[1]
         self.chunks[offset] = (length, plan)
         self.digests[offset] = digest
+        self.names[offset] = digest_name
         self.done_bytes += plan
 
     def next_pass(self) -> None:
         """Fold this pass into the base (non-zero cells only) and start an empty pass."""
         for offset, (length, _plan) in self.chunks.items():
             digest = self.digests.get(offset, b"")
-            if digest and digest != zero_digest(length):
+            name = self.names.get(offset, chunkdigest.LEGACY)
+            if digest and digest != chunkdigest.by_name(name).zero(length):
                 self.base[offset] = (length, digest)
+                self.base_names[offset] = name
             else:
                 self.base.pop(offset, None)
+                self.base_names.pop(offset, None)
         self.chunks, self.digests, self.done_bytes, self.done_digest = {}, {}, 0, None
+        self.names = {}
 
     def acked_ranges(self) -> list[tuple[int, int]]:
         """Durable byte ranges, merged, sorted."""
@@ -79,6 +88,7 @@ class ProgressJournal:
         self.path = path
         self.disks: dict[int, DiskState] = {}
         self.cycle = 1  # the pass the journal records now (1 until an incremental cycle)
+        self.digest_name = chunkdigest.LEGACY  # the digest of this pass's chunk records
         self._lock = threading.Lock()
         valid = self._load()
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -98,7 +108,7 @@ class ProgressJournal:
             self._write(data)
             for c in chunks:
                 self.disk(c.disk_index).add(c.offset_bytes, c.length_bytes, c.plan_bytes,
-                                            c.digest)
+                                            c.digest, self.digest_name)
 
     def mark_disk_done(self, index: int, digest: bytes) -> None:
         """Durably record that a disk is complete (and verified when digest is not empty)."""
@@ -116,6 +126,20 @@ class ProgressJournal:
         self.cycle = cycle
         for state in self.disks.values():
             state.next_pass()
+
+    def switch_digest(self, name: str) -> None:
+        """Durably change the chunk digest; unfinished disks forget their chunks (re-sent)."""
+        with self._lock:
+            self._write(_pack(KIND_DIGEST, 0, 0, 0, 0, name.encode().ljust(16, b"\0")))
+            self._apply_digest(name)
+
+    def _apply_digest(self, name: str) -> None:
+        # acked chunks carry digests of the old algorithm: their resume state is not trusted;
+        # a finished disk was verified whole and stays done; the base is rehashed on use
+        self.digest_name = name
+        for index, state in list(self.disks.items()):
+            if state.done_digest is None:
+                self.disks[index] = DiskState(base=state.base, base_names=state.base_names)
 
     def reset_disk(self, index: int) -> None:
         """Durably forget everything about a disk (its data failed verification)."""
@@ -145,13 +169,15 @@ class ProgressJournal:
             if zlib.crc32(raw[start : start + RECORD.size - 4]) != crc:
                 break
             if kind == KIND_CHUNK:
-                self.disk(disk).add(offset, length, plan, digest)
+                self.disk(disk).add(offset, length, plan, digest, self.digest_name)
             elif kind == KIND_PASS:
                 self._apply_pass(offset)
             elif kind == KIND_DISK_DONE:
                 self.disk(disk).done_digest = digest
             elif kind == KIND_DISK_RESET:
                 self.disks[disk] = DiskState()
+            elif kind == KIND_DIGEST:
+                self._apply_digest(digest.rstrip(b"\0").decode("ascii", "replace"))
             valid = start + RECORD.size
         return valid
 

@@ -8,8 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import xxhash
-
+from rehost import chunkdigest
 from rehost.protocol.hello import DiskOffer, DiskResume, Hello, HelloOk
 from rehost.transit.errors import TransitError, digest_mismatch
 from rehost.transit.journal import ChunkRecord, DiskState, ProgressJournal
@@ -26,7 +25,23 @@ from rehost.wire import DELTA_VERSION, pack_base, zero_digest
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.5
+DECODABLE = ("zstd", "zlib")  # payload codecs the connection decodes
 JOURNAL_FILE = "journal.bin"
+
+
+def _agree_digest(hello: Hello) -> chunkdigest.ChunkDigest:
+    """The chunk digest for this HELLO (an agent naming none uses xxh3-128)."""
+    try:
+        return chunkdigest.negotiate(hello.digests or [chunkdigest.LEGACY])
+    except chunkdigest.DigestError as exc:
+        raise TransitError(exc.code, exc.message) from exc
+
+
+def accepted_codecs(hello: Hello) -> tuple[str, ...]:
+    """The payload codecs of the agent's HELLO this transit decodes (besides raw and zero)."""
+    if hello.codecs is None:
+        return ("zstd",)  # an agent that names none compresses with zstd only
+    return tuple(c for c in hello.codecs if c in DECODABLE)
 
 
 def _plan_notes(disks: dict[int, DiskOffer]) -> list[str]:
@@ -81,6 +96,9 @@ class JobSession:
         self._report_bytes = 0
         self._failed = False
         self._plan_logged = False  # the agent's plan notes go to the job log once per session
+        # (disk, cycle, digest) -> (the DiskState it was made from, base digests)
+        self._rehashed: dict[tuple[int, int, str], tuple[DiskState, dict[int, bytes]]] = {}
+        self.digest = chunkdigest.by_name(chunkdigest.LEGACY)  # agreed in HELLO
 
     def hello(self, hello: Hello) -> HelloOk:
         """Check the agent's disks against the job and return the resume state (HELLO_OK)."""
@@ -91,7 +109,12 @@ class JobSession:
             if d.size_bytes != self.targets[index].size_bytes:
                 raise TransitError("Transit.DiskMismatch", f"disk {index} changed size")
         version = min(hello.wire_version, DELTA_VERSION)
+        algo = _agree_digest(hello)
         with self._lock:
+            self.digest = algo
+            if self.journal.digest_name != algo.name:
+                log.info("job %s: chunk digest is now %s", self.spec.job_id, algo.name)
+                self.journal.switch_digest(algo.name)
             self._failed = False  # a new attempt may fail (and be reported) again
             self.chunk_bytes = hello.chunk_bytes
             self._plan_totals = {i: d.plan_bytes for i, d in disks.items()}
@@ -106,7 +129,8 @@ class JobSession:
         return HelloOk(job_id=self.spec.job_id, checksum=self.spec.checksum,
                        disks=tuple(self._disk_state(i, delta=cycle > 0) for i in sorted(disks)),
                        wire_version=version, cycle=self.journal.cycle if cycle else 0,
-                       delta=bool(cycle) and self.overwrite)
+                       delta=bool(cycle) and self.overwrite, digest=algo.name,
+                       codecs=accepted_codecs(hello))
 
     @property
     def overwrite(self) -> bool:
@@ -155,7 +179,7 @@ class JobSession:
             log.info("disk %d: journal has %d planned bytes, current plan %d", index,
                      state.done_bytes, planned)
         if self.spec.checksum:
-            digest = self.target(index).disk_digest(self.chunk_bytes)
+            digest = self.target(index).disk_digest(self.chunk_bytes, self.digest)
             if digest != agent_digest:
                 self.journal.reset_disk(index)
                 raise digest_mismatch(f"disk {index}")
@@ -198,14 +222,33 @@ class JobSession:
 
     def _disk_state(self, index: int, *, delta: bool = False) -> DiskResume:
         state = self.journal.disk(index)
-        base = (pack_base({o: d for o, (_n, d) in state.base.items()}, self.chunk_bytes)
-                if delta else None)
+        base = pack_base(self._base_digests(index), self.chunk_bytes) if delta else None
         return DiskResume(index, tuple(state.acked_ranges()), state.done_digest is not None,
                           state.done_bytes, base)
 
+    def _base_digests(self, index: int) -> dict[int, bytes]:
+        """The target's cells before this pass, in the agreed digest (re-read where another)."""
+        key, state = (index, self.journal.cycle, self.digest.name), self.journal.disk(index)
+        found = self._rehashed.get(key)
+        if found is None or found[0] is not state:  # a reset disk is a new DiskState
+            # once per pass and digest, not on every connection's HELLO
+            found = self._rehashed[key] = (state, self._rehash_base(index))
+        return found[1]
+
+    def _rehash_base(self, index: int) -> dict[int, bytes]:
+        state, out = self.journal.disk(index), {}
+        buf = bytearray(self.chunk_bytes)
+        for offset, (length, digest) in state.base.items():
+            if state.base_names.get(offset) != self.digest.name:
+                view = memoryview(buf)[: min(length, self.chunk_bytes)]
+                n = self.targets[index].read_into(view, offset)
+                digest = self.digest.digest(view[:n])
+            out[offset] = digest
+        return out
+
     def _reads_back(self, c: ChunkRecord, buf: memoryview) -> bool:
         n = self.targets[c.disk_index].read_into(buf[: c.length_bytes], c.offset_bytes)
-        return n == c.length_bytes and xxhash.xxh3_128_digest(buf[:n]) == c.digest
+        return n == c.length_bytes and self.digest.digest(buf[:n]) == c.digest
 
     def _maybe_report(self, committed_bytes: int, *, force: bool = False) -> None:
         with self._lock:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import xxhash
 
+from rehost.chunkdigest import ChunkDigest
 from rehost.transit.errors import TransitError, disk_full
-from rehost.wire import disk_digest_record, is_zero, zero_digest
+from rehost.wire import disk_digest_record, is_zero
 
 SPARSE_BLOCK = 64 * 1024
 DIRECT_ALIGN = 4096
@@ -91,21 +92,21 @@ class TargetDisk:
         if self.direct_fd >= 0:
             os.close(self.direct_fd)
 
-    def disk_digest(self, chunk_bytes: int) -> bytes:
-        """xxh3-128 over (offset, xxh3-128(chunk)) of every non-zero chunk, in offset order."""
-        total = xxhash.xxh3_128()
+    def disk_digest(self, chunk_bytes: int, algo: ChunkDigest) -> bytes:
+        """algo over (offset, algo(chunk)) of every non-zero chunk, in offset order."""
+        total = algo.hasher()
         buf = mmap.mmap(-1, chunk_bytes)
         view = memoryview(buf)
         try:
             for offset in self._data_chunks(chunk_bytes):
                 n = self.read_into(view[: min(chunk_bytes, self.size_bytes - offset)], offset)
-                digest = xxhash.xxh3_128_digest(view[:n])
-                if digest != zero_digest(n):
+                digest = algo.digest(view[:n])
+                if digest != algo.zero(n):
                     total.update(disk_digest_record(offset, digest))
         finally:
             view.release()
             buf.close()
-        return total.digest()
+        return bytes(total.digest())
 
     def _data_chunks(self, chunk_bytes: int) -> list[int]:
         offsets: list[int] = []

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from rehost.api.schemas.base import Out, iso
 from rehost.domain.models import GIB, ActivationCode, Image, Region, Source
 from rehost.services.image_files import DiskFile, ImageLocation
 from rehost.services.image_verify import ImageVerification
+
+
+class PreflightCheckOut(Out):
+    """One line of the agent's pre-flight report, sent at import (`rehost-agent check`)."""
+
+    name: str
+    level: Literal["OK", "WARN", "FAIL"]
+    detail: str
 
 
 class SourceOut(Out):
@@ -31,11 +39,13 @@ class SourceOut(Out):
     creation_time: str | None
     heartbeat_time: str | None
     activation_code_id: str | None
+    preflight: list[PreflightCheckOut]  # the agent's report at import ([] when none)
 
 
 def source_out(s: Source) -> SourceOut:
     """A source as JSON."""
     disks = s.inventory.get("disks", [])
+    preflight = s.inventory.get("preflight") or []
     return SourceOut(
         source_id=s.id, name=s.name, description=s.description, state=s.state,
         error_code=s.error_code, status_info=s.status_info, hostname=s.hostname,
@@ -44,6 +54,8 @@ def source_out(s: Source) -> SourceOut:
         system_disk_size=-(-s.system_disk.size_bytes // GIB) if s.system_disk else None,
         disks=disks if isinstance(disks, list) else [], creation_time=iso(s.created_at),
         heartbeat_time=iso(s.last_heartbeat_at), activation_code_id=s.activation_code_id,
+        preflight=[PreflightCheckOut(**c) for c in preflight] if isinstance(preflight, list)
+        else [],
     )
 
 

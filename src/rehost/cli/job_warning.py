@@ -13,7 +13,7 @@ from rehost.client import RehostClient
 ACCEPTED = "Check.Accepted"
 
 
-class JobEvent(TypedDict, total=False):
+class JobEventDoc(TypedDict, total=False):
     """One line of GET /jobs/{id}/events (`EventOut`)."""
 
     id: int
@@ -26,7 +26,7 @@ class JobEvent(TypedDict, total=False):
     hint_zh: str
 
 
-def event_line(event: JobEvent) -> str:
+def event_line(event: JobEventDoc) -> str:
     """One human line of the event log, in the user's language (LANG=zh… → Chinese)."""
     chinese = os.environ.get("LANG", "").lower().startswith("zh")
     message = (event.get("message_zh") if chinese else "") or event.get("message", "")

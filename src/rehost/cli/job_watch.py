@@ -11,14 +11,14 @@ import click
 from rehost.cli import output as out
 from rehost.cli.connect import call, client_for, profile_option
 from rehost.cli.job import job
-from rehost.cli.job_warning import JobEvent, echo_accepted_warning, event_line
+from rehost.cli.job_warning import JobEventDoc, echo_accepted_warning, event_line
 from rehost.client import ClientError, RehostClient
 
 TERMINAL = {"Finished", "InError", "Expired"}
 EXIT_FINISHED, EXIT_ERROR, EXIT_TIMEOUT = 0, 1, 2
 
 
-class DiskProgress(TypedDict, total=False):
+class DiskProgressDoc(TypedDict, total=False):
     """One entry of a job's `progress_disks` (`DiskProgressOut`)."""
 
     index: int
@@ -37,7 +37,7 @@ class JobDoc(TypedDict, total=False):
     progress: float
     bytes_total: int
     bytes_done: int
-    progress_disks: list[DiskProgress]
+    progress_disks: list[DiskProgressDoc]
 
 
 @job.command("logs")
@@ -58,7 +58,7 @@ def logs(job_id: str, follow: bool, interval: float, output: str, profile: str) 
         call(profile, output, lambda c: _follow(c, job_id, events, interval, output))
 
 
-def _print_events(events: list[JobEvent], output: str) -> None:
+def _print_events(events: list[JobEventDoc], output: str) -> None:
     import json
 
     for event in events:
@@ -66,7 +66,7 @@ def _print_events(events: list[JobEvent], output: str) -> None:
         click.echo(line)
 
 
-def _follow(client: RehostClient, job_id: str, seen: list[JobEvent], interval: float,
+def _follow(client: RehostClient, job_id: str, seen: list[JobEventDoc], interval: float,
             output: str) -> None:
     last_id = int(seen[-1]["id"]) if seen else 0
     while True:

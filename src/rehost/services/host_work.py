@@ -28,7 +28,7 @@ _PAUSED = (JobStatus.STOPPED.value, JobStatus.IN_ERROR.value)
 
 
 @dataclass(frozen=True, slots=True)
-class BuildOrder:
+class HostBuildOrder:
     """A job of this host to build: its transit (work dir name) and the build plan."""
 
     transit_id: str
@@ -41,7 +41,7 @@ class HostWork:
 
     disconnect: tuple[str, ...]  # job ids (paused or failed)
     release: tuple[tuple[str, str], ...]  # (transit id, job id or "") whose dirs must go
-    build: tuple[BuildOrder, ...]
+    build: tuple[HostBuildOrder, ...]
     delete_images: tuple[str, ...] = ()  # registered here, since deleted from the catalogue
 
 
@@ -102,7 +102,7 @@ def work(ctx: ServiceContext, host: TransitHost, have: list[str],
          images: list[str] | None = None) -> HostWork:
     """Instructions for a host that holds the work dirs `have` and the image ids `images`."""
     disconnect: list[str] = []
-    build: list[BuildOrder] = []
+    build: list[HostBuildOrder] = []
     with ctx.db.read() as session:
         rows = session.scalars(
             select(TransitSlotRow).where(TransitSlotRow.host_id == host.id)).all()
@@ -114,7 +114,7 @@ def work(ctx: ServiceContext, host: TransitHost, have: list[str],
                 disconnect.append(job.id)
             elif (job.status, job.business_status) == (JobStatus.RUNNING.value,
                                                        BusinessStatus.PROCESSING.value):
-                build.append(BuildOrder(row.id, _plan(ctx, session.get_one(
+                build.append(HostBuildOrder(row.id, _plan(ctx, session.get_one(
                     RegionRow, (job.account_id, job.region_id)), row)))
         doomed = _deleted_images(session, rows, images or [])
     release = tuple((t, known.get(t, "")) for t in have if t not in active)

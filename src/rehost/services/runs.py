@@ -19,7 +19,7 @@ from rehost.services.context import ServiceContext
 
 
 @dataclass(frozen=True, slots=True)
-class StartResult:
+class JobStartOutcome:
     """Outcome of starting one job of a batch."""
 
     job_id: JobId
@@ -134,15 +134,16 @@ def start_job(ctx: ServiceContext, account_id: AccountId, job_id: str, *,
         return lookup.read_job(session, account_id, job_id)
 
 
-def start_jobs(ctx: ServiceContext, account_id: AccountId, job_ids: list[str]) -> list[StartResult]:
+def start_jobs(ctx: ServiceContext, account_id: AccountId,
+               job_ids: list[str]) -> list[JobStartOutcome]:
     """Start a batch of ≤ 10 jobs; each result carries the job or its error (status kept)."""
     quotas.check_batch(len(job_ids))
     results = []
     for job_id in job_ids:
         try:
-            results.append(StartResult(JobId(job_id), start_job(ctx, account_id, job_id), None))
+            results.append(JobStartOutcome(JobId(job_id), start_job(ctx, account_id, job_id), None))
         except RehostError as exc:
-            results.append(StartResult(JobId(job_id), None, exc))
+            results.append(JobStartOutcome(JobId(job_id), None, exc))
     return results
 
 

@@ -35,7 +35,7 @@ class TransitHost:
 
 
 @dataclass(frozen=True, slots=True)
-class Registration:
+class HostRegistration:
     """What `rehost transit run` receives once: its id and host token."""
 
     host: TransitHost
@@ -106,7 +106,7 @@ def _check_code_matches(code: HostCodeRow, *, region_id: str, data_endpoint: str
 
 
 def register_host(ctx: ServiceContext, *, code: str, name: str, data_endpoint: str,
-                  region_id: str = "") -> Registration:
+                  region_id: str = "") -> HostRegistration:
     """Redeem a registration code: the host of its region and name; the token is shown once."""
     rules.check_name(name, field="Name", what_en="transit host name", what_zh="中转主机名称")
     check_endpoint(data_endpoint)
@@ -122,7 +122,7 @@ def register_host(ctx: ServiceContext, *, code: str, name: str, data_endpoint: s
         session.add(row)
         found.used_at, found.host_id = now, row.id
         session.flush()
-        return Registration(_value(ctx, row), token)
+        return HostRegistration(_value(ctx, row), token)
 
 
 def certificate_name(host: TransitHost) -> str:

@@ -12,7 +12,7 @@ from rehost import __version__
 from rehost.api.deps import context_dependency
 from rehost.api.metrics import CONTENT_TYPE, Metrics
 from rehost.api.metrics_access import check_scraper
-from rehost.api.schemas.base import CheckOut, HealthOut, ReadyOut
+from rehost.api.schemas.base import ERRORS, CheckOut, HealthOut, ReadyOut
 from rehost.config import Settings
 from rehost.services import readiness
 from rehost.services.context import ServiceContext
@@ -39,7 +39,8 @@ async def readyz(ctx: Ctx) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=503 if failed else 200)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response,
+            responses={401: ERRORS[401], 403: ERRORS[403]})
 async def metrics(request: Request) -> Response:
     """Prometheus text exposition (bearer metrics_token when set, else loopback clients only)."""
     settings: Settings = request.app.state.settings

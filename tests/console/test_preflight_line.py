@@ -14,8 +14,8 @@ REPORT = [{"name": "root", "level": "OK", "detail": "running as root"},
 
 
 def _import(ctx: ServiceContext, creds: AdminCredentials, **extra: object) -> str:
-    account = auth.login(ctx, creds.account_name, creds.password)
-    code = activation.create_code(ctx, account)  # type: ignore[arg-type]
+    account_id = auth.login(ctx, creds.account_name, creds.password).account_id
+    code = activation.create_code(ctx, account_id)
     return agents.import_source(ctx, code_id=code.code.id, code=code.secret,
                                 inventory={**make_inventory("web-01"), **extra}).source_id
 

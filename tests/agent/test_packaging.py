@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import configparser
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -23,8 +24,15 @@ SERVER_STACK = {"fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg", "pydan
 def dist_info(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The .dist-info directory of the wheel `pip wheel .` builds (build isolation, ~15 s)."""
     out = tmp_path_factory.mktemp("wheel")
+    # a private copy of the sources: setuptools writes build/ and *.egg-info inside the tree
+    # it builds, and two builds of one tree at once collide there
+    tree = out / "tree"
+    shutil.copytree(ROOT / "src", tree / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, tree / name)
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
-                           str(out / "dist"), str(ROOT)], capture_output=True, text=True,
+                           str(out / "dist"), str(tree)], capture_output=True, text=True,
                           timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     (wheel,) = (out / "dist").glob("rehost-*.whl")

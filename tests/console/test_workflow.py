@@ -89,6 +89,7 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
 def _login(page: Any, server: RunningServer, lang: str) -> None:
     page.goto(server.base_url + "/")
     page.click(f'.lang a[lang="{lang}"]')
+    page.wait_for_load_state()  # the language link navigates: no document until it lands
     shoot(page, shot("login", lang))
     creds = server.admin()
     page.fill("#account", creds["account_name"])

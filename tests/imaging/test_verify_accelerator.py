@@ -10,6 +10,8 @@ from rehost.imaging.errors import ImagingError
 
 def test_pinned_tcg_wins_over_a_usable_kvm(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(verify, "kvm_available", lambda: True)
+    # an earlier boot in this process may have found KVM broken and remembered it
+    monkeypatch.setattr(verify, "_kvm_failed", set())
     monkeypatch.setenv(verify.ACCELERATOR_ENV, "tcg")
     assert verify._choose_accelerator("auto") == "tcg"
     assert verify._choose_accelerator("kvm") == "kvm"  # an explicit choice still wins

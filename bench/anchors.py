@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bench import tools
-from bench.e2e_procs import drop_caches, free_port_pair, wait_listening, wait_port
+from bench.e2e_procs import drop_caches, free_port_pair, wait_listening
 
 PART_START = tools.PART_START
 
@@ -102,32 +102,13 @@ def partclone_pipe(disk: Path, work: Path) -> float:
 
 def rsync_whole(disk: Path, work: Path) -> float:
     """rsync --whole-file to an rsync daemon on loopback (plain TCP)."""
-    with rsync_daemon(_fresh(work)) as (url, dest):
+    with tools.rsync_daemon(_fresh(work)) as (url, dest):
         def run() -> Path:
             subprocess.run(["rsync", "--whole-file", str(disk), url], check=True,
                            stdout=subprocess.DEVNULL)
             return dest / disk.name
 
         return _timed(run)
-
-
-@contextlib.contextmanager
-def rsync_daemon(base: Path) -> Iterator[tuple[str, Path]]:
-    """An rsync daemon on a free loopback port; yields (module URL, its folder)."""
-    dest = base / "dest"
-    dest.mkdir(parents=True, exist_ok=True)
-    port = free_port_pair()
-    conf = base / "rsyncd.conf"
-    conf.write_text(f"use chroot = no\npid file = {base}/rsyncd.pid\n"
-                    f"[dst]\npath = {dest}\nread only = no\nuid = root\ngid = root\n")
-    daemon = subprocess.Popen(["rsync", "--daemon", "--no-detach", f"--config={conf}",
-                               f"--port={port}", "--address=127.0.0.1"])
-    try:
-        wait_port(port)
-        yield f"rsync://127.0.0.1:{port}/dst/", dest
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
 
 
 def rsync_delta(changed: Path, copy: Path, url: str) -> tuple[float, int]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,9 +58,18 @@ def time_e2image(disk: Path, work: Path) -> ToolTime:
 
 def time_rsync(disk: Path, work: Path) -> ToolTime:
     """rsync --whole-file to an rsync daemon on 127.0.0.1 (plain TCP, no encryption)."""
-    base = _fresh(work)
+    try:
+        with rsync_daemon(_fresh(work)) as (url, dest):
+            return timed(["rsync", "--whole-file", str(disk), url], dest / disk.name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def rsync_daemon(base: Path) -> Iterator[tuple[str, Path]]:
+    """An rsync daemon on a free loopback port; yields (module URL, its folder)."""
     dest = base / "dest"
-    dest.mkdir()
+    dest.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     conf = base / "rsyncd.conf"
     conf.write_text(f"use chroot = no\npid file = {base}/rsyncd.pid\n"
@@ -67,12 +78,10 @@ def time_rsync(disk: Path, work: Path) -> ToolTime:
                                f"--port={port}", "--address=127.0.0.1"])
     try:
         _wait_port(port)
-        return timed(["rsync", "--whole-file", str(disk), f"rsync://127.0.0.1:{port}/dst/"],
-                     dest / disk.name)
+        yield f"rsync://127.0.0.1:{port}/dst/", dest
     finally:
         daemon.terminate()
         daemon.wait(timeout=10)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _fresh(work: Path) -> Path:

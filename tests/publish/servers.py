@@ -28,7 +28,7 @@ remember_owner = 0
 LIBVIRTD_CONF = """auth_unix_rw = "none"
 auth_unix_ro = "none"
 unix_sock_rw_perms = "0700"
-log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log 3:stderr"
 """
 GLANCE_CONF = """[DEFAULT]
 bind_host = 127.0.0.1
@@ -99,7 +99,11 @@ def libvirt_missing() -> list[str]:
 
 @contextmanager
 def running_libvirtd(root: Path) -> Iterator[LibvirtHost]:
-    """libvirtd as root in a private mount namespace: its config, sockets and state under root."""
+    """libvirtd as root in a private mount namespace: its config, sockets and state under root.
+
+    Its own pid file: a system libvirtd (the package's postinst starts one where there is no
+    systemd) holds /run/libvirtd.pid, and a second daemon on the default exits 1.
+    """
     for key, inside in LIBVIRT_DIRS.items():
         (root / key).mkdir(parents=True, exist_ok=True)
         Path(inside).mkdir(parents=True, exist_ok=True)  # mount points (the package makes them)
@@ -110,7 +114,7 @@ def running_libvirtd(root: Path) -> Iterator[LibvirtHost]:
     binds = " && ".join(f"mount --bind {root / k} {v}" for k, v in LIBVIRT_DIRS.items())
     with (root / "libvirtd.out").open("ab") as out:
         proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                                 f"{binds} && exec libvirtd"], stdout=out,
+                                 f"{binds} && exec libvirtd --pid-file {root / 'libvirtd.pid'}"], stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     host = LibvirtHost(root, f"qemu+unix:///system?socket={root / 'run' / 'libvirt-sock'}")
     try:

@@ -54,14 +54,16 @@ def server(database_url: str) -> Iterator[Target]:
     with tempfile.TemporaryDirectory(prefix="rehost-bench-") as tmp:
         port = _free_port()
         env = {**os.environ, "REHOST_DATABASE_URL": database_url}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "rehost.server", "--data-dir", tmp,
-             "--listen", f"127.0.0.1:{port}"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
+        log = Path(tmp) / "server.log"
+        with log.open("ab") as out:  # a pipe nobody reads fills up and blocks the access log
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "rehost.server", "--data-dir", tmp,
+                 "--listen", f"127.0.0.1:{port}"],
+                env=env, stdout=subprocess.DEVNULL, stderr=out,
+            )
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait_healthy(base, proc)
+            _wait_healthy(base, proc, log)
             creds = json.loads((Path(tmp) / "admin-credentials.json").read_text())
             yield Target(base, (creds["access_key_id"], creds["access_key_secret"]))
         finally:
@@ -69,12 +71,11 @@ def server(database_url: str) -> Iterator[Target]:
             proc.wait(15)
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen[bytes]) -> None:
+def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise RuntimeError(f"server exited: {err}")
+            raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-3000:]}")
         try:
             if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
                 return
@@ -96,9 +97,11 @@ def _inventory(i: int) -> dict[str, Any]:
 def populate(t: Target, agents: int, jobs: int) -> tuple[list[str], list[str]]:
     """Import `agents` sources and create `jobs` jobs (10 started); return tokens and job ids."""
     with httpx.Client(base_url=t.base, auth=t.auth, timeout=30) as c:
-        code = c.post("/api/v1/activation-codes", json={"count": 1000, "ttl_days": 1}).json()
         tokens, sources = [], []
         for i in range(agents):
+            if i % 1000 == 0:  # an activation code admits at most 1,000 imports
+                code = c.post("/api/v1/activation-codes",
+                              json={"count": 1000, "ttl_days": 1}).json()
             r = c.post("/api/v1/agent/import", json={
                 "code_id": code["code_id"], "code": code["code"], "inventory": _inventory(i)})
             r.raise_for_status()

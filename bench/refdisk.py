@@ -1,4 +1,7 @@
-"""The 4 GiB reference disk: GPT, one ext4 partition ~30 % used, stale random free space."""
+"""Sample disks: GPT, one ext4 partition ~30 % used, stale random free space.
+
+The 4 GiB reference disk is the one every timed comparison uses.
+"""
 
 from __future__ import annotations
 
@@ -16,19 +19,23 @@ VERSION = "v1"
 
 def reference_disk(cache_dir: Path) -> Path:
     """Build (or reuse) the reference disk in cache_dir; returns its path."""
-    path = cache_dir / f"reference-{VERSION}.img"
+    return sample_disk(cache_dir / f"reference-{VERSION}.img", DISK_BYTES, seed=42)
+
+
+def sample_disk(path: Path, disk_bytes: int, *, seed: int, used: float = 0.30) -> Path:
+    """Build (or reuse) a GPT disk of disk_bytes: one ext4 partition `used` full, stale space."""
     if path.exists():
         return path
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".building")
-    tree = cache_dir / "tree"
+    tree = path.with_suffix(".tree")
     shutil.rmtree(tree, ignore_errors=True)
     try:
-        _fill_stale(tmp)
+        _fill_stale(tmp, disk_bytes)
         subprocess.run(["sfdisk", "-q", str(tmp)], input="label: gpt\nstart=2048, type=linux\n",
                        text=True, check=True)
-        populate(tree, int(DISK_BYTES * 0.30), seed=42)
-        size_k = (DISK_BYTES - PART_START - MIB) // 1024
+        populate(tree, int(disk_bytes * used), seed=seed)
+        size_k = (disk_bytes - PART_START - MIB) // 1024
         subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-E",
                         f"nodiscard,offset={PART_START}", "-d", str(tree), str(tmp),
                         f"{size_k}k"], check=True)
@@ -39,11 +46,11 @@ def reference_disk(cache_dir: Path) -> Path:
     return path
 
 
-def _fill_stale(path: Path) -> None:
+def _fill_stale(path: Path, disk_bytes: int) -> None:
     """Whole disk full of random bytes (what deleted files leave behind)."""
     block = os.urandom(64 * MIB)
     with path.open("wb") as f:
-        for i in range(DISK_BYTES // len(block)):
+        for i in range(disk_bytes // len(block)):
             f.write(block[i:] + block[:i])  # rotate so no two blocks are equal
 
 

@@ -1,8 +1,10 @@
 """One TLS data connection of the sender: HELLO, then DATA frames within a bounded window."""
 
 import contextlib
+import logging
 import socket
 import ssl
+import time
 import zlib
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +15,7 @@ except ImportError:
     zstandard = None  # type: ignore[assignment]
 
 from rehost import chunkdigest, wire
+from rehost.agent.adaptive import LevelTuner
 from rehost.agent.reader import Cell, CellReader
 from rehost.agent.sendspec import ZSTD_LEVELS, SendError, SendSpec
 from rehost.agent.sendstate import ReadChunk, SendState
@@ -20,6 +23,7 @@ from rehost.agent.throttle import SLICE_BYTES, TokenBucket
 from rehost.protocol.hello import DiskDone, DiskOk, ErrorFrame, Hello, HelloOk
 from rehost.wire import Codec, FrameType, WireError
 
+log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 15.0
 ACK_WAIT_S = 0.2
 DISK_DONE_TIMEOUT_S = 900.0
@@ -61,7 +65,8 @@ class Channel:
         self._reader: wire.FrameReader | None = None
         self._pieces = False  # the transit speaks version 2 (DATA_PIECES)
         self._digest = chunkdigest.by_name(chunkdigest.BLAKE2B_128)  # set by HELLO_OK
-        self._compress: Any = None  # set by HELLO_OK: a zstd context, a zlib level or None
+        self._compressors: dict[int, Any] = {}  # zstd contexts by level, made when first used
+        self._tuner: LevelTuner | None = None  # set by HELLO_OK when compressing
         self.codec_name = "raw"
 
     def connect(self, hello: "Hello") -> "HelloOk":
@@ -90,12 +95,7 @@ class Channel:
         level = self.spec.compress_level
         usable = [c for c in CODECS if c in accepted]
         self.codec_name = usable[0] if level and usable else "raw"
-        if self.codec_name == "zstd":
-            self._compress = zstandard.ZstdCompressor(level=ZSTD_LEVELS[level])
-        elif self.codec_name == "zlib":
-            self._compress = min(level, 9)
-        else:
-            self._compress = None
+        self._tuner = None if self.codec_name == "raw" else LevelTuner(ZSTD_LEVELS[level])
 
     def pump(self) -> None:
         """Send until every chunk is acknowledged, a stop is requested or the link fails."""
@@ -139,8 +139,10 @@ class Channel:
         try:
             cell = item.cell
             pieces = self._pieces and not item.is_zero and _worth_pieces(cell)
-            codec, payload = self._encode(wire.gather_pieces(item.data, cell.pieces)
-                                          if pieces else item.data, zero=item.is_zero)
+            plain = wire.gather_pieces(item.data, cell.pieces) if pieces else item.data
+            began = time.monotonic()
+            codec, payload = self._encode(plain, zero=item.is_zero)
+            encoded = time.monotonic()
             head = wire.DataHeader(cell.disk_index, codec, cell.offset_bytes,
                                    cell.length_bytes, cell.plan_bytes, item.digest)
             self._inflight[(cell.disk_index, cell.offset_bytes)] = cell
@@ -148,6 +150,8 @@ class Channel:
                       else wire.pack_data_header(head, len(payload)))
             self._write(header)
             self._write(payload)
+            if not item.is_zero:
+                self._tune(len(plain), encoded - began, time.monotonic() - encoded)
             self._state.sent(raw_bytes=item.cell.length_bytes,
                              wire_bytes=len(header) + len(payload), zero=item.is_zero)
         finally:
@@ -157,13 +161,22 @@ class Channel:
                 zero: bool) -> "tuple[Codec, memoryview | bytes]":
         if zero:
             return Codec.ZERO, b""
-        if self._compress is None:
+        level = self._tuner.level if self._tuner is not None else 0
+        if not level:
             return Codec.RAW, data
-        if isinstance(self._compress, int):
-            codec, packed = Codec.ZLIB, zlib.compress(data, self._compress)
+        if self.codec_name == "zlib":
+            codec, packed = Codec.ZLIB, zlib.compress(data, min(level, 9))
         else:
-            codec, packed = Codec.ZSTD, self._compress.compress(data)
+            if level not in self._compressors:
+                self._compressors[level] = zstandard.ZstdCompressor(level=level)
+            codec, packed = Codec.ZSTD, self._compressors[level].compress(data)
         return (codec, packed) if len(packed) < len(data) else (Codec.RAW, data)
+
+    def _tune(self, in_bytes: int, compress_s: float, write_s: float) -> None:
+        """Let the level follow the bottleneck (compressing or writing); log each change."""
+        if self._tuner is not None and self._tuner.record(
+                in_bytes=in_bytes, compress_s=compress_s, write_s=write_s):
+            log.info("adaptive compression: %s level %d", self.codec_name, self._tuner.level)
 
     def _reread(self, cell: Cell) -> ReadChunk:
         data = self._readers[cell.disk_index].read_cell(cell, self._buffer)

@@ -48,7 +48,8 @@ def job_fields(func: Any) -> Any:
         click.option("--valid-time", default=None, help="Expiry, UTC ISO 8601 (7–90 days)."),
         click.option("--bandwidth-limit", type=int, default=None, help="KB/s, 0 = unlimited."),
         click.option("--compress-level", type=click.IntRange(0, 10), default=None,
-                     help="0–10, 0 = none."),
+                     help="0–10, 0 = none; 1–10 = the starting level, which the agent "
+                          "adapts to the link (docs/agent.md)."),
         click.option("--checksum/--no-checksum", default=None,
                      help="Verify every written block end to end."),
         click.option("--incremental/--run-once", "incremental", default=None,

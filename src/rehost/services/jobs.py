@@ -111,11 +111,12 @@ def create_job(
             events.add(session, job_id=job_id, account_id=account_id, now=now,
                        level=EventLevel.INFO, message_en="Migration job created.",
                        message_zh="迁移任务已创建。")
+            created = convert.job(row, transit_id=None)  # a new job has no transit yet
     except IntegrityError as exc:
         raise _duplicate_name(request.name or job_id) from exc
     if spec.mode is ExecutionMode.IMMEDIATE:
         return runs.start_or_log(ctx, account_id, JobId(job_id))
-    return get_job(ctx, account_id, job_id)
+    return created
 
 
 def _new_row(

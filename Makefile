@@ -42,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
 test: sysdeps $(STAMP) postgres lint
-	REHOST_TEST_DATABASE_URL="$$(cat .postgres-url)" $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_SELECT)
+	REHOST_TEST_DATABASE_URL="$$(cat .postgres-url)" $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_SELECT)
 
 bench: sysdeps $(STAMP)
 	$(BIN)/python -m bench.run_all

@@ -14,9 +14,23 @@ from pathlib import Path
 
 from diskfactory import MIB, BuiltDisk, make_data_disk, run
 from e2e.harness import Server
-from fslayouts import LayoutDisk, make_lvm_disk
+from fslayouts import FsImage, LayoutDisk, make_fs, make_lvs, partition, place
 
 CUT_BYTES = 8 * MIB
+DISK_MIB = 16 + 48 + 2
+
+
+def _small_lvm_disk(directory: Path) -> LayoutDisk:
+    """GPT: ext4 /boot (16 MiB), a PV with a 32 MiB ext4 root LV; free space stale."""
+    image = directory / "lvm.img"
+    boot, pv = partition(image, DISK_MIB * MIB, "size=16MiB, type=linux\ntype=lvm\n")
+    root_at = make_lvs(image, offset=pv[0], size=pv[1], lvs={"root": 32 * MIB})["root"]
+    fss = {}
+    for name, at, size in (("boot", boot[0], boot[1]), ("root", root_at, 32 * MIB)):
+        fs = make_fs("ext4", directory / f"{name}.fs", size, files_bytes=MIB, seed=len(fss))
+        place(image, directory / f"{name}.fs", at)
+        fss[name] = FsImage("ext4", at, size, fs.used_bytes, fs.files)
+    return LayoutDisk(image, DISK_MIB * MIB, fss)
 
 
 def _corrupt_lvm(disk: LayoutDisk, out: Path) -> tuple[Path, int]:
@@ -54,8 +68,7 @@ def _same_bytes(a: Path, b: Path, start: int, end: int) -> bool:
 def test_corrupt_lvm_and_truncated_disk_are_copied_whole_and_logged(
     start_server: Callable[..., Server], tmp_path: Path,
 ) -> None:
-    (tmp_path / "lvm").mkdir()
-    lvm = make_lvm_disk(tmp_path / "lvm", files_bytes=2 * MIB)
+    lvm = _small_lvm_disk(tmp_path)
     system, pv_start = _corrupt_lvm(lvm, tmp_path / "system.img")
     good = make_data_disk(tmp_path / "data")
     data = _truncated(good, tmp_path / "short.img")

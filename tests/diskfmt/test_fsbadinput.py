@@ -188,3 +188,36 @@ def test_fuzzed_xfs_metadata_never_crashes(xfs_disk: LayoutDisk,
 def test_fuzzed_btrfs_metadata_never_crashes(btrfs_disk: LayoutDisk,
                                              patches: list[tuple[int, int]]) -> None:
     _fuzz(btrfs_disk, btrfs_disk.filesystems["btrfs"].start_bytes, 4 << 20, patches)
+
+
+class _Truncated:
+    """A disk reader that ends at `cut` (reads past it come back short, as from a file)."""
+
+    def __init__(self, base: FileDisk, cut: int) -> None:
+        self.base = base
+        self.cut = cut
+
+    @property
+    def size_bytes(self) -> int:
+        return self.cut
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        return self.base.read_at(offset, max(0, min(length, self.cut - offset)))
+
+
+@_FAST
+@given(fraction=st.floats(0.0, 1.0))
+def test_fuzzed_truncation_never_crashes_and_is_named(lvm_disk: LayoutDisk, xfs_disk: LayoutDisk,
+                                                      fraction: float) -> None:
+    for disk in (lvm_disk, xfs_disk):
+        cut = int(disk.size_bytes * fraction) // 512 * 512
+        with FileDisk(disk.path) as base:
+            reader = _Truncated(base, cut)
+            layout = inspect_disk(reader)
+            notes: list[str] = []
+            free = _free_spans(reader, layout, notes)  # must not raise
+        assert all(0 <= s <= e <= cut for s, e in free)
+        for vol in layout.volumes:  # every volume the cut reaches into is named as such
+            if vol.start_bytes < cut < vol.end_bytes:
+                assert any(n.startswith(f"partition {vol.number}") and "truncated disk?" in n
+                           for n in notes), notes

@@ -12,6 +12,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from diskfactory import MIB, BuiltDisk, make_data_disk, run
 from e2e.harness import Server
 from fslayouts import FsImage, LayoutDisk, make_fs, make_lvs, partition, place
@@ -65,6 +67,7 @@ def _same_bytes(a: Path, b: Path, start: int, end: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_corrupt_lvm_and_truncated_disk_are_copied_whole_and_logged(
     start_server: Callable[..., Server], tmp_path: Path,
 ) -> None:

@@ -32,6 +32,15 @@ class RunResult:
     plan_done_bytes: int
     completed: bool
     cpu_s: float  # agent (this process) + transit process, user + system
+    read_bytes: int = 0  # read by the sending process (rchar), the transit's reads left out
+
+
+def read_chars() -> int:
+    """Bytes this process has read so far (/proc/self/io rchar; reaped children add theirs)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise RuntimeError("/proc/self/io has no rchar line")
 
 
 def _cpu_s() -> float:
@@ -66,7 +75,10 @@ def migrate(disk: Path, work: Path, *, compress_level: int, checksum: bool,
                         compress_level=compress_level, bandwidth_limit_kbps=bandwidth_limit_kbps,
                         direct_io=direct_io, connections=connections)
         os.sync()  # earlier runs' dirty pages must not be flushed during this one
+        before = read_chars()
         result = _stdlib_send(spec, work) if stdlib else _timed_send(spec, stop_after_s)
+        # counted before the transit is reaped: wait() adds a child's reads to its parent's
+        result = replace(result, read_bytes=0 if stdlib else read_chars() - before)
     finally:
         assert proc.stdin is not None
         proc.stdin.close()

@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import adaptation, e2e, fs_layouts, scale, tools
+from bench import adaptation, e2e, fs_layouts, scale, tools, xfs_lvm
 from bench.refdisk import reference_disk
 from bench.rehost_run import RunResult, migrate
 
@@ -51,8 +51,10 @@ def main() -> None:
                                                    checksum=checksum))
     _report(ref, runs)
     _stdlib_runs(disk, work, runs)
-    print("\nsend plan per disk layout (bench.fs_layouts):")
+    print("\nbytes read and sent per disk layout, real migrations (bench.fs_layouts):")
     fs_layouts.report(args.cache / "fs-layouts")
+    print("\n16 GiB XFS-on-LVM, 15 % used, against partclone.xfs (bench.xfs_lvm; cold cache):")
+    xfs_lvm.report(args.cache, rounds=max(3, args.repeat))
     print("\nOS adaptation (bench.adaptation) against the best 4 GiB sync of this run:")
     adaptation.report(args.cache, sync_s=min(r.elapsed_s for r in runs[(1, False)]))
     print(f"load average after: {os.getloadavg()[0]:.1f}")

@@ -27,8 +27,9 @@ if [[ "$profile" == test ]]; then
          [curl]=curl [sha256sum]=coreutils  # tests/e2e/test_agent_installer.py
          [initdb]=postgresql [pg_dump]=postgresql-client [systemd-analyze]=systemd
          [debootstrap]=debootstrap [unshare]=util-linux [chroot]=coreutils)  # test_chroot_agent
-  # make bench's anchors: partclone.ext4 | zstd | socat (bench/anchors.py)
-  need+=([partclone.ext4]=partclone [socat]=socat [losetup]=mount)
+  # make bench's anchors: partclone.ext4 | zstd | socat (bench/anchors.py), partclone.xfs
+  # against the 16 GiB XFS-on-LVM disk (bench/xfs_lvm.py)
+  need+=([partclone.ext4]=partclone [partclone.xfs]=partclone [socat]=socat [losetup]=mount)
   # publish targets started by tests/publish: a private libvirtd and a no-auth glance-api;
   # libvirt-dev + pkg-config + gcc build PyPI's libvirt-python (the publish extra)
   need+=([libvirtd]=libvirt-daemon-system [virsh]=libvirt-clients [unshare]=util-linux

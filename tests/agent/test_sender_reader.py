@@ -83,3 +83,45 @@ def test_idle_connection_threads_wake_when_the_last_chunk_is_acked() -> None:
         t.join(timeout=5)
     assert state.finished() and len(woke) == 2
     assert max(woke) - finished_at < 1.0  # woken, not timed out after 30 s
+
+
+def _rchar() -> int:
+    line = next(x for x in Path("/proc/self/io").read_text().splitlines() if x.startswith("rchar"))
+    return int(line.split()[1])
+
+
+def test_read_runs_read_through_short_gaps_only() -> None:
+    from rehost.agent.reader import READ_GAP_BYTES, read_runs
+
+    short, far = READ_GAP_BYTES - 4096, READ_GAP_BYTES
+    pieces = [(0, 4096), (4096 + short, 4096), (8192 + short + far, 8192)]
+    assert read_runs(pieces) == [(0, 8192 + short), (8192 + short + far, 8192)]
+    assert read_runs([]) == []
+
+
+def test_a_partial_cell_reads_only_its_planned_runs_under_o_direct(tmp_path: Path) -> None:
+    size = 4 * MIB + 8192  # the last cell is not a whole chunk
+    path, data = _disk(tmp_path, size)
+    _drop_cache(path, 0, size)
+    reader = CellReader(path)
+    mapping, buf = aligned_buffer(4 * MIB)
+    try:
+        assert reader.direct
+        pieces = ((0, 4096), (MIB, 64 << 10), (3 * MIB, 4096))  # stale data between them
+        cell = Cell(0, 0, 4 * MIB, pieces)
+        before = _rchar()
+        got = bytes(reader.read_cell(cell, buf))
+        read = _rchar() - before
+        planned = sum(length for _start, length in pieces)
+        assert planned <= read < planned + 4096  # not the 4 MiB cell (+ /proc/self/io itself)
+        want = bytearray(4 * MIB)
+        for start, length in pieces:
+            want[start : start + length] = data[start : start + length]
+        assert got == bytes(want)
+        tail = Cell(0, 4 * MIB, 8192, ((4096, 4096),))  # the disk's last, short cell
+        assert bytes(reader.read_cell(tail, buf))[4096:] == data[4 * MIB + 4096 :]
+        assert reader.direct  # nothing fell back to buffered reads
+    finally:
+        reader.close()
+        buf.release()
+        mapping.close()

@@ -85,8 +85,55 @@ def test_truncated_disk_is_copied_whole(xfs_disk: LayoutDisk, tmp_path: Path) ->
     with short.open("r+b") as f:
         f.truncate(xfs_disk.size_bytes // 2)
     plan = describe_plan(short)
-    assert plan.notes[-1] == ("partition 1 (xfs): XFS filesystem is larger than its volume "
-                              "(truncated disk?); copied whole")
+    fs = xfs_disk.filesystems["xfs"]
+    half = xfs_disk.size_bytes // 2
+    assert plan.notes == (f"partition 1 (xfs): ends at byte {fs.start_bytes + fs.size_bytes}, "
+                          f"{fs.start_bytes + fs.size_bytes - half} bytes beyond the end of the "
+                          f"disk ({half} bytes; truncated disk?); the {half - fs.start_bytes} "
+                          "bytes present are copied whole",)
+    assert plan.extents[-1].end_bytes == half  # stale data and all, to the end
+    assert plan.planned_bytes >= half - fs.start_bytes
+
+
+def test_truncated_lvm_disk_copies_the_pv_whole(lvm_disk: LayoutDisk, tmp_path: Path) -> None:
+    short = tmp_path / "short.img"
+    shutil.copyfile(lvm_disk.path, short)
+    cut = _pv_start(lvm_disk) + 64 * MIB  # inside the root LV
+    with short.open("r+b") as f:
+        f.truncate(cut)
+    plan = describe_plan(short)
+    assert len(plan.notes) == 1 and plan.notes[0].startswith("partition 2 (LVM2_member): ends")
+    assert f"the {64 * MIB} bytes present are copied whole" in plan.notes[0]
+    assert plan.planned_bytes >= 64 * MIB
+
+
+def test_partition_wholly_past_the_end_sends_nothing_of_it(lvm_disk: LayoutDisk,
+                                                            tmp_path: Path) -> None:
+    short = tmp_path / "short.img"
+    shutil.copyfile(lvm_disk.path, short)
+    with short.open("r+b") as f:
+        f.truncate(_pv_start(lvm_disk))  # the table still lists the PV partition
+    plan = describe_plan(short)
+    assert plan.notes == (f"partition 2: starts at byte {_pv_start(lvm_disk)}, "
+                          f"beyond the end of the disk ({_pv_start(lvm_disk)} bytes; truncated "
+                          "disk?); nothing to copy",)
+
+
+@pytest.mark.parametrize(("at", "data", "why"), [
+    (0x40, b"_BHRfX_M", "partition 1: no filesystem recognised"),  # the magic
+    (0x50, (1 << 62).to_bytes(8, "little"),  # the root tree's address, off every chunk
+     "partition 1 (btrfs): btrfs tree block at logical 4611686018427387904 is not on this "
+     "device"),
+    (0xA0, (0xFFFF).to_bytes(4, "little"),  # sys_chunk_array_size past the superblock
+     "partition 1 (btrfs): btrfs superblock is inconsistent"),
+])
+def test_btrfs_bad_superblock_is_copied_whole(btrfs_disk: LayoutDisk, tmp_path: Path, at: int,
+                                              data: bytes, why: str) -> None:
+    fs = btrfs_disk.filesystems["btrfs"]
+    bad = _poke(btrfs_disk.path, tmp_path / "bad.img", fs.start_bytes + 0x10000 + at, data)
+    plan = describe_plan(bad)
+    assert plan.notes == (f"{why}; copied whole",)
+    assert plan.planned_bytes >= fs.size_bytes
 
 
 class _Corrupted:
@@ -141,3 +188,36 @@ def test_fuzzed_xfs_metadata_never_crashes(xfs_disk: LayoutDisk,
 def test_fuzzed_btrfs_metadata_never_crashes(btrfs_disk: LayoutDisk,
                                              patches: list[tuple[int, int]]) -> None:
     _fuzz(btrfs_disk, btrfs_disk.filesystems["btrfs"].start_bytes, 4 << 20, patches)
+
+
+class _Truncated:
+    """A disk reader that ends at `cut` (reads past it come back short, as from a file)."""
+
+    def __init__(self, base: FileDisk, cut: int) -> None:
+        self.base = base
+        self.cut = cut
+
+    @property
+    def size_bytes(self) -> int:
+        return self.cut
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        return self.base.read_at(offset, max(0, min(length, self.cut - offset)))
+
+
+@_FAST
+@given(fraction=st.floats(0.0, 1.0))
+def test_fuzzed_truncation_never_crashes_and_is_named(lvm_disk: LayoutDisk, xfs_disk: LayoutDisk,
+                                                      fraction: float) -> None:
+    for disk in (lvm_disk, xfs_disk):
+        cut = int(disk.size_bytes * fraction) // 512 * 512
+        with FileDisk(disk.path) as base:
+            reader = _Truncated(base, cut)
+            layout = inspect_disk(reader)
+            notes: list[str] = []
+            free = _free_spans(reader, layout, notes)  # must not raise
+        assert all(0 <= s <= e <= cut for s, e in free)
+        for vol in layout.volumes:  # every volume the cut reaches into is named as such
+            if vol.start_bytes < cut < vol.end_bytes:
+                assert any(n.startswith(f"partition {vol.number}") and "truncated disk?" in n
+                           for n in notes), notes

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from rehost.diskfmt import DiskFormatError, describe_plan, plan_extents
+from rehost.diskfmt import DiskFormatError, describe_plan
 from rehost.wire import zero_bytes
 
 if TYPE_CHECKING:  # typing.Protocol is Python 3.8+; the agent runs on 3.6
@@ -19,6 +19,7 @@ else:
 
 CHUNK_BYTES = 4 * 1024 * 1024
 DIRECT_ALIGN = 4096
+READ_GAP_BYTES = 64 * 1024  # the plan's own smallest skipped free run (volfree.MIN_SKIP_BYTES)
 
 
 class ExtentLike(Protocol):
@@ -48,13 +49,22 @@ class Cell(NamedTuple):
         return sum(length for _start, length in self.pieces)
 
 
+# notes of the plan default_planner just made, by path: plan_notes takes them instead of
+# reading every volume's metadata a second time
+_NOTES: "dict[str, tuple[str, ...]]" = {}
+
+
 def default_planner(path: str) -> "Sequence[ExtentLike]":
     """The disk-format-aware plan: tables and gaps, allocated ext blocks, no holes."""
-    return plan_extents(path)
+    plan = describe_plan(path)
+    _NOTES[path] = plan.notes
+    return plan.extents
 
 
 def plan_notes(path: str) -> "list[str]":
     """Why the plan copies volumes whole (or skips them), for the job log; [] if unreadable."""
+    if path in _NOTES:
+        return list(_NOTES.pop(path))
     try:
         return list(describe_plan(path).notes)
     except (DiskFormatError, OSError) as exc:
@@ -83,6 +93,21 @@ def plan_cells(
 
 def _cell(index: int, start: int, size: int, chunk: int, pieces: "list[tuple[int, int]]") -> "Cell":
     return Cell(index, start, min(chunk, size - start), tuple(pieces))
+
+
+def read_runs(pieces: "Sequence[tuple[int, int]]") -> "list[tuple[int, int]]":
+    """The cell's pieces as reads: gaps shorter than READ_GAP_BYTES are read through.
+
+    Reading only the plan keeps stale free space off the disk's read queue; reading through
+    short gaps keeps a fragmented cell from turning into hundreds of small reads.
+    """
+    runs: list[tuple[int, int]] = []
+    for start, length in pieces:
+        if runs and start - (runs[-1][0] + runs[-1][1]) < READ_GAP_BYTES:
+            runs[-1] = (runs[-1][0], start + length - runs[-1][0])
+        else:
+            runs.append((start, length))
+    return runs
 
 
 def pread_into(fd: int, view: memoryview, offset: int) -> int:
@@ -122,8 +147,16 @@ class CellReader:
     def read_cell(self, cell: "Cell", buf: memoryview) -> memoryview:
         """The cell's bytes with everything outside the plan zeroed; buf must be page aligned."""
         view = buf[: cell.length_bytes]
-        if cell.pieces == ((0, cell.length_bytes),) or self.direct:
+        if cell.pieces == ((0, cell.length_bytes),):
             self._read_full(cell, buf)
+            return view
+        if self.direct:
+            runs = read_runs(cell.pieces)
+            if any(start % DIRECT_ALIGN for start, _length in runs):
+                self._read_full(cell, buf)  # a planner that does not align: one whole read
+            else:
+                for start, length in runs:
+                    self._read_direct(buf, cell.offset_bytes, start, length)
             self._zero_gaps(cell, view)
             return view
         view[:] = zero_bytes(cell.length_bytes)
@@ -156,6 +189,19 @@ class CellReader:
         n += cached
         if n < cell.length_bytes:
             self._read_exact(buf[n : cell.length_bytes], cell.offset_bytes + n)
+
+    def _read_direct(self, buf: memoryview, base: int, start: int, length: int) -> None:
+        """buf[start:start + length] from base + start, the length rounded up for O_DIRECT."""
+        want = min(len(buf) - start, -(-length // DIRECT_ALIGN) * DIRECT_ALIGN)
+        try:
+            n = pread_into(self.fd, buf[start : start + want], base + start)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL or not self.direct:
+                raise
+            self._drop_direct()
+            n = pread_into(self.fd, buf[start : start + want], base + start)
+        if n < length:
+            self._read_exact(buf[start + n : start + length], base + start + n)
 
     def _read_cached(self, view: memoryview, offset: int) -> int:
         """Bytes at the start of view served from the page cache (a DIRECT_ALIGN multiple)."""

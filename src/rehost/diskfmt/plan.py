@@ -39,11 +39,28 @@ def _lv_free(reader: DiskReader, label: str, notes: "list[str]") -> "list[Span]"
                              notes=notes)
 
 
+def _past_the_end(vol: Volume, disk_bytes: int) -> "str | None":
+    """Why a volume the table places (partly) beyond the end of the disk is copied as it is."""
+    if vol.end_bytes <= disk_bytes:
+        return None
+    named = f"{_volume_name(vol)} ({vol.fs.name})" if vol.fs.name else _volume_name(vol)
+    if vol.start_bytes >= disk_bytes:
+        return (f"{named}: starts at byte {vol.start_bytes}, beyond the end of the disk "
+                f"({disk_bytes} bytes; truncated disk?); nothing to copy")
+    return (f"{named}: ends at byte {vol.end_bytes}, {vol.end_bytes - disk_bytes} bytes beyond "
+            f"the end of the disk ({disk_bytes} bytes; truncated disk?); the "
+            f"{disk_bytes - vol.start_bytes} bytes present are copied whole")
+
+
 def _free_spans(disk: DiskReader, layout: DiskLayout, notes: "list[str]") -> "list[Span]":
     """Disk spans no volume needs: free filesystem space, unallocated LVM extents."""
     free: list[Span] = []
     pvs: list[PvOnDisk] = []
     for vol in layout.volumes:
+        truncated = _past_the_end(vol, disk.size_bytes)
+        if truncated is not None:  # its metadata may point past the end: trust none of it
+            notes.append(truncated)
+            continue
         if vol.fs.name == "LVM2_member":
             pvs.append(PvOnDisk(f"{_volume_name(vol)} (LVM2_member)", vol.start_bytes,
                                 vol.size_bytes))

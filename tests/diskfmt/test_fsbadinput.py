@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from diskfactory import MIB
 from fslayouts import LayoutDisk, make_lvm_disk, make_single_fs_disk
-from rehost.diskfmt import describe_plan
+from rehost.diskfmt import DiskFormatError, describe_plan
 from rehost.diskfmt.layout import inspect_disk
 from rehost.diskfmt.plan import _free_spans
 from rehost.diskfmt.reader import FileDisk
@@ -213,7 +213,11 @@ def test_fuzzed_truncation_never_crashes_and_is_named(lvm_disk: LayoutDisk, xfs_
         cut = int(disk.size_bytes * fraction) // 512 * 512
         with FileDisk(disk.path) as base:
             reader = _Truncated(base, cut)
-            layout = inspect_disk(reader)
+            try:
+                layout = inspect_disk(reader)
+            except DiskFormatError as exc:  # cut inside the partition table: named, whole copy
+                assert cut < 64 * 1024 and str(exc)
+                continue
             notes: list[str] = []
             free = _free_spans(reader, layout, notes)  # must not raise
         assert all(0 <= s <= e <= cut for s, e in free)

@@ -165,7 +165,7 @@ def _fuzz(disk: LayoutDisk, start: int, span: int, patches: list[tuple[int, int]
 
 _PATCHES = st.lists(st.tuples(st.integers(0, 1 << 30), st.integers(0, 255)), min_size=1,
                     max_size=8)
-_FAST = settings(max_examples=60, deadline=None,
+_FAST = settings(max_examples=60, deadline=None, derandomize=True,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

@@ -23,6 +23,7 @@ class ReadChunk(NamedTuple):
     digest: bytes
     is_zero: bool
     release: "Callable[[], None]"
+    patch: "tuple[tuple[int, int], ...] | None" = None  # changed blocks: send DATA_PATCH
 
 
 class SendState:

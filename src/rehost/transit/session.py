@@ -20,7 +20,7 @@ from rehost.transit.ports import (
     TransitJobSpec,
 )
 from rehost.transit.target import TargetDisk
-from rehost.wire import DELTA_VERSION, pack_base, zero_digest
+from rehost.wire import DELTA_VERSION, PATCH_VERSION, pack_base, zero_digest
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class JobSession:
         for index, d in disks.items():
             if d.size_bytes != self.targets[index].size_bytes:
                 raise TransitError("Transit.DiskMismatch", f"disk {index} changed size")
-        version = min(hello.wire_version, DELTA_VERSION)
+        version = min(hello.wire_version, PATCH_VERSION)
         algo = _agree_digest(hello)
         with self._lock:
             self.digest = algo

@@ -57,6 +57,8 @@ def test_scattered_4k_writes_send_only_their_blocks(tmp_path: Path, checksum: bo
         assert second.wire_bytes_sent <= budget, (second.wire_bytes_sent, budget)
         stats = rig.pool.stats(job.job_id)
         assert stats is not None and stats.received_bytes >= len(changed) * BLOCK_BYTES
+        # the job log's "bytes re-sent" counts the blocks, not their cells
+        assert rig.control.done[job.job_id][0].pass_bytes == len(changed) * BLOCK_BYTES
         changed = _scatter(src, 40, seed=5)  # a third cycle patches on top of the second
         third = send_job(spec._replace(cycle=3), planner=whole_file_planner, blocks=blocks)
         assert third.completed and same_bytes(src, rig.target(job, 0))

@@ -122,7 +122,8 @@ class DataConnection:
         else:
             (head, payload), pieces = wire.unpack_data(frame.body), None
         check_chunk(head, session.target(head.disk_index).size_bytes)  # before any IO
-        session.note_received(head.disk_index, head.offset_bytes, head.raw_length_bytes)
+        session.note_received(head.disk_index, head.offset_bytes, head.raw_length_bytes,
+                              zero=head.codec == Codec.ZERO)
         buffer = None if head.codec == Codec.ZERO else writer.stage_buffer()
         self._check_and_submit(writer, head, self._stage_cell(head, pieces, payload, buffer),
                                buffer)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from rehost import chunkdigest
 from rehost.agent.blockdigests import (
     BlockDigests,
@@ -111,3 +113,16 @@ def test_store_keeps_one_jobs_disks_and_one_digest() -> None:
     assert store.disk((0, "/dev/sda", 8 * CELL), ALGO.name) == {}
     store.disk((1, "/dev/sdb", CELL), ALGO.name)[0] = None
     assert store.disk((1, "/dev/sdb", CELL), "xxh3-128") == {}
+
+
+def test_entries_stop_at_the_per_disk_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rehost.agent.delta.MAX_CELLS", 1)
+    entries: dict = {}
+    planner = _planner(entries, {})
+    for offset in (0, CELL):
+        data = os.urandom(CELL)
+        planner.plan(_cell(offset), data, ALGO.digest(data), zero=False, changed=False)
+    assert list(entries) == [0]  # the second cell will be sent whole when it changes
+    data = os.urandom(CELL)
+    planner.plan(_cell(0), data, ALGO.digest(data), zero=False, changed=False)
+    assert entries[0].digest == ALGO.digest(data)  # a kept cell is still updated

@@ -5,8 +5,8 @@ of that cell only while the transit's base digest (HELLO_OK) equals the entry's 
 a stale entry (a pass that failed before its ACK, another job, a restart) is never used: the
 cell is then sent whole. Block digests are 32 bits: they only pick which blocks to send, and
 the transit checks the patched cell against the whole cell's 128-bit digest (a collision is
-NACKed and re-sent whole). 1 KiB per 4 MiB cell (256 KiB per GiB of data), memory only.
-Python 3.6 + stdlib (xxhash optional).
+NACKed and re-sent whole). 4 KiB per 4 MiB cell (1 MiB per GiB of data), in memory only, at
+most MAX_CELLS cells per disk (changed cells beyond are sent whole). Python 3.6 + stdlib.
 """
 
 import array
@@ -22,6 +22,7 @@ except ImportError:
 from rehost.chunkdigest import ZEROS
 from rehost.protocol.patch import BLOCK_BYTES
 
+MAX_CELLS = 65536  # per disk: 256 GiB of 4 MiB cells, 256 MiB of digests
 DiskKey = Tuple[int, str, int]  # index, path, size: the same source disk across cycles
 
 

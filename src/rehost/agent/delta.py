@@ -4,7 +4,13 @@ from collections.abc import Iterable
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 from rehost import chunkdigest, wire
-from rehost.agent.blockdigests import CellBlocks, block_digests, changed_runs, old_blocks
+from rehost.agent.blockdigests import (
+    MAX_CELLS,
+    CellBlocks,
+    block_digests,
+    changed_runs,
+    old_blocks,
+)
 from rehost.agent.reader import Cell
 from rehost.agent.sendstate import ReadChunk
 from rehost.protocol.hello import HelloOk
@@ -68,7 +74,8 @@ class PatchPlanner:
         known = self._entries.get(offset)
         new = known.blocks if known is not None and known.digest == digest else \
             block_digests(data)
-        self._entries[offset] = CellBlocks(digest, new)
+        if offset in self._entries or len(self._entries) < MAX_CELLS:
+            self._entries[offset] = CellBlocks(digest, new)
         if old is None or len(old) != len(new):
             return None
         runs = changed_runs(old, new, length)

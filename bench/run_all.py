@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import adaptation, e2e, fs_layouts, tools
+from bench import adaptation, e2e, fs_layouts, incremental, tools
 from bench.refdisk import reference_disk
 from bench.rehost_run import RunResult, migrate
 
@@ -60,6 +60,8 @@ def main() -> None:
         _limit_runs(disk, work, runs)
     print("\nend to end through the real processes (bench.e2e: server, agent, CLI; cold cache):")
     e2e.main(["--cache", str(args.cache), "--rounds", str(max(5, args.repeat))])
+    print("\nincremental cycle, 2 % changed in 4 KiB writes, vs rsync delta (bench.incremental):")
+    incremental.main(["--cache", str(args.cache), "--rounds", str(max(5, args.repeat))])
 
 
 def _report(ref: dict[str, list[tools.ToolTime]],

@@ -22,13 +22,13 @@ WIRE_LIMIT = 40 * MIB
 
 
 def _source(directory: Path) -> BuiltDisk:
-    """1 GiB MBR disk: ext2 boot, 384 MiB of random bytes (an unknown type: sent whole), root."""
+    """1 GiB MBR disk: ext2 boot, 256 MiB of random bytes (an unknown type: sent whole), root."""
     parts = (PartSpec(fs="ext2", size_mib=16, files_bytes=MIB, label="boot"),
-             PartSpec(fs="unknown", size_mib=384),
+             PartSpec(fs="unknown", size_mib=256),
              PartSpec(fs="ext4", size_mib=96, files_bytes=16 * MIB, os_release=True,
                       label="root"))
     return make_disk(directory, name="delta.img", size_mib=1024, table="mbr", parts=parts,
-                     seed=13)
+                     stale=False, seed=13)
 
 
 def _scatter(disk: BuiltDisk) -> None:

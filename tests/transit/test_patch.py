@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from rehost.wire import FrameType
 
 from .harness import MIB, same_bytes, transit_rig, whole_file_planner
 from .peer import connect, hello_doc
+from .proxy import CuttingProxy
 
 CHUNK = 1 * MIB
 SIZE = 32 * MIB
@@ -115,3 +118,40 @@ def test_agent_offering_version_3_is_answered_version_3(tmp_path: Path) -> None:
             frame = wire.FrameReader(sock, 1 << 20).read()
             assert frame.type == FrameType.HELLO_OK
             assert wire.unpack_control(frame.body)["wire_version"] == wire.DELTA_VERSION
+
+
+def test_patches_lost_with_a_connection_are_sent_again_as_patches(tmp_path: Path) -> None:
+    src = _source(tmp_path)
+    blocks = BlockDigests()
+    with transit_rig(tmp_path / "transit") as rig:
+        job = rig.add_job("tok", [(0, src)])
+        proxy = CuttingProxy(rig.pool.address)
+        spec = rig.send_spec("tok", [(0, src)], chunk_bytes=CHUNK, cycle=1)._replace(
+            port=proxy.port)
+        try:
+            assert send_job(spec, planner=whole_file_planner, blocks=blocks).completed
+            changed = _scatter(src, 320, seed=7)
+            received = rig.pool.stats(job.job_id)
+            assert received is not None
+            mark = received.received_bytes + len(changed) * BLOCK_BYTES // 3
+
+            def cut_midway() -> None:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    now = rig.pool.stats(job.job_id)
+                    if now is not None and now.received_bytes >= mark:
+                        proxy.cut()
+                        return
+                    time.sleep(0.01)
+
+            cutter = threading.Thread(target=cut_midway)
+            cutter.start()
+            slow = spec._replace(cycle=2, bandwidth_limit_kbps=400)
+            second = send_job(slow, planner=whole_file_planner, blocks=blocks)
+            cutter.join()
+        finally:
+            proxy.close()
+        assert second.completed and second.reconnects >= 1
+        assert same_bytes(src, rig.target(job, 0))
+        # in-flight patches went again as patches, never as whole 1 MiB cells
+        assert second.raw_bytes_sent < len(changed) * BLOCK_BYTES + CHUNK, second.raw_bytes_sent

@@ -183,7 +183,8 @@ class Channel:
     def _reread(self, cell: Cell) -> ReadChunk:
         data = self._readers[cell.disk_index].read_cell(cell, self._buffer)
         digest, zero = self._digest.digest_and_zero(data)
-        return ReadChunk(cell, data, digest, zero, lambda: None)
+        return ReadChunk(cell, data, digest, zero, lambda: None,
+                         None if zero else self._state.patch_for(cell, digest))
 
     def _write(self, data: "memoryview | bytes") -> None:
         assert self._sock is not None

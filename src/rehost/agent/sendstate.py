@@ -51,7 +51,7 @@ class SendState:
         self.reconnects = 0
         self._resends: collections.Counter[tuple[int, int]] = collections.Counter()
         # (disk, offset) -> (cell digest, changed blocks) of a DATA_PATCH not yet acknowledged
-        self._patches: "dict[tuple[int, int], tuple[bytes, tuple[tuple[int, int], ...]]]" = {}
+        self._patches: dict[tuple[int, int], tuple[bytes, tuple[tuple[int, int], ...]]] = {}
         self._outstanding = 0
         self._progress = progress
         self._clock = clock

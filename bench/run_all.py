@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import adaptation, e2e, fs_layouts, scale, tools, xfs_lvm
+from bench import adaptation, e2e, fs_layouts, incremental, scale, tools, xfs_lvm
 from bench.refdisk import reference_disk
 from bench.rehost_run import RunResult, migrate
 
@@ -64,6 +64,8 @@ def main() -> None:
     e2e.main(["--cache", str(args.cache), "--rounds", str(max(5, args.repeat))])
     print("\nscale (bench.scale: 1/4/10 concurrent 512 MiB jobs; job create with 1,000 jobs):")
     scale.main(["--cache", str(args.cache), "--rounds", str(args.repeat)])
+    print("\nincremental cycle, 2 % changed in 4 KiB writes, vs rsync delta (bench.incremental):")
+    incremental.main(["--cache", str(args.cache), "--rounds", str(max(5, args.repeat))])
 
 
 def _report(ref: dict[str, list[tools.ToolTime]],

@@ -23,6 +23,8 @@ payload compressions it can send (``zstd``, ``zlib``). HELLO_OK answers ``digest
 digest every DATA digest, read-back, base and whole-disk digest of the job then uses, and
 ``codecs``, those of the offered codecs the transit decodes. A peer naming none means
 ``xxh3-128`` and ``zstd``.
+
+Version 4 adds DATA_PATCH (`rehost.protocol.patch`): only the changed 4 KiB blocks of a cell.
 """
 
 import base64
@@ -41,6 +43,7 @@ from rehost import chunkdigest
 PROTOCOL_VERSION = 1  # what every frame but DATA_PIECES carries in its header
 PIECES_VERSION = 2  # DATA_PIECES frames
 DELTA_VERSION = 3  # HELLO only: incremental passes (cycle in HELLO, base digests in HELLO_OK)
+PATCH_VERSION = 4  # DATA_PATCH frames: changed blocks of a cell the target holds
 MAGIC = b"RH"
 FRAME_HEADER = struct.Struct("!2sBBI")
 DATA_HEADER = struct.Struct("!HBxQII16s4x")
@@ -65,6 +68,7 @@ class FrameType(enum.IntEnum):
     DISK_OK = 7
     ERROR = 8
     DATA_PIECES = 9  # version 2: a partly planned cell, only its planned pieces
+    DATA_PATCH = 10  # version 4: the changed blocks of a cell (rehost.protocol.patch)
 
 
 class Codec(enum.IntEnum):
@@ -312,7 +316,7 @@ class FrameReader:
         magic, version, _ftype, length = FRAME_HEADER.unpack_from(self._buf)
         if magic != MAGIC:
             raise WireError("Wire.BadFrame", "bad frame magic")
-        if not PROTOCOL_VERSION <= version <= PIECES_VERSION:
+        if not PROTOCOL_VERSION <= version <= PATCH_VERSION:
             raise WireError("Wire.Version", f"unsupported protocol version {version}")
         if length > self._max_body:
             raise WireError("Wire.FrameTooLarge", f"frame body of {length} bytes is too large")

@@ -21,6 +21,7 @@ from rehost.agent.sendspec import ZSTD_LEVELS, SendError, SendSpec
 from rehost.agent.sendstate import ReadChunk, SendState
 from rehost.agent.throttle import SLICE_BYTES, TokenBucket
 from rehost.protocol.hello import DiskDone, DiskOk, ErrorFrame, Hello, HelloOk
+from rehost.protocol.patch import pack_patch_header
 from rehost.wire import Codec, FrameType, WireError
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Channel:
         self._sock: ssl.SSLSocket | None = None
         self._reader: wire.FrameReader | None = None
         self._pieces = False  # the transit speaks version 2 (DATA_PIECES)
+        self._patches = False  # the transit speaks version 4 (DATA_PATCH)
         self._digest = chunkdigest.by_name(chunkdigest.BLAKE2B_128)  # set by HELLO_OK
         self._compressors: dict[int, Any] = {}  # zstd contexts by level, made when first used
         self._tuner: LevelTuner | None = None  # set by HELLO_OK when compressing
@@ -86,6 +88,7 @@ class Channel:
         self._sock.settimeout(ACK_WAIT_S)
         resume = HelloOk.from_json(wire.unpack_control(frame.body))
         self._pieces = resume.wire_version >= wire.PIECES_VERSION
+        self._patches = resume.wire_version >= wire.PATCH_VERSION
         self._digest = agreed_digest(resume)
         self._pick_codec(("zstd",) if resume.codecs is None else resume.codecs)
         return resume
@@ -138,24 +141,36 @@ class Channel:
             item = self._reread(item)
         try:
             cell = item.cell
-            pieces = self._pieces and not item.is_zero and _worth_pieces(cell)
-            plain = wire.gather_pieces(item.data, cell.pieces) if pieces else item.data
+            patch = item.patch if self._patches and not item.is_zero else None
+            pieces = patch or (cell.pieces if self._pieces and not item.is_zero
+                               and _worth_pieces(cell) else None)
+            plain = wire.gather_pieces(item.data, pieces) if pieces else item.data
             began = time.monotonic()
             codec, payload = self._encode(plain, zero=item.is_zero)
             encoded = time.monotonic()
             head = wire.DataHeader(cell.disk_index, codec, cell.offset_bytes,
                                    cell.length_bytes, cell.plan_bytes, item.digest)
             self._inflight[(cell.disk_index, cell.offset_bytes)] = cell
-            header = (wire.pack_pieces_header(head, cell.pieces, len(payload)) if pieces
-                      else wire.pack_data_header(head, len(payload)))
+            header = self._header(head, patch, pieces, len(payload))
             self._write(header)
             self._write(payload)
             if not item.is_zero:
                 self._tune(len(plain), encoded - began, time.monotonic() - encoded)
-            self._state.sent(raw_bytes=item.cell.length_bytes,
-                             wire_bytes=len(header) + len(payload), zero=item.is_zero)
+            raw = cell.length_bytes if patch is None else sum(n for _s, n in patch)
+            self._state.sent(raw_bytes=raw, wire_bytes=len(header) + len(payload),
+                             zero=item.is_zero)
         finally:
             item.release()
+
+    @staticmethod
+    def _header(head: wire.DataHeader, patch: "Sequence[tuple[int, int]] | None",
+                pieces: "Sequence[tuple[int, int]] | None", payload_bytes: int) -> bytes:
+        """DATA_PATCH for changed blocks, DATA_PIECES for a partly planned cell, else DATA."""
+        if patch:
+            return pack_patch_header(head, patch, payload_bytes)
+        if pieces:
+            return wire.pack_pieces_header(head, pieces, payload_bytes)
+        return wire.pack_data_header(head, payload_bytes)
 
     def _encode(self, data: "memoryview | bytes", *,
                 zero: bool) -> "tuple[Codec, memoryview | bytes]":
@@ -181,7 +196,8 @@ class Channel:
     def _reread(self, cell: Cell) -> ReadChunk:
         data = self._readers[cell.disk_index].read_cell(cell, self._buffer)
         digest, zero = self._digest.digest_and_zero(data)
-        return ReadChunk(cell, data, digest, zero, lambda: None)
+        return ReadChunk(cell, data, digest, zero, lambda: None,
+                         None if zero else self._state.patch_for(cell, digest))
 
     def _write(self, data: "memoryview | bytes") -> None:
         assert self._sock is not None

@@ -1,9 +1,16 @@
 """Incremental passes on the agent: which cells changed since the transit's last pass."""
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 from rehost import chunkdigest, wire
+from rehost.agent.blockdigests import (
+    MAX_CELLS,
+    CellBlocks,
+    block_digests,
+    changed_runs,
+    old_blocks,
+)
 from rehost.agent.reader import Cell
 from rehost.agent.sendstate import ReadChunk
 from rehost.protocol.hello import HelloOk
@@ -43,3 +50,34 @@ def zero_chunk(cell: Cell, algo: chunkdigest.ChunkDigest) -> ReadChunk:
     """A freed cell as an all-zero chunk (a ZERO frame on the wire)."""
     return ReadChunk(cell, wire.zero_bytes(cell.length_bytes), algo.zero(cell.length_bytes),
                      True, lambda: None)
+
+
+class PatchPlanner:
+    """One disk of an incremental job: keeps its cells' block digests, finds changed blocks."""
+
+    def __init__(self, entries: "Dict[int, CellBlocks]", base: "DeltaBase | None", *,
+                 patches: bool) -> None:
+        self._entries = entries
+        self._base = base
+        self._patches = patches and base is not None  # the transit takes DATA_PATCH
+
+    def plan(self, cell: Cell, data: Any, digest: bytes, *, zero: bool,
+             changed: bool) -> "Optional[Tuple[Tuple[int, int], ...]]":
+        """Record the cell's block digests; the changed blocks' runs when a patch is smaller."""
+        offset, length = cell.offset_bytes, cell.length_bytes
+        if zero:
+            self._entries.pop(offset, None)
+            return None
+        old = None
+        if changed and self._patches and self._base is not None:
+            old = old_blocks(self._entries, offset, length, self._base.digests.get(offset))
+        known = self._entries.get(offset)
+        new = known.blocks if known is not None and known.digest == digest else \
+            block_digests(data)
+        if offset in self._entries or len(self._entries) < MAX_CELLS:
+            self._entries[offset] = CellBlocks(digest, new)
+        if old is None or len(old) != len(new):
+            return None
+        runs = changed_runs(old, new, length)
+        # no differing block although the digest differs: a stale entry or a collision
+        return tuple(runs) if runs and sum(n for _s, n in runs) < length else None

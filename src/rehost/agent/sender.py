@@ -8,11 +8,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Tuple
 
 from rehost import chunkdigest, wire
+from rehost.agent.blockdigests import PROCESS_BLOCKS, BlockDigests
 from rehost.agent.channel import CODECS, Channel, agreed_digest
-from rehost.agent.delta import DeltaBase, delta_bases, zero_chunk
+from rehost.agent.delta import DeltaBase, PatchPlanner, delta_bases, zero_chunk
 from rehost.agent.reader import (
     Cell,
     CellReader,
@@ -39,8 +40,12 @@ def send_job(
     progress: "Callable[[SendProgress], None] | None" = None,
     stop: "threading.Event | None" = None,
     planner: Planner = default_planner,
+    blocks: "BlockDigests | None" = None,
 ) -> SendResult:
-    """Send every disk of spec; resumes from the transit's durable state; raises SendError."""
+    """Send every disk of spec; resumes from the transit's durable state; raises SendError.
+
+    blocks: the block digests an incremental job keeps between cycles (default: the process's).
+    """
     started = time.monotonic()
     stop = stop or threading.Event()
     plans = {d.index: list(plan_cells(d.index, planner(str(d.path)), size_bytes=d.size_bytes,
@@ -61,7 +66,9 @@ def send_job(
                           queue_chunks=spec.connections + 2, progress=progress, stop=stop)
         bases = delta_bases(resume, {d.index: d.size_bytes for d in spec.disks},
                             spec.chunk_bytes, algo)
-        digests = _run(spec, ctx, state, plans, resume, readers, buffers, hello, algo, bases)
+        planners = _patch_planners(spec, resume, bases, algo, blocks or PROCESS_BLOCKS)
+        digests = _run(spec, ctx, state, plans, resume, readers, buffers, hello, algo,
+                       (bases, planners))
         if state.error is not None:
             raise state.error
         completed = not stop.is_set()
@@ -81,10 +88,28 @@ def send_job(
                 view_map.close()
 
 
+def _patch_planners(spec: SendSpec, resume: "HelloOk", bases: "dict[int, DeltaBase] | None",
+                    algo: chunkdigest.ChunkDigest,
+                    blocks: BlockDigests) -> "dict[int, PatchPlanner] | None":
+    """Per-disk block-digest keepers of an incremental job (None for a one-off job)."""
+    if spec.cycle <= 0:
+        return None
+    keys = {d.index: (d.index, str(d.path), d.size_bytes) for d in spec.disks}
+    blocks.keep_only(list(keys.values()))
+    patches = resume.wire_version >= wire.PATCH_VERSION
+    return {i: PatchPlanner(blocks.disk(key, algo.name),
+                            bases.get(i) if bases is not None else None, patches=patches)
+            for i, key in keys.items()}
+
+
+Deltas = Tuple["dict[int, DeltaBase] | None", "dict[int, PatchPlanner] | None"]
+NO_DELTA: Deltas = (None, None)
+
+
 def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell]]",
          resume: "HelloOk", readers: "dict[int, CellReader]",
          buffers: "list[Any]", hello: "Hello", algo: chunkdigest.ChunkDigest,
-         bases: "dict[int, DeltaBase] | None" = None) -> "dict[int, str]":
+         deltas: Deltas = NO_DELTA) -> "dict[int, str]":
     """Run the reader thread and one thread per connection until done, stopped or failed."""
     bucket = bucket_for(spec.bandwidth_limit_kbps)
     pool: queue.Queue[memoryview] = queue.Queue()
@@ -92,7 +117,7 @@ def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell
         pool.put(view)
     digests: dict[int, str] = {}
     reader = threading.Thread(target=_produce, name="rehost-reader", daemon=True,
-                              args=(state, plans, resume, readers, pool, digests, algo, bases))
+                              args=(state, plans, resume, readers, pool, digests, algo, deltas))
     channels = [Channel(spec, ctx, state, readers=readers, bucket=bucket, buffer=buffers[i][1])
                 for i in range(spec.connections)]
     threads = [threading.Thread(target=_drive, args=(ch, hello, spec, state), daemon=True,
@@ -109,14 +134,16 @@ def _run(spec: SendSpec, ctx: Any, state: SendState, plans: "dict[int, list[Cell
 def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "HelloOk",
              readers: "dict[int, CellReader]", pool: "queue.Queue[memoryview]",
              digests: "dict[int, str]", algo: chunkdigest.ChunkDigest,
-             bases: "dict[int, DeltaBase] | None" = None) -> None:
+             deltas: Deltas = NO_DELTA) -> None:
     """Reader thread: read planned cells not yet durable; compute each disk's digest."""
+    bases, planners = deltas
     try:
         for disk in resume.pending():
             base = bases.get(disk.index) if bases is not None else None
+            patcher = planners.get(disk.index) if planners is not None else None
             digests[disk.index] = _produce_disk(state, plans[disk.index], disk, readers[disk.index],
                                                 pool, checksum=resume.checksum, algo=algo,
-                                                base=base)
+                                                base=base, patcher=patcher)
             if state.should_quit():
                 return
     except OSError as exc:
@@ -128,7 +155,8 @@ def _produce(state: SendState, plans: "dict[int, list[Cell]]", resume: "HelloOk"
 
 def _produce_disk(state: SendState, cells: "list[Cell]", disk: "DiskResume",
                   reader: CellReader, pool: "queue.Queue[memoryview]", *, checksum: bool,
-                  algo: chunkdigest.ChunkDigest, base: "DeltaBase | None" = None) -> str:
+                  algo: chunkdigest.ChunkDigest, base: "DeltaBase | None" = None,
+                  patcher: "PatchPlanner | None" = None) -> str:
     total = algo.hasher()
     acked = disk.acked
     starts = [a[0] for a in acked]
@@ -145,12 +173,16 @@ def _produce_disk(state: SendState, cells: "list[Cell]", disk: "DiskResume",
         digest, zero = algo.digest_and_zero(data)
         if not zero:
             total.update(wire.disk_digest_record(cell.offset_bytes, digest))
-        if durable or (base is not None and base.unchanged(cell, digest)):
+        same = durable or (base is not None and base.unchanged(cell, digest))
+        patch = None if patcher is None else patcher.plan(cell, data, digest, zero=zero,
+                                                          changed=not same)
+        if same:
             pool.put(buf)
             if not durable:
                 state.unchanged(cell)
             continue
-        state.produced(ReadChunk(cell, data, digest, zero, functools.partial(pool.put, buf)))
+        state.produced(ReadChunk(cell, data, digest, zero, functools.partial(pool.put, buf),
+                                 patch))
     if base is not None:
         _produce_freed(state, base, cells, starts, acked)
     return total.hexdigest() if checksum else ""
@@ -235,7 +267,7 @@ def _hello(spec: SendSpec, plans: "dict[int, list[Cell]]") -> "Hello":
     delta = spec.cycle > 0
     return Hello(token=spec.token, chunk_bytes=spec.chunk_bytes, disks=disks,
                  agent_id=spec.agent_id,
-                 wire_version=wire.DELTA_VERSION if delta else wire.PIECES_VERSION,
+                 wire_version=wire.PATCH_VERSION if delta else wire.PIECES_VERSION,
                  cycle=spec.cycle if delta else 0,
                  digests=tuple(chunkdigest.available()), codecs=tuple(CODECS))
 

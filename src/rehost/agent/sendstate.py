@@ -23,6 +23,7 @@ class ReadChunk(NamedTuple):
     digest: bytes
     is_zero: bool
     release: "Callable[[], None]"
+    patch: "tuple[tuple[int, int], ...] | None" = None  # changed blocks: send DATA_PATCH
 
 
 class SendState:
@@ -49,6 +50,8 @@ class SendState:
         self.raw_bytes = self.wire_bytes = self.chunks = self.zero_chunks = 0
         self.reconnects = 0
         self._resends: collections.Counter[tuple[int, int]] = collections.Counter()
+        # (disk, offset) -> (cell digest, changed blocks) of a DATA_PATCH not yet acknowledged
+        self._patches: dict[tuple[int, int], tuple[bytes, tuple[tuple[int, int], ...]]] = {}
         self._outstanding = 0
         self._progress = progress
         self._clock = clock
@@ -60,6 +63,9 @@ class SendState:
         """Queue a chunk for sending (blocks while the queue is full)."""
         with self._lock:
             self._outstanding += 1
+            if chunk.patch:
+                key = (chunk.cell.disk_index, chunk.cell.offset_bytes)
+                self._patches[key] = (chunk.digest, chunk.patch)
         while not self.should_quit():
             try:
                 self.work.put(chunk, timeout=0.1)
@@ -89,6 +95,8 @@ class SendState:
         for cell in cells:
             if rejected:
                 key = (cell.disk_index, cell.offset_bytes)
+                with self._lock:
+                    self._patches.pop(key, None)  # the transit refused it: send the cell whole
                 self._resends[key] += 1
                 if self._resends[key] > MAX_RESENDS_PER_CHUNK:
                     self.fail(SendError("Agent.ChunkRejected",
@@ -101,10 +109,21 @@ class SendState:
         with self._lock:
             self._outstanding -= len(cells)
             for cell in cells:
+                self._patches.pop((cell.disk_index, cell.offset_bytes), None)
                 self.done[cell.disk_index] = self.done.get(cell.disk_index, 0) + cell.plan_bytes
         if self.finished():
             self._wake_waiters()
         self.report()
+
+    def patch_for(self, cell: Cell, digest: bytes) -> "tuple[tuple[int, int], ...] | None":
+        """The changed blocks of a cell re-sent after a lost connection, if it still reads so.
+
+        Laying the same blocks again is right whether or not the transit wrote them before
+        the connection dropped: outside them the old and new cell are the same bytes.
+        """
+        with self._lock:
+            found = self._patches.get((cell.disk_index, cell.offset_bytes))
+        return found[1] if found is not None and found[0] == digest else None
 
     def unchanged(self, cell: Cell) -> None:
         """An incremental pass skipped a cell the target already holds: it counts as done."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import zstandard
 
 from rehost import wire
+from rehost.protocol import patch
 from rehost.protocol.hello import DiskDone, DiskOk, Hello
 from rehost.transit.errors import TransitError
 from rehost.transit.frames import check_chunk, check_hello
@@ -89,6 +90,8 @@ class DataConnection:
             frame = self._reader.read()
             if frame.type in (FrameType.DATA, FrameType.DATA_PIECES):
                 self._on_data(session, writer, frame)
+            elif frame.type == FrameType.DATA_PATCH:
+                self._on_patch(session, writer, frame)
             elif frame.type == FrameType.DISK_DONE:
                 writer.flush()
                 self._send_results(writer)
@@ -119,10 +122,28 @@ class DataConnection:
         else:
             (head, payload), pieces = wire.unpack_data(frame.body), None
         check_chunk(head, session.target(head.disk_index).size_bytes)  # before any IO
-        session.note_received(head.disk_index, head.offset_bytes, head.raw_length_bytes)
+        session.note_received(head.disk_index, head.offset_bytes, head.raw_length_bytes,
+                              zero=head.codec == Codec.ZERO)
         buffer = None if head.codec == Codec.ZERO else writer.stage_buffer()
         self._check_and_submit(writer, head, self._stage_cell(head, pieces, payload, buffer),
                                buffer)
+
+    def _on_patch(self, session: JobSession, writer: ChunkWriter, frame: wire.Frame) -> None:
+        """Changed blocks of a cell: laid over the cell the target holds, checked, written."""
+        head, pieces, payload = patch.unpack_patch(frame.body)
+        target = session.target(head.disk_index)
+        check_chunk(head, target.size_bytes)  # before any IO
+        packed_len = sum(n for _s, n in pieces)
+        session.note_received(head.disk_index, head.offset_bytes, packed_len)
+        buffer = writer.stage_buffer()
+        cell = buffer[: head.raw_length_bytes]
+        packed = (wire.zero_bytes(packed_len) if head.codec == Codec.ZERO and not payload
+                  else self._decode(head.codec, payload, packed_len))
+        stage = None
+        if packed is not None and target.read_into(cell, head.offset_bytes) == len(cell):
+            patch.overlay(cell, pieces, packed)
+            stage = cell
+        self._check_and_submit(writer, head, stage, buffer, pieces)
 
     def _on_raw_data(self, session: JobSession, writer: ChunkWriter, body_length: int) -> bool:
         """Receive a RAW DATA payload straight into a stage buffer; False if not RAW."""
@@ -142,7 +163,8 @@ class DataConnection:
         return True
 
     def _check_and_submit(self, writer: ChunkWriter, head: wire.DataHeader,
-                          raw: memoryview | None, buffer: memoryview | None) -> None:
+                          raw: memoryview | None, buffer: memoryview | None,
+                          patched: tuple[tuple[int, int], ...] | None = None) -> None:
         """Queue a staged chunk for writing if its digest matches, else NACK it."""
         assert self.session is not None
         if raw is None or self.session.digest.digest(raw) != head.digest:
@@ -153,7 +175,7 @@ class DataConnection:
             return
         record = ChunkRecord(head.disk_index, head.offset_bytes, head.raw_length_bytes,
                              head.plan_bytes, head.digest)
-        writer.submit(StagedChunk(record, raw, buffer))
+        writer.submit(StagedChunk(record, raw, buffer, patched))
 
     def _stage_cell(self, head: wire.DataHeader, pieces: tuple[tuple[int, int], ...] | None,
                     payload: memoryview, buffer: memoryview | None) -> memoryview | None:

@@ -50,7 +50,7 @@ class DiskDigest:
 
     index: int
     digest_hex: str
-    pass_bytes: int = -1  # a delta pass (cycle ≥ 2): bytes of the changed cells it received
+    pass_bytes: int = -1  # a delta pass (cycle ≥ 2): bytes of changed cells or blocks received
 
 
 def plan_note_text(line: str) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from rehost.transit.ports import (
     TransitJobSpec,
 )
 from rehost.transit.target import TargetDisk
-from rehost.wire import DELTA_VERSION, pack_base, zero_digest
+from rehost.wire import DELTA_VERSION, PATCH_VERSION, pack_base, zero_digest
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,10 @@ class TransitStats:
 
 
 def _pass_bytes(state: DiskState) -> int:
-    """Bytes of the non-zero cells this pass wrote (durable: read from the journal)."""
+    """Bytes of the non-zero cells this pass wrote (durable: read from the journal).
+
+    A DATA_PATCH cell counts whole here: the journal records cells, not the blocks sent.
+    """
     return sum(length for offset, (length, _plan) in state.chunks.items()
                if state.digests.get(offset, b"") not in (b"", zero_digest(length)))
 
@@ -92,6 +95,9 @@ class JobSession:
         self._lock = threading.Lock()
         self._seen: set[tuple[int, int]] = set()
         self._received = self._duplicates = self._chunks = 0
+        # raw bytes received per disk in the pass this session started (patches: the blocks)
+        self._pass_raw: dict[int, int] = {}
+        self._counted_cycle = -1
         self._report_at = clock()
         self._report_bytes = 0
         self._failed = False
@@ -108,7 +114,7 @@ class JobSession:
         for index, d in disks.items():
             if d.size_bytes != self.targets[index].size_bytes:
                 raise TransitError("Transit.DiskMismatch", f"disk {index} changed size")
-        version = min(hello.wire_version, DELTA_VERSION)
+        version = min(hello.wire_version, PATCH_VERSION)
         algo = _agree_digest(hello)
         with self._lock:
             self.digest = algo
@@ -124,6 +130,7 @@ class JobSession:
             if cycle > self.journal.cycle:
                 log.info("job %s: incremental pass %d starts", self.spec.job_id, cycle)
                 self.journal.start_pass(cycle)
+                self._pass_raw, self._counted_cycle = {}, cycle
         if notes:
             self.control.log_plan(self.spec.job_id, notes)
         return HelloOk(job_id=self.spec.job_id, checksum=self.spec.checksum,
@@ -137,13 +144,14 @@ class JobSession:
         """Whether the target holds an earlier pass (zeros must then be written, not skipped)."""
         return self.journal.cycle > 1
 
-    def note_received(self, disk: int, offset: int, length: int) -> None:
+    def note_received(self, disk: int, offset: int, length: int, *, zero: bool = False) -> None:
         """Count an arriving chunk (re-sent chunks are counted as duplicates)."""
         with self._lock:
             key = (disk, offset)
             if key in self._seen:
                 self._duplicates += length
             self._seen.add(key)
+            self._pass_raw[disk] = self._pass_raw.get(disk, 0) + (0 if zero else length)
             self._received += length
             self._chunks += 1
 
@@ -193,9 +201,11 @@ class JobSession:
         if any(s.done_digest is None for s in states):
             return False
         delta = self.journal.cycle > 1
+        counted = self._counted_cycle == self.journal.cycle  # else the transit restarted
         digests = tuple(
             DiskDigest(i, (s.done_digest or b"").hex() if self.spec.checksum else "",
-                       _pass_bytes(s) if delta else -1)
+                       (self._pass_raw.get(i, 0) if counted else _pass_bytes(s))
+                       if delta else -1)
             for i, s in zip(sorted(self.targets), states, strict=True)
         )
         self.control.sync_done(self.spec.job_id, digests)

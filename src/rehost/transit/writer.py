@@ -34,11 +34,16 @@ BUFFER_WAIT_S = 0.5
 
 @dataclass(frozen=True, slots=True)
 class StagedChunk:
-    """A verified chunk; data is the whole cell (in buffer, None for an all-zero chunk)."""
+    """A verified chunk; data is the whole cell (in buffer, None for an all-zero chunk).
+
+    patched: only these (start, length) pieces of the cell changed (DATA_PATCH): only they are
+    written, so the rest of the cell keeps its extents (shared with a reflinked image).
+    """
 
     record: ChunkRecord
     data: memoryview
     buffer: memoryview | None
+    patched: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +170,12 @@ class ChunkWriter:
         try:
             target = self._session.target(chunk.record.disk_index)
             overwrite = self._session.overwrite  # a later pass: old data must not survive
-            if chunk.buffer is not None:
+            if chunk.patched is not None:
+                for start, length in chunk.patched:  # the target holds the rest of the cell
+                    target.write_sparse(chunk.record.offset_bytes + start,
+                                        chunk.data[start : start + length], aligned=True,
+                                        punch_zeros=True)
+            elif chunk.buffer is not None:
                 target.write_sparse(chunk.record.offset_bytes, chunk.data, aligned=True,
                                     punch_zeros=overwrite)
             elif overwrite:

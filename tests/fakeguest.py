@@ -16,6 +16,7 @@ class FakeGuest:
         self.uuids = uuids
         self.scripts: list[str] = []
         self.kind = os_type
+        self.blobs: dict[str, bytes] = {}  # binary files: initramfs images
 
     def os_type(self) -> str:
         return self.kind
@@ -45,6 +46,9 @@ class FakeGuest:
     def ls(self, directory: str) -> list[str]:
         prefix = directory.rstrip("/") + "/"
         return sorted({p[len(prefix):].split("/")[0] for p in self.files if p.startswith(prefix)})
+
+    def read_bytes(self, path: str) -> bytes | None:
+        return self.blobs.get(path)
 
     def remove(self, path: str) -> None:
         self.files.pop(path, None)

@@ -26,9 +26,9 @@ class FakeGuest:
         probe = re.match(r"for n in ([^;]+); do", script)
         if probe:
             return "\n".join(n for n in probe.group(1).split() if n in self.programs)
-        wants = re.match(r"for f in /etc/systemd/system/\*\.wants/(\S+);", script)
+        wants = re.match(r"for u in ([^;]+); do for f in /etc/systemd/system/", script)
         if wants:
-            return wants.group(1) if wants.group(1) in self.enabled_units else ""
+            return "\n".join(u for u in wants.group(1).split() if u in self.enabled_units)
         regen = re.match(r"out=\$\((\S+)", script)
         if regen:
             return "ok" if regen.group(1) in self.programs else "failed"

@@ -175,15 +175,17 @@ def _mac_bound(guest: GuestShell) -> list[tuple[str, str]]:
 def hypervisor_tools(guest: GuestShell) -> list[Change]:
     """VMware/Hyper-V/Xen guest services disabled (they fail or spin on KVM)."""
     changes = []
-    for unit in HYPERVISOR_UNITS:
-        # -L: the links point at units that need not resolve inside the guest root
-        if guest.sh(f'for f in /etc/systemd/system/*.wants/{unit}; do [ -L "$f" ] && '
-                    'echo "$f"; done; true').strip():
-            # systemctl works offline; without it (or if it fails) drop the wants links
-            guest.sh(f"systemctl disable {unit} >/dev/null 2>&1 || "
-                     f"rm -f /etc/systemd/system/*.wants/{unit}; true")
-            changes.append(Change("Adapt.HypervisorTools", f"disabled {unit}",
-                                  f"已禁用 {unit}", unit))
+    # one probe for every unit: each guest command costs a round trip to the appliance
+    # (1-3 s under TCG); -L: the links point at units that need not resolve in the guest root
+    found = guest.sh(f"for u in {' '.join(HYPERVISOR_UNITS)}; do "
+                     'for f in /etc/systemd/system/*.wants/"$u"; do [ -L "$f" ] && '
+                     'echo "$u"; done; done; true').split()
+    for unit in (u for u in HYPERVISOR_UNITS if u in found):
+        # systemctl works offline; without it (or if it fails) drop the wants links
+        guest.sh(f"systemctl disable {unit} >/dev/null 2>&1 || "
+                 f"rm -f /etc/systemd/system/*.wants/{unit}; true")
+        changes.append(Change("Adapt.HypervisorTools", f"disabled {unit}",
+                              f"已禁用 {unit}", unit))
     return changes
 
 

@@ -40,11 +40,16 @@ def _names(arg: str, needle: str) -> bool:
 
 
 def reap_appliances(directory: Path) -> list[int]:
-    """SIGKILL every process using files in `directory`; wait (bounded) until they are gone."""
+    """SIGKILL every process using files in `directory`, with its process group when that is
+    not ours (virt-v2v's QEMU names only a socket, but shares its group); wait (bounded)."""
     pids = processes_using(directory)
     for pid in pids:
         try:
-            os.kill(pid, signal.SIGKILL)
+            group = os.getpgid(pid)
+            if group != os.getpgrp():
+                os.killpg(group, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             continue
     deadline = time.monotonic() + GONE_TIMEOUT_S

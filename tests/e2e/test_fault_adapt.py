@@ -62,7 +62,9 @@ def test_kills_during_adaptation_resume_to_an_adapted_image_and_leave_no_applian
              what="the resumed build's resize")
     assert processes_using(build_dir) == [] or set(processes_using(build_dir)).isdisjoint(
         orphans), "the orphaned appliance of the killed build is still running"
-    killer.at_step([Victim("server", server.proc, server.restart)], host, "resized", seen,
+    # a restart on a 2-core host with several TCG appliances running took over 60 s
+    killer.at_step([Victim("server", server.proc, lambda: server.start(timeout_s=240))], host,
+                   "resized", seen,
                    killer_rng.uniform(3.0, 25.0), "adaptation")
     doc = server.wait_job(job_id, {"Finished"}, timeout_s=JOB_TIMEOUT_S)
     print("kills:", killer.per_phase())

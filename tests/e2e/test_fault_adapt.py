@@ -11,7 +11,6 @@ reaped when the build restarts, and none may be left at the end.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,16 +28,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.qemu, pytest.mark.timeout(1500)]
 # inspection or the guest edits; under TCG the whole adaptation takes 1-3 min)
 HOST_ENV = {"REHOST_TEST_BUILD_PAUSE": "resized:0.3", "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"}
 JOB_TIMEOUT_S = 1200.0
+START_TIMEOUT_S = 240.0
 RULES = "/etc/udev/rules.d/70-persistent-net.rules"
 
 
 def test_kills_during_adaptation_resume_to_an_adapted_image_and_leave_no_appliance(
-    start_server: Callable[..., Server], tmp_path: Path, request: pytest.FixtureRequest,
+    tmp_path: Path, request: pytest.FixtureRequest,
 ) -> None:
     seed = suite_seed()
     print(f"fault suite seed {seed} (replay: REHOST_FAULT_SEED={seed})")
     killer_rng = random.Random(f"{seed}-adapt")
-    server = start_server(heartbeat_interval_s=10.0)
+    # started here, not by start_server: with TCG appliances running, a start took over 60 s
+    server = Server(tmp_path / "srv", heartbeat_interval_s=10.0)
+    request.addfinalizer(server.close)
+    server.start(timeout_s=START_TIMEOUT_S)
     server.client.create_region({"region_id": REGION, "accept_failed_checks": True,  # no kernel
                                  "adapt_guests": True, "keep_static_network": True,
                                  "image_store_path": str(server.data_dir / "edge-images")})
@@ -62,10 +65,8 @@ def test_kills_during_adaptation_resume_to_an_adapted_image_and_leave_no_applian
              what="the resumed build's resize")
     assert processes_using(build_dir) == [] or set(processes_using(build_dir)).isdisjoint(
         orphans), "the orphaned appliance of the killed build is still running"
-    # a restart on a 2-core host with several TCG appliances running took over 60 s
-    killer.at_step([Victim("server", server.proc, lambda: server.start(timeout_s=240))], host,
-                   "resized", seen,
-                   killer_rng.uniform(3.0, 25.0), "adaptation")
+    restart = Victim("server", server.proc, lambda: server.start(timeout_s=START_TIMEOUT_S))
+    killer.at_step([restart], host, "resized", seen, killer_rng.uniform(3.0, 25.0), "adaptation")
     doc = server.wait_job(job_id, {"Finished"}, timeout_s=JOB_TIMEOUT_S)
     print("kills:", killer.per_phase())
     assert len(killer.kills) == 2

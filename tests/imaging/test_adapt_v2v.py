@@ -61,10 +61,13 @@ def test_a_guest_virt_v2v_cannot_convert_fails_adapt_failed_with_its_reason(
 ) -> None:
     assert shutil.which("virt-v2v-in-place"), "install Debian's virt-v2v package"
     monkeypatch.setenv("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
-    disk = _guest_disk(tmp_path)  # a Debian tree without any kernel package
+    disk = _guest_disk(tmp_path)  # a Debian tree without dpkg's database or any kernel
     with pytest.raises(GuestfishError) as err:
         adapt_linux_guest([disk], log=lambda c: None, options=AdaptOptions(engine="virt-v2v"))
     assert err.value.code == "Adapt.Failed"
     assert "virt-v2v-in-place failed" in err.value.message_en
+    # it got as far as inspecting the guest (nbdkit, the appliance worked) and says what it missed
+    assert "Inspecting the source" in err.value.message_en
+    assert "/var/lib/dpkg/status" in err.value.message_en
     assert "virt-v2v-in-place 执行失败" in err.value.message_zh
     print(err.value.message_en)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable
 
-from rehost.imaging.adapt_steps import BIN_DIRS, Change, kernels, tools
+from rehost.imaging.adapt_steps import Change, kernels, tools
 from rehost.imaging.errors import ImagingError
 from rehost.imaging.guestfish import GuestShell
 from rehost.imaging.initramfs import read_initramfs
@@ -24,7 +24,7 @@ INITRAMFS_TOOLS_MODULES = "/etc/initramfs-tools/modules"
 INITRD_NAMES = ("/boot/initrd.img-{v}", "/boot/initramfs-{v}.img", "/boot/initrd-{v}")
 CHEAP_LEVEL = "COMPRESSLEVEL=1 "  # mkinitramfs: gzip -1 / zstd -1 / lz4 -1 / xz -1
 
-__all__ = ["BIN_DIRS", "VIRTIO_DRIVERS", "add_virtio_drivers", "has_boot_drivers"]
+__all__ = ["VIRTIO_DRIVERS", "add_virtio_drivers", "has_boot_drivers"]
 
 
 def has_boot_drivers(guest: GuestShell, version: str) -> bool:

@@ -20,7 +20,7 @@ if [[ "$profile" == test ]]; then
   # layouts of real servers (diskfmt tests) and OS adaptation (libguestfs)
   need+=([pvcreate]=lvm2 [lvcreate]=lvm2 [mkfs.xfs]=xfsprogs [xfs_db]=xfsprogs
          [xfs_repair]=xfsprogs [mkfs.btrfs]=btrfs-progs [fsck.vfat]=dosfstools
-         [guestfish]=libguestfs-tools)
+         [guestfish]=libguestfs-tools [virt-v2v-in-place]=virt-v2v [nbdkit]=nbdkit)
   # the real-Debian test corpus (tests/oscorpus): debootstrap onto loop devices
   need+=([debootstrap]=debootstrap [losetup]=mount [chroot]=coreutils)
   need+=([chromium]=chromium [chromedriver]=chromium-driver [pg_ctlcluster]=postgresql

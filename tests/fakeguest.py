@@ -16,6 +16,7 @@ class FakeGuest:
         self.uuids = uuids
         self.scripts: list[str] = []
         self.kind = os_type
+        self.blobs: dict[str, bytes] = {}  # binary files: initramfs images
 
     def os_type(self) -> str:
         return self.kind
@@ -25,9 +26,9 @@ class FakeGuest:
         probe = re.match(r"for n in ([^;]+); do", script)
         if probe:
             return "\n".join(n for n in probe.group(1).split() if n in self.programs)
-        wants = re.match(r"for f in /etc/systemd/system/\*\.wants/(\S+);", script)
+        wants = re.match(r"for u in ([^;]+); do for f in /etc/systemd/system/", script)
         if wants:
-            return wants.group(1) if wants.group(1) in self.enabled_units else ""
+            return "\n".join(u for u in wants.group(1).split() if u in self.enabled_units)
         regen = re.match(r"out=\$\((\S+)", script)
         if regen:
             return "ok" if regen.group(1) in self.programs else "failed"
@@ -45,6 +46,9 @@ class FakeGuest:
     def ls(self, directory: str) -> list[str]:
         prefix = directory.rstrip("/") + "/"
         return sorted({p[len(prefix):].split("/")[0] for p in self.files if p.startswith(prefix)})
+
+    def read_bytes(self, path: str) -> bytes | None:
+        return self.blobs.get(path)
 
     def remove(self, path: str) -> None:
         self.files.pop(path, None)

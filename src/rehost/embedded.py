@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rehost.config import Settings
 from rehost.domain.models import Region
+from rehost.imaging.adapt import AdaptOptions
 from rehost.imaging.pipeline import prepare_disks, summary, verify_published
 from rehost.pki import (
     CertificateAuthority,
@@ -76,8 +77,9 @@ def start_embedded_transit(settings: Settings) -> EmbeddedTransit:
     pause = pause_from_env(os.environ)  # test-only, unset in use
     builder = ImageBuilder(
         ctx, store_for=local_store,
-        prepare=lambda disks, boot_mode, adapt: prepare_disks(disks, boot_mode=boot_mode,
-                                                             adapt=adapt, step=pause),
+        prepare=lambda disks, boot_mode, adapt: prepare_disks(
+            disks, boot_mode=boot_mode, adapt=adapt is not None,
+            options=adapt or AdaptOptions(), step=pause),
         verify=verify_record, pause=pause,
     )
     control = ServiceTransitControl(ctx, on_synced=builder.submit)

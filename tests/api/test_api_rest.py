@@ -234,6 +234,20 @@ def test_sources_codes_regions_images(client: TestClient, auth: dict[str, str]) 
     assert adapting.status_code == 201 and adapting.json()["adapt_guests"] is True
     assert client.get("/api/v1/regions/dc-3", headers=auth).json()["adapt_guests"] is True
     assert client.get("/api/v1/regions/dc-2", headers=auth).json()["adapt_guests"] is False
+    assert adapting.json()["adapt_engine"] == "rehost"
+    assert adapting.json()["keep_static_network"] is False
+    v2v = client.post("/api/v1/regions", headers=auth, json={
+        "region_id": "dc-4", "adapt_guests": True, "adapt_engine": "virt-v2v",
+        "keep_static_network": True})
+    assert v2v.status_code == 201, v2v.text
+    assert (v2v.json()["adapt_engine"], v2v.json()["keep_static_network"]) == ("virt-v2v", True)
+    unknown = client.post("/api/v1/regions", headers=auth, json={
+        "region_id": "dc-5", "adapt_guests": True, "adapt_engine": "v2v"})
+    assert unknown.status_code == 400 and unknown.json()["code"] == "InvalidParameter.AdaptEngine"
+    assert "'v2v'" in unknown.json()["message"]
+    ignored = client.post("/api/v1/regions", headers=auth, json={
+        "region_id": "dc-5", "keep_static_network": True})  # without adapt_guests: refused
+    assert ignored.json()["code"] == "InvalidParameter.AdaptGuests"
     again = client.post("/api/v1/regions", headers=auth, json={"region_id": "dc-2"})
     assert again.json()["code"] == "RegionId.Duplicate"
     assert client.post("/api/v1/regions", headers=auth,

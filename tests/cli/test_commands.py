@@ -128,6 +128,14 @@ def test_configure_profile_region_and_image(live: LiveServer, tmp_path: Path) ->
                      "--accept-failed-checks", "--adapt-guests", "--output", "json", env=env)
     assert lenient.code == 0 and lenient.json()["accept_failed_checks"] is True, lenient.stderr
     assert lenient.json()["adapt_guests"] is True
+    v2v = rehost("region", "create", "east-3", "--image-store", str(live.data_dir / "store-e3"),
+                 "--adapt-guests", "--adapt-engine", "virt-v2v", "--keep-static-network",
+                 "--output", "json", env=env)
+    assert v2v.code == 0, v2v.stderr
+    assert (v2v.json()["adapt_engine"], v2v.json()["keep_static_network"]) == ("virt-v2v", True)
+    bogus = rehost("region", "create", "east-4", "--adapt-guests", "--adapt-engine", "v2v",
+                   env=env)
+    assert bogus.code != 0 and "'v2v' is not one of 'rehost', 'virt-v2v'" in bogus.stderr
     regions = rehost("region", "list", "--output", "json", env=env).json()["regions"]
     assert {"local", "east-1", "east-2"} <= {r["region_id"] for r in regions}
     images = rehost("image", "list", "--output", "json", env=env).json()

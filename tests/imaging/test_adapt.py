@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+
 from fakeguest import FakeGuest
-from rehost.imaging.adapt import AdaptReport, Change, adapt_guest_shell
+from imaging.test_initramfs import newc
+from rehost.imaging.adapt import AdaptOptions, AdaptReport, Change, adapt_guest_shell
 from rehost.imaging.guestedit import appliance_device, rewrite_args, rewrite_fstab
 from rehost.imaging.pipeline import Preparation
 
@@ -40,8 +43,10 @@ def test_vmware_debian_guest_is_adapted_and_every_change_logged() -> None:
     assert files["/etc/initramfs-tools/modules"].split()[-4:] == [
         "virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net"]
     assert "ahci" in files["/etc/initramfs-tools/modules"]
-    assert "update-initramfs -u -k all" in guest.scripts
-    assert any(s.startswith("out=$(update-grub") for s in guest.scripts)
+    assert "COMPRESSLEVEL=1 update-initramfs -c -k 6.1.0-50-amd64" in guest.scripts
+    assert "COMPRESSLEVEL=1 update-initramfs -c -k 5.10.0-30-amd64" in guest.scripts
+    # grub.cfg exists: edited in place, grub-mkconfig not run (the UUIDs did not change)
+    assert not any(s.startswith("out=$(update-grub") for s in guest.scripts)
     assert (f'GRUB_CMDLINE_LINUX="resume=UUID={SWAP_UUID} console=tty0 console=ttyS0,115200n8"'
             in files["/etc/default/grub"])
     assert f"root=UUID={ROOT_UUID} ro quiet console=tty0 console=ttyS0" in files[
@@ -50,11 +55,12 @@ def test_vmware_debian_guest_is_adapted_and_every_change_logged() -> None:
     assert guest.enabled_units == set()
     assert sorted(map(repr, logged)) == sorted(map(repr, [*changes, *notes]))
     codes = {c.code for c in changes}
-    assert codes == {"Adapt.Fstab", "Adapt.Initramfs", "Adapt.Grub", "Adapt.Boot",
-                     "Adapt.Network", "Adapt.HypervisorTools"}
+    assert codes == {"Adapt.Fstab", "Adapt.Initramfs", "Adapt.Boot", "Adapt.Network",
+                     "Adapt.HypervisorTools"}
     assert all(c.message_en and c.message_zh for c in logged)
-    assert {n.message_en for n in notes} == {"cloud-init is present",
-                                             "qemu-guest-agent is absent"}
+    assert {n.message_en for n in notes} == {
+        "cloud-init is present", "qemu-guest-agent is absent",
+        "GRUB configuration edited in place, not regenerated (filesystems and UUIDs unchanged)"}
     report = AdaptReport(tuple(changes), 1.0, tuple(notes))
     assert any("open-vm-tools.service" in line for line in report.lines())
 
@@ -78,10 +84,67 @@ def test_dracut_guest_gets_a_conf_file_and_each_kernel_rebuilt() -> None:
     assert 'add_drivers+=" virtio_pci virtio_blk virtio_scsi virtio_net "' in guest.files[
         "/etc/dracut.conf.d/50-rehost-virtio.conf"]
     assert "dracut -f --kver 5.14.0-427.el9.x86_64" in guest.scripts
+    assert not any("COMPRESSLEVEL" in script for script in guest.scripts)
     assert "HWADDR" not in guest.files["/etc/sysconfig/network-scripts/ifcfg-ens192"]
     assert "BOOTPROTO=dhcp" in guest.files["/etc/sysconfig/network-scripts/ifcfg-ens192"]
     assert {c.code for c in changes} == {"Adapt.Initramfs", "Adapt.Network",
                                          "Adapt.HypervisorTools"}
+
+
+def test_initramfs_that_has_virtio_is_not_rebuilt_and_only_the_other_kernel_is() -> None:
+    guest = _debian()
+    guest.blobs["/boot/initrd.img-6.1.0-50-amd64"] = b"\0" * 512 + gzip.compress(newc({
+        f"usr/lib/modules/6.1.0-50-amd64/kernel/drivers/{d}.ko.xz": b"m"
+        for d in ("virtio_pci", "virtio_blk", "virtio_scsi")}))
+    guest.blobs["/boot/initrd.img-5.10.0-30-amd64"] = newc({"init": b"#!/bin/sh"})
+    guest.files["/boot/initrd.img-5.10.0-30-amd64"] = ""  # /boot lists it: -u, not -c
+    changes, _ = adapt_guest_shell(guest, log=lambda c: None)
+    rebuilt = [s for s in guest.scripts if "update-initramfs" in s and "for n" not in s]
+    assert rebuilt == ["COMPRESSLEVEL=1 update-initramfs -u -k 5.10.0-30-amd64"]
+    assert any(c.code == "Adapt.Initramfs" and "5.10.0-30-amd64" in c.message_en
+               and "6.1.0" not in c.message_en for c in changes)
+
+
+def test_every_initramfs_with_virtio_or_builtin_means_no_rebuild_at_all() -> None:
+    guest = _debian()
+    for version in ("6.1.0-50-amd64", "5.10.0-30-amd64"):
+        guest.files[f"/lib/modules/{version}/modules.builtin"] = "".join(
+            f"kernel/drivers/virtio/{d}.ko\n" for d in ("virtio_pci", "virtio_blk",
+                                                        "virtio_scsi"))
+    changes, notes = adapt_guest_shell(guest, log=lambda c: None)
+    assert not any("update-initramfs -" in s for s in guest.scripts)
+    assert "Adapt.Initramfs" not in {c.code for c in changes}
+    assert any(n.code == "Adapt.Initramfs" and "already has the virtio drivers" in n.message_en
+               and "已包含" in n.message_zh for n in notes)
+    assert guest.files["/etc/initramfs-tools/modules"] == VMWARE_DEBIAN[
+        "/etc/initramfs-tools/modules"]
+
+
+def test_grub_cfg_absent_is_regenerated_by_the_guest_tool() -> None:
+    guest = _debian()
+    del guest.files["/boot/grub/grub.cfg"]
+    changes, _ = adapt_guest_shell(guest, log=lambda c: None)
+    assert any(s.startswith("out=$(update-grub") for s in guest.scripts)
+    assert any(c.code == "Adapt.Grub" and "regenerated (update-grub)" in c.message_en
+               for c in changes)
+
+
+def test_keep_static_network_changes_no_network_file_and_names_what_it_kept() -> None:
+    guest = _debian()
+    guest.files["/etc/sysconfig/network-scripts/ifcfg-eth0"] = (
+        "DEVICE=eth0\nHWADDR=00:50:56:aa:bb:cc\nBOOTPROTO=static\nIPADDR=10.0.0.5\n")
+    guest.files["/etc/network/interfaces"] = "auto eth0\niface eth0 inet static\n"
+    before = dict(guest.files)
+    changes, notes = adapt_guest_shell(guest, log=lambda c: None,
+                                       options=AdaptOptions(keep_static_network=True))
+    for path in ("/etc/udev/rules.d/70-persistent-net.rules",
+                 "/etc/sysconfig/network-scripts/ifcfg-eth0", "/etc/network/interfaces"):
+        assert guest.files[path] == before[path]
+    assert "Adapt.Network" not in {c.code for c in changes}
+    kept = [n for n in notes if n.code == "Adapt.NetworkKept"]
+    assert len(kept) == 1 and "70-persistent-net.rules" in kept[0].message_en
+    assert "ifcfg-eth0" in kept[0].message_en and "keep_static_network" in kept[0].message_zh
+    assert "Adapt.Fstab" in {c.code for c in changes}  # the rest of the adaptation still ran
 
 
 def test_guest_without_initramfs_tool_is_reported_not_adapted() -> None:

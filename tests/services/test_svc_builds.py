@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from buildkit import build_ctx, region_store, synced_job
 
+from rehost.domain import errors
 from rehost.domain.errors import InvalidStatus
 from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.imaging import pipeline
-from rehost.imaging.adapt import AdaptReport, Change
+from rehost.imaging.adapt import AdaptOptions, AdaptReport, Change
 from rehost.imaging.pipeline import Preparation, SizedDisk, prepare_disks
 from rehost.imaging.resize import ResizeResult
 from rehost.imaging.verify import VerifyResult
@@ -101,9 +102,12 @@ class FakeAdapter:
 
     def __init__(self) -> None:
         self.calls: list[list[Path]] = []
+        self.options: list[AdaptOptions] = []
 
-    def __call__(self, disk_paths: Sequence[Path], *, log: Any) -> AdaptReport:
+    def __call__(self, disk_paths: Sequence[Path], *, log: Any,
+                 options: AdaptOptions = AdaptOptions()) -> AdaptReport:
         self.calls.append(list(disk_paths))
+        self.options.append(options)
         change = Change("Adapt.Initramfs", "virtio drivers added to the initramfs",
                         "已将 virtio 驱动加入 initramfs")
         note = Change("Adapt.GuestAgent", "qemu-guest-agent not installed",
@@ -215,3 +219,28 @@ def test_one_verification_per_image_even_across_processes(
         holder.communicate("", timeout=10)
     assert image_verify.verify_image(ctx, ctl_account.id, image_id, boot=boot).result.passed
     assert boots == [image_id, image_id]
+
+
+def test_region_adaptation_options_reach_the_adapter_and_bad_ones_are_refused(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, adapter: FakeAdapter
+) -> None:
+    ctx = build_ctx(ctl_ctx)
+    store = str(ctx.settings.data_dir / "store-v2v")
+    regions.create_region(ctx, ctl_account.id, region_id="v2v-1", adapt_guests=True,
+                          adapt_engine="virt-v2v", keep_static_network=True,
+                          image_store_path=store)
+    job_id, _disk = _synced(ctx, ctl_account, ctl_source, region_id="v2v-1")
+    ImageBuilder(ctx, store_for=region_store, prepare=_prepare_with_options).build(job_id, {})
+    assert adapter.options == [AdaptOptions(engine="virt-v2v", keep_static_network=True)]
+    with pytest.raises(errors.InvalidParameter, match="adapt_engine 'v2v' is unknown"):
+        regions.create_region(ctx, ctl_account.id, region_id="v2v-2", adapt_guests=True,
+                              adapt_engine="v2v", image_store_path=store + "-2")
+    with pytest.raises(errors.InvalidParameter, match="only apply when adapt_guests is on"):
+        regions.create_region(ctx, ctl_account.id, region_id="v2v-3",
+                              keep_static_network=True, image_store_path=store + "-3")
+
+
+def _prepare_with_options(disks: Sequence[SizedDisk], boot_mode: str,
+                          adapt: AdaptOptions | None) -> Preparation:
+    return prepare_disks(disks, boot_mode=boot_mode, adapt=adapt is not None,
+                         options=adapt or AdaptOptions())  # what embedded.py passes

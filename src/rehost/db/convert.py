@@ -132,7 +132,8 @@ def region(row: RegionRow, *, slots_in_use: int = 0) -> Region:
         reserved_slots=row.reserved_slots, limits=limits(row), created_at=row.created_at,
         slots_in_use=slots_in_use, verify_after_migration=row.verify_after_migration,
         image_format=row.image_format, accept_failed_checks=row.accept_failed_checks,
-        adapt_guests=row.adapt_guests,
+        adapt_guests=row.adapt_guests, adapt_engine=row.adapt_engine,
+        keep_static_network=row.keep_static_network,
     )
 
 

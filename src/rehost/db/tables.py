@@ -143,6 +143,8 @@ class RegionRow(Base):
     image_format: Mapped[str] = mapped_column(String(8), default="raw")
     accept_failed_checks: Mapped[bool] = mapped_column(default=False)
     adapt_guests: Mapped[bool] = mapped_column(default=False)
+    adapt_engine: Mapped[str] = mapped_column(String(16), default="rehost")
+    keep_static_network: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
 
 

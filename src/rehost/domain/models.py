@@ -163,6 +163,9 @@ class DiskLimits:
     data_max_gib: int = 32768
 
 
+ADAPT_ENGINES = ("rehost", "virt-v2v")  # who OS-adapts a guest: rehost's steps or virt-v2v
+
+
 @dataclass(frozen=True, slots=True)
 class Region:
     """A target site: image store, transit pool and quotas."""
@@ -180,6 +183,8 @@ class Region:
     image_format: str = "raw"  # disk files of the region's images: "raw" (sparse) or "qcow2"
     accept_failed_checks: bool = False  # publish despite hard check failures (warned on the job)
     adapt_guests: bool = False  # OS-adapt Linux guests with libguestfs (off: byte-exact copies)
+    adapt_engine: str = "rehost"  # "rehost" (its steps in one appliance) or "virt-v2v"
+    keep_static_network: bool = False  # adaptation keeps MAC-bound / static network config
 
 
 @dataclass(frozen=True, slots=True)

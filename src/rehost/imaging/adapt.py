@@ -5,6 +5,8 @@ Runs on the transit side after the sync, before publishing, on the working copy 
     fstab and boot loader root=/resume= by UUID, console=ttyS0 added, MAC-bound network
     configuration removed, hypervisor tools disabled, guest agents reported.
 Every change is a Change, sent to `log` as it happens and kept in the AdaptReport.
+AdaptOptions (region settings) choose the engine (rehost's steps over one libguestfs appliance,
+or virt-v2v-in-place) and whether the source's static network configuration is kept.
 """
 
 from __future__ import annotations
@@ -14,11 +16,39 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rehost.imaging.adapt_steps import STEPS, Change
-from rehost.imaging.guestfish import GuestShell, open_guest
+from rehost.imaging.adapt_initramfs import add_virtio_drivers
+from rehost.imaging.adapt_steps import (
+    Change,
+    boot_config,
+    fstab_by_uuid,
+    guest_agents,
+    hypervisor_tools,
+    network,
+    network_kept,
+)
+from rehost.imaging.adapt_v2v import run_virt_v2v
+from rehost.imaging.guestfish import GuestfishError, GuestShell, open_guest
 
-__all__ = ["AdaptReport", "Change", "adapt_guest_shell", "adapt_linux_guest"]
+__all__ = ["AdaptOptions", "AdaptReport", "Change", "adapt_guest_shell",
+           "adapt_linux_guest"]
 ChangeLog = Callable[[Change], None]
+ENGINES = ("rehost", "virt-v2v")  # = rehost.domain.models.ADAPT_ENGINES
+Step = Callable[[GuestShell], list[Change]]
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptOptions:
+    """How a guest is adapted: the engine, and whether its static network setup is kept."""
+
+    engine: str = "rehost"  # domain.models.ADAPT_ENGINES, validated with the region setting
+    keep_static_network: bool = False
+
+    def steps(self) -> tuple[Step, ...]:
+        """rehost's steps in order (virt-v2v did the initramfs); the network step only names
+        what it keeps when asked."""
+        net = network_kept if self.keep_static_network else network
+        initramfs = () if self.engine == "virt-v2v" else (add_virtio_drivers,)
+        return (fstab_by_uuid, *initramfs, boot_config, net, hypervisor_tools, guest_agents)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +64,24 @@ class AdaptReport:
         return tuple(f"adapt: {c.code}: {c.message_en}" for c in (*self.changes, *self.notes))
 
 
-def adapt_linux_guest(disk_paths: Sequence[Path], *, log: ChangeLog) -> AdaptReport:
+def adapt_linux_guest(disk_paths: Sequence[Path], *, log: ChangeLog,
+                      options: AdaptOptions = AdaptOptions()) -> AdaptReport:
     """Adapt the guest on these disks (system disk first) in place; they must be a copy."""
     started = time.monotonic()
+    if options.engine not in ENGINES:
+        raise GuestfishError(f"unknown adaptation engine {options.engine!r}: use rehost or "
+                             "virt-v2v", f"无法识别的适配引擎 {options.engine!r}：请使用 rehost 或 "
+                             "virt-v2v")
+    changes, notes = ([], []) if options.engine != "virt-v2v" else run_virt_v2v(disk_paths,
+                                                                                log=log)
     with open_guest(disk_paths) as guest:
-        changes, notes = adapt_guest_shell(guest, log=log)
+        ours, our_notes = adapt_guest_shell(guest, log=log, options=options)
+    changes, notes = changes + ours, notes + our_notes
     return AdaptReport(tuple(changes), round(time.monotonic() - started, 2), tuple(notes))
 
 
-def adapt_guest_shell(guest: GuestShell, *, log: ChangeLog) -> tuple[list[Change], list[Change]]:
+def adapt_guest_shell(guest: GuestShell, *, log: ChangeLog,
+                      options: AdaptOptions = AdaptOptions()) -> tuple[list[Change], list[Change]]:
     """Every step over an opened guest: (changes made, notes that changed nothing)."""
     changes: list[Change] = []
     notes: list[Change] = []
@@ -55,7 +94,7 @@ def adapt_guest_shell(guest: GuestShell, *, log: ChangeLog) -> tuple[list[Change
                       changed=False)
         log(note)
         return changes, [note]
-    for step in STEPS:
+    for step in options.steps():
         for item in step(guest):
             log(item)
             (changes if item.changed else notes).append(item)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,9 +13,7 @@ from rehost.imaging.guestedit import (
 )
 from rehost.imaging.guestfish import GuestShell
 
-VIRTIO_DRIVERS = ("virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net")
-DRACUT_CONF = "/etc/dracut.conf.d/50-rehost-virtio.conf"
-INITRAMFS_TOOLS_MODULES = "/etc/initramfs-tools/modules"
+GRUB_CFGS = ("/boot/grub/grub.cfg", "/boot/grub2/grub.cfg")
 BOOT_CONFIGS = ("/etc/default/grub", "/boot/grub/grub.cfg", "/boot/grub2/grub.cfg",
                 "/boot/extlinux/extlinux.conf", "/boot/extlinux.conf", "/extlinux.conf",
                 "/boot/syslinux/syslinux.cfg", "/syslinux.cfg")
@@ -43,7 +40,7 @@ class Change:
     changed: bool = True
 
 
-def _tools(guest: GuestShell, names: tuple[str, ...]) -> set[str]:
+def tools(guest: GuestShell, names: tuple[str, ...]) -> set[str]:
     """Which of the named programs the guest has on its PATH."""
     # [ -x ] over the usual directories: busybox/dash `command -v` answers differ
     script = (f"for n in {' '.join(names)}; do for d in {' '.join(BIN_DIRS)}; do "
@@ -51,38 +48,9 @@ def _tools(guest: GuestShell, names: tuple[str, ...]) -> set[str]:
     return set(guest.sh(script).split())
 
 
-def _kernels(guest: GuestShell) -> list[str]:
+def kernels(guest: GuestShell) -> list[str]:
     """Installed kernel versions (directories under /lib/modules)."""
     return sorted(set(guest.ls("/lib/modules")) | set(guest.ls("/usr/lib/modules")))
-
-
-def add_virtio_drivers(guest: GuestShell) -> list[Change]:
-    """virtio drivers into every kernel's initramfs, rebuilt by the guest's own tool."""
-    kernels = _kernels(guest)
-    tools = _tools(guest, ("update-initramfs", "dracut"))
-    drivers = " ".join(VIRTIO_DRIVERS)
-    if "update-initramfs" in tools:
-        current = guest.read(INITRAMFS_TOOLS_MODULES) or ""
-        missing = [d for d in VIRTIO_DRIVERS if d not in current.split()]
-        if missing:
-            guest.write(INITRAMFS_TOOLS_MODULES, current.rstrip("\n") + "\n# added by rehost "
-                        "(virtio for KVM)\n" + "\n".join(missing) + "\n")
-        guest.sh("update-initramfs -u -k all")
-        tool, where = "update-initramfs -u -k all", INITRAMFS_TOOLS_MODULES
-    elif "dracut" in tools:
-        guest.write(DRACUT_CONF,
-                    f'# added by rehost (virtio for KVM)\nadd_drivers+=" {drivers} "\n')
-        for version in kernels:
-            guest.sh(f"dracut -f --kver {shlex.quote(version)}")
-        tool, where = "dracut -f --kver <each kernel>", DRACUT_CONF
-    else:
-        return [Change("Adapt.Initramfs", "the guest has neither update-initramfs nor dracut: "
-                       "its initramfs was not rebuilt", "客户机中没有 update-initramfs 或 dracut，"
-                       "未重建 initramfs", changed=False)]
-    shown = ", ".join(kernels) or "no kernel found"
-    return [Change("Adapt.Initramfs", f"added {drivers} to {where}; {tool} rebuilt the "
-                   f"initramfs of {shown}", f"已将 {drivers} 加入 {where}；{tool} 重建了内核 "
-                   f"{shown} 的 initramfs", where)]
 
 
 def _uuid_of(guest: GuestShell) -> Callable[[str], str | None]:
@@ -109,23 +77,40 @@ def fstab_by_uuid(guest: GuestShell) -> list[Change]:
 
 
 def boot_config(guest: GuestShell) -> list[Change]:
-    """root=/resume= by UUID and console=ttyS0 in GRUB/extlinux; grub.cfg regenerated."""
+    """root=/resume= by UUID and console=ttyS0 in GRUB/extlinux; grub.cfg regenerated if absent.
+
+    Adaptation keeps every filesystem and its UUID, so an existing grub.cfg edited in place says
+    what a regenerated one would; grub-mkconfig (os-prober, grub-probe per kernel) is the
+    slowest guest command after the initramfs under TCG, and runs only when there is no grub.cfg.
+    """
     changes = _edit_boot_files(guest, BOOT_CONFIGS[:1])
-    if changes:
-        regen = _tools(guest, ("update-grub", "grub2-mkconfig", "grub-mkconfig"))
-        command = ("update-grub" if "update-grub" in regen else
-                   "grub2-mkconfig -o /boot/grub2/grub.cfg" if "grub2-mkconfig" in regen else
-                   "grub-mkconfig -o /boot/grub/grub.cfg" if "grub-mkconfig" in regen else "")
-        if command:
-            done = guest.sh(f"out=$({command} 2>&1) && echo ok || echo failed").strip()
-            if done == "ok":
-                changes.append(Change("Adapt.Grub", f"GRUB configuration regenerated ({command})",
-                                      f"已重新生成 GRUB 配置（{command}）", "/boot"))
-            else:
-                changes.append(Change("Adapt.Grub", f"{command} failed in the guest; grub.cfg "
-                                      "edited in place instead", f"客户机中 {command} 执行失败，"
-                                      "已直接修改 grub.cfg", "/boot", changed=False))
+    if changes and not any(guest.read(path) is not None for path in GRUB_CFGS):
+        changes.append(_regenerate_grub(guest))
+    elif changes:
+        changes.append(Change("Adapt.Grub", "GRUB configuration edited in place, not "
+                              "regenerated (filesystems and UUIDs unchanged)",
+                              "GRUB 配置已直接修改，未重新生成（文件系统与 UUID 未变）",
+                              "/boot", changed=False))
     return changes + _edit_boot_files(guest, BOOT_CONFIGS[1:])
+
+
+def _regenerate_grub(guest: GuestShell) -> Change:
+    """grub.cfg written by the guest's update-grub / grub(2)-mkconfig."""
+    regen = tools(guest, ("update-grub", "grub2-mkconfig", "grub-mkconfig"))
+    command = ("update-grub" if "update-grub" in regen else
+               "grub2-mkconfig -o /boot/grub2/grub.cfg" if "grub2-mkconfig" in regen else
+               "grub-mkconfig -o /boot/grub/grub.cfg" if "grub-mkconfig" in regen else "")
+    if not command:
+        return Change("Adapt.Grub", "no grub.cfg and no grub-mkconfig in the guest: GRUB "
+                      "configuration not regenerated", "客户机中没有 grub.cfg 和 grub-mkconfig，"
+                      "未重新生成 GRUB 配置", "/boot", changed=False)
+    done = guest.sh(f"out=$({command} 2>&1) && echo ok || echo failed").strip()
+    if done == "ok":
+        return Change("Adapt.Grub", f"GRUB configuration regenerated ({command})",
+                      f"已重新生成 GRUB 配置（{command}）", "/boot")
+    return Change("Adapt.Grub", f"{command} failed in the guest; GRUB configuration not "
+                  "regenerated", f"客户机中 {command} 执行失败，未重新生成 GRUB 配置", "/boot",
+                  changed=False)
 
 
 def _edit_boot_files(guest: GuestShell, paths: tuple[str, ...]) -> list[Change]:
@@ -151,6 +136,29 @@ def network(guest: GuestShell) -> list[Change]:
             guest.remove(path)
             changes.append(Change("Adapt.Network", f"removed {path} (binds NIC names to MACs)",
                                   f"已删除 {path}（按 MAC 绑定网卡名）", path))
+    for path, new in _mac_bound(guest):
+        guest.write(path, new)
+        changes.append(Change("Adapt.Network", f"{path}: MAC binding removed",
+                              f"{path}：已移除 MAC 绑定", path))
+    return changes
+
+
+def network_kept(guest: GuestShell) -> list[Change]:
+    """keep_static_network: nothing changed; the MAC-bound files are named so the NIC can match."""
+    bound = [p for p in PERSISTENT_NET if guest.read(p) is not None]
+    bound += [path for path, _new in _mac_bound(guest)]
+    shown = ", ".join(bound) or "none found"
+    return [Change("Adapt.NetworkKept",
+                   "network configuration kept as on the source (keep_static_network); "
+                   f"MAC-bound files left as they were: {shown} (give the new NIC the source's "
+                   "MAC address)",
+                   "按源服务器保留网络配置（keep_static_network）；未修改按 MAC 绑定的文件："
+                   f"{shown}（请为新网卡设置源服务器的 MAC 地址）", changed=False)]
+
+
+def _mac_bound(guest: GuestShell) -> list[tuple[str, str]]:
+    """(path, text without its MAC lines) of each interface configuration bound to a MAC."""
+    found = []
     for directory in MAC_CONFIG_DIRS:
         for name in guest.ls(directory):
             path = f"{directory}/{name}"
@@ -160,34 +168,30 @@ def network(guest: GuestShell) -> list[Change]:
                 continue
             new, removed = without_mac_lines(text)
             if removed:
-                guest.write(path, new)
-                changes.append(Change("Adapt.Network", f"{path}: MAC binding removed",
-                                      f"{path}：已移除 MAC 绑定", path))
-    return changes
+                found.append((path, new))
+    return found
 
 
 def hypervisor_tools(guest: GuestShell) -> list[Change]:
     """VMware/Hyper-V/Xen guest services disabled (they fail or spin on KVM)."""
     changes = []
-    for unit in HYPERVISOR_UNITS:
-        # -L: the links point at units that need not resolve inside the guest root
-        if guest.sh(f'for f in /etc/systemd/system/*.wants/{unit}; do [ -L "$f" ] && '
-                    'echo "$f"; done; true').strip():
-            # systemctl works offline; without it (or if it fails) drop the wants links
-            guest.sh(f"systemctl disable {unit} >/dev/null 2>&1 || "
-                     f"rm -f /etc/systemd/system/*.wants/{unit}; true")
-            changes.append(Change("Adapt.HypervisorTools", f"disabled {unit}",
-                                  f"已禁用 {unit}", unit))
+    # one probe for every unit: each guest command costs a round trip to the appliance
+    # (1-3 s under TCG); -L: the links point at units that need not resolve in the guest root
+    found = guest.sh(f"for u in {' '.join(HYPERVISOR_UNITS)}; do "
+                     'for f in /etc/systemd/system/*.wants/"$u"; do [ -L "$f" ] && '
+                     'echo "$u"; done; done; true').split()
+    for unit in (u for u in HYPERVISOR_UNITS if u in found):
+        # systemctl works offline; without it (or if it fails) drop the wants links
+        guest.sh(f"systemctl disable {unit} >/dev/null 2>&1 || "
+                 f"rm -f /etc/systemd/system/*.wants/{unit}; true")
+        changes.append(Change("Adapt.HypervisorTools", f"disabled {unit}",
+                              f"已禁用 {unit}", unit))
     return changes
 
 
 def guest_agents(guest: GuestShell) -> list[Change]:
     """cloud-init and qemu-guest-agent presence, reported (nothing changed)."""
-    found = _tools(guest, tuple(program for program, _ in AGENTS))
+    found = tools(guest, tuple(program for program, _ in AGENTS))
     return [Change("Adapt.Agents", f"{package} is {'present' if program in found else 'absent'}",
                    f"{package}{'已安装' if program in found else '未安装'}", changed=False)
             for program, package in AGENTS]
-
-
-STEPS: tuple[Callable[[GuestShell], list[Change]], ...] = (
-    fstab_by_uuid, add_virtio_drivers, boot_config, network, hypervisor_tools, guest_agents)

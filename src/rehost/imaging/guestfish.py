@@ -13,7 +13,7 @@ import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +24,9 @@ GUESTFISH = "guestfish"
 START_TIMEOUT_S = 600.0
 KVM_START_TIMEOUT_S = 120.0  # KVM boots the appliance in seconds; longer means it hangs
 COMMAND_TIMEOUT_S = 1800.0
+LISTEN_TIMEOUT_S = 60.0  # the listener only parses its arguments and forks: no appliance yet
+APPLIANCE_SMP_MAX = 4
+APPLIANCE_MEMSIZE_MB = 2048  # libguestfs' default 1280: dracut/update-initramfs use tmpfs
 # the daemon's own PATH need not hold the guest's sbin directories
 GUEST_ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C; "
              "export PATH LC_ALL; ")
@@ -49,6 +52,9 @@ class GuestShell(Protocol):
 
     def ls(self, directory: str) -> list[str]:
         """Names in a directory; empty when it does not exist."""
+
+    def read_bytes(self, path: str) -> bytes | None:
+        """A file's bytes (an initramfs), None when it is not a regular file."""
 
     def remove(self, path: str) -> None:
         """Delete a file or symlink."""
@@ -100,6 +106,15 @@ class GuestfishShell:
             return []
         return [n for n in self.run("ls", directory).splitlines() if n]
 
+    def read_bytes(self, path: str) -> bytes | None:
+        """A file's bytes (an initramfs), None when it is not a regular file."""
+        if self.run("is-file", path, "followsymlinks:true", ok=True).strip() != "true":
+            return None
+        with tempfile.TemporaryDirectory(prefix="rehost-guest-") as tmp:
+            local = Path(tmp) / "file"
+            self.run("download", path, str(local))
+            return local.read_bytes()
+
     def remove(self, path: str) -> None:
         """Delete a file or symlink."""
         self.run("rm-f", path)
@@ -117,11 +132,12 @@ class GuestfishShell:
 @contextmanager
 def open_guest(disk_paths: Sequence[Path]) -> Iterator[GuestfishShell]:
     """Launch the appliance read-write on the disks, mount the guest's filesystems by inspection."""
-    args = [GUESTFISH, "--listen", "--rw", "-i"]
+    args = [GUESTFISH, "--listen", "--rw"]
     for disk in disk_paths:
         args += ["-a", str(disk)]
     shell = GuestfishShell(_start(args))
     try:
+        mount_inspected(shell)
         yield shell
         shell.run("umount-all")
         shell.run("sync")
@@ -129,9 +145,27 @@ def open_guest(disk_paths: Sequence[Path]) -> Iterator[GuestfishShell]:
         shell.run("exit", ok=True)
 
 
+def appliance_smp() -> int:
+    """vCPUs for the appliance: the host's cores, at most APPLIANCE_SMP_MAX (TCG is MTTCG)."""
+    return max(1, min(APPLIANCE_SMP_MAX, os.cpu_count() or 1))
+
+
+def mount_inspected(shell: GuestfishShell) -> None:
+    """What guestfish -i does: inspect, then mount the first root's filesystems, / first."""
+    roots = shell.run("inspect-os").split()
+    if not roots:
+        raise GuestfishError("libguestfs found no operating system on the guest's disks",
+                             "libguestfs 未在客户机磁盘上找到操作系统")
+    pairs = [line.split(": ", 1) for line in
+             shell.run("inspect-get-mountpoints", roots[0]).splitlines() if ": " in line]
+    for mountpoint, device in sorted(pairs, key=lambda p: len(p[0])):
+        shell.run("mount", device, mountpoint)
+
+
 def _start(args: list[str]) -> str:
-    """The listener's pid; KVM first when usable (a hung KVM appliance is retried on TCG)."""
-    env = {**os.environ, "LIBGUESTFS_BACKEND": os.environ.get("LIBGUESTFS_BACKEND", "direct")}
+    """The listener's pid, appliance launched; KVM first when usable (a hung KVM: TCG)."""
+    env = {**os.environ, "LIBGUESTFS_BACKEND": os.environ.get("LIBGUESTFS_BACKEND", "direct"),
+           "LIBGUESTFS_MEMSIZE": os.environ.get("LIBGUESTFS_MEMSIZE", str(APPLIANCE_MEMSIZE_MB))}
     if "LIBGUESTFS_BACKEND_SETTINGS" in os.environ:  # the operator chose the accelerator
         try:
             return _launch(args, env, START_TIMEOUT_S)
@@ -151,7 +185,38 @@ def _start(args: list[str]) -> str:
 
 
 def _launch(args: list[str], env: dict[str, str], timeout_s: float) -> str:
-    """Run guestfish --listen in its own process group; TimeoutError kills the whole group."""
+    """Start guestfish --listen (own process group), size and boot the appliance in timeout_s.
+
+    On a timeout the whole group (listener and its QEMU) is killed and TimeoutError raised.
+    """
+    pid = _listen(args, env)
+    GuestfishShell(pid).run("set-smp", str(appliance_smp()))
+    proc = subprocess.Popen([GUESTFISH, f"--remote={pid}", "--", "launch"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            errors="replace")
+    try:
+        _out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        proc.wait()
+        _kill_group(int(pid))
+        raise TimeoutError(f"libguestfs appliance did not start in {timeout_s:.0f} s") from exc
+    if proc.returncode != 0:
+        _kill_group(int(pid))
+        detail = err.strip()[-600:]
+        raise GuestfishError(f"libguestfs could not open the guest's disks: {detail}",
+                             f"libguestfs 无法打开客户机磁盘：{detail}")
+    return pid
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the listener's process group (its appliance QEMU is in it)."""
+    with suppress(ProcessLookupError):
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
+
+
+def _listen(args: list[str], env: dict[str, str]) -> str:
+    """Run guestfish --listen in its own process group; the listener's pid (no appliance yet)."""
     # output to files, not pipes: the forked listener keeps them open for its whole life
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         try:
@@ -161,17 +226,17 @@ def _launch(args: list[str], env: dict[str, str], timeout_s: float) -> str:
             raise GuestfishError(f"cannot start libguestfs: {exc}; install libguestfs-tools",
                                  f"无法启动 libguestfs：{exc}；请安装 libguestfs-tools") from exc
         try:
-            proc.wait(timeout=timeout_s)
+            proc.wait(timeout=LISTEN_TIMEOUT_S)
         except subprocess.TimeoutExpired as exc:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise TimeoutError(f"libguestfs appliance did not start in {timeout_s:.0f} s") from exc
+            _kill_group(proc.pid)
+            raise GuestfishError(f"guestfish --listen did not start in {LISTEN_TIMEOUT_S:.0f} s",
+                                 f"guestfish --listen 未在 {LISTEN_TIMEOUT_S:.0f} 秒内启动"
+                                 ) from exc
         out.seek(0)
         err.seek(0)
         match = re.search(r"GUESTFISH_PID=(\d+)", out.read())
         if proc.returncode != 0 or match is None:
             detail = err.read().strip()[-600:]
-            raise GuestfishError(f"libguestfs could not open the guest's disks (no operating "
-                                 f"system found?): {detail}",
-                                 f"libguestfs 无法打开客户机磁盘（未找到操作系统？）：{detail}")
+            raise GuestfishError(f"libguestfs could not add the guest's disks: {detail}",
+                                 f"libguestfs 无法添加客户机磁盘：{detail}")
         return match.group(1)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from rehost.imaging.adapt import AdaptReport, adapt_linux_guest
+from rehost.imaging.adapt import AdaptOptions, AdaptReport, adapt_linux_guest
 from rehost.imaging.checks import CheckResult, run_checks
 from rehost.imaging.console import FailurePattern
 from rehost.imaging.resize import ResizeResult, resize_disk
@@ -60,6 +60,7 @@ def no_step(step: str) -> None:
 
 
 def prepare_disks(disks: Sequence[SizedDisk], *, boot_mode: str, adapt: bool = False,
+                  options: AdaptOptions = AdaptOptions(),
                   step: Callable[[str], None] = no_step) -> Preparation:
     """Resize every disk (system disk first), adapt the guest when asked, run the checks.
 
@@ -69,7 +70,8 @@ def prepare_disks(disks: Sequence[SizedDisk], *, boot_mode: str, adapt: bool = F
     resizes = tuple(resize_disk(d.path, target_size_bytes=d.target_size_bytes) for d in ordered)
     step("resized")
     # on the working copy, before the checks: they must judge the disks that get published
-    report = adapt_linux_guest([d.path for d in ordered], log=lambda c: None) if adapt else None
+    report = adapt_linux_guest([d.path for d in ordered], log=lambda c: None,
+                               options=options) if adapt else None
     if adapt:
         step("adapted")
     checks = tuple(run_checks([d.path for d in ordered], boot_mode=boot_mode_of(boot_mode)))

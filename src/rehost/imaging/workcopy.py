@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from rehost.imaging.adapt_reaper import reap_appliances
 from rehost.imaging.sparse import copy_range_out
 
 WORK_DIR_NAME = "build"
@@ -46,6 +47,7 @@ def fresh_working_copy(work_dir: Path, names: Sequence[str]) -> tuple[Path, str]
 def discard_working_copy(work_dir: Path) -> None:
     """Remove work_dir/build (what a crashed or finished build left); received disks stay."""
     build_dir = work_dir / WORK_DIR_NAME
+    reap_appliances(build_dir)  # a killed build's libguestfs QEMU would write on
     if build_dir.is_symlink() or build_dir.is_file():
         os.unlink(build_dir)
     shutil.rmtree(build_dir, ignore_errors=True)

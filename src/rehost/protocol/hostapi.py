@@ -105,6 +105,8 @@ class BuildOrder(NamedTuple):
     verify: bool = False
     accept_failed_checks: bool = False
     adapt_guests: bool = False
+    adapt_engine: str = "rehost"
+    keep_static_network: bool = False
     digests: "Tuple[Tuple[int, str], ...]" = ()  # (index, whole-disk digest) the server knows
 
     def to_json(self) -> Doc:
@@ -116,7 +118,8 @@ class BuildOrder(NamedTuple):
                 "disk_format": self.disk_format, "verify": self.verify,
                 "digests": [list(d) for d in self.digests],
                 "accept_failed_checks": self.accept_failed_checks,
-                "adapt_guests": self.adapt_guests}
+                "adapt_guests": self.adapt_guests, "adapt_engine": self.adapt_engine,
+                "keep_static_network": self.keep_static_network}
 
     @classmethod
     def from_json(cls, doc: Doc) -> "BuildOrder":
@@ -131,6 +134,8 @@ class BuildOrder(NamedTuple):
             verify=req_bool(doc, "verify", w, default=False),
             accept_failed_checks=req_bool(doc, "accept_failed_checks", w, default=False),
             adapt_guests=req_bool(doc, "adapt_guests", w, default=False),
+            adapt_engine=req_str(doc, "adapt_engine", w, default="rehost"),
+            keep_static_network=req_bool(doc, "keep_static_network", w, default=False),
         )
 
 

@@ -106,6 +106,7 @@ class ImageBuilder:
             verify=self._verify is not None and region.verify_after_migration,
             digests=tuple(sorted(digests.items())),
             accept_failed_checks=region.accept_failed_checks, adapt_guests=region.adapt_guests,
+            adapt_engine=region.adapt_engine, keep_static_network=region.keep_static_network,
             received_final=task.job.spec.run_once,
         )
         verifier = self._verify

@@ -146,7 +146,8 @@ def _plan(ctx: ServiceContext, region: RegionRow, transit: TransitSlotRow) -> Bu
                     for i, size in sorted(task.disk_sizes_bytes.items())),
         boot_mode=task.boot_mode, disk_format=region.image_format,
         verify=region.verify_after_migration, accept_failed_checks=region.accept_failed_checks,
-        adapt_guests=region.adapt_guests,
+        adapt_guests=region.adapt_guests, adapt_engine=region.adapt_engine,
+        keep_static_network=region.keep_static_network,
     )
 
 

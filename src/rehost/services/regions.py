@@ -13,7 +13,7 @@ from rehost.db import convert
 from rehost.db.tables import RegionRow
 from rehost.domain import errors, ids, quotas
 from rehost.domain.ids import AccountId, RegionId
-from rehost.domain.models import DiskLimits, Region
+from rehost.domain.models import ADAPT_ENGINES, DiskLimits, Region
 from rehost.services import lookup, store_paths
 from rehost.services.context import ServiceContext
 
@@ -86,6 +86,19 @@ def _prepare_store(path: str) -> None:
         raise _bad_store(path, "not writable")
 
 
+def _check_adaptation(adapt_guests: bool, engine: str, keep_static_network: bool) -> None:
+    """An unknown engine, or an adaptation option without adaptation, is refused by name."""
+    if engine not in ADAPT_ENGINES:
+        raise errors.invalid("AdaptEngine", f"adapt_engine {engine!r} is unknown: use rehost or "
+                             "virt-v2v.", f"adapt_engine {engine!r} 无法识别：请使用 rehost 或 "
+                             "virt-v2v。")
+    if not adapt_guests and (engine != "rehost" or keep_static_network):
+        raise errors.invalid("AdaptGuests", "adapt_engine and keep_static_network only apply "
+                             "when adapt_guests is on: turn adapt_guests on or drop them.",
+                             "adapt_engine 与 keep_static_network 仅在开启 adapt_guests 时生效："
+                             "请开启 adapt_guests 或去掉这两项。")
+
+
 def create_region(
     ctx: ServiceContext,
     account_id: AccountId,
@@ -100,12 +113,15 @@ def create_region(
     image_format: str = "raw",
     accept_failed_checks: bool = False,
     adapt_guests: bool = False,
+    adapt_engine: str = "rehost",
+    keep_static_network: bool = False,
 ) -> Region:
     """Create a region (store default: `<first root>/regions/<account>/<id>/images`)."""
     _check(region_id, name, limits, network_quota, reserved_slots)
     if image_format not in IMAGE_FORMATS:
         raise errors.invalid("ImageFormat", "image_format must be raw or qcow2.",
                              "image_format 须为 raw 或 qcow2。")
+    _check_adaptation(adapt_guests, adapt_engine, keep_static_network)
     store = image_store_path or store_paths.default_store(ctx.settings, account_id, region_id)
     row = RegionRow(
         account_id=account_id, id=region_id, name=name or region_id, image_store_path=store,
@@ -114,6 +130,7 @@ def create_region(
         data_min_gib=limits.data_min_gib, data_max_gib=limits.data_max_gib, created_at=ctx.now(),
         verify_after_migration=verify_after_migration, image_format=image_format,
         accept_failed_checks=accept_failed_checks, adapt_guests=adapt_guests,
+        adapt_engine=adapt_engine, keep_static_network=keep_static_network,
     )
     try:
         with ctx.db.transaction() as session:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from rehost.domain.errors import BuildFailed, RehostError
 from rehost.domain.models import EventLevel
+from rehost.imaging.adapt import AdaptOptions
+from rehost.imaging.adapt_v2v import VIRT_V2V
 from rehost.imaging.checks import failure_code
 from rehost.imaging.guestfish import GUESTFISH
 from rehost.imaging.pipeline import Preparation, SizedDisk
@@ -25,9 +27,9 @@ from rehost.storage.ports import ImageStore
 from rehost.transit.build import BuildDisk, BuildRequest, DiskPreparer, build_image
 from rehost.transit.session import target_disk_path
 
-# (disks with target sizes, boot mode, adapt the guest) -> what resize, adaptation and checks
-# did; None = publish as received
-Preparer = Callable[[Sequence[SizedDisk], str, bool], Preparation]
+# (disks with target sizes, boot mode, how to adapt the guest or None) -> what resize,
+# adaptation and checks did; a None Preparer = publish as received
+Preparer = Callable[[Sequence[SizedDisk], str, AdaptOptions | None], Preparation]
 # (record) -> (verify result text, passed): the Verifier bound to a region
 RecordVerifier = Callable[[ImageRecord], tuple[str, bool]]
 # (level, code, message en, message zh, hint) -> None: one line of the job's log
@@ -56,6 +58,8 @@ class BuildPlan:
     digests: tuple[tuple[int, str], ...] = ()  # (index, agreed whole-disk digest)
     accept_failed_checks: bool = False  # region setting: publish despite hard check failures
     adapt_guests: bool = False  # region setting: OS-adapt the guest (libguestfs) before checks
+    adapt_engine: str = "rehost"  # region setting: rehost's steps or virt-v2v-in-place
+    keep_static_network: bool = False  # region setting: adaptation leaves the network alone
     # no cycle writes the received disks after this build (a run-once job): the image store
     # may hard-link them instead of copying; an incremental job's next cycle writes in place
     received_final: bool = False
@@ -76,7 +80,8 @@ def run_build(plan: BuildPlan, *, store: ImageStore, now: datetime, log: JobLog,
     """
     log(EventLevel.INFO, "Image.Building", "Building the image.", "正在构建镜像。", "")
     if plan.adapt_guests and prepare is not None:
-        _require_guestfish()  # before any copy: a missing tool is not worth a retry loop
+        # before any copy: a missing tool is not worth a retry loop
+        _require_guestfish(plan.adapt_engine)
     store.discard_partial(plan.job_id)  # a publish a crash interrupted: start it again
     copied = _changes_disks(plan)
     build_dir = _working_copy(plan, log) if copied else _in_place(plan, log)
@@ -154,8 +159,24 @@ def _publish(request: BuildRequest, store: ImageStore, now: datetime,
         raise _build_failed(exc) from exc
 
 
-def _require_guestfish() -> None:
+def adapt_options(plan: BuildPlan) -> AdaptOptions | None:
+    """How the region adapts guests; None when it does not."""
+    if not plan.adapt_guests:
+        return None
+    return AdaptOptions(engine=plan.adapt_engine, keep_static_network=plan.keep_static_network)
+
+
+def _require_guestfish(engine: str) -> None:
     """Adapt.Failed when the region asks for OS adaptation but libguestfs is not installed."""
+    if engine == "virt-v2v" and shutil.which(VIRT_V2V) is None:
+        raise BuildFailed("Adapt.Failed",
+                          f"the region adapts guests with virt-v2v (adapt_engine) but {VIRT_V2V} "
+                          "is not installed on the building host: install Debian's virt-v2v "
+                          "package or create the region with adapt_engine rehost",
+                          _ADAPT_HINT, _ADAPT_HINT_ZH,
+                          message_zh=f"该地域使用 virt-v2v 适配客户机（adapt_engine），但构建主机"
+                                     f"未安装 {VIRT_V2V}：请安装 Debian 的 virt-v2v 软件包，或"
+                                     "以 adapt_engine rehost 创建地域")
     if shutil.which(GUESTFISH) is not None:
         return
     raise BuildFailed("Adapt.Failed",
@@ -187,7 +208,7 @@ def _preparer(log: JobLog, prepare: Preparer | None, plan: BuildPlan,
         if prepare is None:
             return ()
         done = prepare([SizedDisk(d.index, d.path, d.target_size_bytes) for d in disks],
-                       plan.boot_mode, plan.adapt_guests)
+                       plan.boot_mode, adapt_options(plan))
         for r in done.resizes:
             if r.action != "none":
                 log(EventLevel.INFO, "Image.Resized",

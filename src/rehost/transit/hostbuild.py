@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rehost.domain.errors import BuildFailed
 from rehost.domain.models import EventLevel
+from rehost.imaging.adapt import AdaptOptions
 from rehost.imaging.pipeline import Preparation, SizedDisk, prepare_disks, summary, verify_published
 from rehost.protocol.hostapi import BuildOrder
 from rehost.storage.local import LocalImageStore
 from rehost.storage.manifest import ImageRecord
-from rehost.transit.buildstep import BuildPlan, PausePoint, no_pause, run_build
+from rehost.transit.buildstep import BuildPlan, PausePoint, Preparer, no_pause, run_build
 from rehost.transit.remote import HostApi, HostApiError, RemoteTransitControl
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,15 @@ def build_plan(order: BuildOrder, work_root: Path, digests: dict[int, str]) -> B
         boot_mode=order.boot_mode, disk_format=order.disk_format, verify=order.verify,
         digests=tuple(sorted(digests.items())),
         accept_failed_checks=order.accept_failed_checks, adapt_guests=order.adapt_guests,
+        adapt_engine=order.adapt_engine, keep_static_network=order.keep_static_network,
     )
 
 
-def _preparer(pause: PausePoint) -> Callable[[Sequence[SizedDisk], str, bool], Preparation]:
-    def prepare(disks: Sequence[SizedDisk], boot_mode: str, adapt: bool) -> Preparation:
-        return prepare_disks(disks, boot_mode=boot_mode, adapt=adapt, step=pause)
+def _preparer(pause: PausePoint) -> Preparer:
+    def prepare(disks: Sequence[SizedDisk], boot_mode: str,
+                adapt: AdaptOptions | None) -> Preparation:
+        return prepare_disks(disks, boot_mode=boot_mode, adapt=adapt is not None,
+                             options=adapt or AdaptOptions(), step=pause)
 
     return prepare
 

@@ -55,6 +55,7 @@ def create_region(body: RegionIn, ctx: Ctx, account: Account) -> RegionOut:
         reserved_slots=body.reserved_slots, limits=limits,
         verify_after_migration=body.verify_after_migration, image_format=body.image_format,
         accept_failed_checks=body.accept_failed_checks, adapt_guests=body.adapt_guests,
+        adapt_engine=body.adapt_engine, keep_static_network=body.keep_static_network,
     )
     return region_out(region)
 

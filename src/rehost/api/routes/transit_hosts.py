@@ -245,7 +245,9 @@ def work(body: WorkIn, ctx: Ctx, host: Host) -> WorkOrdersOut:
             image_id=b.plan.image_id, image_name=b.plan.image_name, disks=b.plan.disks,
             boot_mode=b.plan.boot_mode, disk_format=b.plan.disk_format, verify=b.plan.verify,
             accept_failed_checks=b.plan.accept_failed_checks,
-            adapt_guests=b.plan.adapt_guests, digests=b.plan.digests) for b in todo.build),
+            adapt_guests=b.plan.adapt_guests, adapt_engine=b.plan.adapt_engine,
+            keep_static_network=b.plan.keep_static_network, digests=b.plan.digests)
+            for b in todo.build),
         delete_images=todo.delete_images,
     )
     return WorkOrdersOut.model_validate(orders.to_json())

@@ -196,6 +196,8 @@ class BuildOrderOut(Out):
     digests: list[tuple[int, str]]
     accept_failed_checks: bool
     adapt_guests: bool
+    adapt_engine: str = "rehost"
+    keep_static_network: bool = False
 
 
 class WorkOrdersOut(Out):

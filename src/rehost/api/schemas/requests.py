@@ -158,3 +158,5 @@ class RegionIn(Model):
     image_format: Literal["raw", "qcow2"] = "raw"
     accept_failed_checks: bool = False
     adapt_guests: bool = False
+    adapt_engine: str = Field("rehost", description="rehost or virt-v2v (virt-v2v-in-place)")
+    keep_static_network: bool = False

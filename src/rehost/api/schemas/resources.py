@@ -93,6 +93,8 @@ class RegionOut(Out):
     image_format: str
     accept_failed_checks: bool
     adapt_guests: bool
+    adapt_engine: str
+    keep_static_network: bool
 
 
 def region_out(r: Region) -> RegionOut:
@@ -105,6 +107,7 @@ def region_out(r: Region) -> RegionOut:
         data_disk_max=r.limits.data_max_gib, creation_time=iso(r.created_at),
         verify_after_migration=r.verify_after_migration, image_format=r.image_format,
         accept_failed_checks=r.accept_failed_checks, adapt_guests=r.adapt_guests,
+        adapt_engine=r.adapt_engine, keep_static_network=r.keep_static_network,
     )
 
 

@@ -134,23 +134,24 @@ def _start(args: list[str]) -> str:
     env = {**os.environ, "LIBGUESTFS_BACKEND": os.environ.get("LIBGUESTFS_BACKEND", "direct")}
     if "LIBGUESTFS_BACKEND_SETTINGS" in os.environ:  # the operator chose the accelerator
         try:
-            return _launch(args, env, START_TIMEOUT_S)
+            return launch_listener(args, env, START_TIMEOUT_S)
         except TimeoutError as exc:
             raise GuestfishError(str(exc), f"libguestfs 设备在 {START_TIMEOUT_S:.0f} 秒内未启动"
                                  ) from exc
     if kvm_usable():
         try:
-            return _launch(args, env, KVM_START_TIMEOUT_S)
+            return launch_listener(args, env, KVM_START_TIMEOUT_S)
         except TimeoutError:
             mark_kvm_broken()
     try:
-        return _launch(args, {**env, "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"}, START_TIMEOUT_S)
+        return launch_listener(args, {**env, "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"},
+                               START_TIMEOUT_S)
     except TimeoutError as exc:
         raise GuestfishError(f"{exc} (TCG)", f"libguestfs 设备在 {START_TIMEOUT_S:.0f} 秒内未启动"
                              "（TCG）") from exc
 
 
-def _launch(args: list[str], env: dict[str, str], timeout_s: float) -> str:
+def launch_listener(args: list[str], env: dict[str, str], timeout_s: float) -> str:
     """Run guestfish --listen in its own process group; TimeoutError kills the whole group."""
     # output to files, not pipes: the forked listener keeps them open for its whole life
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:

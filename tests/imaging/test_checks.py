@@ -10,7 +10,7 @@ import pytest
 
 from bootdisk import BootDisk, DataDisk, build_boot_disk, copy_disk
 from rehost.imaging import guestview
-from rehost.imaging.checks import has_failures, needs_appliance, run_checks
+from rehost.imaging.checks import has_failures, run_checks
 from rehost.imaging.fstab import parse_fstab
 from rehost.imaging.layout import read_layout
 

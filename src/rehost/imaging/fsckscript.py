@@ -14,11 +14,11 @@ import shlex
 
 from rehost.imaging.volumes import FsckVerdict, Volume
 
-EXT = ("if dumpe2fs -h {dev} 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'; "
+EXT = ("if dumpe2fs -h {dev} 2>/dev/null | grep Filesystem.features | grep -q needs_recovery; "
        "then e2fsck -E journal_only -y {dev} 2>&1; echo \"REPLAY $?\"; fi; "
        "e2fsck -fn {dev} 2>&1; echo \"RC $?\"")
 XFS = ("out=$(xfs_repair -n {dev} 2>&1); rc=$?; "
-       "if echo \"$out\" | grep -q 'metadata changes in a log'; then "
+       "if echo \"$out\" | grep -q metadata.changes.in.a.log; then "
        "mkdir -p /tmp/rehost-replay; mount -t xfs {dev} /tmp/rehost-replay 2>&1 && "
        "umount /tmp/rehost-replay; echo \"REPLAY $?\"; out=$(xfs_repair -n {dev} 2>&1); rc=$?; "
        "fi; echo \"$out\"; echo \"RC $rc\"")
@@ -28,11 +28,11 @@ SCRIPTS = {"ext2": ("e2fsck", EXT), "ext3": ("e2fsck", EXT), "ext4": ("e2fsck", 
 MARK = re.compile(r"^(REPLAY|RC) (\d+)$", re.M)
 
 
-def script_for(volume: Volume) -> str:
-    """The appliance shell script that checks the volume, '' when rehost has no checker."""
-    if volume.fs not in SCRIPTS:
+def script_for(volume: Volume, device: str = "") -> str:
+    """The appliance script that checks the volume on its kernel device, '' if no checker."""
+    if volume.fs not in SCRIPTS or volume.subvol:
         return ""
-    return SCRIPTS[volume.fs][1].format(dev=shlex.quote(volume.key))
+    return SCRIPTS[volume.fs][1].format(dev=shlex.quote(device or volume.key))
 
 
 def verdict_of(volume: Volume, output: str) -> FsckVerdict:

@@ -1,16 +1,16 @@
 """The disks' filesystems read inside the libguestfs appliance, on copy-on-write overlays.
 
 The host kernel may lack device-mapper, XFS or btrfs; the appliance has them. Each disk is
-added as a throwaway qcow2 overlay, so journal replay (e2fsck -E journal_only, an XFS mount)
-writes into the overlay and never into the disk. One appliance serves every check of a machine:
-fsck first (so "journal replayed" can be told), then the filesystems are mounted read-only,
-one at a time, to read /etc/fstab, /boot and the initramfs.
+added as a throwaway qcow2 overlay (labelled rehosta, rehostb, … so its kernel name is known), so journal
+replay (e2fsck -E journal_only, an XFS mount) writes into the overlay, never into the disk. One
+appliance serves every check of a machine: fsck first (so "journal replayed" can be told), then
+the filesystems are mounted read-only, one at a time, to read /etc/fstab, /boot and the initramfs.
 """
 
 from __future__ import annotations
 
 import os
-import re
+import shlex
 import signal
 import subprocess
 import tempfile
@@ -18,6 +18,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from rehost.imaging.applianceinfo import (
+    LISTING_SCRIPT,
+    Listing,
+    discovery_script,
+    disk_label,
+    parse_listing,
+    split_marked,
+    subvolumes,
+    survey_devices,
+    wrapped,
+)
 from rehost.imaging.command import run_tool
 from rehost.imaging.fsckscript import script_for, verdict_of
 from rehost.imaging.guestfish import GUESTFISH, GuestfishError, GuestfishShell, launch_listener
@@ -27,29 +38,24 @@ from rehost.imaging.volumes import FsckVerdict, Volume
 LAUNCH_TIMEOUT_S = 600.0
 KVM_LAUNCH_TIMEOUT_S = 120.0
 LISTEN_TIMEOUT_S = 60.0
-SKIPPED_TYPES = frozenset({"unknown", ""})
-DEVICE = re.compile(r"^/dev/sd([a-z]+)(\d*)$")
-SUBVOLUME = re.compile(r"^btrfsvol:(/dev/sd[a-z]+\d*)/(.*)$")
-
-
-def _disk_index(letters: str) -> int:
-    """sda -> 0, sdb -> 1, sdaa -> 26 (the order the disks were added)."""
-    index = 0
-    for letter in letters:
-        index = index * 26 + ord(letter) - ord("a") + 1
-    return index - 1
 
 
 class GuestfsView:
     """A DiskView over an appliance whose disks are overlays of the machine's disks."""
 
-    def __init__(self, shell: GuestfishShell, scratch: Path) -> None:
+    def __init__(self, shell: GuestfishShell, scratch: Path, *, disk_count: int) -> None:
         self._shell = shell
         self._scratch = scratch
         self._mounted = ""
-        found = self._discover()
-        self._verdicts = [verdict_of(v, self._shell.run("debug", "sh", script, ok=True))
-                          for v, script in _fsck_targets(found)]
+        self._listing: dict[str, Listing] = {}
+        found, self._kernel_names = survey_devices(
+            shell.run("debug", "sh", wrapped(discovery_script(disk_count))))
+        report = shell.run("debug", "sh", wrapped(self._fsck_script(found)))
+        checked = [v for v in found if script_for(v)]
+        self._verdicts = [verdict_of(v, text) for v, text in
+                          zip(checked, split_marked(report, "FSCK", len(checked)), strict=True)]
+        btrfs = [v for v in found if v.fs == "btrfs"]
+        found += subvolumes(btrfs, split_marked(report, "SUBVOLS", len(btrfs)))
         self._volumes = tuple(self._probe(v) for v in found)
 
     @property
@@ -61,32 +67,15 @@ class GuestfsView:
         """Verdicts computed when the appliance opened (before any read-only mount)."""
         return list(self._verdicts)
 
-    def _discover(self) -> list[Volume]:
-        """list-filesystems, with the disk, partition, LV and subvolume of each."""
-        lvs = self._lv_disks()
-        volumes = []
-        for line in self._shell.run("list-filesystems").splitlines():
-            key, _, fs = line.rpartition(": ")
-            if not key or fs in SKIPPED_TYPES:
-                continue
-            uuid = self._shell.run("vfs-uuid", key, ok=True).strip()
-            label = self._shell.run("vfs-label", key, ok=True).strip()
-            volumes.append(_volume(key, fs.strip(), uuid, label, lvs))
-        return volumes
-
-    def _lv_disks(self) -> dict[str, tuple[int, int]]:
-        """'/dev/vg/lv' -> (disk, partition) of its first physical volume."""
-        out = self._shell.run("debug", "sh", "lvm lvs --noheadings --separator : "
-                              "-o vg_name,lv_name,devices 2>/dev/null; true", ok=True)
-        found = {}
-        for row in out.splitlines():
-            fields = row.strip().split(":")
-            if len(fields) == 3:
-                match = DEVICE.match(fields[2].split("(", 1)[0])
-                if match is not None:
-                    found[f"/dev/{fields[0]}/{fields[1]}"] = (
-                        _disk_index(match.group(1)), int(match.group(2) or 0))
-        return found
+    def _fsck_script(self, volumes: Sequence[Volume]) -> str:
+        """Every checker, then the btrfs subvolume lists (mounting replays btrfs' log)."""
+        parts = [f"echo FSCK; {script_for(v, self._kernel_names[v.key])}"
+                 for v in volumes if script_for(v)]
+        parts += [f"echo SUBVOLS; mkdir -p /tmp/rehost-sv; mount -o ro "
+                  f"{shlex.quote(self._kernel_names[v.key])} /tmp/rehost-sv && "
+                  "btrfs subvolume list /tmp/rehost-sv; umount /tmp/rehost-sv"
+                  for v in volumes if v.fs == "btrfs"]
+        return "; ".join([*parts, "true"])
 
     def _probe(self, volume: Volume) -> Volume:
         """The volume, with error set when a read-only mount of it fails."""
@@ -109,20 +98,38 @@ class GuestfsView:
         except GuestfishError as exc:
             return f"the appliance cannot mount it: {exc.message_en[-300:]}"
         self._mounted = volume.key
+        if volume.key not in self._listing:
+            self._listing[volume.key] = parse_listing(
+                self._shell.run("debug", "sh", wrapped(LISTING_SCRIPT), ok=True))
         return ""
 
-    def list_dir(self, volume: Volume, path: str) -> list[str] | None:
-        """Names in the directory (libguestfs ls), None when it is not a directory."""
+    def _listed(self, volume: Volume) -> Listing | None:
+        """The cached listing of /, /boot and /etc, None when the volume cannot be read."""
         if volume.error or self._mount(volume):
             return None
-        if self._shell.run("is-dir", path, "followsymlinks:true", ok=True).strip() != "true":
+        return self._listing.get(volume.key)
+
+    def list_dir(self, volume: Volume, path: str) -> list[str] | None:
+        """Names in the directory, None when it is not a directory."""
+        listing = self._listed(volume)
+        if listing is None:
+            return None
+        path = "/" + path.strip("/")
+        if path in listing.dirs:
+            return sorted(listing.dirs[path])
+        if listing.covers(path) or self._shell.run(
+                "is-dir", path, "followsymlinks:true", ok=True).strip() != "true":
             return None
         return [n for n in self._shell.run("ls", path).splitlines() if n]
 
     def is_file(self, volume: Volume, path: str) -> bool:
         """True for a regular file, symlinks followed (a dangling link is not a file)."""
-        if volume.error or self._mount(volume):
+        listing = self._listed(volume)
+        if listing is None:
             return False
+        path = "/" + path.strip("/")
+        if listing.covers(path.rpartition("/")[0] or "/"):
+            return path in listing.files
         return self._shell.run("is-file", path, "followsymlinks:true",
                                ok=True).strip() == "true"
 
@@ -136,30 +143,6 @@ class GuestfsView:
         return dest.read_bytes() if dest.exists() else None
 
 
-def _volume(key: str, fs: str, uuid: str, label: str,
-            lvs: dict[str, tuple[int, int]]) -> Volume:
-    """A Volume from a libguestfs mountable name."""
-    subvol = SUBVOLUME.match(key)
-    device = subvol.group(1) if subvol is not None else key
-    match = DEVICE.match(device)
-    if match is not None:
-        return Volume(key, _disk_index(match.group(1)), int(match.group(2) or 0), fs, uuid,
-                      label, subvol=subvol.group(2) if subvol is not None else "")
-    disk, partition = lvs.get(key, (0, 0))
-    lv = key.removeprefix("/dev/").removeprefix("mapper/")
-    return Volume(key, disk, partition, fs, uuid, label, lv=lv)
-
-
-def _fsck_targets(volumes: Sequence[Volume]) -> Iterator[tuple[Volume, str]]:
-    """(volume, appliance script) per block filesystem (btrfs once per device, not per subvol)."""
-    for volume in volumes:
-        if volume.subvol:
-            continue
-        script = script_for(volume)
-        if script:
-            yield volume, script
-
-
 @contextmanager
 def open_guest_view(disks: Sequence[Path]) -> Iterator[GuestfsView]:
     """Start one appliance over qcow2 overlays of the disks; removed (and stopped) afterwards."""
@@ -169,7 +152,7 @@ def open_guest_view(disks: Sequence[Path]) -> Iterator[GuestfsView]:
         pid = _launch(overlays)
         shell = GuestfishShell(pid)
         try:
-            yield GuestfsView(shell, scratch)
+            yield GuestfsView(shell, scratch, disk_count=len(overlays))
         finally:
             shell.run("exit", ok=True)
             _kill(pid)
@@ -184,29 +167,34 @@ def _overlay(disk: Path, overlay: Path) -> Path:
 
 def _launch(overlays: Sequence[Path]) -> str:
     """The listener's pid once the appliance runs; KVM first when usable, TCG otherwise."""
-    args = [GUESTFISH, "--listen", "--format=qcow2"]
-    for overlay in overlays:
-        args += ["-a", str(overlay)]
+    args = [GUESTFISH, "--listen"]
     env = {**os.environ, "LIBGUESTFS_BACKEND": os.environ.get("LIBGUESTFS_BACKEND", "direct")}
     chosen = "LIBGUESTFS_BACKEND_SETTINGS" in os.environ
     tcg = os.environ.get(ACCELERATOR_ENV, "").strip() == "tcg" or not kvm_usable()
     if not chosen and not tcg:
         try:
-            return _listen_and_run(args, env, KVM_LAUNCH_TIMEOUT_S)
+            return _listen_and_run(args, env, overlays, KVM_LAUNCH_TIMEOUT_S)
         except TimeoutError:
             mark_kvm_broken()
     if not chosen:
         env["LIBGUESTFS_BACKEND_SETTINGS"] = "force_tcg"
     try:
-        return _listen_and_run(args, env, LAUNCH_TIMEOUT_S)
+        return _listen_and_run(args, env, overlays, LAUNCH_TIMEOUT_S)
     except TimeoutError as exc:
         raise GuestfishError(str(exc), f"libguestfs 设备在 {LAUNCH_TIMEOUT_S:.0f} 秒内未启动"
                              ) from exc
 
 
-def _listen_and_run(args: list[str], env: dict[str, str], timeout_s: float) -> str:
-    """guestfish --listen, then `run` (the appliance boot) bounded by timeout_s."""
+def _listen_and_run(args: list[str], env: dict[str, str], overlays: Sequence[Path],
+                    timeout_s: float) -> str:
+    """guestfish --listen, the overlays added as rehosta, rehostb…, then `run` bounded by timeout_s."""
     pid = launch_listener(args, env, LISTEN_TIMEOUT_S)
+    try:
+        for index, overlay in enumerate(overlays):
+            GuestfishShell(pid).run("add", str(overlay), "format:qcow2", f"label:{disk_label(index)}")
+    except GuestfishError:
+        _kill(pid)
+        raise
     try:
         proc = subprocess.run([GUESTFISH, f"--remote={pid}", "--", "run"], capture_output=True,
                               text=True, errors="replace", timeout=timeout_s, check=False)

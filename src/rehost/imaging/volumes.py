@@ -107,7 +107,9 @@ class HostView:
             for part in layout.data_partitions:
                 key = f"disk{index}p{part.number}"
                 self._parts[key] = (layout, part)
-                error = "" if part.is_ext or part.fs == "vfat" or part.fs in NO_FILES else (
+                readable = part.is_ext or part.fs == "vfat" or (
+                    part.fs in NO_FILES and part.fs != "LVM2_member")
+                error = "" if readable else (
                     reason or f"{part.fs} is read through libguestfs, which is not available")
                 found.append(Volume(key, index, part.number, part.fs, part.uuid, part.label,
                                     error=error))

@@ -1,10 +1,10 @@
 """The disks' filesystems read inside the libguestfs appliance, on copy-on-write overlays.
 
 The host kernel may lack device-mapper, XFS or btrfs; the appliance has them. Each disk is
-added as a throwaway qcow2 overlay (labelled rehosta, rehostb, … so its kernel name is known), so journal
-replay (e2fsck -E journal_only, an XFS mount) writes into the overlay, never into the disk. One
-appliance serves every check of a machine: fsck first (so "journal replayed" can be told), then
-the filesystems are mounted read-only, one at a time, to read /etc/fstab, /boot and the initramfs.
+added as a throwaway qcow2 overlay (labelled rehosta, rehostb, …: its kernel name is known);
+journal replay (e2fsck -E journal_only, an XFS mount) writes into the overlay, never into the
+disk. One appliance serves every check of a machine: fsck first (so "journal replayed" can be
+told), then each filesystem is mounted read-only in turn to read /etc/fstab, /boot, the initramfs.
 """
 
 from __future__ import annotations
@@ -187,11 +187,12 @@ def _launch(overlays: Sequence[Path]) -> str:
 
 def _listen_and_run(args: list[str], env: dict[str, str], overlays: Sequence[Path],
                     timeout_s: float) -> str:
-    """guestfish --listen, the overlays added as rehosta, rehostb…, then `run` bounded by timeout_s."""
+    """guestfish --listen, the overlays added (labelled), then `run` bounded by timeout_s."""
     pid = launch_listener(args, env, LISTEN_TIMEOUT_S)
     try:
         for index, overlay in enumerate(overlays):
-            GuestfishShell(pid).run("add", str(overlay), "format:qcow2", f"label:{disk_label(index)}")
+            GuestfishShell(pid).run("add", str(overlay), "format:qcow2",
+                                    f"label:{disk_label(index)}")
     except GuestfishError:
         _kill(pid)
         raise

@@ -79,6 +79,14 @@ class GuestfishShell:
                                  f"guestfish {args[0]} 执行失败：{detail}")
         return proc.stdout if proc.returncode == 0 else ""
 
+    def attempt(self, *args: str) -> str:
+        """One command whose failure keeps the listener alive; its error text, '' on success."""
+        proc = subprocess.run([GUESTFISH, f"--remote={self._pid}", "--", f"-{args[0]}",
+                               *args[1:]], capture_output=True, text=True, errors="replace",
+                              timeout=COMMAND_TIMEOUT_S, check=False)
+        return "" if proc.returncode == 0 else (proc.stderr or proc.stdout).strip()[-600:] \
+            or f"{args[0]} failed"
+
     def sh(self, script: str) -> str:
         """Run a /bin/sh script inside the guest; its stdout."""
         return self.run("sh", GUEST_ENV + script)

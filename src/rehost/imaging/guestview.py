@@ -93,10 +93,10 @@ class GuestfsView:
             return ""
         self._shell.run("umount-all", ok=True)
         self._mounted = ""
-        try:
-            self._shell.run("mount-ro", volume.key, "/")
-        except GuestfishError as exc:
-            return f"the appliance cannot mount it: {exc.message_en[-300:]}"
+        # a failed mount must not end the listener: a corrupt filesystem is "not checked"
+        error = self._shell.attempt("mount-ro", volume.key, "/")
+        if error:
+            return f"the appliance cannot mount it: {error[-300:]}"
         self._mounted = volume.key
         if volume.key not in self._listing:
             self._listing[volume.key] = parse_listing(

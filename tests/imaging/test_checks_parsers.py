@@ -12,10 +12,10 @@ from rehost.imaging.checks import needs_appliance
 from rehost.imaging.fsckscript import verdict_of
 from rehost.imaging.fstab import check_fstab, lv_name, resolve_spec
 from rehost.imaging.layout import read_layout
-from rehost.imaging.volumes import Volume
+from rehost.imaging.volumes import FsVolume
 
-ROOT = Volume("/dev/rh-sys/root", 0, 3, "xfs", "1111", "", lv="rh-sys/root")
-BOOT = Volume("/dev/sda2", 0, 2, "ext4", "2222", "boot")
+ROOT = FsVolume("/dev/rh-sys/root", 0, 3, "xfs", "1111", "", lv="rh-sys/root")
+BOOT = FsVolume("/dev/sda2", 0, 2, "ext4", "2222", "boot")
 
 
 @pytest.mark.parametrize(("spec", "expected"), [
@@ -105,7 +105,7 @@ def test_listing_tells_files_from_dirs_and_absent_directories() -> None:
     ("btrfs", "sh: btrfs: not found\n", "not_checked", "did not run"),
 ])
 def test_fsck_verdicts(fs: str, output: str, outcome: str, words: str) -> None:
-    verdict = verdict_of(Volume("/dev/sda1", 0, 1, fs, "", ""), output)
+    verdict = verdict_of(FsVolume("/dev/sda1", 0, 1, fs, "", ""), output)
     assert verdict.outcome == outcome and words in verdict.detail, verdict
 
 

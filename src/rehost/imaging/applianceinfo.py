@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from rehost.imaging.volumes import Volume
+from rehost.imaging.volumes import FsVolume
 
 PARTITION = re.compile(r"^/dev/(sd[a-z]+|vd[a-z]+)(\d*)$")
 LISTING_SCRIPT = ("cd /sysroot && for f in * boot/* etc/*; do if [ -d \"$f\" ]; then "
@@ -49,7 +49,7 @@ def _letters(index: int) -> str:
     return out
 
 
-def survey_devices(output: str) -> tuple[list[Volume], dict[str, str]]:
+def survey_devices(output: str) -> tuple[list[FsVolume], dict[str, str]]:
     """Volumes (libguestfs names as keys) and each key's kernel device, from the discovery."""
     disks = {m.group(2).removeprefix("/dev/"): int(m.group(1))
              for m in re.finditer(r"^DISK (\d+) (\S+)$", output, re.M)}
@@ -70,7 +70,7 @@ def survey_devices(output: str) -> tuple[list[Volume], dict[str, str]]:
 
 
 def _volume(tags: dict[str, str], disks: dict[str, int],
-            lvs: dict[str, tuple[str, str, str]]) -> Volume | None:
+            lvs: dict[str, tuple[str, str, str]]) -> FsVolume | None:
     """One blkid entry on one of the machine's disks (the appliance's own disk left out)."""
     device, fs = tags.get("DEVNAME", ""), tags.get("TYPE", "")
     uuid, label = tags.get("UUID", ""), tags.get("LABEL", "")
@@ -81,13 +81,13 @@ def _volume(tags: dict[str, str], disks: dict[str, int],
         where = PARTITION.match(pv)
         if where is None or where.group(1) not in disks:
             return None
-        return Volume(f"/dev/{vg}/{lv}", disks[where.group(1)], int(where.group(2) or 0), fs,
+        return FsVolume(f"/dev/{vg}/{lv}", disks[where.group(1)], int(where.group(2) or 0), fs,
                       uuid, label, lv=f"{vg}/{lv}")
     match = PARTITION.match(device)
     if match is None or match.group(1) not in disks:
         return None
     index = disks[match.group(1)]
-    return Volume(f"/dev/sd{_letters(index)}{match.group(2)}", index,
+    return FsVolume(f"/dev/sd{_letters(index)}{match.group(2)}", index,
                   int(match.group(2) or 0), fs, uuid, label)
 
 
@@ -98,14 +98,14 @@ def split_marked(output: str, marker: str, count: int) -> list[str]:
     return (found + [""] * count)[:count]
 
 
-def subvolumes(btrfs: Sequence[Volume], listings: Sequence[str]) -> list[Volume]:
-    """A Volume per subvolume of each btrfs (from `btrfs subvolume list` output)."""
+def subvolumes(btrfs: Sequence[FsVolume], listings: Sequence[str]) -> list[FsVolume]:
+    """A FsVolume per subvolume of each btrfs (from `btrfs subvolume list` output)."""
     out = []
     for volume, text in zip(btrfs, listings, strict=True):
         for line in text.splitlines():
             if line.startswith("ID ") and " path " in line:
                 path = line.split(" path ", 1)[1].strip()
-                out.append(Volume(f"btrfsvol:{volume.key}/{path}", volume.disk,
+                out.append(FsVolume(f"btrfsvol:{volume.key}/{path}", volume.disk,
                                   volume.partition, volume.fs, volume.uuid, volume.label,
                                   subvol=path))
     return out

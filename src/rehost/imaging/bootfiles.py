@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from rehost.imaging.fstab import FstabEntry, resolve_spec
 from rehost.imaging.result import CheckResult
 from rehost.imaging.virtio import BootFile, check_virtio
-from rehost.imaging.volumes import DiskView, Volume
+from rehost.imaging.volumes import DiskView, FsVolume
 
 KERNEL_NAME = re.compile(r"^(vmlinuz|vmlinux|bzImage|kernel)(-.*)?$")
 INITRD_NAME = re.compile(r"^(initrd|initramfs)([-.].*)?$")
@@ -35,8 +35,8 @@ def boot_files(view: DiskView) -> list[BootFile]:
     return found
 
 
-def boot_home(view: DiskView, root: Volume | None,
-              entries: Sequence[FstabEntry]) -> tuple[Volume | None, str]:
+def boot_home(view: DiskView, root: FsVolume | None,
+              entries: Sequence[FstabEntry]) -> tuple[FsVolume | None, str]:
     """The filesystem that holds /boot, or None and the reason it is unknown or unreadable."""
     boot = next((e for e in entries if e.mountpoint.rstrip("/") == "/boot"), None)
     if boot is not None:
@@ -56,7 +56,7 @@ def boot_home(view: DiskView, root: Volume | None,
     return home, ""
 
 
-def check_kernel(view: DiskView, root: Volume | None,
+def check_kernel(view: DiskView, root: FsVolume | None,
                  entries: Sequence[FstabEntry]) -> list[CheckResult]:
     """Kernel and initramfs present, and virtio_blk inside the initramfs (or built in)."""
     files = boot_files(view)
@@ -78,7 +78,7 @@ def check_kernel(view: DiskView, root: Volume | None,
     return results
 
 
-def _no_kernel(view: DiskView, root: Volume | None,
+def _no_kernel(view: DiskView, root: FsVolume | None,
                entries: Sequence[FstabEntry]) -> CheckResult:
     """fail when /boot was read and holds no kernel; warn (not checked) when it was not read."""
     home, reason = boot_home(view, root, entries)

@@ -14,7 +14,7 @@ from rehost.imaging.fstab import FstabEntry, check_fstab, parse_fstab, resolve_s
 from rehost.imaging.guestview import open_guest_view
 from rehost.imaging.layout import BIOS_BOOT_TYPE, ImageLayout, read_layout
 from rehost.imaging.result import CheckResult, CheckStatus
-from rehost.imaging.volumes import NO_FILES, DiskView, FsckVerdict, HostView, Volume, read_text
+from rehost.imaging.volumes import NO_FILES, DiskView, FsckVerdict, FsVolume, HostView, read_text
 
 __all__ = ["CheckResult", "CheckStatus", "failure_code", "has_failures", "run_checks"]
 FALLBACK_EFI = "/EFI/BOOT/BOOTX64.EFI"
@@ -124,7 +124,7 @@ def _fsck_result(verdict: FsckVerdict) -> CheckResult:
                        "unmounted filesystem) and start the job again")
 
 
-def find_root(view: DiskView) -> Volume | None:
+def find_root(view: DiskView) -> FsVolume | None:
     """The filesystem holding /etc/fstab; among several, the one whose fstab names it as /."""
     candidates = [v for v in view.volumes if v.holds_files and not v.error
                   and view.is_file(v, "/etc/fstab")]

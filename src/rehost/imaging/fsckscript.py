@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from rehost.imaging.volumes import FsckVerdict, Volume
+from rehost.imaging.volumes import FsckVerdict, FsVolume
 
 EXT = ("if dumpe2fs -h {dev} 2>/dev/null | grep Filesystem.features | grep -q needs_recovery; "
        "then e2fsck -E journal_only -y {dev} 2>&1; echo \"REPLAY $?\"; fi; "
@@ -28,14 +28,14 @@ SCRIPTS = {"ext2": ("e2fsck", EXT), "ext3": ("e2fsck", EXT), "ext4": ("e2fsck", 
 MARK = re.compile(r"^(REPLAY|RC) (\d+)$", re.M)
 
 
-def script_for(volume: Volume, device: str = "") -> str:
+def script_for(volume: FsVolume, device: str = "") -> str:
     """The appliance script that checks the volume on its kernel device, '' if no checker."""
     if volume.fs not in SCRIPTS or volume.subvol:
         return ""
     return SCRIPTS[volume.fs][1].format(dev=shlex.quote(device or volume.key))
 
 
-def verdict_of(volume: Volume, output: str) -> FsckVerdict:
+def verdict_of(volume: FsVolume, output: str) -> FsckVerdict:
     """Judge the script's output: its RC line, and its REPLAY line when a journal was replayed."""
     tool = SCRIPTS[volume.fs][0]
     marks = dict(MARK.findall(output))

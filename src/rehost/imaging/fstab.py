@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rehost.imaging.layout import ImageLayout
 from rehost.imaging.result import CheckResult, CheckStatus
-from rehost.imaging.volumes import Volume
+from rehost.imaging.volumes import FsVolume
 
 VIRTUAL_TYPES = frozenset({"proc", "sysfs", "tmpfs", "devpts", "devtmpfs", "cgroup", "cgroup2",
                            "securityfs", "debugfs", "efivarfs", "hugetlbfs", "mqueue", "nfs",
@@ -47,7 +47,7 @@ def parse_fstab(text: str) -> list[FstabEntry]:
 
 
 def check_fstab(text: str, layouts: Sequence[ImageLayout],
-                volumes: Sequence[Volume]) -> list[CheckResult]:
+                volumes: Sequence[FsVolume]) -> list[CheckResult]:
     """One result per problem entry, or a single pass."""
     problems = [r for e in parse_fstab(text)
                 if (r := _check_entry(e, layouts, volumes)) is not None]
@@ -65,7 +65,7 @@ def _tagged(spec: str) -> str:
     return spec
 
 
-def resolve_spec(spec: str, volumes: Sequence[Volume]) -> list[Volume]:
+def resolve_spec(spec: str, volumes: Sequence[FsVolume]) -> list[FsVolume]:
     """The filesystems an fstab spec names: UUID=, LABEL=, /dev/disk/by-*, LV paths."""
     spec = _tagged(spec)
     if "=" in spec and not spec.startswith("/"):
@@ -92,7 +92,7 @@ def lv_name(spec: str) -> str | None:
 
 
 def _check_entry(entry: FstabEntry, layouts: Sequence[ImageLayout],
-                 volumes: Sequence[Volume]) -> CheckResult | None:
+                 volumes: Sequence[FsVolume]) -> CheckResult | None:
     """None when the entry resolves (or is not a block device); else a warn/fail result."""
     spec = _tagged(entry.spec)
     if entry.fstype in VIRTUAL_TYPES or entry.fstype.startswith("fuse") or spec in ("none", ""):
@@ -109,7 +109,7 @@ def _check_entry(entry: FstabEntry, layouts: Sequence[ImageLayout],
     return _check_device_name(entry, spec, layouts)
 
 
-def _check_lv(entry: FstabEntry, lv: str, volumes: Sequence[Volume]) -> CheckResult | None:
+def _check_lv(entry: FstabEntry, lv: str, volumes: Sequence[FsVolume]) -> CheckResult | None:
     """An LV path resolves when the LV was found; unverifiable when no LV could be read."""
     if any(v.lv == lv for v in volumes):
         return None
@@ -122,7 +122,7 @@ def _check_lv(entry: FstabEntry, lv: str, volumes: Sequence[Volume]) -> CheckRes
 
 
 def _resolve_tag(spec: str, layouts: Sequence[ImageLayout],
-                 volumes: Sequence[Volume]) -> bool | None:
+                 volumes: Sequence[FsVolume]) -> bool | None:
     """Whether a TAG=value spec matches a partition or volume (None: cannot tell)."""
     tag, value = spec.split("=", 1)
     value = value.strip('"')

@@ -33,7 +33,7 @@ from rehost.imaging.command import run_tool
 from rehost.imaging.fsckscript import script_for, verdict_of
 from rehost.imaging.guestfish import GUESTFISH, GuestfishError, GuestfishShell, launch_listener
 from rehost.imaging.verify import ACCELERATOR_ENV, kvm_usable, mark_kvm_broken
-from rehost.imaging.volumes import FsckVerdict, Volume
+from rehost.imaging.volumes import FsckVerdict, FsVolume
 
 LAUNCH_TIMEOUT_S = 600.0
 KVM_LAUNCH_TIMEOUT_S = 120.0
@@ -59,7 +59,7 @@ class GuestfsView:
         self._volumes = tuple(self._probe(v) for v in found)
 
     @property
-    def volumes(self) -> tuple[Volume, ...]:
+    def volumes(self) -> tuple[FsVolume, ...]:
         """Every filesystem the appliance found, with the mount error of those it cannot read."""
         return self._volumes
 
@@ -67,7 +67,7 @@ class GuestfsView:
         """Verdicts computed when the appliance opened (before any read-only mount)."""
         return list(self._verdicts)
 
-    def _fsck_script(self, volumes: Sequence[Volume]) -> str:
+    def _fsck_script(self, volumes: Sequence[FsVolume]) -> str:
         """Every checker, then the btrfs subvolume lists (mounting replays btrfs' log)."""
         parts = [f"echo FSCK; {script_for(v, self._kernel_names[v.key])}"
                  for v in volumes if script_for(v)]
@@ -77,17 +77,17 @@ class GuestfsView:
                   for v in volumes if v.fs == "btrfs"]
         return "; ".join([*parts, "true"])
 
-    def _probe(self, volume: Volume) -> Volume:
+    def _probe(self, volume: FsVolume) -> FsVolume:
         """The volume, with error set when a read-only mount of it fails."""
         if not volume.holds_files:
             return volume
         error = self._mount(volume)
         if not error:
             return volume
-        return Volume(volume.key, volume.disk, volume.partition, volume.fs, volume.uuid,
+        return FsVolume(volume.key, volume.disk, volume.partition, volume.fs, volume.uuid,
                       volume.label, volume.lv, volume.subvol, error=error)
 
-    def _mount(self, volume: Volume) -> str:
+    def _mount(self, volume: FsVolume) -> str:
         """Mount the volume read-only at / (unless it already is); the error text, or ''."""
         if self._mounted == volume.key:
             return ""
@@ -103,13 +103,13 @@ class GuestfsView:
                 self._shell.run("debug", "sh", wrapped(LISTING_SCRIPT), ok=True))
         return ""
 
-    def _listed(self, volume: Volume) -> Listing | None:
+    def _listed(self, volume: FsVolume) -> Listing | None:
         """The cached listing of /, /boot and /etc, None when the volume cannot be read."""
         if volume.error or self._mount(volume):
             return None
         return self._listing.get(volume.key)
 
-    def list_dir(self, volume: Volume, path: str) -> list[str] | None:
+    def list_dir(self, volume: FsVolume, path: str) -> list[str] | None:
         """Names in the directory, None when it is not a directory."""
         listing = self._listed(volume)
         if listing is None:
@@ -120,9 +120,9 @@ class GuestfsView:
         if listing.covers(path) or self._shell.run(
                 "is-dir", path, "followsymlinks:true", ok=True).strip() != "true":
             return None
-        return [n for n in self._shell.run("ls", path).splitlines() if n]
+        return [n for n in self._shell.run("ls", path, ok=True).splitlines() if n]
 
-    def is_file(self, volume: Volume, path: str) -> bool:
+    def is_file(self, volume: FsVolume, path: str) -> bool:
         """True for a regular file, symlinks followed (a dangling link is not a file)."""
         listing = self._listed(volume)
         if listing is None:
@@ -133,7 +133,7 @@ class GuestfsView:
         return self._shell.run("is-file", path, "followsymlinks:true",
                                ok=True).strip() == "true"
 
-    def read_bytes(self, volume: Volume, path: str) -> bytes | None:
+    def read_bytes(self, volume: FsVolume, path: str) -> bytes | None:
         """The file downloaded to a scratch file and read."""
         if not self.is_file(volume, path):
             return None

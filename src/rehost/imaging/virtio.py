@@ -14,7 +14,7 @@ from functools import partial
 from rehost.imaging.errors import ImagingError
 from rehost.imaging.initramfs import read_initramfs
 from rehost.imaging.result import CheckResult
-from rehost.imaging.volumes import DiskView, Volume, read_text
+from rehost.imaging.volumes import DiskView, FsVolume, read_text
 
 INITRD_VERSION = re.compile(
     r"^(?:initrd\.img-(?P<a>.+)|initramfs-(?P<b>.+)\.img|initrd-(?P<c>.+))$")
@@ -30,7 +30,7 @@ HINT = ("rehost adapts the guest unless adaptation is off; or on the source add 
 class BootFile:
     """A kernel or initramfs file: the filesystem it is on, its path there and its name."""
 
-    volume: Volume
+    volume: FsVolume
     path: str
     name: str
 
@@ -45,7 +45,7 @@ class InitramfsVerdict:
     error: str = ""
 
 
-def check_virtio(view: DiskView, root: Volume | None,
+def check_virtio(view: DiskView, root: FsVolume | None,
                  files: Sequence[BootFile]) -> CheckResult:
     """pass when the newest kernel's initramfs has virtio_blk; fail when it lacks it."""
     verdicts = initramfs_verdicts(view, root, files)
@@ -73,7 +73,7 @@ def check_virtio(view: DiskView, root: Volume | None,
                        f"initramfs 中包含 {DRIVER}：{', '.join(good)}")
 
 
-def initramfs_verdicts(view: DiskView, root: Volume | None,
+def initramfs_verdicts(view: DiskView, root: FsVolume | None,
                        files: Sequence[BootFile]) -> list[InitramfsVerdict]:
     """Every versioned initramfs among the boot files, read."""
     verdicts: dict[str, InitramfsVerdict] = {}
@@ -98,7 +98,7 @@ def _verdict(blob: bytes | None, name: str, version: str,
     return InitramfsVerdict(name, version, contents.has_driver(DRIVER) or built_in(version))
 
 
-def _built_in(view: DiskView, root: Volume | None, files: Sequence[BootFile],
+def _built_in(view: DiskView, root: FsVolume | None, files: Sequence[BootFile],
               version: str) -> bool:
     """virtio_blk built into the kernel, per modules.builtin or the kernel's config file."""
     if root is not None:

@@ -4,7 +4,7 @@ Two views provide them. `HostView` reads ext2/3/4 (debugfs) and FAT (mtools) on 
 partitions without starting anything. Everything else (XFS, btrfs, LVM, and an ext journal
 that needs replaying) is read by `rehost.imaging.guestview` inside the libguestfs appliance,
 whose kernel has device-mapper, XFS and btrfs. A filesystem neither view can read carries the
-reason in `Volume.error`, and the checks say "not checked" instead of failing.
+reason in `FsVolume.error`, and the checks say "not checked" instead of failing.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ FsckOutcome = Literal["clean", "replayed", "errors", "not_checked"]
 
 
 @dataclass(frozen=True, slots=True)
-class Volume:
+class FsVolume:
     """One filesystem: where it is, its type, UUID and label, and whether its files can be read."""
 
     key: str
@@ -64,7 +64,7 @@ class Volume:
 class FsckVerdict:
     """A filesystem checker's judgement of one volume (after journal replay on a copy)."""
 
-    volume: Volume
+    volume: FsVolume
     outcome: FsckOutcome
     tool: str
     detail: str = ""
@@ -74,23 +74,23 @@ class DiskView(Protocol):
     """The filesystems of one machine's disks, their files and their fsck verdicts."""
 
     @property
-    def volumes(self) -> tuple[Volume, ...]:
+    def volumes(self) -> tuple[FsVolume, ...]:
         """Every filesystem found, in disk order."""
 
-    def list_dir(self, volume: Volume, path: str) -> list[str] | None:
+    def list_dir(self, volume: FsVolume, path: str) -> list[str] | None:
         """Names in a directory, None when it does not exist."""
 
-    def is_file(self, volume: Volume, path: str) -> bool:
+    def is_file(self, volume: FsVolume, path: str) -> bool:
         """True when path is a regular file (symlinks followed)."""
 
-    def read_bytes(self, volume: Volume, path: str) -> bytes | None:
+    def read_bytes(self, volume: FsVolume, path: str) -> bytes | None:
         """A file's bytes, None when it does not exist."""
 
     def fsck(self) -> list[FsckVerdict]:
         """One verdict per filesystem that has a checker."""
 
 
-def read_text(view: DiskView, volume: Volume, path: str) -> str | None:
+def read_text(view: DiskView, volume: FsVolume, path: str) -> str | None:
     """A file's text (UTF-8, undecodable bytes replaced), None when absent."""
     data = view.read_bytes(volume, path)
     return None if data is None else data.decode("utf-8", "replace")
@@ -111,19 +111,19 @@ class HostView:
                     part.fs in NO_FILES and part.fs != "LVM2_member")
                 error = "" if readable else (
                     reason or f"{part.fs} is read through libguestfs, which is not available")
-                found.append(Volume(key, index, part.number, part.fs, part.uuid, part.label,
+                found.append(FsVolume(key, index, part.number, part.fs, part.uuid, part.label,
                                     error=error))
         self._volumes = tuple(found)
 
     @property
-    def volumes(self) -> tuple[Volume, ...]:
+    def volumes(self) -> tuple[FsVolume, ...]:
         """Every partition's filesystem."""
         return self._volumes
 
-    def _device(self, volume: Volume) -> tuple[ImageLayout, ImagePartition]:
+    def _device(self, volume: FsVolume) -> tuple[ImageLayout, ImagePartition]:
         return self._parts[volume.key]
 
-    def list_dir(self, volume: Volume, path: str) -> list[str] | None:
+    def list_dir(self, volume: FsVolume, path: str) -> list[str] | None:
         """debugfs ls (ext) or the mtools listing (FAT)."""
         layout, part = self._device(volume)
         if part.is_ext:
@@ -136,12 +136,12 @@ class HostView:
                  if f.upper().startswith(prefix)]
         return sorted({n.split("/", 1)[0] for n in names if n}) or None
 
-    def is_file(self, volume: Volume, path: str) -> bool:
+    def is_file(self, volume: FsVolume, path: str) -> bool:
         """Listed in its directory (debugfs and mtools list files, not dangling links)."""
         directory, _, name = path.rpartition("/")
         return name in (self.list_dir(volume, directory or "/") or [])
 
-    def read_bytes(self, volume: Volume, path: str) -> bytes | None:
+    def read_bytes(self, volume: FsVolume, path: str) -> bytes | None:
         """debugfs dump (ext) or mcopy (FAT)."""
         layout, part = self._device(volume)
         if part.is_ext:

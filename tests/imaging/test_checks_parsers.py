@@ -12,7 +12,7 @@ from rehost.imaging.checks import needs_appliance
 from rehost.imaging.fsckscript import verdict_of
 from rehost.imaging.fstab import check_fstab, lv_name, resolve_spec
 from rehost.imaging.layout import read_layout
-from rehost.imaging.volumes import FsVolume
+from rehost.imaging.volumes import FsVolume, HostView
 
 ROOT = FsVolume("/dev/rh-sys/root", 0, 3, "xfs", "1111", "", lv="rh-sys/root")
 BOOT = FsVolume("/dev/sda2", 0, 2, "ext4", "2222", "boot")
@@ -115,3 +115,14 @@ def test_a_dirty_ext4_partition_is_routed_to_the_appliance(tmp_path: Path) -> No
     clean = checkdisks.place_data(tmp_path / "clean.img", checkdisks.make_fs(
         checkdisks.Fs("ext4", 32, files={"a": b"a"}), tmp_path / "clean.fs"), 32)
     assert not needs_appliance([read_layout(clean)])
+
+
+def test_a_swap_partition_named_by_uuid_in_fstab_resolves(tmp_path: Path) -> None:
+    swap = checkdisks.Fs("swap", 16)
+    disk = checkdisks.place_data(tmp_path / "swap.img",
+                                 checkdisks.make_fs(swap, tmp_path / "swap.fs"), 16)
+    layouts = [read_layout(disk)]
+    assert layouts[0].partitions[0].uuid == swap.uuid
+    results = check_fstab(f"UUID={swap.uuid} none swap sw 0 0\n", layouts,
+                          HostView(layouts).volumes)
+    assert [r.status for r in results] == ["pass"], results

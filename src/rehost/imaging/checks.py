@@ -11,6 +11,7 @@ from rehost.imaging import extfs, fat
 from rehost.imaging.bootfiles import check_kernel
 from rehost.imaging.errors import ImagingError
 from rehost.imaging.fstab import FstabEntry, check_fstab, parse_fstab, resolve_spec
+from rehost.imaging.guestfish import GuestfishError
 from rehost.imaging.guestview import open_guest_view
 from rehost.imaging.layout import BIOS_BOOT_TYPE, ImageLayout, read_layout
 from rehost.imaging.result import CheckResult, CheckStatus
@@ -32,19 +33,28 @@ def run_checks(
 ) -> list[CheckResult]:
     """All checks over the disks (system disk first); warnings do not fail the job."""
     layouts = [read_layout(disk) for disk in disks]
-    with open_view(layouts) as view:
-        results = check_filesystems(view)
-        root = find_root(view)
-        entries: list[FstabEntry] = []
-        if root is None:
-            results.append(_no_root(view))
-        else:
-            text = read_text(view, root, "/etc/fstab") or ""
-            entries = parse_fstab(text)
-            results += check_fstab(text, layouts, view.volumes)
-        results += check_kernel(view, root, entries)
+    try:
+        with open_view(layouts) as view:
+            results = _file_checks(view, layouts)
+    except GuestfishError as exc:  # the appliance died mid-way: judge what the host can read
+        results = _file_checks(HostView(layouts, reason="the libguestfs appliance failed: "
+                                        f"{exc.message_en}"), layouts)
     results.append(check_bootloader(layouts[0], boot_mode))
     return results
+
+
+def _file_checks(view: DiskView, layouts: Sequence[ImageLayout]) -> list[CheckResult]:
+    """fsck, fstab, kernel, initramfs and virtio over one view of the disks."""
+    results = check_filesystems(view)
+    root = find_root(view)
+    entries: list[FstabEntry] = []
+    if root is None:
+        results.append(_no_root(view))
+    else:
+        text = read_text(view, root, "/etc/fstab") or ""
+        entries = parse_fstab(text)
+        results += check_fstab(text, layouts, view.volumes)
+    return results + check_kernel(view, root, entries)
 
 
 def needs_appliance(layouts: Sequence[ImageLayout]) -> bool:

@@ -6,7 +6,10 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
+
 from bootdisk import BootDisk, DataDisk, build_boot_disk, copy_disk
+from rehost.imaging import guestview
 from rehost.imaging.checks import has_failures, run_checks
 from rehost.imaging.fstab import parse_fstab
 from rehost.imaging.layout import read_layout
@@ -84,12 +87,19 @@ def test_parse_fstab_skips_comments_and_reads_options() -> None:
     assert len(entries) == 1 and entries[0].optional and entries[0].mountpoint == "/"
 
 
-def test_a_root_rehost_cannot_read_is_not_checked_never_a_kernel_failure(tmp_path: Path) -> None:
+def test_without_libguestfs_an_xfs_root_is_not_checked_never_a_kernel_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     disk = tmp_path / "xfs.img"
     with disk.open("wb") as f:
         f.truncate(320 * 1024 * 1024)
     subprocess.run(["mkfs.xfs", "-q", "-f", str(disk)], check=True, capture_output=True)
+    monkeypatch.setattr(guestview, "GUESTFISH", str(tmp_path / "no-guestfish"))  # OS edge
     results = run_checks([disk], boot_mode="BIOS")
+    status = _by_name(results)
     kernel = next(r for r in results if r.name == "kernel")
     assert kernel.status == "warn" and "not checked" in kernel.message_en, kernel
     assert "xfs" in kernel.message_en and "未检查" in kernel.message_zh
+    assert "libguestfs" in kernel.message_en
+    assert status["fsck:disk0p0"] == "warn" and status["fstab"] == "warn"
+    assert [r.name for r in results if r.status == "fail"] == ["bootloader"]  # no boot code

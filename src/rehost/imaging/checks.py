@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Literal
 
 from rehost.imaging import extfs, fat
 from rehost.imaging.bootfiles import check_kernel
-from rehost.imaging.fstab import check_fstab
-from rehost.imaging.layout import BIOS_BOOT_TYPE, ImageLayout, ImagePartition, read_layout
+from rehost.imaging.errors import ImagingError
+from rehost.imaging.fstab import FstabEntry, check_fstab, parse_fstab, resolve_spec
+from rehost.imaging.guestfish import GuestfishError
+from rehost.imaging.guestview import open_guest_view
+from rehost.imaging.layout import BIOS_BOOT_TYPE, ImageLayout, read_layout
 from rehost.imaging.result import CheckResult, CheckStatus
+from rehost.imaging.volumes import NO_FILES, DiskView, FsckVerdict, FsVolume, HostView, read_text
 
 __all__ = ["CheckResult", "CheckStatus", "failure_code", "has_failures", "run_checks"]
 FALLBACK_EFI = "/EFI/BOOT/BOOTX64.EFI"
+HOST_READABLE = NO_FILES.difference({"LVM2_member"}) | {"vfat"}
 EXPECTED_LOADER = {
     "BIOS": ("boot code in the MBR", " MBR 引导代码"),
     "UEFI": (f"an EFI System Partition with {FALLBACK_EFI}",
@@ -27,20 +33,64 @@ def run_checks(
 ) -> list[CheckResult]:
     """All checks over the disks (system disk first); warnings do not fail the job."""
     layouts = [read_layout(disk) for disk in disks]
-    results = check_filesystems(layouts)
-    system = layouts[0]
-    root = find_root(system)
-    if root is None:
-        results.append(CheckResult(
-            "fstab", "warn", "no ext2/3/4 root filesystem with /etc/fstab found; not checked",
-            "未找到包含 /etc/fstab 的 ext2/3/4 根文件系统，未检查",
-            "rehost reads /etc/fstab from ext2/3/4 root filesystems only"))
-    else:
-        text = extfs.read_file(extfs.spec(system.path, root.start_bytes), "/etc/fstab") or ""
-        results += check_fstab(text, layouts)
-    results += check_kernel(system, root)
-    results.append(check_bootloader(system, boot_mode))
+    try:
+        with open_view(layouts) as view:
+            results = _file_checks(view, layouts)
+    except GuestfishError as exc:  # the appliance died mid-way: judge what the host can read
+        results = _file_checks(HostView(layouts, reason="the libguestfs appliance failed: "
+                                        f"{exc.message_en}"), layouts)
+    results.append(check_bootloader(layouts[0], boot_mode))
     return results
+
+
+def _file_checks(view: DiskView, layouts: Sequence[ImageLayout]) -> list[CheckResult]:
+    """fsck, fstab, kernel, initramfs and virtio over one view of the disks."""
+    results = check_filesystems(view)
+    root = find_root(view)
+    entries: list[FstabEntry] = []
+    if root is None:
+        results.append(_no_root(view))
+    else:
+        text = read_text(view, root, "/etc/fstab") or ""
+        entries = parse_fstab(text)
+        results += check_fstab(text, layouts, view.volumes)
+    return results + check_kernel(view, root, entries)
+
+
+def needs_appliance(layouts: Sequence[ImageLayout]) -> bool:
+    """True when a filesystem is not ext/FAT on a partition, or an ext journal needs replay."""
+    for layout in layouts:
+        for part in layout.data_partitions:
+            if part.is_ext and extfs.needs_recovery(extfs.spec(layout.path, part.start_bytes)):
+                return True
+            if not part.is_ext and part.fs not in HOST_READABLE:
+                return True
+    return False
+
+
+@contextmanager
+def open_view(layouts: Sequence[ImageLayout]) -> Iterator[DiskView]:
+    """The host view when it reads everything; else the appliance (host view if it fails)."""
+    if not needs_appliance(layouts):
+        yield HostView(layouts)
+        return
+    with ExitStack() as stack:
+        view: DiskView
+        try:
+            view = stack.enter_context(open_guest_view([layout.path for layout in layouts]))
+        except ImagingError as exc:
+            view = HostView(layouts, reason=f"libguestfs could not read it: {exc.message_en}")
+        yield view
+
+
+def _no_root(view: DiskView) -> CheckResult:
+    """fstab not checked: no root filesystem found (and why, when some could not be read)."""
+    unread = [f"{v.where_en} ({v.fs}): {v.error}" for v in view.volumes if v.error]
+    why = ("; unreadable: " + "; ".join(unread)) if unread else ""
+    return CheckResult(
+        "fstab", "warn", f"no root filesystem with /etc/fstab found; not checked{why}",
+        f"未找到包含 /etc/fstab 的根文件系统，未检查{why}",
+        "rehost reads ext2/3/4, XFS and btrfs, on partitions and LVM logical volumes")
 
 
 _FAILURE_CODES = {"fsck": "Check.Filesystem", "kernel": "Check.Kernel",
@@ -59,37 +109,50 @@ def has_failures(results: Sequence[CheckResult]) -> bool:
     return any(r.status == "fail" for r in results)
 
 
-def check_filesystems(layouts: Sequence[ImageLayout]) -> list[CheckResult]:
-    """e2fsck -fn on every ext partition of every disk."""
-    results = []
-    for index, layout in enumerate(layouts):
-        for part in layout.data_partitions:
-            if not part.is_ext:
-                continue
-            verdict = extfs.fsck(extfs.spec(layout.path, part.start_bytes), repair=False)
-            where = f"disk {index} partition {part.number}"
-            name = f"fsck:disk{index}p{part.number}"
-            if verdict.clean:
-                results.append(CheckResult(name, "pass", f"{where} ({part.fs}) is clean",
-                                           f"磁盘 {index} 分区 {part.number}（{part.fs}）检查无误"))
-            else:
-                tail = verdict.output.strip().splitlines()[-3:]
-                results.append(CheckResult(
-                    name, "fail",
-                    f"{where} ({part.fs}) has errors (e2fsck exit {verdict.returncode})",
-                    f"磁盘 {index} 分区 {part.number}（{part.fs}）存在错误"
-                    f"（e2fsck 退出码 {verdict.returncode}）",
-                    "run e2fsck -f on the source; " + " | ".join(tail)))
-    return results
+def check_filesystems(view: DiskView) -> list[CheckResult]:
+    """The fsck verdict of every filesystem, judged after journal replay on a copy."""
+    return [_fsck_result(verdict) for verdict in view.fsck()]
 
 
-def find_root(layout: ImageLayout) -> ImagePartition | None:
-    """The ext partition holding /etc/fstab (the root filesystem)."""
-    for part in layout.data_partitions:
-        if part.is_ext and "fstab" in (
-                extfs.list_dir(extfs.spec(layout.path, part.start_bytes), "/etc") or []):
-            return part
-    return None
+def _fsck_result(verdict: FsckVerdict) -> CheckResult:
+    """pass (clean, or clean once its journal was replayed), fail, or warn when not checked."""
+    volume = verdict.volume
+    where_en, where_zh = f"{volume.where_en} ({volume.fs})", f"{volume.where_zh}（{volume.fs}）"
+    name = volume.check_name
+    if verdict.outcome == "clean":
+        return CheckResult(name, "pass", f"{where_en} is clean", f"{where_zh}检查无误")
+    if verdict.outcome == "replayed":
+        return CheckResult(name, "pass", f"{where_en} is clean (journal replayed on a copy)",
+                           f"{where_zh}检查无误（已在副本上重放日志）")
+    if verdict.outcome == "not_checked":
+        return CheckResult(name, "warn", f"{where_en} not checked: {verdict.detail}",
+                           f"{where_zh}未检查：{verdict.detail}",
+                           "boot-verify the image, or fsck the source before migrating")
+    return CheckResult(name, "fail", f"{where_en} has errors ({verdict.tool} {verdict.detail})",
+                       f"{where_zh}存在错误（{verdict.tool} {verdict.detail}）",
+                       f"repair it on the source ({verdict.tool.split()[0]} without -n, on the "
+                       "unmounted filesystem) and start the job again")
+
+
+def find_root(view: DiskView) -> FsVolume | None:
+    """The filesystem holding /etc/fstab; among several, the one whose fstab names it as /."""
+    candidates = [v for v in view.volumes if v.holds_files and not v.error
+                  and view.is_file(v, "/etc/fstab")]
+    for volume in candidates:
+        root = next((e for e in parse_fstab(read_text(view, volume, "/etc/fstab") or "")
+                     if e.mountpoint == "/"), None)
+        if root is not None and volume in resolve_spec(root.spec, view.volumes) and \
+                _subvolume(root.options) == volume.subvol:
+            return volume
+    return candidates[0] if candidates else None
+
+
+def _subvolume(options: Sequence[str]) -> str:
+    """The btrfs subvol= option of an fstab entry, without leading slashes ('' if none)."""
+    for option in options:
+        if option.startswith("subvol="):
+            return option.removeprefix("subvol=").strip("/")
+    return ""
 
 
 def check_bootloader(layout: ImageLayout, boot_mode: Literal["BIOS", "UEFI"] | None) -> CheckResult:

@@ -55,6 +55,13 @@ def fsck(device: str, *, repair: bool) -> FsckResult:
     return FsckResult(proc.returncode, proc.stdout + proc.stderr)
 
 
+def needs_recovery(device: str) -> bool:
+    """True when the journal holds transactions not yet written home (a live or crashed fs)."""
+    proc = run_tool(["dumpe2fs", "-h", device], ok_codes=(0, 1))
+    features = re.search(r"^Filesystem features:(.*)$", proc.stdout, re.M)
+    return features is not None and "needs_recovery" in features.group(1).split()
+
+
 def geometry(device: str) -> ExtGeometry:
     """Block size and count, from dumpe2fs -h."""
     out = run_tool(["dumpe2fs", "-h", device]).stdout

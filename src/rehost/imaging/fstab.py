@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 from rehost.imaging.layout import ImageLayout
 from rehost.imaging.result import CheckResult, CheckStatus
+from rehost.imaging.volumes import FsVolume
 
 VIRTUAL_TYPES = frozenset({"proc", "sysfs", "tmpfs", "devpts", "devtmpfs", "cgroup", "cgroup2",
                            "securityfs", "debugfs", "efivarfs", "hugetlbfs", "mqueue", "nfs",
                            "nfs4", "cifs", "fuse", "bind", "none", "overlay", "9p", "virtiofs"})
 VIRTIO_NAME = re.compile(r"^/dev/vd([a-z])(\d*)$")
 OTHER_DISK_NAME = re.compile(r"^/dev/(?:sd|xvd|hd)([a-z])(\d*)$|^/dev/nvme(\d+)n1(?:p(\d+))?$")
+LV_PATH = re.compile(r"^/dev/mapper/(?P<m>.+)$|^/dev/(?P<vg>[^/]+)/(?P<lv>[^/]+)$")
 BY_PATH = {"/dev/disk/by-uuid/": "UUID=", "/dev/disk/by-label/": "LABEL=",
            "/dev/disk/by-partuuid/": "PARTUUID=", "/dev/disk/by-partlabel/": "PARTLABEL="}
 
@@ -44,38 +46,89 @@ def parse_fstab(text: str) -> list[FstabEntry]:
     return entries
 
 
-def check_fstab(text: str, layouts: Sequence[ImageLayout]) -> list[CheckResult]:
+def check_fstab(text: str, layouts: Sequence[ImageLayout],
+                volumes: Sequence[FsVolume]) -> list[CheckResult]:
     """One result per problem entry, or a single pass."""
-    problems = [r for e in parse_fstab(text) if (r := _check_entry(e, layouts)) is not None]
+    problems = [r for e in parse_fstab(text)
+                if (r := _check_entry(e, layouts, volumes)) is not None]
     if problems:
         return problems
     return [CheckResult("fstab", "pass", "all /etc/fstab entries resolve",
                         "/etc/fstab 中的所有条目均可解析")]
 
 
-def _check_entry(entry: FstabEntry, layouts: Sequence[ImageLayout]) -> CheckResult | None:
-    """None when the entry resolves (or is not a block device); else a warn/fail result."""
-    spec = entry.spec
+def _tagged(spec: str) -> str:
+    """/dev/disk/by-uuid/X -> UUID=X (and the other by-* directories); others unchanged."""
     for prefix, tag in BY_PATH.items():
         if spec.startswith(prefix):
-            spec = tag + spec[len(prefix):]
+            return tag + spec[len(prefix):]
+    return spec
+
+
+def resolve_spec(spec: str, volumes: Sequence[FsVolume]) -> list[FsVolume]:
+    """The filesystems an fstab spec names: UUID=, LABEL=, /dev/disk/by-*, LV paths."""
+    spec = _tagged(spec)
+    if "=" in spec and not spec.startswith("/"):
+        tag, value = spec.split("=", 1)
+        value = value.strip('"')
+        if tag == "UUID":
+            return [v for v in volumes if v.uuid and v.uuid.lower() == value.lower()]
+        return [v for v in volumes if tag == "LABEL" and v.label and v.label == value]
+    lv = lv_name(spec)
+    return [v for v in volumes if lv is not None and v.lv == lv]
+
+
+def lv_name(spec: str) -> str | None:
+    """'vg/lv' for /dev/mapper/vg-lv (dashes doubled in names) and /dev/vg/lv; else None."""
+    match = LV_PATH.match(spec)
+    if match is None or spec == "/dev/mapper/control":
+        return None
+    if match.group("m") is None:
+        return f"{match.group('vg')}/{match.group('lv')}"
+    parts = re.split(r"(?<!-)-(?!-)", match.group("m"))
+    if len(parts) != 2:
+        return None
+    return "/".join(p.replace("--", "-") for p in parts)
+
+
+def _check_entry(entry: FstabEntry, layouts: Sequence[ImageLayout],
+                 volumes: Sequence[FsVolume]) -> CheckResult | None:
+    """None when the entry resolves (or is not a block device); else a warn/fail result."""
+    spec = _tagged(entry.spec)
     if entry.fstype in VIRTUAL_TYPES or entry.fstype.startswith("fuse") or spec in ("none", ""):
         return None
     if "=" in spec and not spec.startswith("/"):
-        found = _resolve_tag(spec, layouts)
+        found = _resolve_tag(spec, layouts, volumes)
         if found is None:
             return _unverifiable(entry)
-        return None if found else _missing(entry, f"no partition has {spec}",
-                                           f"没有分区具有 {spec}", "")
+        return None if found else _missing(entry, f"no partition or volume has {spec}",
+                                           f"没有分区或卷具有 {spec}", "")
+    lv = lv_name(spec)
+    if lv is not None and not VIRTIO_NAME.match(spec) and not OTHER_DISK_NAME.match(spec):
+        return _check_lv(entry, lv, volumes)
     return _check_device_name(entry, spec, layouts)
 
 
-def _resolve_tag(spec: str, layouts: Sequence[ImageLayout]) -> bool | None:
-    """Whether a TAG=value spec matches a partition (None: cannot tell)."""
+def _check_lv(entry: FstabEntry, lv: str, volumes: Sequence[FsVolume]) -> CheckResult | None:
+    """An LV path resolves when the LV was found; unverifiable when no LV could be read."""
+    if any(v.lv == lv for v in volumes):
+        return None
+    # only a known volume group proves the path is LVM (/dev/mapper also holds dm-crypt)
+    if lv.split("/", 1)[0] not in {v.lv.split("/", 1)[0] for v in volumes if v.lv}:
+        return _unverifiable(entry)
+    known = ", ".join(sorted({v.lv for v in volumes if v.lv}))
+    return _missing(entry, f"no logical volume {lv} (found: {known})",
+                    f"不存在逻辑卷 {lv}（已找到：{known}）", "")
+
+
+def _resolve_tag(spec: str, layouts: Sequence[ImageLayout],
+                 volumes: Sequence[FsVolume]) -> bool | None:
+    """Whether a TAG=value spec matches a partition or volume (None: cannot tell)."""
     tag, value = spec.split("=", 1)
     value = value.strip('"')
     parts = [p for layout in layouts for p in layout.partitions]
-    fields = {"UUID": [p.uuid for p in parts], "LABEL": [p.label for p in parts],
+    fields = {"UUID": [p.uuid for p in parts] + [v.uuid for v in volumes],
+              "LABEL": [p.label for p in parts] + [v.label for v in volumes],
               "PARTLABEL": [p.partlabel for p in parts]}
     if tag == "PARTUUID" and all(layout.table == "gpt" for layout in layouts):
         fields["PARTUUID"] = [p.partuuid for p in parts]
@@ -137,5 +190,6 @@ def _unverifiable(entry: FstabEntry) -> CheckResult:
         f"fstab:{entry.mountpoint}", "warn",
         f"/etc/fstab entry {entry.spec} for {entry.mountpoint} could not be verified",
         f"无法验证 /etc/fstab 中 {entry.mountpoint} 的条目 {entry.spec}",
-        "check that the device exists after migration (LVM, RAID and MBR PARTUUID are not checked)",
+        "check that the device exists after migration (RAID, dm-crypt, LVs rehost could not read "
+        "and MBR PARTUUIDs are not checked)",
     )

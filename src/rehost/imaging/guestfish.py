@@ -85,6 +85,14 @@ class GuestfishShell:
                                  f"guestfish {args[0]} 执行失败：{detail}")
         return proc.stdout if proc.returncode == 0 else ""
 
+    def attempt(self, *args: str) -> str:
+        """One command whose failure keeps the listener alive; its error text, '' on success."""
+        proc = subprocess.run([GUESTFISH, f"--remote={self._pid}", "--", f"-{args[0]}",
+                               *args[1:]], capture_output=True, text=True, errors="replace",
+                              timeout=COMMAND_TIMEOUT_S, check=False)
+        return "" if proc.returncode == 0 else (proc.stderr or proc.stdout).strip()[-600:] \
+            or f"{args[0]} failed"
+
     def sh(self, script: str) -> str:
         """Run a /bin/sh script inside the guest; its stdout."""
         return self.run("sh", GUEST_ENV + script)
@@ -178,7 +186,8 @@ def _start(args: list[str]) -> str:
         except TimeoutError:
             mark_kvm_broken()
     try:
-        return _launch(args, {**env, "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"}, START_TIMEOUT_S)
+        return _launch(args, {**env, "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"},
+                               START_TIMEOUT_S)
     except TimeoutError as exc:
         raise GuestfishError(f"{exc} (TCG)", f"libguestfs 设备在 {START_TIMEOUT_S:.0f} 秒内未启动"
                              "（TCG）") from exc
@@ -189,7 +198,7 @@ def _launch(args: list[str], env: dict[str, str], timeout_s: float) -> str:
 
     On a timeout the whole group (listener and its QEMU) is killed and TimeoutError raised.
     """
-    pid = _listen(args, env)
+    pid = launch_listener(args, env)
     GuestfishShell(pid).run("set-smp", str(appliance_smp()))
     proc = subprocess.Popen([GUESTFISH, f"--remote={pid}", "--", "launch"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -215,7 +224,8 @@ def _kill_group(pid: int) -> None:
         os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
-def _listen(args: list[str], env: dict[str, str]) -> str:
+def launch_listener(args: list[str], env: dict[str, str],
+                    timeout_s: float = LISTEN_TIMEOUT_S) -> str:
     """Run guestfish --listen in its own process group; the listener's pid (no appliance yet)."""
     # output to files, not pipes: the forked listener keeps them open for its whole life
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -226,11 +236,11 @@ def _listen(args: list[str], env: dict[str, str]) -> str:
             raise GuestfishError(f"cannot start libguestfs: {exc}; install libguestfs-tools",
                                  f"无法启动 libguestfs：{exc}；请安装 libguestfs-tools") from exc
         try:
-            proc.wait(timeout=LISTEN_TIMEOUT_S)
+            proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired as exc:
             _kill_group(proc.pid)
-            raise GuestfishError(f"guestfish --listen did not start in {LISTEN_TIMEOUT_S:.0f} s",
-                                 f"guestfish --listen 未在 {LISTEN_TIMEOUT_S:.0f} 秒内启动"
+            raise GuestfishError(f"guestfish --listen did not start in {timeout_s:.0f} s",
+                                 f"guestfish --listen 未在 {timeout_s:.0f} 秒内启动"
                                  ) from exc
         out.seek(0)
         err.seek(0)

@@ -108,6 +108,7 @@ def probe_fs(path: Path, *, offset_bytes: int, size_bytes: int) -> tuple[str, st
     proc = run_tool(["blkid", "-p", "-o", "export", "-O", str(offset_bytes), "-S",
                      str(size_bytes), str(path)], ok_codes=(0, 2))
     tags = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
-    if tags.get("USAGE", "filesystem") != "filesystem":
+    # swap's UUID and label are what fstab names it by; a PV's or RAID member's are not
+    if tags.get("USAGE", "filesystem") != "filesystem" and tags.get("TYPE") != "swap":
         return (tags.get("TYPE", ""), "", "")
     return (tags.get("TYPE", ""), tags.get("UUID", ""), tags.get("LABEL", ""))

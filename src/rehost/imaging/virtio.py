@@ -7,15 +7,14 @@ virtio_blk must be inside it (or built into the kernel). The initramfs is read, 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from rehost.imaging import extfs, fat
 from rehost.imaging.errors import ImagingError
 from rehost.imaging.initramfs import read_initramfs
-from rehost.imaging.layout import ImageLayout, ImagePartition
 from rehost.imaging.result import CheckResult
+from rehost.imaging.volumes import DiskView, FsVolume, read_text
 
 INITRD_VERSION = re.compile(
     r"^(?:initrd\.img-(?P<a>.+)|initramfs-(?P<b>.+)\.img|initrd-(?P<c>.+))$")
@@ -28,6 +27,15 @@ HINT = ("rehost adapts the guest unless adaptation is off; or on the source add 
 
 
 @dataclass(frozen=True, slots=True)
+class BootFile:
+    """A kernel or initramfs file: the filesystem it is on, its path there and its name."""
+
+    volume: FsVolume
+    path: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class InitramfsVerdict:
     """One initramfs: its kernel version and whether virtio_blk is reachable from it."""
 
@@ -37,9 +45,10 @@ class InitramfsVerdict:
     error: str = ""
 
 
-def check_virtio(layout: ImageLayout, root: ImagePartition | None) -> CheckResult:
+def check_virtio(view: DiskView, root: FsVolume | None,
+                 files: Sequence[BootFile]) -> CheckResult:
     """pass when the newest kernel's initramfs has virtio_blk; fail when it lacks it."""
-    verdicts = initramfs_verdicts(layout, root)
+    verdicts = initramfs_verdicts(view, root, files)
     if not verdicts:
         return CheckResult("virtio", "warn", "no initramfs found to look for virtio_blk in",
                            "未找到可检查 virtio_blk 的 initramfs", HINT)
@@ -64,34 +73,21 @@ def check_virtio(layout: ImageLayout, root: ImagePartition | None) -> CheckResul
                        f"initramfs 中包含 {DRIVER}：{', '.join(good)}")
 
 
-def initramfs_verdicts(layout: ImageLayout, root: ImagePartition | None) -> list[InitramfsVerdict]:
-    """Every versioned initramfs in /boot, at the top of a /boot partition or on FAT, read."""
-    root_device = extfs.spec(layout.path, root.start_bytes) if root is not None else None
+def initramfs_verdicts(view: DiskView, root: FsVolume | None,
+                       files: Sequence[BootFile]) -> list[InitramfsVerdict]:
+    """Every versioned initramfs among the boot files, read."""
     verdicts: dict[str, InitramfsVerdict] = {}
-    for name, read in _candidates(layout):
-        version = _version(name)
-        if version is not None and name not in verdicts:
-            verdicts[name] = _verdict(read(), name, version, root_device)
+    for file in files:
+        version = _version(file.name)
+        if version is not None and file.name not in verdicts:
+            blob = view.read_bytes(file.volume, file.path)
+            verdicts[file.name] = _verdict(blob, file.name, version,
+                                           partial(_built_in, view, root, files))
     return list(verdicts.values())
 
 
-def _candidates(layout: ImageLayout) -> Iterator[tuple[str, Callable[[], bytes | None]]]:
-    """(base name, reader) of every file in ext /boot and / and on FAT partitions."""
-    for part in layout.data_partitions:
-        if part.is_ext:
-            device = extfs.spec(layout.path, part.start_bytes)
-            for directory in ("/boot", "/"):
-                for name in sorted(extfs.list_dir(device, directory) or []):
-                    path = f"{directory.rstrip('/')}/{name}"
-                    yield name, partial(extfs.read_bytes, device, path)
-        elif part.fs == "vfat":
-            for path in fat.list_files(layout.path, offset_bytes=part.start_bytes):
-                yield path.rsplit("/", 1)[-1], partial(
-                    fat.read_bytes, layout.path, offset_bytes=part.start_bytes, name=path)
-
-
 def _verdict(blob: bytes | None, name: str, version: str,
-             root_device: str | None) -> InitramfsVerdict:
+             built_in: Callable[[str], bool]) -> InitramfsVerdict:
     """Read one initramfs; a kernel with virtio_blk built in needs no module."""
     if blob is None:
         return InitramfsVerdict(name, version, False, "not readable")
@@ -99,20 +95,23 @@ def _verdict(blob: bytes | None, name: str, version: str,
         contents = read_initramfs(blob)
     except ImagingError as exc:
         return InitramfsVerdict(name, version, False, exc.message_en)
-    return InitramfsVerdict(name, version, contents.has_driver(DRIVER)
-                            or _built_in(root_device, version))
+    return InitramfsVerdict(name, version, contents.has_driver(DRIVER) or built_in(version))
 
 
-def _built_in(root_device: str | None, version: str) -> bool:
-    """virtio_blk built into the kernel, per modules.builtin or /boot/config-<version>."""
-    if root_device is None:
-        return False
-    for base in ("/lib/modules", "/usr/lib/modules"):
-        if "/virtio_blk.ko" in (extfs.read_file(root_device, f"{base}/{version}/modules.builtin")
-                                or ""):
-            return True
-    return bool(VIRTIO_BUILTIN.search(extfs.read_file(root_device, f"/boot/config-{version}")
-                                      or ""))
+def _built_in(view: DiskView, root: FsVolume | None, files: Sequence[BootFile],
+              version: str) -> bool:
+    """virtio_blk built into the kernel, per modules.builtin or the kernel's config file."""
+    if root is not None:
+        for base in ("/lib/modules", "/usr/lib/modules"):
+            if "/virtio_blk.ko" in (read_text(view, root, f"{base}/{version}/modules.builtin")
+                                    or ""):
+                return True
+    # the config sits beside the kernel: in the /boot directory or at the top of a /boot fs
+    for volume in {f.volume for f in files}:
+        for path in (f"/boot/config-{version}", f"/config-{version}"):
+            if VIRTIO_BUILTIN.search(read_text(view, volume, path) or ""):
+                return True
+    return False
 
 
 def _version(name: str) -> str | None:

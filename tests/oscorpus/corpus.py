@@ -12,7 +12,7 @@ from .cache import cache_dir, compress, decompress, progress, recipe_hash
 from .recipe import LAYOUTS
 
 TOOLS = ("debootstrap", "losetup", "sfdisk", "mkfs.ext4", "mkfs.xfs", "pvcreate", "zstd",
-         "chroot", "mount", "blkid")
+         "chroot", "mount", "blkid", "mkfs.btrfs", "btrfs", "mkfs.vfat", "mkswap", "mcopy")
 
 
 def missing_tools() -> list[str]:

@@ -71,7 +71,8 @@ def kernel_version(root: Path) -> str:
 
 def build_initramfs(layout: Layout, root: Path, version: str) -> None:
     """The guest's own tool builds an initramfs as on a SATA host: no virtio driver in it."""
-    progress(f"initramfs for {version} with {layout.initramfs} (SATA drivers only)")
+    drivers = "SATA drivers only" if layout.sata_only else "MODULES=most"
+    progress(f"initramfs for {version} with {layout.initramfs} ({drivers})")
     if layout.initramfs == "dracut":
         omit = " ".join(VIRTIO_MODULES)
         add = " ".join((*SATA_DRIVERS, "dm_mod", "xfs", "ext4"))

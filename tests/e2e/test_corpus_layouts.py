@@ -22,7 +22,7 @@ import pytest
 from oscorpus import diskcheck
 from oscorpus.corpus import corpus_image, missing_tools
 from oscorpus.recipe import LAYOUTS
-from oscorpus.tree import differences, digest, tree_manifest
+from oscorpus.tree import differences, digest, source_manifest, tree_manifest
 from rehost.imaging.layout import ImageLayout, read_layout
 from rehost.sample.stack import LocalStack, start_stack
 
@@ -141,7 +141,7 @@ def test_layout_migrates_grown_by_half_boots_and_keeps_its_file_tree(
 ) -> None:
     layout = LAYOUTS[name]
     source = corpus_image(name, tmp_path / f"{name}.raw")
-    expected = tree_manifest(name, source)
+    expected = source_manifest(name, source)  # read in the appliance once per cached image
     assert len(expected) > 10_000, len(expected)  # a whole Debian system, not an empty fs
     target_gib = layout.size_mib * 3 // 2 // 1024
     doc = migrate(stack, name, source, target_gib)

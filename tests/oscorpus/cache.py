@@ -22,8 +22,8 @@ def cache_dir() -> Path:
     return path
 
 
-# modules that only read built images: changing them rebuilds nothing
-READERS = frozenset({"tree.py", "diskcheck.py"})
+# modules that only find, copy or read built images: changing them rebuilds nothing
+READERS = frozenset({"tree.py", "diskcheck.py", "corpus.py", "__main__.py", "__init__.py"})
 
 
 def recipe_hash() -> str:

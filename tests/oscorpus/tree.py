@@ -8,12 +8,14 @@ target, device numbers, xattrs, content SHA-256) becomes one manifest entry.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
 
+from .corpus import ensure_cached
 from .recipe import LAYOUTS
 
 # (appliance device, mount point, mount options) per layout kind; the image is /dev/sda
@@ -24,6 +26,20 @@ MOUNTS = {
 }
 TIMEOUT_S = 900.0
 Entry = tuple[str, ...]
+
+
+def source_manifest(name: str, copy: Path) -> dict[str, Entry]:
+    """The manifest of the layout's cached image, read once (from `copy`, a fresh
+    `corpus_image` of it) and kept beside it in the cache (`<image>.tree.json`)."""
+    cached = ensure_cached(name)
+    saved = cached.with_name(cached.name + ".tree.json")
+    if saved.exists() and saved.stat().st_mtime >= cached.stat().st_mtime:
+        return {path: tuple(entry) for path, entry in json.loads(saved.read_text()).items()}
+    entries = tree_manifest(name, copy)
+    partial = saved.with_name(saved.name + ".partial")
+    partial.write_text(json.dumps(entries))
+    partial.replace(saved)
+    return entries
 
 
 def tree_manifest(name: str, image: Path) -> dict[str, Entry]:

@@ -54,8 +54,8 @@ def fs_size(image: Path, offset: int, size: int, fs: str) -> int:
 
 
 def lv_ranges(image: Path, pv_offset: int) -> dict[str, list[tuple[int, int]]]:
-    """LV name -> image byte ranges of its segments (single-PV linear VGs), PV size first as
-    '<pv>'."""
+    """LV name -> image byte ranges of its segments (single-PV linear VGs); '<pv>': the PV
+    label's range, '<extents>': the range of the PV's extents in the VG metadata."""
     with FileDisk(image) as disk:
         label = read_pv_label(disk, pv_offset)
         vg = read_volume_group(disk, pv_offset, label)

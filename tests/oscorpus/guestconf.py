@@ -10,7 +10,15 @@ from rehost.imaging.initramfs import read_initramfs
 
 from .cache import progress
 from .mounts import in_chroot
-from .recipe import ROOT_PASSWORD, SATA_DRIVERS, VIRTIO_DISK_DRIVERS, VIRTIO_MODULES, Layout
+from .recipe import (
+    ROOT_PASSWORD,
+    SATA_DRIVERS,
+    SERVER_MODULES,
+    TCG_SAFE_CMDLINE,
+    VIRTIO_DISK_DRIVERS,
+    VIRTIO_MODULES,
+    Layout,
+)
 
 if TYPE_CHECKING:
     from .storage import GuestDisk
@@ -30,12 +38,13 @@ def root_device(layout: Layout) -> str:
 def kernel_cmdline(layout: Layout) -> str:
     """GRUB_CMDLINE_LINUX of the source (dracut needs the LV to activate named)."""
     lvm = f" rd.lvm.lv={VG}/root" if layout.lvm and layout.initramfs == "dracut" else ""
-    return f"{CMDLINE} {WAIT_FOR_ROOT[layout.initramfs]}{lvm}"
+    tcg = "" if layout.sata_only else f" {TCG_SAFE_CMDLINE}"
+    return f"{CMDLINE} {WAIT_FOR_ROOT[layout.initramfs]}{lvm}{tcg}"
 
 
 def write_files(layout: Layout, root: Path, fstab: str = "") -> None:
     """hostname, fstab (by device name unless given), root password, GRUB defaults, initramfs
-    settings (MODULES=dep with SATA drivers for a SATA-only layout, else Debian's `most`)."""
+    settings (MODULES=dep with SATA drivers for a SATA-only layout, else MODULES=list)."""
     host = f"corpus-{layout.name.split('-')[0]}"
     (root / "etc/hostname").write_text(host + "\n")
     (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {host}\n")
@@ -51,13 +60,13 @@ def write_files(layout: Layout, root: Path, fstab: str = "") -> None:
         conf = root / "etc/dracut.conf.d"
         conf.mkdir(parents=True, exist_ok=True)
         (conf / "10-hostonly.conf").write_text('hostonly="yes"\nhostonly_cmdline="no"\n')
-    elif layout.sata_only:
+    else:
+        mode, modules = ("dep", SATA_DRIVERS) if layout.sata_only else ("list", SERVER_MODULES)
         conf_file = root / "etc/initramfs-tools/initramfs.conf"
-        text = conf_file.read_text().replace("MODULES=most", "MODULES=dep")
-        conf_file.write_text(text)
+        conf_file.write_text(conf_file.read_text().replace("MODULES=most", f"MODULES={mode}"))
         (root / "etc/initramfs-tools/modules").write_text(
-            "# what MODULES=dep found on the SATA host this server was installed on\n"
-            + "\n".join(SATA_DRIVERS) + "\n")
+            f"# the disk drivers of the host this server was installed on (MODULES={mode})\n"
+            + "\n".join(modules) + "\n")
     in_chroot(root, f"echo root:{ROOT_PASSWORD} | chpasswd")
 
 
@@ -71,7 +80,7 @@ def kernel_version(root: Path) -> str:
 
 def build_initramfs(layout: Layout, root: Path, version: str) -> None:
     """The guest's own tool builds an initramfs as on a SATA host: no virtio driver in it."""
-    drivers = "SATA drivers only" if layout.sata_only else "MODULES=most"
+    drivers = "SATA drivers only" if layout.sata_only else "MODULES=list, virtio included"
     progress(f"initramfs for {version} with {layout.initramfs} ({drivers})")
     if layout.initramfs == "dracut":
         omit = " ".join(VIRTIO_MODULES)
@@ -91,8 +100,8 @@ def build_initramfs(layout: Layout, root: Path, version: str) -> None:
 def check_virtio(initrd: Path) -> None:
     """Fail the build unless the initramfs holds virtio_blk (the image boots on virtio as is)."""
     if not read_initramfs(initrd.read_bytes()).has_driver("virtio_blk"):
-        raise RuntimeError(f"{initrd} lacks virtio_blk: MODULES=most should have put it in")
-    progress("initramfs: virtio_blk present (MODULES=most)")
+        raise RuntimeError(f"{initrd} lacks virtio_blk: MODULES=list should have put it in")
+    progress("initramfs: virtio_blk present")
 
 
 def check_no_virtio(initrd: Path) -> None:

@@ -1,4 +1,8 @@
-"""Builds one corpus disk image: partitions, filesystems, debootstrap, initramfs, GRUB BIOS."""
+"""Builds one corpus disk image: partitions, filesystems, debootstrap, initramfs, GRUB.
+
+The first two layouts (ext4-mbr, lvm-xfs) are made here; the server-like ones (gpt-lvm,
+btrfs, uefi) by `storage` and `bootcode`, with stale data left in their free space (`stale`).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from pathlib import Path
 
 from fslayouts import lvm  # LVM tools confined to one loop device, no device-mapper needed
 
+from . import bootcode, stale, storage
 from .cache import progress, run
 from .debootstrap import install_later, unpack
-from .guestconf import VG, build_initramfs, grub_cfg, kernel_version, write_files
+from .guestconf import VG, build_initramfs, grub_cfg, kernel_version, server_grub_cfg, write_files
 from .mounts import chroot_ready, in_chroot, loop_range, mounted
 from .recipe import MIB, Layout
 
@@ -33,6 +38,9 @@ def build_raw(layout: Layout, image: Path, work: Path) -> None:
     single = "label: dos\nstart=2048, type=83, bootable\n"
     script = (f"label: dos\nstart=2048, size={layout.boot_mib}MiB, type=83, bootable\n"
               "type=8e\n") if layout.lvm else single
+    if layout.kind in storage.SCRIPTS:
+        _build_server(layout, image, work)
+        return
     run("sfdisk", "-q", image, stdin=script)
     progress(f"{layout.name}: {layout.size_mib} MiB disk, partitions {partitions(image)}")
     with _filesystems(layout, image, work / "root") as (root, boot_uuid):
@@ -46,6 +54,33 @@ def build_raw(layout: Layout, image: Path, work: Path) -> None:
         _install_boot_code(image, root, core)
         in_chroot(root, "rm -rf /var/cache/apt/archives/*.deb /var/lib/apt/lists/*_Packages")
         progress(f"{layout.name}: unmounting")
+
+
+def _build_server(layout: Layout, image: Path, work: Path) -> None:
+    """A server-like layout: its disk, the system, GRUB, then stale data in free space."""
+    run("sfdisk", "-q", image, stdin=storage.table_script(layout))
+    progress(f"{layout.name}: {layout.size_mib} MiB disk, partitions {partitions(image)}")
+    with storage.server_disk(layout, image, work / "root") as disk:
+        root = disk.root
+        unpack(layout.packages, root)
+        with chroot_ready(root):
+            install_later(layout.packages, root)
+            write_files(layout, root, disk.fstab)
+            version = kernel_version(root)
+            build_initramfs(layout, root, version)
+            (root / "boot/grub").mkdir(parents=True, exist_ok=True)
+            (root / "boot/grub/grub.cfg").write_text(server_grub_cfg(layout, version, disk))
+            core = bootcode.grub_image(layout, root, disk)
+        if layout.firmware == "UEFI":
+            bootcode.install_efi(image, disk.esp_offset, core)
+        else:
+            bootcode.install_bios(layout, image, root, core)
+        in_chroot(root, "rm -rf /var/cache/apt/archives/*.deb /var/lib/apt/lists/*_Packages")
+        stale.churn(disk.mounts, layout.stale_mib)
+        if disk.esp_offset >= 0:
+            stale.churn_fat(image, disk.esp_offset, layout.stale_mib // 4, work)
+        progress(f"{layout.name}: unmounting")
+    stale.fill(image, disk.unused)
 
 
 @contextmanager

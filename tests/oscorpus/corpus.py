@@ -12,7 +12,7 @@ from .cache import cache_dir, compress, decompress, progress, recipe_hash
 from .recipe import LAYOUTS
 
 TOOLS = ("debootstrap", "losetup", "sfdisk", "mkfs.ext4", "mkfs.xfs", "pvcreate", "zstd",
-         "chroot", "mount", "blkid")
+         "chroot", "mount", "blkid", "mkfs.btrfs", "btrfs", "mkfs.vfat", "mkswap", "mcopy")
 
 
 def missing_tools() -> list[str]:
@@ -40,9 +40,9 @@ def ensure_cached(name: str) -> Path:
         build_raw(LAYOUTS[name], raw, Path(tmp))
         progress(f"compressing into {packed}")
         compress(raw, packed)
-    for stale in cache_dir().glob(f"{name}-*.raw.zst"):
-        if stale != packed:
-            stale.unlink()  # an older recipe's image
+    for stale in cache_dir().glob(f"{name}-*.raw.zst*"):
+        if not stale.name.startswith(packed.name):
+            stale.unlink()  # an older recipe's image (and its tree manifest)
     progress(f"{name} ready: {packed} ({packed.stat().st_size // (1 << 20)} MiB compressed)")
     return packed
 

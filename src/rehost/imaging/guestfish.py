@@ -140,17 +140,9 @@ class GuestfishShell:
 @contextmanager
 def open_guest(disk_paths: Sequence[Path]) -> Iterator[GuestfishShell]:
     """Launch the appliance read-write on the disks, mount the guest's filesystems by inspection."""
-    args = [GUESTFISH, "--listen", "--rw"]
-    for disk in disk_paths:
-        args += ["-a", str(disk)]
-    shell = GuestfishShell(_start(args))
-    try:
+    with open_disks(disk_paths) as shell:
         mount_inspected(shell)
         yield shell
-        shell.run("umount-all")
-        shell.run("sync")
-    finally:
-        shell.run("exit", ok=True)
 
 
 def appliance_smp() -> int:
@@ -168,6 +160,21 @@ def mount_inspected(shell: GuestfishShell) -> None:
              shell.run("inspect-get-mountpoints", roots[0]).splitlines() if ": " in line]
     for mountpoint, device in sorted(pairs, key=lambda p: len(p[0])):
         shell.run("mount", device, mountpoint)
+
+
+@contextmanager
+def open_disks(disk_paths: Sequence[Path]) -> Iterator[GuestfishShell]:
+    """The appliance launched read-write on the disks, nothing mounted (LVs active)."""
+    args = [GUESTFISH, "--listen", "--rw"]
+    for disk in disk_paths:
+        args += ["-a", str(disk)]
+    shell = GuestfishShell(_start(args))
+    try:
+        yield shell
+        shell.run("umount-all")
+        shell.run("sync")
+    finally:
+        shell.run("exit", ok=True)
 
 
 def _start(args: list[str]) -> str:

@@ -1,5 +1,8 @@
 """Grows or shrinks a disk image to a target size, with its last ext2/3/4 partition and filesystem.
 
+A grown last partition holding an LVM PV, XFS or btrfs is grown too, and what is inside it
+(`rehost.imaging.volgrow`: the PV and its last LV, in libguestfs' appliance).
+
 The filesystem is resized on a sparse copy of the partition (resize2fs cannot be pointed at an
 offset inside an image safely, see `rehost.imaging.extfs`), then copied back; the image is only
 changed once resize2fs has succeeded. GPT backup headers are moved to the new end with sfdisk.
@@ -13,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from rehost.imaging import extfs, gptbackup
+from rehost.imaging import extfs, gptbackup, volgrow
 from rehost.imaging.command import run_tool
 from rehost.imaging.errors import InvalidSizeError, NotShrinkableError, ShrinkBelowMinimumError
 from rehost.imaging.layout import ImageLayout, ImagePartition, read_layout
@@ -100,6 +103,11 @@ def _grow(layout: ImageLayout, target: int) -> ResizeResult:
     os.truncate(path, target)
     if layout.table == "gpt":
         gptbackup.relocate_backup(path)
+    if last is not None and layout.table != "none" and last.fs in volgrow.GROWN_INSIDE:
+        grown = _set_partition_end(layout, last, target - layout.tail_reserve_bytes)
+        inside = volgrow.grow_inside(path, grown)
+        return ResizeResult(path, "grow", layout.size_bytes, target, last.number, last.fs,
+                            old_fs, grown.size_bytes, inside.note)
     if last is None or not last.is_ext:
         note = "last partition not grown: " + (f"{last.fs or 'unknown'} filesystem" if last
                                                 else "no partition")

@@ -71,7 +71,7 @@ def stale_views(runner: Runner) -> "List[str]":
 
 
 def save_metadata(disk: Path, *, offset_bytes: int, length_bytes: int, run_dir: Path,
-                  name: str, runner: Runner) -> Overlay:
+                  name: str, runner: Runner, sys_root: Path = Path("/sys")) -> Overlay:
     """Copy a PV's label and metadata area into run_dir (a tmpfs) and attach it read-only as
     a loop device: the overlay that shows the metadata as it was before the snapshot."""
     run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -85,8 +85,8 @@ def save_metadata(disk: Path, *, offset_bytes: int, length_bytes: int, run_dir: 
         raise OSError(f"short read of the LVM metadata area of {disk}")
     saved.write_bytes(data)
     loop = runner(["losetup", "--read-only", "--find", "--show", str(saved)]).strip()
-    rdev = os.stat(loop).st_rdev
-    return Overlay(offset_bytes, length_bytes, f"{os.major(rdev)}:{os.minor(rdev)}", 0)
+    dev = (sys_root / "class/block" / Path(loop).name / "dev").read_text().strip()
+    return Overlay(offset_bytes, length_bytes, dev, 0)
 
 
 def release_metadata(runner: Runner, run_dir: Path) -> None:

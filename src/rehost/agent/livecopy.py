@@ -7,7 +7,7 @@ crash-inconsistent. The job log gets one line per volume saying which (docs/cons
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
@@ -22,7 +22,6 @@ from rehost.agent.volumes import (
     BlockTree,
     Mount,
     Volume,
-    dev_of,
     disk_sysfs_dir,
     mounted_volumes,
     parse_mountinfo,
@@ -55,17 +54,19 @@ class LiveCopy:
     """The protection of one job's disks: views to read, volumes to freeze, job-log notes."""
 
     def __init__(self, disks: "Sequence[SendDisk]", *, runner: Runner, freezer: Freezer,
-                 settings: LiveSettings, mounts: "Sequence[Mount]",
-                 sys_root: Path = SYS_ROOT) -> None:
+                 settings: LiveSettings, mounts: "Sequence[Mount]", sys_root: Path = SYS_ROOT,
+                 resolve: "Callable[[Path], Optional[Path]]" = disk_sysfs_dir) -> None:
         self.runner, self.freezer, self.settings = runner, freezer, settings
         self.disks = tuple(disks)
-        self.volumes = {d.index: mounted_volumes(d.path, runner=runner, mounts=mounts,
-                                                 sys_root=sys_root) for d in disks}
+        trees = {d.index: resolve(d.path) for d in disks}
+        self.trees = {i: BlockTree(t, sys_root) for i, t in trees.items() if t is not None}
+        self.volumes = {d.index: mounted_volumes(self.trees[d.index], runner=runner,
+                                                 mounts=mounts) if d.index in self.trees else []
+                        for d in disks}
         self.notes: Dict[int, List[str]] = {d.index: [] for d in disks}
         self.frozen: Dict[int, List[Volume]] = {d.index: [] for d in disks}
         self.snapshots: List[Snapshot] = []
         self.views: List[str] = []
-        self.sys_root = sys_root
 
     @property
     def freeze_limit_s(self) -> float:
@@ -154,17 +155,15 @@ class LiveCopy:
 
     def _metadata_overlays(self, vg: str) -> "Optional[List[Tuple[int, diskview.Overlay]]]":
         """The VG's PV metadata areas saved as they are now, by job disk; None: cannot."""
-        return locate_pvs(self.runner, vg, self.disks, run_dir=self.settings.run_dir,
-                          sys_root=self.sys_root)
+        disks = [(d, self.trees[d.index]) for d in self.disks if d.index in self.trees]
+        return locate_pvs(self.runner, vg, disks, run_dir=self.settings.run_dir)
 
     def _view(self, disk: SendDisk, overlays: "List[diskview.Overlay]") -> SendDisk:
         if not overlays:
             return disk
-        sys_dir = disk_sysfs_dir(disk.path, self.sys_root)
-        size = BlockTree(sys_dir, self.sys_root).sizes[dev_of(str(disk.path))] if sys_dir \
-            else disk.size_bytes
+        tree = self.trees[disk.index]
         name = diskview.view_name(disk.path)
-        table = diskview.view_table(dev_of(str(disk.path)), size, overlays)
+        table = diskview.view_table(tree.dev, tree.size_bytes, overlays)
         path = diskview.create_view(self.runner, name=name, table=table,
                                     run_dir=self.settings.run_dir)
         self.views.append(name)

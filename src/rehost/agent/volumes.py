@@ -94,6 +94,9 @@ class BlockTree:
 
     def __init__(self, disk_dir: Path, sys_root: Path = SYS_ROOT) -> None:
         self.disk_dir, self.sys_root = disk_dir, sys_root
+        self.dev = _read(disk_dir / "dev")
+        self.names = {p.name: _read(p / "dev") for p in [disk_dir, *disk_dir.iterdir()]
+                      if (p / "dev").exists()}
         self.starts = {_read(disk_dir / "dev"): 0}  # dev -> byte offset on the disk
         for part in sorted(disk_dir.iterdir()):
             if (part / "partition").exists():
@@ -117,6 +120,16 @@ class BlockTree:
                 todo.extend(self.sys_root / "class/block" / h.name
                             for h in sorted(holders.iterdir()))
 
+    @property
+    def size_bytes(self) -> int:
+        """The whole disk's size."""
+        return self.sizes.get(self.dev, 0)
+
+    def locate(self, device: str) -> "Optional[int]":
+        """Byte offset on this disk of a partition (or the disk) named by path; None: not."""
+        dev = dev_of(device) or self.names.get(Path(device).name, "")
+        return self.starts.get(dev)
+
 
 def disk_sysfs_dir(disk: Path, sys_root: Path = SYS_ROOT) -> "Optional[Path]":
     """/sys/class/block/<disk> of a block device path; None for an image file."""
@@ -138,13 +151,9 @@ def linear_ranges(table: str, starts: "dict[str, int]") -> "Tuple[Tuple[int, int
     return tuple(ranges)
 
 
-def mounted_volumes(disk: Path, *, runner: Runner, mounts: "Sequence[Mount]",
-                    sys_root: Path = SYS_ROOT) -> "List[Volume]":
-    """The mounted volumes whose bytes lie on `disk` ([] for an image file)."""
-    disk_dir = disk_sysfs_dir(disk, sys_root)
-    if disk_dir is None:
-        return []
-    tree = BlockTree(disk_dir, sys_root)
+def mounted_volumes(tree: BlockTree, *, runner: Runner,
+                    mounts: "Sequence[Mount]") -> "List[Volume]":
+    """The mounted volumes whose bytes lie on the tree's disk."""
     by_dev: dict[str, Mount] = {}
     for m in mounts:
         by_dev.setdefault(dev_of(m.source) or m.dev, m)  # btrfs: mountinfo's dev is virtual

@@ -164,7 +164,9 @@ class ChunkWriter:
     def _write(self, chunk: StagedChunk) -> None:
         try:
             target = self._session.target(chunk.record.disk_index)
-            overwrite = self._session.overwrite  # a later pass: old data must not survive
+            # a later pass, or a cell sent again: old data must not survive
+            overwrite = self._session.overwrite or self._session.rewrites(
+                chunk.record.disk_index, chunk.record.offset_bytes)
             if chunk.buffer is not None:
                 target.write_sparse(chunk.record.offset_bytes, chunk.data, aligned=True,
                                     punch_zeros=overwrite)

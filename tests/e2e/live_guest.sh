@@ -1,0 +1,50 @@
+#!/bin/sh
+# The live-source guest's test script (run at boot from the control disk, output on ttyS0):
+# an XFS LV in a VG with free extents on sdb (LVM snapshot) and an ext4 partition on sdc
+# (fsfreeze), static files whose SHA-256 it prints, writers creating, renaming and deleting
+# files on both until the VM is killed, and the agent imported and running.
+set -u
+fail() { echo "LIVE-FAIL $*"; exit 1; }
+. /mnt/ctl/env
+IF=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
+ip link set "$IF" up && ip addr add 10.0.2.15/24 dev "$IF" &&
+    ip route add default via 10.0.2.2 || fail "network on $IF"
+for d in sdb sdc; do
+    [ "$(blockdev --getsize64 /dev/$d)" = "$DISK_BYTES" ] || fail "/dev/$d is not $DISK_BYTES bytes"
+done
+printf 'label: dos\ntype=8e\n' | sfdisk -q /dev/sdb || fail "sfdisk sdb"
+printf 'label: dos\ntype=83\n' | sfdisk -q /dev/sdc || fail "sfdisk sdc"
+udevadm settle
+pvcreate -q -y /dev/sdb1 && vgcreate -q live /dev/sdb1 &&
+    lvcreate -q -y -L "$LV_MIB"M -n data live || fail "lvm"
+mkfs.xfs -q /dev/live/data || fail "mkfs.xfs"
+mkfs.ext4 -q /dev/sdc1 || fail "mkfs.ext4"
+mkdir -p /mnt/xfs /mnt/ext4
+mount /dev/live/data /mnt/xfs && mount /dev/sdc1 /mnt/ext4 || fail "mount"
+for fs in xfs ext4; do
+    mkdir /mnt/$fs/static
+    for i in $(seq 1 "$STATIC_FILES"); do
+        head -c $((i * 64 * 1024)) /dev/urandom > /mnt/$fs/static/s$i
+    done
+    (cd /mnt/$fs && sha256sum static/*) | sed "s/^/STATIC $fs /"
+done
+sync
+writer() {
+    n=0
+    while :; do
+        n=$((n + 1))
+        head -c $(( (n % 4 + 1) * 256 * 1024 )) /dev/urandom > "$1/w$n.tmp" &&
+            mv "$1/w$n.tmp" "$1/w$n"
+        [ $n -gt 6 ] && rm -f "$1/w$((n - 6))"
+        [ $((n % 10)) = 0 ] && echo "LIVE-WROTE $1 $n"
+        sleep 0.3
+    done
+}
+writer /mnt/xfs &
+writer /mnt/ext4 &
+AGENT="python3 /mnt/ctl/rehost-agent.pyz"
+$AGENT import --endpoint "$ENDPOINT" --code "$CODE" --system-disk /dev/sdb \
+    --data-disk /dev/sdc --state-dir /var/lib/rehost-agent || fail "agent import"
+echo LIVE-IMPORTED
+exec $AGENT run --state-dir /var/lib/rehost-agent --poll-interval 0.5 \
+    --snapshot-percent 50 --freeze-limit 120

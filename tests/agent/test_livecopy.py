@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from livefakes import FakeFreezer, ScriptedRunner, lvm_sysfs
@@ -172,3 +173,25 @@ def test_what_a_crashed_agent_left_is_removed_views_first(tmp_path: Path) -> Non
 
 def test_no_lvm_tools_is_not_an_error_at_start(tmp_path: Path) -> None:
     assert clean_stale(ScriptedRunner({}), tmp_path / "none") == []
+
+
+def test_two_lvs_of_one_vg_share_the_metadata_saved_before_the_first_snapshot(
+        tmp_path: Path) -> None:
+    runner = _runner()
+    runner.answers["dmsetup table -- vg0-swap"] = "0 262144 linear 8:2 1050624\n"
+
+    def lvs(argv: Sequence[str]) -> str:
+        lv = "srv" if argv[-1].endswith("vg0-swap") else "root"
+        return LVS_ROOT.replace("|root|", f"|{lv}|")
+
+    runner.answers["lvs --noheadings --nosuffix --units b --separator | -o vg_name,lv_name,"
+                   "lv_size"] = lvs
+    mounts = [Mount("253:0", "/", "xfs", "/dev/mapper/vg0-root"),
+              Mount("253:1", "/srv", "ext4", "/dev/mapper/vg0-swap")]
+    live = _live(tmp_path, runner, mounts)
+    live.setup()
+    assert len(runner.ran("losetup --read-only")) == 1
+    assert [c[-1] for c in runner.ran("lvcreate")] == ["vg0/root", "vg0/srv"]
+    table = runner.tables["rehost-view-sda.img"]
+    assert table.count(" linear 7:7 ") == 1 and table.count(" linear 253:5 ") == 2
+    assert not live.needs_catch_up()

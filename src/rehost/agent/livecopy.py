@@ -47,7 +47,6 @@ class Snapshot(NamedTuple):
 
     vg: str
     name: str
-    dev: str
 
 
 class LiveCopy:
@@ -67,6 +66,7 @@ class LiveCopy:
         self.frozen: Dict[int, List[Volume]] = {d.index: [] for d in disks}
         self.snapshots: List[Snapshot] = []
         self.views: List[str] = []
+        self._saved: Dict[str, Optional[List[Tuple[int, diskview.Overlay]]]] = {}
 
     @property
     def freeze_limit_s(self) -> float:
@@ -140,10 +140,11 @@ class LiveCopy:
             if meta is None:
                 return f"no LVM snapshot (a PV of VG {info.vg} is not on the job's disks or " \
                        "has more than one metadata area)"
-            dev = lvmsnap.create_snapshot(self.runner, info, size)
+            name = lvmsnap.create_snapshot(self.runner, info, size)
+            self.snapshots.append(Snapshot(info.vg, name))  # removed even if what follows fails
+            dev = lvmsnap.kernel_dev(self.runner, info.vg, name)
         except (CommandError, OSError, ValueError) as exc:
             return f"no LVM snapshot ({exc})"
-        self.snapshots.append(Snapshot(info.vg, lvmsnap.snapshot_name(info), dev))
         for index, overlay in meta:
             if overlay not in snapped[index]:
                 snapped[index].append(overlay)
@@ -154,9 +155,11 @@ class LiveCopy:
         return ""
 
     def _metadata_overlays(self, vg: str) -> "Optional[List[Tuple[int, diskview.Overlay]]]":
-        """The VG's PV metadata areas saved as they are now, by job disk; None: cannot."""
-        disks = [(d, self.trees[d.index]) for d in self.disks if d.index in self.trees]
-        return locate_pvs(self.runner, vg, disks, run_dir=self.settings.run_dir)
+        """The VG's PV metadata areas as they were before its first snapshot, by job disk."""
+        if vg not in self._saved:  # a second LV of the VG: its metadata has a snapshot now
+            disks = [(d, self.trees[d.index]) for d in self.disks if d.index in self.trees]
+            self._saved[vg] = locate_pvs(self.runner, vg, disks, run_dir=self.settings.run_dir)
+        return self._saved[vg]
 
     def _view(self, disk: SendDisk, overlays: "List[diskview.Overlay]") -> SendDisk:
         if not overlays:

@@ -51,11 +51,16 @@ def snapshot_name(info: LvInfo) -> str:
 
 
 def create_snapshot(runner: Runner, info: LvInfo, size_bytes: int) -> str:
-    """Make the snapshot; returns its "major:minor"."""
+    """Make the snapshot; returns its LV name."""
     name = snapshot_name(info)
     runner(["lvcreate", "--snapshot", "--yes", "--name", name, "--size", f"{size_bytes}b",
             f"{info.vg}/{info.lv}"])
-    out = runner([*_LVS, "-o", "lv_kernel_major,lv_kernel_minor", f"{info.vg}/{name}"])
+    return name
+
+
+def kernel_dev(runner: Runner, vg: str, name: str) -> str:
+    """"major:minor" of an active LV."""
+    out = runner([*_LVS, "-o", "lv_kernel_major,lv_kernel_minor", f"{vg}/{name}"])
     major, minor = (f.strip() for f in out.strip().split("|"))
     return f"{major}:{minor}"
 

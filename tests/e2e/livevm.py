@@ -21,8 +21,8 @@ from pathlib import Path
 from oscorpus.builder import partitions
 from oscorpus.cache import compress, decompress, progress, recipe_hash, run
 from oscorpus.corpus import corpus_image
-from oscorpus.recipe import SUITE
 from oscorpus.mounts import chroot_ready, in_chroot, loop_range, mounted
+from oscorpus.recipe import SUITE
 
 BASE = "ext4-mbr-novirtio"
 PACKAGES = ("python3", "lvm2", "xfsprogs", "iproute2")
@@ -46,8 +46,12 @@ WantedBy=multi-user.target
 """
 
 
+# the kernel's messages on the console, and a long wait for the root disk under a loaded TCG
+GRUB_EDITS = ((" quiet", ""), ("rootdelay=30", "rootdelay=300"))
+
+
 def _key() -> str:
-    text = f"{BASE} {recipe_hash()} {PACKAGES} {BOOT_SCRIPT} {UNIT}"
+    text = f"{BASE} {recipe_hash()} {PACKAGES} {BOOT_SCRIPT} {UNIT} {GRUB_EDITS}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -92,6 +96,11 @@ def _customise(raw: Path, root: Path) -> None:
         wants.mkdir(parents=True, exist_ok=True)
         (wants / "rehost-live.service").symlink_to("/etc/systemd/system/rehost-live.service")
         in_chroot(root, "rm -rf /var/lib/apt/lists/*_Packages")
+        grub = root / "boot/grub/grub.cfg"
+        text = grub.read_text()
+        for old, new in GRUB_EDITS:
+            text = text.replace(old, new)
+        grub.write_text(text)
 
 
 def control_disk(path: Path, files: dict[str, str | bytes]) -> Path:
@@ -106,12 +115,12 @@ def control_disk(path: Path, files: dict[str, str | bytes]) -> Path:
 
 
 class GuestVM:
-    """QEMU (TCG) with IDE disks, user-mode networking (10.0.2.2 is the host's loopback) and
-    the serial console captured line by line."""
+    """QEMU (TCG) with SATA disks (q35's AHCI: the guest's initramfs has ahci), user-mode
+    networking (10.0.2.2 is the host's loopback) and the serial console, line by line."""
 
     def __init__(self, disks: list[Path], log_path: Path, *, memory_mib: int = 768) -> None:
         accel = os.environ.get("REHOST_VERIFY_ACCELERATOR", "tcg")
-        argv = ["qemu-system-x86_64", "-nodefaults", "-machine", "pc", "-accel", accel,
+        argv = ["qemu-system-x86_64", "-nodefaults", "-machine", "q35", "-accel", accel,
                 "-m", str(memory_mib), "-smp", "1", "-display", "none",
                 "-serial", "stdio", "-netdev", "user,id=n0", "-device", "e1000,netdev=n0"]
         for n, disk in enumerate(disks):

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The live-source guest's test script (run at boot from the control disk, output on ttyS0):
-# an XFS LV in a VG with free extents on sdb (LVM snapshot) and an ext4 partition on sdc
+# an XFS LV in a VG with free extents on disk 1 (LVM snapshot) and an ext4 partition on disk 2
 # (fsfreeze), static files whose SHA-256 it prints, writers creating, renaming and deleting
 # files on both until the VM is killed, and the agent imported and running.
 set -u
@@ -9,18 +9,22 @@ fail() { echo "LIVE-FAIL $*"; exit 1; }
 IF=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
 ip link set "$IF" up && ip addr add 10.0.2.15/24 dev "$IF" &&
     ip route add default via 10.0.2.2 || fail "network on $IF"
-for d in sdb sdc; do
-    [ "$(blockdev --getsize64 /dev/$d)" = "$DISK_BYTES" ] || fail "/dev/$d is not $DISK_BYTES bytes"
+# SATA disks probe in any order: the VM's disks 1 and 2 are found by their serial numbers
+LVMDISK=$(readlink -f /dev/disk/by-id/ata-QEMU_HARDDISK_rehost1)
+EXTDISK=$(readlink -f /dev/disk/by-id/ata-QEMU_HARDDISK_rehost2)
+for d in "$LVMDISK" "$EXTDISK"; do
+    [ "$(blockdev --getsize64 "$d")" = "$DISK_BYTES" ] || fail "$d is not $DISK_BYTES bytes"
 done
-printf 'label: dos\ntype=8e\n' | sfdisk -q /dev/sdb || fail "sfdisk sdb"
-printf 'label: dos\ntype=83\n' | sfdisk -q /dev/sdc || fail "sfdisk sdc"
+echo "LIVE-DISKS $LVMDISK $EXTDISK"
+printf 'label: dos\ntype=8e\n' | sfdisk -q "$LVMDISK" || fail "sfdisk $LVMDISK"
+printf 'label: dos\ntype=83\n' | sfdisk -q "$EXTDISK" || fail "sfdisk $EXTDISK"
 udevadm settle
-pvcreate -q -y /dev/sdb1 && vgcreate -q live /dev/sdb1 &&
+pvcreate -q -y "${LVMDISK}1" && vgcreate -q live "${LVMDISK}1" &&
     lvcreate -q -y -L "$LV_MIB"M -n data live || fail "lvm"
 mkfs.xfs -q /dev/live/data || fail "mkfs.xfs"
-mkfs.ext4 -q /dev/sdc1 || fail "mkfs.ext4"
+mkfs.ext4 -q "${EXTDISK}1" || fail "mkfs.ext4"
 mkdir -p /mnt/xfs /mnt/ext4
-mount /dev/live/data /mnt/xfs && mount /dev/sdc1 /mnt/ext4 || fail "mount"
+mount /dev/live/data /mnt/xfs && mount "${EXTDISK}1" /mnt/ext4 || fail "mount"
 for fs in xfs ext4; do
     mkdir /mnt/$fs/static
     for i in $(seq 1 "$STATIC_FILES"); do
@@ -43,8 +47,8 @@ writer() {
 writer /mnt/xfs &
 writer /mnt/ext4 &
 AGENT="python3 /mnt/ctl/rehost-agent.pyz"
-$AGENT import --endpoint "$ENDPOINT" --code "$CODE" --system-disk /dev/sdb \
-    --data-disk /dev/sdc --state-dir /var/lib/rehost-agent || fail "agent import"
+$AGENT import --endpoint "$ENDPOINT" --code "$CODE" --system-disk "$LVMDISK" \
+    --data-disk "$EXTDISK" --state-dir /var/lib/rehost-agent || fail "agent import"
 echo LIVE-IMPORTED
 exec $AGENT run --state-dir /var/lib/rehost-agent --poll-interval 0.5 \
     --snapshot-percent 50 --freeze-limit 120

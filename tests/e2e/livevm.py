@@ -48,10 +48,11 @@ WantedBy=multi-user.target
 
 # the kernel's messages on the console, and a long wait for the root disk under a loaded TCG
 GRUB_EDITS = ((" quiet", ""), ("rootdelay=30", "rootdelay=300"))
+SERIAL_PREFIX = "rehost"  # disk n of the VM is /dev/disk/by-id/ata-QEMU_HARDDISK_rehost<n>
 
 
 def _key() -> str:
-    text = f"{BASE} {recipe_hash()} {PACKAGES} {BOOT_SCRIPT} {UNIT} {GRUB_EDITS}"
+    text = f"{BASE} {recipe_hash()} {PACKAGES} {BOOT_SCRIPT} {UNIT} {GRUB_EDITS} root=UUID"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -78,6 +79,7 @@ def _customise(raw: Path, root: Path) -> None:
     (debs / "partial").mkdir(parents=True, exist_ok=True)
     with loop_range(raw, offset=offset, size=size) as dev, mounted(dev, root), \
             chroot_ready(root):
+        uuid = run("blkid", "-s", "UUID", "-o", "value", dev).strip()
         progress(f"live-source guest: installing {' '.join(PACKAGES)}")
         shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
         archives = root / "var/cache/apt/archives"
@@ -96,11 +98,13 @@ def _customise(raw: Path, root: Path) -> None:
         wants.mkdir(parents=True, exist_ok=True)
         (wants / "rehost-live.service").symlink_to("/etc/systemd/system/rehost-live.service")
         in_chroot(root, "rm -rf /var/lib/apt/lists/*_Packages")
-        grub = root / "boot/grub/grub.cfg"
-        text = grub.read_text()
-        for old, new in GRUB_EDITS:
-            text = text.replace(old, new)
-        grub.write_text(text)
+        # SATA disks probe in any order: the root is named by UUID, not /dev/sda1
+        edits = (*GRUB_EDITS, ("/dev/sda1", f"UUID={uuid}"))
+        for name in ("boot/grub/grub.cfg", "etc/fstab"):
+            text = (root / name).read_text()
+            for old, new in edits:
+                text = text.replace(old, new)
+            (root / name).write_text(text)
 
 
 def control_disk(path: Path, files: dict[str, str | bytes]) -> Path:
@@ -124,7 +128,8 @@ class GuestVM:
                 "-m", str(memory_mib), "-smp", "1", "-display", "none",
                 "-serial", "stdio", "-netdev", "user,id=n0", "-device", "e1000,netdev=n0"]
         for n, disk in enumerate(disks):
-            argv += ["-drive", f"file={disk},format=raw,if=ide,index={n},cache=unsafe"]
+            argv += ["-drive", f"if=none,id=d{n},file={disk},format=raw,cache=unsafe",
+                     "-device", f"ide-hd,drive=d{n},bus=ide.{n},serial={SERIAL_PREFIX}{n}"]
         self.argv, self.log_path = argv, log_path
         self.lines: list[str] = []
         self.proc: subprocess.Popen[bytes] | None = None

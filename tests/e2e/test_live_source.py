@@ -96,7 +96,7 @@ def _appliance(images: list[Path]) -> str:
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migrated]:
     """Boot the source VM once, migrate its two disks live, check the image once."""
     work = tmp_path_factory.mktemp("live-source")
-    server = Server(work / "srv", env={"REHOST_DATA_ADVERTISE": "10.0.2.2"}).start()
+    server = Server(work / "srv", env={"REHOST_DATA_ADVERTISE": "10.0.2.2"}).start(timeout_s=300)
     try:
         guest = guest_image(work / "guest.raw")
         disks = [work / "lvm-xfs.raw", work / "ext4.raw"]

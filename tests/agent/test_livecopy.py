@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from livefakes import FakeFreezer, ScriptedRunner, lvm_sysfs
@@ -21,7 +20,8 @@ MOUNTINFO = """\
 garbage line
 """
 ROOT_TABLE = "0 1048576 linear 8:2 2048\n"
-LVS_ROOT = "  vg0|root|536870912|268435456|4194304|linear|\n"
+LVS_ROOT = ("  vg0|root|536870912|268435456|4194304|linear||/dev/mapper/vg0-root\n"
+            "  vg0|swap|134217728|268435456|4194304|linear||/dev/mapper/vg0-swap\n")
 
 
 def _runner(*, vg_free: int = 268435456) -> ScriptedRunner:
@@ -180,12 +180,8 @@ def test_two_lvs_of_one_vg_share_the_metadata_saved_before_the_first_snapshot(
     runner = _runner()
     runner.answers["dmsetup table -- vg0-swap"] = "0 262144 linear 8:2 1050624\n"
 
-    def lvs(argv: Sequence[str]) -> str:
-        lv = "srv" if argv[-1].endswith("vg0-swap") else "root"
-        return LVS_ROOT.replace("|root|", f"|{lv}|")
-
     runner.answers["lvs --noheadings --nosuffix --units b --separator | -o vg_name,lv_name,"
-                   "lv_size"] = lvs
+                   "lv_size"] = LVS_ROOT.replace("|swap|", "|srv|")
     mounts = [Mount("253:0", "/", "xfs", "/dev/mapper/vg0-root"),
               Mount("253:1", "/srv", "ext4", "/dev/mapper/vg0-swap")]
     live = _live(tmp_path, runner, mounts)

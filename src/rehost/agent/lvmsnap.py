@@ -27,12 +27,15 @@ class LvInfo(NamedTuple):
 
 
 def lv_info(runner: Runner, dm_name: str) -> LvInfo:
-    """The LV behind /dev/mapper/<dm_name>."""
-    out = runner([*_LVS, "-o", "vg_name,lv_name,lv_size,vg_free,vg_extent_size,segtype,origin",
-                  "/dev/mapper/" + dm_name])
-    fields = [f.strip() for f in out.strip().splitlines()[0].split("|")]
-    vg, lv, size, free, extent, segtype, origin = (fields + [""] * 7)[:7]
-    return LvInfo(vg, lv, int(size), int(free), int(extent), segtype, origin)
+    """The LV behind /dev/mapper/<dm_name> (matched on lv_dm_path, whatever its name)."""
+    out = runner([*_LVS, "-o", "vg_name,lv_name,lv_size,vg_free,vg_extent_size,segtype,origin,"
+                  "lv_dm_path"])
+    for line in out.splitlines():
+        fields = [f.strip() for f in line.split("|")]
+        if len(fields) == 8 and fields[7] == "/dev/mapper/" + dm_name:
+            vg, lv, size, free, extent, segtype, origin = fields[:7]
+            return LvInfo(vg, lv, int(size), int(free), int(extent), segtype, origin)
+    raise ValueError(f"lvs does not list /dev/mapper/{dm_name}")
 
 
 def snapshot_bytes(info: LvInfo, percent: int) -> int:

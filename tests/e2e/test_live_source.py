@@ -23,7 +23,8 @@ from e2e.harness import Server, wait_for
 from e2e.livevm import booted, control_disk, guest_image
 from rehost.agentdist.pyz import agent_artefact
 
-pytestmark = [pytest.mark.slow, pytest.mark.qemu]
+# one TCG boot and sync of the VM, bounded (the first run also builds the cached guest)
+pytestmark = [pytest.mark.slow, pytest.mark.qemu, pytest.mark.timeout(2400)]
 DISK_BYTES = 1 << 30
 LV_MIB = 640
 STATIC_FILES = 16
@@ -86,6 +87,8 @@ def _appliance(images: list[Path]) -> str:
         argv += ["--format=raw", "-a", str(image)]
     argv += ["run", ":", "debug", "sh", APPLIANCE_CHECK]
     env = {**os.environ, "LIBGUESTFS_BACKEND": "direct"}
+    if os.environ.get("REHOST_VERIFY_ACCELERATOR", "tcg") == "tcg":
+        env.setdefault("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")  # KVM may hang here
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env,
                           check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

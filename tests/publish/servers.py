@@ -114,7 +114,8 @@ def running_libvirtd(root: Path) -> Iterator[LibvirtHost]:
     binds = " && ".join(f"mount --bind {root / k} {v}" for k, v in LIBVIRT_DIRS.items())
     with (root / "libvirtd.out").open("ab") as out:
         proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                                 f"{binds} && exec libvirtd --pid-file {root / 'libvirtd.pid'}"], stdout=out,
+                                 f"{binds} && exec libvirtd --pid-file {root / 'libvirtd.pid'}"],
+                                stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     host = LibvirtHost(root, f"qemu+unix:///system?socket={root / 'run' / 'libvirt-sock'}")
     try:

@@ -16,8 +16,20 @@ for d in "$LVMDISK" "$EXTDISK"; do
     [ "$(blockdev --getsize64 "$d")" = "$DISK_BYTES" ] || fail "$d is not $DISK_BYTES bytes"
 done
 echo "LIVE-DISKS $LVMDISK $EXTDISK"
-printf 'label: dos\ntype=8e\n' | sfdisk -q "$LVMDISK" || fail "sfdisk $LVMDISK"
-printf 'label: dos\ntype=83\n' | sfdisk -q "$EXTDISK" || fail "sfdisk $EXTDISK"
+mbr() {  # one MBR partition from 1 MiB to the end, of type $2 (minbase has no sfdisk)
+    python3 - "$1" "$2" <<'PY'
+import struct, sys
+dev, ptype = sys.argv[1], int(sys.argv[2], 16)
+sectors = int(open("/sys/block/%s/size" % dev.rsplit("/", 1)[1]).read())
+entry = struct.pack("<B3sB3sII", 0, b"\0\0\0", ptype, b"\0\0\0", 2048, sectors - 2048)
+with open(dev, "r+b") as disk:
+    disk.seek(446)
+    disk.write(entry + bytes(48) + b"\x55\xaa")
+PY
+    blockdev --rereadpt "$1"
+}
+mbr "$LVMDISK" 8e || fail "partition table of $LVMDISK"
+mbr "$EXTDISK" 83 || fail "partition table of $EXTDISK"
 udevadm settle
 pvcreate -q -y "${LVMDISK}1" && vgcreate -q live "${LVMDISK}1" &&
     lvcreate -q -y -L "$LV_MIB"M -n data live || fail "lvm"

@@ -4,9 +4,9 @@
 # (fsfreeze), static files whose SHA-256 it prints, writers creating, renaming and deleting
 # files on both until the VM is killed, and the agent imported and running.
 set -u
-# the serial getty's vhangup() would cut this script off the console: no getty on ttyS0
-systemctl mask --runtime --now serial-getty@ttyS0.service > /dev/null 2>&1
-exec > /dev/ttyS0 2>&1
+# the serial getty on ttyS0 (the kernel console) hangs up the tty when it starts, which cut
+# this script off: its output goes to the second serial port, which has no getty
+exec > /dev/ttyS1 2>&1
 echo LIVE-CONSOLE
 fail() { echo "LIVE-FAIL $*"; exit 1; }
 . /mnt/ctl/env

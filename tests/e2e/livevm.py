@@ -120,13 +120,15 @@ def control_disk(path: Path, files: dict[str, str | bytes]) -> Path:
 
 class GuestVM:
     """QEMU (TCG) with SATA disks (q35's AHCI: the guest's initramfs has ahci), user-mode
-    networking (10.0.2.2 is the host's loopback) and the serial console, line by line."""
+    networking (10.0.2.2 is the host's loopback); ttyS0 (the kernel console) goes to a boot
+    log, ttyS1 (the test script's output, no getty there) is read line by line."""
 
     def __init__(self, disks: list[Path], log_path: Path, *, memory_mib: int = 768) -> None:
         accel = os.environ.get("REHOST_VERIFY_ACCELERATOR", "tcg")
         argv = ["qemu-system-x86_64", "-nodefaults", "-machine", "q35", "-accel", accel,
                 "-m", str(memory_mib), "-smp", "1", "-display", "none",
-                "-serial", "stdio", "-netdev", "user,id=n0", "-device", "e1000,netdev=n0"]
+                "-serial", f"file:{log_path.with_suffix('.boot.log')}", "-serial", "stdio",
+                "-netdev", "user,id=n0", "-device", "e1000,netdev=n0"]
         for n, disk in enumerate(disks):
             argv += ["-drive", f"if=none,id=d{n},file={disk},format=raw,cache=unsafe",
                      "-device", f"ide-hd,drive=d{n},bus=ide.{n},serial={SERIAL_PREFIX}{n}"]

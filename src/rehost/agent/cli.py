@@ -13,7 +13,30 @@ from typing import List, Optional
 from rehost import __version__
 from rehost.agent import discovery, preflight, state
 from rehost.agent.apiclient import AgentApiError, UrllibAgentClient
+from rehost.agent.freeze import DEFAULT_FREEZE_LIMIT_S
+from rehost.agent.livecopy import LiveSettings
+from rehost.agent.lvmsnap import DEFAULT_SNAPSHOT_PERCENT
 from rehost.agent.sysblock import sysfs_devices
+
+
+def _percent(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise argparse.ArgumentTypeError(
+            f"--snapshot-percent must be a whole number from 1 to 100, not {text!r} / "
+            f"--snapshot-percent 必须是 1 到 100 的整数")
+    return int(text)
+
+
+def _freeze_limit(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 1.0 <= value <= 600.0:
+        raise argparse.ArgumentTypeError(
+            f"--freeze-limit must be 1 to 600 seconds, not {text!r} / "
+            f"--freeze-limit 必须在 1 到 600 秒之间")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="Heartbeat, poll for work, replicate disks.")
     run.add_argument("--state-dir", type=Path, default=state.DEFAULT_STATE_DIR)
     run.add_argument("--poll-interval", type=float, default=3.0)
+    run.add_argument("--snapshot-percent", type=_percent, default=DEFAULT_SNAPSHOT_PERCENT,
+                     help="LVM snapshot size for a mounted LV, in %% of the LV "
+                          "(1-100) [default: %(default)s].")
+    run.add_argument("--freeze-limit", type=_freeze_limit, default=DEFAULT_FREEZE_LIMIT_S,
+                     help="Longest a filesystem stays frozen for the final catch-up pass, "
+                          "in seconds (1-600) [default: %(default)s].")
     check = sub.add_parser("check", help="Pre-flight report: root, disks, server, clock.")
     check.add_argument("--state-dir", type=Path, default=state.DEFAULT_STATE_DIR)
     check.add_argument("--endpoint", default="", help="Server URL [default: the imported one].")
@@ -87,7 +116,9 @@ def run_agent(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     try:
         loop.run(loaded, heartbeat_interval_s=loaded.heartbeat_interval_s,
-                 stop=threading.Event(), poll_interval_s=args.poll_interval)
+                 stop=threading.Event(), poll_interval_s=args.poll_interval,
+                 live=LiveSettings(snapshot_percent=args.snapshot_percent,
+                                   freeze_limit_s=args.freeze_limit))
     except KeyboardInterrupt:
         return 0
     return 0

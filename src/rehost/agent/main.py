@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from rehost.agent.apiclient import AgentApiError, UrllibAgentClient
+from rehost.agent.command import CommandError
+from rehost.agent.livecopy import LiveCopy, LiveSettings, clean_stale, live_copy
 from rehost.agent.sender import send_job
 from rehost.agent.sendspec import SendDisk, SendError, SendSpec
 from rehost.agent.state import AgentState
@@ -37,6 +39,7 @@ class AgentApi(Protocol):
 
 
 Sender = Callable[..., Any]
+LiveFactory = Callable[["tuple[SendDisk, ...]", LiveSettings], LiveCopy]
 
 
 class Replication:
@@ -94,8 +97,11 @@ class AgentLoop:
 
     def __init__(self, state: AgentState, api: AgentApi, *, heartbeat_interval_s: float,
                  poll_interval_s: float = DEFAULT_POLL_INTERVAL_S, connections: int = 2,
-                 sender: Sender = send_job, clock: "Callable[[], float]" = time.monotonic) -> None:
+                 sender: Sender = send_job, clock: "Callable[[], float]" = time.monotonic,
+                 live: "LiveSettings | None" = None, live_factory: LiveFactory = live_copy
+                 ) -> None:
         self.state, self.api, self.sender, self.clock = state, api, sender, clock
+        self.live, self.live_factory = live or LiveSettings(), live_factory
         self.heartbeat_interval_s = heartbeat_interval_s
         self.poll_interval_s = min(poll_interval_s, heartbeat_interval_s)
         self.connections = connections
@@ -175,7 +181,7 @@ class AgentLoop:
     def _replicate(self, rep: "Replication", work: "WorkItem") -> None:
         try:
             spec = send_spec(self.state, work, connections=self.connections)
-            result = self.sender(spec, stop=rep.stop)
+            result = self._send(spec, rep)
         except SendError as exc:
             self._report(rep, exc.code, exc.message)
             return
@@ -190,6 +196,26 @@ class AgentLoop:
             rep.completed_at = self.clock()
             log.info("job %s: all disks sent (%d bytes on the wire)", rep.job_id,
                      result.wire_bytes_sent)
+
+    def _send(self, spec: SendSpec, rep: "Replication") -> Any:
+        """Send, reading mounted volumes through snapshots or with a catch-up under freeze."""
+        live = self.live_factory(spec.disks, self.live)
+        if not live.active:
+            return self.sender(spec, stop=rep.stop)
+        try:
+            try:
+                disks = live.setup()
+            except (CommandError, OSError, ValueError) as exc:
+                raise SendError("Agent.LiveCopySetup",
+                                f"cannot prepare the consistent copy of the mounted volumes: "
+                                f"{exc} / 无法为已挂载的卷准备一致性复制：{exc}") from exc
+            for index, lines in sorted(live.notes.items()):
+                for line in lines:
+                    log.info("job %s disk %d: %s", rep.job_id, index, line)
+            return self.sender(spec._replace(disks=disks), stop=rep.stop, live=live,
+                               notes=live.notes)
+        finally:
+            live.release()
 
     def _report(self, rep: "Replication", code: str, message: str) -> None:
         log.error("job %s failed: %s %s", rep.job_id, code, message)
@@ -212,11 +238,15 @@ class AgentLoop:
 
 
 def run(state: AgentState, *, heartbeat_interval_s: float, stop: threading.Event,
-        poll_interval_s: float = DEFAULT_POLL_INTERVAL_S) -> None:
+        poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+        live: "LiveSettings | None" = None) -> None:
     """Entry point used by `rehost agent run`."""
+    live = live or LiveSettings()
+    for item in clean_stale(run_dir=live.run_dir):
+        log.warning("removed the %s a previous agent left behind", item)
     client = UrllibAgentClient(state.endpoint, token=state.agent_token, ca_file=state.ca_file)
     try:
         AgentLoop(state, client, heartbeat_interval_s=heartbeat_interval_s,
-                  poll_interval_s=poll_interval_s).run(stop)
+                  poll_interval_s=poll_interval_s, live=live).run(stop)
     finally:
         client.close()

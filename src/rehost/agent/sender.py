@@ -12,6 +12,7 @@ from typing import Any, Tuple
 
 from rehost import chunkdigest, wire
 from rehost.agent.blockdigests import PROCESS_BLOCKS, BlockDigests
+from rehost.agent.catchup import CatchUpSource, catch_up
 from rehost.agent.channel import CODECS, Channel, agreed_digest
 from rehost.agent.delta import DeltaBase, PatchPlanner, delta_bases, zero_chunk
 from rehost.agent.reader import (
@@ -41,16 +42,20 @@ def send_job(
     stop: "threading.Event | None" = None,
     planner: Planner = default_planner,
     blocks: "BlockDigests | None" = None,
+    live: "CatchUpSource | None" = None,
+    notes: "dict[int, list[str]] | None" = None,
 ) -> SendResult:
     """Send every disk of spec; resumes from the transit's durable state; raises SendError.
 
     blocks: the block digests an incremental job keeps between cycles (default: the process's).
+    live: a live copy whose frozen volumes get a final catch-up pass before the disks are
+    finished; notes: extra job-log lines per disk (how each mounted volume is protected).
     """
     started = time.monotonic()
     stop = stop or threading.Event()
     plans = {d.index: list(plan_cells(d.index, planner(str(d.path)), size_bytes=d.size_bytes,
                                       chunk_bytes=spec.chunk_bytes)) for d in spec.disks}
-    hello = _hello(spec, plans)
+    hello = _hello(spec, plans, notes or {})
     readers = {d.index: CellReader(d.path, direct_io=spec.direct_io) for d in spec.disks}
     ctx = pinned_client_context(spec.ca_pem)
     buffers = [aligned_buffer(spec.chunk_bytes) for _ in range(2 * spec.connections + 2)]
@@ -71,6 +76,12 @@ def send_job(
                        (bases, planners))
         if state.error is not None:
             raise state.error
+        if not stop.is_set() and live is not None and live.freeze_points():
+            def run_pass(st: SendState, pl: "dict[int, list[Cell]]", rs: "HelloOk",
+                         bs: "dict[int, DeltaBase]") -> object:
+                return _run(spec, ctx, st, pl, rs, readers, buffers, hello, algo, (bs, None))
+            digests.update(catch_up(live, first=state, spec=spec, resume=resume,
+                                    planner=planner, algo=algo, run_pass=run_pass))
         completed = not stop.is_set()
         if completed:
             _finish_disks(spec, ctx, state, resume, digests, readers, buffers[0][1], hello)
@@ -171,6 +182,7 @@ def _produce_disk(state: SendState, cells: "list[Cell]", disk: "DiskResume",
             break
         data = reader.read_cell(cell, buf)
         digest, zero = algo.digest_and_zero(data)
+        state.saw(cell, digest, zero=zero)
         if not zero:
             total.update(wire.disk_digest_record(cell.offset_bytes, digest))
         same = durable or (base is not None and base.unchanged(cell, digest))
@@ -260,9 +272,11 @@ def _finish_disks(spec: SendSpec, ctx: Any, state: SendState, resume: "HelloOk",
         ch.close()
 
 
-def _hello(spec: SendSpec, plans: "dict[int, list[Cell]]") -> "Hello":
+def _hello(spec: SendSpec, plans: "dict[int, list[Cell]]",
+           notes: "dict[int, list[str]]") -> "Hello":
     disks = tuple(DiskOffer(d.index, d.size_bytes, sum(c.plan_bytes for c in plans[d.index]),
-                            tuple(plan_notes(str(d.path)))) for d in spec.disks)
+                            (*notes.get(d.index, ()), *plan_notes(str(d.path))))
+                  for d in spec.disks)
     # an incremental job: the transit may run a delta pass (version 3)
     delta = spec.cycle > 0
     return Hello(token=spec.token, chunk_bytes=spec.chunk_bytes, disks=disks,

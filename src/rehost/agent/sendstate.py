@@ -58,6 +58,16 @@ class SendState:
         self._lock = threading.Lock()
         self._report_at = clock()
         self._report_wire = 0
+        # digests of the non-zero cells read, per disk (the live-copy catch-up pass's base)
+        self.seen: dict[int, dict[int, bytes]] = {}
+
+    def saw(self, cell: Cell, digest: bytes, *, zero: bool) -> None:
+        """The reader read a cell (called from the reader thread only)."""
+        cells = self.seen.setdefault(cell.disk_index, {})
+        if zero:
+            cells.pop(cell.offset_bytes, None)
+        else:
+            cells[cell.offset_bytes] = digest
 
     def produced(self, chunk: "ReadChunk") -> None:
         """Queue a chunk for sending (blocks while the queue is full)."""

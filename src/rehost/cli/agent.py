@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from rehost.agent.livecopy import LiveSettings
 from rehost.cli import agent_state
 from rehost.cli import output as out
 from rehost.cli.agent_state import AgentState, AgentStateError
@@ -102,7 +103,15 @@ def import_source(endpoint: str, code: str, code_id: str | None, name: str | Non
               help="Seconds between polls for work when the server does not hold polls "
                    "(older servers); rehost servers answer a held poll as soon as there is "
                    "work.")
-def run(state_dir: Path, heartbeat_interval: float | None, poll_interval: float) -> None:
+@click.option("--snapshot-percent", type=click.IntRange(1, 100), default=20, show_default=True,
+              help="LVM snapshot size for a mounted LV whose VG has free extents, in % of "
+                   "the LV (docs/consistency.md).")
+@click.option("--freeze-limit", type=click.FloatRange(1.0, 600.0), default=20.0,
+              show_default=True,
+              help="Longest a mounted filesystem stays frozen (fsfreeze) for the final "
+                   "catch-up pass, in seconds.")
+def run(state_dir: Path, heartbeat_interval: float | None, poll_interval: float,
+        snapshot_percent: int, freeze_limit: float) -> None:
     """Keep the source online: heartbeat, poll for work, replicate disks."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll drowns the log
@@ -110,11 +119,13 @@ def run(state_dir: Path, heartbeat_interval: float | None, poll_interval: float)
         state = agent_state.load(state_dir)
     except AgentStateError as exc:
         raise click.ClickException(str(exc)) from exc
-    run_agent(state, heartbeat_interval_s=heartbeat_interval, poll_interval_s=poll_interval)
+    run_agent(state, heartbeat_interval_s=heartbeat_interval, poll_interval_s=poll_interval,
+              live=LiveSettings(snapshot_percent=snapshot_percent, freeze_limit_s=freeze_limit))
 
 
 def run_agent(state: AgentState, *, heartbeat_interval_s: float | None = None,
-              stop: threading.Event | None = None, poll_interval_s: float = 3.0) -> None:
+              stop: threading.Event | None = None, poll_interval_s: float = 3.0,
+              live: LiveSettings | None = None) -> None:
     """Run the agent: `rehost.agent.main.run` when the data plane provides it, else the loop."""
     interval = heartbeat_interval_s or state.heartbeat_interval_s
     stop = stop or threading.Event()
@@ -124,7 +135,7 @@ def run_agent(state: AgentState, *, heartbeat_interval_s: float | None = None,
         data_plane = None
     if data_plane is not None and hasattr(data_plane, "run"):
         data_plane.run(state, heartbeat_interval_s=interval, stop=stop,
-                       poll_interval_s=poll_interval_s)
+                       poll_interval_s=poll_interval_s, live=live)
         return
     control_loop(state, interval_s=interval, stop=stop)
 

@@ -94,6 +94,9 @@ class JobSession:
         self._clock = clock
         self._lock = threading.Lock()
         self._seen: set[tuple[int, int]] = set()
+        # cells received again in this session (a live copy's catch-up pass): zeros there
+        # must be written, since the target may hold the cell's earlier data
+        self._again: set[tuple[int, int]] = set()
         self._received = self._duplicates = self._chunks = 0
         # raw bytes received per disk in the pass this session started (patches: the blocks)
         self._pass_raw: dict[int, int] = {}
@@ -144,12 +147,18 @@ class JobSession:
         """Whether the target holds an earlier pass (zeros must then be written, not skipped)."""
         return self.journal.cycle > 1
 
+    def rewrites(self, disk: int, offset: int) -> bool:
+        """Whether this cell arrived before in the session (old data may be there)."""
+        with self._lock:
+            return (disk, offset) in self._again
+
     def note_received(self, disk: int, offset: int, length: int, *, zero: bool = False) -> None:
         """Count an arriving chunk (re-sent chunks are counted as duplicates)."""
         with self._lock:
             key = (disk, offset)
             if key in self._seen:
                 self._duplicates += length
+                self._again.add(key)
             self._seen.add(key)
             self._pass_raw[disk] = self._pass_raw.get(disk, 0) + (0 if zero else length)
             self._received += length

@@ -169,7 +169,9 @@ class ChunkWriter:
     def _write(self, chunk: StagedChunk) -> None:
         try:
             target = self._session.target(chunk.record.disk_index)
-            overwrite = self._session.overwrite  # a later pass: old data must not survive
+            # a later pass, or a cell sent again: old data must not survive
+            overwrite = self._session.overwrite or self._session.rewrites(
+                chunk.record.disk_index, chunk.record.offset_bytes)
             if chunk.patched is not None:
                 for start, length in chunk.patched:  # the target holds the rest of the cell
                     target.write_sparse(chunk.record.offset_bytes + start,

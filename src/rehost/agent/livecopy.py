@@ -21,7 +21,7 @@ from rehost.agent.volumes import (
     SYS_ROOT,
     BlockTree,
     Mount,
-    Volume,
+    MountedVolume,
     disk_sysfs_dir,
     mounted_volumes,
     parse_mountinfo,
@@ -63,7 +63,7 @@ class LiveCopy:
                                                  mounts=mounts) if d.index in self.trees else []
                         for d in disks}
         self.notes: Dict[int, List[str]] = {d.index: [] for d in disks}
-        self.frozen: Dict[int, List[Volume]] = {d.index: [] for d in disks}
+        self.frozen: Dict[int, List[MountedVolume]] = {d.index: [] for d in disks}
         self.snapshots: List[Snapshot] = []
         self.views: List[str] = []
         self._saved: Dict[str, Optional[List[Tuple[int, diskview.Overlay]]]] = {}
@@ -102,7 +102,7 @@ class LiveCopy:
                 self._protect(disk, vol, snapped)
         return tuple(self._view(d, snapped[d.index]) for d in self.disks)
 
-    def _protect(self, disk: SendDisk, vol: Volume,
+    def _protect(self, disk: SendDisk, vol: MountedVolume,
                  snapped: "Dict[int, List[diskview.Overlay]]") -> None:
         say = self.notes[disk.index].append
         if vol.read_only:
@@ -123,7 +123,7 @@ class LiveCopy:
         say(f"volume {vol.label}: {why + '; ' if why else ''}{vol.fstype} cannot be frozen: "
             f"{CRASH_INCONSISTENT}")
 
-    def _snapshot(self, disk: SendDisk, vol: Volume,
+    def _snapshot(self, disk: SendDisk, vol: MountedVolume,
                   snapped: "Dict[int, List[diskview.Overlay]]") -> str:
         """Snapshot the LV and record its overlays; "" on success, else why not."""
         if not vol.ranges:

@@ -27,7 +27,7 @@ class Mount(NamedTuple):
     read_only: bool = False
 
 
-class Volume(NamedTuple):
+class MountedVolume(NamedTuple):
     """A mounted volume of a source disk."""
 
     name: str  # kernel name: sda1, dm-0
@@ -152,7 +152,7 @@ def linear_ranges(table: str, starts: "dict[str, int]") -> "Tuple[Tuple[int, int
 
 
 def mounted_volumes(tree: BlockTree, *, runner: Runner,
-                    mounts: "Sequence[Mount]") -> "List[Volume]":
+                    mounts: "Sequence[Mount]") -> "List[MountedVolume]":
     """The mounted volumes whose bytes lie on the tree's disk."""
     by_dev: dict[str, Mount] = {}
     for m in mounts:
@@ -165,18 +165,18 @@ def mounted_volumes(tree: BlockTree, *, runner: Runner,
     return volumes
 
 
-def _volume(node: Path, mount: Mount, tree: BlockTree, runner: Runner) -> Volume:
+def _volume(node: Path, mount: Mount, tree: BlockTree, runner: Runner) -> MountedVolume:
     dev = _read(node / "dev")
     dm_name = _read(node / "dm/name")
     if not dm_name:
         size = tree.sizes.get(dev, 0)
         ranges: Tuple[Tuple[int, int], ...] = ((tree.starts[dev], size),) if size else ()
-        return Volume(node.name, dev, mount.mount_point, mount.fstype, "", False, ranges,
+        return MountedVolume(node.name, dev, mount.mount_point, mount.fstype, "", False, ranges,
                       mount.read_only)
     try:
         ranges = linear_ranges(runner(["dmsetup", "table", "--", dm_name]), tree.starts)
     except CommandError:
         ranges = ()
     is_lvm = _read(node / "dm/uuid").startswith("LVM-")
-    return Volume(node.name, dev, mount.mount_point, mount.fstype, dm_name, is_lvm, ranges,
+    return MountedVolume(node.name, dev, mount.mount_point, mount.fstype, dm_name, is_lvm, ranges,
                   mount.read_only)

@@ -129,6 +129,22 @@ def open_guest(disk_paths: Sequence[Path]) -> Iterator[GuestfishShell]:
         shell.run("exit", ok=True)
 
 
+@contextmanager
+def open_disks(disk_paths: Sequence[Path]) -> Iterator[GuestfishShell]:
+    """Launch the appliance read-write on the disks with nothing mounted (the caller mounts)."""
+    args = [GUESTFISH, "--listen", "--rw"]
+    for disk in disk_paths:
+        args += ["-a", str(disk)]
+    shell = GuestfishShell(_start(args))
+    try:
+        shell.run("run")
+        yield shell
+        shell.run("umount-all")
+        shell.run("sync")
+    finally:
+        shell.run("exit", ok=True)
+
+
 def _start(args: list[str]) -> str:
     """The listener's pid; KVM first when usable (a hung KVM appliance is retried on TCG)."""
     env = {**os.environ, "LIBGUESTFS_BACKEND": os.environ.get("LIBGUESTFS_BACKEND", "direct")}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rehost.imaging.command import run_tool
 from rehost.imaging.guestfish import GuestfishShell, open_disks
+from rehost.imaging.layout import BIOS_BOOT_TYPE, read_layout
 from rehost.imaging.rebuildfs import (
     XFS_SMALL_ENV,
     RebuildError,
@@ -34,9 +35,13 @@ SRC, DST = "/tmp/rebuild-src", "/tmp/rebuild-dst"  # mount points in the applian
 OLD_VG_PREFIX = "rehost-old-"  # the working copy's VG is renamed: the new one takes its name
 
 
-def rebuild_disk(path: Path, *, target_size_bytes: int, boot_mode: str = "BIOS") -> RebuildLayout:
+def rebuild_disk(path: Path, *, target_size_bytes: int) -> RebuildLayout:
     """Rebuild the disk at path to target_size_bytes, file by file; path then holds the result."""
     plan = plan_rebuild(path, target_size_bytes=target_size_bytes, disk_name=path.name)
+    old = read_layout(path)
+    # GRUB for BIOS lives in the MBR gap or a BIOS boot partition; a UEFI disk keeps its ESP
+    bios = old.table == "mbr" or any(p.type_code.upper() == BIOS_BOOT_TYPE
+                                     for p in old.partitions)
     new = path.with_name(f".{path.name}.rebuild")
     new.unlink(missing_ok=True)
     with new.open("wb") as out:
@@ -46,7 +51,7 @@ def rebuild_disk(path: Path, *, target_size_bytes: int, boot_mode: str = "BIOS")
             _write_table(path, new, plan)
         _copy_raw(path, new, plan)
         with open_disks([path, new]) as guest:
-            Appliance(guest, plan).run(bios=boot_mode.upper() != "UEFI")
+            Appliance(guest, plan).run(bios=bios)
     except BaseException:
         new.unlink(missing_ok=True)
         raise

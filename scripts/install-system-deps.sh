@@ -64,6 +64,8 @@ if [[ "$profile" == test ]]; then
   files+=(/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei)
   files+=(/usr/include/libvirt/libvirt.h:libvirt-dev
           /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so:libvirt-daemon-driver-qemu)
+  # mkfs.xfs / xfs_repair inside the libguestfs appliance (file-level rebuild, XFS checks)
+  files+=(/usr/lib/x86_64-linux-gnu/guestfs/supermin.d/packages-xfs:libguestfs-xfs)
 fi
 for entry in "${files[@]}"; do
   [[ -e "${entry%%:*}" ]] || missing+=("${entry##*:}")

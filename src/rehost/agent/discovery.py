@@ -61,7 +61,10 @@ def _partition_info(vol: Volume) -> PartitionInfo:
 
 
 def _image_disk(index: int, path: Path, layout: DiskLayout, limit: ShrinkLimit) -> DiskInfo:
-    parts = tuple(_partition_info(v) for v in layout.volumes)
+    # the shrink rule's used bytes (XFS free-space trees, the LVs of a PV) over the counters
+    used = dict(limit.used_by_partition)
+    parts = tuple(_partition_info(v)._replace(used_bytes=used.get(v.number, _volume_used(v)))
+                  for v in layout.volumes)
     return DiskInfo(
         index=index, path=str(path), size_bytes=layout.size_bytes,
         used_bytes=sum(p.used_bytes for p in parts), min_size_bytes=limit.min_size_bytes,

@@ -165,3 +165,28 @@ def lvm_free_spans(disk: DiskReader, found: "List[PvOnDisk]", *, fs_free: FsFree
         except DiskFormatError as exc:
             notes.append(f"VG {vg.name}: {exc}; its PVs copied whole")
     return free
+
+
+class LvOnDisk(NamedTuple):
+    """One logical volume of a PV on this disk, readable from 0 (None when it is not plain)."""
+
+    vg: VolumeGroup
+    lv: LogicalVolume
+    reader: "LogicalDisk | None"  # None: thin, snapshot, striped or on another PV too
+    why_not: str
+
+
+def logical_volumes(disk: DiskReader, pv: PvOnDisk) -> "List[LvOnDisk]":
+    """Every LV of the VG on this PV, in PE order; DiskFormatError when the PV is unreadable."""
+    notes: List[str] = []
+    pvs, vgs = _read_pvs(disk, [pv], notes)
+    if not vgs:
+        raise DiskFormatError("; ".join(notes) or f"{pv.label}: no volume group")
+    out: List[LvOnDisk] = []
+    for vg in vgs.values():
+        for lv in vg.lvs:
+            why = _why_whole(vg, lv, pvs)
+            out.append(LvOnDisk(vg, lv, None if why else LogicalDisk(disk, _pieces(vg, lv, pvs)),
+                                why))
+    return sorted(out, key=lambda x: min((d for _, d, _n in x.reader.pieces), default=0)
+                  if x.reader else 0)

@@ -1,15 +1,32 @@
-"""How far a disk can shrink: the end of its last partition, or less for an ext one."""
+"""How far a disk can shrink: block-level (the end of its last partition, or less for ext),
+or file-level (the used bytes of each filesystem plus a margin, when the build recreates them).
+
+A file-level rebuild recreates ext2/3/4 and XFS filesystems (on partitions or plain LVM LVs)
+at their used size plus a margin; every other volume keeps its size and is copied as it is.
+"""
 
 import os
-from typing import NamedTuple
+from typing import List, NamedTuple
 
+from rehost.diskfmt.errors import DiskFormatError
+from rehost.diskfmt.ext import probe_ext
+from rehost.diskfmt.extent import total_bytes
 from rehost.diskfmt.extgroups import read_group_descs
 from rehost.diskfmt.extminsize import min_fs_bytes
 from rehost.diskfmt.layout import DiskLayout, Volume, inspect_disk
-from rehost.diskfmt.reader import DiskReader, FileDisk
+from rehost.diskfmt.lvm import SECTOR
+from rehost.diskfmt.lvmap import LvOnDisk, PvOnDisk, logical_volumes
+from rehost.diskfmt.reader import DiskReader, FileDisk, read_exact
+from rehost.diskfmt.sniff import sniff_fs
+from rehost.diskfmt.xfs import parse_xfs_superblock, xfs_free_spans
 
 MIB = 1 << 20
 GPT_BACKUP_BYTES = 33 * 512
+# file-level margin per filesystem type: (percent of the used bytes, fixed bytes); the fixed
+# part holds what mkfs lays out anew (ext4 journal and inode tables, the XFS log)
+MARGINS = {"ext": (10, 32 * MIB), "xfs": (10, 64 * MIB)}
+XFS_MIN_BYTES = 300 * MIB  # mkfs.xfs refuses smaller filesystems
+LVM_SLACK_EXTENTS = 1  # one spare extent per VG: LVM rounds LVs up to whole extents
 
 
 class ShrinkLimit(NamedTuple):
@@ -17,10 +34,134 @@ class ShrinkLimit(NamedTuple):
 
     min_size_bytes: int
     shrink_note: str
+    # used bytes per partition number, when a filesystem (or the LVs of a PV) says so
+    used_by_partition: "tuple[tuple[int, int], ...]" = ()
+    file_level: bool = False  # min_size_bytes needs a file-level rebuild on the transit side
+
+
+class LvFit(NamedTuple):
+    """One LV of a PV: its size, its filesystem's used bytes and the least it can be rebuilt to."""
+
+    name: str
+    fs: str
+    size_bytes: int
+    used_bytes: int
+    min_bytes: int  # == size_bytes when the LV is copied as it is
+
+
+class VolumeFit(NamedTuple):
+    """One volume: its size, used bytes and the least a file-level rebuild makes it."""
+
+    number: int
+    fs: str
+    size_bytes: int
+    used_bytes: int
+    min_bytes: int  # == size_bytes when the volume keeps its size
+    lvs: "tuple[LvFit, ...]" = ()
+    vg_name: str = ""
+    extent_bytes: int = 0
+    pe_start_bytes: int = 0
+    why_kept: str = ""  # why a volume keeps its size ("" when it is rebuilt to fit)
 
 
 def _round_up(value: int, unit: int) -> int:
     return -(-value // unit) * unit
+
+
+def fs_min_bytes(fs: str, used_bytes: int) -> int:
+    """The least size a file-level rebuild gives a filesystem holding used_bytes (MiB aligned)."""
+    family = "ext" if fs.startswith("ext") else fs
+    percent, fixed = MARGINS[family]
+    need = _round_up(used_bytes + used_bytes * percent // 100 + fixed, MIB)
+    return max(need, XFS_MIN_BYTES) if family == "xfs" else need
+
+
+def fs_used_bytes(disk: DiskReader, offset: int, fs: str) -> "int | None":
+    """Used bytes of an ext2/3/4 or XFS filesystem at offset; None for other types."""
+    if fs.startswith("ext"):
+        sb = probe_ext(disk, offset)
+        if sb is None:
+            raise DiskFormatError("ext superblock unreadable")
+        # a mounted filesystem's counters lag a little: keep a wider margin
+        return sb.used_bytes + (sb.used_bytes // 20 if sb.needs_recovery else 0)
+    if fs == "xfs":
+        xsb = parse_xfs_superblock(read_exact(disk, offset, 512, "XFS superblock"))
+        return xsb.size_bytes - total_bytes(xfs_free_spans(disk, offset))
+    return None
+
+
+def _fit_of(disk: DiskReader, offset: int, size: int) -> "tuple[str, int, int]":
+    """(fs, used bytes, least rebuilt size) of the filesystem at offset; kept size if unknown."""
+    fs = sniff_fs(disk, offset).name if offset < disk.size_bytes else ""
+    used = fs_used_bytes(disk, offset, fs) if fs else None
+    if used is None:
+        return fs, 0 if fs == "swap" else size, size
+    return fs, used, min(size, fs_min_bytes(fs, used))
+
+
+def _lv_fit(item: LvOnDisk) -> LvFit:
+    """Size rule of one LV: its filesystem's used bytes + margin, or its whole size."""
+    if item.reader is None:
+        raise DiskFormatError(f"LV {item.vg.name}/{item.lv.name}: {item.why_not}")
+    size = item.reader.size_bytes
+    fs, used, least = _fit_of(item.reader, 0, size)
+    return LvFit(item.lv.name, fs, size, used, least)
+
+
+def _pv_fit(disk: DiskReader, vol: Volume) -> VolumeFit:
+    """A PV rebuilt to hold each LV at its least size, one spare extent, its metadata area."""
+    items = logical_volumes(disk, PvOnDisk(f"partition {vol.number}", vol.start_bytes,
+                                           vol.size_bytes))
+    vgs = {i.vg.name: i.vg for i in items}
+    if len(vgs) != 1:
+        raise DiskFormatError("PV holds no single volume group")
+    vg = next(iter(vgs.values()))
+    if len(vg.pvs) != 1:
+        raise DiskFormatError(f"VG {vg.name} spans {len(vg.pvs)} PVs")
+    lvs = tuple(_lv_fit(i) for i in items)
+    pe_start = next(iter(vg.pvs.values())).pe_start_sectors * SECTOR
+    least = pe_start + sum(_round_up(lv.min_bytes, vg.extent_bytes) for lv in lvs)
+    least = _round_up(least + LVM_SLACK_EXTENTS * vg.extent_bytes, MIB)
+    return VolumeFit(vol.number, vol.fs.name, vol.size_bytes, sum(lv.used_bytes for lv in lvs),
+                     min(least, vol.size_bytes), lvs, vg.name, vg.extent_bytes, pe_start)
+
+
+def volume_fit(disk: DiskReader, vol: Volume) -> VolumeFit:
+    """The file-level size rule of one volume; a volume rehost cannot read keeps its size."""
+    try:
+        if vol.fs.name == "LVM2_member":
+            return _pv_fit(disk, vol)
+        fs, used, least = _fit_of(disk, vol.start_bytes, vol.size_bytes)
+    except DiskFormatError as exc:
+        return VolumeFit(vol.number, vol.fs.name, vol.size_bytes, vol.size_bytes,
+                         vol.size_bytes, why_kept=str(exc))
+    why = "" if least < vol.size_bytes else f"{fs or 'unknown'} volume keeps its size"
+    return VolumeFit(vol.number, fs, vol.size_bytes, used, least, why_kept=why)
+
+
+def disk_fits(disk: DiskReader, layout: DiskLayout) -> "List[VolumeFit]":
+    """The size rule of every volume, in disk order."""
+    return [volume_fit(disk, v) for v in sorted(layout.volumes, key=lambda v: v.start_bytes)]
+
+
+def file_level_note(layout: DiskLayout) -> str:
+    """Why this disk cannot be rebuilt file-level ("" when it can)."""
+    if any(p.is_logical for p in layout.table.partitions):
+        return "logical partitions are not rebuilt file-level"
+    if layout.table.kind == "none" and len(layout.volumes) != 1:
+        return "no partition table or filesystem recognised"
+    return ""
+
+
+def file_level_min(layout: DiskLayout, fits: "List[VolumeFit]") -> int:
+    """Disk size holding every volume at its least size, partitions 1 MiB aligned, in order."""
+    if layout.table.kind == "none":
+        return fits[0].min_bytes if fits else layout.size_bytes
+    pos = min((v.start_bytes for v in layout.volumes), default=MIB)
+    for fit in fits:
+        pos = _round_up(pos, MIB) + fit.min_bytes
+    tail = GPT_BACKUP_BYTES if layout.table.kind == "gpt" else 0
+    return _round_up(pos + tail, MIB)
 
 
 def _last_volume(layout: DiskLayout) -> "Volume | None":
@@ -40,9 +181,8 @@ def _partitions_end(layout: DiskLayout) -> int:
     return max((p.end_bytes for p in layout.table.partitions), default=0)
 
 
-def shrink_limit_of(disk: DiskReader) -> "ShrinkLimit":
-    """Compute the shrink limit of an open disk."""
-    layout = inspect_disk(disk)
+def block_limit_of(disk: DiskReader, layout: DiskLayout) -> "ShrinkLimit":
+    """How far resize2fs (block-level, last ext partition only) can shrink the disk."""
     last = _last_volume(layout)
     end = max(_partitions_end(layout), last.end_bytes if last else 0)
     if last is None:
@@ -64,6 +204,23 @@ def shrink_limit_of(disk: DiskReader) -> "ShrinkLimit":
                       if p is not last.partition), default=0)
     shrunk = last.start_bytes + min(fs_min, last.size_bytes)
     return _fixed(max(shrunk, others_end), layout, "")
+
+
+def shrink_limit_of(disk: DiskReader) -> "ShrinkLimit":
+    """The lower of the block-level and the file-level limits of an open disk."""
+    layout = inspect_disk(disk)
+    block = block_limit_of(disk, layout)
+    fits = disk_fits(disk, layout)
+    used = tuple((f.number, f.used_bytes) for f in fits)
+    why = file_level_note(layout)
+    if why or not fits:
+        return block._replace(used_by_partition=used,
+                              shrink_note="; ".join(n for n in (block.shrink_note, why) if n))
+    least = file_level_min(layout, fits)
+    if least >= block.min_size_bytes:
+        return block._replace(used_by_partition=used)
+    kept = [f"partition {f.number}: {f.why_kept}" for f in fits if f.why_kept]
+    return ShrinkLimit(least, "; ".join(kept), used, file_level=True)
 
 
 def shrink_limit(path: "str | os.PathLike[str]") -> "ShrinkLimit":

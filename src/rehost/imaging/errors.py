@@ -49,14 +49,16 @@ class ShrinkBelowMinimumError(ImagingError):
 
     code = "Imaging.ShrinkBelowMinimum"
 
-    def __init__(self, *, target_size_bytes: int, min_size_bytes: int) -> None:
+    def __init__(self, *, target_size_bytes: int, min_size_bytes: int, disk: str = "") -> None:
         gib = min_size_bytes / 2**30
+        name_en, name_zh = (f"disk {disk}", f"磁盘 {disk} ") if disk else ("this disk", "该磁盘")
         super().__init__(
-            f"target size {target_size_bytes} bytes is below the minimum size of this disk: "
+            f"target size {target_size_bytes} bytes is below the minimum size of {name_en}: "
             f"{min_size_bytes} bytes ({gib:.2f} GiB); choose at least that size",
-            f"目标大小 {target_size_bytes} 字节小于该磁盘可缩小到的最小值："
+            f"目标大小 {target_size_bytes} 字节小于{name_zh}可缩小到的最小值："
             f"{min_size_bytes} 字节（{gib:.2f} GiB），请至少设置为该值",
         )
+        self.disk = disk
         self.target_size_bytes = target_size_bytes
         self.min_size_bytes = min_size_bytes
 

@@ -72,13 +72,18 @@ class GuestfishShell:
     def __init__(self, pid: str) -> None:
         self._pid = pid
 
-    def run(self, *args: str, ok: bool = False) -> str:
+    @property
+    def pid(self) -> str:
+        """The listener's process id."""
+        return self._pid
+
+    def run(self, *args: str, ok: bool = False, timeout_s: float = COMMAND_TIMEOUT_S) -> str:
         """One guestfish command; raises GuestfishError unless it succeeds (or ok=True)."""
         # a failing command makes the listener exit, unless prefixed with "-"
         command = [f"-{args[0]}" if ok else args[0], *args[1:]]
         proc = subprocess.run([GUESTFISH, f"--remote={self._pid}", "--", *command],
                               capture_output=True, text=True, errors="replace",
-                              timeout=COMMAND_TIMEOUT_S, check=False)
+                              timeout=timeout_s, check=False)
         if proc.returncode != 0 and not ok:
             detail = (proc.stderr or proc.stdout).strip()[-600:]
             raise GuestfishError(f"guestfish {args[0]} failed: {detail}",
@@ -175,6 +180,39 @@ def open_disks(disk_paths: Sequence[Path]) -> Iterator[GuestfishShell]:
         shell.run("sync")
     finally:
         shell.run("exit", ok=True)
+
+
+@contextmanager
+def open_disks(disk_paths: Sequence[Path]) -> Iterator[GuestfishShell]:
+    """Launch the appliance read-write on the disks with nothing mounted (the caller mounts)."""
+    args = [GUESTFISH, "--listen", "--rw"]
+    for disk in disk_paths:
+        args += ["-a", str(disk)]
+    shell = _launched(args)
+    try:
+        yield shell
+        shell.run("umount-all")
+        shell.run("sync")
+    finally:
+        shell.run("exit", ok=True)
+
+
+def _launched(args: list[str]) -> GuestfishShell:
+    """A listener whose appliance runs: KVM first when usable, TCG when KVM hangs the launch."""
+    if "LIBGUESTFS_BACKEND_SETTINGS" not in os.environ and kvm_usable():
+        shell = GuestfishShell(_start(args))
+        try:
+            shell.run("run", timeout_s=KVM_START_TIMEOUT_S)
+            return shell
+        except subprocess.TimeoutExpired:
+            os.killpg(os.getpgid(int(shell.pid)), signal.SIGKILL)  # listener + hung appliance
+            mark_kvm_broken()
+    tcg = {**os.environ, "LIBGUESTFS_BACKEND": os.environ.get("LIBGUESTFS_BACKEND", "direct"),
+           "LIBGUESTFS_BACKEND_SETTINGS": os.environ.get("LIBGUESTFS_BACKEND_SETTINGS",
+                                                         "force_tcg")}
+    shell = GuestfishShell(_launch(args, tcg, START_TIMEOUT_S))
+    shell.run("run", timeout_s=START_TIMEOUT_S)
+    return shell
 
 
 def _start(args: list[str]) -> str:

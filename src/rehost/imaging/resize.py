@@ -16,10 +16,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from rehost.diskfmt.shrink import shrink_limit as fit_limit
 from rehost.imaging import extfs, gptbackup, volgrow
 from rehost.imaging.command import run_tool
 from rehost.imaging.errors import InvalidSizeError, NotShrinkableError, ShrinkBelowMinimumError
 from rehost.imaging.layout import ImageLayout, ImagePartition, read_layout
+from rehost.imaging.rebuild import rebuild_disk
 
 MiB = 1024 * 1024
 SECTOR = 512
@@ -42,7 +44,7 @@ class ResizeResult:
     """What resize_disk did."""
 
     path: Path
-    action: Literal["none", "grow", "shrink"]
+    action: Literal["none", "grow", "shrink", "rebuild"]
     old_size_bytes: int
     new_size_bytes: int
     partition_number: int | None
@@ -128,6 +130,8 @@ def _shrink(layout: ImageLayout, target: int) -> ResizeResult:
     """Shrink the last ext filesystem and partition to fit, then cut the file."""
     path, last = layout.path, layout.last_partition
     limit = shrink_limit(path)
+    if target < limit.min_size_bytes and _file_level_min(path) <= target:
+        return _rebuild(layout, target)
     if target < limit.min_size_bytes:
         if not limit.shrinkable and last is not None and target < last.end_bytes:
             raise NotShrinkableError(fs=limit.fs, min_size_bytes=limit.min_size_bytes)
@@ -145,6 +149,22 @@ def _shrink(layout: ImageLayout, target: int) -> ResizeResult:
         gptbackup.relocate_backup(path)
     return ResizeResult(path, "shrink", layout.size_bytes, target,
                         last.number if last else None, last.fs if last else "", old_fs, new_fs)
+
+
+def _file_level_min(path: Path) -> int:
+    """The least size a file-level rebuild reaches (diskfmt's used + margin rules)."""
+    found = fit_limit(path)
+    return found.min_size_bytes if found.file_level else path.stat().st_size
+
+
+def _rebuild(layout: ImageLayout, target: int) -> ResizeResult:
+    """Below what resize2fs reaches (or XFS/LVM): recreate the disk file by file."""
+    plan = rebuild_disk(layout.path, target_size_bytes=target)
+    last = layout.last_partition
+    return ResizeResult(layout.path, "rebuild", layout.size_bytes, target,
+                        last.number if last else None, last.fs if last else "",
+                        last.size_bytes if last else 0, plan.volumes[-1].new_size_bytes,
+                        "rebuilt file-level (filesystems recreated, files copied)")
 
 
 def _resize_fs(path: Path, part: ImagePartition, new_part_bytes: int) -> int:

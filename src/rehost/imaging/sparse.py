@@ -78,3 +78,13 @@ def _zero(fd: int, offset: int, length: int) -> None:
     for start, run in data_extents(fd, offset, offset + length):
         for pos in range(start, start + run, CHUNK_BYTES):
             os.pwrite(fd, zeros[: min(CHUNK_BYTES, start + run - pos)], pos)
+
+
+def copy_range(source: Path, *, source_offset: int, dest: Path, dest_offset: int,
+               length_bytes: int) -> None:
+    """Copy source[source_offset, +length) into dest at dest_offset, skipping source holes."""
+    with source.open("rb") as src, dest.open("r+b") as dst:
+        end = source_offset + length_bytes
+        for start, length in data_extents(src.fileno(), source_offset, end):
+            _copy(src.fileno(), start, dst.fileno(), dest_offset + start - source_offset, length)
+        os.fsync(dst.fileno())

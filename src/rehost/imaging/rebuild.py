@@ -1,0 +1,190 @@
+"""File-level rebuild: a disk recreated at a size block-level resizing cannot reach.
+
+On the build's working copy only (the received disks stay pristine; a crash discards the
+working copy and the build starts again from them). The host writes the new partition table
+(sfdisk, same table type, disk id, partition types, GUIDs and names), the boot code and the
+volumes that keep their size byte for byte; the libguestfs appliance then recreates the VG
+(same names), every resized filesystem (same type, UUID, label, features) and the swap areas,
+copies the files with `cp -a` (owner, mode, ACLs, xattrs, hard links, sparse files, device
+nodes) and reinstalls the guest's GRUB for BIOS with the guest's own grub-install.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from rehost.imaging.command import run_tool
+from rehost.imaging.guestfish import GuestfishShell, open_disks
+from rehost.imaging.layout import BIOS_BOOT_TYPE, read_layout
+from rehost.imaging.rebuildfs import (
+    XFS_SMALL_ENV,
+    RebuildError,
+    ext_mkfs,
+    shell,
+    swap_mkfs,
+    xfs_mkfs,
+)
+from rehost.imaging.rebuildplan import NewVolume, RebuildLayout, plan_rebuild
+from rehost.imaging.sparse import copy_range
+
+SECTOR = 512
+XFS_SMALL_BYTES = 300 * (1 << 20)
+SRC, DST = "/tmp/rebuild-src", "/tmp/rebuild-dst"  # mount points in the appliance's own root
+OLD_VG_PREFIX = "rehost-old-"  # the working copy's VG is renamed: the new one takes its name
+
+
+def rebuild_disk(path: Path, *, target_size_bytes: int) -> RebuildLayout:
+    """Rebuild the disk at path to target_size_bytes, file by file; path then holds the result."""
+    plan = plan_rebuild(path, target_size_bytes=target_size_bytes, disk_name=path.name)
+    old = read_layout(path)
+    # GRUB for BIOS lives in the MBR gap or a BIOS boot partition; a UEFI disk keeps its ESP
+    bios = old.table == "mbr" or any(p.type_code.upper() == BIOS_BOOT_TYPE
+                                     for p in old.partitions)
+    new = path.with_name(f".{path.name}.rebuild")
+    new.unlink(missing_ok=True)
+    with new.open("wb") as out:
+        out.truncate(target_size_bytes)
+    try:
+        if plan.table != "none":
+            _write_table(path, new, plan)
+        _copy_raw(path, new, plan)
+        with open_disks([path, new]) as guest:
+            Appliance(guest, plan).run(bios=bios)
+    except BaseException:
+        new.unlink(missing_ok=True)
+        raise
+    os.replace(new, path)
+    return plan
+
+
+def _write_table(old: Path, new: Path, plan: RebuildLayout) -> None:
+    """The old table's entries (types, GUIDs, names, flags) at their new starts and sizes."""
+    dump = json.loads(run_tool(["sfdisk", "--json", str(old)]).stdout)["partitiontable"]
+    placed = {v.number: v for v in plan.volumes}
+    lines = [f"label: {dump['label']}"] + ([f"label-id: {dump['id']}"] if "id" in dump else [])
+    for entry in sorted(dump.get("partitions", []), key=_number):
+        vol = placed[_number(entry)]
+        fields = [f"start={vol.new_start_bytes // SECTOR}", f"size={vol.new_size_bytes // SECTOR}",
+                  f"type={entry['type']}"]
+        fields += [f"uuid={entry['uuid']}"] if "uuid" in entry else []
+        fields += [f'name="{entry["name"]}"'] if entry.get("name") else []
+        fields += [f'attrs="{entry["attrs"]}"'] if entry.get("attrs") else []
+        fields += ["bootable"] if entry.get("bootable") else []
+        lines.append(f"{new}{_number(entry)} : " + ", ".join(fields))
+    run_tool(["sfdisk", "--no-reread", "--no-tell-kernel", "-q", str(new)],
+             input_text="\n".join(lines) + "\n")
+
+
+def _number(entry: dict[str, object]) -> int:
+    node = str(entry["node"])
+    digits = len(node) - len(node.rstrip("0123456789"))
+    return int(node[-digits:])
+
+
+def _copy_raw(old: Path, new: Path, plan: RebuildLayout) -> None:
+    """Boot code (MBR code area, the gap before the first partition) and kept-size volumes."""
+    if plan.table != "none":
+        copy_range(old, source_offset=0, dest=new, dest_offset=0, length_bytes=440)
+        first = min(v.new_start_bytes for v in plan.volumes)
+        after_table = SECTOR if plan.table == "mbr" else 34 * SECTOR
+        if first == min(v.old_start_bytes for v in plan.volumes) and first > after_table:
+            copy_range(old, source_offset=after_table, dest=new, dest_offset=after_table,
+                       length_bytes=first - after_table)
+    for vol in plan.volumes:
+        if vol.copied_raw and vol.fs != "swap":
+            copy_range(old, source_offset=vol.old_start_bytes, dest=new,
+                       dest_offset=vol.new_start_bytes, length_bytes=vol.old_size_bytes)
+
+
+class Appliance:
+    """The rebuild steps inside one libguestfs appliance: old disk /dev/sda, new /dev/sdb."""
+
+    def __init__(self, guest: GuestfishShell, plan: RebuildLayout) -> None:
+        self.guest = guest
+        self.plan = plan
+        self.root = ""  # new device holding /etc/fstab
+        self.boot = ""  # new device holding a separate /boot (grub/ at its top)
+
+    def sh(self, script: str) -> str:
+        """A shell script in the appliance's own root (its tools, not the guest's)."""
+        return self.guest.run("debug", "sh", f"PATH=/usr/sbin:/usr/bin:/sbin:/bin; {script}")
+
+    def run(self, *, bios: bool) -> None:
+        """Recreate every volume, copy the files, reinstall the bootloader."""
+        self.sh(f"mkdir -p {SRC} {DST}")
+        for vol in self.plan.volumes:
+            if vol.vg_name:
+                self._volume_group(vol)
+            elif not vol.copied_raw or vol.fs == "swap":
+                self._recreate(vol.fs, self._part("sda", vol), self._part("sdb", vol),
+                               vol.new_size_bytes)
+        if bios and self.root:
+            self._bootloader()
+
+    def _part(self, disk: str, vol: NewVolume) -> str:
+        return f"/dev/{disk}" if self.plan.table == "none" else f"/dev/{disk}{vol.number}"
+
+    def _volume_group(self, vol: NewVolume) -> None:
+        """Rename the old VG, create the new one (same name, extent size) and its LVs."""
+        old_vg, pv = f"{OLD_VG_PREFIX}{vol.vg_name}", self._part("sdb", vol)
+        self.sh(f"lvm vgrename {shell([vol.vg_name, old_vg])} && lvm vgchange -ay {old_vg} "
+                f"&& lvm pvcreate -ff -y {pv} && lvm vgcreate -y -s {vol.extent_bytes // 1024}k "
+                f"{shell([vol.vg_name, pv])}")
+        for lv in vol.lvs:
+            size = f"-L {lv.new_size_bytes // 1024}k" if lv.new_size_bytes else "-l 100%FREE"
+            self.sh(f"lvm lvcreate -y -W y -Z y {size} -n {shell([lv.name, vol.vg_name])}")
+        for lv in vol.lvs:
+            self._recreate(lv.fs, f"/dev/{old_vg}/{lv.name}", f"/dev/{vol.vg_name}/{lv.name}",
+                           lv.new_size_bytes or vol.new_size_bytes)
+
+    def _recreate(self, fs: str, old: str, new: str, size_bytes: int) -> None:
+        """Make the filesystem anew and copy the files, or copy the volume byte for byte."""
+        if fs == "swap":
+            tags = self._blkid(old)
+            self.sh(shell(swap_mkfs(tags.get("UUID", ""), tags.get("LABEL", ""), new)))
+        elif fs.startswith("ext"):
+            self.sh(shell(ext_mkfs(self.sh(f"dumpe2fs -h {old} 2>/dev/null"), new)))
+            self._copy_files(old, new, "")
+        elif fs == "xfs":
+            info = self.sh(f"xfs_db -r -c info -c uuid -c label {old}")
+            small = XFS_SMALL_ENV if size_bytes < XFS_SMALL_BYTES else ""
+            self.sh(small + shell(xfs_mkfs(info, new)))
+            self._copy_files(old, new, "nouuid")
+        else:
+            self.sh(f"dd if={old} of={new} bs=4M conv=sparse,fsync status=none")
+
+    def _blkid(self, device: str) -> dict[str, str]:
+        out = self.sh(f"blkid -o export {device} || true")
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def _copy_files(self, old: str, new: str, options: str) -> None:
+        """cp -a from the old filesystem to the new one; notes whether it is / or /boot."""
+        opts = f"-o {options} " if options else ""
+        found = self.sh(
+            f"mount {opts}{old} {SRC} && mount {opts}{new} {DST} && "
+            f"cp -a --sparse=auto {SRC}/. {DST}/ && "
+            f"{{ test -e {DST}/etc/fstab && echo REHOST-ROOT; "
+            f"test -d {DST}/grub && echo REHOST-BOOT; true; }}; "
+            f"umount {DST} && umount {SRC}")
+        if "REHOST-ROOT" in found:
+            self.root = new
+        elif "REHOST-BOOT" in found:
+            self.boot = new
+
+    def _bootloader(self) -> None:
+        """The guest's grub-install on the new disk, then its grub.cfg regenerated."""
+        self.guest.run("mount", self.root, "/")
+        if self.boot:
+            self.guest.run("mount", self.boot, "/boot")
+        tools = self.guest.sh("command -v grub-install grub-mkconfig || true")
+        if "grub-install" not in tools:
+            return  # no GRUB in the guest: the boot code was copied byte for byte
+        self.guest.sh("grub-install --target=i386-pc /dev/sdb")
+        if "grub-mkconfig" in tools and self.guest.read("/boot/grub/grub.cfg") is not None:
+            self.guest.sh("grub-mkconfig -o /boot/grub/grub.cfg")
+        self.guest.run("umount-all")
+
+
+__all__ = ["RebuildError", "rebuild_disk"]

@@ -1,0 +1,71 @@
+"""The mkfs lines of the file-level rebuild recreate a filesystem's UUID, label and features."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rehost.imaging.rebuildfs import RebuildError, ext_mkfs, swap_mkfs, xfs_mkfs
+
+MIB = 1 << 20
+
+
+def _run(*args: str | Path) -> str:
+    return subprocess.run([str(a) for a in args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def _blank(path: Path, size: int) -> Path:
+    with path.open("wb") as f:
+        f.truncate(size)
+    return path
+
+
+def _ext_features(dump: str) -> str:
+    return next(line for line in dump.splitlines() if line.startswith("Filesystem features"))
+
+
+def test_ext4_recreated_with_the_same_uuid_label_and_features(tmp_path: Path) -> None:
+    old = _blank(tmp_path / "old.fs", 64 * MIB)
+    _run("mkfs.ext4", "-q", "-F", "-L", "root fs", "-O", "^metadata_csum,quota", "-I", "128",
+         old)
+    dump = _run("dumpe2fs", "-h", old)
+    new = _blank(tmp_path / "new.fs", 48 * MIB)
+    argv = ext_mkfs(dump, str(new))
+    _run(*argv)
+    again = _run("dumpe2fs", "-h", new)
+    for field in ("Filesystem UUID", "Filesystem volume name", "Inode size", "Block size"):
+        pick = [line for line in dump.splitlines() if line.startswith(field)]
+        assert pick and pick[0] in again, field
+    assert _ext_features(again) == _ext_features(dump)
+    assert "needs_recovery" not in " ".join(argv)
+
+
+def test_xfs_recreated_with_the_same_uuid_label_and_features(tmp_path: Path) -> None:
+    old = _blank(tmp_path / "old.fs", 320 * MIB)
+    _run("mkfs.xfs", "-q", "-f", "-L", "rootxfs", "-m", "reflink=0,bigtime=1", old)
+    info = _run("xfs_db", "-r", "-c", "info", "-c", "uuid", "-c", "label", old)
+    new = _blank(tmp_path / "new.fs", 300 * MIB)
+    argv = xfs_mkfs(info, str(new))
+    _run(*argv)
+    again = _run("xfs_db", "-r", "-c", "info", "-c", "uuid", "-c", "label", new)
+    for key in ("UUID = ", 'label = "rootxfs"', "reflink=0", "bigtime=1", "crc=1"):
+        line = next(x for x in info.splitlines() if key in x)
+        assert key in again, (key, line)
+    assert info.split("UUID = ")[1][:36] == again.split("UUID = ")[1][:36]
+
+
+def test_unreadable_geometry_is_a_bilingual_rebuild_error() -> None:
+    with pytest.raises(RebuildError) as caught:
+        ext_mkfs("dumpe2fs: Bad magic number in super-block", "/dev/sdb1")
+    assert "/dev/sdb1" in caught.value.message_en and "/dev/sdb1" in caught.value.message_zh
+    with pytest.raises(RebuildError):
+        xfs_mkfs("xfs_db: /dev/sdb2 is not a valid XFS filesystem", "/dev/sdb2")
+
+
+def test_swap_keeps_its_uuid_and_label() -> None:
+    assert swap_mkfs("0b3c-uuid", "swp", "/dev/sdb3") == [
+        "mkswap", "-f", "-U", "0b3c-uuid", "-L", "swp", "/dev/sdb3"]
+    assert swap_mkfs("", "", "/dev/sdb3") == ["mkswap", "-f", "/dev/sdb3"]

@@ -182,39 +182,6 @@ def open_disks(disk_paths: Sequence[Path]) -> Iterator[GuestfishShell]:
         shell.run("exit", ok=True)
 
 
-@contextmanager
-def open_disks(disk_paths: Sequence[Path]) -> Iterator[GuestfishShell]:
-    """Launch the appliance read-write on the disks with nothing mounted (the caller mounts)."""
-    args = [GUESTFISH, "--listen", "--rw"]
-    for disk in disk_paths:
-        args += ["-a", str(disk)]
-    shell = _launched(args)
-    try:
-        yield shell
-        shell.run("umount-all")
-        shell.run("sync")
-    finally:
-        shell.run("exit", ok=True)
-
-
-def _launched(args: list[str]) -> GuestfishShell:
-    """A listener whose appliance runs: KVM first when usable, TCG when KVM hangs the launch."""
-    if "LIBGUESTFS_BACKEND_SETTINGS" not in os.environ and kvm_usable():
-        shell = GuestfishShell(_start(args))
-        try:
-            shell.run("run", timeout_s=KVM_START_TIMEOUT_S)
-            return shell
-        except subprocess.TimeoutExpired:
-            os.killpg(os.getpgid(int(shell.pid)), signal.SIGKILL)  # listener + hung appliance
-            mark_kvm_broken()
-    tcg = {**os.environ, "LIBGUESTFS_BACKEND": os.environ.get("LIBGUESTFS_BACKEND", "direct"),
-           "LIBGUESTFS_BACKEND_SETTINGS": os.environ.get("LIBGUESTFS_BACKEND_SETTINGS",
-                                                         "force_tcg")}
-    shell = GuestfishShell(_launch(args, tcg, START_TIMEOUT_S))
-    shell.run("run", timeout_s=START_TIMEOUT_S)
-    return shell
-
-
 def _start(args: list[str]) -> str:
     """The listener's pid, appliance launched; KVM first when usable (a hung KVM: TCG)."""
     env = {**os.environ, "LIBGUESTFS_BACKEND": os.environ.get("LIBGUESTFS_BACKEND", "direct"),

@@ -12,7 +12,7 @@ from rehost.sample.stack import LocalStack, start_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("boot-sizes")]
 GIB = 1024**3
-FILLER_BYTES = 700 * 1024**2  # pushes the root's minimum (resize2fs -P) above 1 GiB
+FILLER_BYTES = 1000 * 1024**2  # pushes the root's minimum (used + 10 % + 32 MiB) above 1 GiB
 
 
 @pytest.fixture(scope="module")

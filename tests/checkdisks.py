@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fslayouts import loop_device, lvm, place
+from fslayouts import make_lvs, place
 
 MIB = 1 << 20
 KERNEL = "6.1.0-50-amd64"
@@ -155,27 +155,6 @@ def gpt(image: Path, size_mib: int, script: str) -> list[tuple[int, int]]:
     return [(int(p["start"]) * 512, int(p["size"]) * 512) for p in parts]
 
 
-def make_lvs(image: Path, *, at: tuple[int, int], vg: str,
-             lvs: Mapping[str, int]) -> dict[str, int]:
-    """pvcreate/vgcreate/lvcreate (never activated) in a partition; each LV's disk offset."""
-    offset, size = at
-    with loop_device(image, offset=offset, size=size) as dev:
-        lvm(dev, "pvcreate", "-q", dev)
-        lvm(dev, "vgcreate", "-q", vg, dev)
-        for name, mib in lvs.items():
-            lvm(dev, "lvcreate", "-q", "-an", "--zero", "n", "-L", f"{mib}m", "-n", name, vg)
-        pe_start = int(lvm(dev, "pvs", "--noheadings", "--units", "b", "--nosuffix", "-o",
-                           "pe_start", dev).strip())
-        extent = int(lvm(dev, "vgs", "--noheadings", "--units", "b", "--nosuffix", "-o",
-                         "vg_extent_size", vg).strip())
-        rows = lvm(dev, "lvs", "--noheadings", "-o", "lv_name,seg_pe_ranges", vg)
-    out = {}
-    for row in rows.splitlines():
-        name, ranges = row.split()
-        out[name] = offset + pe_start + int(ranges.split(":")[1].split("-")[0]) * extent
-    return out
-
-
 def lvm_disk(directory: Path, *, kind: str) -> Path:
     """BIOS/GPT: BIOS boot, a `kind` /boot partition, LVM PV with a dirty `kind` root LV + swap."""
     vg = f"rh-{uuid.uuid4().hex[:6]}"  # a dash: /dev/mapper doubles it
@@ -190,7 +169,8 @@ def lvm_disk(directory: Path, *, kind: str) -> Path:
     image = directory / f"lvm-{kind}.img"
     (_, (boot_at, _), pv) = gpt(image, 1 + 64 + 128 + 16 + 8, f"size=1MiB, type={BIOS_BOOT}\n"
                                 "size=64MiB, type=linux\ntype=lvm\n")
-    offsets = make_lvs(image, at=pv, vg=vg, lvs={"root": 128, "swap": 16})
+    offsets = make_lvs(image, offset=pv[0], size=pv[1], vg=vg,
+                       lvs={"root": 128 * MIB, "swap": 16 * MIB})
     for fs, at in ((boot, boot_at), (root, offsets["root"]), (swap, offsets["swap"])):
         place(image, make_fs(fs, directory / f"{kind}.fs"), at)
     return image

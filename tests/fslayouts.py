@@ -144,9 +144,13 @@ def lvm(dev: str, *args: str) -> str:
     return proc.stdout
 
 
-def make_lvs(image: Path, *, offset: int, size: int, lvs: dict[str, int]) -> dict[str, int]:
-    """pvcreate/vgcreate/lvcreate in a byte range of `image`; returns each LV's disk offset."""
-    vg = f"vg{uuid.uuid4().hex[:8]}"
+def make_lvs(image: Path, *, offset: int, size: int, lvs: dict[str, int],
+             vg: str = "") -> dict[str, int]:
+    """pvcreate/vgcreate/lvcreate in a byte range of `image`; returns each LV's disk offset.
+
+    lvs: LV name -> bytes; vg: the VG's name (default: a random one).
+    """
+    vg = vg or f"vg{uuid.uuid4().hex[:8]}"
     with loop_device(image, offset=offset, size=size) as dev:
         lvm(dev, "pvcreate", "-q", dev)
         lvm(dev, "vgcreate", "-q", vg, dev)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gzip
 
+from checkdisks import newc
 from fakeguest import FakeGuest
-from imaging.test_initramfs import newc
 from rehost.imaging.adapt import AdaptOptions, AdaptReport, Change, adapt_guest_shell
 from rehost.imaging.guestedit import appliance_device, rewrite_args, rewrite_fstab
 from rehost.imaging.pipeline import Preparation

@@ -12,23 +12,13 @@ from pathlib import Path
 import pytest
 
 from bootdisk import BootDisk, copy_disk
+from checkdisks import newc
 from rehost.imaging.checks import run_checks
 from rehost.imaging.initramfs import InitramfsError, read_initramfs
 from rehost.imaging.layout import read_layout
 
 VERSION = "6.1.0-50-amd64"
 MODS = f"usr/lib/modules/{VERSION}"
-
-
-def newc(files: dict[str, bytes]) -> bytes:
-    """A newc cpio archive of regular files (test-side writer, independent of the reader)."""
-    out = bytearray()
-    for ino, (name, data) in enumerate([*files.items(), ("TRAILER!!!", b"")], 1):
-        raw = name.encode() + b"\0"
-        fields = (ino, 0o100644, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(raw), 0)
-        out += b"070701" + b"".join(b"%08X" % f for f in fields) + raw
-        out += b"\0" * (-len(out) % 4) + data + b"\0" * (-len(data) % 4)
-    return bytes(out)
 
 
 MICROCODE = newc({"kernel/x86/microcode/GenuineIntel.bin": b"\x01" * 1000})

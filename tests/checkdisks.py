@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fslayouts import make_lvs, place
+from rehost.imaging.newc import file_entry, write_newc
 
 MIB = 1 << 20
 KERNEL = "6.1.0-50-amd64"
@@ -31,13 +32,7 @@ MISSING_UUID = "0badc0de-0000-4000-8000-000000000000"
 
 def newc(files: Mapping[str, bytes]) -> bytes:
     """A newc cpio archive of regular files."""
-    out = bytearray()
-    for ino, (name, data) in enumerate([*files.items(), ("TRAILER!!!", b"")], 1):
-        raw = name.encode() + b"\0"
-        fields = (ino, 0o100644, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(raw), 0)
-        out += b"070701" + b"".join(b"%08X" % f for f in fields) + raw
-        out += b"\0" * (-len(out) % 4) + data + b"\0" * (-len(data) % 4)
-    return bytes(out)
+    return write_newc(file_entry(name, data) for name, data in files.items())
 
 
 def boot_files(*, kernel: bool = True) -> dict[str, bytes]:

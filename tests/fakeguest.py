@@ -50,6 +50,9 @@ class FakeGuest:
     def read_bytes(self, path: str) -> bytes | None:
         return self.blobs.get(path)
 
+    def write_bytes(self, path: str, data: bytes) -> None:
+        self.blobs[path] = data
+
     def remove(self, path: str) -> None:
         self.files.pop(path, None)
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 from checkdisks import newc
 from fakeguest import FakeGuest
+from kernelfiles import host_kernel, sata_initramfs
 from rehost.imaging.adapt import AdaptOptions, AdaptReport, Change, adapt_guest_shell
 from rehost.imaging.guestedit import appliance_device, rewrite_args, rewrite_fstab
+from rehost.imaging.initramfs import read_initramfs
+from rehost.imaging.initramfs_overlay import module_name, parse_modules_dep
 from rehost.imaging.pipeline import Preparation
 
 ROOT_UUID = "6f1c1c0e-5c1b-4f4e-9d0a-2b1f3f3e9a11"
@@ -60,7 +64,9 @@ def test_vmware_debian_guest_is_adapted_and_every_change_logged() -> None:
     assert all(c.message_en and c.message_zh for c in logged)
     assert {n.message_en for n in notes} == {
         "cloud-init is present", "qemu-guest-agent is absent",
-        "GRUB configuration edited in place, not regenerated (filesystems and UUIDs unchanged)"}
+        "GRUB configuration edited in place, not regenerated (filesystems and UUIDs unchanged)",
+        *(f"virtio could not be appended to the initramfs of {v} (no initramfs in /boot): "
+          "rebuilding it in the guest" for v in ("6.1.0-50-amd64", "5.10.0-30-amd64"))}
     report = AdaptReport(tuple(changes), 1.0, tuple(notes))
     assert any("open-vm-tools.service" in line for line in report.lines())
 
@@ -187,3 +193,33 @@ def test_manifest_lines_of_a_build_list_what_rehost_changed() -> None:
     assert prep.lines() == ("adapt: Adapt.Fstab: /etc/fstab: /dev/sda1 -> UUID=abc (/)",
                             "adapt: Adapt.Agents: cloud-init is absent")
     assert Preparation(resizes=(), checks=()).lines() == ()
+
+
+def test_virtio_is_appended_from_the_guest_kernel_and_its_tool_is_not_run(
+        tmp_path: Path) -> None:
+    """The guest's own modules (this host's Debian kernel stands in) appended, no rebuild."""
+    kernel = host_kernel()
+    version = kernel.name
+    guest = _debian()
+    for old in ("6.1.0-50-amd64", "5.10.0-30-amd64"):
+        del guest.files[f"/lib/modules/{old}/modules.dep"]
+    base = f"/lib/modules/{version}"
+    guest.files[f"{base}/modules.dep"] = (kernel / "modules.dep").read_text()
+    guest.files[f"{base}/modules.builtin"] = (kernel / "modules.builtin").read_text()
+    deps = parse_modules_dep(guest.files[f"{base}/modules.dep"])
+    for rel in (r for r in deps if module_name(r) in ("virtio_pci", "virtio_blk", "virtio_scsi",
+                                                       "sd_mod")):
+        for path in (rel, *deps[rel]):
+            guest.blobs[f"{base}/{path}"] = (kernel / path).read_bytes()
+    initrd = f"/boot/initrd.img-{version}"
+    original = sata_initramfs(kernel, tmp_path, compress=lambda d: gzip.compress(d, 1))
+    guest.blobs[initrd] = original
+    changes, notes = adapt_guest_shell(guest, log=lambda c: None)
+    assert not any("update-initramfs -" in s for s in guest.scripts)
+    assert guest.blobs[initrd].startswith(original)
+    assert read_initramfs(guest.blobs[initrd]).has_driver("virtio_blk")
+    appended = [c for c in changes if c.code == "Adapt.Initramfs" and c.path == initrd]
+    assert len(appended) == 1 and "virtio_blk" in appended[0].message_en
+    assert "追加" in appended[0].message_zh
+    assert "virtio_blk" in guest.files["/etc/initramfs-tools/modules"].split()  # next rebuild
+    assert not any("rebuilding it in the guest" in n.message_en for n in notes)

@@ -86,3 +86,20 @@ def test_check_fails_when_the_initramfs_lacks_virtio_even_with_modules_on_disk(
     assert virtio.status == "fail", virtio
     assert old in virtio.message_en and "virtio_blk" in virtio.message_zh
     assert "update-initramfs" in virtio.hint
+
+
+@pytest.mark.parametrize("kind", sorted(COMPRESSORS))
+def test_an_archive_appended_after_a_compressed_one_is_read(kind: str) -> None:
+    """rehost's virtio overlay follows the compressed main archive: the reader must see it."""
+    appended = newc({f"{MODS}/kernel/drivers/scsi/virtio_scsi.ko": b"v"})
+    main = COMPRESSORS[kind](MAIN)
+    blob = MICROCODE + main + bytes(-len(main) % 4) + appended
+    contents = read_initramfs(blob)
+    assert contents.compressions == (kind,)
+    assert {"virtio_blk", "vmw_pvscsi", "virtio_scsi"} <= contents.modules
+
+
+def test_a_zstd_frame_cut_short_is_a_clear_error() -> None:
+    main = COMPRESSORS["zstd"](MAIN + bytes(200_000))
+    with pytest.raises(InitramfsError, match=r"cut short|cannot decompress|could not"):
+        read_initramfs(MICROCODE + main[: len(main) // 2])

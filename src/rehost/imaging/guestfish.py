@@ -56,6 +56,9 @@ class GuestShell(Protocol):
     def read_bytes(self, path: str) -> bytes | None:
         """A file's bytes (an initramfs), None when it is not a regular file."""
 
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Replace a file's content with bytes (its mode and owner kept)."""
+
     def remove(self, path: str) -> None:
         """Delete a file or symlink."""
 
@@ -127,6 +130,13 @@ class GuestfishShell:
             local = Path(tmp) / "file"
             self.run("download", path, str(local))
             return local.read_bytes()
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Replace a file's content with bytes (upload truncates: mode and owner kept)."""
+        with tempfile.TemporaryDirectory(prefix="rehost-guest-") as tmp:
+            local = Path(tmp) / "file"
+            local.write_bytes(data)
+            self.run("upload", str(local), path)
 
     def remove(self, path: str) -> None:
         """Delete a file or symlink."""

@@ -11,6 +11,7 @@ import gzip
 import os
 from pathlib import Path
 
+from rehost.imaging.newc import Entry, write_newc
 from rehost.sample.kernel import Kernel
 
 BUSYBOX = Path("/bin/busybox")
@@ -70,17 +71,6 @@ def build_initramfs(kernel: Kernel, dest: Path) -> Path:
         entries.append((f"lib/modules/{module.stem}.ko", 0o100644, module.read_bytes(), 0))
         names.append(module.stem)
     entries.append(("etc/modules", 0o100644, ("\n".join(names) + "\n").encode(), 0))
-    dest.write_bytes(gzip.compress(_newc(entries), compresslevel=6, mtime=0))
+    dest.write_bytes(gzip.compress(write_newc(Entry(n, m, d, r) for n, m, d, r in entries),
+                                  compresslevel=6, mtime=0))
     return dest
-
-
-def _newc(entries: list[tuple[str, int, bytes, int]]) -> bytes:
-    """Serialise entries (name, mode, data, rdev) as a newc cpio archive."""
-    out = bytearray()
-    for ino, (name, mode, data, rdev) in enumerate([*entries, ("TRAILER!!!", 0, b"", 0)], 1):
-        raw_name = name.encode() + b"\0"
-        fields = (ino, mode, 0, 0, 1, 0, len(data), 0, 0, os.major(rdev), os.minor(rdev),
-                  len(raw_name), 0)
-        out += b"070701" + b"".join(b"%08X" % f for f in fields) + raw_name
-        out += b"\0" * (-len(out) % 4) + data + b"\0" * (-len(data) % 4)
-    return bytes(out)

@@ -50,6 +50,10 @@ class FakeGuest:
     def read_bytes(self, path: str) -> bytes | None:
         return self.blobs.get(path)
 
+    def read_files(self, paths: list[str]) -> list[bytes | None]:
+        return [self.blobs[p] if p in self.blobs else
+                self.files[p].encode() if p in self.files else None for p in paths]
+
     def write_bytes(self, path: str, data: bytes) -> None:
         self.blobs[path] = data
 

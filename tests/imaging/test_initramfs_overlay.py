@@ -56,7 +56,8 @@ def _overlay(kernel: Path, blob: bytes) -> tuple[bytes, tuple[str, ...]]:
     result = overlay_initramfs(
         blob, kernel.name, guest_dep=(kernel / "modules.dep").read_text(),
         guest_builtin=(kernel / "modules.builtin").read_text(),
-        fetch=lambda rel: (kernel / rel).read_bytes() if (kernel / rel).exists() else None)
+        fetch_all=lambda rels: [(kernel / r).read_bytes() if (kernel / r).exists() else None
+                                for r in rels])
     return result.blob, result.modules
 
 
@@ -101,7 +102,7 @@ def test_a_guest_kernel_without_virtio_blk_is_refused_by_name(kernel: Path,
                     if "virtio_blk" not in line)
     with pytest.raises(OverlayUnavailable, match="no module file for virtio_blk") as caught:
         overlay_initramfs(blob, kernel.name, guest_dep=dep, guest_builtin="",
-                          fetch=lambda rel: (kernel / rel).read_bytes())
+                          fetch_all=lambda rels: [(kernel / r).read_bytes() for r in rels])
     assert "virtio_blk" in caught.value.message_zh
 
 
@@ -109,7 +110,7 @@ def test_a_module_the_guest_lists_but_lacks_is_refused(kernel: Path, tmp_path: P
     blob = sata_initramfs(kernel, tmp_path, compress=lambda d: gzip.compress(d, 1))
     with pytest.raises(OverlayUnavailable, match="which is missing"):
         overlay_initramfs(blob, kernel.name, guest_dep=(kernel / "modules.dep").read_text(),
-                          guest_builtin="", fetch=lambda rel: None)
+                          guest_builtin="", fetch_all=lambda rels: [None for _ in rels])
 
 
 def test_a_module_directory_that_is_a_symlink_is_refused(kernel: Path, tmp_path: Path) -> None:
@@ -122,12 +123,14 @@ def test_a_module_directory_that_is_a_symlink_is_refused(kernel: Path, tmp_path:
                        file_entry("init", b"#!/bin/sh\n")])
     with pytest.raises(OverlayUnavailable, match="is not a directory"):
         overlay_initramfs(blob, version, guest_dep=(kernel / "modules.dep").read_text(),
-                          guest_builtin="", fetch=lambda rel: (kernel / rel).read_bytes())
+                          guest_builtin="",
+                          fetch_all=lambda rels: [(kernel / r).read_bytes() for r in rels])
 
 
 def test_no_depmod_on_this_host_is_a_named_reason(kernel: Path, tmp_path: Path) -> None:
     blob = sata_initramfs(kernel, tmp_path, compress=lambda d: gzip.compress(d, 1))
     with pytest.raises(OverlayUnavailable, match="depmod could not run"):
         overlay_initramfs(blob, kernel.name, guest_dep=(kernel / "modules.dep").read_text(),
-                          guest_builtin="", fetch=lambda rel: (kernel / rel).read_bytes(),
+                          guest_builtin="",
+                          fetch_all=lambda rels: [(kernel / r).read_bytes() for r in rels],
                           depmod=str(tmp_path / "no-such-depmod"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from rehost.imaging.adapt_steps import Change, kernels, tools
 from rehost.imaging.errors import ImagingError
@@ -32,12 +33,34 @@ CHEAP_LEVEL = "COMPRESSLEVEL=1 "  # mkinitramfs: gzip -1 / zstd -1 / lz4 -1 / xz
 __all__ = ["VIRTIO_DRIVERS", "add_virtio_drivers", "has_boot_drivers"]
 
 
-def has_boot_drivers(guest: GuestShell, version: str) -> bool:
+@dataclass(frozen=True, slots=True)
+class KernelFiles:
+    """One kernel's module directory in the guest, its modules.dep and modules.builtin."""
+
+    base: str  # /lib/modules/V or /usr/lib/modules/V; "" when neither has a modules.dep
+    dep: str | None
+    builtin: str
+
+
+def kernel_files(guest: GuestShell, version: str) -> KernelFiles:
+    """modules.dep and modules.builtin of both module directories, in one read."""
+    bases = [f"{b}/{version}" for b in ("/lib/modules", "/usr/lib/modules")]
+    texts = [b.decode("utf-8", "replace") if b is not None else None for b in guest.read_files(
+        [f"{base}/{name}" for base in bases for name in ("modules.dep", "modules.builtin")])]
+    base = next((bases[i] for i in range(2) if texts[2 * i] is not None), "")
+    return KernelFiles(base, texts[0] if texts[0] is not None else texts[2],
+                       " ".join(t for t in texts[1::2] if t))
+
+
+def has_boot_drivers(guest: GuestShell, version: str,
+                     initrd: tuple[str, bytes] | None = None,
+                     files: KernelFiles | None = None) -> bool:
     """True when this kernel's initramfs holds (or its kernel builds in) the virtio drivers."""
-    missing = [d for d in BOOT_DRIVERS if f"/{d}.ko" not in _builtin(guest, version)]
+    builtin = (files or kernel_files(guest, version)).builtin
+    missing = [d for d in BOOT_DRIVERS if f"/{d}.ko" not in builtin]
     if not missing:
         return True
-    found = _initrd(guest, version)
+    found = initrd or _initrd(guest, version)
     if found is None:
         return False
     try:
@@ -50,7 +73,9 @@ def has_boot_drivers(guest: GuestShell, version: str) -> bool:
 def add_virtio_drivers(guest: GuestShell) -> list[Change]:
     """virtio drivers into every kernel's initramfs that lacks them: appended, else rebuilt."""
     versions = kernels(guest)
-    lacking = [v for v in versions if not has_boot_drivers(guest, v)]
+    files = {v: kernel_files(guest, v) for v in versions}
+    initrds = {v: _initrd(guest, v) for v in versions}  # each downloaded once
+    lacking = [v for v in versions if not has_boot_drivers(guest, v, initrds[v], files[v])]
     if versions and not lacking:
         shown = ", ".join(versions)
         return [Change("Adapt.Initramfs", f"the initramfs of {shown} already has the virtio "
@@ -60,7 +85,7 @@ def add_virtio_drivers(guest: GuestShell) -> list[Change]:
     changes = _configure(guest, found)
     rebuild: list[str] = []
     for version in lacking:
-        change = _append(guest, version)
+        change = _append(guest, version, initrds[version], files[version])
         changes.append(change)
         if not change.changed:  # the reason it could not: the guest's tool rebuilds it
             rebuild.append(version)
@@ -78,11 +103,6 @@ def add_virtio_drivers(guest: GuestShell) -> list[Change]:
     shown = ", ".join(rebuild) or "no kernel found"
     return [*changes, Change("Adapt.Initramfs", f"{tool} rebuilt the initramfs of {shown}",
                              f"{tool} 重建了内核 {shown} 的 initramfs", "/boot")]
-
-
-def _builtin(guest: GuestShell, version: str) -> str:
-    return " ".join(guest.read(f"{base}/{version}/modules.builtin") or ""
-                    for base in ("/lib/modules", "/usr/lib/modules"))
 
 
 def _initrd(guest: GuestShell, version: str) -> tuple[str, bytes] | None:
@@ -117,21 +137,18 @@ def _configure(guest: GuestShell, found: set[str]) -> list[Change]:
                    "时保留）", where)]
 
 
-def _append(guest: GuestShell, version: str) -> Change:
+def _append(guest: GuestShell, version: str, found: tuple[str, bytes] | None,
+            files: KernelFiles) -> Change:
     """The kernel's virtio modules appended to its initramfs; a note saying why it could not."""
-    found = _initrd(guest, version)
-    base = next((b for b in ("/lib/modules", "/usr/lib/modules")
-                 if guest.read(f"{b}/{version}/modules.dep") is not None), None)
-    if found is None or base is None:
+    if found is None or files.dep is None:
         what = "no initramfs in /boot" if found is None else "no modules.dep"
         return _not_appended(version, what, "/boot 中没有 initramfs" if found is None
                              else "没有 modules.dep")
     path, blob = found
     try:
         overlay = overlay_initramfs(
-            blob, version, guest_dep=guest.read(f"{base}/{version}/modules.dep") or "",
-            guest_builtin=guest.read(f"{base}/{version}/modules.builtin") or "",
-            fetch=lambda rel: guest.read_bytes(f"{base}/{version}/{rel}"))
+            blob, version, guest_dep=files.dep, guest_builtin=files.builtin.replace(" ", "\n"),
+            fetch_all=lambda rels: guest.read_files([f"{files.base}/{r}" for r in rels]))
     except (OverlayUnavailable, ImagingError) as exc:
         return _not_appended(version, exc.message_en, exc.message_zh)
     guest.write_bytes(path, overlay.blob)

@@ -7,17 +7,23 @@ appliance is a plain QEMU child (KVM when /dev/kvm works, TCG otherwise), no lib
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import re
+import shlex
 import signal
 import subprocess
+import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Protocol
 
+from rehost.imaging.applianceinfo import wrapped
 from rehost.imaging.errors import ImagingError
+from rehost.imaging.guestmount import mount_plan, parse_probe, probe_script
 from rehost.imaging.verify import kvm_usable, mark_kvm_broken
 
 GUESTFISH = "guestfish"
@@ -26,6 +32,7 @@ KVM_START_TIMEOUT_S = 120.0  # KVM boots the appliance in seconds; longer means 
 COMMAND_TIMEOUT_S = 1800.0
 LISTEN_TIMEOUT_S = 60.0  # the listener only parses its arguments and forks: no appliance yet
 APPLIANCE_SMP_MAX = 4
+BATCH_READ_MAX = 2 << 20  # read_files: guestfish replies are at most 4 MiB (base64 inside)
 APPLIANCE_MEMSIZE_MB = 2048  # libguestfs' default 1280: dracut/update-initramfs use tmpfs
 # the daemon's own PATH need not hold the guest's sbin directories
 GUEST_ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C; "
@@ -56,6 +63,9 @@ class GuestShell(Protocol):
     def read_bytes(self, path: str) -> bytes | None:
         """A file's bytes (an initramfs), None when it is not a regular file."""
 
+    def read_files(self, paths: list[str]) -> list[bytes | None]:
+        """Several small files' bytes at once (None for one that is not a regular file)."""
+
     def write_bytes(self, path: str, data: bytes) -> None:
         """Replace a file's content with bytes (its mode and owner kept)."""
 
@@ -74,6 +84,7 @@ class GuestfishShell:
 
     def __init__(self, pid: str) -> None:
         self._pid = pid
+        self.probed_os = ""  # "linux" when mount_inspected found the root by its probe
 
     @property
     def pid(self) -> str:
@@ -131,6 +142,25 @@ class GuestfishShell:
             self.run("download", path, str(local))
             return local.read_bytes()
 
+    def read_files(self, paths: list[str]) -> list[bytes | None]:
+        """Several small files in one appliance script (tar, base64); each alone if too big."""
+        listed = " ".join(shlex.quote(p.lstrip("/")) for p in paths)
+        script = (f"cd /sysroot && for f in {listed}; do [ -f \"$f\" ] && [ ! -L \"$f\" ] && "
+                  "echo \"$f\"; done > /tmp/rehost-files; tar cf /tmp/rehost-files.tar "
+                  "-T /tmp/rehost-files && if [ \"$(stat -c %s /tmp/rehost-files.tar)\" -le "
+                  f"{BATCH_READ_MAX} ]; then base64 -w0 /tmp/rehost-files.tar; else echo TOOBIG; "
+                  "fi; rm -f /tmp/rehost-files /tmp/rehost-files.tar")
+        out = self.run("debug", "sh", wrapped(script)).strip()
+        if out == "TOOBIG":
+            return [self.read_bytes(p) for p in paths]
+        found: dict[str, bytes] = {}
+        with tarfile.open(fileobj=io.BytesIO(base64.b64decode(out)), mode="r:") as archive:
+            for member in archive.getmembers():
+                handle = archive.extractfile(member) if member.isfile() else None
+                if handle is not None:
+                    found["/" + member.name.lstrip("/")] = handle.read()
+        return [found.get("/" + p.lstrip("/")) for p in paths]
+
     def write_bytes(self, path: str, data: bytes) -> None:
         """Replace a file's content with bytes (upload truncates: mode and owner kept)."""
         with tempfile.TemporaryDirectory(prefix="rehost-guest-") as tmp:
@@ -148,6 +178,8 @@ class GuestfishShell:
 
     def os_type(self) -> str:
         """libguestfs' inspection of the guest: linux, windows, ..."""
+        if self.probed_os:
+            return self.probed_os
         roots = self.run("inspect-get-roots").split()
         return self.run("inspect-get-type", roots[0]).strip() if roots else "unknown"
 
@@ -166,7 +198,25 @@ def appliance_smp() -> int:
 
 
 def mount_inspected(shell: GuestfishShell) -> None:
-    """What guestfish -i does: inspect, then mount the first root's filesystems, / first."""
+    """What guestfish -i does: the guest's filesystems mounted, / first.
+
+    The probe (imaging.guestmount: one appliance script, < 1 s under TCG) finds a Linux root and
+    its fstab; anything it cannot place is left to libguestfs' inspect-os (7-9 s under TCG).
+    """
+    disks = shell.run("list-devices").split()
+    devices, found = parse_probe(shell.run("debug", "sh", wrapped(probe_script(disks))))
+    plan = mount_plan(devices, found)
+    if plan is not None:
+        for mount in plan:
+            if mount.mountpoint != "/" and shell.run(
+                    "is-dir", mount.mountpoint, ok=True).strip() != "true":
+                continue  # as inspection does: a mount point missing in the guest is skipped
+            if mount.options:
+                shell.run("mount-options", mount.options, mount.device, mount.mountpoint)
+            else:
+                shell.run("mount", mount.device, mount.mountpoint)
+        shell.probed_os = "linux"
+        return
     roots = shell.run("inspect-os").split()
     if not roots:
         raise GuestfishError("libguestfs found no operating system on the guest's disks",

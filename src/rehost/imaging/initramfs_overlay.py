@@ -72,12 +72,13 @@ def parse_modules_dep(text: str) -> dict[str, tuple[str, ...]]:
 
 
 def overlay_initramfs(blob: bytes, version: str, *, guest_dep: str, guest_builtin: str,
-                      fetch: Callable[[str], bytes | None],
+                      fetch_all: Callable[[list[str]], list[bytes | None]],
                       depmod: str | None = None) -> Overlay:
     """The initramfs with the virtio drivers appended; OverlayUnavailable when it cannot be.
 
     guest_dep / guest_builtin: the guest's modules.dep and modules.builtin for this version;
-    fetch(relative path): a module file of the guest's version directory.
+    fetch_all(relative paths): those module files of the guest's version directory (None for
+    a missing one), in one round trip.
     """
     members = read_members(blob, lambda name: _wanted_data(name, version))
     latest = {m.name: m for m in members}  # what the kernel ends up with
@@ -90,7 +91,8 @@ def overlay_initramfs(blob: bytes, version: str, *, guest_dep: str, guest_builti
     if not added:
         raise OverlayUnavailable(f"the initramfs of {version} already has the virtio modules",
                                  f"内核 {version} 的 initramfs 已包含 virtio 模块")
-    files = {path: _fetched(fetch, path, version) for path in added}
+    files = {path: _fetched(path, data, version) for path, data in
+             zip(added, fetch_all(added), strict=True)}
     if f"{tree}/modules.builtin" not in latest and guest_builtin:
         files["modules.builtin"] = guest_builtin.encode()  # so depmod indexes the built-ins
     indexes = _depmod(latest, tree, version, files, depmod)
@@ -152,8 +154,7 @@ def _closure(deps: dict[str, tuple[str, ...]], names: Iterable[str],
     return order
 
 
-def _fetched(fetch: Callable[[str], bytes | None], path: str, version: str) -> bytes:
-    data = fetch(path)
+def _fetched(path: str, data: bytes | None, version: str) -> bytes:
     if data is None:
         raise OverlayUnavailable(f"modules.dep of {version} names {path}, which is missing",
                                  f"内核 {version} 的 modules.dep 列出的 {path} 不存在")

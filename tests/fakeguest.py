@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 
 class FakeGuest:
@@ -11,7 +12,7 @@ class FakeGuest:
     def __init__(self, files: dict[str, str], *, programs: set[str], enabled_units: set[str],
                  uuids: dict[str, str], os_type: str = "linux") -> None:
         self.files = dict(files)
-        self.programs = programs
+        self.programs_present = programs
         self.enabled_units = set(enabled_units)
         self.uuids = uuids
         self.scripts: list[str] = []
@@ -23,22 +24,23 @@ class FakeGuest:
 
     def sh(self, script: str) -> str:
         self.scripts.append(script)
-        probe = re.match(r"for n in ([^;]+); do", script)
-        if probe:
-            return "\n".join(n for n in probe.group(1).split() if n in self.programs)
-        wants = re.match(r"for u in ([^;]+); do for f in /etc/systemd/system/", script)
-        if wants:
-            return "\n".join(u for u in wants.group(1).split() if u in self.enabled_units)
         regen = re.match(r"out=\$\((\S+)", script)
         if regen:
-            return "ok" if regen.group(1) in self.programs else "failed"
-        disable = re.match(r"systemctl disable (\S+)", script)
-        if disable:
-            self.enabled_units.discard(disable.group(1))
+            return "ok" if regen.group(1) in self.programs_present else "failed"
         return ""
 
     def read(self, path: str) -> str | None:
         return self.files.get(path)
+
+    def programs(self, names: Sequence[str]) -> set[str]:
+        return {n for n in names if n in self.programs_present}
+
+    def wanted_units(self, units: Sequence[str]) -> set[str]:
+        return {u for u in units if u in self.enabled_units}
+
+    def disable_unit(self, unit: str) -> None:
+        self.scripts.append(f"systemctl disable {unit}")
+        self.enabled_units.discard(unit)
 
     def write(self, path: str, text: str) -> None:
         self.files[path] = text

@@ -27,6 +27,8 @@ from rehost.imaging.adapt_steps import (
     network_kept,
 )
 from rehost.imaging.adapt_v2v import run_virt_v2v
+from rehost.imaging.errors import ImagingError
+from rehost.imaging.extguest import ExtGuestShell, OfflineUnsupported, open_ext_guest
 from rehost.imaging.guestfish import GuestfishError, GuestShell, open_guest
 
 __all__ = ["AdaptOptions", "AdaptReport", "Change", "adapt_guest_shell",
@@ -74,10 +76,46 @@ def adapt_linux_guest(disk_paths: Sequence[Path], *, log: ChangeLog,
                              "virt-v2v")
     changes, notes = ([], []) if options.engine != "virt-v2v" else run_virt_v2v(disk_paths,
                                                                                 log=log)
+    offline = _offline_guest(disk_paths) if options.engine == "rehost" else None
+    if offline is not None:
+        done: list[Change] = []
+
+        def record(change: Change) -> None:
+            done.append(change)
+            log(change)
+
+        try:
+            adapt_guest_shell(offline, log=record, options=options)
+        except OfflineUnsupported as why:
+            changes += [c for c in done if c.changed]  # already made: the appliance finds them
+            notes += [c for c in done if not c.changed]
+            note = Change("Adapt.Offline", f"adapting on this host stopped ({why.message_en}): "
+                          "continuing in the libguestfs appliance",
+                          f"在本机上的适配已停止（{why.message_zh}），改在 libguestfs 设备中继续",
+                          changed=False)
+        else:
+            note = Change("Adapt.Offline", "every filesystem adapted is ext2/3/4 on a partition: "
+                          "adapted on this host with debugfs (no appliance VM)",
+                          "所适配的文件系统均为分区上的 ext2/3/4：已在本机用 debugfs 适配"
+                          "（未启动设备虚拟机）", changed=False)
+            log(note)
+            return AdaptReport(tuple(changes + [c for c in done if c.changed]),
+                               round(time.monotonic() - started, 2),
+                               tuple([*notes, *(c for c in done if not c.changed), note]))
+        log(note)
+        notes.append(note)
     with open_guest(disk_paths) as guest:
         ours, our_notes = adapt_guest_shell(guest, log=log, options=options)
     changes, notes = changes + ours, notes + our_notes
     return AdaptReport(tuple(changes), round(time.monotonic() - started, 2), tuple(notes))
+
+
+def _offline_guest(disk_paths: Sequence[Path]) -> ExtGuestShell | None:
+    """The host-side ext shell when the layout allows it (a layout it cannot read: None)."""
+    try:
+        return open_ext_guest(disk_paths)
+    except ImagingError:
+        return None
 
 
 def adapt_guest_shell(guest: GuestShell, *, log: ChangeLog,

@@ -25,7 +25,6 @@ HYPERVISOR_UNITS = ("open-vm-tools.service", "vmtoolsd.service", "vgauth.service
                     "hv-kvp-daemon.service", "hv-vss-daemon.service", "hv-fcopy-daemon.service",
                     "hypervkvpd.service", "hypervvssd.service", "hypervfcopyd.service",
                     "xe-linux-distribution.service", "xe-daemon.service")
-BIN_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 AGENTS = (("cloud-init", "cloud-init"), ("qemu-ga", "qemu-guest-agent"))
 
 
@@ -42,10 +41,7 @@ class Change:
 
 def tools(guest: GuestShell, names: tuple[str, ...]) -> set[str]:
     """Which of the named programs the guest has on its PATH."""
-    # [ -x ] over the usual directories: busybox/dash `command -v` answers differ
-    script = (f"for n in {' '.join(names)}; do for d in {' '.join(BIN_DIRS)}; do "
-              'if [ -x "$d/$n" ]; then echo "$n"; break; fi; done; done; true')
-    return set(guest.sh(script).split())
+    return guest.programs(names)
 
 
 def kernels(guest: GuestShell) -> list[str]:
@@ -175,15 +171,9 @@ def _mac_bound(guest: GuestShell) -> list[tuple[str, str]]:
 def hypervisor_tools(guest: GuestShell) -> list[Change]:
     """VMware/Hyper-V/Xen guest services disabled (they fail or spin on KVM)."""
     changes = []
-    # one probe for every unit: each guest command costs a round trip to the appliance
-    # (1-3 s under TCG); -L: the links point at units that need not resolve in the guest root
-    found = guest.sh(f"for u in {' '.join(HYPERVISOR_UNITS)}; do "
-                     'for f in /etc/systemd/system/*.wants/"$u"; do [ -L "$f" ] && '
-                     'echo "$u"; done; done; true').split()
+    found = guest.wanted_units(HYPERVISOR_UNITS)
     for unit in (u for u in HYPERVISOR_UNITS if u in found):
-        # systemctl works offline; without it (or if it fails) drop the wants links
-        guest.sh(f"systemctl disable {unit} >/dev/null 2>&1 || "
-                 f"rm -f /etc/systemd/system/*.wants/{unit}; true")
+        guest.disable_unit(unit)
         changes.append(Change("Adapt.HypervisorTools", f"disabled {unit}",
                               f"已禁用 {unit}", unit))
     return changes

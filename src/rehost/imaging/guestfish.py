@@ -34,6 +34,7 @@ LISTEN_TIMEOUT_S = 60.0  # the listener only parses its arguments and forks: no 
 APPLIANCE_SMP_MAX = 4
 BATCH_READ_MAX = 2 << 20  # read_files: guestfish replies are at most 4 MiB (base64 inside)
 APPLIANCE_MEMSIZE_MB = 2048  # libguestfs' default 1280: dracut/update-initramfs use tmpfs
+BIN_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 # the daemon's own PATH need not hold the guest's sbin directories
 GUEST_ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C; "
              "export PATH LC_ALL; ")
@@ -56,6 +57,15 @@ class GuestShell(Protocol):
 
     def write(self, path: str, text: str) -> None:
         """Replace a file's content."""
+
+    def programs(self, names: Sequence[str]) -> set[str]:
+        """Which of the named programs are executables in the guest's BIN_DIRS."""
+
+    def wanted_units(self, units: Sequence[str]) -> set[str]:
+        """Which of the systemd units are enabled (linked in /etc/systemd/system/*.wants)."""
+
+    def disable_unit(self, unit: str) -> None:
+        """The unit disabled (systemctl offline, else its wants links removed)."""
 
     def ls(self, directory: str) -> list[str]:
         """Names in a directory; empty when it does not exist."""
@@ -126,6 +136,24 @@ class GuestfishShell:
     def write(self, path: str, text: str) -> None:
         """Replace a file's content."""
         self.run("write", path, text)
+
+    def programs(self, names: Sequence[str]) -> set[str]:
+        """One guest script: [ -x ] over BIN_DIRS (busybox/dash `command -v` answers differ)."""
+        script = (f"for n in {' '.join(names)}; do for d in {' '.join(BIN_DIRS)}; do "
+                  'if [ -x "$d/$n" ]; then echo "$n"; break; fi; done; done; true')
+        return set(self.sh(script).split())
+
+    def wanted_units(self, units: Sequence[str]) -> set[str]:
+        """One probe for every unit (each guest command is a round trip to the appliance);
+        -L: the links point at units that need not resolve in the guest root."""
+        return set(self.sh(f"for u in {' '.join(units)}; do "
+                           'for f in /etc/systemd/system/*.wants/"$u"; do [ -L "$f" ] && '
+                           'echo "$u"; done; done; true').split())
+
+    def disable_unit(self, unit: str) -> None:
+        """systemctl works offline; without it (or if it fails) drop the wants links."""
+        self.sh(f"systemctl disable {unit} >/dev/null 2>&1 || "
+                f"rm -f /etc/systemd/system/*.wants/{unit}; true")
 
     def ls(self, directory: str) -> list[str]:
         """Names in a directory; empty when it does not exist."""

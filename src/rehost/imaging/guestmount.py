@@ -131,11 +131,11 @@ def mount_plan(devices: Sequence[ProbedFs], roots: Sequence[FoundRoot]) -> list[
         if entry.mountpoint in taken or not entry.mountpoint.startswith("/") \
                 or "noauto" in entry.options or "bind" in entry.options:
             continue
-        device = resolve(entry.spec, devices)
+        device = resolve(_unescaped(entry.spec), devices)
         if device is None or device.fs not in MOUNTABLE:
             continue
         subvol = next((o.split("=", 1)[1] for o in entry.options if o.startswith("subvol=")), "")
-        plan.append(Mount(device.device, entry.mountpoint,
+        plan.append(Mount(device.device, _unescaped(entry.mountpoint),
                           f"subvol={subvol.lstrip('/')}" if subvol and device.fs == "btrfs"
                           else ""))
         taken.add(entry.mountpoint)
@@ -159,6 +159,11 @@ def resolve(spec: str, devices: Sequence[ProbedFs]) -> ProbedFs | None:
         return next((d for d in devices if d.device == mapper), None)
     seen = appliance_device(spec) if re.match(r"^/dev/", spec) else None
     return next((d for d in devices if d.device == seen), None)
+
+
+def _unescaped(field: str) -> str:
+    """fstab's octal escapes (\\040 for a space) decoded."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def _same(found: str, wanted: str, *, fold: bool) -> bool:

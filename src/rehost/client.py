@@ -162,6 +162,10 @@ class RehostClient:
         """Regions with quotas and limits."""
         return self._call("GET", "/regions")
 
+    def get_region(self, region_id: str) -> Document:
+        """One region with its settings."""
+        return self._call("GET", f"/regions/{region_id}")
+
     def create_region(self, body: Document) -> Document:
         """Create a region (region_id, name, image_store_path, network_quota, …)."""
         return self._call("POST", "/regions", json=_present(body))
@@ -179,9 +183,11 @@ class RehostClient:
         """One job with progress."""
         return self._call("GET", f"/jobs/{job_id}")
 
-    def modify_job(self, job_id: str, body: Document) -> Document:
-        """Change a job's fields."""
-        return self._call("PATCH", f"/jobs/{job_id}", json=_present(body))
+    def modify_job(self, job_id: str, body: Document, *,
+                   clear: tuple[str, ...] = ()) -> Document:
+        """Change a job's fields (`clear`: fields sent as null, e.g. back to the region's)."""
+        return self._call("PATCH", f"/jobs/{job_id}",
+                          json={**_present(body), **dict.fromkeys(clear)})
 
     def delete_job(self, job_id: str) -> Document:
         """Delete a job."""

@@ -325,3 +325,49 @@ def test_failure_hint_follows_accept_language(client: TestClient, auth: dict[str
     zh_ev = client.get(f"{url}/events", headers=zh).json()["events"][-1]
     assert (en_ev["hint"], en_ev["hint_zh"]) == ("Check the disk.", "请检查磁盘。")
     assert zh_ev["hint"] == "请检查磁盘。"
+
+
+def test_job_adaptation_override_round_trip(
+    client: TestClient, auth: dict[str, str], ctl_ctx: ServiceContext
+) -> None:
+    store = str(ctl_ctx.settings.data_dir / "store-adapting")
+    made = client.post("/api/v1/regions", headers=auth, json={
+        "region_id": "adapting", "image_store_path": store, "adapt_guests": True})
+    assert made.status_code == 201, made.text
+    src = import_source(client, auth)
+    r = client.post("/api/v1/jobs", headers=auth, json={
+        "source_id": src["source_id"], "region_id": "adapting", "adapt_guests": False})
+    assert r.status_code == 201, r.text
+    job = r.json()
+    assert (job["adapt_guests"], job["keep_static_network"]) == (False, None)
+    jid = job["job_id"]
+    read = client.get(f"/api/v1/jobs/{jid}", headers=auth).json()
+    assert (read["adapt_guests"], read["keep_static_network"]) == (False, None)
+    # keep_static_network while this job turns adaptation off: 400 naming the field
+    for lang, word in (("en", "keep_static_network"), ("zh-CN", "适配")):
+        bad = client.patch(f"/api/v1/jobs/{jid}", headers={**auth, "Accept-Language": lang},
+                           json={"keep_static_network": True})
+        assert bad.status_code == 400 and bad.json()["code"] == (
+            "InvalidParameter.KeepStaticNetwork"), bad.text
+        assert "keep_static_network" in bad.json()["message"] and word in bad.json()["message"]
+    on = client.patch(f"/api/v1/jobs/{jid}", headers=auth,
+                      json={"adapt_guests": True, "keep_static_network": True}).json()
+    assert (on["adapt_guests"], on["keep_static_network"]) == (True, True)
+    unchanged = client.patch(f"/api/v1/jobs/{jid}", headers=auth, json={"compress_level": 2})
+    assert (unchanged.json()["adapt_guests"], unchanged.json()["keep_static_network"]) == (
+        True, True)  # absent = unchanged
+    back = client.patch(f"/api/v1/jobs/{jid}", headers=auth,
+                        json={"adapt_guests": None, "keep_static_network": None}).json()
+    assert (back["adapt_guests"], back["keep_static_network"]) == (None, None)  # the region's
+    # a region that does not adapt: keeping the network needs the job to adapt
+    plain = import_source(client, auth)
+    refused = client.post("/api/v1/jobs", headers=auth, json={
+        "source_id": plain["source_id"], "keep_static_network": True})
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "InvalidParameter.KeepStaticNetwork"
+    typed = client.post("/api/v1/jobs", headers=auth, json={
+        "source_id": plain["source_id"], "adapt_guests": "yes"})
+    assert typed.status_code == 400 and typed.json()["code"] == "InvalidParameter.AdaptGuests"
+    ok = client.post("/api/v1/jobs", headers=auth, json={
+        "source_id": plain["source_id"], "adapt_guests": True, "keep_static_network": True})
+    assert ok.status_code == 201 and ok.json()["keep_static_network"] is True

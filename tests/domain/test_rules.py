@@ -45,8 +45,9 @@ SOURCE = make_source(SYSTEM, DATA1, DATA2)
 def build(**fields: object) -> object:
     """build_spec with defaults for this file."""
     return jobspec.build_spec(
-        JobRequest(**fields), source=SOURCE, limits=DiskLimits(), now=NOW,  # type: ignore[arg-type]
-        default_name="j-default", default_image_name="rehost-j-default",
+        JobRequest(**fields), source=SOURCE, limits=DiskLimits(),  # type: ignore[arg-type]
+        region_adapts=False, now=NOW, default_name="j-default",
+        default_image_name="rehost-j-default",
     )
 
 
@@ -185,7 +186,8 @@ def test_source_without_system_disk() -> None:
 def test_modify_keeps_unchanged_fields() -> None:
     spec = build(compress_level=3)
     changed = jobspec.apply_modify(spec, JobRequest(system_disk_size_gib=12), source=SOURCE,
-                                   limits=DiskLimits(), now=NOW, created_at=NOW)
+                                   limits=DiskLimits(), region_adapts=False, now=NOW,
+                                   created_at=NOW)
     assert changed.system_disk_size_gib == 12 and changed.compress_level == 3
     assert JobRequest(name="x").changes_more_than_labels() is False
     assert JobRequest(checksum=False).changes_more_than_labels() is True

@@ -16,6 +16,8 @@ from buildkit import build_ctx, region_store, synced_job
 
 from rehost.domain import errors
 from rehost.domain.errors import InvalidStatus
+from rehost.domain.models import Override
+from rehost.domain.rules import JobRequest
 from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.imaging import pipeline
 from rehost.imaging.adapt import AdaptOptions, AdaptReport, Change
@@ -244,3 +246,53 @@ def _prepare_with_options(disks: Sequence[SizedDisk], boot_mode: str,
                           adapt: AdaptOptions | None) -> Preparation:
     return prepare_disks(disks, boot_mode=boot_mode, adapt=adapt is not None,
                          options=adapt or AdaptOptions())  # what embedded.py passes
+
+
+def test_job_override_turns_adaptation_off_in_an_adapting_region_and_on_in_a_plain_one(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any, adapter: FakeAdapter
+) -> None:
+    ctx = build_ctx(ctl_ctx)
+    _region(ctx, ctl_account, "adapt-job-1", True)
+    _region(ctx, ctl_account, "plain-job-1", False)
+    plans: list[AdaptOptions | None] = []
+
+    def prepare(disks: Sequence[SizedDisk], boot_mode: str,
+                adapt: AdaptOptions | None) -> Preparation:
+        plans.append(adapt)
+        return _prepare_with_options(disks, boot_mode, adapt)
+
+    exact = JobRequest(system_disk_size_gib=1, adapt_guests=Override.OFF)
+    job_id, disk = _synced(ctx, ctl_account, ctl_source, region_id="adapt-job-1", request=exact)
+    source_bytes = disk.read_bytes()
+    ImageBuilder(ctx, store_for=region_store, prepare=prepare).build(job_id, {})
+    job = jobs.get_job(ctx, ctl_account.id, job_id)
+    assert job.status is JobStatus.FINISHED and job.image_id and job.spec.adapt_guests is False
+    assert plans == [None] and adapter.calls == []  # the region adapts, this job does not
+    published = region_store(regions.get_region(ctx, ctl_account.id, "adapt-job-1")).disk_path(
+        job.image_id, 0)
+    assert published.read_bytes() == source_bytes  # byte-exact copy
+    assert not [e for e in jobs.list_events(ctx, ctl_account.id, job_id)
+                if e.code.startswith("Adapt.")]
+
+    adapting = JobRequest(system_disk_size_gib=1, adapt_guests=Override.ON,
+                          keep_static_network=Override.ON)
+    job_id, _disk = _synced(ctx, ctl_account, ctl_source, region_id="plain-job-1",
+                            request=adapting)
+    ImageBuilder(ctx, store_for=region_store, prepare=prepare).build(job_id, {})
+    assert jobs.get_job(ctx, ctl_account.id, job_id).status is JobStatus.FINISHED
+    assert plans[1:] == [AdaptOptions(engine="rehost", keep_static_network=True)]
+    assert len(adapter.calls) == 1
+    codes = [e.code for e in jobs.list_events(ctx, ctl_account.id, job_id)]
+    assert "Adapt.Initramfs" in codes
+
+
+def test_job_keeping_its_network_without_adaptation_is_refused(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
+) -> None:
+    ctx = build_ctx(ctl_ctx)
+    _region(ctx, ctl_account, "plain-job-2", False)
+    src = ctl_source(system_gib=1, system_used_gib=0.001, min_gib=0.01)
+    with pytest.raises(errors.InvalidParameter) as refused:
+        jobs.create_job(ctx, ctl_account.id, source_id=src.source_id, region_id="plain-job-2",
+                        request=JobRequest(keep_static_network=Override.ON))
+    assert refused.value.code == "InvalidParameter.KeepStaticNetwork"

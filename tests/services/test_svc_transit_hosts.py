@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from rehost.api.app import create_app
 from rehost.domain.errors import NotFound, Unauthenticated
+from rehost.domain.models import Override
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import BusinessStatus, JobStatus
 from rehost.services import (
@@ -184,3 +185,25 @@ def test_incremental_jobs_stay_on_the_embedded_pool(
     runs.start_job(ctl_ctx, ctl_account.id, job.id)
     transit = transit_of(ctl_ctx, job.id)
     assert transit.host_id is None and transit.work_dir  # hosts build one image per transit
+
+
+def test_a_transit_host_work_order_carries_the_jobs_adaptation_override(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any,
+) -> None:
+    regions.create_region(ctl_ctx, ctl_account.id, region_id="edge", adapt_guests=True,
+                          keep_static_network=True)
+    host = th.authenticate(ctl_ctx, register(ctl_ctx, ctl_account, 9002).token)
+    plans = []
+    for choice in (Override.OFF, Override.REGION):
+        src = ctl_source(system_gib=1, system_used_gib=0.001, min_gib=0.01)
+        job = jobs.create_job(ctl_ctx, ctl_account.id, source_id=src.source_id,
+                              region_id="edge", request=JobRequest(system_disk_size_gib=1,
+                                                                   adapt_guests=choice))
+        runs.start_job(ctl_ctx, ctl_account.id, job.id)
+        dataplane.set_business_status(ctl_ctx, job.id, BusinessStatus.SYNCING)
+        host_work.sync_done(ctl_ctx, host, job.id, (DiskDigest(0, ""),))
+        transit_id = transit_of(ctl_ctx, job.id).id
+        (order,) = [o for o in host_work.work(ctl_ctx, host, [transit_id]).build
+                    if o.transit_id == transit_id]
+        plans.append((order.plan.adapt_guests, order.plan.keep_static_network))
+    assert plans == [(False, False), (True, True)]  # the job's "off", then the region's

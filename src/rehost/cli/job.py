@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -9,10 +11,12 @@ import click
 from rehost.cli import output as out
 from rehost.cli.connect import call, profile_option
 from rehost.cli.job_warning import echo_accepted_warning
+from rehost.domain.adaptation import JOB, REGION, resolve
 
 COLUMNS = [("ID", "job_id"), ("NAME", "name"), ("STATUS", "status"),
            ("BUSINESS", "business_status"), ("PROGRESS %", "progress"), ("SOURCE", "source_id"),
            ("REGION", "region_id"), ("IMAGE", "image_id")]
+ADAPT_FIELDS = ("adapt_guests", "keep_static_network")
 STATUSES = ["Ready", "Running", "Stopped", "InError", "Finished", "Waiting", "Expired",
             "Deleting"]
 
@@ -58,6 +62,15 @@ def job_fields(func: Any) -> Any:
                      help="Incremental: hours between cycles (1–168)."),
         click.option("--max-images", type=click.IntRange(1, 10), default=None,
                      help="Incremental: images to keep (1–10, default 1)."),
+        click.option("--adapt/--no-adapt", "adapt_guests", default=None,
+                     help="OS-adapt the guest before publishing, or not (--no-adapt: a "
+                          "byte-exact copy); absent: the region's adapt_guests. "
+                          "发布前适配客户机操作系统与否（--no-adapt：逐字节复制）；不指定则沿用地域设置。"),
+        click.option("--keep-static-network/--no-keep-static-network", "keep_static_network",
+                     default=None,
+                     help="Adaptation keeps the source's network configuration (needs "
+                          "adaptation); absent: the region's keep_static_network. "
+                          "适配时保留源服务器的网络配置（需开启适配）；不指定则沿用地域设置。"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -86,10 +99,23 @@ def create(output: str, profile: str, **fields: Any) -> None:
 @job_fields
 @out.output_option
 @profile_option
-def modify(job_id: str, output: str, profile: str, **fields: Any) -> None:
+@click.option("--adapt-as-region", is_flag=True, default=False,
+              help="Drop this job's --adapt/--keep-static-network choices: use the region's. "
+                   "去掉该任务的适配选项，沿用地域设置。")
+def modify(job_id: str, output: str, profile: str, adapt_as_region: bool,
+           **fields: Any) -> None:
     """Change a job (name/description any time; the rest before its first run)."""
     body = _incremental_body(fields)
-    out.show(call(profile, output, lambda c: c.modify_job(job_id, body)), output)
+    clear: tuple[str, ...] = ()
+    if adapt_as_region:
+        if fields["adapt_guests"] is not None or fields["keep_static_network"] is not None:
+            raise click.UsageError(
+                "--adapt-as-region drops the job's adaptation choices: give it without "
+                "--adapt/--no-adapt/--keep-static-network. "
+                "--adapt-as-region 会去掉任务的适配选项：请勿同时指定 --adapt/--no-adapt/"
+                "--keep-static-network。")
+        clear = ADAPT_FIELDS
+    out.show(call(profile, output, lambda c: c.modify_job(job_id, body, clear=clear)), output)
 
 
 def _incremental_body(fields: dict[str, object]) -> dict[str, object]:
@@ -179,4 +205,24 @@ def describe(job_id: str, output: str, profile: str) -> None:
     doc = call(profile, output, lambda c: c.get_job(job_id))
     out.show(doc, output)
     if output != "json":
+        region = call(profile, output, lambda c: c.get_region(str(doc["region_id"])))
+        for line in adaptation_lines(doc, region):
+            click.echo(line)
         call(profile, output, lambda c: echo_accepted_warning(c, doc))
+
+
+def _word(on: bool) -> str:
+    chinese = os.environ.get("LANG", "").lower().startswith("zh")
+    return ("开" if on else "关") if chinese else ("on" if on else "off")
+
+
+def adaptation_lines(job_doc: Mapping[str, Any], region_doc: Mapping[str, Any]) -> list[str]:
+    """'adapt guests: off (job)' / 'keep static network: on (region)' — the effective values."""
+    chinese = os.environ.get("LANG", "").lower().startswith("zh")
+    got = resolve(job_doc.get("adapt_guests"), job_doc.get("keep_static_network"),
+                  region_adapt=bool(region_doc.get("adapt_guests")),
+                  region_keep=bool(region_doc.get("keep_static_network")))
+    origin = {JOB: "任务" if chinese else "job", REGION: "地域" if chinese else "region"}
+    names = ("客户机适配", "保留静态网络") if chinese else ("adapt guests", "keep static network")
+    return [f"{names[0]}: {_word(got.adapt_guests)} ({origin[got.adapt_from]})",
+            f"{names[1]}: {_word(got.keep_static_network)} ({origin[got.keep_from]})"]

@@ -30,19 +30,21 @@ GROUPS: Final = (
     (("compress_level",), ("compress_level",)),
     (("run_once", "frequency", "max_images_to_keep"),
      ("run_once", "frequency_hours", "max_images_to_keep")),
+    (("adapt_guests", "keep_static_network"), ("adapt_guests", "keep_static_network")),
 )
 _ATTRS: Final = frozenset(f.name for f in fields(JobRequest))
 
 
 def field_errors(request: JobRequest, *, source: Source, limits: DiskLimits, now: datetime,
-                 t: Translator) -> dict[str, str]:
+                 t: Translator, region_adapts: bool = False) -> dict[str, str]:
     """Error text per form field, for every group the domain refuses."""
     errors: dict[str, str] = {}
     for form_fields, attrs in GROUPS:
         assert _ATTRS.issuperset(attrs)
         alone = JobRequest(**{a: getattr(request, a) for a in attrs})
         try:
-            jobspec.build_spec(alone, source=source, limits=limits, now=now,
+            jobspec.build_spec(alone, source=source, limits=limits, region_adapts=region_adapts,
+                               now=now,
                                default_name="job", default_image_name="image")
         except RehostError as exc:
             target = field_for_code(exc.code)

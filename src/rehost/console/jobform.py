@@ -10,7 +10,14 @@ from rehost.console.formatting import fmt_bytes
 from rehost.console.i18n import Translator
 from rehost.console.web import FormFields
 from rehost.domain import rules
-from rehost.domain.models import DataDiskSpec, DiskLimits, ExecutionMode, Source, SourceDisk
+from rehost.domain.models import (
+    DataDiskSpec,
+    DiskLimits,
+    ExecutionMode,
+    Override,
+    Source,
+    SourceDisk,
+)
 from rehost.domain.rules import JobRequest, gib_ceil, minimum_target_bytes
 
 # service error code -> form field it belongs to (anything else is shown above the form)
@@ -31,16 +38,20 @@ FIELD_OF_CODE: Final = {
     "InvalidParameter.Mode": "mode",
     "InvalidParameter.NetMode.BandwidthLimit": "bandwidth_limit",
     "InvalidParameter.CompressLevel": "compress_level",
+    "InvalidParameter.AdaptGuests": "adapt_guests",
+    "InvalidParameter.KeepStaticNetwork": "keep_static_network",
     "InvalidParameter.RegionId": "region_id",
     "InvalidRegionId.NotFound": "region_id",
 }
 FIELD_ORDER: Final = (
     "region_id", "name", "description", "system_disk_size", "data_disks", "image_name",
     "run_once", "frequency", "max_images_to_keep", "mode", "scheduled_start_time",
-    "bandwidth_limit", "compress_level",
+    "bandwidth_limit", "compress_level", "adapt_guests", "keep_static_network",
 )
 INCREMENTAL: Final = "false"  # the run_once radio value of 增量迁移 (SMC RunOnce=false)
-ADVANCED_FIELDS: Final = frozenset({"bandwidth_limit", "compress_level"})
+ADVANCED_FIELDS: Final = frozenset({"bandwidth_limit", "compress_level", "adapt_guests",
+                                    "keep_static_network"})
+OVERRIDE_CHOICES: Final = (Override.REGION.value, Override.ON.value, Override.OFF.value)
 
 
 def field_for_code(code: str) -> str:
@@ -117,6 +128,19 @@ def _int(form: FormFields, name: str, errors: dict[str, str], t: Translator) -> 
         return None
 
 
+def _override(form: FormFields, name: str, errors: dict[str, str],
+              t: Translator) -> Override | None:
+    """A tri-state select: region (or nothing) / on / off."""
+    text = form.get(name)
+    if text in ("", Override.REGION.value):
+        return None
+    try:
+        return Override(text)
+    except ValueError:
+        errors.setdefault(name, t("job.bad_override"))
+        return None
+
+
 def _schedule(form: FormFields, errors: dict[str, str], t: Translator) -> datetime | None:
     text = form.get("scheduled_start_time")
     if not text:
@@ -183,6 +207,8 @@ def parse_form(form: FormFields, source: Source, t: Translator) -> Parsed:
         run_once=run_once,
         frequency_hours=frequency,
         max_images_to_keep=keep,
+        adapt_guests=_override(form, "adapt_guests", errors, t),
+        keep_static_network=_override(form, "keep_static_network", errors, t),
     )
     return Parsed(request, errors, form.get("region_id"))
 

@@ -12,6 +12,7 @@ from rehost.console.formcheck import field_errors
 from rehost.console.i18n import Translator
 from rehost.console.jobform import (
     ADVANCED_FIELDS,
+    OVERRIDE_CHOICES,
     Parsed,
     data_disk_rows,
     disk_row,
@@ -25,7 +26,7 @@ from rehost.console.web import ConsoleDeps, Form, FormFields, redirect
 from rehost.domain import incremental, rules
 from rehost.domain.errors import NotFound, RehostError
 from rehost.domain.ids import AccountId
-from rehost.domain.models import DiskLimits, ExecutionMode, Region, Source
+from rehost.domain.models import DiskLimits, ExecutionMode, Override, Region, Source
 from rehost.services import jobs, regions, sources
 
 CYCLE_LIMITS: Final = {
@@ -46,13 +47,14 @@ def _defaults(source: Source, region: Region | None) -> FormValues:
         "tz_offset_min": "0", "bandwidth_limit": "0", "compress_level": str(rules.COMPRESS_MIN),
         "checksum": False, "run_once": "true", "frequency": "",
         "max_images_to_keep": str(incremental.KEEP_DEFAULT),
+        "adapt_guests": Override.REGION.value, "keep_static_network": Override.REGION.value,
     }
 
 
 def _submitted(form: FormFields) -> FormValues:
     keys = ("region_id", "name", "description", "system_disk_size", "image_name", "mode",
             "scheduled_start_time", "tz_offset_min", "bandwidth_limit", "compress_level",
-            "frequency", "max_images_to_keep")
+            "frequency", "max_images_to_keep", "adapt_guests", "keep_static_network")
     values: FormValues = {k: form.get(k) for k in keys}
     values["checksum"] = form.has("checksum")
     values["run_once"] = "false" if is_incremental(form) else "true"
@@ -86,6 +88,7 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
             first_error=first_error(errors), advanced_open=bool(ADVANCED_FIELDS & set(errors)),
             system_disk=_system_disk(source, disk_limits),
             data_disks=data_disk_rows(source, disk_limits, form), cycle_limits=CYCLE_LIMITS,
+            override_choices=OVERRIDE_CHOICES,
         )
 
     def all_errors(request: Request, session: Session, source: Source, parsed: Parsed,
@@ -94,7 +97,8 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
         region_list = regions.list_regions(ctx, AccountId(session.account_id))
         chosen = next((r for r in region_list if r.id == parsed.region_id), None)
         checked = field_errors(parsed.request, source=source, now=ctx.now(), t=t,
-                               limits=chosen.limits if chosen else DiskLimits())
+                               limits=chosen.limits if chosen else DiskLimits(),
+                               region_adapts=chosen.adapt_guests if chosen else False)
         return {**checked, **parsed.errors}  # a field that did not parse keeps that error
 
     def load_source(request: Request, session: Session, source_id: str) -> Source | Response:

@@ -14,9 +14,10 @@ from rehost.console.i18n import Translator
 from rehost.console.pages_tags import NO_MATCH, tagged_ids
 from rehost.console.views import event_view, job_hint, job_row
 from rehost.console.web import ConsoleDeps, Form, redirect
+from rehost.domain import adaptation
 from rehost.domain.errors import NotFound, QuotaExceeded, RehostError
 from rehost.domain.ids import PREFIX_JOB, AccountId, has_prefix
-from rehost.domain.models import Job, JobEvent, Page
+from rehost.domain.models import Job, JobEvent, Page, Region
 from rehost.domain.states import JobStatus
 from rehost.domain.tags import ResourceType
 from rehost.services import jobs, regions, runs, tags
@@ -24,6 +25,20 @@ from rehost.services.context import ServiceContext
 
 PAGE_SIZE = 20
 POLL_MS = 3000
+
+
+def adaptation_view(job: Job, region: Region, t: Translator) -> list[tuple[str, str, str]]:
+    """(label, value, where it comes from) of the job's effective OS adaptation options."""
+    got = adaptation.resolve(job.spec.adapt_guests, job.spec.keep_static_network,
+                             region_adapt=region.adapt_guests,
+                             region_keep=region.keep_static_network)
+
+    def word(on: bool) -> str:
+        return t("job.effective.on" if on else "job.effective.off")
+
+    return [(t("job.adapt_guests"), word(got.adapt_guests), t("job.effective." + got.adapt_from)),
+            (t("job.keep_static_network"), word(got.keep_static_network),
+             t("job.effective." + got.keep_from))]
 
 
 def _search(ctx: ServiceContext, account_id: AccountId, *, q: str, status: JobStatus | None,
@@ -174,6 +189,7 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
         try:
             job = jobs.get_job(ctx, account_id, job_id)
             events = jobs.list_events(ctx, account_id, job_id)
+            region = regions.get_region(ctx, account_id, job.region_id)
         except NotFound as exc:
             return deps.renderer.page(request, "message.html", session=session, status_code=404,
                                       message=error_text(exc, t), back="/jobs")
@@ -181,4 +197,5 @@ def register(router: APIRouter, deps: ConsoleDeps) -> None:
                                   job=job, row=job_row(job, t),
                                   events=[event_view(e, t) for e in events],
                                   error_message=error_message(job, events, t),
-                                  error_hint=job_hint(job, t))
+                                  error_hint=job_hint(job, t),
+                                  adaptation=adaptation_view(job, region, t))

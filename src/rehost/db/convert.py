@@ -148,6 +148,7 @@ def spec(row: JobRow) -> JobSpec:
         bandwidth_limit_kbps=row.bandwidth_limit_kbps, compress_level=row.compress_level,
         checksum=row.checksum, run_once=row.run_once, frequency_hours=row.frequency_hours,
         max_images_to_keep=row.max_images_to_keep,
+        adapt_guests=row.adapt_guests, keep_static_network=row.keep_static_network,
     )
 
 
@@ -162,6 +163,7 @@ def write_spec(row: JobRow, value: JobSpec) -> None:
     row.compress_level, row.checksum = value.compress_level, value.checksum
     row.run_once, row.frequency_hours = value.run_once, value.frequency_hours
     row.max_images_to_keep = value.max_images_to_keep
+    row.adapt_guests, row.keep_static_network = value.adapt_guests, value.keep_static_network
 
 
 def progress(raw: list[Any]) -> JobProgress:

@@ -192,6 +192,9 @@ class JobRow(Base):
     next_cycle_at: Mapped[datetime | None]
     # CutOverReplicationJob(SyncData=true): the running cycle is the last one (ends Finished)
     cutover_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # per-job OS adaptation overrides (NULL = the region's setting)
+    adapt_guests: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
+    keep_static_network: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
 
 
 class TransitSlotRow(Base):

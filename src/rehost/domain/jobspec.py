@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from rehost.domain import errors, incremental, rules
+from rehost.domain import adaptation, errors, incremental, rules
 from rehost.domain.models import DiskLimits, ExecutionMode, JobSpec, Source
 from rehost.domain.rules import JobRequest
 
@@ -18,20 +18,39 @@ def _image_name(value: str) -> str:
     return rules.check_name(value, field="ImageName", what_en="image name", what_zh="镜像名称")
 
 
+def _adapt_options(
+    current: JobSpec | None, req: JobRequest, *, region_adapts: bool
+) -> tuple[bool | None, bool | None]:
+    """The job's adapt_guests / keep_static_network overrides after `req` (None = region's)."""
+    adapt = current.adapt_guests if current is not None else None
+    keep = current.keep_static_network if current is not None else None
+    if req.adapt_guests is not None:
+        adapt = req.adapt_guests.stored
+    if req.keep_static_network is not None:
+        keep = req.keep_static_network.stored
+    adaptation.check_job_options(adapt, keep, region_adapt=region_adapts)
+    return adapt, keep
+
+
 def build_spec(
     req: JobRequest,
     *,
     source: Source,
     limits: DiskLimits,
+    region_adapts: bool,
     now: datetime,
     default_name: str,
     default_image_name: str,
 ) -> JobSpec:
-    """Validate every create field (empty name/image name → the given defaults)."""
+    """Validate every create field (empty name/image name → the given defaults).
+
+    `region_adapts`: the region's adapt_guests (a job that keeps its network must adapt).
+    """
     mode = req.mode or ExecutionMode.CREATE_ONLY
     start = rules.check_schedule(mode, req.scheduled_start_time, now=now)
     run_once, frequency, keep = incremental.check_incremental(
         req.run_once, req.frequency_hours, req.max_images_to_keep)
+    adapt, keep_network = _adapt_options(None, req, region_adapts=region_adapts)
     return JobSpec(
         name=_job_name(req.name or default_name),
         description=rules.check_description(req.description or ""),
@@ -49,6 +68,8 @@ def build_spec(
         run_once=run_once,
         frequency_hours=frequency,
         max_images_to_keep=keep,
+        adapt_guests=adapt,
+        keep_static_network=keep_network,
     )
 
 
@@ -67,6 +88,7 @@ def apply_modify(
     *,
     source: Source,
     limits: DiskLimits,
+    region_adapts: bool,
     now: datetime,
     created_at: datetime,
 ) -> JobSpec:
@@ -78,8 +100,11 @@ def apply_modify(
         start_in = spec.scheduled_start_time
     start = rules.check_schedule(mode, start_in, now=now)
     spec = _with_incremental(spec, req)
+    adapt, keep_network = _adapt_options(spec, req, region_adapts=region_adapts)
     return replace(
         spec,
+        adapt_guests=adapt,
+        keep_static_network=keep_network,
         system_disk_size_gib=rules.check_system_disk(
             req.system_disk_size_gib or spec.system_disk_size_gib, source, limits
         ),

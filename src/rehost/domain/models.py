@@ -32,6 +32,24 @@ class ExecutionMode(enum.StrEnum):
     SCHEDULED = "scheduled"
 
 
+class Override(enum.StrEnum):
+    """A job's choice for a region setting it may override (REGION = keep the region's)."""
+
+    ON = "on"
+    OFF = "off"
+    REGION = "region"
+
+    @property
+    def stored(self) -> bool | None:
+        """The value a JobSpec keeps (None = the region's)."""
+        return {Override.ON: True, Override.OFF: False}.get(self)
+
+    @classmethod
+    def of(cls, value: bool | None) -> Override:
+        """A stored value (None = the region's) as a choice."""
+        return cls.REGION if value is None else cls.ON if value else cls.OFF
+
+
 class EventLevel(enum.StrEnum):
     """Job event severity."""
 
@@ -247,6 +265,8 @@ class JobSpec:
     run_once: bool = True  # False = incremental (SMC RunOnce=false): a cycle every frequency
     frequency_hours: int = 0  # incremental only: 1–168
     max_images_to_keep: int = 0  # incremental only: 1–10, older images are deleted
+    adapt_guests: bool | None = None  # OS adaptation for this job (None = the region's)
+    keep_static_network: bool | None = None  # adaptation keeps the network (None = region's)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from rehost.domain.models import (
     DataDiskSpec,
     DiskLimits,
     ExecutionMode,
+    Override,
     Source,
     SourceDisk,
 )
@@ -50,6 +51,8 @@ class JobRequest:
     run_once: bool | None = None
     frequency_hours: int | None = None
     max_images_to_keep: int | None = None
+    adapt_guests: Override | None = None  # REGION = back to the region's setting
+    keep_static_network: Override | None = None
 
     def changes_more_than_labels(self) -> bool:
         """Whether fields other than name/description are set."""

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from rehost.domain import incremental
+from rehost.domain import adaptation, incremental
 from rehost.domain.errors import BuildFailed, RehostError
 from rehost.domain.ids import PREFIX_IMAGE, AccountId, JobId
 from rehost.domain.models import EventLevel, Job, Region
@@ -97,6 +97,10 @@ class ImageBuilder:
             self._pause("cleaning")
             finish_build(self._ctx, job_id, published, "", store)
             return
+        spec = task.job.spec
+        adapt = adaptation.resolve(spec.adapt_guests, spec.keep_static_network,
+                                   region_adapt=region.adapt_guests,
+                                   region_keep=region.keep_static_network)
         plan = BuildPlan(
             job_id=job_id, source_id=task.job.source_id, image_id=self._ctx.new_id(PREFIX_IMAGE),
             image_name=_image_name(task.job), work_dir=Path(task.transit.work_dir),
@@ -105,8 +109,8 @@ class ImageBuilder:
             boot_mode=task.boot_mode, disk_format=region.image_format,
             verify=self._verify is not None and region.verify_after_migration,
             digests=tuple(sorted(digests.items())),
-            accept_failed_checks=region.accept_failed_checks, adapt_guests=region.adapt_guests,
-            adapt_engine=region.adapt_engine, keep_static_network=region.keep_static_network,
+            accept_failed_checks=region.accept_failed_checks, adapt_guests=adapt.adapt_guests,
+            adapt_engine=region.adapt_engine, keep_static_network=adapt.keep_static_network,
             received_final=task.job.spec.run_once,
         )
         verifier = self._verify

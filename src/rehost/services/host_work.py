@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rehost.db.tables import ImageRow, JobRow, RegionRow, TransitSlotRow
-from rehost.domain import errors
+from rehost.domain import adaptation, errors
 from rehost.domain.errors import RehostError
 from rehost.domain.ids import PREFIX_IMAGE, JobId
 from rehost.domain.models import EventLevel
@@ -139,6 +139,10 @@ def _deleted_images(session: Session, rows: Sequence[TransitSlotRow],
 
 def _plan(ctx: ServiceContext, region: RegionRow, transit: TransitSlotRow) -> BuildPlan:
     task = dataplane.task_by_job(ctx, JobId(transit.job_id))
+    spec = task.job.spec
+    adapt = adaptation.resolve(spec.adapt_guests, spec.keep_static_network,
+                               region_adapt=region.adapt_guests,
+                               region_keep=region.keep_static_network)
     return BuildPlan(
         job_id=task.job.id, source_id=task.job.source_id, image_id=image_id_for(transit.id),
         image_name=task.job.spec.image_name, work_dir=Path(transit.id),
@@ -146,8 +150,8 @@ def _plan(ctx: ServiceContext, region: RegionRow, transit: TransitSlotRow) -> Bu
                     for i, size in sorted(task.disk_sizes_bytes.items())),
         boot_mode=task.boot_mode, disk_format=region.image_format,
         verify=region.verify_after_migration, accept_failed_checks=region.accept_failed_checks,
-        adapt_guests=region.adapt_guests, adapt_engine=region.adapt_engine,
-        keep_static_network=region.keep_static_network,
+        adapt_guests=adapt.adapt_guests, adapt_engine=region.adapt_engine,
+        keep_static_network=adapt.keep_static_network,
     )
 
 

@@ -97,8 +97,9 @@ def create_job(
             src = lookup.source_row(session, account_id, source_id, lock=True)
             region = lookup.region_row(session, account_id, region_id)
             spec = jobspec.build_spec(
-                request, source=convert.source(src), limits=convert.limits(region), now=now,
-                default_name=job_id, default_image_name=f"rehost-{job_id}",
+                request, source=convert.source(src), limits=convert.limits(region),
+                region_adapts=region.adapt_guests, now=now, default_name=job_id,
+                default_image_name=f"rehost-{job_id}",
             )
             row = _new_row(job_id, account_id, src.id, region, spec, now)
             _check_unique(session, row, spec, job_id=job_id)
@@ -195,7 +196,8 @@ def modify_job(
                 src = lookup.source_row(session, account_id, row.source_id)
                 region = lookup.region_row(session, account_id, row.region_id)
                 spec = jobspec.apply_modify(spec, request, source=convert.source(src),
-                                            limits=convert.limits(region), now=now,
+                                            limits=convert.limits(region),
+                                            region_adapts=region.adapt_guests, now=now,
                                             created_at=row.created_at)
             else:
                 jobs.check_change(convert.lifecycle(row), JobAction.RENAME)

@@ -180,13 +180,13 @@ def _require_guestfish(engine: str) -> None:
     if shutil.which(GUESTFISH) is not None:
         return
     raise BuildFailed("Adapt.Failed",
-                      "the region adapts guests (adapt_guests) but libguestfs (guestfish) is "
-                      "not installed on the building host: install libguestfs-tools or turn "
-                      "the region's adapt_guests off (构建主机未安装 libguestfs：请安装 "
-                      "libguestfs-tools 或关闭该地域的客户机适配)",
+                      "the job adapts guests (adapt_guests, its own or its region's) but "
+                      "libguestfs (guestfish) is not installed on the building host: install "
+                      "libguestfs-tools or turn adaptation off (构建主机未安装 libguestfs：请安装 "
+                      "libguestfs-tools 或关闭客户机适配)",
                       _ADAPT_HINT, _ADAPT_HINT_ZH,
-                      message_zh="该地域开启了客户机适配（adapt_guests），但构建主机未安装 "
-                                 "libguestfs（guestfish）")
+                      message_zh="该任务需要适配客户机（adapt_guests，任务或其地域的设置），但构建"
+                                 "主机未安装 libguestfs（guestfish）")
 
 
 def _build_failed(exc: Exception) -> BuildFailed:

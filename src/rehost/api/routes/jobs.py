@@ -24,7 +24,7 @@ from rehost.api.schemas.jobs import (
 from rehost.domain import errors
 from rehost.domain.idempotency import params_digest
 from rehost.domain.ids import JobId
-from rehost.domain.models import DataDiskSpec, ExecutionMode
+from rehost.domain.models import DataDiskSpec, ExecutionMode, Override
 from rehost.domain.rules import JobRequest
 from rehost.domain.states import parse_business_status, parse_job_status
 from rehost.domain.tags import ResourceType, Tag
@@ -64,7 +64,17 @@ def to_request(body: JobCreateIn | JobModifyIn) -> JobRequest:
         bandwidth_limit_kbps=body.bandwidth_limit, compress_level=body.compress_level,
         checksum=body.checksum, run_once=body.run_once, frequency_hours=body.frequency,
         max_images_to_keep=body.max_number_of_image_to_keep,
+        adapt_guests=_override(body, "adapt_guests"),
+        keep_static_network=_override(body, "keep_static_network"),
     )
+
+
+def _override(body: JobCreateIn | JobModifyIn, field: str) -> Override | None:
+    """A region-setting override: absent = not given, null = the region's, else on/off."""
+    if field not in body.model_fields_set:
+        return None
+    value = getattr(body, field)
+    return Override.of(value if isinstance(value, bool) else None)
 
 
 @router.post("", status_code=201)

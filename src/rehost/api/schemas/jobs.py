@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from rehost.api.schemas.base import Out, iso
 from rehost.domain.models import Image, Job, JobEvent
 
@@ -58,6 +60,9 @@ class JobOut(Out):
     run_once: bool
     frequency: int | None
     max_number_of_image_to_keep: int | None
+    adapt_guests: bool | None = Field(description="the job's OS adaptation (null = the region's)")
+    keep_static_network: bool | None = Field(
+        description="the job's keep_static_network (null = the region's)")
     cycle: int
     next_cycle_time: str | None
     creation_time: str | None
@@ -88,7 +93,9 @@ def job_out(j: Job, *, image: Image | None = None, lang: str = "en") -> JobOut:
         valid_time=iso(spec.valid_time), bandwidth_limit=spec.bandwidth_limit_kbps,
         compress_level=spec.compress_level, checksum=spec.checksum, transit_id=j.transit_id,
         run_count=j.run_count, run_once=spec.run_once, frequency=spec.frequency_hours or None,
-        max_number_of_image_to_keep=spec.max_images_to_keep or None, cycle=j.cycle,
+        max_number_of_image_to_keep=spec.max_images_to_keep or None,
+        adapt_guests=spec.adapt_guests, keep_static_network=spec.keep_static_network,
+        cycle=j.cycle,
         next_cycle_time=iso(j.next_cycle_at), creation_time=iso(j.created_at),
         update_time=iso(j.updated_at), start_time=iso(j.started_at),
         end_time=iso(j.finished_at),

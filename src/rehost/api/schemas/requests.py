@@ -65,6 +65,12 @@ class JobCreateIn(Model):
     run_once: StrictBool | None = Field(None, description="false = incremental job")
     frequency: StrictInt | None = Field(None, description="incremental: hours between cycles")
     max_number_of_image_to_keep: StrictInt | None = Field(None, description="incremental: 1–10")
+    adapt_guests: StrictBool | None = Field(
+        None, description="OS-adapt the guest before publishing (false: byte-exact copy); "
+        "null or absent = the region's adapt_guests")
+    keep_static_network: StrictBool | None = Field(
+        None, description="adaptation keeps the source's network configuration (needs "
+        "adaptation on); null or absent = the region's keep_static_network")
     tags: list[TagIn] | None = Field(None, description="≤ 20 key/value tags")
     client_token: str | None = Field(
         None, description="idempotency: a retry with the same token and fields (24 h) gets the "
@@ -88,6 +94,12 @@ class JobModifyIn(Model):
     run_once: StrictBool | None = None
     frequency: StrictInt | None = None
     max_number_of_image_to_keep: StrictInt | None = None
+    adapt_guests: StrictBool | None = Field(
+        None, description="OS-adapt the guest before publishing (false: byte-exact copy); "
+        "null = back to the region's, absent = unchanged")
+    keep_static_network: StrictBool | None = Field(
+        None, description="adaptation keeps the source's network configuration (needs "
+        "adaptation on); null = back to the region's, absent = unchanged")
 
 
 class BatchStartIn(Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from rehost.imaging.guestmount import Mount, mount_plan, parse_probe, probe_script
+from rehost.imaging.guestmount import MountStep, mount_plan, parse_probe, probe_script
 
 ROOT_UUID = "78d9c820-a4ae-481a-a33e-879c75315056"
 BOOT_UUID = "0f3c1a8e-1111-4222-8333-444455556666"
@@ -29,8 +29,8 @@ def test_lvm_root_with_boot_and_esp_by_uuid_swap_and_tmpfs_skipped() -> None:
         _root("/dev/mapper/vg0-root", fstab)])
     devices, roots = parse_probe(output)
     assert mount_plan(devices, roots) == [
-        Mount("/dev/mapper/vg0-root", "/"), Mount("/dev/sda2", "/boot"),
-        Mount("/dev/sda1", "/boot/efi")]
+        MountStep("/dev/mapper/vg0-root", "/"), MountStep("/dev/sda2", "/boot"),
+        MountStep("/dev/sda1", "/boot/efi")]
 
 
 def test_btrfs_subvolumes_mount_with_their_subvol_option() -> None:
@@ -39,8 +39,8 @@ def test_btrfs_subvolumes_mount_with_their_subvol_option() -> None:
     devices, roots = parse_probe("\n".join([
         'DEV /dev/sda1 TYPE=swap', f'DEV /dev/sda2 TYPE=btrfs UUID={ROOT_UUID}',
         _root("/dev/sda2", fstab, subvol="@")]))
-    assert mount_plan(devices, roots) == [Mount("/dev/sda2", "/", "subvol=@"),
-                                          Mount("/dev/sda2", "/home", "subvol=@home")]
+    assert mount_plan(devices, roots) == [MountStep("/dev/sda2", "/", "subvol=@"),
+                                          MountStep("/dev/sda2", "/home", "subvol=@home")]
 
 
 def test_kernel_device_names_and_labels_with_spaces_resolve() -> None:
@@ -49,7 +49,7 @@ def test_kernel_device_names_and_labels_with_spaces_resolve() -> None:
         f'DEV /dev/sda1 TYPE=ext4 UUID={ROOT_UUID} LABEL=root',
         'DEV /dev/sdb1 TYPE=ext4 UUID=d LABEL=my\\ data', _root("/dev/sda1", fstab)]))
     plan = mount_plan(devices, roots)
-    assert plan == [Mount("/dev/sda1", "/"), Mount("/dev/sdb1", "/srv")]
+    assert plan == [MountStep("/dev/sda1", "/"), MountStep("/dev/sdb1", "/srv")]
 
 
 def test_the_root_that_mounts_itself_wins_over_a_copy_of_etc_on_a_data_disk() -> None:
@@ -57,7 +57,7 @@ def test_the_root_that_mounts_itself_wins_over_a_copy_of_etc_on_a_data_disk() ->
     devices, roots = parse_probe("\n".join([
         'DEV /dev/sda1 TYPE=ext4 UUID=backup', f'DEV /dev/sdb1 TYPE=ext4 UUID={ROOT_UUID}',
         _root("/dev/sda1", own), _root("/dev/sdb1", own)]))
-    assert mount_plan(devices, roots) == [Mount("/dev/sdb1", "/")]
+    assert mount_plan(devices, roots) == [MountStep("/dev/sdb1", "/")]
 
 
 def test_no_linux_root_leaves_the_guest_to_libguestfs_inspection() -> None:

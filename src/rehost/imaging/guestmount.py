@@ -52,7 +52,7 @@ class FoundRoot:
 
 
 @dataclass(frozen=True, slots=True)
-class Mount:
+class MountStep:
     """One guestfish mount: device at mountpoint, with options ("" = defaults)."""
 
     device: str
@@ -120,12 +120,12 @@ def parse_probe(output: str) -> tuple[list[ProbedFs], list[FoundRoot]]:
     return devices, roots
 
 
-def mount_plan(devices: Sequence[ProbedFs], roots: Sequence[FoundRoot]) -> list[Mount] | None:
+def mount_plan(devices: Sequence[ProbedFs], roots: Sequence[FoundRoot]) -> list[MountStep] | None:
     """The mounts that make the guest's tree, / first; None when no Linux root was found."""
     root = _pick_root(devices, roots)
     if root is None:
         return None
-    plan = [Mount(root.device, "/", f"subvol={root.subvol}" if root.subvol else "")]
+    plan = [MountStep(root.device, "/", f"subvol={root.subvol}" if root.subvol else "")]
     taken = {"/"}
     for entry in sorted(parse_fstab(root.fstab), key=lambda e: e.mountpoint.count("/")):
         if entry.mountpoint in taken or not entry.mountpoint.startswith("/") \
@@ -135,7 +135,7 @@ def mount_plan(devices: Sequence[ProbedFs], roots: Sequence[FoundRoot]) -> list[
         if device is None or device.fs not in MOUNTABLE:
             continue
         subvol = next((o.split("=", 1)[1] for o in entry.options if o.startswith("subvol=")), "")
-        plan.append(Mount(device.device, _unescaped(entry.mountpoint),
+        plan.append(MountStep(device.device, _unescaped(entry.mountpoint),
                           f"subvol={subvol.lstrip('/')}" if subvol and device.fs == "btrfs"
                           else ""))
         taken.add(entry.mountpoint)

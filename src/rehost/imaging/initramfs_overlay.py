@@ -35,8 +35,8 @@ INDEX_INPUTS = ("modules.builtin", "modules.builtin.modinfo", "modules.order")
 DRACUT_CMDLINE = "etc/cmdline.d/50-rehost-virtio.conf"
 DEPMOD_TIMEOUT_S = 120.0
 
-__all__ = ["LOAD_DRIVERS", "Overlay", "OverlayUnavailable", "module_name", "overlay_initramfs",
-           "parse_modules_dep"]
+__all__ = ["LOAD_DRIVERS", "InitramfsOverlay", "OverlayUnavailable", "module_name",
+           "overlay_initramfs", "parse_modules_dep"]
 
 
 class OverlayUnavailable(Exception):
@@ -48,7 +48,7 @@ class OverlayUnavailable(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Overlay:
+class InitramfsOverlay:
     """The new initramfs bytes and what the appended archive added."""
 
     blob: bytes
@@ -73,7 +73,7 @@ def parse_modules_dep(text: str) -> dict[str, tuple[str, ...]]:
 
 def overlay_initramfs(blob: bytes, version: str, *, guest_dep: str, guest_builtin: str,
                       fetch_all: Callable[[list[str]], list[bytes | None]],
-                      depmod: str | None = None) -> Overlay:
+                      depmod: str | None = None) -> InitramfsOverlay:
     """The initramfs with the virtio drivers appended; OverlayUnavailable when it cannot be.
 
     guest_dep / guest_builtin: the guest's modules.dep and modules.builtin for this version;
@@ -101,7 +101,7 @@ def overlay_initramfs(blob: bytes, version: str, *, guest_dep: str, guest_builti
     entries += [file_entry(f"{tree}/{name}", data) for name, data in indexes.items()]
     entries += _load_lists(latest, have | {module_name(p) for p in added})
     archive = write_newc(entries)
-    return Overlay(blob + b"\0" * (-len(blob) % 4) + archive,
+    return InitramfsOverlay(blob + b"\0" * (-len(blob) % 4) + archive,
                    tuple(module_name(p) for p in added), len(entries))
 
 

@@ -76,3 +76,12 @@ def test_the_script_looks_only_at_the_guest_disks_and_lvs() -> None:
     script = probe_script(["/dev/sda", "/dev/sdb"])
     assert "for d in /dev/sda /dev/sdb;" in script and "/dev/mapper/*" in script
     assert "ro,norecovery" in script and "ro,noload" in script
+
+
+def test_a_needed_filesystem_the_probe_did_not_see_means_inspection_decides() -> None:
+    fstab = f"UUID={ROOT_UUID} / ext4 defaults 0 1\nUUID={BOOT_UUID} /boot ext4 defaults 0 2\n"
+    root = f"DEV /dev/sda2 TYPE=ext4 UUID={ROOT_UUID}"
+    assert mount_plan(*parse_probe(f"{root}\n{_root('/dev/sda2', fstab)}")) is None
+    optional = fstab.replace("defaults 0 2", "nofail 0 2")
+    assert mount_plan(*parse_probe(f"{root}\n{_root('/dev/sda2', optional)}")) == [
+        MountStep("/dev/sda2", "/")]

@@ -70,9 +70,11 @@ def probe_script(disks: Sequence[str]) -> str:
     tags = "\\|".join(TAGS)
     mount_opts = " ".join(f"{fs}) o={opts} ;;" for fs, opts in PROBED.items())
     return f"""mkdir -p /tmp/rehost-probe
-for dev in $(blkid -c /dev/null -o device); do
+udevadm settle 2>/dev/null
+for dev in $(awk 'NR > 2 && $4 !~ /^dm-/ {{print "/dev/" $4}}' /proc/partitions) /dev/mapper/*; do
+  [ -b "$dev" ] || continue
   ok=; for d in {allowed}; do case "$dev" in "$d"*) ok=1 ;; esac; done
-  case "$dev" in /dev/mapper/*|/dev/dm-*) ok=1 ;; esac
+  case "$dev" in /dev/mapper/*) ok=1 ;; esac
   [ -n "$ok" ] || continue
   tags=$(blkid -c /dev/null -o export "$dev" | grep '^\\({tags}\\)=' | tr '\\n' ' ')
   echo "DEV $dev $tags"
@@ -121,7 +123,8 @@ def parse_probe(output: str) -> tuple[list[ProbedFs], list[FoundRoot]]:
 
 
 def mount_plan(devices: Sequence[ProbedFs], roots: Sequence[FoundRoot]) -> list[MountStep] | None:
-    """The mounts that make the guest's tree, / first; None when no Linux root was found."""
+    """The mounts that make the guest's tree, / first; None when no Linux root was found or
+    a filesystem its fstab needs at boot was not seen (never a tree with a hole in it)."""
     root = _pick_root(devices, roots)
     if root is None:
         return None
@@ -132,6 +135,8 @@ def mount_plan(devices: Sequence[ProbedFs], roots: Sequence[FoundRoot]) -> list[
                 or "noauto" in entry.options or "bind" in entry.options:
             continue
         device = resolve(_unescaped(entry.spec), devices)
+        if device is None and entry.fstype in MOUNTABLE and not entry.optional:
+            return None  # a filesystem the probe did not see: libguestfs' inspection decides
         if device is None or device.fs not in MOUNTABLE:
             continue
         subvol = next((o.split("=", 1)[1] for o in entry.options if o.startswith("subvol=")), "")

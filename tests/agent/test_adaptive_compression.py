@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from rehost.agent.adaptive import LADDER, WINDOW_CELLS, WINDOW_MIN_S, LevelTuner, ladder_for
+from rehost.agent.adaptive import (
+    LADDER,
+    WINDOW_CELLS,
+    WINDOW_MAX_S,
+    WINDOW_MIN_CELLS,
+    WINDOW_MIN_S,
+    LevelTuner,
+    ladder_for,
+)
 
 CELL = 4 << 20
 
@@ -20,9 +28,10 @@ class Clock:
 
 
 def window(tuner: LevelTuner, clock: Clock, *, compress_s: float, write_s: float) -> None:
-    """One decision window of cells with the given per-cell costs."""
+    """One decision window of cells with the given per-cell costs (the window ends on its cell
+    count: the clock moves less than WINDOW_MAX_S over it; the slow-link case is tested below)."""
     for _ in range(WINDOW_CELLS):
-        clock.now += max(compress_s + write_s, WINDOW_MIN_S / WINDOW_CELLS)
+        clock.now += (WINDOW_MIN_S + WINDOW_MAX_S) / 2 / WINDOW_CELLS
         tuner.record(in_bytes=CELL, compress_s=compress_s, write_s=write_s)
 
 
@@ -68,10 +77,23 @@ def test_a_measured_expensive_level_is_not_climbed_into_again() -> None:
 def test_decisions_wait_for_a_whole_window() -> None:
     clock = Clock()
     tuner = LevelTuner(1, clock=clock)
-    for _ in range(WINDOW_CELLS - 1):
-        clock.now += 1.0
-        assert not tuner.record(in_bytes=CELL, compress_s=0.01, write_s=1.0)
+    for _ in range(WINDOW_CELLS - 1):  # fast cells: 7 of them take less than WINDOW_MAX_S
+        clock.now += 0.9 * WINDOW_MAX_S / WINDOW_CELLS
+        assert not tuner.record(in_bytes=CELL, compress_s=0.01, write_s=0.1)
     assert tuner.level == 1
+
+
+def test_a_slow_link_decides_after_a_few_cells_not_a_whole_window() -> None:
+    """At 10 MB/s a 4 MiB cell per connection takes ~0.6 s: 8 cells made the first step 5.7 s
+    late; a window also ends after WINDOW_MAX_S, once it holds WINDOW_MIN_CELLS."""
+    clock = Clock()
+    tuner = LevelTuner(1, clock=clock)
+    for _ in range(WINDOW_MIN_CELLS - 1):
+        clock.now += WINDOW_MAX_S
+        assert not tuner.record(in_bytes=CELL, compress_s=0.015, write_s=0.6)
+    clock.now += WINDOW_MAX_S
+    assert tuner.record(in_bytes=CELL, compress_s=0.015, write_s=0.6)
+    assert tuner.level == 3
 
 
 def test_the_users_level_is_on_the_ladder_and_zero_has_no_tuner() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rehost.agent.sender import send_job
-from rehost.agent.throttle import TokenBucket, bucket_for
+from rehost.agent.throttle import BURST_S, SLICE_BYTES, TokenBucket, bucket_for
 from rehost.transit.ports import TransitDisk, TransitJobSpec
 
 MIB = 1024 * 1024
@@ -26,6 +26,27 @@ def test_bucket_rate_with_fake_clock() -> None:
         bucket.consume(200)
     assert abs(now[0] - 10.0) < 1e-9  # 10 000 bytes at 1000 B/s, no initial burst
     assert bucket_for(0) is None and bucket_for(10).rate_bytes_per_s == 10240  # type: ignore[union-attr]
+
+
+def test_idle_time_is_saved_up_to_burst_s_of_the_rate() -> None:
+    """Two connections compressing at once leave the wire idle; those tokens are spent after
+    (up to BURST_S of the rate), so the long-run rate stays at the limit, never above it."""
+    now, slept = [0.0], []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    rate = 10 * MIB
+    bucket = TokenBucket(rate, clock=lambda: now[0], sleep=sleep)
+    bucket.consume(SLICE_BYTES)  # starts empty: no burst at the start
+    assert slept and abs(slept[-1] - SLICE_BYTES / rate) < 1e-9
+    slept.clear()
+    now[0] += 1.0  # a pause: only BURST_S worth of it is saved
+    bucket.consume(int(rate * BURST_S))
+    assert not slept
+    bucket.consume(rate)  # a second's worth more takes a second
+    assert abs(sum(slept) - 1.0) < 1e-9
 
 
 def test_real_transfer_holds_the_limit_within_5_percent(tmp_path: Path) -> None:

@@ -14,8 +14,10 @@ import time
 from collections.abc import Callable
 
 LADDER = (0, 1, 3, 6, 9)  # 0 = raw; zstd levels (zlib takes min(level, 9))
-WINDOW_CELLS = 8  # cells per decision (32 MiB at the default cell size)
-WINDOW_MIN_S = 0.25  # and at least this long
+WINDOW_CELLS = 8  # a window ends after this many cells (32 MiB at the default cell size)
+WINDOW_MAX_S = 1.0  # or once this long has passed (a slow link: 8 cells took 5.7 s at 10 MB/s)
+WINDOW_MIN_CELLS = 2  # but never before this many cells
+WINDOW_MIN_S = 0.25  # nor before this long
 UP_MARGIN = 2.0  # writing must wait this many times the extra compression cost to go up
 DOWN_FRACTION = 0.2  # writing waits under this share of the compression time: go down
 # compression seconds per input byte assumed for a level not measured yet (zstd on one core)
@@ -56,7 +58,9 @@ class LevelTuner:
         self._in += in_bytes
         self._compress_s += compress_s
         self._write_s += write_s
-        if self._cells < WINDOW_CELLS or self._clock() - self._since < WINDOW_MIN_S:
+        took = self._clock() - self._since
+        if (self._cells < WINDOW_MIN_CELLS or took < WINDOW_MIN_S
+                or (self._cells < WINDOW_CELLS and took < WINDOW_MAX_S)):
             return False
         before = self._at
         self._decide()

@@ -99,6 +99,9 @@ class Channel:
         usable = [c for c in CODECS if c in accepted]
         self.codec_name = usable[0] if level and usable else "raw"
         self._tuner = None if self.codec_name == "raw" else LevelTuner(ZSTD_LEVELS[level])
+        # changed blocks of an incremental cycle are few and cross the WAN: they keep the
+        # job's own level even when the full-cell stream has fallen to raw (a fast link)
+        self._patch_level = ZSTD_LEVELS[level] if self._tuner is not None else 0
 
     def pump(self) -> None:
         """Send until every chunk is acknowledged, a stop is requested or the link fails."""
@@ -146,7 +149,7 @@ class Channel:
                                and _worth_pieces(cell) else None)
             plain = wire.gather_pieces(item.data, pieces) if pieces else item.data
             began = time.monotonic()
-            codec, payload = self._encode(plain, zero=item.is_zero)
+            codec, payload = self._encode(plain, zero=item.is_zero, patch=patch is not None)
             encoded = time.monotonic()
             head = wire.DataHeader(cell.disk_index, codec, cell.offset_bytes,
                                    cell.length_bytes, cell.plan_bytes, item.digest)
@@ -172,11 +175,13 @@ class Channel:
             return wire.pack_pieces_header(head, pieces, payload_bytes)
         return wire.pack_data_header(head, payload_bytes)
 
-    def _encode(self, data: "memoryview | bytes", *,
-                zero: bool) -> "tuple[Codec, memoryview | bytes]":
+    def _encode(self, data: "memoryview | bytes", *, zero: bool,
+                patch: bool = False) -> "tuple[Codec, memoryview | bytes]":
         if zero:
             return Codec.ZERO, b""
         level = self._tuner.level if self._tuner is not None else 0
+        if patch:
+            level = max(level, self._patch_level)
         if not level:
             return Codec.RAW, data
         if self.codec_name == "zlib":

@@ -14,7 +14,7 @@ from rehost.cli import output as out
 from rehost.cli.connect import call, profile_option
 from rehost.cli.profile import ProfileError, resolve
 from rehost.client import ClientError, RehostClient
-from rehost.services.image_files import EXPORT_FORMATS
+from rehost.domain.exports import EXPORT_FORMATS
 
 # the server answers only when the guest booted (or failed): wait for QEMU plus a margin
 HTTP_MARGIN_S = 60.0

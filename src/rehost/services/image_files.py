@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from rehost.db.tables import TransitHostRow, TransitSlotRow
 from rehost.domain import errors
+from rehost.domain.exports import EXPORT_FORMATS
 from rehost.domain.ids import AccountId
 from rehost.services import lookup
 from rehost.services.context import ServiceContext
 
-EXPORT_FORMATS = ("qcow2", "vmdk", "vhdx")
 EXPORT_DIR = "exports"
 QEMU_IMG_TIMEOUT_S = 3600
 

@@ -85,6 +85,10 @@ class FakeFreezer:
     def thaw(self, mount_point: str) -> None:
         self.events.append(("thaw", mount_point))
 
+    def guardian(self, mount_points: Sequence[str], limit_s: float) -> None:
+        """Nothing is really frozen: no guardian process."""
+        return None
+
     def frozen_now(self) -> set[str]:
         """Mount points frozen and not thawed since."""
         state: dict[str, bool] = {}

@@ -52,15 +52,16 @@ def kernel_files(guest: GuestShell, version: str) -> KernelFiles:
                        " ".join(t for t in texts[1::2] if t))
 
 
-def has_boot_drivers(guest: GuestShell, version: str,
-                     initrd: tuple[str, bytes] | None = None,
-                     files: KernelFiles | None = None) -> bool:
+def has_boot_drivers(guest: GuestShell, version: str) -> bool:
     """True when this kernel's initramfs holds (or its kernel builds in) the virtio drivers."""
-    builtin = (files or kernel_files(guest, version)).builtin
-    missing = [d for d in BOOT_DRIVERS if f"/{d}.ko" not in builtin]
+    return _has_drivers(kernel_files(guest, version), _initrd(guest, version))
+
+
+def _has_drivers(files: KernelFiles, found: tuple[str, bytes] | None) -> bool:
+    """has_boot_drivers over what was already read (an initramfs of None: the kernel has none)."""
+    missing = [d for d in BOOT_DRIVERS if f"/{d}.ko" not in files.builtin]
     if not missing:
         return True
-    found = initrd or _initrd(guest, version)
     if found is None:
         return False
     try:
@@ -75,7 +76,7 @@ def add_virtio_drivers(guest: GuestShell) -> list[Change]:
     versions = kernels(guest)
     files = {v: kernel_files(guest, v) for v in versions}
     initrds = {v: _initrd(guest, v) for v in versions}  # each downloaded once
-    lacking = [v for v in versions if not has_boot_drivers(guest, v, initrds[v], files[v])]
+    lacking = [v for v in versions if not _has_drivers(files[v], initrds[v])]
     if versions and not lacking:
         shown = ", ".join(versions)
         return [Change("Adapt.Initramfs", f"the initramfs of {shown} already has the virtio "

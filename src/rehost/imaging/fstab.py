@@ -57,7 +57,7 @@ def check_fstab(text: str, layouts: Sequence[ImageLayout],
                         "/etc/fstab 中的所有条目均可解析")]
 
 
-def _tagged(spec: str) -> str:
+def tagged(spec: str) -> str:
     """/dev/disk/by-uuid/X -> UUID=X (and the other by-* directories); others unchanged."""
     for prefix, tag in BY_PATH.items():
         if spec.startswith(prefix):
@@ -67,7 +67,7 @@ def _tagged(spec: str) -> str:
 
 def resolve_spec(spec: str, volumes: Sequence[FsVolume]) -> list[FsVolume]:
     """The filesystems an fstab spec names: UUID=, LABEL=, /dev/disk/by-*, LV paths."""
-    spec = _tagged(spec)
+    spec = tagged(spec)
     if "=" in spec and not spec.startswith("/"):
         tag, value = spec.split("=", 1)
         value = value.strip('"')
@@ -94,7 +94,7 @@ def lv_name(spec: str) -> str | None:
 def _check_entry(entry: FstabEntry, layouts: Sequence[ImageLayout],
                  volumes: Sequence[FsVolume]) -> CheckResult | None:
     """None when the entry resolves (or is not a block device); else a warn/fail result."""
-    spec = _tagged(entry.spec)
+    spec = tagged(entry.spec)
     if entry.fstype in VIRTUAL_TYPES or entry.fstype.startswith("fuse") or spec in ("none", ""):
         return None
     if "=" in spec and not spec.startswith("/"):

@@ -18,15 +18,13 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rehost.imaging.fstab import lv_name, parse_fstab
+from rehost.imaging.fstab import lv_name, parse_fstab, tagged
 from rehost.imaging.guestedit import appliance_device
 
 MOUNTABLE = ("ext2", "ext3", "ext4", "xfs", "btrfs", "vfat")
 PROBED = {"ext2": "ro,noload", "ext3": "ro,noload", "ext4": "ro,noload", "xfs": "ro,norecovery",
           "btrfs": "ro"}
 TAGS = ("TYPE", "UUID", "LABEL", "PARTUUID", "PARTLABEL")
-BY_PATH = {"/dev/disk/by-uuid/": "UUID", "/dev/disk/by-label/": "LABEL",
-           "/dev/disk/by-partuuid/": "PARTUUID", "/dev/disk/by-partlabel/": "PARTLABEL"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +147,7 @@ def mount_plan(devices: Sequence[ProbedFs], roots: Sequence[FoundRoot]) -> list[
 
 def resolve(spec: str, devices: Sequence[ProbedFs]) -> ProbedFs | None:
     """The filesystem an fstab spec names (UUID=, LABEL=, PARTUUID=, by-*, LV, /dev/sdXN)."""
-    for prefix, tag in BY_PATH.items():
-        if spec.startswith(prefix):
-            spec = f"{tag}={spec[len(prefix):]}"
+    spec = tagged(spec)
     if "=" in spec and not spec.startswith("/"):
         tag, value = spec.split("=", 1)
         value = value.strip('"')

@@ -82,13 +82,15 @@ def postgres_url() -> str | None:
     return url
 
 
-def _pg_database(url: str) -> _Iterator[_Database]:
+def pg_database(url: str, *, migrated: bool = True) -> _Iterator[_Database]:
+    """A database in a fresh PostgreSQL schema (migrated to head unless asked), dropped after."""
     schema = "t_" + _uuid.uuid4().hex[:12]
     db = _Database(url, schema=schema)
-    _upgrade(db)
+    if migrated:
+        _upgrade(db)
     yield db
     with db.engine.begin() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     db.dispose()
 
 
@@ -110,7 +112,7 @@ def control_db(
     url = postgres_url()
     if not url:
         pytest.skip("REHOST_TEST_DATABASE_URL not set (bash scripts/start-postgres.sh)")
-    yield from _pg_database(url)
+    yield from pg_database(url)
 
 
 @pytest.fixture

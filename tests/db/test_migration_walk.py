@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from conftest import postgres_url
+from conftest import pg_database, postgres_url
 from rehost.db.engine import Database
 from rehost.db.migrate import alembic_config, upgrade
 from rehost.db.tables import Base
@@ -30,12 +29,7 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     url = postgres_url()
     if not url:
         pytest.skip("REHOST_TEST_DATABASE_URL not set (bash scripts/start-postgres.sh)")
-    schema = "t_" + uuid.uuid4().hex[:12]
-    db = Database(url, schema=schema)
-    yield db
-    with db.engine.begin() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    db.dispose()
+    yield from pg_database(url, migrated=False)
 
 
 def _downgrade(db: Database, revision: str) -> None:

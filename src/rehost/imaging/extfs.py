@@ -109,9 +109,14 @@ def list_dir(device: str, path: str) -> list[str] | None:
     proc = run_tool(["debugfs", "-R", f"ls -p {path}", device])
     if not proc.stdout.strip():
         return None
-    names = []
-    for line in proc.stdout.splitlines():
+    return [name for name, _mode in parse_ls(proc.stdout)]
+
+
+def parse_ls(out: str) -> list[tuple[str, int]]:
+    """(name, st_mode) of each entry `debugfs ls -p` printed, . and .. left out."""
+    entries = []
+    for line in out.splitlines():
         fields = line.strip().split("/")
-        if len(fields) >= 7 and fields[5] not in (".", ".."):
-            names.append(fields[5])
-    return names
+        if len(fields) >= 7 and fields[5] not in (".", "..", ""):
+            entries.append((fields[5], int(fields[2], 8)))
+    return entries

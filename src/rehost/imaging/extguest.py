@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from rehost.imaging.errors import ImagingError, ToolError
-from rehost.imaging.extfs import needs_recovery, spec
+from rehost.imaging.extfs import needs_recovery, parse_ls, spec
 from rehost.imaging.guestfish import BIN_DIRS
 from rehost.imaging.guestmount import FoundRoot, ProbedFs, mount_plan
 from rehost.imaging.layout import EXT_TYPES, read_layout
@@ -268,12 +268,7 @@ class ExtGuestShell:
 
     def _entries(self, device: str, inner: str) -> list[tuple[str, int]]:
         out = _debugfs(device, [f"ls -p {_quoted(inner)}"]).decode("utf-8", "replace")
-        entries = []
-        for line in out.splitlines():
-            fields = line.strip().split("/")
-            if len(fields) >= 7 and fields[5] not in (".", "..", ""):
-                entries.append((fields[5], int(fields[2], 8)))
-        return entries
+        return parse_ls(out)
 
     def remove(self, path: str) -> None:
         """Delete a file or symlink (not followed)."""

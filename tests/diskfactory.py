@@ -264,11 +264,33 @@ def dumpe2fs_free_ranges(path: Path, start: int) -> list[tuple[int, int]]:
     return ranges
 
 
+def dumpe2fs_unused_itable_ranges(path: Path, start: int) -> list[tuple[int, int]]:
+    """Inode-table blocks past each group's unused-inode mark (absolute byte ranges), as
+    dumpe2fs reports them; none without group checksums (no "unused inodes" printed)."""
+    out = run("dumpe2fs", f"{path}?offset={start}")
+    bs = int(re.search(r"^Block size:\s+(\d+)", out, re.M).group(1))  # type: ignore[union-attr]
+    ipg = int(re.search(r"^Inodes per group:\s+(\d+)", out, re.M).group(1))  # type: ignore[union-attr]
+    isize = int(re.search(r"^Inode size:\s+(\d+)", out, re.M).group(1))  # type: ignore[union-attr]
+    ranges = []
+    for group in re.split(r"^Group \d+:", out, flags=re.M)[1:]:
+        table = re.search(r"Inode table at (\d+)-(\d+)", group)
+        unused = re.search(r"(\d+) unused inodes", group)
+        if table is None or unused is None:
+            continue
+        used_blocks = -(-(ipg - int(unused.group(1))) * isize // bs)
+        lo, hi = int(table.group(1)) + used_blocks, int(table.group(2)) + 1
+        if lo < hi:
+            ranges.append((start + lo * bs, start + hi * bs))
+    return ranges
+
+
 def _must_match_ranges(disk: BuiltDisk) -> list[tuple[int, int]]:
-    """Everything except free ext blocks (dumpe2fs), swap pages and free FAT clusters."""
+    """Everything except free ext blocks (dumpe2fs), never-used inode-table blocks, swap
+    pages and free FAT clusters."""
     free: list[tuple[int, int]] = []
     for p in disk.ext_partitions:
         free.extend(dumpe2fs_free_ranges(disk.path, p.start_bytes))
+        free.extend(dumpe2fs_unused_itable_ranges(disk.path, p.start_bytes))
     for p in disk.partitions:
         if p.fs == "swap":  # only the header page means anything
             free.append((p.start_bytes + 4096, p.start_bytes + p.size_bytes))

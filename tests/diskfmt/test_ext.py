@@ -122,3 +122,52 @@ def test_min_blocks_equal_resize2fs_estimate(ext_disk: BuiltDisk) -> None:
         assert ours == sb.blocks_count  # bigalloc is never shrunk
     else:
         assert ours == resize2fs_min_blocks(ext_disk.path, part.start_bytes)
+
+
+def test_plan_skips_never_used_inode_tables_as_dumpe2fs_reports_them(tmp_path: Path) -> None:
+    """Inode-table blocks past `itable_unused` (stale data under lazy_itable_init) are not
+    sent; the copy without them is clean and every file reads back."""
+    from diskfactory import copy_planned, dumpe2fs_unused_itable_ranges, e2fsck_all
+    from rehost.diskfmt import plan_extents
+    from rehost.diskfmt.e2tools import debugfs_cat
+    from rehost.diskfmt.extent import intersect
+
+    spec = PartSpec(fs="ext4", files_bytes=4 * MIB, mkfs_args=("-N", "16384"))
+    disk = make_disk(tmp_path, size_mib=64, table="gpt", parts=(spec,))
+    part = disk.ext_partitions[0]
+    unused = normalize(dumpe2fs_unused_itable_ranges(disk.path, part.start_bytes))
+    assert sum(e - s for s, e in unused) >= 2 * MIB  # the layout really has such blocks
+    extents = plan_extents(disk.path)
+    planned = normalize([(e.offset_bytes, e.offset_bytes + e.length_bytes) for e in extents])
+    overlap = intersect(planned, unused)  # extents keep 4 KiB alignment at their edges
+    assert all(e - s < 4096 for s, e in overlap), overlap
+    assert sum(e - s for s, e in overlap) < 2 * 4096 * len(unused)
+    target = tmp_path / "target.img"
+    copy_planned(disk.path, target, extents)
+    assert all(rc == 0 for rc, _ in e2fsck_all(disk, target).values())
+    for name, content in part.files.items():
+        assert debugfs_cat(target, part.start_bytes, f"/{name}") == content
+
+
+def test_unused_inode_tables_are_sent_while_the_fs_is_not_quiescent(tmp_path: Path) -> None:
+    """Mounted without a journal (VALID_FS cleared) the descriptors may change under the
+    copy: every inode-table block stays in the plan."""
+    from rehost.diskfmt.extalloc import unused_inode_tables
+    from rehost.diskfmt.extgroups import read_group_descs
+
+    spec = PartSpec(fs="ext4", files_bytes=MIB)
+    disk = make_disk(tmp_path, size_mib=48, table="gpt", parts=(spec,))
+    part = disk.ext_partitions[0]
+    with FileDisk(disk.path) as fd:
+        sb = probe_ext(fd, part.start_bytes)
+        assert sb is not None and sb.quiescent
+        tails = unused_inode_tables(sb, read_group_descs(fd, part.start_bytes, sb))
+        assert tails
+        bs = sb.block_bytes
+        tail_bytes = [(part.start_bytes + a * bs, part.start_bytes + b * bs) for a, b in tails]
+        quiet = ext_allocation(fd, part.start_bytes, sb, skip_unused_inodes=True)
+        live = ext_allocation(fd, part.start_bytes, sb._replace(state=0),
+                              skip_unused_inodes=True)
+    assert subtract(tail_bytes, list(quiet.free_spans)) == []
+    assert live.free_spans == ext_allocation(FileDisk(disk.path), part.start_bytes,
+                                             sb).free_spans

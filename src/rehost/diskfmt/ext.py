@@ -15,6 +15,7 @@ COMPAT_RESIZE_INODE = 0x10
 COMPAT_SPARSE_SUPER2 = 0x200
 INCOMPAT_FILETYPE = 0x2
 INCOMPAT_RECOVER = 0x4
+STATE_VALID = 0x1
 INCOMPAT_JOURNAL_DEV = 0x8
 INCOMPAT_META_BG = 0x10
 INCOMPAT_EXTENTS = 0x40
@@ -60,6 +61,7 @@ class ExtSuperblock(NamedTuple):
     journal_inum: int = 0
     journal_dev: int = 0
     journal_uuid: str = ""
+    state: int = STATE_VALID  # s_state: VALID_FS cleared while a journal-less fs is mounted
 
     @property
     def group_count(self) -> int:
@@ -93,6 +95,15 @@ class ExtSuperblock(NamedTuple):
     def needs_recovery(self) -> bool:
         """True when the journal holds changes not yet written home (mounted or crashed)."""
         return self.has(incompat=INCOMPAT_RECOVER)
+
+    @property
+    def quiescent(self) -> bool:
+        """True when nothing is pending: cleanly unmounted (or frozen), no journal replay due.
+
+        A mounted ext4 with a journal sets needs_recovery; one without a journal clears
+        VALID_FS. A frozen ext4 has flushed its journal and is consistent as it stands.
+        """
+        return bool(self.state & STATE_VALID) and not self.needs_recovery
 
     @property
     def fs_name(self) -> str:
@@ -156,6 +167,7 @@ def parse_superblock(raw: bytes) -> "ExtSuperblock":
         uuid=str(uuid.UUID(bytes=raw[0x68:0x78])), label=_cstr(raw[0x78:0x88]),
         last_mounted=_cstr(raw[0x88:0xC8]),
         journal_inum=struct.unpack_from("<I", raw, 0xE0)[0],
+        state=struct.unpack_from("<H", raw, 0x3A)[0],
         journal_dev=struct.unpack_from("<I", raw, 0xE4)[0],
         journal_uuid="" if not any(raw[0xD0:0xE0]) else str(uuid.UUID(bytes=raw[0xD0:0xE0])),
     )

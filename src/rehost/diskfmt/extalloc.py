@@ -137,6 +137,28 @@ def _replayed_bits(
     return bits
 
 
+def unused_inode_tables(sb: ExtSuperblock, descs: "list[GroupDesc]") -> "list[Span]":
+    """Block spans of inode tables past each group's `itable_unused` mark (never-used inodes).
+
+    Meaningful only with group checksums (uninit_bg / metadata_csum), where the kernel and
+    e2fsck read no inode past the mark; e2image and partclone skip these blocks too. mke2fs
+    with lazy_itable_init leaves stale disk data there, incompressible on the wire.
+    """
+    if not sb.has_group_csum:
+        return []
+    itb = inode_table_blocks(sb)
+    per_block = sb.block_bytes // sb.inode_bytes
+    out: list[Span] = []
+    for d in descs:
+        unused = min(d.itable_unused, sb.inodes_per_group)
+        if d.inode_table == 0 or unused == 0:
+            continue
+        used_blocks = -(-(sb.inodes_per_group - unused) // per_block)
+        if used_blocks < itb:
+            out.append((d.inode_table + used_blocks, d.inode_table + itb))
+    return out
+
+
 def _wanted_bitmaps(sb: ExtSuperblock, descs: "list[GroupDesc]",
                     overlay: "JournalOverlay | None") -> "dict[int, int]":
     """{group: bitmap block} to read: initialized groups, plus any the journal touches."""
@@ -150,9 +172,14 @@ def _wanted_bitmaps(sb: ExtSuperblock, descs: "list[GroupDesc]",
 
 def ext_allocation(
     disk: DiskReader, fs_offset: int, sb: ExtSuperblock, *, min_free_bytes: int = 0,
-    overlay: "JournalOverlay | None" = None,
+    overlay: "JournalOverlay | None" = None, skip_unused_inodes: bool = False,
 ) -> "ExtAllocation":
-    """Free spans of the fs at `fs_offset` (runs >= min_free_bytes), conservative when unsure."""
+    """Free spans of the fs at `fs_offset` (runs >= min_free_bytes), conservative when unsure.
+
+    skip_unused_inodes: also count inode-table blocks past `itable_unused` as free, only when
+    the filesystem is quiescent (no journal replay pending, not mounted without a journal),
+    so that the descriptors read now are the ones the copy will hold.
+    """
     descs = read_group_descs(disk, fs_offset, sb)
     meta = _metadata_by_group(sb, descs)
     bitmaps = _read_bitmaps(disk, fs_offset, sb, _wanted_bitmaps(sb, descs, overlay))
@@ -173,6 +200,11 @@ def ext_allocation(
         base = fs_offset + group_first_block(sb, g) * sb.block_bytes
         free.extend((base + m.start() * unit, base + m.end() * unit)
                     for m in pattern.finditer(bits))
+    if skip_unused_inodes and overlay is None and sb.quiescent:
+        bs = sb.block_bytes
+        free.extend((fs_offset + a * bs, fs_offset + b * bs)
+                    for a, b in unused_inode_tables(sb, descs)
+                    if (b - a) * bs >= min_free_bytes)
     end = fs_offset + sb.blocks_count * sb.block_bytes
     clipped = [(s, min(e, end)) for s, e in free]
     if overlay is not None:

@@ -24,6 +24,7 @@ class GroupDesc(NamedTuple):
     inode_table: int
     free_clusters: int
     flags: int
+    itable_unused: int = 0  # inodes never used at the end of the group's inode table
 
 
 def desc_per_block(sb: ExtSuperblock) -> int:
@@ -120,11 +121,13 @@ def read_group_descs(disk: DiskReader, fs_offset: int, sb: ExtSuperblock) -> "li
 def parse_desc(raw: bytearray, off: int, size: int) -> "GroupDesc":
     """Decode one descriptor, adding the high halves of 64-bit descriptors."""
     bb, ib, it, free, _, _, flags = struct.unpack_from("<IIIHHHH", raw, off)
+    unused = struct.unpack_from("<H", raw, off + 0x1C)[0]
     if size >= 64:
         bb_hi, ib_hi, it_hi, free_hi = struct.unpack_from("<IIIH", raw, off + 0x20)
         bb, ib, it = bb | bb_hi << 32, ib | ib_hi << 32, it | it_hi << 32
         free |= free_hi << 16
+        unused |= struct.unpack_from("<H", raw, off + 0x32)[0] << 16
     if bb == 0:
         raise DiskFormatError(f"ext group descriptor at byte {off} has no block bitmap")
     return GroupDesc(block_bitmap=bb, inode_bitmap=ib, inode_table=it, free_clusters=free,
-                     flags=flags)
+                     flags=flags, itable_unused=unused)

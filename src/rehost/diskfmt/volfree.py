@@ -35,7 +35,8 @@ def _ext_free(disk: DiskReader, offset: int, size_bytes: int, label: str,
         except DiskFormatError as exc:
             raise DiskFormatError(f"journal needs recovery (mounted or unclean) and cannot be "
                                   f"read ({exc})") from exc
-    alloc = ext_allocation(disk, offset, sb, min_free_bytes=MIN_SKIP_BYTES, overlay=overlay)
+    alloc = ext_allocation(disk, offset, sb, min_free_bytes=MIN_SKIP_BYTES, overlay=overlay,
+                           skip_unused_inodes=True)
     if overlay is not None:
         notes.append(f"{label}: journal replay pending: {len(overlay.bitmap_copies)} bitmap "
                      "copies from the journal merged")

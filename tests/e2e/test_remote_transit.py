@@ -60,6 +60,8 @@ def test_region_jobs_go_through_the_transit_host_and_fall_back_when_offline(
                                  "accept_failed_checks": True})  # synthetic disks: no kernel
     host, data_endpoint = start_host(server, host_dir)
     state_file = host_dir / "state" / "transit-host.json"
+    # the server lists the host Online once it registers; the host saves the answer just after
+    wait_for(state_file.exists, timeout_s=10, what="the host's saved registration")
     assert stat.S_IMODE(os.stat(state_file).st_mode) == 0o600
 
     agent = server.import_agent(tmp_path / "agent", system_disk=e2e_mbr_disk.path).start()

@@ -249,10 +249,14 @@ def make_data_disk(directory: Path, *, whole_disk: bool = False, size_mib: int =
                      table="none" if whole_disk else "gpt", parts=(spec,), seed=7)
 
 
-def dumpe2fs_free_ranges(path: Path, start: int) -> list[tuple[int, int]]:
-    """Free byte ranges (absolute, half-open) of an ext fs, as dumpe2fs reports them."""
-    out = run("dumpe2fs", f"{path}?offset={start}")
-    bs = int(re.search(r"^Block size:\s+(\d+)", out, re.M).group(1))  # type: ignore[union-attr]
+def _dumpe2fs_int(out: str, field: str) -> int:
+    """A numeric field of dumpe2fs's header ("Block size:", "Inodes per group:", ...)."""
+    return int(re.search(rf"^{field}:\s+(\d+)", out, re.M).group(1))  # type: ignore[union-attr]
+
+
+def _free_ranges(out: str, start: int) -> list[tuple[int, int]]:
+    """Free byte ranges listed in one dumpe2fs output."""
+    bs = _dumpe2fs_int(out, "Block size")
     cluster = re.search(r"^Cluster size:\s+(\d+)", out, re.M)
     ratio = int(cluster.group(1)) // bs if cluster else 1  # bigalloc lists cluster starts
     ranges = []
@@ -264,13 +268,11 @@ def dumpe2fs_free_ranges(path: Path, start: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def dumpe2fs_unused_itable_ranges(path: Path, start: int) -> list[tuple[int, int]]:
-    """Inode-table blocks past each group's unused-inode mark (absolute byte ranges), as
-    dumpe2fs reports them; none without group checksums (no "unused inodes" printed)."""
-    out = run("dumpe2fs", f"{path}?offset={start}")
-    bs = int(re.search(r"^Block size:\s+(\d+)", out, re.M).group(1))  # type: ignore[union-attr]
-    ipg = int(re.search(r"^Inodes per group:\s+(\d+)", out, re.M).group(1))  # type: ignore[union-attr]
-    isize = int(re.search(r"^Inode size:\s+(\d+)", out, re.M).group(1))  # type: ignore[union-attr]
+def _unused_itable_ranges(out: str, start: int) -> list[tuple[int, int]]:
+    """Inode-table blocks past each group's unused-inode mark, in one dumpe2fs output."""
+    bs = _dumpe2fs_int(out, "Block size")
+    ipg = _dumpe2fs_int(out, "Inodes per group")
+    isize = _dumpe2fs_int(out, "Inode size")
     ranges = []
     for group in re.split(r"^Group \d+:", out, flags=re.M)[1:]:
         table = re.search(r"Inode table at (\d+)-(\d+)", group)
@@ -284,13 +286,30 @@ def dumpe2fs_unused_itable_ranges(path: Path, start: int) -> list[tuple[int, int
     return ranges
 
 
+def dumpe2fs_free_ranges(path: Path, start: int) -> list[tuple[int, int]]:
+    """Free byte ranges (absolute, half-open) of an ext fs, as dumpe2fs reports them."""
+    return _free_ranges(run("dumpe2fs", f"{path}?offset={start}"), start)
+
+
+def dumpe2fs_unused_itable_ranges(path: Path, start: int) -> list[tuple[int, int]]:
+    """Inode-table blocks past each group's unused-inode mark (absolute byte ranges), as
+    dumpe2fs reports them; none without group checksums (no "unused inodes" printed)."""
+    return _unused_itable_ranges(run("dumpe2fs", f"{path}?offset={start}"), start)
+
+
+def dumpe2fs_unsent_ranges(path: Path, start: int) -> list[tuple[int, int]]:
+    """What the plan need not send, by one dumpe2fs run: free blocks and never-used
+    inode-table blocks."""
+    out = run("dumpe2fs", f"{path}?offset={start}")
+    return _free_ranges(out, start) + _unused_itable_ranges(out, start)
+
+
 def _must_match_ranges(disk: BuiltDisk) -> list[tuple[int, int]]:
     """Everything except free ext blocks (dumpe2fs), never-used inode-table blocks, swap
     pages and free FAT clusters."""
     free: list[tuple[int, int]] = []
     for p in disk.ext_partitions:
-        free.extend(dumpe2fs_free_ranges(disk.path, p.start_bytes))
-        free.extend(dumpe2fs_unused_itable_ranges(disk.path, p.start_bytes))
+        free.extend(dumpe2fs_unsent_ranges(disk.path, p.start_bytes))
     for p in disk.partitions:
         if p.fs == "swap":  # only the header page means anything
             free.append((p.start_bytes + 4096, p.start_bytes + p.size_bytes))

@@ -14,7 +14,7 @@ from diskfactory import (
     compare_disks,
     copy_planned,
     dumpe2fs_free_ranges,
-    dumpe2fs_unused_itable_ranges,
+    dumpe2fs_unsent_ranges,
     e2fsck_all,
     make_disk,
     run,
@@ -97,8 +97,7 @@ def _stored_used_bytes(disk: BuiltDisk) -> int:
         data = normalize(data_spans(f.fileno(), disk.size_bytes))
     total = 0
     for part in disk.ext_partitions:
-        free = normalize(dumpe2fs_free_ranges(disk.path, part.start_bytes)
-                         + dumpe2fs_unused_itable_ranges(disk.path, part.start_bytes))
+        free = normalize(dumpe2fs_unsent_ranges(disk.path, part.start_bytes))
         used = subtract([(part.start_bytes, part.start_bytes + part.size_bytes)], free)
         total += total_bytes(intersect(used, data))
     return total

@@ -2,8 +2,9 @@
 GPT + LVM with /boot and a swap LV, btrfs subvolumes with a swap partition, GPT + UEFI with an
 ESP, each with stale data in its free space) migrate through `rehost server` + agent grown by
 50 %, boot to `login:` under `rehost image verify` on virtio-blk, are fsck clean with the last
-partition, PV, LV and filesystem grown, and hold the very file tree of the source (read in
-libguestfs' appliance from both images, never mounted on this host).
+partition, PV, LV and filesystem grown, and hold the very file tree of the source (read from
+both images on this host through read-only loop devices and read-only mounts without journal
+replay, FAT with mtools; nothing of the guest runs here).
 
 One migration and one boot per layout prove all of it: the tree is compared on the grown image.
 """
@@ -145,7 +146,7 @@ def test_layout_migrates_grown_by_half_boots_and_keeps_its_file_tree(
 ) -> None:
     layout = LAYOUTS[name]
     source = corpus_image(name, tmp_path / f"{name}.raw")
-    expected = source_manifest(name, source)  # read in the appliance once per cached image
+    expected = source_manifest(name, source)  # read once per cached image
     assert len(expected) > 10_000, len(expected)  # a whole Debian system, not an empty fs
     target_gib = layout.size_mib * 3 // 2 // 1024
     doc = migrate(stack, name, source, target_gib)

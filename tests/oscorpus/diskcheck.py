@@ -31,7 +31,7 @@ def readonly_loop(image: Path, offset: int, size: int) -> Iterator[str]:
 def fsck(image: Path, offset: int, size: int, fs: str) -> tuple[int, str]:
     """(exit code, output) of the filesystem's checker in its no-change mode."""
     commands = {"ext4": ["e2fsck", "-fn"], "btrfs": ["btrfs", "check", "--readonly"],
-                "vfat": ["fsck.vfat", "-n"]}
+                "vfat": ["fsck.vfat", "-n"], "xfs": ["xfs_repair", "-n"]}
     with readonly_loop(image, offset, size) as dev:
         proc = subprocess.run([*commands[fs], dev], capture_output=True, text=True,
                               errors="replace", check=False)

@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 VG = "corpus"
 ROOT_LV_DEVICE = f"/dev/mapper/{VG}-root"
 CMDLINE = "console=tty0 console=ttyS0,115200n8"
-# the initramfs waits 180 s for a missing root by default; 30 s shows the same dead end sooner
-WAIT_FOR_ROOT = {"initramfs-tools": "rootdelay=30", "dracut": "rd.retry=30 rd.timeout=30"}
+# how long the initramfs waits for a missing root before its dead end: initramfs-tools waits
+# max(30, rootdelay) s, and its /init sleeps rootdelay= s before even looking, on every boot
+# (30 s of each TCG boot when it was set): nothing; dracut waits 180 s unless told
+WAIT_FOR_ROOT = {"initramfs-tools": "", "dracut": " rd.retry=30 rd.timeout=30"}
 
 
 def root_device(layout: Layout) -> str:
@@ -39,7 +41,7 @@ def kernel_cmdline(layout: Layout) -> str:
     """GRUB_CMDLINE_LINUX of the source (dracut needs the LV to activate named)."""
     lvm = f" rd.lvm.lv={VG}/root" if layout.lvm and layout.initramfs == "dracut" else ""
     tcg = "" if layout.sata_only else f" {TCG_SAFE_CMDLINE}"
-    return f"{CMDLINE} {WAIT_FOR_ROOT[layout.initramfs]}{lvm}{tcg}"
+    return f"{CMDLINE}{WAIT_FOR_ROOT[layout.initramfs]}{lvm}{tcg}"
 
 
 def write_files(layout: Layout, root: Path, fstab: str = "") -> None:

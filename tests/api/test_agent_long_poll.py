@@ -15,10 +15,11 @@ from test_api_rest import basic, import_source
 
 from rehost.agent.main import AgentLoop
 from rehost.api.app import create_app
+from rehost.domain.models import DiskProgress
 from rehost.domain.rules import JobRequest
 from rehost.protocol.etag import etag_of
 from rehost.protocol.work import WorkItem
-from rehost.services import accounts, jobs, runs
+from rehost.services import accounts, agents, dataplane, jobs, runs
 from rehost.services.context import ServiceContext
 
 
@@ -81,6 +82,28 @@ def test_an_unchanged_answer_is_held_for_the_wait_and_bad_waits_are_refused(
         refused = _poll(client, agent, **bad)
         assert refused.status_code in (400, 422), (bad, refused.text)
         assert next(iter(bad)).capitalize() in refused.text
+
+
+def test_sync_progress_and_plain_heartbeats_wake_no_held_poll(
+    client: TestClient, agent: dict[str, Any], ctl_ctx: ServiceContext, ctl_account: Any
+) -> None:
+    """Ten syncing jobs write progress many times a second; none of it is an agent's work."""
+    token = agent["headers"]["Authorization"].removeprefix("Bearer ")
+    commits = ctl_ctx.db.commits
+    job = jobs.create_job(ctl_ctx, ctl_account.id, source_id=agent["source_id"],
+                          region_id="local", request=JobRequest())
+    before = commits.value
+    runs.start_job(ctl_ctx, ctl_account.id, job.id)
+    assert commits.value > before  # a started job is work: held polls read again
+    tag = _poll(client, agent).headers["ETag"]
+    quiet = commits.value
+    agents.heartbeat(ctl_ctx, token)
+    dataplane.update_progress(ctl_ctx, job.id, [DiskProgress(0, 1 << 30, 1 << 20, 1e6, 9.0)],
+                              log_milestones=True)
+    assert commits.value == quiet
+    assert _poll(client, agent).headers["ETag"] == tag  # and the answer is indeed the same
+    stored = dataplane.task_by_job(ctl_ctx, job.id).job.progress.bytes_done
+    assert stored == 1 << 20  # the progress itself was committed
 
 
 class ImpatientServer:

@@ -97,11 +97,18 @@ class Database:
         self.commits = CommitCounter()
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One write transaction: commit on success, roll back on any exception."""
+    def transaction(self, *, wakes_polls: bool = True) -> Iterator[Session]:
+        """One write transaction: commit on success, roll back on any exception.
+
+        `wakes_polls=False` for writes no long poll answers from (sync progress, plain
+        heartbeats): ten syncing jobs commit progress many times a second, and each commit
+        made every waiting agent's poll read its work again (a poll still re-reads every second,
+        so a write marked so by mistake only delays an answer).
+        """
         with self._writer() as session, session.begin():
             yield session
-        self.commits.bump()
+        if wakes_polls:
+            self.commits.bump()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -108,7 +108,9 @@ def heartbeat(
     """Record a beat (and a fresh inventory): Available, or InUse while a job runs."""
     if inventory is not None:
         check_inventory(inventory)
-    with ctx.db.transaction() as session:  # one transaction: this runs ~33 times a second
+    # one transaction: this runs ~33 times a second; only a new inventory (the disks an agent's
+    # work names) wakes the long polls
+    with ctx.db.transaction(wakes_polls=inventory is not None) as session:
         row = session.scalars(select(SourceRow).where(
             SourceRow.agent_token_hash == crypto.sha256_hex(token)).with_for_update()).first()
         if row is None or row.state == SourceState.DELETING:

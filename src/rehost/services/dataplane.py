@@ -104,9 +104,10 @@ def update_progress(ctx: ServiceContext, job_id: JobId, disks: Sequence[DiskProg
     """Replace per-disk progress (bytes total/done, rate, ETA) of a Running job.
 
     `log_milestones`: one job-log line each time the sync crosses another 10 % of its bytes
-    (decided from the stored progress, so any API replica may receive the report).
+    (decided from the stored progress, so any API replica may receive the report). Progress
+    is no part of an agent's work: the write does not wake long polls.
     """
-    with ctx.db.transaction() as session:
+    with ctx.db.transaction(wakes_polls=False) as session:
         row = _job(session, job_id)
         if row.status != JobStatus.RUNNING:
             raise errors.job_status("report progress", row.status, JobStatus.RUNNING)

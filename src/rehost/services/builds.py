@@ -25,6 +25,7 @@ from rehost.transit.buildstep import (
     JobLog,
     PausePoint,
     Preparer,
+    lower_build_priority,
     no_pause,
     run_build,
 )
@@ -72,6 +73,7 @@ class ImageBuilder:
             return False
 
     def _run(self, job_id: JobId, digests: dict[int, str]) -> None:
+        lower_build_priority()
         try:
             self.build(job_id, digests)
         except BuildFailed as exc:

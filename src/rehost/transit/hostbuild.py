@@ -16,7 +16,14 @@ from rehost.imaging.pipeline import Preparation, SizedDisk, prepare_disks, summa
 from rehost.protocol.hostapi import BuildOrder
 from rehost.storage.local import LocalImageStore
 from rehost.storage.manifest import ImageRecord
-from rehost.transit.buildstep import BuildPlan, PausePoint, Preparer, no_pause, run_build
+from rehost.transit.buildstep import (
+    BuildPlan,
+    PausePoint,
+    Preparer,
+    lower_build_priority,
+    no_pause,
+    run_build,
+)
 from rehost.transit.remote import HostApi, HostApiError, RemoteTransitControl
 
 log = logging.getLogger(__name__)
@@ -90,6 +97,7 @@ class HostBuilder:
         return deleted
 
     def _run(self, plan: BuildPlan) -> None:
+        lower_build_priority()
         try:
             self._build(plan)
         except BuildFailed as exc:

@@ -31,7 +31,7 @@ def block_node(path: Path, *, dev: str, size_sectors: int, start: int | None = N
 
 def lvm_sysfs(root: Path) -> Path:
     """sda (1 GiB): sda1 /boot (200 MiB), sda2 a PV holding dm-0 (vg0-root) and dm-1 (swap);
-    loop7 for a saved metadata area. Returns sda's directory."""
+    loop7 for a saved metadata area, loop8 over the whole disk. Returns sda's directory."""
     sda = block_node(root / "class/block/sda", dev="8:0", size_sectors=2097152)
     block_node(sda / "sda1", dev="8:1", size_sectors=409600, start=2048)
     block_node(sda / "sda2", dev="8:2", size_sectors=1685504, start=411648,
@@ -41,6 +41,7 @@ def lvm_sysfs(root: Path) -> Path:
     block_node(root / "class/block/dm-1", dev="253:1", size_sectors=262144,
                dm_name="vg0-swap", dm_uuid="LVM-ghijkl")
     block_node(root / "class/block/loop7", dev="7:7", size_sectors=2048)
+    block_node(root / "class/block/loop8", dev="7:8", size_sectors=2097152)
     return sda
 
 

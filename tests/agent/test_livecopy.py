@@ -33,6 +33,7 @@ def _runner(*, vg_free: int = 268435456) -> ScriptedRunner:
         "lvcreate": "", "lvremove": "", "dmsetup create": "", "dmsetup remove": "",
         "pvs": "  /dev/sda2|vg0|1048576|1\n",
         "losetup --read-only": "/dev/loop7\n",
+        "losetup --read-only --find --show --direct-io=on": "/dev/loop8\n",
         "losetup --associated": "/dev/loop7: [2049]:12 (/run/x.meta)\n",
         "losetup --detach": "",
     })
@@ -78,11 +79,15 @@ def test_a_mounted_lv_with_room_in_its_vg_is_read_from_a_snapshot_through_a_view
     assert create[-3:] == ["--size", f"{104 * MIB}b", "vg0/root"]  # 20 %, whole 4 MiB extents
     pv = 411648 * 512
     lv = pv + 2048 * 512  # the first extent follows the 1 MiB metadata area
+    # the disk's own ranges through loop8, a read-only loop over it (a dm table on the whole
+    # disk is refused while the PV's LVs hold one of its partitions)
+    assert runner.ran("losetup --read-only --find --show --direct-io=on") == [
+        ["losetup", "--read-only", "--find", "--show", "--direct-io=on", str(tmp_path / "sda.img")]]
     assert runner.tables["rehost-view-sda.img"] == (
-        f"0 {pv // 512} linear 8:0 0\n"
+        f"0 {pv // 512} linear 7:8 0\n"
         f"{pv // 512} 2048 linear 7:7 0\n"  # the PV's metadata as it was before lvcreate
         f"{lv // 512} 1048576 linear 253:5 0\n"
-        f"{lv // 512 + 1048576} {2097152 - lv // 512 - 1048576} linear 8:0 "
+        f"{lv // 512 + 1048576} {2097152 - lv // 512 - 1048576} linear 7:8 "
         f"{lv // 512 + 1048576}\n")
     saved = (tmp_path / "run/sda2.meta").read_bytes()
     assert len(saved) == MIB and saved[512:520] == b"LABELONE"
@@ -94,10 +99,13 @@ def test_a_mounted_lv_with_room_in_its_vg_is_read_from_a_snapshot_through_a_view
     assert live.freeze_points() == ["/boot"]
     assert live.catch_up_ranges(0) == [(2048 * 512, 409600 * 512)]
     live.release()
-    order = [c[:2] for c in runner.calls[-4:]]
-    assert order == [["dmsetup", "remove"], ["lvremove", "--yes"], ["losetup", "--associated"],
-                     ["losetup", "--detach"]]
+    order = [c[:3] for c in runner.calls[-5:]]
+    assert order == [["dmsetup", "remove", "--retry"], ["lvremove", "--yes", "--force"],
+                     ["losetup", "--detach", "/dev/loop8"],  # the view's disk loop
+                     ["losetup", "--associated", str(tmp_path / "run/sda2.meta")],
+                     ["losetup", "--detach", "/dev/loop7"]]
     assert not (tmp_path / "run/sda2.meta").exists()
+    assert not (tmp_path / "run/rehost-view-sda.img.disk").exists()
 
 
 def test_a_full_vg_falls_back_to_fsfreeze_and_says_why(tmp_path: Path) -> None:
@@ -155,6 +163,7 @@ def test_what_a_crashed_agent_left_is_removed_views_first(tmp_path: Path) -> Non
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "sda2.meta").write_bytes(b"x")
+    (run_dir / "rehost-view-sda.disk").write_text("/dev/loop8\n")
     runner = ScriptedRunner({
         "dmsetup ls": "vg0-root\t(253:0)\nrehost-view-sda\t(253:9)\n",
         "dmsetup remove": "", "lvremove": "",
@@ -166,9 +175,10 @@ def test_what_a_crashed_agent_left_is_removed_views_first(tmp_path: Path) -> Non
                                             "snapshot vg0/rehost-snap-root"]
     assert [c[:3] for c in runner.calls if c[0] != "lvs" and c[1] != "ls"] == [
         ["dmsetup", "remove", "--retry"], ["lvremove", "--yes", "--force"],
+        ["losetup", "--detach", "/dev/loop8"],
         ["losetup", "--associated", str(run_dir / "sda2.meta")],
         ["losetup", "--detach", "/dev/loop7"]]
-    assert not (run_dir / "sda2.meta").exists()
+    assert not (run_dir / "sda2.meta").exists() and not list(run_dir.glob("*.disk"))
 
 
 def test_no_lvm_tools_is_not_an_error_at_start(tmp_path: Path) -> None:
@@ -186,8 +196,9 @@ def test_two_lvs_of_one_vg_share_the_metadata_saved_before_the_first_snapshot(
               Mount("253:1", "/srv", "ext4", "/dev/mapper/vg0-swap")]
     live = _live(tmp_path, runner, mounts)
     live.setup()
-    assert len(runner.ran("losetup --read-only")) == 1
+    assert len(runner.ran("losetup --read-only")) == 2  # one metadata copy, one disk loop
     assert [c[-1] for c in runner.ran("lvcreate")] == ["vg0/root", "vg0/srv"]
     table = runner.tables["rehost-view-sda.img"]
     assert table.count(" linear 7:7 ") == 1 and table.count(" linear 253:5 ") == 2
+    assert " 8:0 " not in table  # never the disk itself
     assert not live.needs_catch_up()

@@ -1,13 +1,18 @@
 """A read-only device-mapper view of a source disk: the disk itself, except that each
 snapshotted LV's extents come from its snapshot and each PV's LVM metadata area from a copy
-saved before the snapshot existed (so the image holds neither the snapshot nor its space)."""
+saved before the snapshot existed (so the image holds neither the snapshot nor its space).
+
+The disk's own ranges are read through a read-only loop device over the disk, not the disk:
+the kernel refuses a dm table on a whole disk while one of its partitions is held (the PV's
+LVs hold it on every partitioned server), and a loop device reads the disk without claiming
+it. The loop's path is kept in the run directory so a crashed agent's loop is detached."""
 
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import List, NamedTuple
 
-from rehost.agent.command import Runner
+from rehost.agent.command import CommandError, Runner
 
 VIEW_PREFIX = "rehost-view-"
 SECTOR = 512
@@ -44,6 +49,20 @@ def _linear(start: int, length: int, dev: str, offset: int) -> str:
 def view_name(disk: Path) -> str:
     """The dm name of a disk's view."""
     return VIEW_PREFIX + disk.name
+
+
+def attach_disk(runner: Runner, disk: Path, *, name: str, run_dir: Path,
+                sys_root: Path = Path("/sys")) -> str:
+    """A read-only loop device over the whole disk (O_DIRECT, like the agent's own reads):
+    its "major:minor" for the view's table; released by release_metadata."""
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    attach = ["losetup", "--read-only", "--find", "--show"]
+    try:
+        loop = runner([*attach, "--direct-io=on", str(disk)]).strip()
+    except CommandError:  # util-linux before 2.28 has no --direct-io: a buffered loop
+        loop = runner([*attach, str(disk)]).strip()
+    (run_dir / (name + ".disk")).write_text(loop + "\n")
+    return (sys_root / "class/block" / Path(loop).name / "dev").read_text().strip()
 
 
 def create_view(runner: Runner, *, name: str, table: str, run_dir: Path) -> Path:
@@ -90,9 +109,15 @@ def save_metadata(disk: Path, *, offset_bytes: int, length_bytes: int, run_dir: 
 
 
 def release_metadata(runner: Runner, run_dir: Path) -> None:
-    """Detach the loop devices of saved metadata areas and delete the copies."""
+    """Detach the loop devices of saved metadata areas and delete the copies; detach the
+    loop devices the views read their disks through (after the views are removed)."""
     if not run_dir.is_dir():
         return
+    for kept in sorted(run_dir.glob("*.disk")):
+        loop = kept.read_text().strip()
+        if loop:
+            runner(["losetup", "--detach", loop])
+        kept.unlink()
     for saved in sorted(run_dir.glob("*.meta")):
         out = runner(["losetup", "--associated", str(saved)])  # "/dev/loop0: [...] (file)"
         for line in out.splitlines():

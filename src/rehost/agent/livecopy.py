@@ -166,7 +166,9 @@ class LiveCopy:
             return disk
         tree = self.trees[disk.index]
         name = diskview.view_name(disk.path)
-        table = diskview.view_table(tree.dev, tree.size_bytes, overlays)
+        reader = diskview.attach_disk(self.runner, disk.path, name=name,
+                                      run_dir=self.settings.run_dir, sys_root=tree.sys_root)
+        table = diskview.view_table(reader, tree.size_bytes, overlays)
         path = diskview.create_view(self.runner, name=name, table=table,
                                     run_dir=self.settings.run_dir)
         self.views.append(name)

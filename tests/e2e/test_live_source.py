@@ -131,29 +131,24 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migrated]:
         server.close()
 
 
-def test_the_writers_ran_throughout_the_sync(migrated: Migrated) -> None:
+# one test (not one per check): pytest-xdist would set the module fixture up, and boot a guest,
+# on every worker that runs one of them
+def test_a_live_source_is_copied_consistently(migrated: Migrated) -> None:
     print(f"live sync of 2 x 1 GiB took {migrated.sync_s:.1f} s, "
           f"{migrated.writes_during_sync} writer batches meanwhile")
+    # the writers ran throughout the sync
     assert migrated.writes_during_sync >= 2
-
-
-def test_the_job_log_names_the_method_that_protected_each_volume(migrated: Migrated) -> None:
+    # the job log names the method that protected each volume
     assert re.search(r"disk 0: volume /dev/mapper/live-data \(xfs on /mnt/xfs\): protected "
                      r"by an LVM snapshot", migrated.events), migrated.events
     assert re.search(r"disk 1: volume /dev/sd[a-z]1 \(ext4 on /mnt/ext4\): protected by a final "
                      r"catch-up pass under fsfreeze", migrated.events), migrated.events
-
-
-def test_both_filesystems_are_clean_after_journal_replay(migrated: Migrated) -> None:
+    # both filesystems are clean after journal replay
     assert "XFS_REPAIR 0" in migrated.report, migrated.report
     assert "E2FSCK 0" in migrated.report, migrated.report
-
-
-def test_the_image_holds_the_lv_but_not_the_snapshot(migrated: Migrated) -> None:
+    # the image holds the LV but not the snapshot
     lvs = [line for line in migrated.report.splitlines() if line.startswith("/dev/live/")]
     assert lvs == ["/dev/live/data"], migrated.report
-
-
-def test_every_file_the_writers_did_not_touch_is_identical(migrated: Migrated) -> None:
+    # every file the writers did not touch is identical
     assert len(migrated.static) == 2 * STATIC_FILES
     assert migrated.image == migrated.static

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -45,9 +46,23 @@ class E2EError(AssertionError):
     """A wait timed out or a process failed; the message carries the process logs."""
 
 
+# below the kernel's ephemeral range (32768-60999): the source ports of the suite's many
+# client connections come from there, and one took a server's data port between the check and
+# the server's bind
+PORT_RANGE = (20000, 32000)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port free on host right now (also free at port + 1 is not guaranteed)."""
-    with socket.socket() as s:
+    for _ in range(200):
+        port = random.randrange(*PORT_RANGE)
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # the range is full: any port the kernel gives
         s.bind((host, 0))
         return int(s.getsockname()[1])
 

@@ -54,7 +54,7 @@ def view_name(disk: Path) -> str:
 def attach_disk(runner: Runner, disk: Path, *, name: str, run_dir: Path,
                 sys_root: Path = Path("/sys")) -> str:
     """A read-only loop device over the whole disk (O_DIRECT, like the agent's own reads):
-    its "major:minor" for the view's table; released by release_metadata."""
+    its "major:minor" for the view's table; released by release_loops."""
     run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     attach = ["losetup", "--read-only", "--find", "--show"]
     try:
@@ -108,7 +108,7 @@ def save_metadata(disk: Path, *, offset_bytes: int, length_bytes: int, run_dir: 
     return Overlay(offset_bytes, length_bytes, dev, 0)
 
 
-def release_metadata(runner: Runner, run_dir: Path) -> None:
+def release_loops(runner: Runner, run_dir: Path) -> None:
     """Detach the loop devices of saved metadata areas and delete the copies; detach the
     loop devices the views read their disks through (after the views are removed)."""
     if not run_dir.is_dir():

@@ -185,7 +185,7 @@ class LiveCopy:
                 log.warning("live copy clean-up: %s", exc)
         self.views, self.snapshots = [], []
         try:
-            diskview.release_metadata(self.runner, self.settings.run_dir)
+            diskview.release_loops(self.runner, self.settings.run_dir)
         except (CommandError, OSError) as exc:
             log.warning("live copy clean-up: %s", exc)
 
@@ -217,7 +217,7 @@ def clean_stale(runner: Runner = run_command, run_dir: Path = RUN_DIR) -> "List[
     except CommandError as exc:
         log.debug("stale snapshots: %s", exc)
     try:
-        diskview.release_metadata(runner, run_dir)
+        diskview.release_loops(runner, run_dir)
     except (CommandError, OSError) as exc:
         log.warning("stale LVM metadata copies not released: %s", exc)
     return removed

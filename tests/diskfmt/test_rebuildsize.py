@@ -8,9 +8,15 @@ import pytest
 
 from diskfactory import MIB, PartSpec, ext_used_bytes, make_disk
 from fslayouts import LayoutDisk, make_lvm_disk
-from rehost.diskfmt.shrink import MARGINS, XFS_MIN_BYTES, fs_min_bytes, shrink_limit
+from rehost.diskfmt.shrink import (
+    MARGINS,
+    SWAP_MIN_BYTES,
+    XFS_MIN_BYTES,
+    fs_min_bytes,
+    shrink_limit,
+)
 from rehost.imaging.errors import ShrinkBelowMinimumError
-from rehost.imaging.rebuildplan import plan_rebuild
+from rehost.imaging.rebuildplan import plan_rebuild, shrunk_swaps
 
 
 @pytest.fixture(scope="module")
@@ -19,10 +25,10 @@ def lvm_xfs(tmp_path_factory: pytest.TempPathFactory) -> LayoutDisk:
     return make_lvm_disk(tmp_path_factory.mktemp("lvm-xfs"), root_kind="xfs")
 
 
-def test_ext_margin_is_ten_percent_plus_32_mib_rounded_to_mib() -> None:
-    assert MARGINS["ext"] == (10, 32 * MIB)
-    assert fs_min_bytes("ext4", 100 * MIB) == 142 * MIB
-    assert fs_min_bytes("ext2", 100 * MIB + 1) == 143 * MIB
+def test_ext_margin_is_five_percent_plus_16_mib_rounded_to_mib() -> None:
+    assert MARGINS["ext"] == (5, 16 * MIB)
+    assert fs_min_bytes("ext4", 100 * MIB) == 121 * MIB
+    assert fs_min_bytes("ext2", 100 * MIB + 1) == 122 * MIB
 
 
 def test_xfs_margin_never_goes_below_what_mkfs_xfs_accepts() -> None:
@@ -93,3 +99,24 @@ def test_rebuild_below_the_minimum_is_refused_naming_the_disk_in_both_languages(
     assert err.min_size_bytes == least
     assert "disk disk-0.raw" in err.message_en and str(least) in err.message_en
     assert "磁盘 disk-0.raw" in err.message_zh and str(least) in err.message_zh
+
+
+def test_swap_is_recreated_down_to_its_floor_when_the_target_needs_the_room(
+    tmp_path: Path,
+) -> None:
+    # MBR: swap 256 MiB, then an ext4 root with 300 MiB of files in 1 GiB
+    disk = make_disk(tmp_path, size_mib=1300, table="mbr",
+                     parts=(PartSpec(fs="swap", size_mib=256),
+                            PartSpec(fs="ext4", files_bytes=300 * MIB)))
+    swap, root = disk.partitions
+    limit = shrink_limit(disk.path)
+    assert limit.file_level, limit
+    root_min = fs_min_bytes("ext4", dict(limit.used_by_partition)[root.number])
+    # swap counts no used bytes and is floored, not kept at 256 MiB
+    assert dict(limit.used_by_partition)[swap.number] == 0
+    assert limit.min_size_bytes == MIB + SWAP_MIN_BYTES + root_min
+    roomy = plan_rebuild(disk.path, target_size_bytes=limit.min_size_bytes + 256 * MIB)
+    assert roomy.volumes[0].new_size_bytes == 256 * MIB and not shrunk_swaps(roomy)
+    tight = plan_rebuild(disk.path, target_size_bytes=limit.min_size_bytes + 64 * MIB)
+    assert tight.volumes[0].new_size_bytes == SWAP_MIN_BYTES
+    assert shrunk_swaps(tight) == ["partition 1 from 256 to 64 MiB"]

@@ -1,13 +1,17 @@
-"""Issue 10 item 2: the lvm-xfs-dracut corpus image (XFS root LV, ext4 /boot) shrunk file-level
-to used + 25 % boots to `login:`, its XFS root and ext4 /boot are clean (`xfs_repair -n`,
-`e2fsck -fn`) and its file tree is the source's: owner, mode, times, xattrs, hard links,
-device nodes and contents of every path (/boot/grub left out: grub-install and grub-mkconfig
-rewrite it).
+"""Issue 10 item 2 and the first Done-when: corpus images (tests/oscorpus) shrunk to their used
+bytes + 25 % (file-level rebuild: filesystems recreated with the same UUIDs, labels and
+features, the files copied, the swap area recreated smaller when the room is needed, GRUB
+reinstalled for BIOS) boot to `login:`, every filesystem is clean (`e2fsck -fn`,
+`xfs_repair -n`, `fsck.vfat -n`) and the file tree is the source's: owner, mode, times,
+xattrs, hard links, device nodes and contents of every path (/boot/grub left out on BIOS:
+grub-install rewrites it).
 
-One rebuild (libguestfs under TCG) and one boot on SATA (the source's initramfs has no virtio:
-adaptation is tested in test_os_adaptation_corpus). The checks and the tree are read on this
-host through read-only loop devices (the LV's position from rehost's own LVM parser); nothing
-of the guest runs here.
+One rebuild (libguestfs under TCG) and one boot per layout: on virtio-blk, except the layouts
+built without virtio in their initramfs, which boot on SATA (their adaptation to virtio is
+tested in test_os_adaptation_corpus). The checks and the tree are read on this host through
+read-only loop devices (the LVs' positions from rehost's own LVM parser); nothing of the guest
+runs here. "Used" is what the agent reports for the disk (filesystems' used bytes, swap none).
+btrfs is not rebuilt file-level (it keeps its size): the refusal is checked without an appliance.
 """
 
 from __future__ import annotations
@@ -20,52 +24,111 @@ import pytest
 
 from oscorpus import diskcheck
 from oscorpus.corpus import corpus_image, missing_tools
-from oscorpus.tree import Entry, differences, digest, source_manifest, tree_manifest
+from oscorpus.recipe import LAYOUTS
+from oscorpus.tree import MOUNTS, Entry, differences, digest, source_manifest, tree_manifest
 from rehost.diskfmt.shrink import shrink_limit
-from rehost.imaging.layout import read_layout
+from rehost.imaging.errors import ShrinkBelowMinimumError
+from rehost.imaging.layout import ImageLayout, read_layout
 from rehost.imaging.resize import resize_disk
 from rehost.imaging.verify import verify_image
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow, pytest.mark.xdist_group("boot"),
               pytest.mark.timeout(1800)]
 MIB = 1 << 20
+BOOT_TIMEOUT_S = 400.0
+# layout -> the disk bus it boots on (the SATA-only ones have no virtio driver in the initramfs)
+SHRUNK = {"gpt-lvm-ext4": "virtio", "lvm-xfs-dracut": "sata"}
 
-def test_lvm_xfs_corpus_shrunk_to_used_plus_25_percent_boots_clean_and_identical(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # KVM hangs the appliance on nested hosts like CI's: TCG, predictably
-    monkeypatch.setenv("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
-    missing = missing_tools() + [t for t in ("guestfish", "qemu-system-x86_64")
-                                 if shutil.which(t) is None]
-    assert not missing, f"missing tools {missing}: run scripts/install-system-deps.sh test"
-    source = corpus_image("lvm-xfs-dracut", tmp_path / "source.raw")
+
+def used_plus_25_percent(source: Path) -> int:
+    """The target: the used bytes the agent reports for the disk + 25 %, MiB aligned."""
     limit = shrink_limit(source)
     used = sum(u for _n, u in limit.used_by_partition)
     target = used * 125 // 100 // MIB * MIB
     assert limit.file_level and limit.min_size_bytes <= target < source.stat().st_size, limit
+    return target
+
+
+def filesystems(image: Path, layout: ImageLayout, name: str) -> list[tuple[str, int, int]]:
+    """(fs, offset, size) of every filesystem the layout mounts, LVs found by rehost's parser."""
+    out = []
+    for mount in MOUNTS[LAYOUTS[name].kind]:
+        part = layout.partitions[mount.partition - 1]
+        start, size = part.start_bytes, part.size_bytes
+        if mount.lv:
+            (start, size), = diskcheck.lv_ranges(image, part.start_bytes)[mount.lv]
+        out.append((mount.fs, start, size))
+    return list(dict.fromkeys(out))
+
+
+def swap_tags(image: Path, offset: int, size: int) -> dict[str, str]:
+    """blkid's TYPE, UUID and LABEL of a swap area (read-only loop device)."""
+    with diskcheck.readonly_loop(image, offset, size) as dev:
+        out = subprocess.run(["blkid", "-p", "-o", "export", dev], capture_output=True,
+                             text=True, check=False).stdout
+    tags = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return {k: tags.get(k, "") for k in ("TYPE", "UUID", "LABEL")}
+
+
+@pytest.mark.parametrize("name", sorted(SHRUNK))
+def test_corpus_shrunk_to_used_plus_25_percent_boots_clean_and_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
+) -> None:
+    # KVM hangs the appliance on nested hosts like CI's: TCG, predictably
+    monkeypatch.setenv("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
+    missing = missing_tools() + [t for t in ("guestfish", "qemu-system-x86_64", "blkid")
+                                 if shutil.which(t) is None]
+    assert not missing, f"missing tools {missing}: run scripts/install-system-deps.sh test"
+    source = corpus_image(name, tmp_path / "source.raw")
+    target = used_plus_25_percent(source)
     image = tmp_path / "disk-0.raw"
     subprocess.run(["cp", "--sparse=always", str(source), str(image)], check=True)
     done = resize_disk(image, target_size_bytes=target)
     assert (done.action, image.stat().st_size) == ("rebuild", target), done
 
     layout = read_layout(image)
-    boot_fs, pv = layout.partitions
-    (root_start, root_size), = diskcheck.lv_ranges(image, pv.start_bytes)["root"]
-    for fs, start, size in (("xfs", root_start, root_size),
-                            ("ext4", boot_fs.start_bytes, boot_fs.size_bytes)):
+    for fs, start, size in filesystems(image, layout, name):
         code, output = diskcheck.fsck(image, start, size, fs)
-        assert code == 0, f"{fs} not clean: exit {code}\n{output}"
-    expected = _without_grub(source_manifest("lvm-xfs-dracut", source))
+        assert code == 0, f"{fs} at {start} not clean: exit {code}\n{output}"
+    if LAYOUTS[name].swap_mib:  # the swap LV: recreated smaller, same UUID and label
+        pv = layout.partitions[-1]
+        old_swap, = diskcheck.lv_ranges(source, read_layout(source).partitions[-1].start_bytes)[
+            "swap"]
+        new_swap, = diskcheck.lv_ranges(image, pv.start_bytes)["swap"]
+        assert new_swap[1] < old_swap[1] and "swap recreated smaller" in done.note, done
+        assert swap_tags(image, *new_swap) == swap_tags(source, *old_swap)
+        assert swap_tags(image, *new_swap)["TYPE"] == "swap"
+    bios = LAYOUTS[name].firmware == "BIOS"
+    expected = _without_grub(source_manifest(name, source), bios)
     assert len(expected) > 10_000, len(expected)  # a whole Debian system, not an empty fs
-    rebuilt = _without_grub(tree_manifest("lvm-xfs-dracut", image))
+    rebuilt = _without_grub(tree_manifest(name, image), bios)
     assert digest(rebuilt) == digest(expected), differences(expected, rebuilt)
 
-    boot = verify_image([image], boot_mode="BIOS", timeout_s=400, log_path=tmp_path / "boot.log",
-                        accelerator="tcg", disk_bus="sata")
+    boot = verify_image([image], boot_mode=LAYOUTS[name].firmware, timeout_s=BOOT_TIMEOUT_S,
+                        log_path=tmp_path / "boot.log", accelerator="tcg",
+                        disk_bus=SHRUNK[name])  # type: ignore[arg-type]
     assert boot.passed and "login:" in boot.matched_line, (
         boot, (tmp_path / "boot.log").read_text(errors="replace")[-3000:])
 
 
-def _without_grub(entries: dict[str, Entry]) -> dict[str, Entry]:
-    """The manifest without /boot/grub (rewritten for the new layout)."""
+def test_btrfs_keeps_its_size_and_a_smaller_target_is_refused_naming_it(
+    tmp_path: Path,
+) -> None:
+    source = corpus_image("btrfs-subvol", tmp_path / "source.raw")
+    limit = shrink_limit(source)
+    # only the swap partition in front can give room (recreated at 64 MiB): btrfs is kept
+    assert limit.shrink_note == "partition 2: btrfs volume keeps its size", limit
+    btrfs = read_layout(source).partitions[1]
+    assert limit.min_size_bytes >= btrfs.size_bytes + 64 * MIB, limit
+    with pytest.raises(ShrinkBelowMinimumError) as caught:
+        resize_disk(source, target_size_bytes=limit.min_size_bytes - MIB)
+    assert caught.value.min_size_bytes == limit.min_size_bytes
+    assert str(limit.min_size_bytes) in caught.value.message_zh
+    assert source.stat().st_size == LAYOUTS["btrfs-subvol"].size_mib * MIB  # left as it was
+
+
+def _without_grub(entries: dict[str, Entry], bios: bool) -> dict[str, Entry]:
+    """The manifest without /boot/grub on BIOS (rewritten for the new layout)."""
+    if not bios:
+        return entries
     return {p: e for p, e in entries.items() if p != "boot/grub" and not p.startswith("boot/grub/")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -69,3 +70,37 @@ def test_swap_keeps_its_uuid_and_label() -> None:
     assert swap_mkfs("0b3c-uuid", "swp", "/dev/sdb3") == [
         "mkswap", "-f", "-U", "0b3c-uuid", "-L", "swp", "/dev/sdb3"]
     assert swap_mkfs("", "", "/dev/sdb3") == ["mkswap", "-f", "/dev/sdb3"]
+
+
+DUMP = """Filesystem volume name:   <none>
+Filesystem UUID:          5a3f1c2e-0d7b-4c1e-9a55-3b8f0e6d2c11
+Filesystem features:      has_journal ext_attr resize_inode dir_index filetype extent 64bit
+Inode count:              {count}
+Free inodes:              {free}
+Block size:               4096
+Inode size:               256
+"""
+
+
+def test_a_filesystem_of_many_small_files_gets_the_inodes_they_need() -> None:
+    # 1 GiB gets about 65,536 inodes by default: 60,000 files with a quarter to spare do not fit
+    many = DUMP.format(count=262144, free=202144)
+    argv = ext_mkfs(many, "/dev/sdb2", 1 << 30)
+    assert argv[argv.index("-N") + 1] == str(60000 * 5 // 4 + 1024)
+    few = DUMP.format(count=262144, free=232144)  # 30,000 files: the default holds them
+    assert "-N" not in ext_mkfs(few, "/dev/sdb2", 1 << 30)
+    assert "-N" not in ext_mkfs(many, "/dev/sdb2")  # no size given: mke2fs decides
+
+
+def test_the_inode_count_given_is_what_mke2fs_makes(tmp_path: Path) -> None:
+    old = _blank(tmp_path / "old.fs", 64 * MIB)
+    _run("mkfs.ext4", "-q", "-F", "-N", "60000", old)
+    # as if 40,000 files were on it (mke2fs's default for 48 MiB is about 12,000 inodes)
+    dump = re.sub(r"^Free inodes:.*$", "Free inodes: 20000", _run("dumpe2fs", "-h", old),
+                  flags=re.MULTILINE)
+    new = _blank(tmp_path / "new.fs", 48 * MIB)
+    argv = ext_mkfs(dump, str(new), 48 * MIB)
+    _run(*argv)
+    count = next(int(line.split()[-1]) for line in _run("dumpe2fs", "-h", new).splitlines()
+                 if line.startswith("Inode count"))
+    assert count >= (59968 - 20000) * 5 // 4, (argv, count)

@@ -2,7 +2,8 @@
 or file-level (the used bytes of each filesystem plus a margin, when the build recreates them).
 
 A file-level rebuild recreates ext2/3/4 and XFS filesystems (on partitions or plain LVM LVs)
-at their used size plus a margin; every other volume keeps its size and is copied as it is.
+at their used size plus a margin and swap areas at their size or down to SWAP_MIN_BYTES;
+every other volume keeps its size and is copied as it is.
 """
 
 import os
@@ -22,11 +23,17 @@ from rehost.diskfmt.xfs import parse_xfs_superblock, xfs_free_spans
 
 MIB = 1 << 20
 GPT_BACKUP_BYTES = 33 * 512
-# file-level margin per filesystem type: (percent of the used bytes, fixed bytes); the fixed
-# part holds what mkfs lays out anew (ext4 journal and inode tables, the XFS log)
-MARGINS = {"ext": (10, 32 * MIB), "xfs": (10, 64 * MIB)}
+# file-level margin per filesystem type: (percent of the used bytes, fixed bytes). The used
+# bytes already hold the old filesystem's journal, inode tables and directories, which a
+# smaller new one does not outgrow (mke2fs sizes them by the filesystem's size): the ext
+# margin covers fragmentation, a journal the old one had smaller than mke2fs's default and
+# extra inodes for many small files; the XFS one a new log of mkfs.xfs's default size
+MARGINS = {"ext": (5, 16 * MIB), "xfs": (10, 64 * MIB)}
 XFS_MIN_BYTES = 300 * MIB  # mkfs.xfs refuses smaller filesystems
 LVM_SLACK_EXTENTS = 1  # one spare extent per VG: LVM rounds LVs up to whole extents
+# a swap area holds nothing to keep: a rebuild recreates it (same UUID and label) at its size
+# when the target leaves room, else down to this floor; the job log names the new size
+SWAP_MIN_BYTES = 64 * MIB
 
 
 class ShrinkLimit(NamedTuple):
@@ -94,8 +101,10 @@ def _fit_of(disk: DiskReader, offset: int, size: int) -> "tuple[str, int, int]":
     """(fs, used bytes, least rebuilt size) of the filesystem at offset; kept size if unknown."""
     fs = sniff_fs(disk, offset).name if offset < disk.size_bytes else ""
     used = fs_used_bytes(disk, offset, fs) if fs else None
+    if fs == "swap":
+        return fs, 0, min(size, SWAP_MIN_BYTES)
     if used is None:
-        return fs, 0 if fs == "swap" else size, size
+        return fs, size, size
     return fs, used, min(size, fs_min_bytes(fs, used))
 
 

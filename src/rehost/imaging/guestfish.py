@@ -109,7 +109,9 @@ class GuestfishShell:
                               capture_output=True, text=True, errors="replace",
                               timeout=timeout_s, check=False)
         if proc.returncode != 0 and not ok:
-            detail = (proc.stderr or proc.stdout).strip()[-600:]
+            # `debug sh` can fail silently: name the exit status and the command then
+            detail = (proc.stderr or proc.stdout).strip()[-600:] or (
+                f"exit status {proc.returncode}, no output: {' '.join(args)[:160]}")
             raise GuestfishError(f"guestfish {args[0]} failed: {detail}",
                                  f"guestfish {args[0]} 执行失败：{detail}")
         return proc.stdout if proc.returncode == 0 else ""

@@ -135,9 +135,10 @@ class Appliance:
         for lv in vol.lvs:
             size = f"-L {lv.new_size_bytes // 1024}k" if lv.new_size_bytes else "-l 100%FREE"
             self.sh(f"lvm lvcreate -y -W y -Z y {size} -n {shell([lv.name, vol.vg_name])}")
+        rest = vol.new_size_bytes - sum(lv.new_size_bytes for lv in vol.lvs)  # ~ 100%FREE
         for lv in vol.lvs:
             self._recreate(lv.fs, f"/dev/{old_vg}/{lv.name}", f"/dev/{vol.vg_name}/{lv.name}",
-                           lv.new_size_bytes or vol.new_size_bytes)
+                           lv.new_size_bytes or rest)
 
     def _recreate(self, fs: str, old: str, new: str, size_bytes: int) -> None:
         """Make the filesystem anew and copy the files, or copy the volume byte for byte."""
@@ -145,7 +146,8 @@ class Appliance:
             tags = self._blkid(old)
             self.sh(shell(swap_mkfs(tags.get("UUID", ""), tags.get("LABEL", ""), new)))
         elif fs.startswith("ext"):
-            self.sh(shell(ext_mkfs(self.sh(f"dumpe2fs -h {old} 2>/dev/null"), new)))
+            self.sh(shell(ext_mkfs(self.sh(f"dumpe2fs -h {old} 2>/dev/null"), new,
+                                   size_bytes)))
             self._copy_files(old, new, "")
         elif fs == "xfs":
             info = self.sh(f"xfs_db -r -c info -c uuid -c label {old}")

@@ -31,8 +31,26 @@ def _field(text: str, name: str) -> str:
     return match.group(1).strip() if match else ""
 
 
-def ext_mkfs(dumpe2fs: str, device: str) -> list[str]:
-    """mke2fs argv for an ext2/3/4 like the one dumpe2fs -h described (same UUID and features)."""
+def _default_inodes(size_bytes: int) -> int:
+    """About how many inodes mke2fs gives a filesystem of this size (Debian's mke2fs.conf)."""
+    ratio = (4096 if size_bytes < 512 * (1 << 20) else 16384 if size_bytes < 4 << 40
+             else 32768 if size_bytes < 16 << 40 else 65536)
+    return size_bytes // ratio
+
+
+def inodes_needed(dumpe2fs: str, size_bytes: int) -> int:
+    """An inode count for the new filesystem when the default would not hold the old one's
+    files with a quarter to spare (many small files); 0 when mke2fs's default does."""
+    count, free = _field(dumpe2fs, "Inode count"), _field(dumpe2fs, "Free inodes")
+    if not (count.isdigit() and free.isdigit()):
+        return 0
+    need = (int(count) - int(free)) * 5 // 4 + 1024
+    return need if need > _default_inodes(size_bytes) else 0
+
+
+def ext_mkfs(dumpe2fs: str, device: str, size_bytes: int = 0) -> list[str]:
+    """mke2fs argv for an ext2/3/4 like the one dumpe2fs -h described (same UUID and features;
+    with `size_bytes`, enough inodes for the old one's files)."""
     uuid, features = _field(dumpe2fs, "Filesystem UUID"), _field(dumpe2fs, "Filesystem features")
     block, inode = _field(dumpe2fs, "Block size"), _field(dumpe2fs, "Inode size")
     if not (uuid and features and block.isdigit() and inode.isdigit()):
@@ -44,6 +62,8 @@ def ext_mkfs(dumpe2fs: str, device: str) -> list[str]:
             "-U", uuid]
     if label and label != "<none>":
         argv += ["-L", label]
+    inodes = inodes_needed(dumpe2fs, size_bytes) if size_bytes else 0
+    argv += ["-N", str(inodes)] if inodes else []
     return [*argv, device]
 
 

@@ -131,5 +131,15 @@ def _lvs(fit: VolumeFit, pv_bytes: int) -> tuple[NewLv, ...]:
     return (*out, NewLv(last.name, last.fs, last.size_bytes, 0))
 
 
+def shrunk_swaps(plan: RebuildLayout) -> list[str]:
+    """Each swap area the plan makes smaller: "partition 1 from 512 to 64 MiB"."""
+    found = [(f"partition {v.number}", v.old_size_bytes, v.new_size_bytes)
+             for v in plan.volumes if v.fs == "swap" and not v.vg_name]
+    found += [(f"LV {v.vg_name}/{lv.name}", lv.old_size_bytes, lv.new_size_bytes)
+              for v in plan.volumes for lv in v.lvs if lv.fs == "swap" and lv.new_size_bytes]
+    return [f"{what} from {old // MiB} to {new // MiB} MiB" for what, old, new in found
+            if new < old]
+
+
 def _round_up(value: int, unit: int) -> int:
     return -(-value // unit) * unit

@@ -22,6 +22,7 @@ from rehost.imaging.command import run_tool
 from rehost.imaging.errors import InvalidSizeError, NotShrinkableError, ShrinkBelowMinimumError
 from rehost.imaging.layout import ImageLayout, ImagePartition, read_layout
 from rehost.imaging.rebuild import rebuild_disk
+from rehost.imaging.rebuildplan import shrunk_swaps
 
 MiB = 1024 * 1024
 SECTOR = 512
@@ -130,9 +131,12 @@ def _shrink(layout: ImageLayout, target: int) -> ResizeResult:
     """Shrink the last ext filesystem and partition to fit, then cut the file."""
     path, last = layout.path, layout.last_partition
     limit = shrink_limit(path)
-    if target < limit.min_size_bytes and _file_level_min(path) <= target:
-        return _rebuild(layout, target)
     if target < limit.min_size_bytes:
+        least = _file_level_min(path)
+        if least <= target:
+            return _rebuild(layout, target)
+        if least < limit.min_size_bytes:  # a rebuild reaches lower, yet not this low
+            raise ShrinkBelowMinimumError(target_size_bytes=target, min_size_bytes=least)
         if not limit.shrinkable and last is not None and target < last.end_bytes:
             raise NotShrinkableError(fs=limit.fs, min_size_bytes=limit.min_size_bytes)
         raise ShrinkBelowMinimumError(target_size_bytes=target,
@@ -161,10 +165,12 @@ def _rebuild(layout: ImageLayout, target: int) -> ResizeResult:
     """Below what resize2fs reaches (or XFS/LVM): recreate the disk file by file."""
     plan = rebuild_disk(layout.path, target_size_bytes=target)
     last = layout.last_partition
+    swaps = shrunk_swaps(plan)
+    note = "rebuilt file-level (filesystems recreated, files copied)" + (
+        f"; swap recreated smaller to fit: {', '.join(swaps)}" if swaps else "")
     return ResizeResult(layout.path, "rebuild", layout.size_bytes, target,
                         last.number if last else None, last.fs if last else "",
-                        last.size_bytes if last else 0, plan.volumes[-1].new_size_bytes,
-                        "rebuilt file-level (filesystems recreated, files copied)")
+                        last.size_bytes if last else 0, plan.volumes[-1].new_size_bytes, note)
 
 
 def _resize_fs(path: Path, part: ImagePartition, new_part_bytes: int) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from e2e.published import published_disk
 from oscorpus import diskcheck
 from oscorpus.corpus import corpus_image, missing_tools
 from oscorpus.recipe import LAYOUTS
@@ -71,18 +72,6 @@ def migrate(stack: LocalStack, name: str, system: Path, size_gib: int) -> dict[s
     doc = stack.wait_job(str(job["job_id"]), timeout_s=JOB_TIMEOUT_S)
     assert doc["status"] == "Finished", (doc, stack.logs_tail())
     return doc
-
-
-def published_disk(stack: LocalStack, image_id: str) -> Path:
-    """The system disk file of a published image (in the server's image store)."""
-    image = stack.json("image", "describe", image_id)
-    disk = next(d for d in image["manifest"]["disks"] if d["index"] == 0)
-    assert disk["format"] == "raw", disk
-    regions = stack.json("region", "list")["regions"]
-    store = next(r["image_store_path"] for r in regions if r["region_id"] == image["region_id"])
-    found = [p for p in Path(store).rglob(disk["file"]) if image_id in str(p)]
-    assert len(found) == 1, (disk, store, found)
-    return found[0]
 
 
 def verify_boots(stack: LocalStack, image_id: str) -> dict[str, Any]:

@@ -39,8 +39,14 @@ def fsck(image: Path, offset: int, size: int, fs: str) -> tuple[int, str]:
 
 
 def fs_size(image: Path, offset: int, size: int, fs: str) -> int:
-    """The filesystem's own idea of its size in bytes (ext4 or btrfs superblock)."""
+    """The filesystem's own idea of its size in bytes (ext4, XFS or btrfs superblock)."""
     with readonly_loop(image, offset, size) as dev:
+        if fs == "xfs":
+            text = run("xfs_db", "-r", "-c", "sb 0", "-c", "print dblocks blocksize", dev)
+            blocks = re.search(r"^dblocks = (\d+)", text, re.M)
+            bsize = re.search(r"^blocksize = (\d+)", text, re.M)
+            assert blocks and bsize, text[-1000:]
+            return int(blocks.group(1)) * int(bsize.group(1))
         if fs == "ext4":
             text = run("dumpe2fs", "-h", dev)
             count = re.search(r"^Block count:\s+(\d+)", text, re.M)

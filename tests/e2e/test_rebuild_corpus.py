@@ -70,15 +70,23 @@ def swap_tags(image: Path, offset: int, size: int) -> dict[str, str]:
     return {k: tags.get(k, "") for k in ("TYPE", "UUID", "LABEL")}
 
 
-@pytest.mark.parametrize("name", sorted(SHRUNK))
 def test_corpus_shrunk_to_used_plus_25_percent_boots_clean_and_identical(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # KVM hangs the appliance on nested hosts like CI's: TCG, predictably
     monkeypatch.setenv("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
     missing = missing_tools() + [t for t in ("guestfish", "qemu-system-x86_64", "blkid")
                                  if shutil.which(t) is None]
     assert not missing, f"missing tools {missing}: run scripts/install-system-deps.sh test"
+    # one after the other in one test: two rebuilds at once on the 2-core host made
+    # mke2fs fail in both appliances in one full run (the cause not found)
+    for name in sorted(SHRUNK):
+        shrink_and_boot(tmp_path / name, name)
+
+
+def shrink_and_boot(tmp_path: Path, name: str) -> None:
+    """One layout: rebuilt to used + 25 %, checked, its tree compared, booted."""
+    tmp_path.mkdir()
     source = corpus_image(name, tmp_path / "source.raw")
     target = used_plus_25_percent(source)
     image = tmp_path / "disk-0.raw"

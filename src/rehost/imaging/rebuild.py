@@ -32,6 +32,7 @@ from rehost.imaging.sparse import copy_range
 SECTOR = 512
 XFS_SMALL_BYTES = 300 * (1 << 20)
 SRC, DST = "/tmp/rebuild-src", "/tmp/rebuild-dst"  # mount points in the appliance's own root
+RC_MARK = "REHOST-RC="  # the exit status of an appliance script, after its output
 OLD_VG_PREFIX = "rehost-old-"  # the working copy's VG is renamed: the new one takes its name
 
 
@@ -51,7 +52,7 @@ def rebuild_disk(path: Path, *, target_size_bytes: int) -> RebuildLayout:
             _write_table(path, new, plan)
         _copy_raw(path, new, plan)
         with open_disks([path, new]) as guest:
-            Appliance(guest, plan).run(bios=bios)
+            Appliance(guest, plan, old_size_bytes=old.size_bytes).run(bios=bios)
     except BaseException:
         new.unlink(missing_ok=True)
         raise
@@ -99,21 +100,41 @@ def _copy_raw(old: Path, new: Path, plan: RebuildLayout) -> None:
 
 
 class Appliance:
-    """The rebuild steps inside one libguestfs appliance: old disk /dev/sda, new /dev/sdb."""
+    """The rebuild steps inside one libguestfs appliance: old disk /dev/sda, new /dev/sdb in
+    libguestfs' API names. Its kernel may name them the other way round (the daemon
+    translates API names, `debug sh` sees the kernel's): scripts use the kernel names, found
+    by the disks' sizes."""
 
-    def __init__(self, guest: GuestfishShell, plan: RebuildLayout) -> None:
+    def __init__(self, guest: GuestfishShell, plan: RebuildLayout, *,
+                 old_size_bytes: int) -> None:
         self.guest = guest
         self.plan = plan
+        self.old_size_bytes = old_size_bytes
+        self.kernel = {"sda": "sda", "sdb": "sdb"}  # API name -> the appliance kernel's
         self.root = ""  # new device holding /etc/fstab
         self.boot = ""  # new device holding a separate /boot (grub/ at its top)
 
     def sh(self, script: str) -> str:
-        """A shell script in the appliance's own root (its tools, not the guest's)."""
-        return self.guest.run("debug", "sh", f"PATH=/usr/sbin:/usr/bin:/sbin:/bin; {script}")
+        """A shell script in the appliance's own root (its tools, not the guest's); its stdout
+        and stderr. A failing script raises RebuildError with its output (a failing `debug sh`
+        reaches a remote guestfish client without its message)."""
+        out = self.guest.run("debug", "sh", f"PATH=/usr/sbin:/usr/bin:/sbin:/bin; "
+                             f"{{ {script} ; }} 2>&1; echo {RC_MARK}$?")
+        body, _, code = out.rstrip("\n").rpartition(RC_MARK)
+        if code.strip() != "0":
+            detail = f"exit {code.strip() or '?'}: {script[:160]}: {body.strip()[-600:]}"
+            raise RebuildError(f"file-level rebuild step failed in the appliance, {detail}",
+                               f"按文件重建的步骤在 libguestfs 设备中失败，{detail}")
+        return body
+
+    def settle(self) -> None:
+        """Wait for udev: a device it is still probing is busy for mkfs (O_EXCL)."""
+        self.sh("udevadm settle --timeout=60 || true")
 
     def run(self, *, bios: bool) -> None:
         """Recreate every volume, copy the files, reinstall the bootloader."""
         self.sh(f"mkdir -p {SRC} {DST}")
+        self._find_disks()
         for vol in self.plan.volumes:
             if vol.vg_name:
                 self._volume_group(vol)
@@ -123,8 +144,28 @@ class Appliance:
         if bios and self.root:
             self._bootloader()
 
+    def _find_disks(self) -> None:
+        """The kernel names of the old and the new disk, by their sizes (a rebuild shrinks)."""
+        out = self.sh("for d in /sys/block/sd*; do echo ${d##*/} $(cat $d/size); done")
+        sizes = [(n, int(c) * SECTOR) for n, c in (line.split() for line in out.splitlines()
+                                                     if len(line.split()) == 2 and
+                                                     line.split()[1].isdigit())]
+        old = [n for n, size in sizes if size == self.old_size_bytes]
+        new = [n for n, size in sizes if size == self.plan.size_bytes]
+        if len(old) != 1 or len(new) != 1:
+            raise RebuildError(f"cannot tell the old disk from the new one in the appliance "
+                               f"(disks and sizes: {sizes})",
+                               f"无法在 libguestfs 设备中区分旧磁盘与新磁盘（磁盘与大小：{sizes}）")
+        self.kernel = {"sda": old[0], "sdb": new[0]}
+
+    def _api_name(self, device: str) -> str:
+        """A kernel device name of the new disk in libguestfs' API names (LV paths as they are)."""
+        prefix = f"/dev/{self.kernel['sdb']}"
+        return "/dev/sdb" + device[len(prefix):] if device.startswith(prefix) else device
+
     def _part(self, disk: str, vol: NewVolume) -> str:
-        return f"/dev/{disk}" if self.plan.table == "none" else f"/dev/{disk}{vol.number}"
+        name = self.kernel[disk]
+        return f"/dev/{name}" if self.plan.table == "none" else f"/dev/{name}{vol.number}"
 
     def _volume_group(self, vol: NewVolume) -> None:
         """Rename the old VG, create the new one (same name, extent size) and its LVs."""
@@ -142,6 +183,7 @@ class Appliance:
 
     def _recreate(self, fs: str, old: str, new: str, size_bytes: int) -> None:
         """Make the filesystem anew and copy the files, or copy the volume byte for byte."""
+        self.settle()
         if fs == "swap":
             tags = self._blkid(old)
             self.sh(shell(swap_mkfs(tags.get("UUID", ""), tags.get("LABEL", ""), new)))
@@ -171,9 +213,9 @@ class Appliance:
             f"test -d {DST}/grub && echo REHOST-BOOT; true; }}; "
             f"umount {DST} && umount {SRC}")
         if "REHOST-ROOT" in found:
-            self.root = new
+            self.root = self._api_name(new)
         elif "REHOST-BOOT" in found:
-            self.boot = new
+            self.boot = self._api_name(new)
 
     def _bootloader(self) -> None:
         """The guest's grub-install on the new disk, then its grub.cfg regenerated."""
@@ -183,7 +225,7 @@ class Appliance:
         tools = self.guest.sh("command -v grub-install grub-mkconfig || true")
         if "grub-install" not in tools:
             return  # no GRUB in the guest: the boot code was copied byte for byte
-        self.guest.sh("grub-install --target=i386-pc /dev/sdb")
+        self.guest.sh(f"grub-install --target=i386-pc /dev/{self.kernel['sdb']}")
         if "grub-mkconfig" in tools and self.guest.read("/boot/grub/grub.cfg") is not None:
             self.guest.sh("grub-mkconfig -o /boot/grub/grub.cfg")
         self.guest.run("umount-all")

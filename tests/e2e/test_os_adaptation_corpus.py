@@ -131,9 +131,7 @@ def assert_grown(image: Path, size_gib: int, fs: str, where: tuple[int, str]) ->
     if where[1]:
         (start, size), = diskcheck.lv_ranges(image, last.start_bytes)[where[1]]
         assert start + size >= last.end_bytes - SLACK, (start, size, last)
-    code, output = diskcheck.fsck(image, start, size, fs)
-    assert code == 0, f"{fs} not clean after growing: exit {code}\n{output}"
-    assert size - SLACK <= diskcheck.fs_size(image, start, size, fs) <= size
+    diskcheck.assert_fills(image, start, size, fs, "grown root", SLACK)
 
 
 def _tail(path: Path) -> str:

@@ -38,6 +38,19 @@ def fsck(image: Path, offset: int, size: int, fs: str) -> tuple[int, str]:
     return proc.returncode, (proc.stdout + proc.stderr)[-3000:]
 
 
+def assert_clean(image: Path, offset: int, size: int, fs: str, what: str) -> None:
+    """The filesystem's checker finds nothing to change."""
+    code, output = fsck(image, offset, size, fs)
+    assert code == 0, f"{what} ({fs}) not clean: exit {code}\n{output}"
+
+
+def assert_fills(image: Path, offset: int, size: int, fs: str, what: str, slack: int) -> None:
+    """Clean, and grown to within `slack` bytes of the end of its partition or LV."""
+    assert_clean(image, offset, size, fs, what)
+    grown = fs_size(image, offset, size, fs)
+    assert size - slack <= grown <= size, (what, grown, size)
+
+
 def fs_size(image: Path, offset: int, size: int, fs: str) -> int:
     """The filesystem's own idea of its size in bytes (ext4, XFS or btrfs superblock)."""
     with readonly_loop(image, offset, size) as dev:

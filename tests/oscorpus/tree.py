@@ -21,7 +21,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
-from rehost.imaging.layout import read_layout
+from rehost.imaging.layout import ImageLayout, read_layout
 
 from .cache import run
 from .corpus import ensure_cached
@@ -69,6 +69,15 @@ def source_manifest(name: str, copy: Path) -> dict[str, Entry]:
     return entries
 
 
+def mount_range(image: Path, layout: ImageLayout, mount: Mount) -> tuple[int, int]:
+    """(offset, size) in the image of the partition or linear LV a mount reads."""
+    part = layout.partitions[mount.partition - 1]
+    if not mount.lv:
+        return part.start_bytes, part.size_bytes
+    (offset, size), = lv_ranges(image, part.start_bytes)[mount.lv]  # one range of the PV
+    return offset, size
+
+
 def tree_manifest(name: str, image: Path) -> dict[str, Entry]:
     """path -> metadata and content hash of every file of the guest's mounted tree."""
     layout = read_layout(image)
@@ -77,16 +86,13 @@ def tree_manifest(name: str, image: Path) -> dict[str, Entry]:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="corpus-tree-")))
         devices: dict[tuple[int, str], str] = {}  # one loop device per filesystem (btrfs twice)
         for mount in MOUNTS[LAYOUTS[name].kind]:
-            part = layout.partitions[mount.partition - 1]
             if mount.fs == "vfat":  # this host's kernel may have no vfat
-                fat.append((mount.where.strip("/"), part.start_bytes))
+                fat.append((mount.where.strip("/"), mount_range(image, layout, mount)[0]))
                 continue
             key = (mount.partition, mount.lv)
             if key not in devices:
-                offset, size = part.start_bytes, part.size_bytes
-                if mount.lv:  # a linear LV: one range of the PV
-                    (offset, size), = lv_ranges(image, part.start_bytes)[mount.lv]
-                devices[key] = stack.enter_context(readonly_loop(image, offset, size))
+                devices[key] = stack.enter_context(
+                    readonly_loop(image, *mount_range(image, layout, mount)))
             options = ",".join(o for o in (OPTIONS[mount.fs], mount.extra) if o)
             stack.enter_context(_mounted(devices[key], root / mount.where.lstrip("/"), options))
         entries = walk(root)

@@ -100,9 +100,9 @@ def fs_used_bytes(disk: DiskReader, offset: int, fs: str) -> "int | None":
 def _fit_of(disk: DiskReader, offset: int, size: int) -> "tuple[str, int, int]":
     """(fs, used bytes, least rebuilt size) of the filesystem at offset; kept size if unknown."""
     fs = sniff_fs(disk, offset).name if offset < disk.size_bytes else ""
-    used = fs_used_bytes(disk, offset, fs) if fs else None
     if fs == "swap":
         return fs, 0, min(size, SWAP_MIN_BYTES)
+    used = fs_used_bytes(disk, offset, fs) if fs else None
     if used is None:
         return fs, size, size
     return fs, used, min(size, fs_min_bytes(fs, used))

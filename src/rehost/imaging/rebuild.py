@@ -147,9 +147,8 @@ class Appliance:
     def _find_disks(self) -> None:
         """The kernel names of the old and the new disk, by their sizes (a rebuild shrinks)."""
         out = self.sh("for d in /sys/block/sd*; do echo ${d##*/} $(cat $d/size); done")
-        sizes = [(n, int(c) * SECTOR) for n, c in (line.split() for line in out.splitlines()
-                                                     if len(line.split()) == 2 and
-                                                     line.split()[1].isdigit())]
+        rows = [line.split() for line in out.splitlines()]
+        sizes = [(r[0], int(r[1]) * SECTOR) for r in rows if len(r) == 2 and r[1].isdigit()]
         old = [n for n, size in sizes if size == self.old_size_bytes]
         new = [n for n, size in sizes if size == self.plan.size_bytes]
         if len(old) != 1 or len(new) != 1:
@@ -222,7 +221,8 @@ class Appliance:
         self.guest.run("mount", self.root, "/")
         if self.boot:
             self.guest.run("mount", self.boot, "/boot")
-        tools = self.guest.sh("command -v grub-install grub-mkconfig || true")
+        # One name per `command -v`: the guest's /bin/sh may be dash, which answers for the first only.
+        tools = self.guest.sh("for t in grub-install grub-mkconfig; do command -v $t; done; true")
         if "grub-install" not in tools:
             return  # no GRUB in the guest: the boot code was copied byte for byte
         self.guest.sh(f"grub-install --target=i386-pc /dev/{self.kernel['sdb']}")

@@ -221,7 +221,7 @@ class Appliance:
         self.guest.run("mount", self.root, "/")
         if self.boot:
             self.guest.run("mount", self.boot, "/boot")
-        # One name per `command -v`: the guest's /bin/sh may be dash, which answers for the first only.
+        # one name per `command -v`: the guest's /bin/sh may be dash (it answers for the first)
         tools = self.guest.sh("for t in grub-install grub-mkconfig; do command -v $t; done; true")
         if "grub-install" not in tools:
             return  # no GRUB in the guest: the boot code was copied byte for byte

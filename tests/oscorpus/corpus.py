@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .builder import build_raw
@@ -34,6 +38,27 @@ def ensure_cached(name: str) -> Path:
         return packed
     if os.geteuid() != 0:
         raise PermissionError("building a corpus image needs root (loop devices, chroot)")
+    with _build_lock(name):
+        if packed.exists():  # built by another test process while this one waited
+            return packed
+        return _build(name, packed)
+
+
+@contextmanager
+def _build_lock(name: str) -> Iterator[None]:
+    """One builder at a time per package set: layouts sharing one debootstrap tarball would
+    otherwise make it in the same work directory at once (pytest-xdist workers, cold cache)."""
+    key = hashlib.sha256(LAYOUTS[name].packages.key().encode()).hexdigest()[:16]
+    with (cache_dir() / f".build-{key}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _build(name: str, packed: Path) -> Path:
+    """Build the layout's image and compress it into the cache."""
     progress(f"building {name} (no cached {packed.name})")
     with tempfile.TemporaryDirectory(prefix=f"oscorpus-{name}-", dir=cache_dir()) as tmp:
         raw = Path(tmp) / f"{name}.raw"

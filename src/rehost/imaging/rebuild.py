@@ -225,9 +225,16 @@ class Appliance:
         tools = self.guest.sh("for t in grub-install grub-mkconfig; do command -v $t; done; true")
         if "grub-install" not in tools:
             return  # no GRUB in the guest: the boot code was copied byte for byte
+        # the guest's tools keep their run-time files (LVM's locks, ...) in tmpfs, as on a boot
+        scratch = [d for d in ("/run", "/tmp")
+                   if self.guest.run("is-dir", d, ok=True).strip() == "true"]
+        for d in scratch:
+            self.sh(f"mount -t tmpfs rehost-scratch /sysroot{d}")
         self.guest.sh(f"grub-install --target=i386-pc /dev/{self.kernel['sdb']}")
         if "grub-mkconfig" in tools and self.guest.read("/boot/grub/grub.cfg") is not None:
             self.guest.sh("grub-mkconfig -o /boot/grub/grub.cfg")
+        for d in reversed(scratch):
+            self.sh(f"umount /sysroot{d}")
         self.guest.run("umount-all")
 
 

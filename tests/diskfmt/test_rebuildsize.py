@@ -9,9 +9,10 @@ import pytest
 from diskfactory import MIB, PartSpec, ext_used_bytes, make_disk
 from fslayouts import LayoutDisk, make_lvm_disk
 from rehost.diskfmt.shrink import (
+    BTRFS_FIXED_BYTES,
+    FLOORS,
     MARGINS,
     SWAP_MIN_BYTES,
-    XFS_MIN_BYTES,
     fs_min_bytes,
     shrink_limit,
 )
@@ -32,8 +33,21 @@ def test_ext_margin_is_five_percent_plus_16_mib_rounded_to_mib() -> None:
 
 
 def test_xfs_margin_never_goes_below_what_mkfs_xfs_accepts() -> None:
-    assert fs_min_bytes("xfs", 10 * MIB) == XFS_MIN_BYTES
+    assert fs_min_bytes("xfs", 10 * MIB) == FLOORS["xfs"]
     assert fs_min_bytes("xfs", 1000 * MIB) == 1164 * MIB  # 1000 + 100 + 64
+
+
+def test_btrfs_minimum_holds_a_last_data_chunk_and_a_last_dup_metadata_chunk() -> None:
+    def room(size: int) -> int:  # what a btrfs of this size holds besides its used bytes
+        return size - min(size // 10, 1 << 30) - 2 * min(size // 10, 256 * MIB) \
+            - BTRFS_FIXED_BYTES
+
+    for used in (700 * MIB, 10 << 30, 100 << 30):
+        least = fs_min_bytes("btrfs", used)
+        assert least % MIB == 0 and room(least) >= used > room(least - MIB), used
+    assert fs_min_bytes("btrfs", 700 * MIB) == 1069 * MIB  # a tenth-sized chunk each
+    assert fs_min_bytes("btrfs", 100 << 30) < (100 << 30) * 102 // 100  # capped chunks
+    assert fs_min_bytes("btrfs", 10 * MIB) == FLOORS["btrfs"]
 
 
 def test_lvm_xfs_disk_minimum_is_the_sum_of_its_volumes_minimums(lvm_xfs: LayoutDisk) -> None:

@@ -18,6 +18,8 @@ _MAX_LEVELS = 8
 _ROOT_ITEM, _EXTENT_ITEM, _METADATA_ITEM, _EXTENT_TREE = 132, 168, 169, 2
 _RAID0, _RAID1, _DUP, _RAID10, _RAID5, _RAID6 = 1 << 3, 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8
 _STRIPED = _RAID0 | _RAID10 | _RAID5 | _RAID6
+# subvolume tree IDs (BTRFS_FIRST_FREE_OBJECTID .. LAST_FREE); parent_uuid's offset in a root item
+_FIRST_SUBVOL, _LAST_SUBVOL, _PARENT_UUID_AT = 256, (1 << 64) - 256, 263
 
 
 class Chunk(NamedTuple):
@@ -187,10 +189,30 @@ def btrfs_used_spans(disk: DiskReader, offset: int = 0) -> "List[Span]":
     return sorted(used.items())
 
 
+def btrfs_snapshots(disk: DiskReader, offset: int = 0) -> "List[int]":
+    """IDs of the live subvolumes made as snapshots of another (their root item names a parent
+    UUID): their files share extents, which a file-by-file copy would write again."""
+    sb = parse_btrfs_superblock(read_exact(disk, offset + SUPER_AT, 4096, "btrfs superblock"))
+    found: List[int] = []
+    for obj, _kind, _k, data in _root_items(disk, offset, sb, _chunk_tree(disk, offset, sb)):
+        if not _FIRST_SUBVOL <= obj <= _LAST_SUBVOL or len(data) < _PARENT_UUID_AT + 16:
+            continue
+        (refs,) = struct.unpack_from("<I", data, 216)
+        if refs and any(data[_PARENT_UUID_AT : _PARENT_UUID_AT + 16]):
+            found.append(obj)
+    return sorted(set(found))
+
+
+def _root_items(disk: DiskReader, offset: int, sb: BtrfsSuperblock,
+                chunks: "List[Chunk]") -> "List[Item]":
+    """The root tree's root items (one per tree: extent tree, subvolumes, ...)."""
+    return _tree_items(disk, offset, sb, chunks, (sb.root, sb.root_level), {_ROOT_ITEM})
+
+
 def _used_logical(disk: DiskReader, offset: int, sb: BtrfsSuperblock,
                   chunks: "List[Chunk]") -> "List[Span]":
     """Logical ranges the extent tree records as allocated (data extents and tree blocks)."""
-    roots = _tree_items(disk, offset, sb, chunks, (sb.root, sb.root_level), {_ROOT_ITEM})
+    roots = _root_items(disk, offset, sb, chunks)
     found = [d for obj, kind, _k, d in roots if obj == _EXTENT_TREE and kind == _ROOT_ITEM]
     if len(found) != 1 or len(found[0]) < 239:
         raise DiskFormatError("btrfs root tree has no extent tree root")

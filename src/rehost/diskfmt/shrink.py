@@ -1,14 +1,15 @@
 """How far a disk can shrink: block-level (the end of its last partition, or less for ext),
 or file-level (the used bytes of each filesystem plus a margin, when the build recreates them).
 
-A file-level rebuild recreates ext2/3/4 and XFS filesystems (on partitions or plain LVM LVs)
-at their used size plus a margin and swap areas at their size or down to SWAP_MIN_BYTES;
-every other volume keeps its size and is copied as it is.
+A file-level rebuild recreates ext2/3/4, XFS and btrfs filesystems (on partitions or plain LVM
+LVs) at their used size plus a margin and swap areas at their size or down to SWAP_MIN_BYTES;
+every other volume (and a btrfs holding snapshots) keeps its size and is copied as it is.
 """
 
 import os
 from typing import List, NamedTuple
 
+from rehost.diskfmt.btrfs import btrfs_snapshots, btrfs_used_spans
 from rehost.diskfmt.errors import DiskFormatError
 from rehost.diskfmt.ext import probe_ext
 from rehost.diskfmt.extent import total_bytes
@@ -29,11 +30,20 @@ GPT_BACKUP_BYTES = 33 * 512
 # margin covers fragmentation, a journal the old one had smaller than mke2fs's default and
 # extra inodes for many small files; the XFS one a new log of mkfs.xfs's default size
 MARGINS = {"ext": (5, 16 * MIB), "xfs": (10, 64 * MIB)}
-XFS_MIN_BYTES = 300 * MIB  # mkfs.xfs refuses smaller filesystems
+# mkfs.xfs refuses filesystems under 300 MB; btrfs under 256 MiB holds little beside its reserves
+FLOORS = {"xfs": 300 * MIB, "btrfs": 256 * MIB}
+# btrfs allocates space by chunks of a tenth of the filesystem, at most 1 GiB for data and
+# 256 MiB for metadata, twice for DUP metadata; its used bytes count each copy of the metadata.
+# A copy file by file may leave the last data chunk and the last metadata chunk nearly empty,
+# so the rebuilt filesystem holds used + both chunks (metadata as DUP) + the system chunks and
+# the global reserve's room (BTRFS_FIXED_BYTES)
+BTRFS_DATA_CHUNK_MAX, BTRFS_META_CHUNK_MAX = 1 << 30, 256 * MIB
+BTRFS_FIXED_BYTES = 48 * MIB
 LVM_SLACK_EXTENTS = 1  # one spare extent per VG: LVM rounds LVs up to whole extents
 # a swap area holds nothing to keep: a rebuild recreates it (same UUID and label) at its size
 # when the target leaves room, else down to this floor; the job log names the new size
 SWAP_MIN_BYTES = 64 * MIB
+KEPT_AS_IS = "volume keeps its size"  # a volume no rebuild makes smaller (nothing wrong with it)
 
 
 class ShrinkLimit(NamedTuple):
@@ -78,13 +88,32 @@ def _round_up(value: int, unit: int) -> int:
 def fs_min_bytes(fs: str, used_bytes: int) -> int:
     """The least size a file-level rebuild gives a filesystem holding used_bytes (MiB aligned)."""
     family = "ext" if fs.startswith("ext") else fs
+    if family == "btrfs":
+        return max(btrfs_min_bytes(used_bytes), FLOORS["btrfs"])
     percent, fixed = MARGINS[family]
     need = _round_up(used_bytes + used_bytes * percent // 100 + fixed, MIB)
-    return max(need, XFS_MIN_BYTES) if family == "xfs" else need
+    return max(need, FLOORS.get(family, 0))
+
+
+def btrfs_min_bytes(used_bytes: int) -> int:
+    """The least btrfs size S (MiB aligned) with used + S's last data chunk + its last DUP
+    metadata chunk + BTRFS_FIXED_BYTES <= S (chunks are S / 10, capped)."""
+    def fits(size: int) -> bool:
+        data, meta = min(size // 10, BTRFS_DATA_CHUNK_MAX), min(size // 10, BTRFS_META_CHUNK_MAX)
+        return used_bytes + data + 2 * meta + BTRFS_FIXED_BYTES <= size
+
+    low, high = MIB, _round_up(2 * used_bytes + 4 * BTRFS_DATA_CHUNK_MAX, MIB)
+    while low < high:  # fits() is monotone: the chunk sizes grow slower than the size
+        mid = (low + high) // 2 // MIB * MIB
+        if fits(mid):
+            high = mid
+        else:
+            low = mid + MIB
+    return high
 
 
 def fs_used_bytes(disk: DiskReader, offset: int, fs: str) -> "int | None":
-    """Used bytes of an ext2/3/4 or XFS filesystem at offset; None for other types."""
+    """Used bytes of an ext2/3/4, XFS or btrfs filesystem at offset; None for other types."""
     if fs.startswith("ext"):
         sb = probe_ext(disk, offset)
         if sb is None:
@@ -94,6 +123,13 @@ def fs_used_bytes(disk: DiskReader, offset: int, fs: str) -> "int | None":
     if fs == "xfs":
         xsb = parse_xfs_superblock(read_exact(disk, offset, 512, "XFS superblock"))
         return xsb.size_bytes - total_bytes(xfs_free_spans(disk, offset))
+    if fs == "btrfs":
+        snapshots = btrfs_snapshots(disk, offset)
+        if snapshots:  # copied file by file, their shared extents would be written again
+            ids = ", ".join(map(str, snapshots[:5]))
+            raise DiskFormatError(f"btrfs holds {len(snapshots)} snapshot(s) (subvolume IDs "
+                                  f"{ids}): a file-level copy would write their shared data again")
+        return total_bytes(btrfs_used_spans(disk, offset))
     return None
 
 
@@ -144,7 +180,7 @@ def volume_fit(disk: DiskReader, vol: Volume) -> VolumeFit:
     except DiskFormatError as exc:
         return VolumeFit(vol.number, vol.fs.name, vol.size_bytes, vol.size_bytes,
                          vol.size_bytes, why_kept=str(exc))
-    why = "" if least < vol.size_bytes else f"{fs or 'unknown'} volume keeps its size"
+    why = "" if least < vol.size_bytes else f"{fs or 'unknown'} {KEPT_AS_IS}"
     return VolumeFit(vol.number, fs, vol.size_bytes, used, least, why_kept=why)
 
 
@@ -226,10 +262,17 @@ def shrink_limit_of(disk: DiskReader) -> "ShrinkLimit":
         return block._replace(used_by_partition=used,
                               shrink_note="; ".join(n for n in (block.shrink_note, why) if n))
     least = file_level_min(layout, fits)
+    kept = [f"{_where(f.number)}: {f.why_kept}" for f in fits if f.why_kept]
     if least >= block.min_size_bytes:
-        return block._replace(used_by_partition=used)
-    kept = [f"partition {f.number}: {f.why_kept}" for f in fits if f.why_kept]
+        # after why resizing cannot, why a rebuild cannot either (a volume rehost cannot read)
+        reasons = [block.shrink_note, *(k for k in kept if not k.endswith(KEPT_AS_IS))]
+        return block._replace(used_by_partition=used, shrink_note="; ".join(
+            reasons if block.shrink_note else []))
     return ShrinkLimit(least, "; ".join(kept), used, file_level=True)
+
+
+def _where(number: int) -> str:
+    return f"partition {number}" if number else "the disk"
 
 
 def shrink_limit(path: "str | os.PathLike[str]") -> "ShrinkLimit":

@@ -4,9 +4,10 @@ On the build's working copy only (the received disks stay pristine; a crash disc
 working copy and the build starts again from them). The host writes the new partition table
 (sfdisk, same table type, disk id, partition types, GUIDs and names), the boot code and the
 volumes that keep their size byte for byte; the libguestfs appliance then recreates the VG
-(same names), every resized filesystem (same type, UUID, label, features) and the swap areas,
-copies the files with `cp -a` (owner, mode, ACLs, xattrs, hard links, sparse files, device
-nodes) and reinstalls the guest's GRUB for BIOS with the guest's own grub-install.
+(same names), every resized filesystem (same type, UUID, label, features; a btrfs also its
+subvolumes with their IDs, read-only flags and default) and the swap areas, copies the files
+with `cp -a` (owner, mode, ACLs, xattrs, hard links, sparse files, device nodes) and reinstalls
+the guest's GRUB for BIOS with the guest's own grub-install and grub-mkconfig.
 """
 
 from __future__ import annotations
@@ -15,14 +16,20 @@ import json
 import os
 from pathlib import Path
 
+from rehost.imaging.applianceinfo import wrapped
 from rehost.imaging.command import run_tool
 from rehost.imaging.guestfish import GuestfishShell, open_disks
 from rehost.imaging.layout import BIOS_BOOT_TYPE, read_layout
 from rehost.imaging.rebuildfs import (
+    FILLER,
     XFS_SMALL_ENV,
     RebuildError,
+    Subvolume,
+    btrfs_mkfs,
     ext_mkfs,
+    parse_subvolumes,
     shell,
+    subvolume_script,
     swap_mkfs,
     xfs_mkfs,
 )
@@ -33,6 +40,7 @@ SECTOR = 512
 XFS_SMALL_BYTES = 300 * (1 << 20)
 SRC, DST = "/tmp/rebuild-src", "/tmp/rebuild-dst"  # mount points in the appliance's own root
 RC_MARK = "REHOST-RC="  # the exit status of an appliance script, after its output
+TOP_SUBVOLUME = 5  # btrfs's top-level subvolume (FS_TREE)
 OLD_VG_PREFIX = "rehost-old-"  # the working copy's VG is renamed: the new one takes its name
 
 
@@ -112,14 +120,16 @@ class Appliance:
         self.old_size_bytes = old_size_bytes
         self.kernel = {"sda": "sda", "sdb": "sdb"}  # API name -> the appliance kernel's
         self.root = ""  # new device holding /etc/fstab
+        self.root_options = ""  # its mount options (a btrfs subvolume)
         self.boot = ""  # new device holding a separate /boot (grub/ at its top)
 
     def sh(self, script: str) -> str:
         """A shell script in the appliance's own root (its tools, not the guest's); its stdout
         and stderr. A failing script raises RebuildError with its output (a failing `debug sh`
-        reaches a remote guestfish client without its message)."""
-        out = self.guest.run("debug", "sh", f"PATH=/usr/sbin:/usr/bin:/sbin:/bin; "
-                             f"{{ {script} ; }} 2>&1; echo {RC_MARK}$?")
+        reaches a remote guestfish client without its message). Passed as one word: guestfish
+        re-splits `debug sh`'s arguments and drops their quotes (a label with a space)."""
+        out = self.guest.run("debug", "sh", wrapped(f"PATH=/usr/sbin:/usr/bin:/sbin:/bin; "
+                                                    f"{{ {script} ; }} 2>&1; echo {RC_MARK}$?"))
         body, _, code = out.rstrip("\n").rpartition(RC_MARK)
         if code.strip() != "0":
             detail = f"exit {code.strip() or '?'}: {script[:160]}: {body.strip()[-600:]}"
@@ -195,6 +205,8 @@ class Appliance:
             small = XFS_SMALL_ENV if size_bytes < XFS_SMALL_BYTES else ""
             self.sh(small + shell(xfs_mkfs(info, new)))
             self._copy_files(old, new, "nouuid")
+        elif fs == "btrfs":
+            self._btrfs(old, new)
         else:
             self.sh(f"dd if={old} of={new} bs=4M conv=sparse,fsync status=none")
 
@@ -216,9 +228,58 @@ class Appliance:
         elif "REHOST-BOOT" in found:
             self.boot = self._api_name(new)
 
+    def _btrfs(self, old: str, new: str) -> None:
+        """A btrfs made anew like the old one, its subvolumes recreated with their IDs, the
+        files copied, then the read-only flags and the default subvolume set as they were."""
+        dump_super = self.sh(f"btrfs inspect-internal dump-super {old}")
+        # the old one (the working copy's) takes another fsid, in its superblock only:
+        # mkfs.btrfs refuses a UUID a visible device holds, and the kernel would take two
+        # devices of one fsid for one filesystem
+        self.sh(f"btrfstune -m {old} && btrfs device scan --forget")
+        self.sh(f"mount -o subvolid=5 {old} {SRC}")
+        made = btrfs_mkfs(dump_super, self.sh(f"btrfs filesystem df {SRC}"), new)
+        subvolumes = parse_subvolumes(self.sh(f"btrfs subvolume list {SRC}"))
+        readonly = parse_subvolumes(self.sh(f"btrfs subvolume list -r {SRC}"))
+        default = _default_id(self.sh(f"btrfs subvolume get-default {SRC}"))
+        self.sh(shell(made.argv))
+        self.sh(f"mount -o {made.mount_options} {new} {DST}")
+        script, fillers = subvolume_script(subvolumes, DST)
+        self.sh(script)
+        got = [(s.id, s.path) for s in parse_subvolumes(self.sh(f"btrfs subvolume list {DST}"))
+               if not s.path.startswith(FILLER)]
+        if got != [(s.id, s.path) for s in subvolumes]:
+            raise RebuildError(f"btrfs {new}: the subvolumes could not keep their IDs "
+                               f"(old {[(s.id, s.path) for s in subvolumes]}, new {got})",
+                               f"btrfs {new}：子卷未能保留原 ID（原 "
+                               f"{[(s.id, s.path) for s in subvolumes]}，新 {got}）")
+        if fillers:
+            self.sh(shell(["btrfs", "-q", "subvolume", "delete", *fillers]))
+        self.sh(f"cp -a --sparse=auto {SRC}/. {DST}/")
+        for sub in readonly:
+            self.sh(shell(["btrfs", "property", "set", "-ts", f"{DST}/{sub.path}", "ro", "true"]))
+        if default != TOP_SUBVOLUME:
+            self.sh(f"btrfs subvolume set-default {default} {DST}")
+        self._btrfs_root(new, subvolumes, default)
+        self.sh(f"btrfs subvolume sync {DST} && umount {DST} && umount {SRC}")
+
+    def _btrfs_root(self, new: str, subvolumes: list[Subvolume], default: int) -> None:
+        """Note the subvolume holding /etc/fstab (the default one first) as the root."""
+        tops = {s.id: f"{DST}/{s.path}" for s in subvolumes} | {TOP_SUBVOLUME: DST}
+        order = dict.fromkeys([default, TOP_SUBVOLUME, *tops])
+        found = self.sh("; ".join(f"test -e {shell([f'{tops[i]}/etc/fstab'])} && "
+                                  f"echo REHOST-ROOT={i}" for i in order if i in tops) + "; true")
+        ids = [int(line.split("=", 1)[1]) for line in found.splitlines()
+               if line.startswith("REHOST-ROOT=")]
+        if ids:
+            self.root = self._api_name(new)
+            self.root_options = f"subvolid={ids[0]}" if ids[0] != TOP_SUBVOLUME else ""
+
     def _bootloader(self) -> None:
         """The guest's grub-install on the new disk, then its grub.cfg regenerated."""
-        self.guest.run("mount", self.root, "/")
+        if self.root_options:
+            self.guest.run("mount-options", self.root_options, self.root, "/")
+        else:
+            self.guest.run("mount", self.root, "/")
         if self.boot:
             self.guest.run("mount", self.boot, "/boot")
         # one name per `command -v`: the guest's /bin/sh may be dash (it answers for the first)
@@ -236,6 +297,15 @@ class Appliance:
         for d in reversed(scratch):
             self.sh(f"umount /sysroot{d}")
         self.guest.run("umount-all")
+
+
+def _default_id(text: str) -> int:
+    """The ID get-default printed ("ID 256 gen 9 top level 5 path @", "ID 5 (FS_TREE)")."""
+    words = text.split()
+    if len(words) < 2 or words[0] != "ID" or not words[1].isdigit():
+        raise RebuildError(f"cannot read the default btrfs subvolume ({text.strip()[:200]})",
+                           f"无法读取 btrfs 的默认子卷（{text.strip()[:200]}）")
+    return int(words[1])
 
 
 __all__ = ["RebuildError", "rebuild_disk"]

@@ -133,4 +133,5 @@ def test_swap_is_recreated_down_to_its_floor_when_the_target_needs_the_room(
     assert roomy.volumes[0].new_size_bytes == 256 * MIB and not shrunk_swaps(roomy)
     tight = plan_rebuild(disk.path, target_size_bytes=limit.min_size_bytes + 64 * MIB)
     assert tight.volumes[0].new_size_bytes == SWAP_MIN_BYTES
-    assert shrunk_swaps(tight) == ["partition 1 from 256 to 64 MiB"]
+    assert shrunk_swaps(tight) == [("partition 1 from 256 to 64 MiB",
+                                    "分区 1 从 256 MiB 缩小到 64 MiB")]

@@ -85,6 +85,7 @@ def test_non_ext_last_partition_is_not_shrinkable_but_grows(tmp_path: Path) -> N
     assert "vfat" in err.value.message_en and "vfat" in err.value.message_zh
     grown = resize_disk(disk, target_size_bytes=96 * MiB)
     assert grown.action == "grow" and "vfat" in grown.note
+    assert grown.note_zh == "最后一个分区未扩容：vfat文件系统", grown
     assert disk.stat().st_size == 96 * MiB
     subprocess.run(["sfdisk", "--verify", str(disk)], check=True, capture_output=True)
 

@@ -42,5 +42,6 @@ def test_unreadable_lvm_metadata_leaves_the_pv_as_it_is(tmp_path: Path) -> None:
                           "LVM2_member", "", "")
     growth = grow_inside(image, part)
     assert growth.fs == "LVM2_member" and growth.note.startswith("PV not grown:"), growth
+    assert growth.note_zh.startswith("物理卷未扩容："), growth
     assert "metadata" in growth.note, growth
     assert image.read_bytes() == before

@@ -24,7 +24,7 @@ from rehost.imaging.adapt import AdaptOptions, AdaptReport, Change
 from rehost.imaging.pipeline import Preparation, SizedDisk, prepare_disks
 from rehost.imaging.resize import ResizeResult
 from rehost.imaging.verify import VerifyResult
-from rehost.services import image_verify, images, jobs, regions
+from rehost.services import events, image_verify, images, jobs, regions
 from rehost.services.builds import ImageBuilder
 from rehost.services.context import ServiceContext
 
@@ -296,3 +296,26 @@ def test_job_keeping_its_network_without_adaptation_is_refused(
         jobs.create_job(ctx, ctl_account.id, source_id=src.source_id, region_id="plain-job-2",
                         request=JobRequest(keep_static_network=Override.ON))
     assert refused.value.code == "InvalidParameter.KeepStaticNetwork"
+
+
+def test_the_resize_note_is_in_the_job_log_in_both_languages(
+    ctl_ctx: ServiceContext, ctl_account: Any, ctl_source: Any
+) -> None:
+    ctx = build_ctx(ctl_ctx)
+    job_id, _disk = _synced(ctx, ctl_account, ctl_source, region_id="local")
+
+    def prepare(disks: Sequence[SizedDisk], boot_mode: str, adapt: bool = False) -> Preparation:
+        grown = ResizeResult(path=disks[0].path, action="grow", old_size_bytes=MIB,
+                             new_size_bytes=disks[0].target_size_bytes, partition_number=2,
+                             fs="LVM2_member", fs_old_size_bytes=MIB, fs_new_size_bytes=2 * MIB,
+                             note="PV grown; the new extents stay free in VG vg",
+                             note_zh="物理卷已扩容；新增的区段留在卷组 vg 中未分配")
+        return Preparation(resizes=(grown,), checks=())
+
+    ImageBuilder(ctx, store_for=region_store, prepare=prepare).build(job_id, {})
+    with ctx.db.read() as session:
+        resized = [e for e in events.read(session, job_id, after_id=0, limit=1000)
+                   if e.code == "Image.Resized"]
+    assert len(resized) == 1, resized
+    assert resized[0].message_en.endswith("; PV grown; the new extents stay free in VG vg.")
+    assert resized[0].message_zh.endswith("；物理卷已扩容；新增的区段留在卷组 vg 中未分配。")

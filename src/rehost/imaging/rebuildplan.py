@@ -131,14 +131,17 @@ def _lvs(fit: VolumeFit, pv_bytes: int) -> tuple[NewLv, ...]:
     return (*out, NewLv(last.name, last.fs, last.size_bytes, 0))
 
 
-def shrunk_swaps(plan: RebuildLayout) -> list[str]:
-    """Each swap area the plan makes smaller: "partition 1 from 512 to 64 MiB"."""
-    found = [(f"partition {v.number}", v.old_size_bytes, v.new_size_bytes)
+def shrunk_swaps(plan: RebuildLayout) -> list[tuple[str, str]]:
+    """Each swap area the plan makes smaller, in English and Chinese: ("partition 1 from 512 to
+    64 MiB", "分区 1 从 512 MiB 缩小到 64 MiB")."""
+    found = [(f"partition {v.number}", f"分区 {v.number}", v.old_size_bytes, v.new_size_bytes)
              for v in plan.volumes if v.fs == "swap" and not v.vg_name]
-    found += [(f"LV {v.vg_name}/{lv.name}", lv.old_size_bytes, lv.new_size_bytes)
+    found += [(f"LV {v.vg_name}/{lv.name}", f"逻辑卷 {v.vg_name}/{lv.name}", lv.old_size_bytes,
+               lv.new_size_bytes)
               for v in plan.volumes for lv in v.lvs if lv.fs == "swap" and lv.new_size_bytes]
-    return [f"{what} from {old // MiB} to {new // MiB} MiB" for what, old, new in found
-            if new < old]
+    return [(f"{en} from {old // MiB} to {new // MiB} MiB",
+             f"{zh} 从 {old // MiB} MiB 缩小到 {new // MiB} MiB")
+            for en, zh, old, new in found if new < old]
 
 
 def _round_up(value: int, unit: int) -> int:

@@ -52,7 +52,8 @@ class ResizeResult:
     fs: str
     fs_old_size_bytes: int
     fs_new_size_bytes: int
-    note: str = ""
+    note: str = ""  # what else the job log should say, English ...
+    note_zh: str = ""  # ... and Chinese
 
 
 def min_size_bytes(path: Path) -> int:
@@ -110,13 +111,14 @@ def _grow(layout: ImageLayout, target: int) -> ResizeResult:
         grown = _set_partition_end(layout, last, target - layout.tail_reserve_bytes)
         inside = volgrow.grow_inside(path, grown)
         return ResizeResult(path, "grow", layout.size_bytes, target, last.number, last.fs,
-                            old_fs, grown.size_bytes, inside.note)
+                            old_fs, grown.size_bytes, inside.note, inside.note_zh)
     if last is None or not last.is_ext:
         note = "last partition not grown: " + (f"{last.fs or 'unknown'} filesystem" if last
                                                 else "no partition")
+        note_zh = "最后一个分区未扩容：" + (f"{last.fs or '未知'}文件系统" if last else "没有分区")
         return ResizeResult(path, "grow", layout.size_bytes, target,
                             last.number if last else None, last.fs if last else "",
-                            old_fs, old_fs, note)
+                            old_fs, old_fs, note, note_zh)
     end = target - layout.tail_reserve_bytes
     if layout.table == "none":
         grown = replace(last, size_bytes=end - last.start_bytes)
@@ -167,10 +169,13 @@ def _rebuild(layout: ImageLayout, target: int) -> ResizeResult:
     last = layout.last_partition
     swaps = shrunk_swaps(plan)
     note = "rebuilt file-level (filesystems recreated, files copied)" + (
-        f"; swap recreated smaller to fit: {', '.join(swaps)}" if swaps else "")
+        f"; swap recreated smaller to fit: {', '.join(en for en, _zh in swaps)}" if swaps else "")
+    note_zh = "已按文件重建（重新创建文件系统并复制文件）" + (
+        f"；为放得下，交换区已缩小重建：{'，'.join(zh for _en, zh in swaps)}" if swaps else "")
     return ResizeResult(layout.path, "rebuild", layout.size_bytes, target,
                         last.number if last else None, last.fs if last else "",
-                        last.size_bytes if last else 0, plan.volumes[-1].new_size_bytes, note)
+                        last.size_bytes if last else 0, plan.volumes[-1].new_size_bytes, note,
+                        note_zh)
 
 
 def _resize_fs(path: Path, part: ImagePartition, new_part_bytes: int) -> int:

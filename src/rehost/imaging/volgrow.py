@@ -32,6 +32,7 @@ class VolumeGrowth:
     volume: str
     fs: str
     note: str = ""
+    note_zh: str = ""
 
 
 def grow_inside(path: Path, part: ImagePartition) -> VolumeGrowth:
@@ -41,7 +42,8 @@ def grow_inside(path: Path, part: ImagePartition) -> VolumeGrowth:
         try:
             vg, last = last_lv(path, part.start_bytes)
         except DiskFormatError as exc:
-            return VolumeGrowth(device, part.fs, f"PV not grown: {exc}")
+            return VolumeGrowth(device, part.fs, f"PV not grown: {exc}",
+                                f"物理卷未扩容：{exc}")
         with open_disks([path]) as shell:
             shell.run("pvresize", device)
             return _grow_lv(shell, vg, last)
@@ -76,15 +78,20 @@ def _grow_lv(shell: GuestfishShell, vg: str, lv: str) -> VolumeGrowth:
     """Grow the LV into the VG's free extents and its filesystem, when both can grow."""
     if not lv:
         return VolumeGrowth(vg, "", f"PV grown; the new extents stay free in VG {vg} (the LV "
-                            "ending last on the PV is not a linear LV)")
+                            "ending last on the PV is not a linear LV)",
+                            f"物理卷已扩容；新增的区段留在卷组 {vg} 中未分配（物理卷上最后的逻辑卷"
+                            "不是线性逻辑卷）")
     device = f"/dev/{vg}/{lv}"
     fs = shell.run("vfs-type", device, ok=True).strip()
     if fs not in GROWABLE_FS:
         return VolumeGrowth(f"{vg}/{lv}", fs, f"PV grown; the new extents stay free in VG {vg} "
-                            f"(its last LV {lv} holds {fs or 'no known filesystem'})")
+                            f"(its last LV {lv} holds {fs or 'no known filesystem'})",
+                            f"物理卷已扩容；新增的区段留在卷组 {vg} 中未分配（其最后的逻辑卷 {lv} "
+                            f"上是{fs or '无法识别的文件系统'}）")
     shell.run("lvresize-free", device, "100")
     grow_fs(shell, device, fs)
-    return VolumeGrowth(f"{vg}/{lv}", fs, f"PV, LV {vg}/{lv} and its {fs} grown")
+    return VolumeGrowth(f"{vg}/{lv}", fs, f"PV, LV {vg}/{lv} and its {fs} grown",
+                        f"物理卷、逻辑卷 {vg}/{lv} 及其 {fs} 均已扩容")
 
 
 def grow_fs(shell: GuestfishShell, device: str, fs: str) -> None:

@@ -229,8 +229,10 @@ def _preparer(log: JobLog, prepare: Preparer | None, plan: BuildPlan,
         for r in done.resizes:
             if r.action != "none":
                 log(EventLevel.INFO, "Image.Resized",
-                    f"Disk {r.path.name}: {r.action} to {r.new_size_bytes} bytes.",
-                    f"磁盘 {r.path.name}：调整为 {r.new_size_bytes} 字节。", "")
+                    f"Disk {r.path.name}: {r.action} to {r.new_size_bytes} bytes"
+                    + (f"; {r.note}." if r.note else "."),
+                    f"磁盘 {r.path.name}：调整为 {r.new_size_bytes} 字节"
+                    + (f"；{r.note_zh}。" if r.note_zh else "。"), "")
         adapted = done.adaptation
         for a in (*adapted.changes, *adapted.notes) if adapted is not None else ():
             log(EventLevel.INFO, a.code, a.message_en, a.message_zh, "")

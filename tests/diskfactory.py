@@ -72,6 +72,13 @@ class BuiltDisk:
         return sum(p.used_bytes for p in self.ext_partitions)
 
 
+def blank_file(path: Path, size_bytes: int) -> Path:
+    """A sparse file of size_bytes (zeros)."""
+    with path.open("wb") as f:
+        f.truncate(size_bytes)
+    return path
+
+
 def run(*args: str | os.PathLike[str], stdin: str | None = None) -> str:
     """Run a tool, failing loudly with its stderr."""
     proc = subprocess.run([str(a) for a in args], input=stdin, capture_output=True, text=True)

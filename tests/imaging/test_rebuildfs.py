@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from diskfactory import blank_file, run
 from rehost.imaging.rebuildfs import RebuildError, ext_mkfs, swap_mkfs, xfs_mkfs
 
 MIB = 1 << 20
-
-
-def _run(*args: str | Path) -> str:
-    return subprocess.run([str(a) for a in args], check=True, capture_output=True,
-                          text=True).stdout
-
-
-def _blank(path: Path, size: int) -> Path:
-    with path.open("wb") as f:
-        f.truncate(size)
-    return path
 
 
 def _ext_features(dump: str) -> str:
@@ -29,14 +18,14 @@ def _ext_features(dump: str) -> str:
 
 
 def test_ext4_recreated_with_the_same_uuid_label_and_features(tmp_path: Path) -> None:
-    old = _blank(tmp_path / "old.fs", 64 * MIB)
-    _run("mkfs.ext4", "-q", "-F", "-L", "root fs", "-O", "^metadata_csum,quota", "-I", "128",
+    old = blank_file(tmp_path / "old.fs", 64 * MIB)
+    run("mkfs.ext4", "-q", "-F", "-L", "root fs", "-O", "^metadata_csum,quota", "-I", "128",
          old)
-    dump = _run("dumpe2fs", "-h", old)
-    new = _blank(tmp_path / "new.fs", 48 * MIB)
+    dump = run("dumpe2fs", "-h", old)
+    new = blank_file(tmp_path / "new.fs", 48 * MIB)
     argv = ext_mkfs(dump, str(new))
-    _run(*argv)
-    again = _run("dumpe2fs", "-h", new)
+    run(*argv)
+    again = run("dumpe2fs", "-h", new)
     for field in ("Filesystem UUID", "Filesystem volume name", "Inode size", "Block size"):
         pick = [line for line in dump.splitlines() if line.startswith(field)]
         assert pick and pick[0] in again, field
@@ -45,13 +34,13 @@ def test_ext4_recreated_with_the_same_uuid_label_and_features(tmp_path: Path) ->
 
 
 def test_xfs_recreated_with_the_same_uuid_label_and_features(tmp_path: Path) -> None:
-    old = _blank(tmp_path / "old.fs", 320 * MIB)
-    _run("mkfs.xfs", "-q", "-f", "-L", "rootxfs", "-m", "reflink=0,bigtime=1", old)
-    info = _run("xfs_db", "-r", "-c", "info", "-c", "uuid", "-c", "label", old)
-    new = _blank(tmp_path / "new.fs", 300 * MIB)
+    old = blank_file(tmp_path / "old.fs", 320 * MIB)
+    run("mkfs.xfs", "-q", "-f", "-L", "rootxfs", "-m", "reflink=0,bigtime=1", old)
+    info = run("xfs_db", "-r", "-c", "info", "-c", "uuid", "-c", "label", old)
+    new = blank_file(tmp_path / "new.fs", 300 * MIB)
     argv = xfs_mkfs(info, str(new))
-    _run(*argv)
-    again = _run("xfs_db", "-r", "-c", "info", "-c", "uuid", "-c", "label", new)
+    run(*argv)
+    again = run("xfs_db", "-r", "-c", "info", "-c", "uuid", "-c", "label", new)
     for key in ("UUID = ", 'label = "rootxfs"', "reflink=0", "bigtime=1", "crc=1"):
         line = next(x for x in info.splitlines() if key in x)
         assert key in again, (key, line)
@@ -93,14 +82,14 @@ def test_a_filesystem_of_many_small_files_gets_the_inodes_they_need() -> None:
 
 
 def test_the_inode_count_given_is_what_mke2fs_makes(tmp_path: Path) -> None:
-    old = _blank(tmp_path / "old.fs", 64 * MIB)
-    _run("mkfs.ext4", "-q", "-F", "-N", "60000", old)
+    old = blank_file(tmp_path / "old.fs", 64 * MIB)
+    run("mkfs.ext4", "-q", "-F", "-N", "60000", old)
     # as if 40,000 files were on it (mke2fs's default for 48 MiB is about 12,000 inodes)
-    dump = re.sub(r"^Free inodes:.*$", "Free inodes: 20000", _run("dumpe2fs", "-h", old),
+    dump = re.sub(r"^Free inodes:.*$", "Free inodes: 20000", run("dumpe2fs", "-h", old),
                   flags=re.MULTILINE)
-    new = _blank(tmp_path / "new.fs", 48 * MIB)
+    new = blank_file(tmp_path / "new.fs", 48 * MIB)
     argv = ext_mkfs(dump, str(new), 48 * MIB)
-    _run(*argv)
-    count = next(int(line.split()[-1]) for line in _run("dumpe2fs", "-h", new).splitlines()
+    run(*argv)
+    count = next(int(line.split()[-1]) for line in run("dumpe2fs", "-h", new).splitlines()
                  if line.startswith("Inode count"))
     assert count >= (59968 - 20000) * 5 // 4, (argv, count)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from diskfactory import blank_file, run
 from rehost.diskfmt.btrfs import btrfs_snapshots
 from rehost.diskfmt.reader import FileDisk
 from rehost.diskfmt.shrink import shrink_limit
@@ -33,22 +34,11 @@ DF = ("Data, single: total=8.00MiB, used=0.00B\nSystem, DUP: total=8.00MiB, used
 MIXED_DF = "System, single: total=4.00MiB, used=4.00KiB\nData+Metadata, single: total=8MiB\n"
 
 
-def _run(*args: str | Path) -> str:
-    return subprocess.run([str(a) for a in args], check=True, capture_output=True,
-                          text=True).stdout
-
-
-def _blank(path: Path, size: int) -> Path:
-    with path.open("wb") as f:
-        f.truncate(size)
-    return path
-
-
 def _super(path: Path) -> dict[str, str]:
     """fsid, label, nodesize, sectorsize, csum_type and the flag lists of dump-super."""
     out: dict[str, str] = {}
     key = ""
-    for line in _run("btrfs", "inspect-internal", "dump-super", path).splitlines():
+    for line in run("btrfs", "inspect-internal", "dump-super", path).splitlines():
         if not line[:1].isspace():
             key, _, value = line.partition("\t")
             out[key] = value.strip()
@@ -62,13 +52,13 @@ def _super(path: Path) -> dict[str, str]:
 def test_btrfs_recreated_with_the_same_uuid_label_geometry_and_features(
     tmp_path: Path,
 ) -> None:
-    old = _blank(tmp_path / "old.fs", 600 * MIB)
-    _run("mkfs.btrfs", "-q", "-f", "-L", "root fs", "-n", "32768", "-O", "^no-holes",
+    old = blank_file(tmp_path / "old.fs", 600 * MIB)
+    run("mkfs.btrfs", "-q", "-f", "-L", "root fs", "-n", "32768", "-O", "^no-holes",
          "-R", "^free-space-tree", old)
-    dump = _run("btrfs", "inspect-internal", "dump-super", old)
-    new = _blank(tmp_path / "new.fs", 400 * MIB)
+    dump = run("btrfs", "inspect-internal", "dump-super", old)
+    new = blank_file(tmp_path / "new.fs", 400 * MIB)
     made = btrfs_mkfs(dump, DF, str(new))
-    _run(*made.argv)
+    run(*made.argv)
     assert _super(new) == _super(old)
     assert "NO_HOLES" not in _super(new)["incompat_flags"]
     assert "FREE_SPACE_TREE" not in _super(new)["compat_ro_flags"]
@@ -76,22 +66,22 @@ def test_btrfs_recreated_with_the_same_uuid_label_geometry_and_features(
 
 
 def test_mixed_block_groups_and_compression_are_kept(tmp_path: Path) -> None:
-    old = _blank(tmp_path / "old.fs", 300 * MIB)
-    _run("mkfs.btrfs", "-q", "-f", "-M", old)
-    dump = _run("btrfs", "inspect-internal", "dump-super", old)
+    old = blank_file(tmp_path / "old.fs", 300 * MIB)
+    run("mkfs.btrfs", "-q", "-f", "-M", old)
+    dump = run("btrfs", "inspect-internal", "dump-super", old)
     made = btrfs_mkfs(dump.replace("NO_HOLES", "NO_HOLES |\n\t\t\t  COMPRESS_ZSTD"), MIXED_DF,
                       "/dev/sdb2")
     assert "-M" in made.argv and made.argv[made.argv.index("-d") + 1] == "single"
     assert "compress=zstd" in made.mount_options.split(",")
-    new = _blank(tmp_path / "new.fs", 300 * MIB)
-    _run(*btrfs_mkfs(dump, MIXED_DF, str(new)).argv)
+    new = blank_file(tmp_path / "new.fs", 300 * MIB)
+    run(*btrfs_mkfs(dump, MIXED_DF, str(new)).argv)
     assert "MIXED_GROUPS" in _super(new)["incompat_flags"]
 
 
 def test_what_is_not_rebuilt_is_a_bilingual_error_naming_the_device(tmp_path: Path) -> None:
-    old = _blank(tmp_path / "old.fs", 300 * MIB)
-    _run("mkfs.btrfs", "-q", "-f", old)
-    dump = _run("btrfs", "inspect-internal", "dump-super", old)
+    old = blank_file(tmp_path / "old.fs", 300 * MIB)
+    run("mkfs.btrfs", "-q", "-f", old)
+    dump = run("btrfs", "inspect-internal", "dump-super", old)
     cases = [(dump.replace("NO_HOLES", "NO_HOLES |\n\t\t\t  ZONED"), DF, "ZONED"),
              (dump, DF.replace("Metadata, DUP", "Metadata, RAID1"), "raid1"),
              ("ERROR: bad magic", DF, "dump-super")]
@@ -113,37 +103,37 @@ def test_subvolume_listing_is_parsed_with_and_without_parent_uuids() -> None:
 @contextmanager
 def _mounted(image: Path, where: Path, options: str = "") -> Iterator[Path]:
     where.mkdir(exist_ok=True)
-    _run("mount", "-o", ",".join(o for o in ("loop", options) if o), image, where)
+    run("mount", "-o", ",".join(o for o in ("loop", options) if o), image, where)
     try:
         yield where
     finally:
-        _run("umount", where)
+        run("umount", where)
 
 
 def test_subvolumes_are_recreated_with_their_ids_across_gaps(tmp_path: Path) -> None:
     wanted = [Subvolume(256, "@"), Subvolume(259, "@home"), Subvolume(261, "@/srv/nested")]
-    image = _blank(tmp_path / "new.fs", 300 * MIB)
-    _run("mkfs.btrfs", "-q", "-f", image)
+    image = blank_file(tmp_path / "new.fs", 300 * MIB)
+    run("mkfs.btrfs", "-q", "-f", image)
     with _mounted(image, tmp_path / "mnt") as top:
         script, fillers = subvolume_script(wanted, str(top))
         assert [f.rsplit("-", 1)[1] for f in fillers] == ["257", "258", "260"]
         subprocess.run(["sh", "-c", script], check=True)
-        _run("btrfs", "-q", "subvolume", "delete", *fillers)
-        got = parse_subvolumes(_run("btrfs", "subvolume", "list", top))
+        run("btrfs", "-q", "subvolume", "delete", *fillers)
+        got = parse_subvolumes(run("btrfs", "subvolume", "list", top))
     assert [s for s in got if not s.path.startswith(FILLER)] == wanted
 
 
 def test_a_btrfs_with_snapshots_keeps_its_size_and_says_why(tmp_path: Path) -> None:
-    image = _blank(tmp_path / "old.fs", 400 * MIB)
-    _run("mkfs.btrfs", "-q", "-f", image)
+    image = blank_file(tmp_path / "old.fs", 400 * MIB)
+    run("mkfs.btrfs", "-q", "-f", image)
     with _mounted(image, tmp_path / "mnt") as top:
-        _run("btrfs", "-q", "subvolume", "create", top / "@")
+        run("btrfs", "-q", "subvolume", "create", top / "@")
         (top / "@" / "data").write_bytes(b"x" * MIB)
     assert btrfs_snapshots_of(image) == []
     plain = shrink_limit(image)
     assert plain.file_level and plain.min_size_bytes < 400 * MIB, plain
     with _mounted(image, tmp_path / "mnt") as top:
-        _run("btrfs", "-q", "subvolume", "snapshot", "-r", top / "@", top / "@snap")
+        run("btrfs", "-q", "subvolume", "snapshot", "-r", top / "@", top / "@snap")
     assert btrfs_snapshots_of(image) == [257]
     limit = shrink_limit(image)
     assert limit.min_size_bytes == 400 * MIB and "1 snapshot(s)" in limit.shrink_note, limit

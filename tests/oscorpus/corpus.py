@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .builder import build_raw
 from .cache import cache_dir, compress, decompress, progress, recipe_hash
+from .debootstrap import tarball
 from .recipe import LAYOUTS
 
 TOOLS = ("debootstrap", "losetup", "sfdisk", "mkfs.ext4", "mkfs.xfs", "pvcreate", "zstd",
@@ -38,18 +39,21 @@ def ensure_cached(name: str) -> Path:
         return packed
     if os.geteuid() != 0:
         raise PermissionError("building a corpus image needs root (loop devices, chroot)")
-    with _build_lock(name):
+    with _lock(f"layout-{name}"):  # one builder per layout
         if packed.exists():  # built by another test process while this one waited
             return packed
+        # one download per package set: layouts sharing a debootstrap tarball would make it
+        # in the same work directory at once (pytest-xdist workers on a cold cache)
+        packages = LAYOUTS[name].packages
+        with _lock("packages-" + hashlib.sha256(packages.key().encode()).hexdigest()[:16]):
+            tarball(packages)
         return _build(name, packed)
 
 
 @contextmanager
-def _build_lock(name: str) -> Iterator[None]:
-    """One builder at a time per package set: layouts sharing one debootstrap tarball would
-    otherwise make it in the same work directory at once (pytest-xdist workers, cold cache)."""
-    key = hashlib.sha256(LAYOUTS[name].packages.key().encode()).hexdigest()[:16]
-    with (cache_dir() / f".build-{key}.lock").open("a") as lock:
+def _lock(what: str) -> Iterator[None]:
+    """An exclusive lock shared by every process using the cache."""
+    with (cache_dir() / f".{what}.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

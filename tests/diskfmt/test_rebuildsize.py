@@ -9,7 +9,6 @@ import pytest
 from diskfactory import MIB, PartSpec, ext_used_bytes, make_disk
 from fslayouts import LayoutDisk, make_lvm_disk
 from rehost.diskfmt.shrink import (
-    BTRFS_FIXED_BYTES,
     FLOORS,
     MARGINS,
     SWAP_MIN_BYTES,
@@ -37,16 +36,9 @@ def test_xfs_margin_never_goes_below_what_mkfs_xfs_accepts() -> None:
     assert fs_min_bytes("xfs", 1000 * MIB) == 1164 * MIB  # 1000 + 100 + 64
 
 
-def test_btrfs_minimum_holds_a_last_data_chunk_and_a_last_dup_metadata_chunk() -> None:
-    def room(size: int) -> int:  # what a btrfs of this size holds besides its used bytes
-        return size - min(size // 10, 1 << 30) - 2 * min(size // 10, 256 * MIB) \
-            - BTRFS_FIXED_BYTES
-
-    for used in (700 * MIB, 10 << 30, 100 << 30):
-        least = fs_min_bytes("btrfs", used)
-        assert least % MIB == 0 and room(least) >= used > room(least - MIB), used
-    assert fs_min_bytes("btrfs", 700 * MIB) == 1069 * MIB  # a tenth-sized chunk each
-    assert fs_min_bytes("btrfs", 100 << 30) < (100 << 30) * 102 // 100  # capped chunks
+def test_btrfs_margin_is_ten_percent_plus_32_mib_at_least_256_mib() -> None:
+    assert MARGINS["btrfs"] == (10, 32 * MIB)
+    assert fs_min_bytes("btrfs", 657 * MIB) == 755 * MIB  # the corpus image: 722.7 + 32
     assert fs_min_bytes("btrfs", 10 * MIB) == FLOORS["btrfs"]
 
 

@@ -12,9 +12,7 @@ built without virtio in their initramfs, which boot on SATA (their adaptation to
 tested in test_os_adaptation_corpus). The checks and the tree are read on this host through
 read-only loop devices (the LVs' positions from rehost's own LVM parser); nothing of the guest
 runs here. "Used" is what the agent reports for the disk (filesystems' used bytes, swap none).
-btrfs-subvol cannot reach used + 25 %: a btrfs needs room for a last data chunk and a last DUP
-metadata chunk of a tenth of its size each (diskfmt.shrink.btrfs_min_bytes); it is rebuilt at
-its minimum (subvolumes @ and @home with their IDs, the default, swap recreated at 64 MiB).
+btrfs-subvol's subvolumes @ and @home are recreated with their IDs and the default.
 """
 
 from __future__ import annotations
@@ -39,7 +37,6 @@ from oscorpus.tree import (
     tree_manifest,
 )
 from rehost.diskfmt.shrink import shrink_limit
-from rehost.imaging.errors import ShrinkBelowMinimumError
 from rehost.imaging.layout import ImageLayout, read_layout
 from rehost.imaging.resize import resize_disk
 from rehost.imaging.verify import verify_image
@@ -56,18 +53,11 @@ if os.environ.get("REHOST_CORPUS_SHRINK") == "all":
     SHRUNK |= {"gpt-uefi-esp": "virtio", "ext4-mbr-novirtio": "sata"}
 
 
-def used_plus_25_percent(source: Path, name: str) -> int:
-    """The target: the used bytes the agent reports for the disk + 25 %, MiB aligned (btrfs:
-    its minimum, which is more)."""
+def used_plus_25_percent(source: Path) -> int:
+    """The target: the used bytes the agent reports for the disk + 25 %, MiB aligned."""
     limit = shrink_limit(source)
     used = sum(u for _n, u in limit.used_by_partition)
     target = used * 125 // 100 // MIB * MIB
-    if LAYOUTS[name].kind == "btrfs":
-        assert limit.file_level and target < limit.min_size_bytes < source.stat().st_size
-        with pytest.raises(ShrinkBelowMinimumError) as caught:  # refused before any change
-            resize_disk(source, target_size_bytes=target)
-        assert caught.value.min_size_bytes == limit.min_size_bytes
-        return limit.min_size_bytes
     assert limit.file_level and limit.min_size_bytes <= target < source.stat().st_size, limit
     return target
 
@@ -116,7 +106,7 @@ def shrink_and_boot(tmp_path: Path, name: str) -> None:
     """One layout: rebuilt to used + 25 %, checked, its tree compared, booted."""
     tmp_path.mkdir()
     source = corpus_image(name, tmp_path / "source.raw")
-    target = used_plus_25_percent(source, name)
+    target = used_plus_25_percent(source)
     image = tmp_path / "disk-0.raw"
     subprocess.run(["cp", "--sparse=always", str(source), str(image)], check=True)
     done = resize_disk(image, target_size_bytes=target)

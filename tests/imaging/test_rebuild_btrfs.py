@@ -13,13 +13,13 @@ import hashlib
 import os
 import stat
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from diskfactory import run
 from fslayouts import loop_device, partition, place
+from loopmount import mounted
 from rehost.diskfmt.shrink import shrink_limit
 from rehost.imaging.layout import read_layout
 from rehost.imaging.rebuildfs import parse_subvolumes
@@ -31,31 +31,16 @@ Entry = tuple[object, ...]
 SUBVOLUMES = [(256, "@"), (258, "@home"), (259, "@/srv/data"), (260, "@ro")]
 
 
-def _run(*args: str | Path) -> str:
-    return subprocess.run([str(a) for a in args], check=True, capture_output=True,
-                          text=True).stdout
-
-
-@contextmanager
-def _mounted(device: str | Path, where: Path, options: str) -> Iterator[Path]:
-    where.mkdir(exist_ok=True)
-    _run("mount", "-o", options, device, where)
-    try:
-        yield where
-    finally:
-        _run("umount", where)
-
-
 def _fill(top: Path) -> None:
     """Subvolumes (one deleted: a gap in the IDs), files of every kind, a read-only subvolume,
     @ as the default."""
-    _run("btrfs", "-q", "subvolume", "create", top / "@")
-    _run("btrfs", "-q", "subvolume", "create", top / "gone")
-    _run("btrfs", "-q", "subvolume", "create", top / "@home")
+    run("btrfs", "-q", "subvolume", "create", top / "@")
+    run("btrfs", "-q", "subvolume", "create", top / "gone")
+    run("btrfs", "-q", "subvolume", "create", top / "@home")
     (top / "@/srv").mkdir()
-    _run("btrfs", "-q", "subvolume", "create", top / "@/srv/data")
-    _run("btrfs", "-q", "subvolume", "create", top / "@ro")
-    _run("btrfs", "-q", "subvolume", "delete", top / "gone")
+    run("btrfs", "-q", "subvolume", "create", top / "@/srv/data")
+    run("btrfs", "-q", "subvolume", "create", top / "@ro")
+    run("btrfs", "-q", "subvolume", "delete", top / "gone")
     etc = top / "@/etc"
     etc.mkdir()
     (etc / "fstab").write_text("UUID=x / btrfs subvol=@ 0 0\n")
@@ -72,8 +57,8 @@ def _fill(top: Path) -> None:
     os.mkfifo(top / "@/etc/fifo")
     os.mknod(top / "@/etc/null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
     (top / "@ro/readme").write_text("read-only subvolume\n")
-    _run("btrfs", "property", "set", "-ts", top / "@ro", "ro", "true")
-    _run("btrfs", "subvolume", "set-default", "256", top)
+    run("btrfs", "property", "set", "-ts", top / "@ro", "ro", "true")
+    run("btrfs", "subvolume", "set-default", "256", top)
 
 
 def _tree(top: Path) -> dict[str, Entry]:
@@ -98,13 +83,13 @@ def _tree(top: Path) -> dict[str, Entry]:
 
 def _btrfs_facts(dev: str, top: Path) -> dict[str, object]:
     """UUID, label, subvolumes, read-only ones and the default, read on the mounted top."""
-    tags = _run("blkid", "-p", "-o", "export", dev)
+    tags = run("blkid", "-p", "-o", "export", dev)
     return {"tags": sorted(t for t in tags.splitlines() if t.split("=")[0] in ("UUID", "LABEL")),
             "subvolumes": [(s.id, s.path) for s in parse_subvolumes(
-                _run("btrfs", "subvolume", "list", top))],
+                run("btrfs", "subvolume", "list", top))],
             "readonly": [s.path for s in parse_subvolumes(
-                _run("btrfs", "subvolume", "list", "-r", top))],
-            "default": _run("btrfs", "subvolume", "get-default", top).split()[:2]}
+                run("btrfs", "subvolume", "list", "-r", top))],
+            "default": run("btrfs", "subvolume", "get-default", top).split()[:2]}
 
 
 def test_btrfs_rebuilt_smaller_keeps_subvolumes_ids_flags_and_files(
@@ -116,14 +101,14 @@ def test_btrfs_rebuilt_smaller_keeps_subvolumes_ids_flags_and_files(
     fs = tmp_path / "part.fs"
     with fs.open("wb") as f:
         f.truncate(size)
-    _run("mkfs.btrfs", "-q", "-f", "-L", "data fs", fs)
-    with _mounted(fs, tmp_path / "fill", "loop") as top:
+    run("mkfs.btrfs", "-q", "-f", "-L", "data fs", fs)
+    with mounted(fs, tmp_path / "fill", "loop") as top:
         _fill(top)
     place(image, fs, start)
 
     def read_back(disk: Path, part_size: int) -> tuple[dict[str, object], dict[str, Entry]]:
         with loop_device(disk, offset=start, size=part_size) as dev, \
-                _mounted(dev, tmp_path / "read", "ro,subvolid=5") as top:
+                mounted(dev, tmp_path / "read", "ro,subvolid=5") as top:
             return _btrfs_facts(dev, top), _tree(top)
 
     facts, tree = read_back(image, size)
@@ -144,5 +129,5 @@ def test_btrfs_rebuilt_smaller_keeps_subvolumes_ids_flags_and_files(
     assert new_tree == tree
     sparse = tmp_path / "read"
     with loop_device(image, offset=start, size=new.size_bytes) as dev, \
-            _mounted(dev, sparse, "ro,subvol=@home") as home:
+            mounted(dev, sparse, "ro,subvol=@home") as home:
         assert (home / "sparse").stat().st_blocks * 512 < MIB  # the hole stayed a hole

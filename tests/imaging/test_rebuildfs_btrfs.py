@@ -8,13 +8,12 @@ corpus builder does), the rest reads it unmounted.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from diskfactory import blank_file, run
+from loopmount import mounted
 from rehost.diskfmt.btrfs import btrfs_snapshots
 from rehost.diskfmt.reader import FileDisk
 from rehost.diskfmt.shrink import shrink_limit
@@ -100,21 +99,11 @@ def test_subvolume_listing_is_parsed_with_and_without_parent_uuids() -> None:
     assert parse_subvolumes("ERROR: not a btrfs filesystem") == []
 
 
-@contextmanager
-def _mounted(image: Path, where: Path, options: str = "") -> Iterator[Path]:
-    where.mkdir(exist_ok=True)
-    run("mount", "-o", ",".join(o for o in ("loop", options) if o), image, where)
-    try:
-        yield where
-    finally:
-        run("umount", where)
-
-
 def test_subvolumes_are_recreated_with_their_ids_across_gaps(tmp_path: Path) -> None:
     wanted = [Subvolume(256, "@"), Subvolume(259, "@home"), Subvolume(261, "@/srv/nested")]
     image = blank_file(tmp_path / "new.fs", 300 * MIB)
     run("mkfs.btrfs", "-q", "-f", image)
-    with _mounted(image, tmp_path / "mnt") as top:
+    with mounted(image, tmp_path / "mnt", "loop") as top:
         script, fillers = subvolume_script(wanted, str(top))
         assert [f.rsplit("-", 1)[1] for f in fillers] == ["257", "258", "260"]
         subprocess.run(["sh", "-c", script], check=True)
@@ -126,13 +115,13 @@ def test_subvolumes_are_recreated_with_their_ids_across_gaps(tmp_path: Path) -> 
 def test_a_btrfs_with_snapshots_keeps_its_size_and_says_why(tmp_path: Path) -> None:
     image = blank_file(tmp_path / "old.fs", 400 * MIB)
     run("mkfs.btrfs", "-q", "-f", image)
-    with _mounted(image, tmp_path / "mnt") as top:
+    with mounted(image, tmp_path / "mnt", "loop") as top:
         run("btrfs", "-q", "subvolume", "create", top / "@")
         (top / "@" / "data").write_bytes(b"x" * MIB)
     assert btrfs_snapshots_of(image) == []
     plain = shrink_limit(image)
     assert plain.file_level and plain.min_size_bytes < 400 * MIB, plain
-    with _mounted(image, tmp_path / "mnt") as top:
+    with mounted(image, tmp_path / "mnt", "loop") as top:
         run("btrfs", "-q", "subvolume", "snapshot", "-r", top / "@", top / "@snap")
     assert btrfs_snapshots_of(image) == [257]
     limit = shrink_limit(image)

@@ -243,9 +243,9 @@ def shrink_limit_of(disk: DiskReader) -> "ShrinkLimit":
     kept = [f"{_where(f.number)}: {f.why_kept}" for f in fits if f.why_kept]
     if least >= block.min_size_bytes:
         # after why resizing cannot, why a rebuild cannot either (a volume rehost cannot read)
-        reasons = [block.shrink_note, *(k for k in kept if not k.endswith(KEPT_AS_IS))]
-        return block._replace(used_by_partition=used, shrink_note="; ".join(
-            reasons if block.shrink_note else []))
+        unread = [k for k in kept if not k.endswith(KEPT_AS_IS)]
+        note = "; ".join([block.shrink_note, *unread]) if block.shrink_note else ""
+        return block._replace(used_by_partition=used, shrink_note=note)
     return ShrinkLimit(least, "; ".join(kept), used, file_level=True)
 
 

@@ -245,13 +245,13 @@ class Appliance:
         self.sh(f"mount -o {made.mount_options} {new} {DST}")
         script, fillers = subvolume_script(subvolumes, DST)
         self.sh(script)
-        got = [(s.id, s.path) for s in parse_subvolumes(self.sh(f"btrfs subvolume list {DST}"))
+        got = [s for s in parse_subvolumes(self.sh(f"btrfs subvolume list {DST}"))
                if not s.path.startswith(FILLER)]
-        if got != [(s.id, s.path) for s in subvolumes]:
+        if got != subvolumes:
+            old_ids, new_ids = _ids(subvolumes), _ids(got)
             raise RebuildError(f"btrfs {new}: the subvolumes could not keep their IDs "
-                               f"(old {[(s.id, s.path) for s in subvolumes]}, new {got})",
-                               f"btrfs {new}：子卷未能保留原 ID（原 "
-                               f"{[(s.id, s.path) for s in subvolumes]}，新 {got}）")
+                               f"(old {old_ids}, new {new_ids})",
+                               f"btrfs {new}：子卷未能保留原 ID（原 {old_ids}，新 {new_ids}）")
         if fillers:
             self.sh(shell(["btrfs", "-q", "subvolume", "delete", *fillers]))
         self.sh(f"cp -a --sparse=auto {SRC}/. {DST}/")
@@ -282,8 +282,7 @@ class Appliance:
             self.guest.run("mount", self.root, "/")
         if self.boot:
             self.guest.run("mount", self.boot, "/boot")
-        # one name per `command -v`: the guest's /bin/sh may be dash (it answers for the first)
-        tools = self.guest.sh("for t in grub-install grub-mkconfig; do command -v $t; done; true")
+        tools = self.guest.programs(["grub-install", "grub-mkconfig"])
         if "grub-install" not in tools:
             return  # no GRUB in the guest: the boot code was copied byte for byte
         # the guest's tools keep their run-time files (LVM's locks, ...) in tmpfs, as on a boot
@@ -297,6 +296,11 @@ class Appliance:
         for d in reversed(scratch):
             self.sh(f"umount /sysroot{d}")
         self.guest.run("umount-all")
+
+
+def _ids(subvolumes: list[Subvolume]) -> str:
+    """"256 @, 257 @home" for an error message."""
+    return ", ".join(f"{s.id} {s.path}" for s in subvolumes)
 
 
 def _default_id(text: str) -> int:

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -31,6 +32,10 @@ START_TIMEOUT_S = 600.0
 KVM_START_TIMEOUT_S = 120.0  # KVM boots the appliance in seconds; longer means it hangs
 COMMAND_TIMEOUT_S = 1800.0
 LISTEN_TIMEOUT_S = 60.0  # the listener only parses its arguments and forks: no appliance yet
+# where the listener binds (fish/rc.c: always under /tmp, whatever TMPDIR says)
+SOCKET_PATH = "/tmp/.guestfish-{euid}/socket-{pid}"
+PROC_NET_UNIX = Path("/proc/net/unix")
+SO_ACCEPTCON = 0x10000  # /proc/net/unix Flags: the socket listens
 APPLIANCE_SMP_MAX = 4
 BATCH_READ_MAX = 2 << 20  # read_files: guestfish replies are at most 4 MiB (base64 inside)
 APPLIANCE_MEMSIZE_MB = 2048  # libguestfs' default 1280: dracut/update-initramfs use tmpfs
@@ -351,4 +356,39 @@ def launch_listener(args: list[str], env: dict[str, str],
             detail = err.read().strip()[-600:]
             raise GuestfishError(f"libguestfs could not add the guest's disks: {detail}",
                                  f"libguestfs 无法添加客户机磁盘：{detail}")
-        return match.group(1)
+        pid = match.group(1)
+        if not _await_socket(int(pid), timeout_s):
+            detail = err.read().strip()[-600:] or "no socket"
+            _kill_group(int(pid))
+            raise GuestfishError(f"guestfish --listen did not start listening: {detail}",
+                                 f"guestfish --listen 未能开始监听：{detail}")
+        return pid
+
+
+def _await_socket(pid: int, timeout_s: float) -> bool:
+    """Whether the listener's socket listens within timeout_s (False: it exited or hung).
+
+    guestfish prints the pid of the forked listener before that child has bound its socket
+    (fish/rc.c names the race); a `--remote` command sent in between finds no socket.
+    """
+    path = SOCKET_PATH.format(euid=os.geteuid(), pid=pid)
+    deadline = time.monotonic() + timeout_s
+    while not listening(path, PROC_NET_UNIX.read_text()):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def listening(path: str, proc_net_unix: str) -> bool:
+    """Whether /proc/net/unix (Num RefCount Protocol Flags Type St Inode Path) lists a
+    listening socket bound to path."""
+    for line in proc_net_unix.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) == 8 and fields[7] == path and int(fields[3], 16) & SO_ACCEPTCON:
+            return True
+    return False

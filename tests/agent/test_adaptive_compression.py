@@ -6,6 +6,7 @@ import pytest
 
 from rehost.agent.adaptive import (
     LADDER,
+    STARVED_SHARE,
     WINDOW_CELLS,
     WINDOW_MAX_S,
     WINDOW_MIN_CELLS,
@@ -27,12 +28,14 @@ class Clock:
         return self.now
 
 
-def window(tuner: LevelTuner, clock: Clock, *, compress_s: float, write_s: float) -> None:
+def window(tuner: LevelTuner, clock: Clock, *, compress_s: float, write_s: float,
+           cpu_s: float | None = None) -> None:
     """One decision window of cells with the given per-cell costs (the window ends on its cell
     count: the clock moves less than WINDOW_MAX_S over it; the slow-link case is tested below)."""
     for _ in range(WINDOW_CELLS):
         clock.now += (WINDOW_MIN_S + WINDOW_MAX_S) / 2 / WINDOW_CELLS
-        tuner.record(in_bytes=CELL, compress_s=compress_s, write_s=write_s)
+        tuner.record(in_bytes=CELL, compress_s=compress_s, write_s=write_s,
+                     compress_cpu_s=cpu_s)
 
 
 def test_a_limited_link_raises_the_level_to_the_top_of_the_ladder() -> None:
@@ -42,6 +45,20 @@ def test_a_limited_link_raises_the_level_to_the_top_of_the_ladder() -> None:
         # 4 MiB at 10 MB/s: writing waits 0.4 s per cell, compressing takes ~15 ms
         window(tuner, clock, compress_s=0.015, write_s=0.4)
     assert tuner.level == LADDER[-1]
+
+
+def test_a_host_without_spare_cpu_does_not_compress_harder() -> None:
+    """Writing waits as on a limited link, but the compressing thread got a core for only a
+    third of its time: the cores are busy (ten agents and the receiver on 2 cores, or the
+    source's own work), and a harder level would take its cycles from them."""
+    clock = Clock()
+    tuner = LevelTuner(1, clock=clock)
+    for _ in range(len(LADDER)):
+        window(tuner, clock, compress_s=0.03, write_s=0.4, cpu_s=0.01)
+    assert tuner.level == 1
+    # a core of its own again (the other jobs done): the link is the bottleneck, up it goes
+    window(tuner, clock, compress_s=0.015, write_s=0.4, cpu_s=STARVED_SHARE * 0.015 + 0.001)
+    assert tuner.level == 3
 
 
 def test_a_link_faster_than_the_compressor_goes_down_to_raw_and_stays() -> None:

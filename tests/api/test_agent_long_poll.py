@@ -15,7 +15,7 @@ from test_api_rest import basic, import_source
 
 from rehost.agent.main import AgentLoop
 from rehost.api.app import create_app
-from rehost.domain.models import DiskProgress
+from rehost.domain.models import DiskProgress, EventLevel
 from rehost.domain.rules import JobRequest
 from rehost.protocol.etag import etag_of
 from rehost.protocol.work import WorkItem
@@ -87,7 +87,8 @@ def test_an_unchanged_answer_is_held_for_the_wait_and_bad_waits_are_refused(
 def test_sync_progress_and_plain_heartbeats_wake_no_held_poll(
     client: TestClient, agent: dict[str, Any], ctl_ctx: ServiceContext, ctl_account: Any
 ) -> None:
-    """Ten syncing jobs write progress many times a second; none of it is an agent's work."""
+    """Ten syncing jobs write progress many times a second and builds log a line per step;
+    none of it is an agent's work."""
     token = agent["headers"]["Authorization"].removeprefix("Bearer ")
     commits = ctl_ctx.db.commits
     job = jobs.create_job(ctl_ctx, ctl_account.id, source_id=agent["source_id"],
@@ -100,6 +101,8 @@ def test_sync_progress_and_plain_heartbeats_wake_no_held_poll(
     agents.heartbeat(ctl_ctx, token)
     dataplane.update_progress(ctl_ctx, job.id, [DiskProgress(0, 1 << 30, 1 << 20, 1e6, 9.0)],
                               log_milestones=True)
+    dataplane.log_event(ctl_ctx, job.id, level=EventLevel.INFO, code="Image.Building",
+                        message_en="Building the image.", message_zh="正在构建镜像。")
     assert commits.value == quiet
     assert _poll(client, agent).headers["ETag"] == tag  # and the answer is indeed the same
     stored = dataplane.task_by_job(ctl_ctx, job.id).job.progress.bytes_done

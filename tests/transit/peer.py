@@ -74,6 +74,9 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:
     return predicate()
 
 
+POOL_THREADS = 3  # a started ReceiverPool's own threads: accept, reaper, progress relay
+
+
 def settled(rig: Rig, threads_before: int) -> bool:
     """No open connection left and no thread more than before (connections fully cleaned)."""
     return wait_until(lambda: rig.pool.open_connections() == 0

@@ -17,7 +17,7 @@ from rehost.transit.limits import DataPortLimits
 from rehost.wire import Codec, FrameType
 
 from .harness import MIB, transit_rig
-from .peer import closed, connect, error_then_close, hello, hello_doc, settled
+from .peer import POOL_THREADS, closed, connect, error_then_close, hello, hello_doc, settled
 
 SIZE = 2 * MIB
 
@@ -73,10 +73,10 @@ def test_connections_over_the_caps_are_closed_at_once(tmp_path: Path) -> None:
             s.settimeout(0.2)
         refused = [s for s in held if closed(s)]
         assert len(refused) == 35
-        assert threading.active_count() <= threads_before + 2 + 5
+        assert threading.active_count() <= threads_before + POOL_THREADS + 5
         for s in held:
             s.close()
-        assert settled(rig, threads_before + 2)
+        assert settled(rig, threads_before + POOL_THREADS)
 
 
 BAD_DISK_DONE: list[dict[str, Any]] = [
@@ -94,7 +94,7 @@ def test_malformed_disk_done_gets_error_and_cleanup(tmp_path: Path, doc: dict[st
         sock, reader = hello(rig, "tok", SIZE)
         sock.sendall(wire.pack_control(FrameType.DISK_DONE, doc))
         assert error_then_close(reader, sock) in ("Wire.BadFrame", "Transit.Incomplete")
-        assert settled(rig, threads_before + 2)
+        assert settled(rig, threads_before + POOL_THREADS)
 
 
 BAD_HELLO: list[dict[str, Any]] = [
@@ -114,7 +114,7 @@ def test_malformed_hello_gets_error(tmp_path: Path, doc: dict[str, Any]) -> None
         sock = connect(rig, timeout_s=5)
         sock.sendall(wire.pack_control(FrameType.HELLO, doc))
         assert error_then_close(wire.FrameReader(sock, 1 << 16), sock) == "Wire.BadFrame"
-        assert settled(rig, threads_before + 2)
+        assert settled(rig, threads_before + POOL_THREADS)
 
 
 def _chunk(codec: Codec, offset: int, length: int, payload: bytes, *, plan: int = -1) -> bytes:

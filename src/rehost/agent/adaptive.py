@@ -8,6 +8,12 @@ waits, the compressor is the bottleneck: the level goes down, to raw at the bott
 faster than the compressor). Decisions are taken once per window of cells, with a margin each
 way, so the level does not flap. Compression level 0 (the user's "none") never compresses and
 has no tuner.
+
+zstd's rule does not know whose CPU a higher level takes. When the compressing thread got a
+core for less than STARVED_SHARE of the time it spent compressing, the host's cores are all
+busy (the source server's own work, or other jobs' agents and the receiver on one host): the
+level is not raised then, since the cycles a harder level needs would come from them. Seen with
+ten jobs on a 2-core host: every agent climbed to level 6, and they all took longer.
 """
 
 import time
@@ -20,6 +26,7 @@ WINDOW_MIN_CELLS = 2  # but never before this many cells
 WINDOW_MIN_S = 0.25  # nor before this long
 UP_MARGIN = 2.0  # writing must wait this many times the extra compression cost to go up
 DOWN_FRACTION = 0.2  # writing waits under this share of the compression time: go down
+STARVED_SHARE = 0.75  # compressing got a core less than this share of its time: no going up
 # compression seconds per input byte assumed for a level not measured yet (zstd on one core)
 DEFAULT_COST_S_PER_BYTE = {0: 0.0, 1: 1 / 300e6, 3: 1 / 150e6, 6: 1 / 60e6, 9: 1 / 35e6}
 
@@ -52,11 +59,17 @@ class LevelTuner:
         """The level to compress the next cell at (0 = send it raw)."""
         return self._ladder[self._at]
 
-    def record(self, *, in_bytes: int, compress_s: float, write_s: float) -> bool:
-        """Account one cell; returns True when the level changed."""
+    def record(self, *, in_bytes: int, compress_s: float, write_s: float,
+               compress_cpu_s: "float | None" = None) -> bool:
+        """Account one cell; returns True when the level changed.
+
+        compress_s is the wall time compressing took, compress_cpu_s the CPU time the thread
+        got in it (None: not measured, never starved).
+        """
         self._cells += 1
         self._in += in_bytes
         self._compress_s += compress_s
+        self._cpu_s += compress_s if compress_cpu_s is None else compress_cpu_s
         self._write_s += write_s
         took = self._clock() - self._since
         if (self._cells < WINDOW_MIN_CELLS or took < WINDOW_MIN_S
@@ -74,7 +87,8 @@ class LevelTuner:
         if self._at > 0 and level and self._write_s < DOWN_FRACTION * self._compress_s:
             self._at -= 1  # the compressor is the bottleneck
             return
-        if self._at + 1 < len(self._ladder):
+        starved = self._cpu_s < STARVED_SHARE * self._compress_s
+        if self._at + 1 < len(self._ladder) and not starved:
             extra = (self._cost_of(self._ladder[self._at + 1]) - self._cost_of(level)) * self._in
             if self._write_s > UP_MARGIN * max(extra, 0.0):
                 self._at += 1  # the link is: compress harder
@@ -90,5 +104,5 @@ class LevelTuner:
 
     def _reset(self) -> None:
         self._cells, self._in = 0, 0
-        self._compress_s = self._write_s = 0.0
+        self._compress_s = self._write_s = self._cpu_s = 0.0
         self._since = self._clock()

@@ -33,6 +33,15 @@ MAX_CONTROL_BODY = wire.MAX_CONTROL_BYTES  # HELLO_OK of a delta pass carries ce
 CODECS = (("zstd",) if zstandard is not None else ()) + ("zlib",)
 
 
+# the calling thread's CPU time (time.thread_time is Python 3.7+; the agent runs on 3.6)
+THREAD_CLOCK = getattr(time, "CLOCK_THREAD_CPUTIME_ID", None)
+
+
+def thread_cpu_s() -> float:
+    """CPU seconds the calling thread has used (0.0 where the clock does not exist)."""
+    return time.clock_gettime(THREAD_CLOCK) if THREAD_CLOCK is not None else 0.0
+
+
 def agreed_digest(hello_ok: "HelloOk") -> chunkdigest.ChunkDigest:
     """The chunk digest HELLO_OK names (an older transit names none: xxh3-128)."""
     try:
@@ -148,9 +157,9 @@ class Channel:
             pieces = patch or (cell.pieces if self._pieces and not item.is_zero
                                and _worth_pieces(cell) else None)
             plain = wire.gather_pieces(item.data, pieces) if pieces else item.data
-            began = time.monotonic()
+            began, cpu_began = time.monotonic(), thread_cpu_s()
             codec, payload = self._encode(plain, zero=item.is_zero, patch=patch is not None)
-            encoded = time.monotonic()
+            encoded, cpu_s = time.monotonic(), thread_cpu_s() - cpu_began
             head = wire.DataHeader(cell.disk_index, codec, cell.offset_bytes,
                                    cell.length_bytes, cell.plan_bytes, item.digest)
             self._inflight[(cell.disk_index, cell.offset_bytes)] = cell
@@ -158,7 +167,7 @@ class Channel:
             self._write(header)
             self._write(payload)
             if not item.is_zero:
-                self._tune(len(plain), encoded - began, time.monotonic() - encoded)
+                self._tune(len(plain), encoded - began, time.monotonic() - encoded, cpu_s)
             raw = cell.length_bytes if patch is None else sum(n for _s, n in patch)
             self._state.sent(raw_bytes=raw, wire_bytes=len(header) + len(payload),
                              zero=item.is_zero)
@@ -192,10 +201,11 @@ class Channel:
             codec, packed = Codec.ZSTD, self._compressors[level].compress(data)
         return (codec, packed) if len(packed) < len(data) else (Codec.RAW, data)
 
-    def _tune(self, in_bytes: int, compress_s: float, write_s: float) -> None:
+    def _tune(self, in_bytes: int, compress_s: float, write_s: float, cpu_s: float) -> None:
         """Let the level follow the bottleneck (compressing or writing); log each change."""
         if self._tuner is not None and self._tuner.record(
-                in_bytes=in_bytes, compress_s=compress_s, write_s=write_s):
+                in_bytes=in_bytes, compress_s=compress_s, write_s=write_s,
+                compress_cpu_s=cpu_s if THREAD_CLOCK is not None else None):
             log.info("adaptive compression: %s level %d", self.codec_name, self._tuner.level)
 
     def _reread(self, cell: Cell) -> ReadChunk:

@@ -235,8 +235,12 @@ def log_event(
     ctx: ServiceContext, job_id: JobId, *, level: EventLevel, code: str = "", message_en: str,
     message_zh: str, hint: str = "", hint_zh: str = "",
 ) -> None:
-    """Append a line to a job's log (the transit's own milestones)."""
-    with ctx.db.transaction() as session:
+    """Append a line to a job's log (the transit's own milestones).
+
+    A log line is no part of an agent's work: the write does not wake long polls (each wake
+    re-reads the work of every waiting agent; a build logs a line per step).
+    """
+    with ctx.db.transaction(wakes_polls=False) as session:
         row = _job(session, job_id, lock=False)
         events.add(session, job_id=row.id, account_id=AccountId(row.account_id), now=ctx.now(),
                    level=level, code=code, message_en=message_en, message_zh=message_zh,

@@ -17,6 +17,7 @@ from pathlib import Path
 from rehost.transit.connection import DataConnection
 from rehost.transit.limits import DataPortLimits
 from rehost.transit.ports import TransitControl
+from rehost.transit.progress_relay import ProgressRelay
 from rehost.transit.session import JobSession, TransitStats
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class ReceiverPool:
         limits: DataPortLimits | None = None,
     ) -> None:
         self.limits = limits or DataPortLimits()
-        self._control = control
+        self._control = ProgressRelay(control)  # progress never waits in a writer
         self._ctx = ssl_context
         self._clock = clock
         self._listener = socket.create_server((host, port), backlog=128, reuse_port=False)
@@ -75,6 +76,7 @@ class ReceiverPool:
 
     def start(self) -> None:
         """Start accepting connections in a background thread."""
+        self._control.start()
         self._thread.start()
         self._reaper.start()
 
@@ -93,6 +95,7 @@ class ReceiverPool:
         for job_id in job_ids:
             self.disconnect_job(job_id)
             self._close_session(job_id)
+        self._control.stop()
 
     def disconnect_job(self, job_id: str) -> None:
         """Drop the job's open connections (pause); its journal and disks stay."""

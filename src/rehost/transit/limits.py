@@ -6,8 +6,8 @@
 
 Each connection costs two threads at most (its reader and, after HELLO, its disk writer), so
 the pool never runs more than 2 * max_connections + 3 threads (its own: accept, reaper, progress
-relay). Before HELLO a frame may be at
-most `PREAUTH_FRAME_BYTES`; the 16 MiB data frame limit applies only to a valid data token.
+relay). Before HELLO a frame may be at most `PREAUTH_FRAME_BYTES`; the 16 MiB data frame limit
+applies only to a valid data token.
 """
 
 from __future__ import annotations

@@ -43,7 +43,9 @@ class ProgressRelay:
             self._cond.notify()
         if self._thread.is_alive():
             self._thread.join(timeout=STOP_TIMEOUT_S)
-        for job_id in list(self._waiting):
+        with self._cond:
+            left = list(self._waiting)
+        for job_id in left:  # a thread that did not end in time (a hung control plane)
             self._flush(job_id)
 
     def lookup(self, token: str) -> TransitJobSpec | None:

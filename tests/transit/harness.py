@@ -58,12 +58,12 @@ class Rig:
 
 
 @contextmanager
-def transit_rig(root: Path, *, port: int = 0,
-                limits: DataPortLimits | None = None) -> Iterator[Rig]:
-    """Start a transit pool on 127.0.0.1 with a fresh CA."""
+def transit_rig(root: Path, *, port: int = 0, limits: DataPortLimits | None = None,
+                control: FakeTransitControl | None = None) -> Iterator[Rig]:
+    """Start a transit pool on 127.0.0.1 with a fresh CA (and the given control plane)."""
     ca = create_ca(now=NOW)
     cert = issue_transit_cert(ca, ["127.0.0.1", "localhost"], now=NOW)
-    control = FakeTransitControl()
+    control = control or FakeTransitControl()
     pool = ReceiverPool(control=control, ssl_context=transit_server_context(cert),
                        host="127.0.0.1", port=port, limits=limits)
     pool.start()

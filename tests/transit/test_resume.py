@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 from rehost.agent.sender import send_job
+from rehost.transit.fake import FakeTransitControl
+from rehost.transit.ports import DiskDigest
 
 from .harness import MIB, Rig, same_bytes, transit_rig
 from .proxy import CuttingProxy
@@ -81,3 +83,33 @@ def test_dropped_connections_are_resumed(tmp_path: Path) -> None:
         assert proxy.connections >= 3  # the probe, two data connections, then reconnections
         assert same_bytes(src, rig.target(job, 0))
         assert rig.control.done[job.job_id][0].digest_hex == result.disk_digests[0]
+
+
+class FirstSyncDoneFails(FakeTransitControl):
+    """The first sync-done cannot reach the control plane: the transit drops the connection
+    after the disk is journaled done and before DISK_OK (as a transit killed right then)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = 0
+
+    def sync_done(self, job_id: str, digests: tuple[DiskDigest, ...]) -> None:
+        if not self.refused:
+            self.refused += 1
+            raise OSError("control plane unreachable")
+        super().sync_done(job_id, digests)
+
+
+def test_a_connection_lost_before_disk_ok_is_opened_again_and_the_job_finishes(
+    tmp_path: Path,
+) -> None:
+    src = _random_disk(tmp_path / "src.img", 8)
+    control = FirstSyncDoneFails()
+    with transit_rig(tmp_path / "transit", control=control) as rig:
+        job = rig.add_job("tok", [(0, src)])
+        spec = rig.send_spec("tok", [(0, src)], chunk_bytes=CHUNK, window_bytes=WINDOW)
+        result = send_job(spec)
+        assert result.completed and result.reconnects >= 1
+        # the transit tells the control plane just after the new HELLO_OK (nothing pending)
+        assert control.finished.wait(10) and control.refused == 1 and job.job_id in control.done
+        assert same_bytes(src, rig.target(job, 0))

@@ -84,7 +84,7 @@ def send_job(
                                     planner=planner, algo=algo, run_pass=run_pass))
         completed = not stop.is_set()
         if completed:
-            _finish_disks(spec, ctx, state, resume, digests, readers, buffers[0][1], hello)
+            _finish_disks(spec, ctx, state, digests, readers, buffers[0][1], hello)
         state.report(force=True)
         return SendResult(completed, state.raw_bytes, state.wire_bytes, state.chunks,
                           state.zero_chunks, sum(d.done_bytes for d in resume.disks),
@@ -260,14 +260,27 @@ def _connect_with_backoff(ch: Channel, hello: "Hello", spec: SendSpec,
             attempt += 1
 
 
-def _finish_disks(spec: SendSpec, ctx: Any, state: SendState, resume: "HelloOk",
-                  digests: "dict[int, str]", readers: "dict[int, CellReader]", buf: memoryview,
-                  hello: "Hello") -> None:
+def _finish_disks(spec: SendSpec, ctx: Any, state: SendState, digests: "dict[int, str]",
+                  readers: "dict[int, CellReader]", buf: memoryview, hello: "Hello") -> None:
+    """DISK_DONE for every disk the transit does not count done yet; a connection lost on the
+    way (a transit killed before its DISK_OK) is opened again, and the new HELLO_OK says
+    which disks are still to finish (none: the transit reports the sync done on HELLO)."""
     ch = Channel(spec, ctx, state, readers=readers, bucket=None, buffer=buf)
+    deadline = time.monotonic() + spec.reconnect_timeout_s
     try:
-        _connect_with_backoff(ch, hello, spec, state.stop)
-        for disk in resume.pending():
-            ch.finish_disk(disk.index, digests.get(disk.index, ""))
+        while True:
+            resume = _connect_with_backoff(ch, hello, spec, state.stop)
+            try:
+                for disk in resume.pending():
+                    ch.finish_disk(disk.index, digests.get(disk.index, ""))
+                return
+            except (OSError, WireError) as exc:
+                if time.monotonic() > deadline or state.stop.is_set():
+                    raise
+                log.info("data connection lost while finishing the disks: %s; reconnecting",
+                         exc)
+                state.reconnects += 1
+                state.stop.wait(BACKOFF_S[0])
     finally:
         ch.close()
 

@@ -3,9 +3,9 @@
 A progress report is a database commit (the embedded control plane, where the writers of every
 job share SQLite's one write lock) or an HTTP call (a transit host). Made from a chunk writer's
 commit, it held that writer, and with it the job's acknowledgements, for as long as the lock or
-the network took: with ten jobs syncing on one host the writers spent a fifth of their time
-there, the agents' sockets filled and their compression tuners, reading that as a slow link,
-compressed harder. Only a job's newest report matters, so one still waiting is replaced by the
+the network took: with ten jobs syncing on one host, 18 % of the server's samples were writers
+waiting there, the agents' sockets filled and their compression tuners, reading that as a slow
+link, compressed harder. Only a job's newest report matters, so one still waiting is replaced by the
 next. What else the transit tells the control plane about a job (its sync done or failed) first
 sends the job's waiting report, so the control plane never sees progress after the end.
 """
@@ -88,12 +88,8 @@ class ProgressRelay:
                     self._cond.wait()
                 if not self._waiting:
                     return
-            with self._sending:  # taken and sent under one lock: a job's reports stay in order
-                with self._cond:
-                    job_id = next(iter(self._waiting), None)
-                    progress = self._waiting.pop(job_id) if job_id is not None else None
-                if progress is not None:
-                    self._send(progress)
+                job_id = next(iter(self._waiting))
+            self._flush(job_id)  # taken and sent under one lock: a job's reports stay in order
 
     def _send(self, progress: ReceiverProgress) -> None:
         try:

@@ -251,7 +251,11 @@ class LibvirtPublisher:
             return
         dom = conn.lookupByName(name)
         if dom.isActive():
-            dom.destroy()
+            try:
+                dom.destroy()
+            except libvirt.libvirtError:
+                if dom.isActive():  # else the guest powered off between the check and destroy
+                    raise
         dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
 
 

@@ -88,8 +88,10 @@ def concurrency_report(cache: Path, counts: Sequence[int], rounds: int) -> bool:
     disks = [sample_disk(cache / f"scale-{i}.img", JOB_DISK_BYTES, seed=100 + i)
              for i in range(max(counts))]
     cold = drop_caches()
+    receivers = os.environ.get("REHOST_RECEIVERS", "") or "auto"
     print(f"{len(disks)} disks of {JOB_DISK_BYTES // MIB} MiB (ext4, 30 % used, stale free "
-          f"space); compression 1; cold cache: {'yes' if cold else 'NO (not root)'}; "
+          f"space); compression 1; receiver processes: {receivers} ({os.cpu_count()} cores); "
+          f"cold cache: {'yes' if cold else 'NO (not root)'}; "
           f"load average {os.getloadavg()[0]:.1f}; {rounds} rounds")
     results: dict[int, list[Concurrent]] = {n: [] for n in counts}
     for rnd in range(rounds):

@@ -13,6 +13,8 @@ DEFAULT_LISTEN = "127.0.0.1:7001"
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "rehost"
+AUTO_RECEIVERS_MAX = 4  # auto: one receiver process per core, up to this many
+MAX_RECEIVERS = 32
 
 
 class SettingsError(ValueError):
@@ -44,6 +46,8 @@ class Settings:
     log_level: str = "info"  # debug | info | warning | error
     # bounds of the data port before HELLO (REHOST_DATA_HELLO_TIMEOUT_S, _MAX_CONNECTIONS, …)
     data_port_limits: DataPortLimits = field(default_factory=DataPortLimits)
+    # receiver processes behind the embedded data port (1: in the server process; 0: auto)
+    receivers: int = 0
     # the built-in `local` region, when first created, publishes images whose checks fail
     local_accept_failed_checks: bool = False
     # group that may read the data dir, database and images ("" = owner only)
@@ -76,6 +80,11 @@ class Settings:
 
             advertised = socket.getfqdn()
         return f"{advertised}:{port}"
+
+    @property
+    def receiver_processes(self) -> int:
+        """How many processes receive data: `receivers`, or auto (one per core, at most 4)."""
+        return self.receivers or max(1, min(AUTO_RECEIVERS_MAX, os.cpu_count() or 1))
 
     @property
     def listen_host(self) -> str:
@@ -137,6 +146,7 @@ def load_settings(
     log_level: str | None = None,
     file_group: str | None = None,
     image_store_roots: Sequence[str | Path] = (),
+    receivers: int | None = None,
 ) -> Settings:
     """Build settings from arguments, then `REHOST_*` environment variables, then defaults."""
     env = os.environ if env is None else env
@@ -164,6 +174,7 @@ def load_settings(
         log_level=_parse_choice("--log-level", log_level or env.get("REHOST_LOG_LEVEL")
                                 or "info", LOG_LEVELS),
         data_port_limits=_data_port_limits(env),
+        receivers=_parse_receivers(receivers, env.get("REHOST_RECEIVERS", "")),
         local_accept_failed_checks=lenient in ("1", "true"),
         file_group=file_group or env.get("REHOST_FILE_GROUP", ""),
         image_store_roots=_parse_roots(image_store_roots or _env_roots(env)),
@@ -177,6 +188,22 @@ def _parse_metrics_token(token: str) -> str:
                             "characters without spaces; REHOST_METRICS_TOKEN（metrics_token）须为"
                             "至少 16 个不含空格的可打印字符")
     return token
+
+
+def _parse_receivers(flag: int | None, text: str) -> int:
+    if flag is not None:
+        value = flag
+    elif not text.strip() or text.strip() == "auto":
+        value = 0
+    else:
+        value = int(text) if text.strip().isdigit() else -1
+    if not 0 <= value <= MAX_RECEIVERS:
+        raise SettingsError(
+            f"--receivers / REHOST_RECEIVERS must be auto or 0 to {MAX_RECEIVERS} (0: auto, one "
+            f"per core up to {AUTO_RECEIVERS_MAX}), got {text if flag is None else flag!r}; "
+            f"--receivers / REHOST_RECEIVERS 须为 auto 或 0 到 {MAX_RECEIVERS}（0：自动，每核一个，"
+            f"最多 {AUTO_RECEIVERS_MAX} 个）")
+    return value
 
 
 def _data_port_limits(env: Mapping[str, str]) -> DataPortLimits:

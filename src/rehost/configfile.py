@@ -24,6 +24,7 @@ KEYS: dict[str, tuple[str, type]] = {
     "data_hello_timeout_s": ("REHOST_DATA_HELLO_TIMEOUT_S", float),
     "data_max_connections": ("REHOST_DATA_MAX_CONNECTIONS", int),
     "data_max_connections_per_ip": ("REHOST_DATA_MAX_CONNECTIONS_PER_IP", int),
+    "receivers": ("REHOST_RECEIVERS", int),  # 0: auto
     "file_group": ("REHOST_FILE_GROUP", str),
     "image_store_roots": ("REHOST_IMAGE_STORE_ROOTS", list),  # of folder paths
     "local_accept_failed_checks": ("REHOST_LOCAL_ACCEPT_FAILED_CHECKS", bool),

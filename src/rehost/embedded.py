@@ -28,6 +28,7 @@ from rehost.storage.local import LocalImageStore
 from rehost.storage.manifest import ImageRecord
 from rehost.transit.buildpause import pause_from_env
 from rehost.transit.pool import ReceiverPool
+from rehost.transit.receivers import ReceiverProcesses
 
 PKI_DIR = "pki"
 
@@ -37,7 +38,7 @@ class EmbeddedTransit:
     """The running data plane of a single-process server."""
 
     ctx: ServiceContext
-    pool: ReceiverPool
+    pool: ReceiverPool | ReceiverProcesses
     builder: ImageBuilder
     api_tls: tuple[Path, Path] | None = None  # (certificate, key) files when --tls
 
@@ -84,8 +85,13 @@ def start_embedded_transit(settings: Settings) -> EmbeddedTransit:
     )
     control = ServiceTransitControl(ctx, on_synced=builder.submit)
     host, port = settings.data_listen_addr
-    pool = ReceiverPool(control=control, ssl_context=transit_server_context(cert),
-                       host=host, port=port, limits=settings.data_port_limits)
+    count = settings.receiver_processes
+    pool: ReceiverPool | ReceiverProcesses = (
+        ReceiverPool(control=control, ssl_context=transit_server_context(cert), host=host,
+                     port=port, limits=settings.data_port_limits) if count == 1
+        else ReceiverProcesses(control=control, cert=cert, host=host, port=port,
+                               limits=settings.data_port_limits, processes=count,
+                               log_format=settings.log_format, log_level=settings.log_level))
     shared.attach(pool)
     pool.start()
     builder.resume()

@@ -37,13 +37,28 @@ def test_every_server_setting_can_come_from_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, '[server]\ndata_hello_timeout_s = 3\ndata_max_connections = 40\n'
                  'data_max_connections_per_ip = 4\nfile_group = "root"\n'
                  'image_store_roots = ["/srv/images", "/mnt/images"]\n'
-                 'local_accept_failed_checks = true\n')
+                 'local_accept_failed_checks = true\nreceivers = 3\n')
     settings = load_settings(env=merged_environment(str(path), {}))
     limits = settings.data_port_limits
     assert (limits.hello_timeout_s, limits.max_connections,
             limits.max_connections_per_address) == (3.0, 40, 4)
     assert settings.file_group == "root" and settings.local_accept_failed_checks
     assert settings.image_store_roots == (Path("/srv/images"), Path("/mnt/images"))
+    assert settings.receiver_processes == 3
+
+
+def test_receivers_auto_flag_env_and_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert load_settings(data_dir="/tmp/x", env={}).receiver_processes == 4  # auto: up to 4
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    auto = load_settings(data_dir="/tmp/x", env={"REHOST_RECEIVERS": "auto"})
+    assert auto.receiver_processes == 1
+    env = {"REHOST_RECEIVERS": "6"}
+    assert load_settings(data_dir="/tmp/x", env=env).receiver_processes == 6
+    assert load_settings(data_dir="/tmp/x", env=env, receivers=1).receiver_processes == 1
+    for bad in ("-1", "two", "33", "1.5"):
+        with pytest.raises(SettingsError, match=r"REHOST_RECEIVERS must be auto or 0 to 32"):
+            load_settings(data_dir="/tmp/x", env={"REHOST_RECEIVERS": bad})
 
 
 @pytest.mark.parametrize(("text", "named"), [

@@ -22,6 +22,7 @@ from rehost.transit.fake import FakeTransitControl
 from rehost.transit.limits import DataPortLimits
 from rehost.transit.pool import ReceiverPool
 from rehost.transit.ports import TransitDisk, TransitJobSpec
+from rehost.transit.receivers import ReceiverProcesses
 from rehost.transit.session import target_disk_path
 
 MIB = 1024 * 1024
@@ -32,7 +33,7 @@ NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 class Rig:
     """A started ReceiverPool with a fake control plane."""
 
-    pool: ReceiverPool
+    pool: ReceiverPool | ReceiverProcesses
     control: FakeTransitControl
     ca: CertificateAuthority
     root: Path
@@ -59,13 +60,19 @@ class Rig:
 
 @contextmanager
 def transit_rig(root: Path, *, port: int = 0, limits: DataPortLimits | None = None,
-                control: FakeTransitControl | None = None) -> Iterator[Rig]:
-    """Start a transit pool on 127.0.0.1 with a fresh CA (and the given control plane)."""
+                control: FakeTransitControl | None = None, processes: int = 1) -> Iterator[Rig]:
+    """Start a transit pool on 127.0.0.1 with a fresh CA (and the given control plane).
+
+    processes > 1: the data port of that many receiver processes (`ReceiverProcesses`).
+    """
     ca = create_ca(now=NOW)
     cert = issue_transit_cert(ca, ["127.0.0.1", "localhost"], now=NOW)
     control = control or FakeTransitControl()
-    pool = ReceiverPool(control=control, ssl_context=transit_server_context(cert),
-                       host="127.0.0.1", port=port, limits=limits)
+    pool: ReceiverPool | ReceiverProcesses = (
+        ReceiverPool(control=control, ssl_context=transit_server_context(cert),
+                     host="127.0.0.1", port=port, limits=limits) if processes == 1
+        else ReceiverProcesses(control=control, cert=cert, host="127.0.0.1", port=port,
+                               limits=limits or DataPortLimits(), processes=processes))
     pool.start()
     try:
         yield Rig(pool, control, ca, root)

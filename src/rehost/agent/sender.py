@@ -27,7 +27,7 @@ from rehost.agent.reader import (
 from rehost.agent.sendspec import SendError, SendProgress, SendResult, SendSpec
 from rehost.agent.sendstate import ReadChunk, SendState
 from rehost.agent.throttle import bucket_for
-from rehost.agent.tls import pinned_client_context
+from rehost.agent.tls import offer_route, pinned_client_context
 from rehost.protocol.hello import DiskOffer, DiskResume, Hello, HelloOk
 from rehost.wire import WireError
 
@@ -58,6 +58,7 @@ def send_job(
     hello = _hello(spec, plans, notes or {})
     readers = {d.index: CellReader(d.path, direct_io=spec.direct_io) for d in spec.disks}
     ctx = pinned_client_context(spec.ca_pem)
+    offer_route(ctx, spec.token)
     buffers = [aligned_buffer(spec.chunk_bytes) for _ in range(2 * spec.connections + 2)]
     try:
         first = Channel(spec, ctx, _NULL_STATE, readers=readers, bucket=None, buffer=buffers[0][1])

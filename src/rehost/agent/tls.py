@@ -6,6 +6,8 @@ interpreters get the floor through the `OP_NO_*` options instead.
 
 import ssl
 
+from rehost.protocol.dataroute import route_alpn
+
 # TLS 1.2 suites the floor allows (TLS 1.3 suites are configured separately by OpenSSL)
 TLS12_CIPHERS = "ECDHE+AESGCM"
 
@@ -28,3 +30,9 @@ def pinned_client_context(ca_pem: bytes) -> "ssl.SSLContext":
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_verify_locations(cadata=ca_pem.decode("ascii"))
     return ctx
+
+
+def offer_route(ctx: "ssl.SSLContext", token: str) -> None:
+    """Name the job's route in the ClientHello (a data port of several receiver processes)."""
+    if getattr(ssl, "HAS_ALPN", False):  # without ALPN the port's first receiver serves it
+        ctx.set_alpn_protocols([route_alpn(token)])

@@ -7,7 +7,15 @@ import os
 import click
 
 from rehost import filemode
-from rehost.config import DEFAULT_LISTEN, LOG_FORMATS, LOG_LEVELS, SettingsError, load_settings
+from rehost.config import (
+    AUTO_RECEIVERS_MAX,
+    DEFAULT_LISTEN,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    MAX_RECEIVERS,
+    SettingsError,
+    load_settings,
+)
 from rehost.configfile import DEFAULT_CONFIG_PATH, merged_environment
 
 
@@ -22,6 +30,10 @@ from rehost.configfile import DEFAULT_CONFIG_PATH, merged_environment
               help="HOST:PORT of the transit's TLS data port [default: listen port + 1].")
 @click.option("--data-advertise", default=None,
               help="Host name or IP agents use to reach the data port [default: its host].")
+@click.option("--receivers", type=click.IntRange(min=0, max=MAX_RECEIVERS), default=None,
+              help="Processes receiving the data port's jobs; 1 receives in the server process, "
+                   f"0 is auto: one per core, up to {AUTO_RECEIVERS_MAX} "
+                   "[default: $REHOST_RECEIVERS or auto].")
 @click.option("--tls/--no-tls", "api_tls", default=None,
               help="Serve the API and console over HTTPS with a certificate from the server "
                    "CA (<data-dir>/pki/ca.pem; give it to clients with --ca-file / "
@@ -40,7 +52,8 @@ from rehost.configfile import DEFAULT_CONFIG_PATH, merged_environment
               help="Lowest level logged; the access log is at info [default: "
                    "$REHOST_LOG_LEVEL or info].")
 def server(config: str | None, data_dir: str | None, listen: str | None,
-           data_listen: str | None, data_advertise: str | None, api_tls: bool | None,
+           data_listen: str | None, data_advertise: str | None, receivers: int | None,
+           api_tls: bool | None,
            log_format: str | None, log_level: str | None, file_group: str | None,
            image_store_roots: tuple[str, ...]) -> None:
     """Run the rehost server; the first start prints the admin AccessKey once."""
@@ -54,7 +67,7 @@ def server(config: str | None, data_dir: str | None, listen: str | None,
             env=merged_environment(config, os.environ), data_dir=data_dir, listen=listen,
             data_listen=data_listen, data_advertise=data_advertise, api_tls=api_tls,
             log_format=log_format, log_level=log_level, file_group=file_group,
-            image_store_roots=image_store_roots)
+            image_store_roots=image_store_roots, receivers=receivers)
         filemode.apply(settings.data_dir, group=settings.file_group)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc

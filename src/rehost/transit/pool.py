@@ -50,12 +50,16 @@ class ReceiverPool:
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
         limits: DataPortLimits | None = None,
+        listen: bool = True,
     ) -> None:
+        """`listen=False`: no listener of its own; connections come through `adopt`."""
         self.limits = limits or DataPortLimits()
+        self.on_closed: Callable[[str], None] = lambda _address: None
         self._control = ProgressRelay(control)  # progress never waits in a writer
         self._ctx = ssl_context
         self._clock = clock
-        self._listener = socket.create_server((host, port), backlog=128, reuse_port=False)
+        self._listener = (socket.create_server((host, port), backlog=128, reuse_port=False)
+                          if listen else None)
         self._sessions: dict[str, JobSession] = {}
         self._conns: dict[str, set[DataConnection]] = {}
         self._peers: set[_Peer] = set()
@@ -71,22 +75,26 @@ class ReceiverPool:
     @property
     def address(self) -> tuple[str, int]:
         """The (host, port) the listener is bound to."""
+        if self._listener is None:
+            raise RuntimeError("this pool has no listener of its own")
         host, port = self._listener.getsockname()[:2]
         return str(host), int(port)
 
     def start(self) -> None:
         """Start accepting connections in a background thread."""
         self._control.start()
-        self._thread.start()
+        if self._listener is not None:
+            self._thread.start()
         self._reaper.start()
 
     def stop(self) -> None:
         """Stop accepting, drop every connection and close all job files."""
         self._stopping.set()
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
-        self._listener.close()
-        self._thread.join(timeout=5)
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+            self._listener.close()
+            self._thread.join(timeout=5)
         self._reaper.join(timeout=5)
         with self._lock:
             for peer in self._peers:  # wakes connections still waiting for HELLO
@@ -140,6 +148,7 @@ class ReceiverPool:
             return len(self._peers)
 
     def _accept_loop(self) -> None:
+        assert self._listener is not None
         while not self._stopping.is_set():
             try:
                 raw, addr = self._listener.accept()
@@ -149,13 +158,18 @@ class ReceiverPool:
                 log.exception("transit accept failed")
                 time.sleep(0.1)
                 continue
-            peer = self._admit(raw, str(addr[0]))
-            if peer is None:
-                raw.close()  # over a cap: refused at once, no thread, no TLS handshake
-                continue
-            threading.Thread(
-                target=self._serve, args=(raw, peer), name="transit-conn", daemon=True
-            ).start()
+            self.adopt(raw, str(addr[0]))
+
+    def adopt(self, raw: socket.socket, address: str) -> bool:
+        """Serve an accepted connection from `address` (False: over a cap, closed at once)."""
+        peer = None if self._stopping.is_set() else self._admit(raw, address)
+        if peer is None:
+            raw.close()  # over a cap: refused at once, no thread, no TLS handshake
+            return False
+        threading.Thread(
+            target=self._serve, args=(raw, peer), name="transit-conn", daemon=True
+        ).start()
+        return True
 
     def _admit(self, raw: socket.socket, address: str) -> _Peer | None:
         with self._lock:
@@ -210,6 +224,7 @@ class ReceiverPool:
             if conn is not None:
                 with contextlib.suppress(OSError):
                     conn.sock.close()
+            self.on_closed(peer.address)
 
     def _on_hello(self, job_id: str, conn: DataConnection | None, peer: _Peer) -> None:
         with self._lock:

@@ -12,7 +12,10 @@ them started) answers 200 more `POST /api/v1/jobs`, one at a time; p50 and p99 a
 (target p99 < 100 ms), on SQLite and, when REHOST_TEST_DATABASE_URL (or
 REHOST_BENCH_DATABASE_URL) names a PostgreSQL server, on a fresh database there.
 
-    python -m bench.scale [--jobs 1,4,10] [--rounds 3] [--skip-create]
+    python -m bench.scale [--jobs 1,4,10] [--rounds 3] [--receivers 1,auto] [--skip-create]
+
+`--receivers` interleaves runs of `rehost server` with each REHOST_RECEIVERS setting (1: the
+server process receives; auto: one receiver process per core, up to 4).
 """
 
 from __future__ import annotations
@@ -54,9 +57,9 @@ class Concurrent:
         return self.bytes_done / self.span_s if self.span_s > 0 else 0.0
 
 
-def concurrent_run(disks: Sequence[Path], work: Path) -> Concurrent:
+def concurrent_run(disks: Sequence[Path], work: Path, receivers: str = "auto") -> Concurrent:
     """Create one job per disk, drop caches, start them all at once, wait for every one."""
-    plane = ControlPlane(work).start()
+    plane = ControlPlane(work, env={"REHOST_RECEIVERS": receivers}).start()
     try:
         sources = [plane.add_agent(disk) for disk in disks]
         jobs = [str(plane.cli("job", "create", "--source", s, "--region", "local",
@@ -83,31 +86,40 @@ def _concurrent(docs: list[dict[str, Any]], events: list[list[dict[str, Any]]],
                       sum(int(d["bytes_done"]) for d in docs), failed)
 
 
-def concurrency_report(cache: Path, counts: Sequence[int], rounds: int) -> bool:
-    """Run every count `rounds` times, interleaved; print medians and the ratio to one job."""
+def concurrency_report(cache: Path, counts: Sequence[int], rounds: int,
+                       receivers: Sequence[str] = ("auto",)) -> bool:
+    """Run every (receivers, count) `rounds` times, interleaved; medians and ratios to one job."""
     disks = [sample_disk(cache / f"scale-{i}.img", JOB_DISK_BYTES, seed=100 + i)
              for i in range(max(counts))]
     cold = drop_caches()
-    receivers = os.environ.get("REHOST_RECEIVERS", "") or "auto"
     print(f"{len(disks)} disks of {JOB_DISK_BYTES // MIB} MiB (ext4, 30 % used, stale free "
-          f"space); compression 1; receiver processes: {receivers} ({os.cpu_count()} cores); "
-          f"cold cache: {'yes' if cold else 'NO (not root)'}; "
-          f"load average {os.getloadavg()[0]:.1f}; {rounds} rounds")
-    results: dict[int, list[Concurrent]] = {n: [] for n in counts}
+          f"space); compression 1; receiver processes: {', '.join(receivers)} (auto: one per "
+          f"core up to 4; {os.cpu_count()} cores); cold cache: "
+          f"{'yes' if cold else 'NO (not root)'}; load average {os.getloadavg()[0]:.1f}; "
+          f"{rounds} rounds")
+    runs = [(r, n) for r in receivers for n in counts]
+    results: dict[tuple[str, int], list[Concurrent]] = {run: [] for run in runs}
     for rnd in range(rounds):
-        for n in list(counts)[rnd % len(counts):] + list(counts)[: rnd % len(counts)]:
-            results[n].append(concurrent_run(disks[:n], cache / "scale-work"))
-    base = statistics.median(r.throughput for r in results[min(counts)])
+        for run in runs[rnd % len(runs):] + runs[: rnd % len(runs)]:
+            results[run].append(concurrent_run(disks[:run[1]], cache / "scale-work", run[0]))
+    ok = True
+    for setting in receivers:
+        ok &= _print_medians(setting, {n: results[(setting, n)] for n in counts})
+    print(f"concurrent jobs: {'OK' if ok else 'BELOW'} target (aggregate >= one job's, no failure)")
+    return ok
+
+
+def _print_medians(receivers: str, results: dict[int, list[Concurrent]]) -> bool:
+    base = statistics.median(r.throughput for r in results[min(results)])
     ok = True
     for n, rs in results.items():
         rate = statistics.median(r.throughput for r in rs)
         failed = sum(r.failed for r in rs)
-        ok &= failed == 0 and (n == min(counts) or rate >= base)
-        print(f"{n:2d} job(s) at once: data phase {statistics.median(r.span_s for r in rs):6.2f} s,"
-              f" start -> all Finished {statistics.median(r.total_s for r in rs):6.2f} s, "
-              f"aggregate {rate / MIB:6.1f} MiB/s ({rate / base:4.2f} x one job), "
-              f"{failed} failed")
-    print(f"concurrent jobs: {'OK' if ok else 'BELOW'} target (aggregate >= one job's, no failure)")
+        ok &= failed == 0 and (n == min(results) or rate >= base)
+        print(f"receivers {receivers}: {n:2d} job(s) at once: data phase "
+              f"{statistics.median(r.span_s for r in rs):6.2f} s, start -> all Finished "
+              f"{statistics.median(r.total_s for r in rs):6.2f} s, aggregate {rate / MIB:6.1f} "
+              f"MiB/s ({rate / base:4.2f} x one job), {failed} failed")
     return ok
 
 
@@ -174,12 +186,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                     default=Path(os.environ.get("REHOST_BENCH_DIR", "/tmp/rehost-bench")))
     ap.add_argument("--jobs", default="1,4,10", help="concurrent job counts (default 1,4,10)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    ap.add_argument("--receivers", default="auto",
+                    help="receiver process settings to interleave, e.g. 1,auto (default auto)")
     ap.add_argument("--skip-create", action="store_true", help="skip the create latency")
     ap.add_argument("--skip-concurrent", action="store_true", help="skip the concurrent jobs")
     args = ap.parse_args(argv)
     if not args.skip_concurrent:
         concurrency_report(args.cache, sorted({int(x) for x in args.jobs.split(",")}),
-                           args.rounds)
+                           args.rounds, [r.strip() for r in args.receivers.split(",")])
     if not args.skip_create:
         create_report()
 

@@ -7,14 +7,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rehost.transit.limits import DataPortLimits, LimitSettingError, limits_from_env
+from rehost.transit.limits import (
+    AUTO_RECEIVERS_MAX,
+    MAX_RECEIVERS,
+    DataPortLimits,
+    LimitSettingError,
+    limits_from_env,
+    receiver_count,
+)
 
 DEFAULT_LISTEN = "127.0.0.1:7001"
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "rehost"
-AUTO_RECEIVERS_MAX = 4  # auto: one receiver process per core, up to this many
-MAX_RECEIVERS = 32
 
 
 class SettingsError(ValueError):
@@ -84,7 +89,7 @@ class Settings:
     @property
     def receiver_processes(self) -> int:
         """How many processes receive data: `receivers`, or auto (one per core, at most 4)."""
-        return self.receivers or max(1, min(AUTO_RECEIVERS_MAX, os.cpu_count() or 1))
+        return receiver_count(self.receivers, os.cpu_count())
 
     @property
     def listen_host(self) -> str:

@@ -83,6 +83,33 @@ def test_readyz_ready_then_each_failure_named(ctl_ctx: ServiceContext, ctl_accou
     assert r.json()["checks"]["database"]["ok"]
 
 
+class HalfRunningReceivers:
+    """A ListenerPool whose second receiver process is down (the router still listens)."""
+
+    def disconnect_job(self, job_id: str) -> None:
+        """Nothing to drop."""
+
+    def release_job(self, job_id: str, work_dir: Path) -> None:
+        """Nothing to delete."""
+
+    def problem(self) -> str:
+        return "receiver process 1 of 2 not running (being started again)"
+
+
+def test_readyz_names_a_receiver_process_that_is_down(ctl_ctx: ServiceContext) -> None:
+    from rehost.services.transit_control import SharedListenerPool
+
+    listening = ListeningPool()
+    settings = replace(ctl_ctx.settings, data_listen=f"127.0.0.1:{listening.port}")
+    pool = SharedListenerPool(f"127.0.0.1:{listening.port}", HalfRunningReceivers())
+    ctx = replace(ctl_ctx, settings=settings, transit_pool=pool)
+    with TestClient(create_app(settings, context=ctx)) as c:
+        r = c.get("/readyz")
+    assert r.status_code == 503
+    assert "receiver process 1 of 2 not running" in r.json()["checks"]["data_port"]["detail"]
+    listening.sock.close()
+
+
 def test_readyz_database_down(ctl_ctx: ServiceContext, tmp_path: Path) -> None:
     from rehost.db.engine import Database
 

@@ -28,6 +28,10 @@ class NullPool:
             if f.is_file():
                 f.unlink()
 
+    def problem(self) -> str:
+        """Always serving."""
+        return ""
+
 
 def build_ctx(ctx: ServiceContext) -> ServiceContext:
     """The test context with a transit pool that only forgets work dirs."""

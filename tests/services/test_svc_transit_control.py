@@ -26,6 +26,10 @@ class RecordingPool:
     def release_job(self, job_id: str, work_dir: Path) -> None:
         self.calls.append(("release", job_id))
 
+    def problem(self) -> str:
+        """Always serving."""
+        return ""
+
 
 def _ctx_with_pool(ctx: ServiceContext, pool: RecordingPool) -> ServiceContext:
     return ServiceContext(db=ctx.db, settings=ctx.settings, master_key=ctx.master_key,

@@ -74,7 +74,9 @@ def test_a_killed_receiver_is_restarted_and_its_job_resumes(tmp_path: Path) -> N
                           and bool(rig.control.progress), 20)
         victim = _processes(rig).placement()["j-test"]
         os.kill(victim, signal.SIGKILL)
+        assert wait_until(lambda: "not running" in _processes(rig).problem(), 5)  # /readyz
         sender.join(120)
+        assert wait_until(lambda: _processes(rig).problem() == "", 15)
         assert rig.control.finished.is_set()
         assert same_bytes(src, rig.target(spec, 0))
         assert _processes(rig).placement()["j-test"] != victim

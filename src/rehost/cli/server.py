@@ -7,16 +7,9 @@ import os
 import click
 
 from rehost import filemode
-from rehost.config import (
-    AUTO_RECEIVERS_MAX,
-    DEFAULT_LISTEN,
-    LOG_FORMATS,
-    LOG_LEVELS,
-    MAX_RECEIVERS,
-    SettingsError,
-    load_settings,
-)
+from rehost.config import DEFAULT_LISTEN, LOG_FORMATS, LOG_LEVELS, SettingsError, load_settings
 from rehost.configfile import DEFAULT_CONFIG_PATH, merged_environment
+from rehost.transit.limits import AUTO_RECEIVERS_MAX, MAX_RECEIVERS
 
 
 @click.command("server")

@@ -16,6 +16,7 @@ from rehost.cli import output as out
 from rehost.cli.connect import call, profile_option
 from rehost.cli.profile import Profile, ProfileError, config_path, read_profiles
 from rehost.client import ClientError, register_transit_host
+from rehost.transit.limits import AUTO_RECEIVERS_MAX, MAX_RECEIVERS
 
 if TYPE_CHECKING:
     from rehost.transit.hostmain import HostConfig, HostState, TransitHostRunner
@@ -83,10 +84,14 @@ def transit() -> None:
 @click.option("--registration-code", envvar="REHOST_TRANSIT_CODE", default="",
               help="One-use code from `rehost transit code create` (first run only; "
               "default: REHOST_TRANSIT_CODE).")
+@click.option("--receivers", type=click.IntRange(min=0, max=MAX_RECEIVERS), default=0,
+              show_default=True,
+              help="Processes receiving the data port's jobs; 1 receives in this process, 0 is "
+                   f"auto: one per core, up to {AUTO_RECEIVERS_MAX}.")
 @profile_option
 def run(endpoint: str, region_id: str, data_listen: str, advertise: str, work_dir: Path,
         image_store: Path, name: str, state_dir: Path, poll_interval: float,
-        registration_code: str, profile: str) -> None:
+        registration_code: str, receivers: int, profile: str) -> None:
     """Register (first time, with a registration code) and serve the region's transits."""
     from rehost.filemode import PRIVATE_UMASK
     from rehost.transit.hostmain import HostConfig, load_or_register
@@ -102,7 +107,8 @@ def run(endpoint: str, region_id: str, data_listen: str, advertise: str, work_di
     config = HostConfig(endpoint=endpoint, region_id=region_id,
                         data_listen=split_hostport(data_listen), advertise=advertise,
                         work_dir=work_dir, image_store=image_store, state_dir=state_dir,
-                        name=name, poll_interval_s=poll_interval, data_port_limits=limits)
+                        name=name, poll_interval_s=poll_interval, data_port_limits=limits,
+                        receivers=receivers)
 
     def register(region: str, host_name: str, data_endpoint: str) -> dict[str, object]:
         if not registration_code:

@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 from rehost.db.tables import RegionRow
 from rehost.services.context import ServiceContext
 from rehost.services.ports import NoTransitPool
+from rehost.services.transit_control import SharedListenerPool
 
 CONNECT_TIMEOUT_S = 2.0
 
@@ -47,6 +48,10 @@ def check_data_port(ctx: ServiceContext) -> ReadinessCheck:
     except OSError as exc:
         return ReadinessCheck("data_port", False,
                               f"data port {host}:{port} is not listening: {exc}")
+    problem = ctx.transit_pool.problem() if isinstance(ctx.transit_pool,
+                                                       SharedListenerPool) else ""
+    if problem:
+        return ReadinessCheck("data_port", False, f"data port {host}:{port}: {problem}")
     return ReadinessCheck("data_port", True)
 
 

@@ -153,6 +153,10 @@ class ListenerPool(Protocol):
         """Forget a job and delete its work dir."""
         ...
 
+    def problem(self) -> str:
+        """"" while every part of the listener serves, else what does not (for /readyz)."""
+        ...
+
 
 class SharedListenerPool:
     """The services' TransitPool port over one shared TLS listener at `endpoint`."""
@@ -178,6 +182,10 @@ class SharedListenerPool:
         """Every job shares the listener; the data token routes it."""
         work_dir.mkdir(parents=True, exist_ok=True)
         return self._endpoint
+
+    def problem(self) -> str:
+        """What of the listener does not serve ("" when all of it does)."""
+        return self.pool.problem() if self._pool is not None else "the listener is not started"
 
     def disconnect(self, *, job_id: JobId) -> None:
         """Pause: drop the job's connections."""

@@ -1,7 +1,8 @@
-"""`rehost transit run`: a transit receiver on another host of a region (threads only).
+"""`rehost transit run`: a transit receiver on another host of a region.
 
 Registers once with an AccessKey (host token, certificate and key kept in `--state-dir`,
-mode 0600), then runs `ReceiverPool` on `--data-listen` with `RemoteTransitControl`, a loop
+mode 0600), then runs `ReceiverPool` (or, with `--receivers` of 2 or more, the default on a
+multi-core host, `ReceiverProcesses`) on `--data-listen` with `RemoteTransitControl`, a loop
 thread (heartbeat; work poll: disconnect paused jobs, delete released work dirs and deleted
 images, build images) and one build thread per job in Processing, into `--image-store`.
 """
@@ -23,8 +24,9 @@ from rehost.privatefile import write_private
 from rehost.protocol.hostapi import Registration, WorkOrders, heartbeat_interval
 from rehost.transit.buildpause import pause_from_env
 from rehost.transit.hostbuild import HostBuilder
-from rehost.transit.limits import DataPortLimits
+from rehost.transit.limits import DataPortLimits, receiver_count
 from rehost.transit.pool import ReceiverPool
+from rehost.transit.receivers import ReceiverProcesses
 from rehost.transit.remote import HostApi, HostApiError, RemoteTransitControl
 from rehost.wire import WireError
 
@@ -46,6 +48,7 @@ class HostConfig:
     name: str = ""
     poll_interval_s: float = 0.5
     data_port_limits: DataPortLimits = field(default_factory=DataPortLimits)
+    receivers: int = 0  # receiver processes (1: this process; 0: auto, one per core up to 4)
 
     @property
     def data_endpoint(self) -> str:
@@ -96,11 +99,14 @@ class TransitHostRunner:
         config.image_store.mkdir(parents=True, exist_ok=True)
         self.api = HostApi(config.endpoint, state.host_token, verify=verify)
         self.control = RemoteTransitControl(self.api, config.work_dir)
-        ssl_ctx = transit_server_context(IssuedCert(state.cert_pem.encode(),
-                                                    state.key_pem.encode()))
+        cert = IssuedCert(state.cert_pem.encode(), state.key_pem.encode())
         host, port = config.data_listen
-        self.pool = ReceiverPool(control=self.control, ssl_context=ssl_ctx, host=host, port=port,
-                                limits=config.data_port_limits)
+        count = receiver_count(config.receivers, os.cpu_count())
+        self.pool: ReceiverPool | ReceiverProcesses = (
+            ReceiverPool(control=self.control, ssl_context=transit_server_context(cert),
+                         host=host, port=port, limits=config.data_port_limits) if count == 1
+            else ReceiverProcesses(control=self.control, cert=cert, host=host, port=port,
+                                   limits=config.data_port_limits, processes=count))
         self.builder = HostBuilder(self.api, self.control, config.work_dir, config.image_store,
                                    pause=pause_from_env(os.environ))  # test-only, unset in use
         self._stop = threading.Event()

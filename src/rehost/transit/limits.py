@@ -17,6 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 PREAUTH_FRAME_BYTES = 64 * 1024  # HELLO is a few hundred bytes of JSON
+AUTO_RECEIVERS_MAX = 4  # receivers "auto": one receiver process per core, up to this many
+MAX_RECEIVERS = 32
+
+
+def receiver_count(requested: int, cores: int | None) -> int:
+    """Receiver processes of a data port: `requested`, or for 0 (auto) one per core up to 4."""
+    return requested or max(1, min(AUTO_RECEIVERS_MAX, cores or 1))
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,6 +142,10 @@ class ReceiverPool:
                 self._sessions[spec.job_id] = session
             return session
 
+    def problem(self) -> str:
+        """"" while the pool serves (one process: it serves while it runs)."""
+        return ""
+
     def open_connections(self) -> int:
         """How many data connections are open now (served or waiting for HELLO)."""
         with self._lock:
@@ -149,16 +153,7 @@ class ReceiverPool:
 
     def _accept_loop(self) -> None:
         assert self._listener is not None
-        while not self._stopping.is_set():
-            try:
-                raw, addr = self._listener.accept()
-            except OSError:
-                if self._stopping.is_set():
-                    return
-                log.exception("transit accept failed")
-                time.sleep(0.1)
-                continue
-            self.adopt(raw, str(addr[0]))
+        accept_until(self._listener, self._stopping, self.adopt)
 
     def adopt(self, raw: socket.socket, address: str) -> bool:
         """Serve an accepted connection from `address` (False: over a cap, closed at once)."""
@@ -231,6 +226,21 @@ class ReceiverPool:
             peer.deadline = None
             if conn is not None:
                 self._conns.setdefault(job_id, set()).add(conn)
+
+
+def accept_until(listener: socket.socket, stopping: threading.Event,
+                 take: Callable[[socket.socket, str], object]) -> None:
+    """Accept until `stopping` is set; each connection goes to take(socket, peer address)."""
+    while not stopping.is_set():
+        try:
+            raw, addr = listener.accept()
+        except OSError:
+            if stopping.is_set():
+                return
+            log.exception("data port accept failed")
+            time.sleep(0.1)  # e.g. out of descriptors: let connections end, then go on
+            continue
+        take(raw, str(addr[0]))
 
 
 def _shutdown_fd(fd: int) -> None:

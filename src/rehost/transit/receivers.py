@@ -74,6 +74,13 @@ class ReceiverProcesses:
         """The (host, port) of the data port."""
         return self.router.address
 
+    def problem(self) -> str:
+        """Which receiver processes are not running ("" when all are)."""
+        with self._lock:
+            down = [str(i) for i, r in enumerate(self._receivers) if r is None]
+        return (f"receiver process {', '.join(down)} of {self._count} not running (being started"
+                f" again)") if down else ""
+
     def open_connections(self) -> int:
         """Data connections open on the port."""
         return self.router.open_connections()
@@ -88,7 +95,7 @@ class ReceiverProcesses:
     def start(self) -> None:
         """Start every receiver process, then accept."""
         for index in range(self._count):
-            self._receivers[index] = self._spawn(index)
+            self._register(self._spawn(index))
         self.router.start()
 
     def stop(self) -> None:
@@ -132,6 +139,7 @@ class ReceiverProcesses:
                 log.warning("receiver process %d: %s", receiver.index, exc)
 
     def _spawn(self, index: int) -> _Receiver:
+        """Start receiver `index` and send it `start`; on failure nothing is left running."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             proc = subprocess.Popen(
@@ -139,41 +147,61 @@ class ReceiverProcesses:
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
         finally:
             theirs.close()
+        holder: list[_Receiver] = []
         link = Link(ours, lambda m, b, s: self._answer(index, m, b, s), name=f"receiver-{index}",
-                    on_close=lambda: self._on_gone(index))
+                    on_close=lambda: self._on_gone(holder[0]) if holder else None)
         receiver = _Receiver(index, proc, link)
+        holder.append(receiver)
         link.start()
-        link.call("start", {"cert_pem": self._cert.cert_pem.decode("ascii"),
-                            "key_pem": self._cert.key_pem.decode("ascii"),
-                            **self._logging, **linkcodec.limits_doc(self._limits)})
+        try:
+            link.call("start", {"cert_pem": self._cert.cert_pem.decode("ascii"),
+                                "key_pem": self._cert.key_pem.decode("ascii"),
+                                **self._logging, **linkcodec.limits_doc(self._limits)})
+        except BaseException:
+            link.close()
+            _reap(proc)
+            raise
         log.info("receiver process %d started (pid %d)", index, proc.pid)
         return receiver
 
-    def _on_gone(self, index: int) -> None:
+    def _on_gone(self, receiver: _Receiver) -> None:
+        """A registered receiver's link closed: forget its routes and start it again."""
+        index = receiver.index
         with self._lock:
-            receiver = self._receivers[index]
+            if self._receivers[index] is not receiver:
+                return  # not (or no longer) registered: whoever started it handles it
             self._receivers[index] = None
             self._routes = {k: v for k, v in self._routes.items() if v[0] != index}
             stopping = self._stopping
         if stopping:
             return
         log.error("receiver process %d ended unexpectedly (exit %s); starting it again",
-                  index, receiver.proc.poll() if receiver else "?")
+                  index, _reap(receiver.proc))
         threading.Thread(target=self._restart, args=(index,), name="receiver-restart",
                          daemon=True).start()
 
     def _restart(self, index: int) -> None:
-        time.sleep(RESTART_DELAY_S)  # a receiver that dies at once must not spin
-        try:
-            receiver = self._spawn(index)
-        except (OSError, LinkClosed, RemoteCallError):
-            log.exception("receiver process %d could not be started again", index)
-            return
+        while True:
+            time.sleep(RESTART_DELAY_S)  # a receiver that dies at once must not spin
+            with self._lock:
+                if self._stopping:
+                    return
+            try:
+                receiver = self._spawn(index)
+                break
+            except (OSError, LinkClosed, RemoteCallError):
+                log.exception("receiver process %d could not be started again; retrying", index)
         with self._lock:
-            if not self._stopping:
-                self._receivers[index] = receiver
+            if self._stopping:
+                receiver.link.close()
                 return
-        receiver.link.close()
+        self._register(receiver)
+
+    def _register(self, receiver: _Receiver) -> None:
+        with self._lock:
+            self._receivers[receiver.index] = receiver
+        if receiver.link.closed:  # it died before it was registered: its close went unheard
+            self._on_gone(receiver)
 
     def _hand_off(self, sock: socket.socket, address: str, route: str | None) -> None:
         receiver = self._pick(route)
@@ -229,3 +257,12 @@ class ReceiverProcesses:
                 self._routes[key] = (index, None)
                 self._job_routes[spec.job_id] = key
         return linkcodec.spec_doc(spec)
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> int | None:
+    """The exit code of a receiver whose link closed (killed if it somehow lives on)."""
+    try:
+        return proc.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()

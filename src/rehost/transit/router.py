@@ -22,6 +22,7 @@ from collections.abc import Callable
 from rehost.protocol.dataroute import offered_route
 from rehost.transit.clienthello import MAX_HELLO_BYTES, NotClientHello, offered_alpn
 from rehost.transit.limits import DataPortLimits
+from rehost.transit.pool import accept_until
 
 log = logging.getLogger(__name__)
 PEEK_RETRY_S = 0.005  # a ClientHello split over TCP segments: look again shortly
@@ -76,21 +77,14 @@ class DataRouter:
                 del self._open[address]
 
     def _accept_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                raw, addr = self._listener.accept()
-            except OSError:
-                if self._stopping.is_set():
-                    return
-                log.exception("data port accept failed")
-                time.sleep(0.1)
-                continue
-            address = str(addr[0])
-            if not self._admit(address):
-                raw.close()  # over a cap: refused at once, no thread, no TLS
-                continue
-            threading.Thread(target=self._route, args=(raw, address), name="data-route",
-                             daemon=True).start()
+        accept_until(self._listener, self._stopping, self._take)
+
+    def _take(self, raw: socket.socket, address: str) -> None:
+        if not self._admit(address):
+            raw.close()  # over a cap: refused at once, no thread, no TLS
+            return
+        threading.Thread(target=self._route, args=(raw, address), name="data-route",
+                         daemon=True).start()
 
     def _admit(self, address: str) -> bool:
         with self._lock:

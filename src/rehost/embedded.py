@@ -17,7 +17,6 @@ from rehost.pki import (
     CertificateAuthority,
     issue_transit_cert,
     load_or_create_ca,
-    transit_server_context,
 )
 from rehost.privatefile import write_private
 from rehost.services import bootstrap
@@ -28,7 +27,7 @@ from rehost.storage.local import LocalImageStore
 from rehost.storage.manifest import ImageRecord
 from rehost.transit.buildpause import pause_from_env
 from rehost.transit.pool import ReceiverPool
-from rehost.transit.receivers import ReceiverProcesses
+from rehost.transit.receivers import ReceiverProcesses, receiving_pool
 
 PKI_DIR = "pki"
 
@@ -85,13 +84,10 @@ def start_embedded_transit(settings: Settings) -> EmbeddedTransit:
     )
     control = ServiceTransitControl(ctx, on_synced=builder.submit)
     host, port = settings.data_listen_addr
-    count = settings.receiver_processes
-    pool: ReceiverPool | ReceiverProcesses = (
-        ReceiverPool(control=control, ssl_context=transit_server_context(cert), host=host,
-                     port=port, limits=settings.data_port_limits) if count == 1
-        else ReceiverProcesses(control=control, cert=cert, host=host, port=port,
-                               limits=settings.data_port_limits, processes=count,
-                               log_format=settings.log_format, log_level=settings.log_level))
+    pool = receiving_pool(control=control, cert=cert, host=host, port=port,
+                          limits=settings.data_port_limits,
+                          processes=settings.receiver_processes,
+                          log_format=settings.log_format, log_level=settings.log_level)
     shared.attach(pool)
     pool.start()
     builder.resume()

@@ -19,14 +19,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rehost.pki import IssuedCert, transit_server_context
+from rehost.pki import IssuedCert
 from rehost.privatefile import write_private
 from rehost.protocol.hostapi import Registration, WorkOrders, heartbeat_interval
 from rehost.transit.buildpause import pause_from_env
 from rehost.transit.hostbuild import HostBuilder
 from rehost.transit.limits import DataPortLimits, receiver_count
-from rehost.transit.pool import ReceiverPool
-from rehost.transit.receivers import ReceiverProcesses
+from rehost.transit.receivers import receiving_pool
 from rehost.transit.remote import HostApi, HostApiError, RemoteTransitControl
 from rehost.wire import WireError
 
@@ -101,12 +100,9 @@ class TransitHostRunner:
         self.control = RemoteTransitControl(self.api, config.work_dir)
         cert = IssuedCert(state.cert_pem.encode(), state.key_pem.encode())
         host, port = config.data_listen
-        count = receiver_count(config.receivers, os.cpu_count())
-        self.pool: ReceiverPool | ReceiverProcesses = (
-            ReceiverPool(control=self.control, ssl_context=transit_server_context(cert),
-                         host=host, port=port, limits=config.data_port_limits) if count == 1
-            else ReceiverProcesses(control=self.control, cert=cert, host=host, port=port,
-                                   limits=config.data_port_limits, processes=count))
+        self.pool = receiving_pool(control=self.control, cert=cert, host=host, port=port,
+                                   limits=config.data_port_limits,
+                                   processes=receiver_count(config.receivers, os.cpu_count()))
         self.builder = HostBuilder(self.api, self.control, config.work_dir, config.image_store,
                                    pause=pause_from_env(os.environ))  # test-only, unset in use
         self._stop = threading.Event()

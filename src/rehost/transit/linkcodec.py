@@ -1,4 +1,5 @@
-"""The values of `rehost.transit.ports` as JSON documents, for the receiver-process link."""
+"""The values of `rehost.transit.ports` as JSON documents: the receiver-process link's messages,
+and the progress and sync-done bodies a transit host posts to the host API."""
 
 from __future__ import annotations
 

@@ -26,11 +26,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rehost.pki import IssuedCert
+from rehost.pki import IssuedCert, transit_server_context
 from rehost.protocol.dataroute import route_key
 from rehost.protocol.fields import Doc, req_str, req_strs
 from rehost.transit import linkcodec
 from rehost.transit.limits import DataPortLimits
+from rehost.transit.pool import ReceiverPool
 from rehost.transit.ports import TransitControl
 from rehost.transit.router import DataRouter
 from rehost.transit.workerlink import Link, LinkClosed, RemoteCallError
@@ -257,6 +258,17 @@ class ReceiverProcesses:
                 self._routes[key] = (index, None)
                 self._job_routes[spec.job_id] = key
         return linkcodec.spec_doc(spec)
+
+
+def receiving_pool(*, control: TransitControl, cert: IssuedCert, host: str, port: int,
+                   limits: DataPortLimits, processes: int, log_format: str = "text",
+                   log_level: str = "info") -> ReceiverPool | ReceiverProcesses:
+    """The data port: received in this process (processes == 1) or by that many processes."""
+    if processes == 1:
+        return ReceiverPool(control=control, ssl_context=transit_server_context(cert), host=host,
+                            port=port, limits=limits)
+    return ReceiverProcesses(control=control, cert=cert, host=host, port=port, limits=limits,
+                             processes=processes, log_format=log_format, log_level=log_level)
 
 
 def _reap(proc: subprocess.Popen[bytes]) -> int | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import asdict
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ import httpx
 from rehost.client import trust
 from rehost.protocol import hostapi
 from rehost.protocol.fields import as_doc
+from rehost.transit import linkcodec
 from rehost.transit.ports import (
     DiskDigest,
     ReceiverProgress,
@@ -104,10 +104,8 @@ class RemoteTransitControl:
 
     def report_progress(self, progress: ReceiverProgress) -> None:
         """Forward durable progress (a refusal, e.g. the job was paused, is only logged)."""
-        body = {"job_id": progress.job_id, "rate_bytes_per_s": progress.rate_bytes_per_s,
-                "disks": [asdict(d) for d in progress.disks]}
         try:
-            self._api.post("progress", body)
+            self._api.post("progress", linkcodec.progress_doc(progress))
         except HostApiError as exc:
             log.info("progress of %s not stored: %s", progress.job_id, exc)
 
@@ -115,7 +113,7 @@ class RemoteTransitControl:
         """All data durable: tell the control plane (the work poll then asks for the build)."""
         with self._lock:
             self._digests[job_id] = {d.index: d.digest_hex for d in digests if d.digest_hex}
-        self._api.post("sync-done", {"job_id": job_id, "digests": [asdict(d) for d in digests]})
+        self._api.post("sync-done", linkcodec.digests_doc(job_id, digests))
 
     def log_plan(self, job_id: str, lines: list[str]) -> None:
         """The agent's send-plan notes, one job log line each."""
